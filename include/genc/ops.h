@@ -1,0 +1,94 @@
+/* genc ops: every differentiable operation. Each returns a new step tensor (arena) and, in
+ * grad mode, records its backward on the tape. A NULL input, or an error (bad shape, out of
+ * memory), gives NULL with the reason on the context, so chains of ops are checked once.
+ *
+ * Shapes are written as comments: x [B, T, C] -> y [B, T, C]. "Broadcasting" follows
+ * NumPy: shapes aligned at the right, a dim of 1 stretches. */
+#ifndef GENC_OPS_H
+#define GENC_OPS_H
+
+#include "autograd.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- GEMM: the one place the BLAS backend is called ----
+ * C[M,N] = alpha * op(A) op(B) + beta * C, row-major, op = transpose when ta/tb. */
+void genc_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, genc_real alpha, const genc_real *A,
+               int64_t lda, const genc_real *B, int64_t ldb, genc_real beta, genc_real *C, int64_t ldc);
+
+/* ---- matmul (matmul.c) ----
+ * a [..., M, K] @ b [..., K, N] -> [..., M, N]. Leading (batch) dims broadcast; a 2-d b is
+ * shared by every batch. Either operand may be a transposed view (genc_transpose of its
+ * last two dims): that is passed to GEMM as a transpose flag, never copied. */
+genc_tensor *genc_matmul(genc_ctx *ctx, genc_tensor *a, genc_tensor *b);
+/* y = x W^T (+ bias): x [..., in], W [out, in] (PyTorch layout), bias [out] or NULL. */
+genc_tensor *genc_linear(genc_ctx *ctx, genc_tensor *x, genc_tensor *w, genc_tensor *bias);
+
+/* ---- elementwise (elementwise.c) ---- broadcasting binary ops */
+genc_tensor *genc_add(genc_ctx *ctx, genc_tensor *a, genc_tensor *b);
+genc_tensor *genc_sub(genc_ctx *ctx, genc_tensor *a, genc_tensor *b);
+genc_tensor *genc_mul(genc_ctx *ctx, genc_tensor *a, genc_tensor *b);
+genc_tensor *genc_div(genc_ctx *ctx, genc_tensor *a, genc_tensor *b);
+genc_tensor *genc_scale(genc_ctx *ctx, genc_tensor *a, double s);       /* s * a */
+genc_tensor *genc_add_scalar(genc_ctx *ctx, genc_tensor *a, double s);  /* a + s */
+/* unary (activation.c) */
+genc_tensor *genc_exp(genc_ctx *ctx, genc_tensor *a);
+genc_tensor *genc_log(genc_ctx *ctx, genc_tensor *a);
+genc_tensor *genc_tanh(genc_ctx *ctx, genc_tensor *a);
+genc_tensor *genc_sigmoid(genc_ctx *ctx, genc_tensor *a);
+genc_tensor *genc_relu(genc_ctx *ctx, genc_tensor *a);
+genc_tensor *genc_silu(genc_ctx *ctx, genc_tensor *a);
+genc_tensor *genc_gelu(genc_ctx *ctx, genc_tensor *a);     /* exact, erf form */
+genc_tensor *genc_softplus(genc_ctx *ctx, genc_tensor *a); /* log(1 + e^a), stable */
+genc_tensor *genc_square(genc_ctx *ctx, genc_tensor *a);
+genc_tensor *genc_sqrt(genc_ctx *ctx, genc_tensor *a);
+
+/* ---- reductions (reduce.c) ---- over one axis (negative counts from the end) */
+genc_tensor *genc_sum(genc_ctx *ctx, genc_tensor *a, int axis, bool keepdim);
+genc_tensor *genc_mean(genc_ctx *ctx, genc_tensor *a, int axis, bool keepdim);
+genc_tensor *genc_sum_all(genc_ctx *ctx, genc_tensor *a);  /* -> [1] */
+genc_tensor *genc_mean_all(genc_ctx *ctx, genc_tensor *a); /* -> [1] */
+
+/* ---- softmax and losses (softmax.c) ---- over the last axis */
+genc_tensor *genc_softmax(genc_ctx *ctx, genc_tensor *a);
+genc_tensor *genc_log_softmax(genc_ctx *ctx, genc_tensor *a);
+/* Fused, numerically stable mean cross-entropy: logits [N, V] (or [..., V]), targets: N
+ * class indices (int32); targets equal to ignore_index do not count. -> [1]; the mean is
+ * over counted rows (0 if none). */
+genc_tensor *genc_cross_entropy(genc_ctx *ctx, genc_tensor *logits, const int32_t *targets,
+                                int32_t ignore_index);
+
+/* ---- normalisation (norm.c) ---- over the last axis, with weight [C] (bias [C] or NULL) */
+genc_tensor *genc_rmsnorm(genc_ctx *ctx, genc_tensor *x, genc_tensor *w, double eps);
+genc_tensor *genc_layernorm(genc_ctx *ctx, genc_tensor *x, genc_tensor *w, genc_tensor *bias, double eps);
+
+/* ---- indexing (index.c) ---- */
+/* table [V, C], ids: n int32 in [0, V) -> [n, C] (ids out of range: GENC_EINVAL). */
+genc_tensor *genc_embedding(genc_ctx *ctx, genc_tensor *table, const int32_t *ids, int64_t n);
+/* rows of x [N, C] at idx (m entries in [0, N)) -> [m, C]. */
+genc_tensor *genc_gather_rows(genc_ctx *ctx, genc_tensor *x, const int32_t *idx, int64_t m);
+/* out [n_rows, C] = zeros with out[idx[i]] += src[i] for src [m, C] (the MoE combine). */
+genc_tensor *genc_scatter_add_rows(genc_ctx *ctx, genc_tensor *src, const int32_t *idx, int64_t n_rows);
+/* Concatenate n tensors along `axis` (other dims equal), and its inverse. */
+genc_tensor *genc_concat(genc_ctx *ctx, genc_tensor *const *ts, int n, int axis);
+/* Split `a` along axis into n parts of the given sizes (summing to the dim), into out[]. */
+genc_status genc_split(genc_ctx *ctx, genc_tensor *a, int axis, const int64_t *sizes, int n, genc_tensor **out);
+
+/* ---- dropout (dropout.c) ---- inverted dropout with probability p; identity when p == 0
+ * or grad mode is off. The mask draws come from the context's Philox stream. */
+genc_tensor *genc_dropout(genc_ctx *ctx, genc_tensor *a, double p);
+
+/* ---- convolution and pooling (conv.c) ---- NCHW layout
+ * x [N, Cin, H, W], w [Cout, Cin, kh, kw], bias [Cout] or NULL -> [N, Cout, Ho, Wo] with
+ * Ho = (H + 2 pad - kh) / stride + 1. */
+genc_tensor *genc_conv2d(genc_ctx *ctx, genc_tensor *x, genc_tensor *w, genc_tensor *bias, int stride, int pad);
+/* 2x2 windows, stride 2: x [N, C, H, W] -> [N, C, H/2, W/2] (H, W even). */
+genc_tensor *genc_maxpool2x2(genc_ctx *ctx, genc_tensor *x);
+genc_tensor *genc_avgpool2x2(genc_ctx *ctx, genc_tensor *x);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,140 @@
+/* Reverse-mode autograd over the context's tape (see include/genc/autograd.h), gradient
+ * buffers, parameter sets, zeroing and global-norm clipping. */
+#include "core/internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool genc_set_grad_enabled(genc_ctx *ctx, bool enabled) {
+    bool old = ctx->grad_enabled;
+    ctx->grad_enabled = enabled;
+    return old;
+}
+bool genc_grad_enabled(const genc_ctx *ctx) { return ctx->grad_enabled; }
+
+genc_node *genc_record(genc_ctx *ctx, const char *op, genc_backward_fn backward,
+                       genc_tensor *out, int n_in, genc_tensor *const *in) {
+    if (!ctx->grad_enabled || !out) return NULL;
+    bool any = false;
+    for (int i = 0; i < n_in; i++) any |= in[i] && in[i]->requires_grad;
+    if (!any) return NULL;
+    genc_node *n = genc_arena_calloc(ctx, sizeof *n);
+    genc_tensor **ins = n ? genc_arena_alloc(ctx, (size_t)n_in * sizeof *ins) : NULL;
+    if (!ins) return NULL;
+    memcpy(ins, in, (size_t)n_in * sizeof *ins);
+    n->op = op;
+    n->backward = backward;
+    n->out = out;
+    n->in = ins;
+    n->n_in = n_in;
+    n->prev = ctx->tape;
+    ctx->tape = n;
+    ctx->tape_len++;
+    out->requires_grad = true;
+    out->node = n;
+    return n;
+}
+
+genc_real *genc_grad(genc_ctx *ctx, genc_tensor *t) {
+    if (t->grad) return t->grad;
+    size_t bytes = (size_t)genc_numel(t) * sizeof(genc_real);
+    if (t->persistent) {
+        t->grad = calloc(1, bytes ? bytes : 1);
+        if (!t->grad) genc_error(ctx, GENC_ENOMEM, "out of memory for the gradient of %s", t->name);
+    } else {
+        t->grad = genc_arena_calloc(ctx, bytes);
+    }
+    return t->grad;
+}
+
+genc_status genc_backward_with(genc_ctx *ctx, genc_tensor *out, const genc_real *seed) {
+    if (!out) return genc_ctx_status(ctx) ? genc_ctx_status(ctx) : genc_error(ctx, GENC_EINVAL, "backward: no tensor");
+    if (!out->requires_grad)
+        return genc_error(ctx, GENC_ESTATE, "backward: the tensor does not depend on any parameter that requires a gradient");
+    genc_real *g = genc_grad(ctx, out);
+    if (!g) return genc_ctx_status(ctx);
+    int64_t n = genc_numel(out);
+    for (int64_t i = 0; i < n; i++) g[i] += seed ? seed[i] : 1;
+    /* Only nodes recorded up to `out` can contribute; start from out's node. */
+    for (genc_node *nd = out->node; nd; nd = nd->prev) {
+        if (!nd->out->grad) continue; /* nothing flowed into this node */
+        nd->backward(ctx, nd);
+        if (genc_ctx_status(ctx)) return genc_ctx_status(ctx);
+    }
+    return GENC_OK;
+}
+
+genc_status genc_backward(genc_ctx *ctx, genc_tensor *loss) {
+    if (loss && genc_numel(loss) != 1) {
+        char b[64];
+        return genc_error(ctx, GENC_EINVAL, "backward: expected a scalar loss, found shape %s",
+                          genc_shape_str(loss, b, sizeof b));
+    }
+    return genc_backward_with(ctx, loss, NULL);
+}
+
+/* ---- parameter sets ---- */
+
+genc_status genc_params_add(genc_ctx *ctx, genc_params *p, genc_tensor *t) {
+    if (!t) return genc_ctx_status(ctx) ? genc_ctx_status(ctx) : genc_error(ctx, GENC_EINVAL, "params: no tensor");
+    for (int i = 0; i < p->n; i++)
+        if (t->name[0] && !strcmp(p->t[i]->name, t->name))
+            return genc_error(ctx, GENC_EINVAL, "params: duplicate parameter name \"%s\"", t->name);
+    if (p->n == p->cap) {
+        int cap = p->cap ? 2 * p->cap : 16;
+        genc_tensor **nt = realloc(p->t, (size_t)cap * sizeof *nt);
+        if (!nt) return genc_error(ctx, GENC_ENOMEM, "params: out of memory");
+        p->t = nt;
+        p->cap = cap;
+    }
+    p->t[p->n++] = t;
+    return GENC_OK;
+}
+
+void genc_params_free(genc_params *p) {
+    free(p->t);
+    memset(p, 0, sizeof *p);
+}
+
+void genc_params_free_all(genc_params *p) {
+    for (int i = 0; i < p->n; i++) genc_tensor_free(p->t[i]);
+    genc_params_free(p);
+}
+
+int64_t genc_params_numel(const genc_params *p) {
+    int64_t n = 0;
+    for (int i = 0; i < p->n; i++) n += genc_numel(p->t[i]);
+    return n;
+}
+
+genc_tensor *genc_params_find(const genc_params *p, const char *name) {
+    for (int i = 0; i < p->n; i++)
+        if (!strcmp(p->t[i]->name, name)) return p->t[i];
+    return NULL;
+}
+
+void genc_zero_grad(const genc_params *p) {
+    for (int i = 0; i < p->n; i++)
+        if (p->t[i]->grad) memset(p->t[i]->grad, 0, (size_t)genc_numel(p->t[i]) * sizeof(genc_real));
+}
+
+double genc_clip_grad_norm(const genc_params *p, double max_norm) {
+    double ss = 0;
+    for (int i = 0; i < p->n; i++) {
+        const genc_real *g = p->t[i]->grad;
+        int64_t n = genc_numel(p->t[i]);
+        for (int64_t j = 0; g && j < n; j++) ss += (double)g[j] * g[j];
+    }
+    double norm = sqrt(ss);
+    if (max_norm > 0 && norm > max_norm) {
+        genc_real s = (genc_real)(max_norm / (norm + 1e-6));
+        for (int i = 0; i < p->n; i++) {
+            genc_real *g = p->t[i]->grad;
+            int64_t n = genc_numel(p->t[i]);
+            for (int64_t j = 0; g && j < n; j++) g[j] *= s;
+        }
+    }
+    return norm;
+}

@@ -1,0 +1,109 @@
+/* genc datasets in memory: allocation, freeing, Philox permutations, deterministic
+ * train/hold-out splits and gathering a mini-batch of images and labels. */
+#include "genc/data.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+genc_status genc_dataset_alloc(genc_ctx *ctx, genc_dataset *out, int64_t n, int rows, int cols,
+                               int n_classes) {
+    memset(out, 0, sizeof *out);
+    if (n < 0 || rows <= 0 || cols <= 0 || (int64_t)rows * cols > (1 << 24))
+        return genc_error(ctx, GENC_EINVAL, "dataset: expected n >= 0 and 1..2^24 pixels per "
+                          "image, got n=%lld, %dx%d", (long long)n, rows, cols);
+    size_t pixels = (size_t)rows * (size_t)cols;
+    if ((uint64_t)n > SIZE_MAX / sizeof(float) / pixels)
+        return genc_error(ctx, GENC_ENOMEM, "dataset: %lld images of %dx%d do not fit in memory",
+                          (long long)n, rows, cols);
+    size_t count = n > 0 ? (size_t)n : 1; /* never malloc(0): NULL means failure */
+    out->images = malloc(count * pixels * sizeof(float));
+    out->labels = malloc(count);
+    if (!out->images || !out->labels) {
+        genc_dataset_free(out);
+        return genc_error(ctx, GENC_ENOMEM, "dataset: out of memory for %lld images of %dx%d",
+                          (long long)n, rows, cols);
+    }
+    out->n = n;
+    out->rows = rows;
+    out->cols = cols;
+    out->n_classes = n_classes;
+    return GENC_OK;
+}
+
+void genc_dataset_free(genc_dataset *d) {
+    if (!d)
+        return;
+    free(d->images);
+    free(d->labels);
+    memset(d, 0, sizeof *d);
+}
+
+/* Uniform integer in [0, bound) from two Philox words; the modulo bias is below
+ * bound / 2^64, far under anything measurable. */
+static uint64_t philox_below(uint64_t key, uint64_t i, uint64_t bound) {
+    uint64_t hi = genc_philox_u32(key, 2 * i), lo = genc_philox_u32(key, 2 * i + 1);
+    return ((hi << 32) | lo) % bound;
+}
+
+void genc_data_permutation(int64_t *perm, int64_t n, uint64_t key) {
+    for (int64_t i = 0; i < n; i++)
+        perm[i] = i;
+    for (int64_t i = n - 1; i > 0; i--) { /* Fisher-Yates: draw number i picks perm[i] */
+        int64_t j = (int64_t)philox_below(key, (uint64_t)i, (uint64_t)i + 1);
+        int64_t t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+}
+
+void genc_dataset_gather(const genc_dataset *d, const int64_t *idx, int64_t count,
+                         float *dst_images, int32_t *dst_labels) {
+    size_t pixels = (size_t)d->rows * (size_t)d->cols;
+    for (int64_t k = 0; k < count; k++) {
+        GENC_ASSERT(idx[k] >= 0 && idx[k] < d->n);
+        if (dst_images)
+            memcpy(dst_images + (size_t)k * pixels, d->images + (size_t)idx[k] * pixels,
+                   pixels * sizeof(float));
+        if (dst_labels)
+            dst_labels[k] = d->labels[idx[k]];
+    }
+}
+
+/* out <- the images all[perm[0..count-1]]. */
+static genc_status take(genc_ctx *ctx, const genc_dataset *all, const int64_t *perm,
+                        int64_t count, genc_dataset *out) {
+    genc_status st = genc_dataset_alloc(ctx, out, count, all->rows, all->cols, all->n_classes);
+    if (st != GENC_OK)
+        return st;
+    size_t pixels = (size_t)all->rows * (size_t)all->cols;
+    for (int64_t k = 0; k < count; k++) {
+        memcpy(out->images + (size_t)k * pixels, all->images + (size_t)perm[k] * pixels,
+               pixels * sizeof(float));
+        out->labels[k] = all->labels[perm[k]];
+    }
+    return GENC_OK;
+}
+
+genc_status genc_dataset_split(genc_ctx *ctx, const genc_dataset *all, int64_t n_holdout,
+                               uint64_t seed, genc_dataset *train, genc_dataset *held) {
+    memset(train, 0, sizeof *train);
+    memset(held, 0, sizeof *held);
+    if (n_holdout < 0 || n_holdout > all->n)
+        return genc_error(ctx, GENC_EINVAL, "dataset split: expected 0 <= n_holdout <= %lld, "
+                          "got %lld", (long long)all->n, (long long)n_holdout);
+    int64_t *perm = malloc((size_t)(all->n > 0 ? all->n : 1) * sizeof *perm);
+    if (!perm)
+        return genc_error(ctx, GENC_ENOMEM, "dataset split: out of memory for %lld indices",
+                          (long long)all->n);
+    /* A key of its own, so a split never repeats the batcher's epoch orders. */
+    genc_data_permutation(perm, all->n, seed ^ 0x5eed5b1175eed5b1ULL);
+    genc_status st = take(ctx, all, perm, n_holdout, held);
+    if (st == GENC_OK)
+        st = take(ctx, all, perm + n_holdout, all->n - n_holdout, train);
+    free(perm);
+    if (st != GENC_OK) {
+        genc_dataset_free(train);
+        genc_dataset_free(held);
+    }
+    return st;
+}

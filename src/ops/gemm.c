@@ -1,0 +1,20 @@
+/* The one GEMM wrapper: every matrix product in genc goes through genc_gemm, so the BLAS
+ * backend is chosen here and nowhere else. Backend: OpenBLAS, OpenMP build (chosen by
+ * measurement, see bench/matmul.c and the README). */
+#include "core/internal.h"
+
+#include <cblas.h>
+#include <limits.h>
+
+void genc_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, genc_real alpha, const genc_real *A,
+               int64_t lda, const genc_real *B, int64_t ldb, genc_real beta, genc_real *C, int64_t ldc) {
+    GENC_ASSERT(M < INT_MAX && N < INT_MAX && K < INT_MAX && lda < INT_MAX && ldb < INT_MAX && ldc < INT_MAX);
+    if (M == 0 || N == 0) return;
+#ifdef GENC_DOUBLE
+    cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N,
+                (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
+#else
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N,
+                (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
+#endif
+}
