@@ -1,4 +1,6 @@
-/* Shared pieces of the genc command: the verb table entry and the verbs' entry points. */
+/* Shared pieces of the genc command: the verb table, a declarative flag parser (every verb
+ * lists its flags once; --help is generated from the list), the common run flags and the
+ * SIGINT flag long verbs poll to stop cleanly. */
 #ifndef GENC_CLI_H
 #define GENC_CLI_H
 #include "genc/genc.h"
@@ -8,6 +10,32 @@ typedef struct {
     int (*run)(int argc, char **argv); /* argv after the verb; returns the exit code */
 } genc_cli_verb;
 
+typedef enum { FLAG_INT, FLAG_DOUBLE, FLAG_STRING, FLAG_BOOL } genc_flag_type;
+typedef struct {
+    const char *name; /* without the leading "--" */
+    genc_flag_type type;
+    void *value;      /* int64_t*, double*, const char**, bool* */
+    const char *help;
+    double min, max;  /* numeric range (ignored when min == max) */
+} genc_flag;
+
+/* Parses --name value / --name=value / --bool-flag. Returns 0 when the verb should run,
+ * 1 when --help was printed (exit 0), 2 on an error (already printed: exit 2). */
+int genc_flags_parse(const char *cmd, const char *summary, genc_flag *flags, int n, int argc, char **argv);
+
+/* Print "genc: error: <message>" and return the exit code 1. */
+int genc_cli_fail(genc_ctx *ctx);
+/* SIGINT/SIGTERM set this; training loops stop after the current step and checkpoint. */
+extern volatile int genc_cli_stop;
+void genc_cli_catch_signals(void);
+
 int genc_cli_classify_train(int argc, char **argv);
 int genc_cli_classify_eval(int argc, char **argv);
+void genc_cli_print_baseline_rank(double fashion_accuracy);
+
+struct genc_classifier;
+struct genc_dataset;
+genc_status genc_cli_classifier_load(genc_ctx *ctx, const char *path, struct genc_classifier *m);
+genc_status genc_cli_classifier_score(genc_ctx *ctx, struct genc_classifier *m, const struct genc_dataset *d,
+                                      double *loss, double *acc, int64_t *per_class_right, int64_t *per_class_total);
 #endif

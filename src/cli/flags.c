@@ -1,0 +1,109 @@
+/* The declarative flag parser shared by every verb, the error printer and the signal flag. */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+volatile int genc_cli_stop;
+
+static void on_signal(int sig) {
+    if (genc_cli_stop) signal(sig, SIG_DFL); /* a second Ctrl-C kills at once */
+    genc_cli_stop = 1;
+}
+
+void genc_cli_catch_signals(void) {
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+}
+
+int genc_cli_fail(genc_ctx *ctx) {
+    fprintf(stderr, "genc: error: %s\n", genc_last_error(ctx));
+    return 1;
+}
+
+static const char *type_word(genc_flag_type t) {
+    return t == FLAG_INT ? "N" : t == FLAG_DOUBLE ? "X" : t == FLAG_STRING ? "S" : "";
+}
+
+static void print_help(const char *cmd, const char *summary, const genc_flag *flags, int n) {
+    printf("usage: genc %s [flags]\n%s\n\nflags:\n", cmd, summary);
+    for (int i = 0; i < n; i++) {
+        char lhs[64], def[96] = "";
+        snprintf(lhs, sizeof lhs, "--%s %s", flags[i].name, type_word(flags[i].type));
+        const genc_flag *f = &flags[i];
+        if (f->type == FLAG_INT) snprintf(def, sizeof def, " (default %lld)", (long long)*(int64_t *)f->value);
+        if (f->type == FLAG_DOUBLE) snprintf(def, sizeof def, " (default %g)", *(double *)f->value);
+        if (f->type == FLAG_STRING && *(const char **)f->value)
+            snprintf(def, sizeof def, " (default %s)", *(const char **)f->value);
+        printf("  %-24s %s%s\n", lhs, f->help, def);
+    }
+    printf("  %-24s %s\n", "--help", "show this help");
+}
+
+static int set_value(const char *cmd, genc_flag *f, const char *v) {
+    char *end;
+    errno = 0;
+    if (f->type == FLAG_STRING) {
+        *(const char **)f->value = v;
+        return 0;
+    }
+    double x = f->type == FLAG_INT ? (double)strtoll(v, &end, 10) : strtod(v, &end);
+    if (!*v || *end || errno || !isfinite(x)) {
+        fprintf(stderr, "genc: error: %s: --%s expects %s, found \"%s\"\n", cmd, f->name,
+                f->type == FLAG_INT ? "an integer" : "a number", v);
+        return 2;
+    }
+    if (f->min != f->max && (x < f->min || x > f->max)) {
+        fprintf(stderr, "genc: error: %s: --%s must be in [%g, %g], found %s\n", cmd, f->name, f->min, f->max, v);
+        return 2;
+    }
+    if (f->type == FLAG_INT) *(int64_t *)f->value = (int64_t)x;
+    else *(double *)f->value = x;
+    return 0;
+}
+
+int genc_flags_parse(const char *cmd, const char *summary, genc_flag *flags, int n, int argc, char **argv) {
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            print_help(cmd, summary, flags, n);
+            return 1;
+        }
+        if (strncmp(a, "--", 2)) {
+            fprintf(stderr, "genc: error: %s: unexpected argument \"%s\" (flags start with --; see --help)\n", cmd, a);
+            return 2;
+        }
+        const char *eq = strchr(a, '=');
+        size_t len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+        genc_flag *f = NULL;
+        for (int k = 0; k < n && !f; k++)
+            if (strlen(flags[k].name) == len && !strncmp(flags[k].name, a + 2, len)) f = &flags[k];
+        if (!f) {
+            fprintf(stderr, "genc: error: %s: unknown flag \"%.*s\" (see genc %s --help)\n", cmd, (int)len + 2, a, cmd);
+            return 2;
+        }
+        if (f->type == FLAG_BOOL && !eq) {
+            *(bool *)f->value = true;
+            continue;
+        }
+        const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        if (!v) {
+            fprintf(stderr, "genc: error: %s: --%s needs a value\n", cmd, f->name);
+            return 2;
+        }
+        if (f->type == FLAG_BOOL) {
+            if (strcmp(v, "true") && strcmp(v, "false") && strcmp(v, "1") && strcmp(v, "0")) {
+                fprintf(stderr, "genc: error: %s: --%s expects true or false, found \"%s\"\n", cmd, f->name, v);
+                return 2;
+            }
+            *(bool *)f->value = !strcmp(v, "true") || !strcmp(v, "1");
+        } else if (set_value(cmd, f, v)) {
+            return 2;
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,89 @@
+/* The one training loop every model family uses: step, backward, clip, optimiser update,
+ * progress line, JSON-lines metrics, periodic evaluation, rolling and best checkpoints,
+ * and a clean stop (with a checkpoint) when asked. Resuming from a checkpoint continues
+ * bit for bit: the schedule depends on the step only, the data position and the random
+ * stream travel in the training state. */
+#include "core/internal.h"
+#include "genc/train.h"
+
+#include <jansson.h>
+#include <math.h>
+
+static genc_status save(genc_ctx *ctx, const genc_train_config *cfg, const char *path, const genc_params *p,
+                        const genc_optim *o, genc_train_state *st) {
+    if (!path) return GENC_OK;
+    st->rng_seed = genc_rng_get_seed(ctx);
+    st->rng_offset = genc_rng_offset(ctx);
+    return genc_checkpoint_save(ctx, path, p, o, cfg->config_json, st);
+}
+
+/* Evaluation runs without gradients and must not disturb the training random stream. */
+static genc_status evaluate(genc_ctx *ctx, const genc_train_config *cfg, const genc_params *p, const genc_optim *o,
+                            const genc_train_hooks *h, genc_train_state *st) {
+    if (!h->evaluate) return GENC_OK;
+    uint64_t off = genc_rng_offset(ctx);
+    bool old = genc_set_grad_enabled(ctx, false);
+    double metric = NAN;
+    genc_status s = h->evaluate(ctx, h->user, st, &metric, cfg->metrics);
+    genc_set_grad_enabled(ctx, old);
+    genc_step_reset(ctx);
+    genc_rng_set_offset(ctx, off);
+    if (s) return s;
+    if (isfinite(metric) && metric < st->best_metric) {
+        st->best_metric = metric;
+        return save(ctx, cfg, cfg->best_checkpoint, p, o, st);
+    }
+    return GENC_OK;
+}
+
+static genc_status one_step(genc_ctx *ctx, const genc_train_config *cfg, const genc_params *p, genc_optim *o,
+                            const genc_train_hooks *h, genc_train_state *st, double *loss_out, double *items) {
+    genc_zero_grad(p);
+    genc_tensor *loss = h->step_loss(ctx, h->user, st, items);
+    if (!loss) return genc_ctx_status(ctx) ? genc_ctx_status(ctx) : genc_error(ctx, GENC_ESTATE, "training step produced no loss");
+    double lv = loss->data[0];
+    if (!isfinite(lv))
+        return genc_error(ctx, GENC_EINVAL, "training diverged: the loss is %g at step %lld (try a lower --lr)", lv,
+                          (long long)st->step);
+    genc_status s = genc_backward(ctx, loss);
+    if (s) return s;
+    double gnorm = genc_clip_grad_norm(p, cfg->clip), lr = genc_schedule_lr(&cfg->schedule, st->step);
+    genc_optim_step(o, lr);
+    st->step++;
+    if (h->after_step && (s = h->after_step(ctx, h->user, st))) return s;
+    genc_step_reset(ctx);
+    *loss_out = lv;
+    return genc_metrics_log(cfg->metrics, "{s:I, s:f, s:f, s:f}", "step", (json_int_t)st->step, "loss", lv, "lr", lr,
+                            "grad_norm", isfinite(gnorm) ? gnorm : -1.0);
+}
+
+genc_status genc_train_run(genc_ctx *ctx, const genc_train_config *cfg, const genc_params *p, genc_optim *o,
+                           const genc_train_hooks *h, genc_train_state *st) {
+    genc_progress prog;
+    genc_progress_init(&prog, cfg->label ? cfg->label : "train", st->step, cfg->steps, cfg->progress_out);
+    genc_status s = GENC_OK;
+    double loss = NAN, t0 = genc_now();
+    int64_t first = st->step;
+    while (!s && st->step < cfg->steps) {
+        if ((cfg->stop && *cfg->stop) || (cfg->stop_at > 0 && st->step >= cfg->stop_at)) break;
+        double items = 0;
+        if ((s = one_step(ctx, cfg, p, o, h, st, &loss, &items))) break;
+        genc_progress_update(&prog, st->step, loss, items, NULL);
+        bool last = st->step == cfg->steps;
+        if ((cfg->eval_every && st->step % cfg->eval_every == 0) || last) s = evaluate(ctx, cfg, p, o, h, st);
+        if (!s && ((cfg->save_every && st->step % cfg->save_every == 0) || last))
+            s = save(ctx, cfg, cfg->checkpoint, p, o, st);
+    }
+    genc_progress_done(&prog);
+    bool paused = cfg->stop_at > 0 && st->step >= cfg->stop_at && st->step < cfg->steps;
+    if (!s && paused) s = save(ctx, cfg, cfg->checkpoint, p, o, st);
+    if (!s && !paused && cfg->stop && *cfg->stop && st->step < cfg->steps) {
+        s = save(ctx, cfg, cfg->checkpoint, p, o, st);
+        if (!s) s = genc_error(ctx, GENC_EINTR, "interrupted at step %lld; the checkpoint %s holds it (resume with --resume)",
+                               (long long)st->step, cfg->checkpoint ? cfg->checkpoint : "(none)");
+    }
+    if (!s)
+        genc_metrics_log(cfg->metrics, "{s:s, s:I, s:f}", "event", "done", "steps", (json_int_t)(st->step - first),
+                         "seconds", genc_now() - t0);
+    return s;
+}

@@ -1,0 +1,116 @@
+/* The progress line every long-running verb shows (step/total, loss, rate, ETA; drawn only
+ * on a terminal, at most 10 times a second) and the JSON-lines metrics log. */
+#include "core/internal.h"
+#include "genc/train.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+double genc_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void genc_progress_init(genc_progress *p, const char *label, int64_t first_step, int64_t total, FILE *out) {
+    memset(p, 0, sizeof *p);
+    p->label = label;
+    p->total = total;
+    p->first_step = first_step;
+    p->out = out ? out : stderr;
+    p->tty = isatty(fileno(p->out));
+    p->t0 = genc_now();
+}
+
+static void fmt_duration(char *buf, size_t n, double s) {
+    if (s < 0 || s > 1e7) snprintf(buf, n, "--:--");
+    else if (s >= 3600) snprintf(buf, n, "%d:%02d:%02d", (int)s / 3600, (int)s / 60 % 60, (int)s % 60);
+    else snprintf(buf, n, "%02d:%02d", (int)s / 60, (int)s % 60);
+}
+
+void genc_progress_update(genc_progress *p, int64_t step, double loss, double items_per_step, const char *extra) {
+    double now = genc_now();
+    if (!p->tty || (now - p->last_draw < 0.1 && step < p->total)) return;
+    p->last_draw = now;
+    double el = now - p->t0, done = (double)(step - p->first_step);
+    double sps = el > 0 ? done / el : 0, eta = sps > 0 ? (double)(p->total - step) / sps : -1;
+    char e[16], t[16];
+    fmt_duration(e, sizeof e, eta);
+    fmt_duration(t, sizeof t, el);
+    fprintf(p->out, "\r\033[K%s %lld/%lld  loss %.4f  %.1f it/s", p->label, (long long)step, (long long)p->total,
+            loss, sps);
+    if (items_per_step > 0) fprintf(p->out, "  %.0f items/s", sps * items_per_step);
+    fprintf(p->out, "  %s  ETA %s%s%s", t, e, extra ? "  " : "", extra ? extra : "");
+    fflush(p->out);
+}
+
+void genc_progress_done(genc_progress *p) {
+    if (p->tty) fputc('\n', p->out);
+}
+
+/* ---- JSON-lines metrics ---- */
+
+struct genc_metrics {
+    genc_ctx *ctx;
+    FILE *f;
+    char path[1024];
+};
+
+static void mkdir_parents(const char *path) {
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *s = buf + 1; *s; s++) {
+        if (*s != '/') continue;
+        *s = 0;
+        mkdir(buf, 0777);
+        *s = '/';
+    }
+}
+
+genc_metrics *genc_metrics_open(genc_ctx *ctx, const char *path, bool append) {
+    mkdir_parents(path);
+    FILE *f = fopen(path, append ? "a" : "w");
+    if (!f) {
+        genc_error(ctx, GENC_EIO, "%s: cannot open the metrics log: %s", path, strerror(errno));
+        return NULL;
+    }
+    genc_metrics *m = calloc(1, sizeof *m);
+    if (!m) {
+        fclose(f);
+        genc_error(ctx, GENC_ENOMEM, "out of memory");
+        return NULL;
+    }
+    m->ctx = ctx;
+    m->f = f;
+    snprintf(m->path, sizeof m->path, "%s", path);
+    return m;
+}
+
+genc_status genc_metrics_log(genc_metrics *m, const char *fmt, ...) {
+    if (!m) return GENC_OK;
+    va_list ap;
+    va_start(ap, fmt);
+    json_error_t err;
+    json_t *obj = json_vpack_ex(&err, 0, fmt, ap);
+    va_end(ap);
+    if (!obj) /* the formats are genc's own, so this is a NaN or infinity among the values */
+        return genc_error(m->ctx, GENC_EINVAL, "%s: cannot log a metrics line: %s", m->path, err.text);
+    char *line = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
+    json_decref(obj);
+    if (!line) return genc_error(m->ctx, GENC_ENOMEM, "out of memory");
+    int bad = fprintf(m->f, "%s\n", line) < 0 || fflush(m->f) != 0;
+    free(line);
+    return bad ? genc_error(m->ctx, GENC_EIO, "%s: cannot write the metrics log", m->path) : GENC_OK;
+}
+
+void genc_metrics_close(genc_metrics *m) {
+    if (!m) return;
+    fclose(m->f);
+    free(m);
+}
