@@ -40,6 +40,9 @@ static int64_t idx_read_some(genc_ctx *ctx, idx_file *f, void *buf, int64_t len)
         if (r < 0) {
             int errnum;
             const char *msg = gzerror(f->gz, &errnum);
+            size_t plen = strlen(f->path); /* zlib prefixes the path: drop the echo */
+            if (strncmp(msg, f->path, plen) == 0 && msg[plen] == ':' && msg[plen + 1] == ' ')
+                msg += plen + 2;
             genc_error(ctx, GENC_EFORMAT, "%s: corrupt gzip data after %lld bytes: %s", f->path,
                        (long long)(f->got + done), msg);
             return -1;
@@ -83,24 +86,25 @@ static genc_status idx_check_end(genc_ctx *ctx, idx_file *f, int64_t total) {
     return GENC_OK;
 }
 
-/* Reads the magic and ndims big-endian u32 dimensions. */
+static uint32_t be32(const unsigned char *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Reads the magic, then ndims big-endian u32 dimensions. */
 static genc_status idx_header(genc_ctx *ctx, idx_file *f, uint32_t magic, int ndims,
                               uint32_t *dims) {
     unsigned char h[16];
     int64_t len = 4 + 4 * (int64_t)ndims;
-    genc_status st = idx_read(ctx, f, h, len, len, "header");
-    if (st != GENC_OK)
-        return st;
-    uint32_t v[4];
-    for (int i = 0; i <= ndims; i++)
-        v[i] = (uint32_t)h[4 * i] << 24 | (uint32_t)h[4 * i + 1] << 16 |
-               (uint32_t)h[4 * i + 2] << 8 | h[4 * i + 3];
-    if (v[0] != magic)
-        return genc_error(ctx, GENC_EFORMAT, "%s: expected IDX magic 0x%08x (unsigned bytes, %d "
-                          "dimension%s), found 0x%08x", f->path, magic, ndims,
-                          ndims > 1 ? "s" : "", v[0]);
-    memcpy(dims, v + 1, (size_t)ndims * sizeof *dims);
-    return GENC_OK;
+    genc_status st = idx_read(ctx, f, h, 4, len, "header");
+    if (st == GENC_OK && be32(h) != magic)
+        st = genc_error(ctx, GENC_EFORMAT, "%s: expected IDX magic 0x%08x (unsigned bytes, %d "
+                        "dimension%s), found 0x%08x", f->path, magic, ndims,
+                        ndims > 1 ? "s" : "", be32(h));
+    if (st == GENC_OK)
+        st = idx_read(ctx, f, h + 4, len - 4, len, "header");
+    for (int i = 0; st == GENC_OK && i < ndims; i++)
+        dims[i] = be32(h + 4 + 4 * i);
+    return st;
 }
 
 /* Reads the `len`-byte payload of a file of `total` bytes into a buffer that grows as data

@@ -38,6 +38,7 @@ static int gradcheck(genc_ctx *ctx, const char *name, gc_fn f, genc_tensor **in,
     genc_tensor *y = f(ctx, in, user);
     if (!y) {
         fprintf(stderr, "%s: forward failed: %s\n", name, genc_last_error(ctx));
+        genc_clear_error(ctx);
         test_failed++;
         return 1;
     }
@@ -46,6 +47,7 @@ static int gradcheck(genc_ctx *ctx, const char *name, gc_fn f, genc_tensor **in,
     for (int64_t i = 0; i < ny; i++) R[i] = (genc_real)genc_philox_normal(777, (uint64_t)i);
     if (genc_backward_with(ctx, y, R)) {
         fprintf(stderr, "%s: backward failed: %s\n", name, genc_last_error(ctx));
+        genc_clear_error(ctx);
         free(R);
         test_failed++;
         return 1;
