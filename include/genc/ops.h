@@ -88,6 +88,25 @@ genc_tensor *genc_conv2d(genc_ctx *ctx, genc_tensor *x, genc_tensor *w, genc_ten
 genc_tensor *genc_maxpool2x2(genc_ctx *ctx, genc_tensor *x);
 genc_tensor *genc_avgpool2x2(genc_ctx *ctx, genc_tensor *x);
 
+/* ---- language-model ops (rope.c, attention.c, swiglu.c) ---- */
+/* Rotary embedding on interleaved pairs (x[2i], x[2i+1]) rotated by the angle
+ * pos[t] * theta^(-2i/d) (DeepSeek-V3 / RoFormer): x [B, T, H, d] (d even), pos: T int32. */
+genc_tensor *genc_rope(genc_ctx *ctx, genc_tensor *x, const int32_t *pos, double theta);
+/* Fused scaled-dot-product attention: q [B, T, H, dk], k [B, S, H, dk], v [B, S, H, dv]
+ * -> [B, T, H, dv]. With `causal`, query t sits at key position t + (S - T) and sees keys
+ * s <= t + (S - T) (so keys prepended before the queries, a cache or a prefix, are always
+ * visible). key_start (NULL or B int32): keys s < key_start[b] are masked for row b (left
+ * padding). softmax(scale * q.k) v; the probabilities are saved for backward. */
+genc_tensor *genc_attention(genc_ctx *ctx, genc_tensor *q, genc_tensor *k, genc_tensor *v, double scale, bool causal,
+                            const int32_t *key_start);
+/* silu(a) * b, fused (the SwiGLU MLP's gate): a, b same shape. */
+genc_tensor *genc_swiglu(genc_ctx *ctx, genc_tensor *a, genc_tensor *b);
+/* out[n, j] = x[n, idx[n * K + j]] for x [N, E] -> [N, K] (take along the last axis; the
+ * MoE gate's chosen scores). */
+genc_tensor *genc_take_along(genc_ctx *ctx, genc_tensor *x, const int32_t *idx, int64_t K);
+/* Repeat a size-1 dim `axis` n times (a broadcast made real; backward sums). */
+genc_tensor *genc_expand(genc_ctx *ctx, genc_tensor *x, int axis, int64_t n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -73,6 +73,9 @@ typedef struct genc_metrics genc_metrics;
 genc_metrics *genc_metrics_open(genc_ctx *ctx, const char *path, bool append);
 /* One line built with jansson's json_pack format, e.g. ("{s:I, s:f}", "step", 3, "loss", 0.5). */
 genc_status genc_metrics_log(genc_metrics *m, const char *fmt, ...);
+/* One line from a jansson object (the reference is stolen), for lines with arrays. */
+struct json_t;
+genc_status genc_metrics_log_json(genc_metrics *m, struct json_t *obj);
 void genc_metrics_close(genc_metrics *m);
 
 /* ---- checkpoints (checkpoint.c) ---- */
@@ -88,8 +91,13 @@ typedef struct genc_train_state {
  * "optim.v.<name>" (F32, so resume is bit-exact); metadata "config" (the model's JSON),
  * "optim" and "train_state" (JSON), "format" = "genc-1". Atomic (temp, fsync, rename).
  * `optim` and `state` may be NULL (an inference-only file). */
+/* A family's side-car tensors and metadata (e.g. the tokenizer), written into the same file.
+ * Side-car tensor names start with "tokenizer." or "extra." so loading can tell them from
+ * parameters. */
+typedef genc_status (*genc_ckpt_extra_fn)(genc_ctx *ctx, void *user, genc_st_writer *w);
 genc_status genc_checkpoint_save(genc_ctx *ctx, const char *path, const genc_params *p, const genc_optim *optim,
-                                 const char *config_json, const genc_train_state *state);
+                                 const char *config_json, const genc_train_state *state, genc_ckpt_extra_fn extra,
+                                 void *extra_user);
 /* Load into already-built parameters (every name and shape must match; extra or missing
  * tensors are errors naming them). `optim`/`state` NULL skips them; if given, the file
  * must carry them. */
@@ -122,6 +130,8 @@ typedef struct genc_train_config {
     volatile int *stop;             /* set non-zero (e.g. by SIGINT) to stop after a step */
     int64_t stop_at;                /* > 0: stop cleanly (with a checkpoint) after this step */
     FILE *progress_out;             /* NULL = stderr */
+    genc_ckpt_extra_fn ckpt_extra;  /* may be NULL */
+    void *ckpt_extra_user;
 } genc_train_config;
 
 /* Runs from st->step to cfg->steps: zero grads, step_loss, backward, clip, optimiser step,

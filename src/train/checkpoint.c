@@ -53,7 +53,8 @@ static genc_status add_moments(genc_st_writer *w, const genc_params *p, const ge
 }
 
 genc_status genc_checkpoint_save(genc_ctx *ctx, const char *path, const genc_params *p, const genc_optim *optim,
-                                 const char *config_json, const genc_train_state *state) {
+                                 const char *config_json, const genc_train_state *state, genc_ckpt_extra_fn extra,
+                                 void *extra_user) {
     genc_st_writer *w = genc_st_writer_new(ctx);
     if (!w) return genc_ctx_status(ctx);
     genc_status s = genc_st_writer_meta(w, "format", "genc-1");
@@ -73,6 +74,7 @@ genc_status genc_checkpoint_save(genc_ctx *ctx, const char *path, const genc_par
         sj = state_json(state);
         s = sj ? genc_st_writer_meta(w, "train_state", sj) : genc_error(ctx, GENC_ENOMEM, "out of memory");
     }
+    if (!s && extra) s = extra(ctx, extra_user, w);
     if (!s) s = genc_st_writer_save(w, path);
     free(oj);
     free(sj);
@@ -84,6 +86,7 @@ genc_status genc_checkpoint_save(genc_ctx *ctx, const char *path, const genc_par
 static genc_status check_no_extra(genc_ctx *ctx, const genc_st *st, const genc_params *p) {
     for (int i = 0; i < genc_st_count(st); i++) {
         const char *name = genc_st_at(st, i)->name, *base = name;
+        if (!strncmp(name, "tokenizer.", 10) || !strncmp(name, "extra.", 6)) continue; /* side-car */
         if (!strncmp(name, "optim.m.", 8) || !strncmp(name, "optim.v.", 8)) base = name + 8;
         if (!genc_params_find(p, base))
             return genc_error(ctx, GENC_EFORMAT, "%s: tensor \"%s\" is not a parameter of this model", genc_st_label(st),

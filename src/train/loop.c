@@ -14,7 +14,7 @@ static genc_status save(genc_ctx *ctx, const genc_train_config *cfg, const char 
     if (!path) return GENC_OK;
     st->rng_seed = genc_rng_get_seed(ctx);
     st->rng_offset = genc_rng_offset(ctx);
-    return genc_checkpoint_save(ctx, path, p, o, cfg->config_json, st);
+    return genc_checkpoint_save(ctx, path, p, o, cfg->config_json, st, cfg->ckpt_extra, cfg->ckpt_extra_user);
 }
 
 /* Evaluation runs without gradients and must not disturb the training random stream. */

@@ -92,6 +92,8 @@ genc_metrics *genc_metrics_open(genc_ctx *ctx, const char *path, bool append) {
     return m;
 }
 
+static genc_status write_line(genc_metrics *m, json_t *obj);
+
 genc_status genc_metrics_log(genc_metrics *m, const char *fmt, ...) {
     if (!m) return GENC_OK;
     va_list ap;
@@ -101,12 +103,25 @@ genc_status genc_metrics_log(genc_metrics *m, const char *fmt, ...) {
     va_end(ap);
     if (!obj) /* the formats are genc's own, so this is a NaN or infinity among the values */
         return genc_error(m->ctx, GENC_EINVAL, "%s: cannot log a metrics line: %s", m->path, err.text);
+    return write_line(m, obj);
+}
+
+static genc_status write_line(genc_metrics *m, json_t *obj) {
     char *line = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
     json_decref(obj);
-    if (!line) return genc_error(m->ctx, GENC_ENOMEM, "out of memory");
+    if (!line) return genc_error(m->ctx, GENC_EINVAL, "%s: cannot encode a metrics line (a value is not finite?)", m->path);
     int bad = fprintf(m->f, "%s\n", line) < 0 || fflush(m->f) != 0;
     free(line);
     return bad ? genc_error(m->ctx, GENC_EIO, "%s: cannot write the metrics log", m->path) : GENC_OK;
+}
+
+genc_status genc_metrics_log_json(genc_metrics *m, json_t *obj) {
+    if (!m) {
+        json_decref(obj);
+        return GENC_OK;
+    }
+    if (!obj) return genc_error(m->ctx, GENC_ENOMEM, "out of memory");
+    return write_line(m, obj);
 }
 
 void genc_metrics_close(genc_metrics *m) {

@@ -1,0 +1,128 @@
+/* genc language models: the DeepSeek-V3 architecture (MLA attention with decoupled RoPE,
+ * DeepSeekMoE with auxiliary-loss-free balancing, multi-token prediction), its config with
+ * Hugging Face field names, and the byte-level BPE tokenizer (tokenizer.h). Facts follow
+ * shared/reference/deepseek-v3.md; equation numbers are the V3 report's. */
+#ifndef GENC_LM_H
+#define GENC_LM_H
+
+#include "autograd.h"
+#include "safetensors.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum { GENC_SCORE_SIGMOID, GENC_SCORE_SOFTMAX } genc_score_func;
+typedef enum { GENC_BAL_AUX_FREE, GENC_BAL_AUX_LOSS, GENC_BAL_NONE } genc_balance_mode;
+
+/* Every field has a CLI flag (genc lm train --help) and a Hugging Face name in the JSON. */
+typedef struct genc_lm_config {
+    int vocab_size;          /* vocab_size */
+    int dim;                 /* hidden_size */
+    int n_layers;            /* num_hidden_layers */
+    int n_heads;             /* num_attention_heads */
+    int max_seq;             /* max_position_embeddings */
+    int q_lora_rank;         /* q_lora_rank (0: plain q_proj) */
+    int kv_lora_rank;        /* kv_lora_rank */
+    int qk_nope_dim;         /* qk_nope_head_dim */
+    int qk_rope_dim;         /* qk_rope_head_dim */
+    int v_dim;               /* v_head_dim */
+    double rope_theta;       /* rope_theta */
+    double norm_eps;         /* rms_norm_eps */
+    int n_dense_layers;      /* first_k_dense_replace */
+    int dense_inter;         /* intermediate_size */
+    /* MoE */
+    int n_routed;            /* n_routed_experts (0: every layer dense) */
+    int n_shared;            /* n_shared_experts */
+    int n_active;            /* num_experts_per_tok */
+    int moe_inter;           /* moe_intermediate_size */
+    int n_groups;            /* n_group */
+    int topk_groups;         /* topk_group */
+    double route_scale;      /* routed_scaling_factor */
+    genc_score_func score;   /* scoring_func: "sigmoid" | "softmax" */
+    bool norm_topk;          /* norm_topk_prob */
+    genc_balance_mode balance; /* genc_balance: "aux_free" | "aux_loss" | "none" */
+    double bias_gamma;       /* genc_bias_update_speed: aux-loss-free bias step */
+    double aux_alpha;        /* aux_loss_alpha: balance-loss weight (seq_aux: per sequence) */
+    bool seq_aux;            /* seq_aux */
+    /* MTP */
+    int mtp_depth;           /* num_nextn_predict_layers (D) */
+    double mtp_lambda;       /* genc_mtp_lambda */
+} genc_lm_config;
+
+/* Named presets: "tiny" (trains in a minute), "small", "base", "large" (hours). */
+genc_status genc_lm_preset(genc_ctx *ctx, const char *name, genc_lm_config *c);
+/* Checks every field and their relations (heads, ranks, groups, experts); names the field. */
+genc_status genc_lm_config_check(genc_ctx *ctx, const genc_lm_config *c);
+char *genc_lm_config_json(const genc_lm_config *c); /* HF field names; caller frees */
+genc_status genc_lm_config_parse(genc_ctx *ctx, const char *json, const char *label, genc_lm_config *c);
+
+/* One transformer block's tensors (NULL where the config does not use them). Blocks
+ * n_layers .. n_layers + mtp_depth - 1 are the MTP modules' blocks. */
+typedef struct genc_lm_block {
+    genc_tensor *attn_norm, *q_a, *q_a_norm, *q_b, *q_proj, *kv_a, *kv_a_norm, *kv_b, *o_proj, *ffn_norm;
+    genc_tensor *w_gate, *w_up, *w_down;      /* dense SwiGLU FFN */
+    genc_tensor *router, *router_bias;        /* MoE gate [n_routed, dim]; balancing bias (no gradient) */
+    genc_tensor **e_gate, **e_up, **e_down;   /* routed experts */
+    genc_tensor *s_gate, *s_up, *s_down;      /* shared experts, fused into one MLP */
+    genc_tensor *enorm, *hnorm, *eh_proj;     /* MTP module only */
+    int64_t *load;                            /* tokens routed to each expert in the last forward */
+    int64_t load_tokens;                      /* tokens routed in the last forward */
+} genc_lm_block;
+
+typedef struct genc_lm {
+    genc_lm_config cfg;
+    genc_params params; /* every tensor, trainable or not, in checkpoint order */
+    genc_tensor *embed, *final_norm, *lm_head;
+    genc_lm_block *blocks; /* n_layers + mtp_depth */
+} genc_lm;
+
+/* Build a model with weights from N(0, init_std) (norm weights 1, biases 0), drawing from the
+ * context's random stream. Tensor names are Hugging Face's DeepSeek-V3 names. */
+genc_status genc_lm_init(genc_ctx *ctx, genc_lm *m, const genc_lm_config *cfg, double init_std);
+void genc_lm_free(genc_lm *m);
+
+/* Losses of one training forward on tokens [B, T + 1] (inputs t_0..t_{T-1}, targets
+ * t_1..t_T). total = main + lambda / D * sum_k mtp[k] + balance. Tensors live in the step
+ * arena; logits [B, T, V] and mtp_logits[k] [B, T - 1 - k, V] are kept for inspection. */
+typedef struct genc_lm_losses {
+    genc_tensor *total, *main, *balance;
+    genc_tensor *mtp[8];
+    genc_tensor *logits;
+    genc_tensor *mtp_logits[8];
+} genc_lm_losses;
+genc_status genc_lm_forward_train(genc_ctx *ctx, genc_lm *m, const int32_t *tokens, int64_t B, int64_t T,
+                                  genc_lm_losses *out);
+/* Logits [B, T, V] of the main model only (no MTP), for evaluation. */
+genc_tensor *genc_lm_logits(genc_ctx *ctx, genc_lm *m, const int32_t *tokens, int64_t B, int64_t T);
+
+/* Auxiliary-loss-free balancing (V3 section 2.1.2): after a step, b_i += gamma *
+ * sign(mean load - load_i) for every MoE layer, from the loads of the last forward. */
+void genc_lm_update_bias(genc_lm *m);
+/* MaxVio = (max_i load_i - mean load) / mean load of one block's last forward (0 if dense). */
+double genc_lm_maxvio(const genc_lm *m, int block);
+
+/* ---- data (data.c) ---- */
+struct genc_tokenizer;
+/* A token stream: the first n_train tokens train, the rest validate. */
+typedef struct genc_lm_corpus {
+    int32_t *tokens;
+    int64_t n, n_train;
+} genc_lm_corpus;
+/* Tokenise text files (each followed by <|eos|>) and split off the last val_frac for
+ * validation. */
+genc_status genc_lm_corpus_from_files(genc_ctx *ctx, struct genc_tokenizer *tok, const char *const *files, int n_files,
+                                      double val_frac, genc_lm_corpus *out);
+void genc_lm_corpus_free(genc_lm_corpus *c);
+/* B training windows of T + 1 tokens at offsets drawn from Philox(seed, step): the batch of
+ * a step depends only on (seed, step), so a resumed run sees the same data. */
+void genc_lm_windows(const genc_lm_corpus *c, uint64_t seed, int64_t step, int64_t B, int64_t T, int32_t *out);
+/* Mean next-token loss of the main head over tokens[0..n) in consecutive windows of T + 1
+ * tokens (stride T), B windows per forward. *count gets the number of predicted tokens. */
+genc_status genc_lm_eval_loss(genc_ctx *ctx, genc_lm *m, const int32_t *tokens, int64_t n, int64_t T, int64_t B,
+                              double *loss, int64_t *count);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,115 @@
+/* Language-model data: text files to one token stream with a validation tail, resumable
+ * random training windows, and held-out loss over consecutive windows. */
+#include "lm/lm_internal.h"
+#include "genc/tokenizer.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static genc_status read_file(genc_ctx *ctx, const char *path, uint8_t **buf, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return genc_error(ctx, GENC_EIO, "%s: cannot open: %s", path, strerror(errno));
+    size_t cap = 1 << 16, len = 0;
+    uint8_t *b = malloc(cap);
+    while (b) {
+        len += fread(b + len, 1, cap - len, f);
+        if (len < cap) break;
+        uint8_t *nb = realloc(b, cap *= 2);
+        if (!nb) free(b);
+        b = nb;
+    }
+    int err = ferror(f);
+    fclose(f);
+    if (!b) return genc_error(ctx, GENC_ENOMEM, "%s: out of memory", path);
+    if (err) {
+        free(b);
+        return genc_error(ctx, GENC_EIO, "%s: read error", path);
+    }
+    *buf = b, *n = len;
+    return GENC_OK;
+}
+
+/* Append ids to the stream, growing it. */
+static genc_status append(genc_ctx *ctx, genc_lm_corpus *c, int64_t *cap, const int32_t *ids, size_t n) {
+    if (c->n + (int64_t)n > *cap) {
+        int64_t nc = (*cap + (int64_t)n) * 2;
+        int32_t *t = realloc(c->tokens, (size_t)nc * sizeof *t);
+        if (!t) return genc_error(ctx, GENC_ENOMEM, "out of memory for the token stream");
+        c->tokens = t, *cap = nc;
+    }
+    memcpy(c->tokens + c->n, ids, n * sizeof *ids);
+    c->n += (int64_t)n;
+    return GENC_OK;
+}
+
+genc_status genc_lm_corpus_from_files(genc_ctx *ctx, struct genc_tokenizer *tok, const char *const *files, int n_files,
+                                      double val_frac, genc_lm_corpus *out) {
+    memset(out, 0, sizeof *out);
+    if (!(val_frac > 0 && val_frac < 1))
+        return genc_error(ctx, GENC_EINVAL, "--val-frac: expected a fraction in (0, 1), found %g", val_frac);
+    int64_t cap = 0;
+    int32_t eos = genc_tokenizer_special(tok, "<|eos|>");
+    genc_status s = GENC_OK;
+    for (int i = 0; !s && i < n_files; i++) {
+        uint8_t *text = NULL;
+        size_t len = 0, n_ids = 0;
+        int32_t *ids = NULL;
+        if ((s = read_file(ctx, files[i], &text, &len))) break;
+        s = genc_tokenizer_encode(tok, ctx, text, len, false, &ids, &n_ids);
+        free(text);
+        if (!s) s = append(ctx, out, &cap, ids, n_ids);
+        if (!s) s = append(ctx, out, &cap, &eos, 1);
+        free(ids);
+    }
+    if (!s) {
+        out->n_train = (int64_t)((double)out->n * (1 - val_frac));
+        if (out->n_train < 16 || out->n - out->n_train < 16)
+            s = genc_error(ctx, GENC_EINVAL, "the text gives only %lld tokens: too few for a training and a validation part",
+                           (long long)out->n);
+    }
+    if (s) genc_lm_corpus_free(out);
+    return s;
+}
+
+void genc_lm_corpus_free(genc_lm_corpus *c) {
+    free(c->tokens);
+    memset(c, 0, sizeof *c);
+}
+
+void genc_lm_windows(const genc_lm_corpus *c, uint64_t seed, int64_t step, int64_t B, int64_t T, int32_t *out) {
+    int64_t span = c->n_train - (T + 1) + 1;
+    for (int64_t b = 0; b < B; b++) {
+        uint64_t draw = (uint64_t)(step * B + b);
+        int64_t off = span > 1 ? (int64_t)(genc_philox_uniform(seed, draw) * (double)span) : 0;
+        if (span < 1) off = 0; /* a stream shorter than a window: the caller checks T first */
+        memcpy(out + b * (T + 1), c->tokens + off, (size_t)(T + 1) * sizeof *out);
+    }
+}
+
+genc_status genc_lm_eval_loss(genc_ctx *ctx, genc_lm *m, const int32_t *tokens, int64_t n, int64_t T, int64_t B,
+                              double *loss, int64_t *count) {
+    if (n < 2) return genc_error(ctx, GENC_EINVAL, "evaluation needs at least 2 tokens, found %lld", (long long)n);
+    if (T > n - 1) T = n - 1;
+    int64_t windows = (n - 1) / T; /* tokens past the last full window are not scored */
+    int32_t *buf = malloc((size_t)(B * (T + 1)) * sizeof *buf);
+    if (!buf) return genc_error(ctx, GENC_ENOMEM, "out of memory");
+    double total = 0;
+    bool old = genc_set_grad_enabled(ctx, false);
+    for (int64_t w = 0; w < windows && !genc_ctx_status(ctx); w += B) {
+        int64_t nb = windows - w < B ? windows - w : B;
+        for (int64_t b = 0; b < nb; b++) memcpy(buf + b * (T + 1), tokens + (w + b) * T, (size_t)(T + 1) * sizeof *buf);
+        int32_t *in = genc_arena_alloc(ctx, (size_t)(nb * T) * sizeof *in), *tg = genc_arena_alloc(ctx, (size_t)(nb * T) * sizeof *tg);
+        for (int64_t b = 0; in && tg && b < nb; b++)
+            for (int64_t t = 0; t < T; t++) in[b * T + t] = buf[b * (T + 1) + t], tg[b * T + t] = buf[b * (T + 1) + t + 1];
+        genc_tensor *l = genc_cross_entropy(ctx, genc_lm_logits(ctx, m, in, nb, T), tg, -1);
+        if (l) total += l->data[0] * (double)(nb * T);
+        genc_step_reset(ctx);
+    }
+    genc_set_grad_enabled(ctx, old);
+    free(buf);
+    *count = windows * T;
+    *loss = total / (double)(windows * T);
+    return genc_ctx_status(ctx);
+}

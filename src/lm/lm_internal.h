@@ -1,0 +1,18 @@
+/* Internal pieces of the language-model family shared between its files. */
+#ifndef GENC_LM_INTERNAL_H
+#define GENC_LM_INTERNAL_H
+#include "core/internal.h"
+#include "genc/lm.h"
+#include "genc/ops.h"
+
+#include <math.h>
+
+/* x [B, T, dim] -> attention output [B, T, dim] (mla.c). pos: T positions. */
+genc_tensor *genc_lm_mla(genc_ctx *ctx, const genc_lm *m, const genc_lm_block *k, genc_tensor *x, const int32_t *pos);
+/* u [N, dim] -> FFN output [N, dim]: dense SwiGLU or MoE (moe.c). For MoE, *bal_loss (if
+ * not NULL) gets the balance loss of this layer for sequences of length T (or NULL). */
+genc_tensor *genc_lm_ffn(genc_ctx *ctx, genc_lm *m, genc_lm_block *k, genc_tensor *u, int64_t B, int64_t T,
+                         genc_tensor **bal_loss);
+/* SwiGLU MLP: down(silu(gate u) * up u). */
+genc_tensor *genc_lm_swiglu_mlp(genc_ctx *ctx, genc_tensor *u, genc_tensor *gate, genc_tensor *up, genc_tensor *down);
+#endif

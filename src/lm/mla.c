@@ -1,0 +1,35 @@
+/* Multi-head Latent Attention, training path (V3 report eqs. 1-11): low-rank query, a
+ * compressed latent c_kv (normalised) expanded per head into keys and values, and a
+ * decoupled RoPE key k_pe shared by every head.
+ *   x [B, T, dim] -> [B, T, dim] */
+#include "lm/lm_internal.h"
+
+genc_tensor *genc_lm_mla(genc_ctx *ctx, const genc_lm *m, const genc_lm_block *k, genc_tensor *x,
+                         const int32_t *pos) {
+    if (!x) return NULL;
+    const genc_lm_config *c = &m->cfg;
+    int64_t B = x->shape[0], T = x->shape[1], H = c->n_heads, nope = c->qk_nope_dim, rope = c->qk_rope_dim;
+    /* query: q = W_qb rmsnorm(W_qa x) (eqs. 6-7) or q = W_q x; per head [q_nope ; q_pe] */
+    genc_tensor *q = c->q_lora_rank > 0
+        ? genc_linear(ctx, genc_rmsnorm(ctx, genc_linear(ctx, x, k->q_a, NULL), k->q_a_norm, c->norm_eps), k->q_b, NULL)
+        : genc_linear(ctx, x, k->q_proj, NULL);
+    q = genc_reshape(ctx, q, 4, (int64_t[]){B, T, H, nope + rope});
+    genc_tensor *qp[2];
+    if (genc_split(ctx, q, 3, (int64_t[]){nope, rope}, 2, qp)) return NULL;
+    genc_tensor *q_pe = genc_rope(ctx, qp[1], pos, c->rope_theta);
+    /* latent and decoupled key: [c_kv ; k_pe] = W_kva x, c_kv = rmsnorm(c_kv) (eqs. 1, 3) */
+    genc_tensor *kv = genc_linear(ctx, x, k->kv_a, NULL), *kvp[2];
+    if (genc_split(ctx, kv, 2, (int64_t[]){c->kv_lora_rank, rope}, 2, kvp)) return NULL;
+    genc_tensor *ckv = genc_rmsnorm(ctx, kvp[0], k->kv_a_norm, c->norm_eps);
+    genc_tensor *k_pe = genc_rope(ctx, genc_reshape(ctx, kvp[1], 4, (int64_t[]){B, T, 1, rope}), pos, c->rope_theta);
+    /* per head [k_nope ; v] = W_kvb c_kv (eqs. 2, 5) */
+    genc_tensor *kvb = genc_reshape(ctx, genc_linear(ctx, ckv, k->kv_b, NULL), 4, (int64_t[]){B, T, H, nope + c->v_dim});
+    genc_tensor *kvs[2];
+    if (genc_split(ctx, kvb, 3, (int64_t[]){nope, c->v_dim}, 2, kvs)) return NULL;
+    genc_tensor *qh = genc_concat(ctx, (genc_tensor *[]){qp[0], q_pe}, 2, 3);
+    genc_tensor *kh = genc_concat(ctx, (genc_tensor *[]){kvs[0], genc_expand(ctx, k_pe, 2, H)}, 2, 3);
+    /* softmax(q.k / sqrt(nope + rope)) v, causal (eqs. 8-10), then W_o (eq. 11) */
+    genc_tensor *o = genc_attention(ctx, qh, kh, kvs[1], 1.0 / sqrt((double)(nope + rope)), true, NULL);
+    o = genc_reshape(ctx, o, 3, (int64_t[]){B, T, H * c->v_dim});
+    return genc_linear(ctx, o, k->o_proj, NULL);
+}

@@ -1,0 +1,65 @@
+/* Internals shared by the tokenizer's files (tokenizer.c, tok_maps.c, bpe_train.c,
+ * tokenizer_io.c): the tokenizer struct, two open-addressing hash maps (pair -> int and
+ * byte string -> int64) and the pre-tokeniser. Not part of the public API. */
+#ifndef GENC_TOK_INTERNAL_H
+#define GENC_TOK_INTERNAL_H
+
+#include "genc/tokenizer.h"
+
+/* (a, b) -> value; keys are a << 32 | b with a, b < 2^24, so ~0 marks an empty slot. */
+typedef struct {
+    uint64_t *keys;
+    int32_t *vals;
+    size_t cap, n; /* cap is 0 or a power of two */
+} genc_tok_pairmap;
+
+#define GENC_TOK_PAIR(a, b) (((uint64_t)(uint32_t)(a) << 32) | (uint32_t)(b))
+
+int32_t genc_tok_pairmap_get(const genc_tok_pairmap *m, uint64_t key); /* -1 when absent */
+/* The value slot of key, inserted with value -1 when absent; NULL when out of memory. */
+int32_t *genc_tok_pairmap_put(genc_tok_pairmap *m, uint64_t key);
+void genc_tok_pairmap_free(genc_tok_pairmap *m);
+
+/* Byte string -> int64; keys are copied into an arena. */
+typedef struct {
+    uint64_t hash;
+    size_t off;   /* key bytes at arena + off */
+    uint32_t len; /* 0: empty slot (keys are never empty) */
+    int64_t val;
+} genc_tok_strslot;
+
+typedef struct {
+    genc_tok_strslot *slots;
+    size_t cap, n;
+    uint8_t *arena;
+    size_t arena_n, arena_cap;
+} genc_tok_strmap;
+
+uint64_t genc_tok_hash(const uint8_t *s, size_t n);
+/* The slot of key s[0..n) (n >= 1), NULL when absent. */
+genc_tok_strslot *genc_tok_strmap_get(const genc_tok_strmap *m, const uint8_t *s, size_t n, uint64_t h);
+/* The slot of key s, inserted with val 0 and *added set when absent; NULL when out of memory. */
+genc_tok_strslot *genc_tok_strmap_put(genc_tok_strmap *m, const uint8_t *s, size_t n, uint64_t h, bool *added);
+void genc_tok_strmap_clear(genc_tok_strmap *m); /* keeps the memory */
+void genc_tok_strmap_free(genc_tok_strmap *m);
+
+struct genc_tokenizer {
+    int n_merges, vocab;
+    int32_t *merges;         /* 2 * n_merges ids */
+    uint8_t *bytes;          /* every token's bytes, concatenated */
+    size_t bytes_cap;
+    uint32_t *off;           /* vocab + 1 offsets into bytes */
+    genc_tok_pairmap ranks;  /* (a, b) -> merge index */
+    genc_tok_strmap cache;   /* chunk -> (offset into cache_ids) << 8 | count */
+    int32_t *cache_ids;
+    size_t cache_n, cache_cap;
+};
+
+/* Length of the pre-tokenised chunk that starts s[0..n), n >= 1 (see tokenizer.h). */
+size_t genc_tok_chunk_len(const uint8_t *s, size_t n);
+/* Position of the first special token string in s[0..n) (its index in *which), or n. */
+size_t genc_tok_next_special(const uint8_t *s, size_t n, int *which);
+/* Validate merges (2 * n ids) and build the tokenizer; messages start with label. */
+genc_status genc_tok_build(genc_ctx *ctx, const int32_t *merges, int n, const char *label, genc_tokenizer **out);
+
+#endif

@@ -1,0 +1,187 @@
+"""Helpers for the DeepSeek-V3 reference test (tests/reference/test_lm_reference.py).
+
+- st_read / st_write: a small safetensors reader and writer (struct + json; no dependency on
+  the safetensors package). Layout: u64 little-endian header length N, N bytes of JSON
+  {name: {dtype, shape, data_offsets}, "__metadata__": {str: str}}, then raw little-endian
+  row-major data, offsets relative to the end of the header.
+- TEST_CONFIGS: the configs the driver hands to genc's lm_ref_dump tool (the three the
+  brief asked for plus a batch-wise auxiliary-loss one).
+- init_params: random weights for the reference's self-checks (no genc needed).
+- compare helpers with the float32 tolerances the driver uses.
+"""
+import json
+import struct
+
+import numpy as np
+
+# safetensors dtype name -> numpy little-endian dtype (BF16 is decoded by hand below)
+_NP = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4", "U8": "u1",
+       "I8": "i1", "I16": "<i2", "BOOL": "u1"}
+_DT = {"float64": "F64", "float32": "F32", "float16": "F16", "int64": "I64", "int32": "I32",
+       "uint8": "U8"}
+
+
+def st_write(path, tensors, meta=None):
+    """tensors: {name: numpy array} in the order to write; meta: {str: str}."""
+    header, blobs, off = {}, [], 0
+    if meta:
+        header["__metadata__"] = {str(k): str(v) for k, v in meta.items()}
+    for name, arr in tensors.items():
+        arr = np.ascontiguousarray(arr)
+        raw = arr.astype(arr.dtype.newbyteorder("<"), copy=False).tobytes()
+        header[name] = {"dtype": _DT[arr.dtype.name], "shape": list(arr.shape),
+                        "data_offsets": [off, off + len(raw)]}
+        blobs.append(raw)
+        off += len(raw)
+    hj = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    hj += b" " * (-len(hj) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(hj)))
+        f.write(hj)
+        for b in blobs:
+            f.write(b)
+
+
+def st_read(path):
+    """Returns ({name: numpy array in native byte order}, {metadata str: str})."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if len(data) < 8:
+        raise ValueError("%s: shorter than the 8-byte header length" % path)
+    (n,) = struct.unpack("<Q", data[:8])
+    if 8 + n > len(data):
+        raise ValueError("%s: header length %d beyond the file (%d bytes)" % (path, n, len(data)))
+    header = json.loads(data[8:8 + n].decode("utf-8"))
+    meta = header.pop("__metadata__", None) or {}
+    base = 8 + n
+    out = {}
+    for name, e in header.items():
+        b, en = e["data_offsets"]
+        shape = [int(d) for d in e["shape"]]
+        raw = data[base + b:base + en]
+        if e["dtype"] == "BF16":
+            u = np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16
+            arr = u.view(np.float32)
+        elif e["dtype"] in _NP:
+            arr = np.frombuffer(raw, dtype=np.dtype(_NP[e["dtype"]]))
+            arr = arr.astype(arr.dtype.newbyteorder("="))
+        else:
+            raise ValueError("%s: tensor %s: dtype %s not supported here" % (path, name, e["dtype"]))
+        if arr.size != int(np.prod(shape, dtype=np.int64)):
+            raise ValueError("%s: tensor %s: %d bytes do not fit shape %s" % (path, name, len(raw), shape))
+        out[name] = arr.reshape(shape)
+    return out, meta
+
+
+# ---- the configs the driver hands to lm_ref_dump (Hugging Face field names + genc's own) ----
+_BASE = {
+    "rope_theta": 10000.0,
+    "rms_norm_eps": 1e-6,
+    "max_position_embeddings": 64,
+    "genc_bias_update_speed": 0.001,
+}
+
+TEST_CONFIGS = {
+    # (1) q LoRA, sigmoid MoE with 2 groups (1 kept), 1 dense layer then 1 MoE layer, 2 MTP
+    # modules (their blocks sit at layer indices 2 and 3 >= first_k_dense_replace: MoE),
+    # complementary sequence-wise balance loss.
+    "qlora_sigmoid_groups_mtp2": dict(_BASE, **{
+        "vocab_size": 80, "hidden_size": 48, "intermediate_size": 96,
+        "moe_intermediate_size": 24, "num_hidden_layers": 2, "num_attention_heads": 3,
+        "n_shared_experts": 1, "n_routed_experts": 8, "num_experts_per_tok": 2,
+        "n_group": 2, "topk_group": 1, "routed_scaling_factor": 2.5, "scoring_func": "sigmoid",
+        "norm_topk_prob": True, "first_k_dense_replace": 1,
+        "q_lora_rank": 24, "kv_lora_rank": 16, "qk_nope_head_dim": 8, "qk_rope_head_dim": 4,
+        "v_head_dim": 8, "num_nextn_predict_layers": 2, "genc_mtp_lambda": 0.3,
+        "genc_balance": "aux_free", "aux_loss_alpha": 0.01, "seq_aux": True,
+    }),
+    # (2) plain q_proj, softmax scores (V2-Lite style), no groups, 2 shared experts, every layer
+    # MoE, 1 MTP module (block index 2: MoE), no balance loss.
+    "qproj_softmax_mtp1": dict(_BASE, **{
+        "vocab_size": 64, "hidden_size": 32, "intermediate_size": 64,
+        "moe_intermediate_size": 16, "num_hidden_layers": 2, "num_attention_heads": 2,
+        "n_shared_experts": 2, "n_routed_experts": 4, "num_experts_per_tok": 2,
+        "n_group": 1, "topk_group": 1, "routed_scaling_factor": 1.0, "scoring_func": "softmax",
+        "norm_topk_prob": False, "first_k_dense_replace": 0,
+        "q_lora_rank": 0, "kv_lora_rank": 16, "qk_nope_head_dim": 8, "qk_rope_head_dim": 8,
+        "v_head_dim": 12, "num_nextn_predict_layers": 1, "genc_mtp_lambda": 0.5,
+        "genc_balance": "none", "aux_loss_alpha": 0.0, "seq_aux": False,
+    }),
+    # (4) beyond the three asked for: the classic batch-wise auxiliary loss (seq_aux false),
+    # 4 groups keeping 2, 3 active experts, no shared expert, every layer MoE, 1 MTP module.
+    "sigmoid_groups4_auxloss_batch": dict(_BASE, **{
+        "vocab_size": 72, "hidden_size": 40, "intermediate_size": 80,
+        "moe_intermediate_size": 12, "num_hidden_layers": 2, "num_attention_heads": 2,
+        "n_shared_experts": 0, "n_routed_experts": 8, "num_experts_per_tok": 3,
+        "n_group": 4, "topk_group": 2, "routed_scaling_factor": 1.5, "scoring_func": "sigmoid",
+        "norm_topk_prob": True, "first_k_dense_replace": 0,
+        "q_lora_rank": 16, "kv_lora_rank": 12, "qk_nope_head_dim": 6, "qk_rope_head_dim": 6,
+        "v_head_dim": 6, "num_nextn_predict_layers": 1, "genc_mtp_lambda": 0.3,
+        "genc_balance": "aux_loss", "aux_loss_alpha": 0.02, "seq_aux": False,
+    }),
+    # (3) dense only, no MTP, 4 heads.
+    "dense_nomtp": dict(_BASE, **{
+        "vocab_size": 100, "hidden_size": 40, "intermediate_size": 72,
+        "moe_intermediate_size": 16, "num_hidden_layers": 2, "num_attention_heads": 4,
+        "n_shared_experts": 0, "n_routed_experts": 0, "num_experts_per_tok": 0,
+        "n_group": 1, "topk_group": 1, "routed_scaling_factor": 1.0, "scoring_func": "sigmoid",
+        "norm_topk_prob": True, "first_k_dense_replace": 0,
+        "q_lora_rank": 20, "kv_lora_rank": 12, "qk_nope_head_dim": 6, "qk_rope_head_dim": 4,
+        "v_head_dim": 10, "num_nextn_predict_layers": 0, "genc_mtp_lambda": 0.3,
+        "genc_balance": "none", "aux_loss_alpha": 0.0, "seq_aux": False,
+    }),
+}
+
+
+def init_params(torch, cfg, shapes, seed=0, gain=0.8):
+    """Random float64 weights for self-checks: matrices N(0, gain^2 / fan_in),
+    norm weights 1 + 0.1 N(0,1), balance biases 0.05 N(0,1) (non-zero, as genc's tool)."""
+    g = torch.Generator().manual_seed(seed)
+    out = {}
+    for name, shape in shapes.items():
+        if name.endswith("e_score_correction_bias"):
+            t = 0.05 * torch.randn(*shape, generator=g, dtype=torch.float64)
+        elif len(shape) == 1:
+            t = 1.0 + 0.1 * torch.randn(*shape, generator=g, dtype=torch.float64)
+        elif name.endswith("embed_tokens.weight"):
+            t = torch.randn(*shape, generator=g, dtype=torch.float64)
+        else:
+            t = torch.randn(*shape, generator=g, dtype=torch.float64) * (gain / shape[1] ** 0.5)
+        out[name] = t
+    return out
+
+
+# ---- comparison (float32 genc against the float64 reference) ----
+def cmp_elementwise(got, want, rtol, atol):
+    """|got - want| <= atol + rtol * |want| elementwise. Returns (ok, max abs err, worst ratio)."""
+    got = np.asarray(got, dtype=np.float64)
+    want = np.asarray(want, dtype=np.float64)
+    if got.shape != want.shape:
+        return False, float("inf"), float("inf")
+    if got.size == 0:
+        return True, 0.0, 0.0
+    if not np.all(np.isfinite(got)):
+        return False, float("inf"), float("inf")
+    err = np.abs(got - want)
+    ratio = err / (atol + rtol * np.abs(want))
+    return bool(np.all(ratio <= 1.0)), float(err.max()), float(ratio.max())
+
+
+def cmp_scaled(got, want, rtol, atol):
+    """|got - want| <= atol + rtol * max|want| (one scale per tensor).
+
+    Gradients are compared against the tensor's largest magnitude rather than each element:
+    genc accumulates in float32 over long sums (tokens x features, experts, heads), so an
+    element's absolute rounding error scales with the size of the terms summed, i.e. with the
+    tensor's typical magnitude, not with the (possibly cancelled, near-zero) element itself."""
+    got = np.asarray(got, dtype=np.float64)
+    want = np.asarray(want, dtype=np.float64)
+    if got.shape != want.shape:
+        return False, float("inf"), float("inf")
+    if got.size == 0:
+        return True, 0.0, 0.0
+    if not np.all(np.isfinite(got)):
+        return False, float("inf"), float("inf")
+    err = np.abs(got - want)
+    bound = atol + rtol * float(np.abs(want).max())
+    return bool(err.max() <= bound), float(err.max()), float(err.max() / bound)
