@@ -35,6 +35,7 @@ void genc_cli_print_baseline_rank(double fashion_accuracy);
 int genc_cli_tokenizer_train(int argc, char **argv);
 int genc_cli_tokenizer_encode(int argc, char **argv);
 int genc_cli_lm_train(int argc, char **argv);
+int genc_cli_lm_eval(int argc, char **argv);
 
 struct genc_classifier;
 struct genc_dataset;

@@ -1,0 +1,105 @@
+/* genc lm eval: validation loss and perplexity of a language-model checkpoint on text, and
+ * --dump-logits: the text's tokens and the model's logits at every position in a
+ * safetensors file, so any other implementation can be checked against genc. */
+#include "cli/cli.h"
+#include "cli/lm_common.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static genc_status read_text(genc_ctx *ctx, const char *path, uint8_t **buf, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return genc_error(ctx, GENC_EIO, "%s: cannot open: %s", path, strerror(errno));
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    *buf = malloc(len > 0 ? (size_t)len : 1);
+    *n = *buf && len > 0 ? fread(*buf, 1, (size_t)len, f) : 0;
+    fclose(f);
+    if (!*buf) return genc_error(ctx, GENC_ENOMEM, "%s: out of memory", path);
+    return GENC_OK;
+}
+
+/* Tokens of all files, each followed by <|eos|> (as in training). */
+static genc_status tokens_of(genc_ctx *ctx, genc_tokenizer *tok, char **files, int n_files, int32_t **out, int64_t *n) {
+    int32_t eos = genc_tokenizer_special(tok, "<|eos|>");
+    *out = NULL, *n = 0;
+    for (int i = 0; i < n_files; i++) {
+        uint8_t *text;
+        size_t len, n_ids;
+        int32_t *ids;
+        genc_status s = read_text(ctx, files[i], &text, &len);
+        if (s) return s;
+        s = genc_tokenizer_encode(tok, ctx, text, len, false, &ids, &n_ids);
+        free(text);
+        if (s) return s;
+        int32_t *grown = realloc(*out, (size_t)(*n + (int64_t)n_ids + 1) * sizeof *grown);
+        if (!grown) return free(ids), genc_error(ctx, GENC_ENOMEM, "out of memory");
+        *out = grown;
+        memcpy(*out + *n, ids, n_ids * sizeof *ids);
+        *n += (int64_t)n_ids;
+        (*out)[(*n)++] = eos;
+        free(ids);
+    }
+    return GENC_OK;
+}
+
+/* tokens [T] and logits [T, V] of the first T <= max_seq tokens, one sequence. */
+static genc_status dump_logits(genc_ctx *ctx, genc_lm *m, const int32_t *tokens, int64_t n, const char *path) {
+    int64_t T = n < m->cfg.max_seq ? n : m->cfg.max_seq;
+    bool old = genc_set_grad_enabled(ctx, false);
+    genc_tensor *logits = genc_lm_logits(ctx, m, tokens, 1, T);
+    genc_set_grad_enabled(ctx, old);
+    if (!logits) return genc_ctx_status(ctx);
+    genc_st_writer *w = genc_st_writer_new(ctx);
+    genc_status s = w ? genc_st_writer_add(w, "tokens", GENC_DT_I32, 1, &T, tokens) : genc_ctx_status(ctx);
+    if (!s) s = genc_st_writer_add_f32(w, "logits", GENC_DT_F32, 2, (int64_t[]){T, m->cfg.vocab_size}, logits->data);
+    if (!s) s = genc_st_writer_save(w, path);
+    genc_st_writer_free(w);
+    if (!s) printf("wrote %s: tokens [%lld], logits [%lld, %d]\n", path, (long long)T, (long long)T, m->cfg.vocab_size);
+    return s;
+}
+
+int genc_cli_lm_eval(int argc, char **argv) {
+    const char *ckpt = "runs/lm/checkpoint.safetensors", *data = NULL, *dump = NULL;
+    int64_t seq = 128, batch = 8, threads = 0;
+    genc_flag flags[] = {
+        {"checkpoint", FLAG_STRING, &ckpt, "language-model checkpoint"},
+        {"data", FLAG_STRING, &data, "text files to score, comma-separated"},
+        {"seq", FLAG_INT, &seq, "tokens per scored window", 2, 1 << 20},
+        {"batch", FLAG_INT, &batch, "windows per forward", 1, 4096},
+        {"dump-logits", FLAG_STRING, &dump, "write tokens [T] and logits [T, vocab] of the text's first tokens here"},
+        {"threads", FLAG_INT, &threads, "threads in all (0: every core)", 0, 1024},
+    };
+    int r = genc_flags_parse("lm eval", "Loss and perplexity of a language model on text.", flags,
+                             (int)(sizeof flags / sizeof *flags), argc, argv);
+    if (r) return r == 1 ? 0 : 2;
+    if (!data) return fprintf(stderr, "genc: error: lm eval: --data is required (text files, comma-separated)\n"), 2;
+    genc_ctx *ctx = genc_ctx_new();
+    if (!ctx) return 1;
+    genc_set_threads(ctx, (int)threads);
+    genc_lm m = {0};
+    genc_tokenizer *tok = NULL;
+    int n_files = 0;
+    char **files = genc_cli_split_list(data, &n_files);
+    int32_t *tokens = NULL;
+    int64_t n = 0, count = 0;
+    double loss = 0;
+    genc_status s = genc_cli_lm_load(ctx, ckpt, &m, &tok);
+    if (!s) s = tokens_of(ctx, tok, files, n_files, &tokens, &n);
+    if (!s && seq > m.cfg.max_seq) s = genc_error(ctx, GENC_EINVAL, "--seq %lld exceeds the model's %d", (long long)seq, m.cfg.max_seq);
+    if (!s) s = genc_lm_eval_loss(ctx, &m, tokens, n, seq, batch, &loss, &count);
+    if (!s) printf("%lld tokens scored: loss %.4f nats/token, perplexity %.2f\n", (long long)count,
+                   loss, exp(loss));
+    if (!s && dump) s = dump_logits(ctx, &m, tokens, n, dump);
+    int code = s ? genc_cli_fail(ctx) : 0;
+    free(tokens);
+    genc_cli_free_list(files, n_files);
+    genc_tokenizer_free(tok);
+    genc_lm_free(&m);
+    genc_ctx_free(ctx);
+    return code;
+}
