@@ -20,8 +20,12 @@ static int byte_class(uint8_t c) {
     return C_PUNCT;
 }
 
+/* The end of a run of class cls from i, looking no further than one byte past the chunk
+ * cap: a longer run is cut at the cap anyway, and bounding the scan keeps pre-tokenising
+ * a long run linear rather than quadratic. */
 static size_t run_end(const uint8_t *s, size_t n, size_t i, int cls) {
-    while (i < n && byte_class(s[i]) == cls) i++;
+    size_t stop = n < GENC_TOK_MAX_CHUNK + 1 ? n : GENC_TOK_MAX_CHUNK + 1;
+    while (i < stop && byte_class(s[i]) == cls) i++;
     return i;
 }
 

@@ -62,15 +62,15 @@ genc_status genc_tokenizer_load(genc_ctx *ctx, const char *path, genc_tokenizer 
 
 /* ---- loading ---- */
 
-/* A JSON value as compact text (at most ~60 bytes, one line) for messages. */
+/* A JSON value as compact ASCII text, cut to fit buf (one line) for messages. */
 static const char *describe(const json_t *x, char *buf, size_t cap) {
     if (!x) return "nothing";
-    size_t n = json_dumpb(x, buf, cap - 4, JSON_ENCODE_ANY | JSON_COMPACT);
-    if (n > cap - 4) {
-        memcpy(buf + cap - 4, "...", 4);
-        return buf;
-    }
-    buf[n] = 0;
+    char *full = json_dumps(x, JSON_ENCODE_ANY | JSON_COMPACT | JSON_ENSURE_ASCII);
+    if (!full) return "(unprintable)";
+    size_t n = strlen(full);
+    if (n < cap) memcpy(buf, full, n + 1);
+    else memcpy(buf, full, cap - 4), memcpy(buf + cap - 4, "...", 4);
+    free(full);
     return buf;
 }
 

@@ -1,0 +1,109 @@
+/* genc tokenizer: a byte-level BPE tokenizer (training, encoding, decoding) and its
+ * safetensors form, standalone or inside a model checkpoint.
+ *
+ * Vocabulary (ids):
+ *   0 .. 255      the 256 bytes; every byte sequence is encodable, invalid UTF-8 included
+ *   256 .. 262    the special tokens, in this order: <|bos|> <|eos|> <|pad|> <think>
+ *                 </think> <answer> </answer>
+ *   263 ..        learned merges: merge i joins tokens (a, b) into token 263 + i; a and b
+ *                 are bytes or earlier merges, never special tokens.
+ *
+ * Pre-tokenisation ("genc-v1"): before merging, text is cut into chunks and merges never
+ * cross a chunk boundary. Byte classes: letters are A-Z, a-z and every byte >= 0x80 (so
+ * UTF-8 multibyte characters, and invalid UTF-8, are letters); digits are 0-9; whitespace
+ * is space, \t, \n, \v, \f, \r; everything else is punctuation. Chunks:
+ *   - a run of letters, optionally preceded by one space (" hello");
+ *   - each digit alone ("2024" is four chunks: digits stay single-byte tokens 48..57, so
+ *     numbers look the same to a model wherever they appear — good for arithmetic);
+ *   - a run of punctuation, optionally preceded by one space (" (\"", ".");
+ *   - a run of whitespace; when it ends in a space and a letter or punctuation follows,
+ *     that last space is left to start the next chunk ("a  b" -> "a", " ", " b"). A
+ *     space before a digit stays in the whitespace chunk.
+ * A chunk longer than GENC_TOK_MAX_CHUNK bytes is cut into pieces of that size, so
+ * encoding stays linear in the input whatever it holds.
+ *
+ * Special tokens: genc_tokenizer_encode with allow_special matches their exact strings in
+ * the input (leftmost first) and emits their single ids; the text between them is
+ * pre-tokenised separately. Without allow_special their text is plain bytes. Training
+ * treats special strings as boundaries too (as encoding with specials allowed does).
+ * decode(encode(x)) == x byte for byte either way (a special id decodes to its string).
+ *
+ * Training: chunk frequencies are counted in a hash map, then the most frequent adjacent
+ * pair is merged repeatedly (ties: lowest first id, then lowest second id), with pair
+ * counts updated incrementally around each merge and a lazy max-heap. The result depends
+ * only on the input bytes, never on thread counts or hash seeds. Training stops early,
+ * with a smaller vocabulary, when no adjacent pair is left.
+ *
+ * Encoding applies, per chunk, the lowest-ranked merge present until none applies (the
+ * same segmentation training produced), and caches chunk -> ids. The cache makes encode
+ * mutate the tokenizer: one tokenizer must not encode from two threads at once (decode
+ * and the other const calls may run concurrently). */
+#ifndef GENC_TOKENIZER_H
+#define GENC_TOKENIZER_H
+
+#include "core.h"
+#include "safetensors.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GENC_TOK_N_BYTES 256
+#define GENC_TOK_N_SPECIAL 7
+#define GENC_TOK_FIRST_MERGE (GENC_TOK_N_BYTES + GENC_TOK_N_SPECIAL) /* 263 */
+#define GENC_TOK_MAX_CHUNK 64       /* bytes per pre-tokenised chunk */
+#define GENC_TOK_MAX_VOCAB (1 << 24) /* the largest vocab_size training or loading accepts */
+#define GENC_TOK_PRETOKENIZER "genc-v1"
+#define GENC_TOK_FORMAT_VERSION 1
+
+typedef struct genc_tokenizer genc_tokenizer;
+
+/* The special token strings, in id order (GENC_TOK_N_SPECIAL of them). */
+extern const char *const genc_tokenizer_special_names[GENC_TOK_N_SPECIAL];
+
+/* Train on the concatenation of files (each file is pre-tokenised on its own). vocab_size
+ * must be in [263, GENC_TOK_MAX_VOCAB]. On failure *out is NULL and the context names
+ * the file or flag. */
+genc_status genc_tokenizer_train(genc_ctx *ctx, const char *const *files, int n_files, int vocab_size,
+                                 genc_tokenizer **out);
+/* The same from one buffer. */
+genc_status genc_tokenizer_train_memory(genc_ctx *ctx, const uint8_t *text, size_t n, int vocab_size,
+                                        genc_tokenizer **out);
+/* A tokenizer from a merge list merges[2*i], merges[2*i+1], validated as the loader does;
+ * `label` names the source in messages. */
+genc_status genc_tokenizer_from_merges(genc_ctx *ctx, const int64_t *merges, int n_merges, const char *label,
+                                       genc_tokenizer **out);
+void genc_tokenizer_free(genc_tokenizer *t); /* NULL is fine */
+
+/* Encode n bytes; *ids (caller frees; non-NULL even when *n_ids is 0) and *n_ids. */
+genc_status genc_tokenizer_encode(genc_tokenizer *t, genc_ctx *ctx, const uint8_t *bytes, size_t n,
+                                  bool allow_special, int32_t **ids, size_t *n_ids);
+/* Decode ids into *bytes (caller frees; NUL-terminated for convenience, *n_bytes excludes
+ * it). An id outside the vocabulary fails with GENC_EINVAL naming its position and value. */
+genc_status genc_tokenizer_decode(const genc_tokenizer *t, genc_ctx *ctx, const int32_t *ids, size_t n,
+                                  uint8_t **bytes, size_t *n_bytes);
+/* The bytes of one token (for streaming decode), NULL for an id outside the vocabulary. */
+const uint8_t *genc_tokenizer_token_bytes(const genc_tokenizer *t, int32_t id, size_t *len);
+int genc_tokenizer_vocab_size(const genc_tokenizer *t);
+int genc_tokenizer_n_merges(const genc_tokenizer *t);
+/* The merge that made token id (>= 263) into a and b; false for other ids. */
+bool genc_tokenizer_merge(const genc_tokenizer *t, int32_t id, int32_t *a, int32_t *b);
+/* The id of a special token by name ("<|eos|>", "<think>", ...); -1 if unknown. */
+int32_t genc_tokenizer_special(const genc_tokenizer *t, const char *name);
+
+/* Serialisation: tensor "tokenizer.merges" (I32, [n_merges, 2]) and metadata "tokenizer",
+ * a JSON object {"version": 1, "type": "byte_bpe", "pretokenizer": "genc-v1",
+ * "vocab_size": V, "n_merges": M, "specials": [the 7 names in id order]}. The same two
+ * names carry the tokenizer inside a model checkpoint (add_to / from_st). Loading
+ * validates everything: unknown or missing JSON fields, version, pretokenizer, specials,
+ * vocab_size == 263 + n_merges, the tensor's dtype and shape, and every merge (ids in
+ * range, bytes or earlier merges only, no special ids, no repeated pair). */
+genc_status genc_tokenizer_save(const genc_tokenizer *t, genc_ctx *ctx, const char *path);
+genc_status genc_tokenizer_load(genc_ctx *ctx, const char *path, genc_tokenizer **out);
+genc_status genc_tokenizer_add_to(const genc_tokenizer *t, genc_ctx *ctx, genc_st_writer *w);
+genc_status genc_tokenizer_from_st(genc_ctx *ctx, const genc_st *st, genc_tokenizer **out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
