@@ -35,6 +35,7 @@ asan: deps
 FUZZ_SECONDS ?= 60
 fuzz: deps
 	@bash tests/fuzz/run_fuzz.sh $(FUZZ_SECONDS)
+	@bash tests/fuzz/run_fuzz_tokenizer.sh $(FUZZ_SECONDS)
 
 # The main job on embedded defaults: train the Fashion-MNIST classifier for a few minutes,
 # then report its test accuracy, per class, and where it lands among the package's baselines.

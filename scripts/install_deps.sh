@@ -10,6 +10,7 @@ packages=(
   zlib1g-dev                         # gzip (IDX data files)
   libpng-dev                         # PNG image grids and plots
   dataset-fashion-mnist              # Fashion-MNIST, the classifier's data
+  fortunes                           # 2.5 MB of English text: the language-model demo's corpus
   python3-torch python3-numpy        # PyTorch reference tests
   clang libclang-rt-14-dev           # libFuzzer target, sanitizers
 )

@@ -107,6 +107,34 @@ genc_tensor *genc_take_along(genc_ctx *ctx, genc_tensor *x, const int32_t *idx, 
 /* Repeat a size-1 dim `axis` n times (a broadcast made real; backward sums). */
 genc_tensor *genc_expand(genc_ctx *ctx, genc_tensor *x, int axis, int64_t n);
 
+/* ---- the GRPO policy objective (grpo.c) ----
+ * Per response token n of a batch of rollouts (DeepSeekMath eq. 3; DAPO/Dr. GRPO variants):
+ *   logp = log softmax(logits_n)[a_n], r = exp(logp - old_logp),
+ *   surr = min(r A, clip(r, 1 - eps_low, 1 + eps_high) A),
+ *   kl = exp(ref - logp) - (ref - logp) - 1  (the k3 estimator, >= 0),
+ *   loss = -sum_n w_n (surr - beta kl).
+ * The weights w_n carry the aggregation (genc_grpo_weights) and are 0 off the response. */
+typedef enum { GENC_GRPO_AGG_SEQ, GENC_GRPO_AGG_CONST, GENC_GRPO_AGG_TOKEN } genc_grpo_agg;
+typedef struct genc_grpo_batch {
+    const int32_t *actions;    /* [N] the sampled tokens */
+    const genc_real *old_logp; /* [N] log-probs under the policy that sampled */
+    const genc_real *ref_logp; /* [N] under the frozen reference (NULL when beta == 0) */
+    const genc_real *adv;      /* [N] the advantage of the token's sequence */
+    const genc_real *weight;   /* [N] aggregation weights, 0 where masked */
+    double eps_low, eps_high, beta;
+} genc_grpo_batch;
+typedef struct genc_grpo_stats {
+    double kl, clip_frac, entropy, ratio; /* means over weighted (response) tokens */
+} genc_grpo_stats;
+/* logits [N, V] -> scalar loss [1]; stats (may be NULL) are filled in the forward. */
+genc_tensor *genc_grpo_loss(genc_ctx *ctx, genc_tensor *logits, const genc_grpo_batch *b, genc_grpo_stats *stats);
+/* Aggregation weights for rows sequences of T positions with mask [rows, T] (1 on response
+ * tokens): SEQ ("grpo"): 1 / (rows |o_i|); CONST ("dr_grpo"): 1 / (rows max_len); TOKEN
+ * ("dapo"): 1 / (response tokens in the batch). */
+void genc_grpo_weights(genc_grpo_agg agg, const genc_real *mask, int64_t rows, int64_t T, int64_t max_len,
+                       genc_real *weight);
+genc_status genc_grpo_agg_parse(genc_ctx *ctx, const char *name, genc_grpo_agg *out);
+
 #ifdef __cplusplus
 }
 #endif
