@@ -36,6 +36,7 @@ int genc_cli_tokenizer_train(int argc, char **argv);
 int genc_cli_tokenizer_encode(int argc, char **argv);
 int genc_cli_lm_train(int argc, char **argv);
 int genc_cli_lm_eval(int argc, char **argv);
+int genc_cli_lm_sample(int argc, char **argv);
 
 struct genc_classifier;
 struct genc_dataset;

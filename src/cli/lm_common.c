@@ -22,6 +22,7 @@ genc_status genc_cli_lm_load(genc_ctx *ctx, const char *path, genc_lm *m, genc_t
     if (s) {
         genc_tokenizer_free(*tok);
         *tok = NULL;
+        genc_lm_free(m); /* safe on a model that was never built */
     }
     return s;
 }

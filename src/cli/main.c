@@ -13,6 +13,7 @@ static const genc_cli_verb VERBS[] = {
     {"tokenizer", "train", "train a byte-level BPE tokenizer on text files", genc_cli_tokenizer_train},
     {"tokenizer", "encode", "print the token ids of a text", genc_cli_tokenizer_encode},
     {"lm", "train", "train a DeepSeek-V3-architecture language model", genc_cli_lm_train},
+    {"lm", "sample", "generate text from a language-model checkpoint", genc_cli_lm_sample},
     {"lm", "eval", "loss and perplexity of a language model on text; --dump-logits", genc_cli_lm_eval},
 };
 #define N_VERBS (int)(sizeof VERBS / sizeof VERBS[0])
