@@ -3,6 +3,8 @@
  * safetensors file, so any other implementation can be checked against genc. */
 #include "cli/cli.h"
 #include "cli/lm_common.h"
+#include "cli/task_flags.h"
+#include "genc/grpo.h"
 
 #include <errno.h>
 #include <math.h>
@@ -63,10 +65,54 @@ static genc_status dump_logits(genc_ctx *ctx, genc_lm *m, const int32_t *tokens,
     return s;
 }
 
+typedef struct {
+    int64_t left;
+} show_state;
+
+static genc_status show_one(void *user, const genc_task_problem *p, const char *response, const genc_reward *r) {
+    show_state *s = user;
+    if (s->left <= 0) return GENC_OK;
+    s->left--;
+    printf("--- %s\n%s\n[reward %.2f, accuracy %d, format %d, reference %s]\n", p->prompt, response, r->reward,
+           r->accuracy, r->format, p->answer);
+    return GENC_OK;
+}
+
+/* --task: pass@1 over k samples and cons@k on held-out (or the user's) problems. */
+static genc_status eval_task(genc_ctx *ctx, genc_lm *m, genc_tokenizer *tok, const genc_task_flags *tf, int64_t k,
+                             const genc_sampler *smp, int64_t max_new, int64_t show) {
+    genc_task_cfg cfg;
+    genc_reward_cfg rc;
+    genc_task_set set = {0};
+    genc_task_eval e;
+    show_state ss = {show};
+    genc_status s = genc_task_flags_apply(ctx, tf, &cfg, &rc);
+    if (!s) s = genc_sampler_check(ctx, smp);
+    if (!s) s = genc_task_flags_heldout(ctx, tf, &cfg, &set);
+    if (!s) s = genc_task_evaluate(ctx, m, tok, &set, k, smp, max_new, &rc, show_one, &ss, &e);
+    if (!s)
+        printf("%s: %lld problems x %lld samples (temperature %g): pass@1 %.2f%%, cons@%lld %.2f%%, format %.2f%%, "
+               "mean length %.1f tokens\n", tf->problems ? tf->problems : tf->task, (long long)e.problems, (long long)k,
+               smp->temperature, 100 * e.pass1, (long long)k, 100 * e.consk, 100 * e.format_rate, e.mean_len);
+    genc_task_set_free(&set);
+    return s;
+}
+
 int genc_cli_lm_eval(int argc, char **argv) {
     const char *ckpt = "runs/lm/checkpoint.safetensors", *data = NULL, *dump = NULL;
-    int64_t seq = 128, batch = 8, threads = 0;
+    int64_t seq = 128, batch = 8, threads = 0, k = 4, max_new = 48, show = 0;
+    genc_task_flags tf = GENC_TASK_FLAGS_DEFAULT;
+    int64_t seed = 1;
+    tf.task = NULL; /* --task switches to task scoring */
+    genc_sampler smp = {.temperature = 1.0, .top_p = 1.0};
     genc_flag flags[] = {
+        GENC_TASK_FLAG_ENTRIES(tf),
+        {"k", FLAG_INT, &k, "task: samples per problem (pass@1 averaged over them, cons@k)", 1, 4096},
+        {"max-new", FLAG_INT, &max_new, "task: response length limit", 1, 1 << 20},
+        {"temperature", FLAG_DOUBLE, &smp.temperature, "task: sampling temperature", 0, 100},
+        {"top-p", FLAG_DOUBLE, &smp.top_p, "task: nucleus mass", 0, 1},
+        {"show", FLAG_INT, &show, "task: print N prompts with their responses and rewards", 0, 1e9},
+        {"seed", FLAG_INT, &seed, "task: sampling seed", 0, 9.2e18},
         {"checkpoint", FLAG_STRING, &ckpt, "language-model checkpoint"},
         {"data", FLAG_STRING, &data, "text files to score, comma-separated"},
         {"seq", FLAG_INT, &seq, "tokens per scored window", 2, 1 << 20},
@@ -77,24 +123,31 @@ int genc_cli_lm_eval(int argc, char **argv) {
     int r = genc_flags_parse("lm eval", "Loss and perplexity of a language model on text.", flags,
                              (int)(sizeof flags / sizeof *flags), argc, argv);
     if (r) return r == 1 ? 0 : 2;
-    if (!data) return fprintf(stderr, "genc: error: lm eval: --data is required (text files, comma-separated)\n"), 2;
+    if (!data && !tf.task && !tf.problems)
+        return fprintf(stderr, "genc: error: lm eval: --data (text files) or --task (arith, countdown) is required\n"), 2;
+    bool task_mode = tf.task || tf.problems;
+    if (!tf.task) tf.task = "arith";
     genc_ctx *ctx = genc_ctx_new();
     if (!ctx) return 1;
     genc_set_threads(ctx, (int)threads);
+    genc_rng_seed(ctx, (uint64_t)seed);
     genc_lm m = {0};
     genc_tokenizer *tok = NULL;
     int n_files = 0;
-    char **files = genc_cli_split_list(data, &n_files);
+    char **files = data ? genc_cli_split_list(data, &n_files) : NULL;
     int32_t *tokens = NULL;
     int64_t n = 0, count = 0;
     double loss = 0;
     genc_status s = genc_cli_lm_load(ctx, ckpt, &m, &tok);
+    if (!s && task_mode) s = eval_task(ctx, &m, tok, &tf, k, &smp, max_new, show);
+    if (!data) goto done;
     if (!s) s = tokens_of(ctx, tok, files, n_files, &tokens, &n);
     if (!s && seq > m.cfg.max_seq) s = genc_error(ctx, GENC_EINVAL, "--seq %lld exceeds the model's %d", (long long)seq, m.cfg.max_seq);
     if (!s) s = genc_lm_eval_loss(ctx, &m, tokens, n, seq, batch, &loss, &count);
     if (!s) printf("%lld tokens scored: loss %.4f nats/token, perplexity %.2f\n", (long long)count,
                    loss, exp(loss));
     if (!s && dump) s = dump_logits(ctx, &m, tokens, n, dump);
+done:;
     int code = s ? genc_cli_fail(ctx) : 0;
     free(tokens);
     genc_cli_free_list(files, n_files);

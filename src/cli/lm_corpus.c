@@ -1,0 +1,39 @@
+/* genc lm corpus: write a pre-training corpus for a reasoning task (worked solutions as
+ * ordinary text, question/answer lists, answers in <answer> tags, never reasoning inside
+ * <think>), built only from training problems: the held-out set's problems are skipped. */
+#include "cli/cli.h"
+#include "cli/task_flags.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+int genc_cli_lm_corpus(int argc, char **argv) {
+    genc_task_flags tf = GENC_TASK_FLAGS_DEFAULT;
+    const char *out = "runs/corpus.txt";
+    int64_t docs = 20000, seed = 1;
+    genc_flag flags[] = {
+        GENC_TASK_FLAG_ENTRIES(tf),
+        {"docs", FLAG_INT, &docs, "documents to write", 1, 1e9},
+        {"seed", FLAG_INT, &seed, "seed of the training-problem stream", 0, 9.2e18},
+        {"out", FLAG_STRING, &out, "the text file to write"},
+    };
+    int r = genc_flags_parse("lm corpus", "Write a task's pre-training corpus (see genc_task_corpus_write).", flags,
+                             (int)(sizeof flags / sizeof *flags), argc, argv);
+    if (r) return r == 1 ? 0 : 2;
+    genc_ctx *ctx = genc_ctx_new();
+    genc_task_cfg cfg;
+    genc_reward_cfg rc;
+    genc_task_set held = {0};
+    genc_status s = genc_task_flags_apply(ctx, &tf, &cfg, &rc);
+    if (!s) s = genc_task_flags_heldout(ctx, &tf, &cfg, &held);
+    FILE *f = s ? NULL : fopen(out, "w");
+    if (!s && !f) s = genc_error(ctx, GENC_EIO, "%s: cannot write: %s", out, strerror(errno));
+    if (!s) s = genc_task_corpus_write(ctx, f, &cfg, &held, (uint64_t)seed, docs);
+    if (f && fclose(f) && !s) s = genc_error(ctx, GENC_EIO, "%s: write error", out);
+    if (!s) printf("wrote %lld documents to %s (held-out problems skipped: %lld)\n", (long long)docs, out, (long long)held.n);
+    int code = s ? genc_cli_fail(ctx) : 0;
+    genc_task_set_free(&held);
+    genc_ctx_free(ctx);
+    return code;
+}
