@@ -4,7 +4,7 @@ BUILD   ?= build
 THREADS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test test-quick demo bench fuzz asan clean
+.PHONY: all deps build test test-quick demo demo-classify bench fuzz asan clean
 
 all: build
 
@@ -37,11 +37,15 @@ fuzz: deps
 	@bash tests/fuzz/run_fuzz.sh $(FUZZ_SECONDS)
 	@bash tests/fuzz/run_fuzz_tokenizer.sh $(FUZZ_SECONDS)
 
-# The main job on embedded defaults: train the Fashion-MNIST classifier for a few minutes,
-# then report its test accuracy, per class, and where it lands among the package's baselines.
+# The main job on embedded defaults: train a tiny DeepSeek-V3-architecture language model on
+# Debian's fortunes corpus for a few minutes, then sample from it.
 demo: build
-	@./$(BUILD)/genc classify train --threads $(THREADS) --out runs/demo
-	@./$(BUILD)/genc classify eval --threads $(THREADS) --checkpoint runs/demo/checkpoint.safetensors
+	@bash scripts/demo_lm.sh $(BUILD) $(THREADS)
+
+# The first job: the Fashion-MNIST classifier (test accuracy, per class, rank among baselines).
+demo-classify: build
+	@./$(BUILD)/genc classify train --threads $(THREADS) --out runs/classify
+	@./$(BUILD)/genc classify eval --threads $(THREADS) --checkpoint runs/classify/checkpoint.safetensors
 
 bench: build
 	@bash bench/run.sh $(BUILD)

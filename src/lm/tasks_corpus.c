@@ -106,11 +106,11 @@ static void partial_products(text *t, const char *a, const char *b) {
     if (lb > 1) put(t, "The partial products add up to %s.\n", sum);
 }
 
-static void arith_worked(text *t, const genc_task_problem *p) {
+/* The steps of an arithmetic problem, ending "So a op b = c." */
+static void arith_steps(text *t, const genc_task_problem *p) {
     char a[24], b[24];
     snprintf(a, sizeof a, "%lld", (long long)p->numbers[0]);
     snprintf(b, sizeof b, "%lld", (long long)p->numbers[1]);
-    put(t, "Problem: %s\n", p->prompt);
     if (p->op == '+') column_add(t, a, b);
     else if (p->op == '*') partial_products(t, a, b);
     else if (p->numbers[0] >= p->numbers[1]) column_sub(t, a, b);
@@ -119,6 +119,11 @@ static void arith_worked(text *t, const genc_task_problem *p) {
         column_sub(t, b, a);
     }
     put(t, "So %s %c %s = %s.\n", a, p->op, b, p->answer);
+}
+
+static void arith_worked(text *t, const genc_task_problem *p) {
+    put(t, "Problem: %s\n", p->prompt);
+    arith_steps(t, p);
 }
 
 /* ---- countdown tries ---- */
@@ -179,6 +184,15 @@ static void tagged(text *t, draws *d, const genc_task_problem *p, bool format_no
     put(t, "<answer>%s</answer>\n", p->answer);
 }
 
+/* A chat exchange: the assistant answers in answer tags, directly or after working the
+ * problem out as ordinary text (never inside think tags). */
+static void dialogue(text *t, draws *d, const genc_task_problem *p, bool worked) {
+    put(t, "User: %s Assistant: ", p->prompt);
+    if (worked && p->kind == GENC_TASK_ARITH) arith_steps(t, p);
+    else if (worked) countdown_worked(t, d, p);
+    put(t, "<answer>%s</answer>\n", p->answer);
+}
+
 typedef struct {
     genc_ctx *ctx;
     const genc_task_cfg *cfg;
@@ -187,17 +201,19 @@ typedef struct {
 } source;
 
 /* One document: style 0-2 a Q/A list, 3-6 a worked solution, 7-8 a tagged answer, 9 a
- * tagged answer after a note on the reply format. */
+ * tagged answer after a note on the reply format, 10 a chat exchange answered directly in
+ * answer tags, 11 one where the assistant works the problem out in plain text first. */
 static genc_status document(source *src, draws *d, text *t) {
     genc_task_problem p;
-    int style = (int)draw(d, 10), n = style < 3 ? 2 + (int)draw(d, 4) : 1;
+    int style = (int)draw(d, 12), n = style < 3 ? 2 + (int)draw(d, 4) : 1;
     for (int k = 0; k < n; k++) {
         genc_status s = genc_task_next_train(src->ctx, src->cfg, src->heldout, src->seed, &src->index, &p);
         if (s) return s;
         if (style < 3) qa_line(t, &p);
         else if (style < 7 && p.kind == GENC_TASK_ARITH) arith_worked(t, &p);
         else if (style < 7) countdown_worked(t, d, &p);
-        else tagged(t, d, &p, style == 9);
+        else if (style < 10) tagged(t, d, &p, style == 9);
+        else dialogue(t, d, &p, style == 11);
         genc_task_problem_free(&p);
     }
     return GENC_OK;
