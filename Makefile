@@ -36,6 +36,7 @@ FUZZ_SECONDS ?= 60
 fuzz: deps
 	@bash tests/fuzz/run_fuzz.sh $(FUZZ_SECONDS)
 	@bash tests/fuzz/run_fuzz_tokenizer.sh $(FUZZ_SECONDS)
+	@bash tests/fuzz/run_fuzz_expr.sh 30
 
 # The main job on embedded defaults: train a tiny DeepSeek-V3-architecture language model on
 # Debian's fortunes corpus for a few minutes, then sample from it.
