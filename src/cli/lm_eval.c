@@ -98,61 +98,69 @@ static genc_status eval_task(genc_ctx *ctx, genc_lm *m, genc_tokenizer *tok, con
     return s;
 }
 
-int genc_cli_lm_eval(int argc, char **argv) {
-    const char *ckpt = "runs/lm/checkpoint.safetensors", *data = NULL, *dump = NULL;
-    int64_t seq = 128, batch = 8, threads = 0, k = 4, max_new = 48, show = 0;
-    genc_task_flags tf = GENC_TASK_FLAGS_DEFAULT;
-    int64_t seed = 1;
-    tf.task = NULL; /* --task switches to task scoring */
-    genc_sampler smp = {.temperature = 1.0, .top_p = 1.0};
-    genc_flag flags[] = {
-        GENC_TASK_FLAG_ENTRIES(tf),
-        {"k", FLAG_INT, &k, "task: samples per problem (pass@1 averaged over them, cons@k)", 1, 4096},
-        {"max-new", FLAG_INT, &max_new, "task: response length limit", 1, 1 << 20},
-        {"temperature", FLAG_DOUBLE, &smp.temperature, "task: sampling temperature", 0, 100},
-        {"top-p", FLAG_DOUBLE, &smp.top_p, "task: nucleus mass", 0, 1},
-        {"show", FLAG_INT, &show, "task: print N prompts with their responses and rewards", 0, 1e9},
-        {"seed", FLAG_INT, &seed, "task: sampling seed", 0, 9.2e18},
-        {"checkpoint", FLAG_STRING, &ckpt, "language-model checkpoint"},
-        {"data", FLAG_STRING, &data, "text files to score, comma-separated"},
-        {"seq", FLAG_INT, &seq, "tokens per scored window", 2, 1 << 20},
-        {"batch", FLAG_INT, &batch, "windows per forward", 1, 4096},
-        {"dump-logits", FLAG_STRING, &dump, "write tokens [T] and logits [T, vocab] of the text's first tokens here"},
-        {"threads", FLAG_INT, &threads, "threads in all (0: every core)", 0, 1024},
-    };
-    int r = genc_flags_parse("lm eval", "Loss and perplexity of a language model on text.", flags,
-                             (int)(sizeof flags / sizeof *flags), argc, argv);
-    if (r) return r == 1 ? 0 : 2;
-    if (!data && !tf.task && !tf.problems)
-        return fprintf(stderr, "genc: error: lm eval: --data (text files) or --task (arith, countdown) is required\n"), 2;
-    bool task_mode = tf.task || tf.problems;
-    if (!tf.task) tf.task = "arith";
-    genc_ctx *ctx = genc_ctx_new();
-    if (!ctx) return 1;
-    genc_set_threads(ctx, (int)threads);
-    genc_rng_seed(ctx, (uint64_t)seed);
-    genc_lm m = {0};
-    genc_tokenizer *tok = NULL;
+typedef struct {
+    const char *ckpt, *data, *dump;
+    int64_t seq, batch, threads, k, max_new, show, seed;
+    genc_task_flags tf;
+    genc_sampler smp;
+    bool task_mode;
+} eval_args;
+
+/* Text perplexity (and the logits dump) of the model on the --data files. */
+static genc_status eval_text(genc_ctx *ctx, const eval_args *a, genc_lm *m, genc_tokenizer *tok) {
     int n_files = 0;
-    char **files = data ? genc_cli_split_list(data, &n_files) : NULL;
+    char **files = genc_cli_split_list(a->data, &n_files);
     int32_t *tokens = NULL;
     int64_t n = 0, count = 0;
     double loss = 0;
-    genc_status s = genc_cli_lm_load(ctx, ckpt, &m, &tok);
-    if (!s && task_mode) s = eval_task(ctx, &m, tok, &tf, k, &smp, max_new, show);
-    if (!data) goto done;
-    if (!s) s = tokens_of(ctx, tok, files, n_files, &tokens, &n);
-    if (!s && seq > m.cfg.max_seq) s = genc_error(ctx, GENC_EINVAL, "--seq %lld exceeds the model's %d", (long long)seq, m.cfg.max_seq);
-    if (!s) s = genc_lm_eval_loss(ctx, &m, tokens, n, seq, batch, &loss, &count);
-    if (!s) printf("%lld tokens scored: loss %.4f nats/token, perplexity %.2f\n", (long long)count,
-                   loss, exp(loss));
-    if (!s && dump) s = dump_logits(ctx, &m, tokens, n, dump);
-done:;
-    int code = s ? genc_cli_fail(ctx) : 0;
+    genc_status s = files ? tokens_of(ctx, tok, files, n_files, &tokens, &n) : genc_error(ctx, GENC_ENOMEM, "out of memory");
+    if (!s && a->seq > m->cfg.max_seq)
+        s = genc_error(ctx, GENC_EINVAL, "--seq %lld exceeds the model's %d", (long long)a->seq, m->cfg.max_seq);
+    if (!s) s = genc_lm_eval_loss(ctx, m, tokens, n, a->seq, a->batch, &loss, &count);
+    if (!s) printf("%lld tokens scored: loss %.4f nats/token, perplexity %.2f\n", (long long)count, loss, exp(loss));
+    if (!s && a->dump) s = dump_logits(ctx, m, tokens, n, a->dump);
     free(tokens);
     genc_cli_free_list(files, n_files);
+    return s;
+}
+
+static genc_status run_eval(genc_ctx *ctx, void *args) {
+    const eval_args *a = args;
+    genc_lm m = {0};
+    genc_tokenizer *tok = NULL;
+    genc_status s = genc_cli_lm_load(ctx, a->ckpt, &m, &tok);
+    if (!s && a->task_mode) s = eval_task(ctx, &m, tok, &a->tf, a->k, &a->smp, a->max_new, a->show);
+    if (!s && a->data) s = eval_text(ctx, a, &m, tok);
     genc_tokenizer_free(tok);
     genc_lm_free(&m);
-    genc_ctx_free(ctx);
-    return code;
+    return s;
+}
+
+int genc_cli_lm_eval(int argc, char **argv) {
+    eval_args a = {.ckpt = "runs/lm/checkpoint.safetensors", .seq = 128, .batch = 8, .k = 4, .max_new = 48,
+                   .seed = 1, .tf = GENC_TASK_FLAGS_DEFAULT, .smp = {.temperature = 1.0, .top_p = 1.0}};
+    a.tf.task = NULL; /* --task switches to task scoring */
+    genc_flag flags[] = {
+        GENC_TASK_FLAG_ENTRIES(a.tf),
+        {"k", FLAG_INT, &a.k, "task: samples per problem (pass@1 averaged over them, cons@k)", 1, 4096},
+        {"max-new", FLAG_INT, &a.max_new, "task: response length limit", 1, 1 << 20},
+        {"temperature", FLAG_DOUBLE, &a.smp.temperature, "task: sampling temperature", 0, 100},
+        {"top-p", FLAG_DOUBLE, &a.smp.top_p, "task: nucleus mass", 0, 1},
+        {"show", FLAG_INT, &a.show, "task: print N prompts with their responses and rewards", 0, 1e9},
+        {"seed", FLAG_INT, &a.seed, "task: sampling seed", 0, 9.2e18},
+        {"checkpoint", FLAG_STRING, &a.ckpt, "language-model checkpoint"},
+        {"data", FLAG_STRING, &a.data, "text files to score, comma-separated"},
+        {"seq", FLAG_INT, &a.seq, "tokens per scored window", 2, 1 << 20},
+        {"batch", FLAG_INT, &a.batch, "windows per forward", 1, 4096},
+        {"dump-logits", FLAG_STRING, &a.dump, "write tokens [T] and logits [T, vocab] of the text's first tokens here"},
+        {"threads", FLAG_INT, &a.threads, "threads in all (0: every core)", 0, 1024},
+    };
+    int r = genc_flags_parse("lm eval", "Loss and perplexity of a language model on text, or its accuracy on a task.",
+                             flags, (int)(sizeof flags / sizeof *flags), argc, argv);
+    if (r) return r == 1 ? 0 : 2;
+    if (!a.data && !a.tf.task && !a.tf.problems)
+        return fprintf(stderr, "genc: error: lm eval: --data (text files) or --task (arith, countdown) is required\n"), 2;
+    a.task_mode = a.tf.task || a.tf.problems;
+    if (!a.tf.task) a.tf.task = "arith";
+    return genc_cli_run(a.threads, a.seed, run_eval, &a);
 }

@@ -109,7 +109,14 @@ static genc_status resume_from(genc_ctx *ctx, const char *path, genc_lm *m, genc
     return s;
 }
 
-static genc_status run(genc_ctx *ctx, grpo_args *a, grpo_job *j) {
+typedef struct {
+    grpo_args *a;
+    grpo_job *j;
+} run_args;
+
+static genc_status run(genc_ctx *ctx, void *args) {
+    grpo_args *a = ((run_args *)args)->a;
+    grpo_job *j = ((run_args *)args)->j;
     genc_lm policy = {0}, ref = {0};
     genc_tokenizer *tok = NULL, *tok2 = NULL;
     genc_task_set heldout = {0}, user_train = {0}, eval_set;
@@ -216,13 +223,5 @@ int genc_cli_lm_grpo(int argc, char **argv) {
     j.cfg.prompts = prompts, j.cfg.group = group, j.cfg.max_new = max_new, j.cfg.mu = mu;
     j.cfg.scale_std = !a.no_std, j.cfg.skip_equal = skip_equal, j.seed = (uint64_t)a.seed;
     j.eval_max_new = max_new;
-    genc_ctx *ctx = genc_ctx_new();
-    if (!ctx) return 1;
-    genc_set_threads(ctx, (int)a.threads);
-    genc_rng_seed(ctx, (uint64_t)a.seed);
-    genc_cli_catch_signals();
-    genc_status s = run(ctx, &a, &j);
-    int code = s ? genc_cli_fail(ctx) : 0;
-    genc_ctx_free(ctx);
-    return code;
+    return genc_cli_run(a.threads, a.seed, run, &(run_args){&a, &j});
 }

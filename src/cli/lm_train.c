@@ -131,7 +131,14 @@ static genc_status resume_from(genc_ctx *ctx, const char *path, genc_lm *m, genc
     return s;
 }
 
-static genc_status run(genc_ctx *ctx, train_args *a, model_flags *mf) {
+typedef struct {
+    train_args *a;
+    model_flags *mf;
+} run_args;
+
+static genc_status run(genc_ctx *ctx, void *args) {
+    train_args *a = ((run_args *)args)->a;
+    model_flags *mf = ((run_args *)args)->mf;
     int n_files = 0;
     char **files = genc_cli_split_list(a->data, &n_files), ckpt[1024], mpath[1024], png[1024];
     genc_tokenizer *tok = NULL;
@@ -260,13 +267,5 @@ int genc_cli_lm_train(int argc, char **argv) {
         fprintf(stderr, "genc: error: lm train: --data is required (text files, comma-separated)\n");
         return 2;
     }
-    genc_ctx *ctx = genc_ctx_new();
-    if (!ctx) return 1;
-    genc_set_threads(ctx, (int)a.threads);
-    genc_rng_seed(ctx, (uint64_t)a.seed);
-    genc_cli_catch_signals();
-    genc_status s = run(ctx, &a, &mf);
-    int code = s ? genc_cli_fail(ctx) : 0;
-    genc_ctx_free(ctx);
-    return code;
+    return genc_cli_run(a.threads, a.seed, run, &(run_args){&a, &mf});
 }
