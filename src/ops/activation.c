@@ -3,6 +3,7 @@
  * backward dx += g f'(x), written with x or y, whichever is cheaper) run in parallel over
  * contiguous spans of the flattened tensor. */
 #include "core/internal.h"
+#include "ops/fastexp.h"
 
 #include <tgmath.h>
 
@@ -48,7 +49,7 @@ BWD(log, g / x)
 FWD(tanh, tanh(x))
 BWD(tanh, g * (ONE - y * y))
 /* sigmoid: y = 1 / (1 + e^-x) (e^-x -> inf gives 0, never NaN), dy = y (1 - y) */
-FWD(sigmoid, ONE / (ONE + exp(-x)))
+FWD(sigmoid, ONE / (ONE + fastexp(-x)))
 BWD(sigmoid, g * y * (ONE - y))
 /* relu: dy = [x > 0] */
 FWD(relu, x > ZERO ? x : ZERO)
@@ -56,10 +57,10 @@ BWD(relu, x > ZERO ? g : ZERO)
 /* silu: y = x s(x), dy = s (1 + x (1 - s)), s = sigmoid(x) (one exp: libm calls are not
  * merged by the compiler, since they may set errno) */
 static inline genc_real silu_grad(genc_real x) {
-    genc_real s = ONE / (ONE + exp(-x));
+    genc_real s = ONE / (ONE + fastexp(-x));
     return s * (ONE + x * (ONE - s));
 }
-FWD(silu, x / (ONE + exp(-x)))
+FWD(silu, x / (ONE + fastexp(-x)))
 BWD(silu, g * silu_grad(x))
 /* gelu: y = x Phi(x) = x/2 (1 + erf(x / sqrt 2)), dy = Phi(x) + x phi(x),
  * phi(x) = e^(-x^2/2) / sqrt(2 pi) */

@@ -15,6 +15,7 @@
  * Backward (P saved): dV += P^T dO, dP = dO V^T, dS = P * (dP - rowsum(dP * P)),
  *   dQ += scale dS K, dK += scale dS^T Q. */
 #include "core/internal.h"
+#include "ops/fastexp.h"
 
 #include <omp.h>
 #include <string.h>
@@ -64,7 +65,9 @@ static void softmax_row(genc_real *z, int64_t S, int64_t lo, int64_t hi) {
     memset(z + hi, 0, (size_t)(S - hi) * sizeof *z);
     genc_real m = z[lo], sum = 0;
     for (int64_t s = lo + 1; s < hi; s++) m = z[s] > m ? z[s] : m;
-    for (int64_t s = lo; s < hi; s++) z[s] = exp(z[s] - m), sum += z[s];
+    for (int64_t s = lo; s < hi; s++) z[s] = fastexp(z[s] - m);
+#pragma omp simd reduction(+ : sum)
+    for (int64_t s = lo; s < hi; s++) sum += z[s];
     genc_real inv = 1 / sum;
     for (int64_t s = lo; s < hi; s++) z[s] *= inv;
 }

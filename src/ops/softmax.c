@@ -1,6 +1,7 @@
 /* Softmax, log-softmax and the fused cross-entropy loss, all over the last axis and all
  * max-subtracted, so logits of any size stay finite. Rows run in parallel. */
 #include "core/internal.h"
+#include "ops/fastexp.h"
 
 #include <tgmath.h>
 
@@ -15,7 +16,7 @@ static genc_real row_max(const genc_real *x, int64_t V) {
 static genc_real row_logsumexp(const genc_real *x, int64_t V) {
     genc_real m = row_max(x, V), s = 0;
 #pragma omp simd reduction(+ : s)
-    for (int64_t j = 0; j < V; j++) s += exp(x[j] - m);
+    for (int64_t j = 0; j < V; j++) s += fastexp(x[j] - m);
     return m + log(s);
 }
 
@@ -49,7 +50,7 @@ genc_tensor *genc_softmax(genc_ctx *ctx, genc_tensor *a) {
     for (int64_t r = 0; r < rows; r++) {
         const genc_real *x = a->data + r * V;
         genc_real *yr = y->data + r * V, m = row_max(x, V), s = 0;
-        for (int64_t j = 0; j < V; j++) yr[j] = exp(x[j] - m);
+        for (int64_t j = 0; j < V; j++) yr[j] = fastexp(x[j] - m);
         for (int64_t j = 0; j < V; j++) s += yr[j];
         genc_real inv = 1 / s;
         for (int64_t j = 0; j < V; j++) yr[j] *= inv;
@@ -72,7 +73,7 @@ static void log_softmax_backward(genc_ctx *ctx, genc_node *n) {
 #pragma omp simd reduction(+ : gs)
         for (int64_t j = 0; j < V; j++) gs += gr[j];
         genc_real *dx = gx + r * V;
-        for (int64_t j = 0; j < V; j++) dx[j] += gr[j] - exp(yr[j]) * gs;
+        for (int64_t j = 0; j < V; j++) dx[j] += gr[j] - fastexp(yr[j]) * gs;
     }
 }
 
@@ -113,7 +114,7 @@ static void cross_entropy_backward(genc_ctx *ctx, genc_node *n) {
         if (sv->targets[r] == ignore) continue;
         const genc_real *xr = x + r * V, lse = sv->lse[r];
         genc_real *dx = gx + r * V;
-        for (int64_t j = 0; j < V; j++) dx[j] += d * exp(xr[j] - lse);
+        for (int64_t j = 0; j < V; j++) dx[j] += d * fastexp(xr[j] - lse);
         dx[sv->targets[r]] -= d;
     }
 }

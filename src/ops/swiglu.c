@@ -2,13 +2,14 @@
  * w2(silu(w1 x) * (w3 x)) of DeepSeek-V3's dense layers and experts. One pass forward and
  * one backward instead of three ops and two intermediate tensors. */
 #include "core/internal.h"
+#include "ops/fastexp.h"
 
 #include <tgmath.h>
 
 /* y = a s(a) b with s = sigmoid. */
 static void swiglu_fwd(const genc_real *a, const genc_real *b, genc_real *y, int64_t n) {
 #pragma omp parallel for simd if (n > GENC_PAR_MIN) schedule(static)
-    for (int64_t i = 0; i < n; i++) y[i] = a[i] / (1 + exp(-a[i])) * b[i];
+    for (int64_t i = 0; i < n; i++) y[i] = a[i] / (1 + fastexp(-a[i])) * b[i];
 }
 
 /* da += g b s (1 + a (1 - s)), db += g a s (either may be NULL). */
@@ -21,7 +22,7 @@ static void swiglu_backward(genc_ctx *ctx, genc_node *n) {
     int64_t m = genc_numel(n->out);
 #pragma omp parallel for if (m > GENC_PAR_MIN) schedule(static)
     for (int64_t i = 0; i < m; i++) {
-        genc_real s = 1 / (1 + exp(-a[i]));
+        genc_real s = 1 / (1 + fastexp(-a[i]));
         if (ga) ga[i] += g[i] * b[i] * s * (1 + a[i] * (1 - s));
         if (gb) gb[i] += g[i] * a[i] * s;
     }
