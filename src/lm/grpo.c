@@ -24,8 +24,10 @@ static const char *TEMPLATE_HEAD =
     "answer. The reasoning process and answer are enclosed within <think> </think> and <answer> </answer> tags, "
     "respectively, i.e., <think> reasoning process here </think> <answer> answer here </answer>. User: ";
 static const char *TEMPLATE_TAIL = " Assistant:";
-static const char *SHORT_HEAD = "User: ";
-static const char *SHORT_TAIL = " Think in <think> </think>, then answer in <answer> </answer>. Assistant:";
+/* The short template keeps the R1 order: instruction first, the question right before
+ * "Assistant:". */
+static const char *SHORT_HEAD = "Think in <think> </think>, then answer in <answer> </answer>. User: ";
+static const char *SHORT_TAIL = " Assistant:";
 
 char *genc_grpo_prompt(genc_template t, const char *question) {
     const char *head = t == GENC_TEMPLATE_R1 ? TEMPLATE_HEAD : SHORT_HEAD;
