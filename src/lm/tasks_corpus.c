@@ -201,11 +201,11 @@ typedef struct {
 } source;
 
 /* One document: style 0-2 a Q/A list, 3-6 a worked solution, 7-8 a tagged answer, 9 a
- * tagged answer after a note on the reply format, 10 a chat exchange answered directly in
- * answer tags, 11 one where the assistant works the problem out in plain text first. */
+ * tagged answer after a note on the reply format, 10-12 a chat exchange answered directly
+ * in answer tags, 13-15 one where the assistant works the problem out in plain text first. */
 static genc_status document(source *src, draws *d, text *t) {
     genc_task_problem p;
-    int style = (int)draw(d, 12), n = style < 3 ? 2 + (int)draw(d, 4) : 1;
+    int style = (int)draw(d, 16), n = style < 3 ? 2 + (int)draw(d, 4) : 1;
     for (int k = 0; k < n; k++) {
         genc_status s = genc_task_next_train(src->ctx, src->cfg, src->heldout, src->seed, &src->index, &p);
         if (s) return s;
@@ -213,7 +213,7 @@ static genc_status document(source *src, draws *d, text *t) {
         else if (style < 7 && p.kind == GENC_TASK_ARITH) arith_worked(t, &p);
         else if (style < 7) countdown_worked(t, d, &p);
         else if (style < 10) tagged(t, d, &p, style == 9);
-        else dialogue(t, d, &p, style == 11);
+        else dialogue(t, d, &p, style >= 13);
         genc_task_problem_free(&p);
     }
     return GENC_OK;
