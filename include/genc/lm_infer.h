@@ -38,6 +38,9 @@ typedef struct genc_lm_cache {
     int64_t *len;          /* [n_blocks] filled slots of each block */
     int32_t *start;        /* [batch] first real slot of each row */
     genc_ctx *work;        /* private scratch context */
+    int32_t *npre;         /* [batch] prefix slots just before start[b], seen by every real query of
+                            * row b (prefix.h; 0 after genc_lm_cache_reset). Slots before start[b]
+                            * are never overwritten by decoding, so a prefix written there stays. */
 } genc_lm_cache;
 
 /* A cache for `batch` rows of up to max_len slots (<= max_position_embeddings). with_mtp

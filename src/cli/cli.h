@@ -42,6 +42,7 @@ int genc_cli_lm_eval(int argc, char **argv);
 int genc_cli_lm_sample(int argc, char **argv);
 int genc_cli_lm_grpo(int argc, char **argv);
 int genc_cli_lm_corpus(int argc, char **argv);
+int genc_cli_lm_prefix_tune(int argc, char **argv);
 
 struct genc_classifier;
 struct genc_dataset;

@@ -5,13 +5,14 @@
 #include "cli/cli.h"
 #include "cli/lm_common.h"
 #include "genc/lm_infer.h"
+#include "genc/prefix.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 typedef struct {
-    const char *checkpoint, *prompt, *stop;
+    const char *checkpoint, *prompt, *stop, *prefix;
     int64_t max_tokens, top_k, seed, threads;
     double temperature, top_p;
     bool speculative;
@@ -91,6 +92,26 @@ static genc_status compare_plain(genc_ctx *ctx, genc_lm *m, const int32_t *const
     return GENC_OK;
 }
 
+/* --prefix FILE: the prefix prefills the latent cache (genc_lm_prefix_generate: no stop
+ * strings, speculative decoding or streaming; the text is printed at the end). */
+static genc_status prefix_generate(genc_ctx *ctx, genc_lm *m, const sample_args *a, genc_lm_prefix *pre,
+                                   const int32_t *const *prompts, const int64_t *plen, genc_gen_config *cf,
+                                   genc_gen_result *r) {
+    if (a->stop || a->speculative)
+        return genc_error(ctx, GENC_EINVAL, "--prefix: expected no --stop or --speculative with a prefix, found %s",
+                          a->stop ? "--stop" : "--speculative");
+    genc_status s = genc_lm_prefix_load(ctx, a->prefix, m, pre);
+    if (!s && cf->max_new > m->cfg.max_seq - *plen - pre->len) cf->max_new = m->cfg.max_seq - *plen - pre->len;
+    if (!s && cf->max_new < 1)
+        s = genc_error(ctx, GENC_EINVAL, "--prefix: the prefix (%lld slots) and prompt leave no room in %d positions",
+                       (long long)pre->len, m->cfg.max_seq);
+    cf->on_token = NULL;
+    const genc_lm_prefix *rows[1] = {pre};
+    if (!s) s = genc_lm_prefix_generate(ctx, m, rows, prompts, plen, 1, cf, r);
+    if (!s && r->text[0]) fwrite(r->text[0], 1, r->text_len[0], stdout);
+    return s;
+}
+
 static genc_status run_sample(genc_ctx *ctx, const sample_args *a) {
     genc_lm m = {0};
     genc_tokenizer *tok = NULL;
@@ -115,7 +136,10 @@ static genc_status run_sample(genc_ctx *ctx, const sample_args *a) {
         fprintf(stderr, "note: --max-tokens capped at %lld by the model's %d positions\n", (long long)cf.max_new, m.cfg.max_seq);
     const int32_t *prompts[1] = {ids};
     genc_gen_result r = {0};
-    if (!s) s = genc_lm_generate(ctx, &m, prompts, &plen, 1, &cf, &r);
+    genc_lm_prefix pre = {0};
+    if (!s && a->prefix) s = prefix_generate(ctx, &m, a, &pre, prompts, &plen, &cf, &r);
+    else if (!s) s = genc_lm_generate(ctx, &m, prompts, &plen, 1, &cf, &r);
+    genc_lm_prefix_free(&pre);
     if (!s) summary(&m, &r, plen);
     if (!s && a->speculative) s = compare_plain(ctx, &m, prompts, &plen, cf, &r, (uint64_t)a->seed);
     genc_gen_result_free(&r);
@@ -140,6 +164,7 @@ int genc_cli_lm_sample(int argc, char **argv) {
         {"stop", FLAG_STRING, &a.stop, "stop strings, comma-separated (\\n, \\t, \\, escapes)"},
         {"speculative", FLAG_BOOL, &a.speculative, "self-speculative decoding with the MTP modules (one row)"},
         {"threads", FLAG_INT, &a.threads, "threads in all (0: every core)", 0, 1024},
+        {"prefix", FLAG_STRING, &a.prefix, "prefix file (genc lm prefix-tune) made for this checkpoint"},
     };
     int r = genc_flags_parse("lm sample", "Generate text from a language-model checkpoint (streamed to stdout).", flags,
                              (int)(sizeof flags / sizeof *flags), argc, argv);

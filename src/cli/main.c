@@ -14,6 +14,7 @@ static const genc_cli_verb VERBS[] = {
     {"tokenizer", "encode", "print the token ids of a text", genc_cli_tokenizer_encode},
     {"lm", "train", "train a DeepSeek-V3-architecture language model", genc_cli_lm_train},
     {"lm", "sample", "generate text from a language-model checkpoint", genc_cli_lm_sample},
+    {"lm", "prefix-tune", "prefix-tune a frozen language model on input/output examples", genc_cli_lm_prefix_tune},
     {"lm", "corpus", "write a reasoning task's pre-training corpus", genc_cli_lm_corpus},
     {"lm", "grpo", "reinforcement learning with GRPO and rule-based rewards", genc_cli_lm_grpo},
     {"lm", "eval", "loss and perplexity of a language model on text; --dump-logits", genc_cli_lm_eval},

@@ -41,8 +41,9 @@ genc_status genc_lm_cache_new(genc_ctx *ctx, const genc_lm *m, int64_t batch, in
     c->kpe = malloc(slots * (size_t)c->rope * sizeof(genc_real));
     c->len = calloc((size_t)c->n_blocks, sizeof *c->len);
     c->start = calloc((size_t)batch, sizeof *c->start);
+    c->npre = calloc((size_t)batch, sizeof *c->npre);
     c->work = genc_ctx_new();
-    if (!c->ckv || !c->kpe || !c->len || !c->start || !c->work) {
+    if (!c->ckv || !c->kpe || !c->len || !c->start || !c->npre || !c->work) {
         genc_lm_cache_free(c);
         return genc_error(ctx, GENC_ENOMEM, "out of memory for an lm cache of %lld x %lld slots", (long long)batch,
                           (long long)max_len);
@@ -54,7 +55,7 @@ genc_status genc_lm_cache_new(genc_ctx *ctx, const genc_lm *m, int64_t batch, in
 
 void genc_lm_cache_free(genc_lm_cache *c) {
     if (!c) return;
-    free(c->ckv), free(c->kpe), free(c->len), free(c->start);
+    free(c->ckv), free(c->kpe), free(c->len), free(c->start), free(c->npre);
     if (c->work) genc_ctx_free(c->work);
     free(c);
 }
@@ -64,7 +65,7 @@ genc_status genc_lm_cache_reset(genc_ctx *ctx, genc_lm_cache *c, const int32_t *
         if (start[b] < 0 || start[b] >= c->max_len)
             return genc_error(ctx, GENC_EINVAL, "lm cache: start[%lld] = %d outside [0, %lld)", (long long)b,
                               (int)start[b], (long long)c->max_len);
-    for (int64_t b = 0; b < c->batch; b++) c->start[b] = start ? start[b] : 0;
+    for (int64_t b = 0; b < c->batch; b++) c->start[b] = start ? start[b] : 0, c->npre[b] = 0;
     memset(c->len, 0, (size_t)c->n_blocks * sizeof *c->len);
     return GENC_OK;
 }
@@ -112,10 +113,12 @@ static void cache_append(genc_lm_cache *c, int bi, const genc_real *ckv, const g
 #pragma omp parallel for if (B * n * H * d > 4096) schedule(static)
     for (int64_t bt = 0; bt < B * n; bt++) {
         int64_t b = bt / n, s = len + bt % n, pos = slot_pos(c, b, s);
-        memcpy(ckv_at(c, bi, b, s), ckv + bt * r, (size_t)r * sizeof(genc_real));
-        genc_real *k = kpe_at(c, bi, b, s);
-        memcpy(k, kv_pe + bt * d, (size_t)d * sizeof(genc_real));
-        rope_vec(k, d, pos, theta);
+        if (s >= c->start[b]) { /* padding slots are never read; they may hold a prefix */
+            memcpy(ckv_at(c, bi, b, s), ckv + bt * r, (size_t)r * sizeof(genc_real));
+            genc_real *k = kpe_at(c, bi, b, s);
+            memcpy(k, kv_pe + bt * d, (size_t)d * sizeof(genc_real));
+            rope_vec(k, d, pos, theta);
+        }
         for (int64_t h = 0; h < H; h++) rope_vec(q_pe + (bt * H + h) * qs, d, pos, theta);
     }
 }
@@ -147,7 +150,7 @@ static void absorbed_attention(const genc_lm_cache *c, int bi, const genc_real *
     int64_t B = c->batch, r = c->rank, d = c->rope, len = c->len[bi], nH = n * H;
 #pragma omp parallel for if (B > 1) schedule(static)
     for (int64_t b = 0; b < B; b++) {
-        int64_t lo = c->start[b], nk = len + n - lo;
+        int64_t lo = c->start[b] - c->npre[b], nk = len + n - lo; /* the prefix, then real slots */
         genc_real *P = scratch + b * nH * c->max_len, *O = o_lat + b * nH * r;
         if (nk <= 0) {
             memset(O, 0, (size_t)(nH * r) * sizeof(genc_real));

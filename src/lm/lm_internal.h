@@ -9,6 +9,10 @@
 
 /* x [B, T, dim] -> attention output [B, T, dim] (mla.c). pos: T positions. */
 genc_tensor *genc_lm_mla(genc_ctx *ctx, const genc_lm *m, const genc_lm_block *k, genc_tensor *x, const int32_t *pos);
+/* The same with a prefix (prefix.h): pre_ckv [B|1, L, kv_lora_rank], pre_kpe [B|1, L, rope]
+ * prepended to the keys and values (both NULL: genc_lm_mla). */
+genc_tensor *genc_lm_mla_prefix(genc_ctx *ctx, const genc_lm *m, const genc_lm_block *k, genc_tensor *x,
+                                const int32_t *pos, genc_tensor *pre_ckv, genc_tensor *pre_kpe);
 /* u [N, dim] -> FFN output [N, dim]: dense SwiGLU or MoE (moe.c). For MoE, *bal_loss (if
  * not NULL) gets the balance loss of this layer for sequences of length T (or NULL). */
 genc_tensor *genc_lm_ffn(genc_ctx *ctx, genc_lm *m, genc_lm_block *k, genc_tensor *u, int64_t B, int64_t T,

@@ -1,11 +1,26 @@
 /* Multi-head Latent Attention, training path (V3 report eqs. 1-11): low-rank query, a
  * compressed latent c_kv (normalised) expanded per head into keys and values, and a
  * decoupled RoPE key k_pe shared by every head.
- *   x [B, T, dim] -> [B, T, dim] */
+ *   x [B, T, dim] -> [B, T, dim]
+ * With a prefix (prefix.h): per row L latents pre_ckv [B|1, L, r] (normalised) and keys
+ * pre_kpe [B|1, L, rope] (not roped) are prepended to the sequence's keys and values, so
+ * S = L + T keys, every one of the prefix's visible to every query. */
 #include "lm/lm_internal.h"
 
 genc_tensor *genc_lm_mla(genc_ctx *ctx, const genc_lm *m, const genc_lm_block *k, genc_tensor *x,
                          const int32_t *pos) {
+    return genc_lm_mla_prefix(ctx, m, k, x, pos, NULL, NULL);
+}
+
+/* [pre (expanded to B rows) ; t] along the sequence axis 1. */
+static genc_tensor *prepend(genc_ctx *ctx, genc_tensor *pre, genc_tensor *t, int64_t B) {
+    if (!pre || !t) return t;
+    if (pre->shape[0] == 1 && B > 1) pre = genc_expand(ctx, pre, 0, B);
+    return genc_concat(ctx, (genc_tensor *[]){pre, t}, 2, 1);
+}
+
+genc_tensor *genc_lm_mla_prefix(genc_ctx *ctx, const genc_lm *m, const genc_lm_block *k, genc_tensor *x,
+                                const int32_t *pos, genc_tensor *pre_ckv, genc_tensor *pre_kpe) {
     if (!x) return NULL;
     const genc_lm_config *c = &m->cfg;
     int64_t B = x->shape[0], T = x->shape[1], H = c->n_heads, nope = c->qk_nope_dim, rope = c->qk_rope_dim;
@@ -22,8 +37,13 @@ genc_tensor *genc_lm_mla(genc_ctx *ctx, const genc_lm *m, const genc_lm_block *k
     if (genc_split(ctx, kv, 2, (int64_t[]){c->kv_lora_rank, rope}, 2, kvp)) return NULL;
     genc_tensor *ckv = genc_rmsnorm(ctx, kvp[0], k->kv_a_norm, c->norm_eps);
     genc_tensor *k_pe = genc_rope(ctx, genc_reshape(ctx, kvp[1], 4, (int64_t[]){B, T, 1, rope}), pos, c->rope_theta);
+    int64_t S = T + (pre_ckv ? pre_ckv->shape[1] : 0);
+    if (pre_ckv) {
+        ckv = prepend(ctx, pre_ckv, ckv, B);
+        k_pe = prepend(ctx, genc_reshape(ctx, pre_kpe, 4, (int64_t[]){pre_kpe->shape[0], S - T, 1, rope}), k_pe, B);
+    }
     /* per head [k_nope ; v] = W_kvb c_kv (eqs. 2, 5) */
-    genc_tensor *kvb = genc_reshape(ctx, genc_linear(ctx, ckv, k->kv_b, NULL), 4, (int64_t[]){B, T, H, nope + c->v_dim});
+    genc_tensor *kvb = genc_reshape(ctx, genc_linear(ctx, ckv, k->kv_b, NULL), 4, (int64_t[]){B, S, H, nope + c->v_dim});
     genc_tensor *kvs[2];
     if (genc_split(ctx, kvb, 3, (int64_t[]){nope, c->v_dim}, 2, kvs)) return NULL;
     genc_tensor *qh = genc_concat(ctx, (genc_tensor *[]){qp[0], q_pe}, 2, 3);

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# End-to-end checks of `genc lm prefix-tune` and `genc lm sample --prefix`: a tiny base model
+# trained here (20 steps), prefix-tuning on JSON-lines records (reparameterised and from
+# --init-words), the base checkpoint byte-identical afterwards (cmp), held-out evaluation
+# lines, sampling with the prefix, a prefix refused by another base model (the error names
+# both hashes), full fine-tuning writing a loadable checkpoint, and one-line errors for bad
+# flags and a malformed JSON line.
+set -u
+genc="$1"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+if ! "$genc" lm prefix-tune --help >/dev/null 2>&1; then
+    echo "test_lm_prefix: skipped: genc lm prefix-tune is not registered in src/cli/main.c yet"
+    exit 0
+fi
+pass=0 fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+
+names=(Aromi Cotto Zizzi Strada Loch)
+foods=(Italian French Chinese Indian)
+for n in "${names[@]}"; do for f in "${foods[@]}"; do
+    echo "In the riverside you find $n, which serves $f food."
+done; done | awk '{for (i = 0; i < 8; i++) print}' >"$tmp/base.txt"
+for n in "${names[@]}"; do for f in "${foods[@]}"; do
+    printf '{"input": "name[%s] food[%s] =>", "output": " %s serves %s food."}\n' "$n" "$f" "$n" "$f"
+done; done >"$tmp/data.jsonl"
+head -n 4 "$tmp/data.jsonl" >"$tmp/test.jsonl"
+
+for s in 1 2; do
+    "$genc" lm train --data "$tmp/base.txt" --steps 20 --seq 32 --mtp 0 --seed $s --out "$tmp/base$s" --threads 2 \
+        >"$tmp/train$s.log" 2>&1 && ok || bad "base training failed: $(tail -1 "$tmp/train$s.log")"
+done
+ck="$tmp/base1/checkpoint.safetensors"
+cp "$ck" "$tmp/base_copy.safetensors"
+
+# 1. Prefix-tuning (reparameterised) writes a prefix, reports eval and the parameter fraction;
+#    the base checkpoint is untouched byte for byte.
+"$genc" lm prefix-tune --checkpoint "$ck" --data "$tmp/data.jsonl" --out "$tmp/p.safetensors" --prefix-len 5 \
+    --reparam 32 --steps 20 --batch 4 --eval "$tmp/test.jsonl" --max-new 12 --threads 2 >"$tmp/pt.out" 2>"$tmp/pt.err" \
+    && ok || bad "prefix-tune failed: $(cat "$tmp/pt.err")"
+[ -s "$tmp/p.safetensors" ] && ok || bad "no prefix file"
+cmp -s "$ck" "$tmp/base_copy.safetensors" && ok || bad "the base checkpoint changed"
+grep -Eq '^eval .*: exact match [0-9]+/4 = [0-9.]+%, BLEU-4 [0-9.]+$' "$tmp/pt.out" && ok || bad "no eval line: $(cat "$tmp/pt.out")"
+grep -Eq '^trained [0-9]+ of [0-9]+ parameters' "$tmp/pt.out" && ok || bad "no parameter line"
+
+# 2. --init-words (direct prefix) and eval-only with the prefix file.
+"$genc" lm prefix-tune --checkpoint "$ck" --data "$tmp/data.jsonl" --out "$tmp/w.safetensors" --prefix-len 4 \
+    --init-words "In the riverside you find" --steps 5 --threads 2 >"$tmp/w.out" 2>"$tmp/w.err" \
+    && ok || bad "--init-words failed: $(cat "$tmp/w.err")"
+"$genc" lm prefix-tune --checkpoint "$ck" --eval-only --prefix "$tmp/w.safetensors" --eval "$tmp/test.jsonl" \
+    --max-new 8 --threads 2 >"$tmp/e.out" 2>"$tmp/e.err" && ok || bad "eval-only failed: $(cat "$tmp/e.err")"
+
+# 3. Sampling with the prefix; the other base model refuses it, naming both hashes.
+"$genc" lm sample --checkpoint "$ck" --prefix "$tmp/p.safetensors" --prompt "name[Loch] food[Chinese] =>" \
+    --max-tokens 10 --temperature 0 --threads 2 >"$tmp/s.out" 2>"$tmp/s.err" && ok || bad "sample --prefix failed: $(cat "$tmp/s.err")"
+grep -q 'tokens in' "$tmp/s.err" && ok || bad "no summary line"
+"$genc" lm sample --checkpoint "$tmp/base2/checkpoint.safetensors" --prefix "$tmp/p.safetensors" --prompt "x" \
+    --max-tokens 4 --threads 2 >/dev/null 2>"$tmp/x.err" && bad "a prefix for another base was accepted" || ok
+grep -Eq 'genc: error: .*p.safetensors: prefix made for base model [0-9a-f]{16}, but this base model is [0-9a-f]{16}' \
+    "$tmp/x.err" && ok || bad "wrong-base error: $(cat "$tmp/x.err")"
+
+# 4. Full fine-tuning writes a checkpoint that lm sample loads.
+"$genc" lm prefix-tune --checkpoint "$ck" --data "$tmp/data.jsonl" --out "$tmp/full.safetensors" --full --steps 5 \
+    --threads 2 >"$tmp/f.out" 2>"$tmp/f.err" && ok || bad "--full failed: $(cat "$tmp/f.err")"
+"$genc" lm sample --checkpoint "$tmp/full.safetensors" --prompt "name[Loch]" --max-tokens 4 --threads 2 \
+    >/dev/null 2>&1 && ok || bad "the --full checkpoint does not load"
+cmp -s "$ck" "$tmp/base_copy.safetensors" && ok || bad "the base checkpoint changed after --full"
+
+# 5. Errors: one line naming the flag or file:line.
+"$genc" lm prefix-tune --checkpoint "$ck" --data "$tmp/data.jsonl" --out "$ck" >/dev/null 2>"$tmp/e1" && bad "--out = --checkpoint accepted" || ok
+grep -q '^genc: error: lm prefix-tune: --out must differ' "$tmp/e1" && ok || bad "--out error: $(cat "$tmp/e1")"
+printf '{"input": "a"}\n' >"$tmp/bad.jsonl"
+"$genc" lm prefix-tune --checkpoint "$ck" --data "$tmp/bad.jsonl" --out "$tmp/b.safetensors" >/dev/null 2>"$tmp/e2" \
+    && bad "a line without output accepted" || ok
+grep -q 'bad.jsonl:1: expected an object with "input" and "output" strings' "$tmp/e2" && ok || bad "json error: $(cat "$tmp/e2")"
+[ "$(wc -l <"$tmp/e2")" -eq 1 ] && ok || bad "error is not one line: $(cat "$tmp/e2")"
+
+echo "test_lm_prefix: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
