@@ -300,7 +300,8 @@ static genc_status report(genc_ctx *ctx, genc_lm *m, genc_tokenizer *tok, const 
     return s;
 }
 
-static genc_status run_prefix(genc_ctx *ctx, const pt_args *a) {
+static genc_status run_prefix(genc_ctx *ctx, void *args) {
+    const pt_args *a = args;
     genc_lm m = {0};
     genc_tokenizer *tok = NULL;
     genc_lm_prefix pre = {0};
@@ -366,13 +367,5 @@ int genc_cli_lm_prefix_tune(int argc, char **argv) {
                              (int)(sizeof flags / sizeof *flags), argc, argv);
     if (r) return r == 1 ? 0 : 2;
     if (check_args(&a)) return 2;
-    genc_ctx *ctx = genc_ctx_new();
-    if (!ctx) return 1;
-    genc_set_threads(ctx, (int)a.threads);
-    genc_rng_seed(ctx, (uint64_t)a.seed);
-    genc_cli_catch_signals();
-    genc_status s = run_prefix(ctx, &a);
-    int code = s ? genc_cli_fail(ctx) : 0;
-    genc_ctx_free(ctx);
-    return code;
+    return genc_cli_run(a.threads, a.seed, run_prefix, &a);
 }

@@ -112,7 +112,8 @@ static genc_status prefix_generate(genc_ctx *ctx, genc_lm *m, const sample_args 
     return s;
 }
 
-static genc_status run_sample(genc_ctx *ctx, const sample_args *a) {
+static genc_status run_sample(genc_ctx *ctx, void *args) {
+    const sample_args *a = args;
     genc_lm m = {0};
     genc_tokenizer *tok = NULL;
     int32_t *ids = NULL;
@@ -173,13 +174,5 @@ int genc_cli_lm_sample(int argc, char **argv) {
         fprintf(stderr, "genc: error: lm sample: --checkpoint is required\n");
         return 2;
     }
-    genc_ctx *ctx = genc_ctx_new();
-    if (!ctx) return 1;
-    genc_set_threads(ctx, (int)a.threads);
-    genc_rng_seed(ctx, (uint64_t)a.seed);
-    genc_cli_catch_signals();
-    genc_status s = run_sample(ctx, &a);
-    int code = s ? genc_cli_fail(ctx) : 0;
-    genc_ctx_free(ctx);
-    return code;
+    return genc_cli_run(a.threads, a.seed, run_sample, &a);
 }
