@@ -104,6 +104,12 @@ genc_status genc_checkpoint_save(genc_ctx *ctx, const char *path, const genc_par
 genc_status genc_checkpoint_load(genc_ctx *ctx, const genc_st *st, const genc_params *p, genc_optim *optim,
                                  genc_train_state *state);
 
+/* Resume a run: open `path`, require its "config" metadata to equal config_json (the model
+ * the flags describe; the message shows both when they differ), then load parameters,
+ * optimiser moments and training state. */
+genc_status genc_checkpoint_resume(genc_ctx *ctx, const char *path, const char *config_json, const genc_params *p,
+                                   genc_optim *optim, genc_train_state *state);
+
 /* ---- the training loop (loop.c) ---- */
 typedef struct genc_train_hooks {
     void *user;

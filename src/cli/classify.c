@@ -149,22 +149,6 @@ static genc_status report(genc_ctx *ctx, const train_args *a, genc_classifier *m
     return s;
 }
 
-/* Resume: the checkpoint's config must be the model's, then parameters, moments, state. */
-static genc_status resume_from(genc_ctx *ctx, const char *path, genc_classifier *m, genc_optim *o, genc_train_state *st) {
-    genc_st *f;
-    genc_status s = genc_st_open(ctx, path, &f);
-    if (s) return s;
-    char *want = genc_classifier_config_json(&m->cfg);
-    const char *have = genc_st_meta(f, "config");
-    if (!have || !want || strcmp(have, want))
-        s = genc_error(ctx, GENC_EINVAL, "%s: the checkpoint's model config %s differs from the flags' %s", path,
-                       have ? have : "(missing)", want ? want : "");
-    if (!s) s = genc_checkpoint_load(ctx, f, &m->params, o, st);
-    free(want);
-    genc_st_close(f);
-    return s;
-}
-
 static genc_status prepare_data(genc_ctx *ctx, const train_args *a, genc_dataset *tr, genc_dataset *val) {
     genc_dataset all;
     genc_status s = load_split(ctx, a->data, a->mnist_dir, true, &all);
@@ -196,7 +180,8 @@ static genc_status run_training(genc_ctx *ctx, void *args) {
     genc_status s = prepare_data(ctx, a, &tr, &val);
     if (!s) s = setup_model(ctx, a, tr.rows, tr.cols, 10, &m);
     if (!s) s = setup_optim(ctx, a, &m.params, &o);
-    if (!s && a->resume) s = resume_from(ctx, ckpt, &m, &o, &st);
+    char *cfg_json = s ? NULL : genc_classifier_config_json(&m.cfg);
+    if (!s && a->resume) s = genc_checkpoint_resume(ctx, ckpt, cfg_json, &m.params, &o, &st);
     if (!s) genc_rng_set_offset(ctx, st.rng_offset);
     if (!s) s = genc_batcher_init(ctx, &job.batcher, tr.n, a->batch, st.data_seed, true);
     if (!s) s = genc_batcher_seek(ctx, &job.batcher, st.epoch, st.pos);
@@ -204,7 +189,6 @@ static genc_status run_training(genc_ctx *ctx, void *args) {
     job.labels = malloc((size_t)a->batch * sizeof *job.labels);
     if (!s && (!job.idx || !job.labels)) s = genc_error(ctx, GENC_ENOMEM, "out of memory");
     if (!s && !(log = genc_metrics_open(ctx, mpath, a->resume))) s = genc_ctx_status(ctx);
-    char *cfg_json = s ? NULL : genc_classifier_config_json(&m.cfg);
     int64_t steps = a->steps > 0 ? a->steps : a->epochs * (tr.n / a->batch);
     if (!s) {
         printf("classify: %s, %lld training / %lld validation images, %s with %lld parameters, %lld steps of %lld\n",

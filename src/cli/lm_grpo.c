@@ -101,14 +101,6 @@ static genc_status save_tokenizer(genc_ctx *ctx, void *user, genc_st_writer *w) 
     return genc_tokenizer_add_to(user, ctx, w);
 }
 
-static genc_status resume_from(genc_ctx *ctx, const char *path, genc_lm *m, genc_optim *o, genc_train_state *st) {
-    genc_st *f;
-    genc_status s = genc_st_open(ctx, path, &f);
-    if (!s) s = genc_checkpoint_load(ctx, f, &m->params, o, st);
-    genc_st_close(f);
-    return s;
-}
-
 typedef struct {
     grpo_args *a;
     grpo_job *j;
@@ -137,14 +129,14 @@ static genc_status run(genc_ctx *ctx, void *args) {
     genc_optim_config oc = genc_optim_defaults(GENC_OPT_ADAMW);
     oc.lr = a->lr, oc.weight_decay = a->wd, oc.beta2 = 0.99;
     if (!s) s = genc_optim_init(ctx, &o, &policy.params, &oc);
-    if (!s && a->resume) s = resume_from(ctx, ckpt, &policy, &o, &st);
+    char *cfg_json = s ? NULL : genc_lm_config_json(&policy.cfg);
+    if (!s && a->resume) s = genc_checkpoint_resume(ctx, ckpt, cfg_json, &policy.params, &o, &st);
     if (!s) genc_rng_set_offset(ctx, st.rng_offset);
     j->problems = calloc((size_t)j->cfg.prompts, sizeof *j->problems);
     if (!s && !j->problems) s = genc_error(ctx, GENC_ENOMEM, "out of memory");
     if (!s && !(j->log = genc_metrics_open(ctx, mpath, a->resume))) s = genc_ctx_status(ctx);
     eval_set = heldout;
     if (!s && a->eval_problems > 0 && a->eval_problems < heldout.n) eval_set.n = a->eval_problems;
-    char *cfg_json = s ? NULL : genc_lm_config_json(&policy.cfg);
     if (!s) {
         j->policy = &policy, j->ref = j->cfg.beta > 0 ? &ref : NULL, j->tok = tok, j->heldout = &heldout;
         j->train_set = a->tf.problems ? &user_train : NULL;

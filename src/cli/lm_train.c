@@ -116,21 +116,6 @@ static genc_status save_tokenizer(genc_ctx *ctx, void *user, genc_st_writer *w) 
     return genc_tokenizer_add_to(user, ctx, w);
 }
 
-static genc_status resume_from(genc_ctx *ctx, const char *path, genc_lm *m, genc_optim *o, genc_train_state *st) {
-    genc_st *f;
-    genc_status s = genc_st_open(ctx, path, &f);
-    if (s) return s;
-    char *want = genc_lm_config_json(&m->cfg);
-    const char *have = genc_st_meta(f, "config");
-    if (!have || !want || strcmp(have, want))
-        s = genc_error(ctx, GENC_EINVAL, "%s: the checkpoint's model config differs from the flags' (resume with the same flags)",
-                       path);
-    if (!s) s = genc_checkpoint_load(ctx, f, &m->params, o, st);
-    free(want);
-    genc_st_close(f);
-    return s;
-}
-
 typedef struct {
     train_args *a;
     model_flags *mf;
@@ -167,12 +152,12 @@ static genc_status run(genc_ctx *ctx, void *args) {
     genc_optim_config oc = genc_optim_defaults(GENC_OPT_ADAMW);
     oc.lr = a->lr, oc.weight_decay = a->wd, oc.beta2 = a->beta2;
     if (!s) s = genc_optim_init(ctx, &o, &m.params, &oc);
-    if (!s && a->resume) s = resume_from(ctx, ckpt, &m, &o, &st);
+    char *cfg_json = s ? NULL : genc_lm_config_json(&c);
+    if (!s && a->resume) s = genc_checkpoint_resume(ctx, ckpt, cfg_json, &m.params, &o, &st);
     if (!s) genc_rng_set_offset(ctx, st.rng_offset);
     if (!s && !(log = genc_metrics_open(ctx, mpath, a->resume))) s = genc_ctx_status(ctx);
     int32_t *batch = malloc((size_t)(a->batch * (a->seq + 1)) * sizeof *batch);
     if (!s && !batch) s = genc_error(ctx, GENC_ENOMEM, "out of memory");
-    char *cfg_json = s ? NULL : genc_lm_config_json(&c);
     if (!s) {
         printf("lm: %lld training / %lld validation tokens, vocab %d, %lld parameters (%s preset), %lld steps of %lld x %lld tokens\n",
                (long long)corpus.n_train, (long long)(corpus.n - corpus.n_train), c.vocab_size,

@@ -8,6 +8,7 @@
  * a stop string is never printed even when it spans several tokens; the text ends where
  * the first stop string begins. */
 #include "genc/lm_infer.h"
+#include "lm/lm_internal.h"
 #include "genc/train.h"
 
 #include <stdlib.h>
@@ -183,7 +184,7 @@ static genc_status gen_check(genc_ctx *ctx, const genc_lm *m, const int64_t *ple
     return GENC_OK;
 }
 
-static genc_status result_alloc(genc_ctx *ctx, genc_gen_result *r, int64_t B, int64_t max_new, bool text) {
+genc_status genc_gen_result_alloc(genc_ctx *ctx, genc_gen_result *r, int64_t B, int64_t max_new, bool text) {
     memset(r, 0, sizeof *r);
     r->batch = B, r->max_new = max_new;
     r->tokens = calloc((size_t)(B * max_new), sizeof *r->tokens);
@@ -208,7 +209,7 @@ genc_status genc_lm_generate(genc_ctx *ctx, genc_lm *m, const int32_t *const *pr
     int64_t P = 0;
     memset(out, 0, sizeof *out);
     genc_status s = gen_check(ctx, m, prompt_len, batch, cfg, &P);
-    if (!s) s = result_alloc(ctx, out, batch, cfg->max_new, cfg->tok != NULL);
+    if (!s) s = genc_gen_result_alloc(ctx, out, batch, cfg->max_new, cfg->tok != NULL);
     gen_run g = {cfg, out, calloc((size_t)batch, sizeof(size_t)), calloc((size_t)batch, sizeof(size_t)),
                  calloc((size_t)batch, sizeof(bool)), false};
     if (!s && (!g.cap || !g.emitted || !g.done)) s = genc_error(ctx, GENC_ENOMEM, "out of memory for generation");

@@ -17,6 +17,10 @@ genc_tensor *genc_lm_mla_prefix(genc_ctx *ctx, const genc_lm *m, const genc_lm_b
  * not NULL) gets the balance loss of this layer for sequences of length T (or NULL). */
 genc_tensor *genc_lm_ffn(genc_ctx *ctx, genc_lm *m, genc_lm_block *k, genc_tensor *u, int64_t B, int64_t T,
                          genc_tensor **bal_loss);
+/* Zeroed generation result for B rows of up to max_new tokens (generate.c); with `text`,
+ * every row's text starts as an empty string. */
+struct genc_gen_result;
+genc_status genc_gen_result_alloc(genc_ctx *ctx, struct genc_gen_result *r, int64_t B, int64_t max_new, bool text);
 /* SwiGLU MLP: down(silu(gate u) * up u). */
 genc_tensor *genc_lm_swiglu_mlp(genc_ctx *ctx, genc_tensor *u, genc_tensor *gate, genc_tensor *up, genc_tensor *down);
 #endif

@@ -298,19 +298,6 @@ static genc_status gen_check(genc_ctx *ctx, const genc_lm *m, const genc_lm_pref
     return GENC_OK;
 }
 
-static genc_status gen_alloc(genc_ctx *ctx, genc_gen_result *r, int64_t B, int64_t max_new) {
-    memset(r, 0, sizeof *r);
-    r->batch = B, r->max_new = max_new;
-    r->tokens = calloc((size_t)(B * max_new), sizeof *r->tokens);
-    r->logprobs = calloc((size_t)(B * max_new), sizeof *r->logprobs);
-    r->len = calloc((size_t)B, sizeof *r->len);
-    r->finish = calloc((size_t)B, sizeof *r->finish);
-    r->text = calloc((size_t)B, sizeof *r->text);
-    r->text_len = calloc((size_t)B, sizeof *r->text_len);
-    bool ok = r->tokens && r->logprobs && r->len && r->finish && r->text && r->text_len;
-    return ok ? GENC_OK : genc_error(ctx, GENC_ENOMEM, "out of memory for the generation result");
-}
-
 /* Sample one token per unfinished row from logits [B, V]; ids gets the next inputs. */
 static genc_status gen_step(genc_ctx *ctx, const genc_gen_config *cf, genc_gen_result *r, const genc_real *logits,
                             int64_t V, bool *done, int32_t *ids) {
@@ -375,7 +362,7 @@ genc_status genc_lm_prefix_generate(genc_ctx *ctx, genc_lm *m, const genc_lm_pre
     int64_t P = 0;
     memset(out, 0, sizeof *out);
     genc_status s = gen_check(ctx, m, prefixes, prompt_len, batch, cfg, &P);
-    if (!s) s = gen_alloc(ctx, out, batch, cfg->max_new);
+    if (!s) s = genc_gen_result_alloc(ctx, out, batch, cfg->max_new, false);
     double t0 = genc_now();
     if (!s) s = gen_run(ctx, m, prefixes, prompts, prompt_len, P, cfg, out);
     if (!s) s = gen_text(ctx, cfg, out);

@@ -152,6 +152,20 @@ static genc_status load_state(genc_ctx *ctx, const genc_st *st, genc_train_state
     return GENC_OK;
 }
 
+genc_status genc_checkpoint_resume(genc_ctx *ctx, const char *path, const char *config_json, const genc_params *p,
+                                   genc_optim *optim, genc_train_state *state) {
+    genc_st *f;
+    genc_status s = genc_st_open(ctx, path, &f);
+    if (s) return s;
+    const char *have = genc_st_meta(f, "config");
+    if (!have || !config_json || strcmp(have, config_json))
+        s = genc_error(ctx, GENC_EINVAL, "%s: the checkpoint's model config %s differs from the flags' %s (resume with "
+                       "the same flags)", path, have ? have : "(missing)", config_json ? config_json : "(none)");
+    if (!s) s = genc_checkpoint_load(ctx, f, p, optim, state);
+    genc_st_close(f);
+    return s;
+}
+
 genc_status genc_checkpoint_load(genc_ctx *ctx, const genc_st *st, const genc_params *p, genc_optim *optim,
                                  genc_train_state *state) {
     genc_status s = check_no_extra(ctx, st, p);
