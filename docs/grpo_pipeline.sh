@@ -15,7 +15,7 @@ sampling=(--temperature 0.7 --max-new 100 --acc-needs-format=false)
   --seq 64 --lr 2e-3 --eval-every 500 --out "$out/base"
 echo "== before GRPO"
 "$genc" lm eval --checkpoint "$out/base/checkpoint.safetensors" "${task[@]}" "${sampling[@]}" --k 4 | tee "$out/before.txt"
-"$genc" lm grpo --base "$out/base/checkpoint.safetensors" "${task[@]}" "${sampling[@]}" --steps ${GRPO_STEPS:-100} \
-  --prompts 8 --group 8 --lr 5e-4 --eval-every 25 --eval-problems 100 --eval-k 2 --out "$out/grpo"
+"$genc" lm grpo --base "$out/base/checkpoint.safetensors" "${task[@]}" "${sampling[@]}" --steps ${GRPO_STEPS:-60} \
+  --prompts 8 --group 8 --lr 2e-5 --eval-every 20 --eval-problems 100 --eval-k 2 --out "$out/grpo"
 echo "== after GRPO"
 "$genc" lm eval --checkpoint "$out/grpo/checkpoint.safetensors" "${task[@]}" "${sampling[@]}" --k 4 | tee "$out/after.txt"
