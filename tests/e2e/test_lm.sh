@@ -3,13 +3,7 @@
 # every Debian system): training lowers held-out loss; 30 steps equal 15 + resume + 15 byte
 # for byte; the aux-loss-free bias lowers MaxVio against no balancing; eval and
 # --dump-logits work; bad flags, configs and checkpoints give one clear error line.
-set -u
-genc="$1"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+. "$(dirname "$0")/lib.sh" "$1"
 data=/usr/share/common-licenses/GPL-3,/usr/share/common-licenses/Apache-2.0,/usr/share/common-licenses/MPL-2.0
 common=(--data "$data" --tok-vocab 400 --batch 8 --seq 64 --steps 30 --eval-every 15 --eval-tokens 4000 --threads 2)
 val() { grep '"event":"eval"' "$1" | sed -n "$2p" | sed 's/.*"val_loss":\([0-9.e+-]*\).*/\1/'; }
@@ -44,12 +38,6 @@ python3 -c "import sys; sys.exit(0 if $m_free < $m_none else 1)" && ok || bad "M
 [ -s "$tmp/d.safetensors" ] && ok || bad "no logits dump"
 
 # 5. Bad input: one "genc: error:" line, non-zero exit, no crash.
-expect_error() {
-  local name="$1" pat="$2"; shift 2
-  "$@" >"$tmp/o" 2>"$tmp/err"; local rc=$?
-  if [ $rc -ne 0 ] && [ $rc -lt 128 ] && grep -q "^genc: error: .*$pat" "$tmp/err" && [ "$(wc -l <"$tmp/err")" -eq 1 ]; then ok
-  else bad "$name: rc=$rc stderr=$(cat "$tmp/err")"; fi
-}
 expect_error "no data" '--data' "$genc" lm train
 expect_error "missing file" 'nope.txt' "$genc" lm train --data "$tmp/nope.txt" --out "$tmp/x"
 expect_error "bad preset" 'preset' "$genc" lm train --data "$data" --preset huge --out "$tmp/x"

@@ -3,13 +3,7 @@
 # addition corpus, then `genc lm grpo` on six fixed training prompts (JSON lines) with 16
 # rollouts each; the mean training reward of the last 8 steps must exceed that of the first 8.
 # Also: `lm eval --task` runs, and bad flags give one clear error line.
-set -u
-genc="$1"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+. "$(dirname "$0")/lib.sh" "$1"
 task=(--task arith --a-digits 1 --b-digits 1 --ops + --heldout 10)
 "$genc" lm corpus "${task[@]}" --docs 6000 --out "$tmp/corpus.txt" >/dev/null || bad "corpus"
 "$genc" lm train --data "$tmp/corpus.txt" --tok-vocab 300 --steps 800 --batch 16 --seq 64 --eval-every 0 \
@@ -31,12 +25,6 @@ PY
 [ -s "$tmp/grpo/reward.png" ] && ok || bad "no reward curve"
 "$genc" lm eval --checkpoint "$tmp/grpo/checkpoint.safetensors" "${task[@]}" --k 2 --max-new 40 --show 1 \
   --threads 2 >"$tmp/eval.log" 2>&1 && grep -q 'pass@1' "$tmp/eval.log" && ok || bad "eval --task"
-expect_error() {
-  local name="$1" pat="$2"; shift 2
-  "$@" >"$tmp/o" 2>"$tmp/err"; local rc=$?
-  if [ $rc -ne 0 ] && [ $rc -lt 128 ] && grep -q "^genc: error: .*$pat" "$tmp/err" && [ "$(wc -l <"$tmp/err")" -eq 1 ]; then ok
-  else bad "$name: rc=$rc stderr=$(cat "$tmp/err")"; fi
-}
 expect_error "loss-agg" 'loss-agg' "$genc" lm grpo --base "$tmp/base/checkpoint.safetensors" --loss-agg mean --out "$tmp/x"
 expect_error "task" 'task' "$genc" lm grpo --base "$tmp/base/checkpoint.safetensors" --task chess --out "$tmp/x"
 expect_error "no base" 'nope' "$genc" lm grpo --base "$tmp/nope.safetensors" --out "$tmp/x"

@@ -5,17 +5,7 @@
 # lines, sampling with the prefix, a prefix refused by another base model (the error names
 # both hashes), full fine-tuning writing a loadable checkpoint, and one-line errors for bad
 # flags and a malformed JSON line.
-set -u
-genc="$1"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-if ! "$genc" lm prefix-tune --help >/dev/null 2>&1; then
-    echo "test_lm_prefix: skipped: genc lm prefix-tune is not registered in src/cli/main.c yet"
-    exit 0
-fi
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+. "$(dirname "$0")/lib.sh" "$1"
 
 names=(Aromi Cotto Zizzi Strada Loch)
 foods=(Italian French Chinese Indian)

@@ -4,13 +4,7 @@
 # strings, self-speculative decoding), checking exit codes, streamed output, the stderr
 # summary and determinism; bad flags and missing checkpoints give one `genc: error:` line
 # and a non-zero exit.
-set -u
-genc="$1"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+. "$(dirname "$0")/lib.sh" "$1"
 
 for i in $(seq 1 300); do
     echo "The keeper of light number $i wrote about the weather, the ships and the birds on the rocks."

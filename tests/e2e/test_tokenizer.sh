@@ -3,13 +3,7 @@
 # succeeds, prints its statistics and is deterministic; encode prints ids (special tokens
 # only with --special); missing files, bad vocab sizes, bad flags and corrupt tokenizer
 # files give one line "genc: error: ..." and a non-zero exit, never a crash.
-set -u
-genc="$1"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+. "$(dirname "$0")/lib.sh" "$1"
 
 for i in $(seq 1 200); do
     echo "The keeper of light number $i wrote about the weather, the ships and the birds on the rocks."
@@ -47,12 +41,6 @@ printf '' >"$tmp/empty.txt"
 "$genc" tokenizer train --help | grep -q -- '--input' && ok || bad "train --help lists no --input"
 
 # 3. Bad input: one line "genc: error: ...", non-zero exit, no crash (exit < 128).
-expect_error() { # name, pattern, command...
-    local name="$1" pat="$2"; shift 2
-    "$@" >"$tmp/err.out" 2>"$tmp/err.log"; local rc=$?
-    if [ $rc -ne 0 ] && [ $rc -lt 128 ] && grep -q -- "^genc: error: .*$pat" "$tmp/err.log" && [ "$(wc -l <"$tmp/err.log")" -eq 1 ]; then ok
-    else bad "$name: rc=$rc stderr=$(cat "$tmp/err.log")"; fi
-}
 tok="$tmp/tok.safetensors"
 expect_error "missing input file" "$tmp/none.txt" "$genc" tokenizer train --input "$tmp/a.txt,$tmp/none.txt" --out "$tmp/x.st"
 expect_error "input is a folder" "$tmp" "$genc" tokenizer train --input "$tmp" --out "$tmp/x.st"
