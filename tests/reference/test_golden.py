@@ -20,12 +20,11 @@ with torch (when this torch draws the same inputs).
 Prints "N passed, N failed" last and exits non-zero on any failure. Without torch it fails,
 unless GENC_ALLOW_NO_TORCH=1, when it prints a skip message and exits 0.
 """
-import json
 import os
-import struct
 import subprocess
 import sys
 import tempfile
+from st_io import st_read, st_write
 
 try:
     import numpy as np
@@ -40,43 +39,6 @@ RTOL, ATOL = 1e-4, 1e-5
 
 
 # ---- a small safetensors reader and writer (no dependency on the safetensors package) ----
-_NP = {"F32": "<f4", "I32": "<i4", "I64": "<i8", "F64": "<f8"}
-_DT = {"float32": "F32", "int32": "I32", "int64": "I64", "float64": "F64"}
-
-
-def st_write(path, tensors, meta=None):
-    header, blobs, off = {}, [], 0
-    if meta:
-        header["__metadata__"] = {k: str(v) for k, v in meta.items()}
-    for name, arr in tensors.items():
-        arr = np.ascontiguousarray(arr)
-        raw = arr.astype(arr.dtype.newbyteorder("<"), copy=False).tobytes()
-        header[name] = {"dtype": _DT[arr.dtype.name], "shape": list(arr.shape),
-                        "data_offsets": [off, off + len(raw)]}
-        blobs.append(raw)
-        off += len(raw)
-    hj = json.dumps(header, separators=(",", ":")).encode()
-    hj += b" " * (-len(hj) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(hj)))
-        f.write(hj)
-        for b in blobs:
-            f.write(b)
-
-
-def st_read(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    (n,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8:8 + n])
-    meta = header.pop("__metadata__", {})
-    base = 8 + n
-    out = {}
-    for name, e in header.items():
-        b, en = e["data_offsets"]
-        dt = np.dtype(_NP[e["dtype"]])
-        out[name] = np.frombuffer(data[base + b:base + en], dtype=dt).reshape(e["shape"]).astype(dt.newbyteorder("="))
-    return out, meta
 
 
 # ---- the cases: each returns (inputs, expected, tolerances) as numpy / {name: (rtol, atol)} ----

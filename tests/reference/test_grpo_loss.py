@@ -3,39 +3,13 @@ formulas of shared/reference/r1-grpo.md (DeepSeekMath GRPO, Dr. GRPO, DAPO), on 
 logits, rewards-derived advantages and response masks: every aggregation ("grpo", "dr_grpo",
 "dapo"), beta 0 and > 0, on-policy (ratio 1) and off-policy (some ratios clipped).
 Usage: test_grpo_loss.py <genc binary> <build dir>"""
-import json, os, struct, subprocess, sys, tempfile
+import os, subprocess, sys, tempfile
 
 import numpy as np
 import torch
+from st_io import st_read, st_write
 
 AGGS = {"grpo": 0, "dr_grpo": 1, "dapo": 2}
-
-
-def write_st(path, tensors, meta):
-    header, blobs, off = {"__metadata__": meta}, [], 0
-    for name, arr in tensors.items():
-        dt = {np.dtype("float32"): "F32", np.dtype("int64"): "I64"}[arr.dtype]
-        b = arr.tobytes()
-        header[name] = {"dtype": dt, "shape": list(arr.shape), "data_offsets": [off, off + len(b)]}
-        blobs.append(b)
-        off += len(b)
-    h = json.dumps(header).encode()
-    h += b" " * (-len(h) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
-
-
-def read_st(path):
-    raw = open(path, "rb").read()
-    n = struct.unpack("<Q", raw[:8])[0]
-    header = json.loads(raw[8:8 + n])
-    out = {}
-    for name, e in header.items():
-        if name == "__metadata__":
-            continue
-        a, b = e["data_offsets"]
-        out[name] = np.frombuffer(raw[8 + n + a:8 + n + b], dtype=np.float32).reshape(e["shape"])
-    return out
 
 
 def torch_loss(logits, actions, old, ref, adv, mask, eps_low, eps_high, beta, agg, max_len):
@@ -75,10 +49,10 @@ def case(tool, tmp, rng, agg, beta, off_policy):
     for r in range(rows):  # prompt of 2 tokens, then a response of 2..5 tokens, then padding
         mask[r, 2:2 + rng.integers(2, 6)] = 1
     meta = {"eps_low": "0.2", "eps_high": "0.28", "beta": str(beta), "agg": str(AGGS[agg]), "max_len": "5"}
-    write_st(tmp + "/in.safetensors", {"logits": logits, "actions": actions, "old_logp": old, "ref_logp": ref,
+    st_write(tmp + "/in.safetensors", {"logits": logits, "actions": actions, "old_logp": old, "ref_logp": ref,
                                        "adv": adv, "mask": mask}, meta)
     subprocess.run([tool, tmp + "/in.safetensors", tmp + "/out.safetensors"], check=True)
-    got = read_st(tmp + "/out.safetensors")
+    got, _ = st_read(tmp + "/out.safetensors")
     want_loss, want_grad = torch_loss(logits.astype(np.float64), actions, old.astype(np.float64),
                                       ref.astype(np.float64), adv.astype(np.float64), mask, 0.2, 0.28, beta, agg, 5)
     scale = max(np.abs(want_grad).max(), 1e-6)

@@ -7,15 +7,14 @@ masked; a row with no visible key outputs 0).
 
 Usage: test_lm_ops.py <genc-binary> <build-dir>; drives <build-dir>/lm_ops_tool.
 Prints "N passed, N failed" last; exits non-zero on any failure."""
-import json
 import os
-import struct
 import subprocess
 import sys
 import tempfile
 
 import numpy as np
 import torch
+from st_io import st_read, st_write
 
 PASSED = 0
 FAILED = 0
@@ -28,36 +27,6 @@ def check(cond, what):
     else:
         FAILED += 1
         print("FAIL:", what)
-
-
-def st_write(path, tensors, meta):
-    """Minimal safetensors writer: F32 and I32 arrays, string metadata."""
-    header, blobs, off = {"__metadata__": meta}, [], 0
-    for name, a in tensors.items():
-        a = np.ascontiguousarray(a)
-        dt = {np.dtype(np.float32): "F32", np.dtype(np.int32): "I32"}[a.dtype]
-        b = a.tobytes()
-        header[name] = {"dtype": dt, "shape": list(a.shape), "data_offsets": [off, off + len(b)]}
-        blobs.append(b)
-        off += len(b)
-    h = json.dumps(header).encode()
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
-
-
-def st_read(path):
-    """Minimal safetensors reader for F32 tensors."""
-    with open(path, "rb") as f:
-        raw = f.read()
-    n = struct.unpack("<Q", raw[:8])[0]
-    header, data, out = json.loads(raw[8:8 + n]), raw[8 + n:], {}
-    for name, e in header.items():
-        if name == "__metadata__":
-            continue
-        assert e["dtype"] == "F32"
-        b, end = e["data_offsets"]
-        out[name] = np.frombuffer(data[b:end], dtype=np.float32).reshape(e["shape"])
-    return out
 
 
 def rope_ref(x, pos, theta):
@@ -102,7 +71,7 @@ def run_case(tool, tmp, name, B, T, S, H, dk, dv, d, causal, key_start, seed):
     check(r.returncode == 0, f"{name}: tool failed: {r.stderr.strip()}")
     if r.returncode != 0:
         return
-    out = st_read(dst)
+    out, _ = st_read(dst)
     # Inputs were rounded to float32 for genc; use the same values in double for the reference.
     x, gy, q, k, v, go = (torch.tensor(tensors[n], dtype=torch.float64, requires_grad=n in ("x", "q", "k", "v"))
                           for n in ("x", "gy", "q", "k", "v", "go"))

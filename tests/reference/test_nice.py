@@ -9,29 +9,18 @@ h to 1e-4 absolute + 1e-5 relative; genc's inverse of h against PyTorch's to 1e-
 Networks: 28x28 with 4 couplings of 2 x 64 ReLU (logistic prior), and 4x4 with 3 couplings of
 3 x 16 (Gaussian prior).
 Usage: test_nice.py <genc binary> <build dir>"""
-import json, os, struct, subprocess, sys, tempfile
+import json, os, subprocess, sys, tempfile
 
 import numpy as np
 import torch
-
-
-def read_st(path):
-    raw = open(path, "rb").read()
-    n = struct.unpack("<Q", raw[:8])[0]
-    header = json.loads(raw[8:8 + n])
-    meta, out = header.pop("__metadata__", {}), {}
-    types = {"F32": np.float32, "I32": np.int32, "I64": np.int64}
-    for name, e in header.items():
-        a, b = e["data_offsets"]
-        out[name] = np.frombuffer(raw[8 + n + a:8 + n + b], dtype=types[e["dtype"]]).reshape(e["shape"])
-    return meta, out
+from st_io import st_read
 
 
 class Nice:
     """The reference network, float64, from genc's checkpoint."""
 
     def __init__(self, path):
-        meta, t = read_st(path)
+        t, meta = st_read(path)
         self.cfg = json.loads(meta["config"])
         self.perm = torch.from_numpy(t["extra.permutation"].astype(np.int64))
         self.D = self.cfg["rows"] * self.cfg["cols"]
