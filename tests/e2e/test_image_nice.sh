@@ -42,7 +42,7 @@ grep -q 'max |x - f^-1(f(x))| = [0-9.e-]*' "$tmp/s.log" && ok || bad "no reconst
 expect_error "bad model" 'nice' "$genc" image train --model vae --steps 1 --out "$tmp/x"
 expect_error "bad prior" 'logistic or gaussian' "$genc" image train --data "$data" --prior laplace --steps 1 --out "$tmp/x"
 expect_error "bad scale init" 'data or zero' "$genc" image train --data "$data" --hidden 8 --layers 1 --scale-init ones --steps 1 --out "$tmp/x"
-expect_error "bad data" 'mnist or fashion-mnist' "$genc" image train --data cifar --steps 1 --out "$tmp/x"
+expect_error "bad data" 'fashion-mnist or mnist' "$genc" image train --data cifar --steps 1 --out "$tmp/x"
 expect_error "bad number" '--lr' "$genc" image train --lr fast
 expect_error "out of range" '--temperature' "$genc" image sample --temperature -1
 expect_error "unknown flag" '--nope' "$genc" image eval --nope 1
