@@ -28,6 +28,9 @@ struct genc_ctx {
 
 
 
+/* log sum_j e^x_j of one row, max-subtracted (softmax.c; the one every loss uses). */
+genc_real genc_row_logsumexp(const genc_real *x, int64_t V);
+
 /* Strided helpers (tensor.c). */
 void genc_strided_apply(const int64_t shape[4], genc_real *dst, const int64_t dst_stride[4],
                         const genc_real *src, const int64_t src_stride[4], bool accumulate);

@@ -75,10 +75,7 @@ static genc_status logp_of(genc_ctx *ctx, genc_lm *m, const genc_grpo_rollouts *
             out[i] = 0;
             if (r->mask[i] == 0) continue;
             const genc_real *z = lg->data + (i - r0 * T) * V;
-            genc_real mx = z[0], s = 0;
-            for (int64_t v = 1; v < V; v++) mx = z[v] > mx ? z[v] : mx;
-            for (int64_t v = 0; v < V; v++) s += exp(z[v] - mx);
-            out[i] = z[r->actions[i]] - mx - log(s);
+            out[i] = z[r->actions[i]] - genc_row_logsumexp(z, V);
         }
         genc_step_reset(ctx);
     }

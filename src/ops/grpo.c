@@ -15,13 +15,6 @@ typedef struct {
     genc_real *lse; /* [N] log-sum-exp of each row */
 } grpo_saved;
 
-static genc_real row_lse(const genc_real *z, int64_t V) {
-    genc_real mx = z[0], s = 0;
-    for (int64_t v = 1; v < V; v++) mx = z[v] > mx ? z[v] : mx;
-    for (int64_t v = 0; v < V; v++) s += exp(z[v] - mx);
-    return mx + log(s);
-}
-
 /* d surr / d logp for one token. */
 static genc_real surr_grad(genc_real r, genc_real A, double lo, double hi) {
     genc_real un = r * A, rc = r < lo ? (genc_real)lo : r > hi ? (genc_real)hi : r, cl = rc * A;
@@ -82,7 +75,7 @@ genc_tensor *genc_grpo_loss(genc_ctx *ctx, genc_tensor *logits, const genc_grpo_
     genc_grpo_stats st = {0};
     for (int64_t i = 0; i < N; i++) {
         const genc_real *zi = z->data + i * V;
-        s->lse[i] = row_lse(zi, V);
+        s->lse[i] = genc_row_logsumexp(zi, V);
         if (b->weight[i] == 0) continue;
         token_terms(b, i, zi[b->actions[i]] - s->lse[i], &obj, &st);
         for (int64_t v = 0; v < V; v++) ent -= (double)exp(zi[v] - s->lse[i]) * (double)(zi[v] - s->lse[i]);

@@ -13,7 +13,7 @@ static genc_real row_max(const genc_real *x, int64_t V) {
 }
 
 /* log sum_j e^x_j = m + log sum_j e^(x_j - m), m = max_j x_j. */
-static genc_real row_logsumexp(const genc_real *x, int64_t V) {
+genc_real genc_row_logsumexp(const genc_real *x, int64_t V) {
     genc_real m = row_max(x, V), s = 0;
 #pragma omp simd reduction(+ : s)
     for (int64_t j = 0; j < V; j++) s += fastexp(x[j] - m);
@@ -51,6 +51,7 @@ genc_tensor *genc_softmax(genc_ctx *ctx, genc_tensor *a) {
         const genc_real *x = a->data + r * V;
         genc_real *yr = y->data + r * V, m = row_max(x, V), s = 0;
         for (int64_t j = 0; j < V; j++) yr[j] = fastexp(x[j] - m);
+#pragma omp simd reduction(+ : s)
         for (int64_t j = 0; j < V; j++) s += yr[j];
         genc_real inv = 1 / s;
         for (int64_t j = 0; j < V; j++) yr[j] *= inv;
@@ -85,7 +86,7 @@ genc_tensor *genc_log_softmax(genc_ctx *ctx, genc_tensor *a) {
 #pragma omp parallel for if (rows * V > GENC_PAR_MIN) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         const genc_real *x = a->data + r * V;
-        genc_real *yr = y->data + r * V, lse = row_logsumexp(x, V);
+        genc_real *yr = y->data + r * V, lse = genc_row_logsumexp(x, V);
         for (int64_t j = 0; j < V; j++) yr[j] = x[j] - lse;
     }
     genc_record(ctx, "log_softmax", log_softmax_backward, y, 1, &a);
@@ -154,7 +155,7 @@ genc_tensor *genc_cross_entropy(genc_ctx *ctx, genc_tensor *logits, const int32_
 #pragma omp parallel for reduction(+ : loss) if (N * V > GENC_PAR_MIN) schedule(static)
     for (int64_t r = 0; r < N; r++) {
         const genc_real *x = a->data + r * V;
-        sv->lse[r] = row_logsumexp(x, V);
+        sv->lse[r] = genc_row_logsumexp(x, V);
         if (sv->targets[r] != ignore_index) loss += (double)(sv->lse[r] - x[sv->targets[r]]);
     }
     y->data[0] = count ? (genc_real)(loss / (double)count) : 0;
