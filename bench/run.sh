@@ -12,6 +12,8 @@
 #   bench/run.sh gemm    bench_matmul (FMA peak, genc_gemm GFLOP/s) with each GEMM backend
 #                        that is installed: OpenBLAS OpenMP (genc's), OpenBLAS pthreads
 #                        (LD_LIBRARY_PATH swap), BLIS OpenMP (LD_PRELOAD), oneDNN (dnnl_sgemm).
+#   bench/run.sh grpo    GRPO rollout and update tokens/s of genc vs PyTorch on the demo model
+#                        (bench/grpo.sh: bench/grpo.c, bench/grpo.py), at 2 threads then 1.
 #
 # Environment: BUILD_DIR (default ./build), THREADS, ROUNDS, STEPS and BLOCKS (steps per block,
 # blocks per run: 10 and 5), DATA (random or fashion), GEMM_ARGS (extra bench_matmul flags,
@@ -96,8 +98,11 @@ mlp)
     printf 'each at its best thread setting (best round): genc %.2f steps/s (%s threads), torch %.2f steps/s (%s threads): genc/torch = %.2f\n' \
         "$best_g" "$best_gt" "$best_t" "$best_tt" "$(awk -v a="$best_g" -v b="$best_t" 'BEGIN {print a / b}')"
     ;;
+grpo)
+    bash "$ROOT/bench/grpo.sh" "$BUILD" 2
+    ;;
 *)
-    echo "usage: bench/run.sh [mlp|gemm]" >&2
+    echo "usage: bench/run.sh [mlp|gemm|grpo]" >&2
     exit 2
     ;;
 esac
