@@ -126,7 +126,7 @@ genc_status genc_ode_method_parse(genc_ctx *ctx, const char *name, genc_ode_meth
  * (v is defined at t = 1, unlike EDM's denoiser at sigma = 0). Only o->observe is used. */
 genc_status genc_rflow_sample(genc_ctx *ctx, genc_denoiser net, void *user, int64_t n, int64_t dim, int steps,
                               genc_ode_method m, const genc_sampler_opts *o, float *x);
-/* Straightness S = int_0^1 E ||(Z1 - Z0) - dZt/dt||^2 dt (Liu et al. eq. for S(Z)) on the Euler
+/* Straightness S = int_0^1 E ||(Z1 - Z0) - dZt/dt||^2 dt (Liu et al.) on the Euler
  * path with `steps` steps from z: sum_k dt ||(Z1 - Z0) - v_k||^2, the squared norm summed over
  * the dim coordinates (divide by dim for a per-coordinate value), averaged over the n samples.
  * x1 (may be NULL) receives the Euler endpoints Z1. */

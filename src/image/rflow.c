@@ -7,7 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-/* x_t = t x1 + (1 - t) z, v = x1 - z (the paper's eq. 1 interpolation, reference code's t). */
+/* x_t = t x1 + (1 - t) z, v = x1 - z (the paper's linear interpolation, the reference code's t). */
 void genc_rflow_training_pair(const float *x1, const float *z, const float *t, int64_t n, int64_t dim, float *xt,
                               float *v_target) {
 #pragma omp parallel for schedule(static)
