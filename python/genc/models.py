@@ -1,0 +1,176 @@
+"""genc's model families as genc.Module subclasses.
+
+Each wraps a C core from genc._genc that owns the model; its parameters are Tensors that
+view the C model's memory (named as in genc's checkpoints), so ``named_parameters()``,
+optimisers, ``.grad`` and numpy all see the numbers the C forward uses.
+"""
+import json as _json
+
+from . import _genc
+from . import Module, Tensor, no_grad, randn, tensor
+
+__all__ = ["LanguageModel", "Tokenizer", "NICE", "Classifier", "DataLoader", "grpo_advantages",
+           "rectified_flow_loss", "rectified_flow_sample"]
+
+Tokenizer = _genc.Tokenizer
+DataLoader = _genc.DataLoader
+
+
+class _CoreModule(Module):
+    """A module whose parameters are a C model's tensors."""
+
+    def _own_parameters(self):
+        yield from self._core.named_tensors
+
+
+class LanguageModel(_CoreModule):
+    """A DeepSeek-V3-architecture language model: MLA attention with decoupled RoPE,
+    DeepSeekMoE with auxiliary-loss-free balancing, multi-token prediction (MTP).
+
+    ``LanguageModel("tiny", vocab_size=512, num_hidden_layers=2)``: a preset, then any
+    config field by its Hugging Face name. ``loss(tokens [B, T+1])`` gives the training
+    loss with autograd; ``generate`` a token generator; ``fit`` genc's own training loop."""
+
+    def __init__(self, preset="tiny", tokenizer=None, init_std=0.02, _core=None, **config):
+        super().__init__()
+        if _core is None:
+            core = _genc.LMCore(preset)
+            if config:
+                cfg = _json.loads(core.config_json)
+                unknown = [k for k in config if k not in cfg]
+                if unknown:
+                    raise ValueError(f"LanguageModel: unknown config fields {unknown}; known: {sorted(cfg)}")
+                cfg.update(config)
+                core = _genc.LMCore(config_json=_json.dumps(cfg), init_std=init_std)
+            elif init_std != 0.02:
+                core = _genc.LMCore(config_json=core.config_json, init_std=init_std)
+            _core = core
+        self._core = _core
+        if tokenizer is not None:
+            self._core.tokenizer = tokenizer
+
+    @classmethod
+    def load(cls, path):
+        """A model (and its tokenizer) from a genc checkpoint (CLI or Python)."""
+        return cls(_core=_genc.LMCore.load(path))
+
+    def save(self, path):
+        self._core.save(path)
+
+    @property
+    def config(self):
+        return _json.loads(self._core.config_json)
+
+    @property
+    def tokenizer(self):
+        return self._core.tokenizer
+
+    @tokenizer.setter
+    def tokenizer(self, tok):
+        self._core.tokenizer = tok
+
+    def forward(self, tokens):
+        """Logits [B, T, V] of the main model for tokens [B, T]."""
+        return self._core.logits(tokens)
+
+    def loss(self, tokens):
+        """(total loss, {'main', 'balance', 'mtp'}) for tokens [B, T+1]."""
+        return self._core.loss(tokens)
+
+    def update_bias(self):
+        """The aux-loss-free balancing step (after each optimiser step)."""
+        self._core.update_bias()
+
+    def maxvio(self):
+        return self._core.maxvio()
+
+    def generate(self, prompt, max_new_tokens=64, temperature=1.0, top_k=0, top_p=1.0, eos=None):
+        """A generator of token ids (text prompts need a tokenizer): ``send(text)`` appends
+        text to the context mid-stream, ``close()`` frees the latent KV cache at once."""
+        kw = {} if eos is None else {"eos": eos}
+        return self._core.generate(prompt, max_new_tokens, temperature, top_k, top_p, **kw)
+
+    def fit(self, tokens, steps=100, batch=16, seq=128, lr=3e-3, checkpoint=None, **kw):
+        """genc's training loop (AdamW, cosine schedule, clipping, balancing) in C with the
+        GIL released; Ctrl-C stops after the current step, writes the checkpoint and raises
+        KeyboardInterrupt. Returns {'steps', 'loss', 'stopped'}."""
+        return self._core.fit(tokens, steps, batch, seq, lr, checkpoint=checkpoint, **kw)
+
+    def extra_repr(self):
+        c = self.config
+        moe = f", MoE {c['n_routed_experts']}x{c['num_experts_per_tok']}" if c["n_routed_experts"] else ""
+        return (f"dim {c['hidden_size']}, {c['num_hidden_layers']} layers, MLA kv rank {c['kv_lora_rank']}{moe}, "
+                f"MTP {c['num_nextn_predict_layers']}, vocab {c['vocab_size']}")
+
+
+class NICE(_CoreModule):
+    """The NICE normalising flow (additive couplings, diagonal scaling)."""
+
+    def __init__(self, rows=28, cols=28, hidden=1000, layers=5, couplings=4, prior="logistic", perm_seed=None):
+        super().__init__()
+        kw = {} if perm_seed is None else {"perm_seed": perm_seed}
+        self._core = _genc.NICECore(rows, cols, hidden, layers, couplings, prior, **kw)
+
+    def forward(self, x):
+        return self._core.log_prob(x)
+
+    log_prob = forward
+
+    def inverse(self, h):
+        return self._core.inverse(h)
+
+    def sample(self, n=16, temperature=1.0, seed=1):
+        return self._core.sample(n, temperature, seed)
+
+    def extra_repr(self):
+        return _json.loads(self._core.config_json).__repr__()
+
+
+class Classifier(_CoreModule):
+    """genc's image classifier (a small convnet, or an MLP)."""
+
+    def __init__(self, arch="convnet", rows=28, cols=28, classes=10, hidden=256, dropout=0.25):
+        super().__init__()
+        self._core = _genc.ClassifierCore(arch, rows, cols, classes, hidden, dropout)
+        self.arch = arch
+
+    def forward(self, x):
+        return self._core.forward(x, self.training)
+
+    def extra_repr(self):
+        return self.arch
+
+
+def grpo_advantages(rewards, group, scale_std=True, eps=1e-4):
+    """Group-relative advantages (DeepSeekMath eq. 3): (r - mean) / (std + eps) within each
+    group of ``group`` consecutive rollouts."""
+    out = []
+    for g in range(0, len(rewards), group):
+        rs = rewards[g:g + group]
+        mean = sum(rs) / len(rs)
+        std = (sum((r - mean) ** 2 for r in rs) / len(rs)) ** 0.5
+        out += [(r - mean) / (std + eps) if scale_std else r - mean for r in rs]
+    return out
+
+
+def rectified_flow_loss(velocity, x1, t=None, x0=None):
+    """Rectified flow (Liu et al. 2022): x_t = t x1 + (1 - t) x0, target x1 - x0,
+    loss = mean ||v(x_t, t) - (x1 - x0)||^2. ``velocity(x_t, t)`` is any genc module."""
+    n, d = x1.shape
+    x0 = randn(n, d) if x0 is None else x0
+    t = _genc.rand(n, 1) if t is None else t
+    xt = t * x1 + (1 - t) * x0
+    diff = velocity(xt, t) - (x1 - x0)
+    return (diff * diff).mean()
+
+
+def rectified_flow_sample(velocity, x0, steps=10):
+    """Euler integration of dx/dt = v(x, t) from t = 0 to 1: a generator yielding x after
+    every step (so a caller can show intermediate images as they are produced)."""
+    x = x0
+    n = x0.shape[0]
+    with no_grad():
+        for k in range(steps):
+            t = _genc.full(n, 1, value=k / steps)
+            x = x + velocity(x, t) * (1.0 / steps)
+            yield x

@@ -1,0 +1,1150 @@
+/* genc._genc model families: the byte-level BPE Tokenizer, the DeepSeek-V3 language model
+ * core (losses with autograd, a training loop that releases the GIL and stops cleanly on
+ * Ctrl-C, token generators with send/close), the NICE flow and the image classifier, and
+ * a DataLoader iterator over the named image data sets. Each core owns its C model; its
+ * parameters are Tensors viewing the model's memory, so Python optimisers, .grad and
+ * numpy see the same numbers the C forward uses. */
+#include "python/pygenc.h"
+#include "genc/data.h"
+
+#include <signal.h>
+#include <string.h>
+
+/* The parameters of a C parameter set as a tuple of (name, Tensor) pairs. */
+static PyObject *bind_params(const genc_params *p, PyObject *owner) {
+    PyObject *r = PyTuple_New(p->n);
+    for (int i = 0; r && i < p->n; i++) {
+        TensorObject *t = pg_tensor_bound(p->t[i], owner);
+        if (!t) {
+            Py_CLEAR(r);
+            break;
+        }
+        if (p->t[i]->grad) {
+            StorageObject *gs = pg_storage_external(p->t[i]->grad, (size_t)genc_numel(p->t[i]) * sizeof(genc_real), owner,
+                                                    false);
+            t->grad = gs ? (PyObject *)pg_tensor_view(gs, p->t[i]->ndim, p->t[i]->shape, p->t[i]->stride, p->t[i]->grad) : NULL;
+            Py_XDECREF(gs);
+        }
+        PyTuple_SET_ITEM(r, i, Py_BuildValue("(sN)", p->t[i]->name, (PyObject *)t));
+    }
+    return r;
+}
+
+/* Tuple of the tensors alone (what model nodes watch for in-place changes). */
+static PyObject *watch_of(PyObject *named) {
+    Py_ssize_t n = named ? PyTuple_GET_SIZE(named) : 0;
+    PyObject *w = PyTuple_New(n);
+    for (Py_ssize_t i = 0; w && i < n; i++) {
+        PyObject *t = PyTuple_GET_ITEM(PyTuple_GET_ITEM(named, i), 1);
+        Py_INCREF(t);
+        PyTuple_SET_ITEM(w, i, t);
+    }
+    return w;
+}
+
+static void bump_all(PyObject *named) {
+    for (Py_ssize_t i = 0; named && i < PyTuple_GET_SIZE(named); i++)
+        pg_bump((TensorObject *)PyTuple_GET_ITEM(PyTuple_GET_ITEM(named, i), 1));
+}
+
+/* ======================= Tokenizer ======================= */
+
+typedef struct {
+    PyObject_HEAD
+    genc_tokenizer *tok;
+} TokObject;
+
+static void tok_dealloc(TokObject *t) {
+    genc_tokenizer_free(t->tok);
+    Py_TYPE(t)->tp_free(t);
+}
+
+static PyTypeObject Tok_Type;
+
+static PyObject *tok_wrap(genc_tokenizer *tk) {
+    TokObject *t = PyObject_New(TokObject, &Tok_Type);
+    if (!t) return genc_tokenizer_free(tk), NULL;
+    t->tok = tk;
+    return (PyObject *)t;
+}
+
+static int tok_init(TokObject *t, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"path", NULL};
+    PyObject *path;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&:Tokenizer", kwlist, PyUnicode_FSConverter, &path)) return -1;
+    genc_tokenizer *tk = NULL;
+    genc_status s = genc_tokenizer_load(G.ctx, PyBytes_AS_STRING(path), &tk);
+    Py_DECREF(path);
+    if (s) return pg_raise(s), -1;
+    genc_tokenizer_free(t->tok);
+    t->tok = tk;
+    return 0;
+}
+
+static PyObject *tok_train(PyObject *cls, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"text", "vocab_size", NULL};
+    Py_buffer text;
+    int vocab = 512;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "s*|i:train", kwlist, &text, &vocab)) return NULL;
+    genc_tokenizer *tk = NULL;
+    genc_status s;
+    Py_BEGIN_ALLOW_THREADS
+    genc_ctx *c = genc_ctx_new();
+    s = c ? genc_tokenizer_train_memory(c, text.buf, (size_t)text.len, vocab, &tk) : GENC_ENOMEM;
+    if (s && c) genc_error(G.ctx, s, "%s", genc_last_error(c));
+    genc_ctx_free(c);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&text);
+    if (s) return pg_raise(s);
+    return tok_wrap(tk);
+}
+
+static PyObject *tok_encode(TokObject *t, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"text", "allow_special", NULL};
+    Py_buffer text;
+    int special = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "s*|p:encode", kwlist, &text, &special)) return NULL;
+    int32_t *ids = NULL;
+    size_t n = 0;
+    genc_status s = genc_tokenizer_encode(t->tok, G.ctx, text.buf, (size_t)text.len, special, &ids, &n);
+    PyBuffer_Release(&text);
+    if (s) return pg_raise(s);
+    PyObject *l = PyList_New((Py_ssize_t)n);
+    for (size_t i = 0; l && i < n; i++) PyList_SET_ITEM(l, (Py_ssize_t)i, PyLong_FromLong(ids[i]));
+    free(ids);
+    return l;
+}
+
+static PyObject *tok_decode(TokObject *t, PyObject *ids_obj) {
+    int32_t *ids;
+    int64_t n;
+    if (pg_int32_array(ids_obj, &ids, &n)) return NULL;
+    uint8_t *bytes = NULL;
+    size_t nb = 0;
+    genc_status s = genc_tokenizer_decode(t->tok, G.ctx, ids, (size_t)n, &bytes, &nb);
+    free(ids);
+    if (s) return pg_raise(s);
+    PyObject *r = PyUnicode_DecodeUTF8((const char *)bytes, (Py_ssize_t)nb, "replace");
+    free(bytes);
+    return r;
+}
+
+static PyObject *tok_save(TokObject *t, PyObject *args) {
+    PyObject *path;
+    if (!PyArg_ParseTuple(args, "O&:save", PyUnicode_FSConverter, &path)) return NULL;
+    genc_status s = genc_tokenizer_save(t->tok, G.ctx, PyBytes_AS_STRING(path));
+    Py_DECREF(path);
+    if (s) return pg_raise(s);
+    Py_RETURN_NONE;
+}
+
+static PyObject *tok_special(TokObject *t, PyObject *name) {
+    const char *s = PyUnicode_AsUTF8(name);
+    if (!s) return NULL;
+    return PyLong_FromLong(genc_tokenizer_special(t->tok, s));
+}
+
+static PyObject *tok_vocab(TokObject *t, void *c) { return PyLong_FromLong(genc_tokenizer_vocab_size(t->tok)); }
+static PyObject *tok_repr(TokObject *t) {
+    return PyUnicode_FromFormat("genc.Tokenizer(byte-level BPE, %d tokens, %d merges)", genc_tokenizer_vocab_size(t->tok),
+                                genc_tokenizer_n_merges(t->tok));
+}
+
+static PyMethodDef tok_methods[] = {
+    {"train", (PyCFunction)(void (*)(void))tok_train, METH_VARARGS | METH_KEYWORDS | METH_CLASS,
+     "Tokenizer.train(text, vocab_size=512): train byte-level BPE on a str or bytes"},
+    {"encode", (PyCFunction)(void (*)(void))tok_encode, METH_VARARGS | METH_KEYWORDS, "text -> list of ids"},
+    {"decode", (PyCFunction)tok_decode, METH_O, "ids -> text (invalid UTF-8 replaced)"},
+    {"save", (PyCFunction)tok_save, METH_VARARGS, "write a safetensors tokenizer file"},
+    {"special", (PyCFunction)tok_special, METH_O, "id of a special token such as '<|eos|>'"},
+    {NULL},
+};
+static PyGetSetDef tok_getset[] = {{"vocab_size", (getter)tok_vocab, NULL, "tokens", NULL}, {NULL}};
+
+static PyTypeObject Tok_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "genc.Tokenizer",
+    .tp_basicsize = sizeof(TokObject),
+    .tp_dealloc = (destructor)tok_dealloc,
+    .tp_repr = (reprfunc)tok_repr,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Tokenizer(path): genc's byte-level BPE tokenizer; Tokenizer.train(text, vocab_size) makes one.",
+    .tp_methods = tok_methods,
+    .tp_getset = tok_getset,
+    .tp_init = (initproc)tok_init,
+    .tp_new = PyType_GenericNew,
+};
+
+/* ======================= language model ======================= */
+
+typedef struct {
+    PyObject_HEAD
+    genc_lm m;
+    bool built;
+    int busy;         /* a fit() holds the model (GIL released) */
+    PyObject *named;  /* tuple of (name, Tensor) */
+    PyObject *watch;  /* tuple of Tensors */
+    PyObject *tok;    /* Tokenizer or NULL */
+    PyObject *weakreflist;
+} LMObject;
+
+static int lm_traverse(LMObject *l, visitproc visit, void *arg) {
+    Py_VISIT(l->named);
+    Py_VISIT(l->watch);
+    Py_VISIT(l->tok);
+    return 0;
+}
+static int lm_clear(LMObject *l) {
+    Py_CLEAR(l->named);
+    Py_CLEAR(l->watch);
+    Py_CLEAR(l->tok);
+    return 0;
+}
+static void lm_dealloc(LMObject *l) {
+    PyObject_GC_UnTrack(l);
+    if (l->weakreflist) PyObject_ClearWeakRefs((PyObject *)l);
+    lm_clear(l);
+    if (l->built) genc_lm_free(&l->m);
+    Py_TYPE(l)->tp_free(l);
+}
+
+static int lm_busy(LMObject *l) {
+    if (!l->built) return PyErr_SetString(PyExc_RuntimeError, "the language model is not built"), -1;
+    if (l->busy) return PyErr_SetString(PyExc_RuntimeError, "the language model is training in another thread"), -1;
+    return 0;
+}
+
+static int lm_bind(LMObject *l) {
+    l->named = bind_params(&l->m.params, (PyObject *)l);
+    l->watch = l->named ? watch_of(l->named) : NULL;
+    return l->watch ? 0 : -1;
+}
+
+/* LMCore(preset="tiny", config=None (a JSON string of Hugging Face fields), init_std=0.02, **overrides) */
+static int lm_init(LMObject *l, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"preset", "config_json", "init_std", NULL};
+    const char *preset = "tiny", *json = NULL;
+    double std = 0.02;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|szd:LMCore", kwlist, &preset, &json, &std)) return -1;
+    if (l->built) return PyErr_SetString(PyExc_RuntimeError, "LMCore already built"), -1;
+    genc_lm_config c;
+    genc_status s = json ? genc_lm_config_parse(G.ctx, json, "config", &c) : genc_lm_preset(G.ctx, preset, &c);
+    if (!s) s = genc_lm_config_check(G.ctx, &c);
+    if (!s) s = genc_lm_init(G.ctx, &l->m, &c, std);
+    if (s) return pg_raise(s), -1;
+    l->built = true;
+    return lm_bind(l);
+}
+
+static PyObject *lm_config_json(LMObject *l, void *c) {
+    if (!l->built) Py_RETURN_NONE;
+    char *j = genc_lm_config_json(&l->m.cfg);
+    PyObject *r = PyUnicode_FromString(j ? j : "{}");
+    free(j);
+    return r;
+}
+static PyObject *lm_named(LMObject *l, void *c) {
+    PyObject *r = l->named ? l->named : Py_None;
+    Py_INCREF(r);
+    return r;
+}
+static PyObject *lm_get_tok(LMObject *l, void *c) {
+    PyObject *r = l->tok ? l->tok : Py_None;
+    Py_INCREF(r);
+    return r;
+}
+static int lm_set_tok(LMObject *l, PyObject *v, void *c) {
+    if (v && v != Py_None && !PyObject_TypeCheck(v, &Tok_Type))
+        return PyErr_SetString(PyExc_TypeError, "tokenizer: expected a genc.Tokenizer"), -1;
+    if (v && v != Py_None && l->built && genc_tokenizer_vocab_size(((TokObject *)v)->tok) > l->m.cfg.vocab_size)
+        return PyErr_Format(PyExc_ValueError, "tokenizer: %d tokens, but the model's vocabulary is %d",
+                            genc_tokenizer_vocab_size(((TokObject *)v)->tok), l->m.cfg.vocab_size), -1;
+    Py_XINCREF(v == Py_None ? NULL : v);
+    Py_XSETREF(l->tok, v == Py_None ? NULL : v);
+    return 0;
+}
+
+/* tokens [B, T + 1] in ids; i[0] = B, i[1] = T; out_aux: double[10] (main, balance, mtp...) */
+static genc_tensor *f_lm_loss(genc_ctx *c, genc_tensor **in, int n, OpArgs *a) {
+    genc_lm_losses L;
+    if (genc_lm_forward_train(c, a->model, a->ids, a->i[0], a->i[1], &L)) return NULL;
+    double *aux = a->out_aux;
+    if (aux) {
+        genc_lm *m = a->model;
+        aux[0] = L.main ? L.main->data[0] : 0;
+        aux[1] = L.balance ? L.balance->data[0] : 0;
+        for (int k = 0; k < m->cfg.mtp_depth && k < 8; k++) aux[2 + k] = L.mtp[k] ? L.mtp[k]->data[0] : 0;
+    }
+    return L.total;
+}
+
+static genc_tensor *f_lm_logits(genc_ctx *c, genc_tensor **in, int n, OpArgs *a) {
+    return genc_lm_logits(c, a->model, a->ids, a->i[0], a->i[1]);
+}
+
+/* ids from a [B, T] nested list / 2-d buffer / 1-d sequence (B = 1). */
+static int token_batch(PyObject *o, int32_t **ids, int64_t *B, int64_t *T) {
+    int64_t n;
+    if (pg_int32_array(o, ids, &n)) return -1;
+    *B = 1;
+    if (PyObject_CheckBuffer(o)) {
+        Py_buffer v;
+        if (PyObject_GetBuffer(o, &v, PyBUF_RECORDS_RO) == 0) {
+            if (v.ndim == 2) *B = v.shape[0];
+            PyBuffer_Release(&v);
+        }
+    } else if ((PyList_Check(o) || PyTuple_Check(o)) && PySequence_Size(o) > 0) {
+        PyObject *f = PySequence_GetItem(o, 0);
+        if (f && (PyList_Check(f) || PyTuple_Check(f))) *B = PySequence_Size(o);
+        Py_XDECREF(f);
+    }
+    if (*B < 1 || n % *B) {
+        free(*ids);
+        PyErr_SetString(PyExc_ValueError, "tokens: rows of different lengths");
+        return -1;
+    }
+    *T = n / *B;
+    return 0;
+}
+
+static PyObject *lm_loss(LMObject *l, PyObject *tokens) {
+    if (lm_busy(l)) return NULL;
+    OpArgs a = {0};
+    int64_t B, T1;
+    if (token_batch(tokens, &a.ids, &B, &T1)) return NULL;
+    a.n_ids = B * T1;
+    if (T1 < 2) {
+        pg_args_free(&a);
+        return PyErr_Format(PyExc_ValueError, "loss: each row needs at least 2 tokens (inputs and a target), found %lld",
+                            (long long)T1);
+    }
+    a.i[0] = B, a.i[1] = T1 - 1;
+    a.model = &l->m;
+    double aux[10] = {0};
+    a.out_aux = aux;
+    PyObject *r = pg_run_op("lm_loss", f_lm_loss, 0, NULL, &a, (PyObject *)l, l->watch, false);
+    if (!r) return NULL;
+    if (((TensorObject *)r)->grad_fn) ((TensorObject *)r)->grad_fn->args.out_aux = NULL;
+    PyObject *mtp = PyList_New(0);
+    for (int k = 0; k < l->m.cfg.mtp_depth && k < 8; k++) {
+        PyObject *x = PyFloat_FromDouble(aux[2 + k]);
+        PyList_Append(mtp, x);
+        Py_DECREF(x);
+    }
+    return Py_BuildValue("N{sdsdsN}", r, "main", aux[0], "balance", aux[1], "mtp", mtp);
+}
+
+static PyObject *lm_logits(LMObject *l, PyObject *tokens) {
+    if (lm_busy(l)) return NULL;
+    OpArgs a = {0};
+    int64_t B, T;
+    if (token_batch(tokens, &a.ids, &B, &T)) return NULL;
+    a.n_ids = B * T;
+    a.i[0] = B, a.i[1] = T;
+    a.model = &l->m;
+    return pg_run_op("lm_logits", f_lm_logits, 0, NULL, &a, (PyObject *)l, l->watch, false);
+}
+
+static PyObject *lm_update_bias(LMObject *l, PyObject *u) {
+    if (lm_busy(l)) return NULL;
+    genc_lm_update_bias(&l->m);
+    Py_RETURN_NONE;
+}
+
+static PyObject *lm_maxvio(LMObject *l, PyObject *u) {
+    PyObject *r = PyList_New(0);
+    for (int b = 0; r && l->built && b < l->m.cfg.n_layers; b++)
+        if (l->m.blocks[b].router) {
+            PyObject *x = PyFloat_FromDouble(genc_lm_maxvio(&l->m, b));
+            PyList_Append(r, x);
+            Py_DECREF(x);
+        }
+    return r;
+}
+
+static genc_status save_tok(genc_ctx *ctx, void *user, genc_st_writer *w) { return genc_tokenizer_add_to(user, ctx, w); }
+
+static PyObject *lm_save(LMObject *l, PyObject *args) {
+    PyObject *path;
+    if (lm_busy(l) || !PyArg_ParseTuple(args, "O&:save", PyUnicode_FSConverter, &path)) return NULL;
+    char *cfg = genc_lm_config_json(&l->m.cfg);
+    genc_train_state st = {0};
+    genc_status s = genc_checkpoint_save(G.ctx, PyBytes_AS_STRING(path), &l->m.params, NULL, cfg, &st,
+                                         l->tok ? save_tok : NULL, l->tok ? ((TokObject *)l->tok)->tok : NULL);
+    free(cfg);
+    Py_DECREF(path);
+    if (s) return pg_raise(s);
+    Py_RETURN_NONE;
+}
+
+static PyTypeObject LM_Type;
+
+static PyObject *lm_load(PyObject *cls, PyObject *args) {
+    PyObject *path;
+    if (!PyArg_ParseTuple(args, "O&:load", PyUnicode_FSConverter, &path)) return NULL;
+    const char *p = PyBytes_AS_STRING(path);
+    LMObject *l = (LMObject *)LM_Type.tp_alloc(&LM_Type, 0);
+    genc_st *f = NULL;
+    genc_status s = l ? genc_st_open(G.ctx, p, &f) : GENC_ENOMEM;
+    genc_lm_config c;
+    const char *cj = f ? genc_st_meta(f, "config") : NULL;
+    if (!s && !cj) s = genc_error(G.ctx, GENC_EFORMAT, "%s: no \"config\" metadata (not a genc language-model checkpoint)", p);
+    if (!s) s = genc_lm_config_parse(G.ctx, cj, p, &c);
+    if (!s && !(s = genc_lm_init(G.ctx, &l->m, &c, 0.0))) l->built = true;
+    if (!s) s = genc_checkpoint_load(G.ctx, f, &l->m.params, NULL, NULL);
+    genc_tokenizer *tk = NULL;
+    if (!s && genc_st_meta(f, "tokenizer") && !(s = genc_tokenizer_from_st(G.ctx, f, &tk))) l->tok = tok_wrap(tk);
+    genc_st_close(f);
+    Py_DECREF(path);
+    if (s) {
+        Py_XDECREF(l);
+        return pg_raise(s);
+    }
+    if (lm_bind(l)) {
+        Py_DECREF(l);
+        return NULL;
+    }
+    return (PyObject *)l;
+}
+
+/* ---- fit: genc's training loop with the GIL released ---- */
+
+typedef struct {
+    genc_lm *m;
+    genc_lm_corpus corpus;
+    int64_t B, T;
+    uint64_t seed;
+    int32_t *batch;
+    volatile int stop;
+    PyObject *exc_type, *exc_value, *exc_tb; /* the exception a signal handler raised */
+    PyObject *callback;
+    double last_loss;
+} fit_job;
+
+static genc_tensor *fit_step_loss(genc_ctx *ctx, void *user, genc_train_state *st, double *items) {
+    fit_job *j = user;
+    genc_lm_windows(&j->corpus, j->seed, st->step, j->B, j->T, j->batch);
+    *items = (double)(j->B * j->T);
+    genc_lm_losses L;
+    if (genc_lm_forward_train(ctx, j->m, j->batch, j->B, j->T, &L)) return NULL;
+    j->last_loss = L.total->data[0];
+    return L.total;
+}
+
+/* After each update: the balancing bias, then Python's signal handlers (with the GIL for a
+ * moment, so Ctrl-C raises KeyboardInterrupt; the loop then saves and stops). */
+static genc_status fit_after_step(genc_ctx *ctx, void *user, genc_train_state *st) {
+    fit_job *j = user;
+    genc_lm_update_bias(j->m);
+    PyGILState_STATE g = PyGILState_Ensure();
+    int err = PyErr_CheckSignals();
+    if (!err && j->callback) {
+        PyObject *r = PyObject_CallFunction(j->callback, "Ld", (long long)st->step, j->last_loss);
+        if (!r) err = -1;
+        else if (r == Py_False) j->stop = 1;
+        Py_XDECREF(r);
+    }
+    if (err) {
+        PyErr_Fetch(&j->exc_type, &j->exc_value, &j->exc_tb);
+        j->stop = 1;
+    }
+    PyGILState_Release(g);
+    return GENC_OK;
+}
+
+static PyObject *lm_fit(LMObject *l, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"tokens", "steps", "batch", "seq", "lr", "min_lr", "warmup", "weight_decay", "beta2", "clip",
+                             "checkpoint", "save_every", "seed", "threads", "resume", "callback", NULL};
+    PyObject *tokens, *ckpt_obj = Py_None, *cb = Py_None;
+    long long steps = 100, B = 16, T = 128, warmup = 10, save_every = 0, seed = 1;
+    double lr = 3e-3, min_lr = 3e-4, wd = 0.1, beta2 = 0.95, clip = 1.0;
+    int threads = 0, resume = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|LLLddLdddOLLipO:fit", kwlist, &tokens, &steps, &B, &T, &lr, &min_lr,
+                                     &warmup, &wd, &beta2, &clip, &ckpt_obj, &save_every, &seed, &threads, &resume, &cb))
+        return NULL;
+    if (lm_busy(l)) return NULL;
+    if (T > l->m.cfg.max_seq) return PyErr_Format(PyExc_ValueError, "fit: seq %lld exceeds max_position_embeddings %d", T, l->m.cfg.max_seq);
+    PyObject *ckpt = NULL;
+    if (ckpt_obj != Py_None && !PyUnicode_FSConverter(ckpt_obj, &ckpt)) return NULL;
+    fit_job j = {.m = &l->m, .B = B, .T = T, .seed = (uint64_t)seed, .callback = cb == Py_None ? NULL : cb};
+    int64_t n;
+    if (pg_int32_array(tokens, &j.corpus.tokens, &n)) {
+        Py_XDECREF(ckpt);
+        return NULL;
+    }
+    j.corpus.n = j.corpus.n_train = n;
+    if (n < T + 2) {
+        free(j.corpus.tokens);
+        Py_XDECREF(ckpt);
+        return PyErr_Format(PyExc_ValueError, "fit: %lld tokens, fewer than seq %lld + 2", (long long)n, T);
+    }
+    for (int64_t i = 0; i < n; i++)
+        if (j.corpus.tokens[i] < 0 || j.corpus.tokens[i] >= l->m.cfg.vocab_size) {
+            long long bad = j.corpus.tokens[i];
+            free(j.corpus.tokens);
+            Py_XDECREF(ckpt);
+            return PyErr_Format(PyExc_ValueError, "fit: token %lld at position %lld is outside the vocabulary [0, %d)",
+                                bad, (long long)i, l->m.cfg.vocab_size);
+        }
+    j.batch = malloc((size_t)(B * (T + 1)) * sizeof(int32_t));
+    genc_ctx *ctx = genc_ctx_new();
+    genc_optim o = {0};
+    genc_optim_config oc = genc_optim_defaults(GENC_OPT_ADAMW);
+    oc.lr = lr, oc.weight_decay = wd, oc.beta2 = beta2;
+    char *cfg = genc_lm_config_json(&l->m.cfg);
+    genc_train_state st = {.data_seed = (uint64_t)seed, .best_metric = 1e300};
+    genc_status s = !ctx || !j.batch ? GENC_ENOMEM : GENC_OK;
+    if (!s) {
+        genc_set_threads(ctx, threads);
+        genc_rng_seed(ctx, (uint64_t)seed);
+        s = genc_optim_init(ctx, &o, &l->m.params, &oc);
+    }
+    if (!s && resume && ckpt) s = genc_checkpoint_resume(ctx, PyBytes_AS_STRING(ckpt), cfg, &l->m.params, &o, &st);
+    if (!s) genc_rng_set_offset(ctx, st.rng_offset);
+    genc_train_config tc = {.steps = steps, .save_every = save_every, .clip = clip,
+                            .checkpoint = ckpt ? PyBytes_AS_STRING(ckpt) : NULL, .config_json = cfg, .label = "lm",
+                            .stop = &j.stop, .ckpt_extra = l->tok ? save_tok : NULL,
+                            .ckpt_extra_user = l->tok ? ((TokObject *)l->tok)->tok : NULL,
+                            .schedule = {.kind = GENC_LR_COSINE, .lr = lr, .min_lr = min_lr, .warmup = warmup, .total = steps}};
+    genc_train_hooks h = {.user = &j, .step_loss = fit_step_loss, .after_step = fit_after_step};
+    l->busy = 1;
+    if (!s) {
+        Py_BEGIN_ALLOW_THREADS
+        s = genc_train_run(ctx, &tc, &l->m.params, &o, &h, &st);
+        Py_END_ALLOW_THREADS
+    }
+    l->busy = 0;
+    bump_all(l->named);
+    char msg[600] = "";
+    if (s && ctx) snprintf(msg, sizeof msg, "%s", genc_last_error(ctx));
+    genc_optim_free(&o);
+    genc_ctx_free(ctx);
+    free(cfg), free(j.batch), free(j.corpus.tokens);
+    Py_XDECREF(ckpt);
+    if (j.exc_type) { /* Ctrl-C (or the callback raised): the checkpoint is written; re-raise */
+        PyErr_Restore(j.exc_type, j.exc_value, j.exc_tb);
+        return NULL;
+    }
+    if (s && s != GENC_EINTR) return pg_raise_msg(s, msg);
+    return Py_BuildValue("{sLsdsO}", "steps", (long long)st.step, "loss", j.last_loss, "stopped", s == GENC_EINTR ? Py_True : Py_False);
+}
+
+static PyObject *lm_numel(LMObject *l, void *c) { return PyLong_FromLongLong(l->built ? genc_params_numel(&l->m.params) : 0); }
+static PyObject *lm_vocab(LMObject *l, void *c) { return PyLong_FromLong(l->built ? l->m.cfg.vocab_size : 0); }
+static PyObject *lm_maxseq(LMObject *l, void *c) { return PyLong_FromLong(l->built ? l->m.cfg.max_seq : 0); }
+
+/* ---- Generation: a generator object over the latent-cache decoder ---- */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *lm;          /* LMObject */
+    PyObject *tok;         /* Tokenizer or NULL */
+    genc_lm_cache *cache;
+    genc_sampler s;
+    int64_t max_new, produced;
+    int32_t *pending;      /* tokens to feed next (the prompt first, then the last sampled one + sent text) */
+    int64_t n_pending, cap;
+    genc_real *logits;
+    int32_t eos;
+    int state;             /* 0 fresh, 1 running, 2 finished */
+    PyObject *ids;         /* list of generated ids */
+} GenObject;
+
+static int gen_traverse(GenObject *g, visitproc visit, void *arg) {
+    Py_VISIT(g->lm);
+    Py_VISIT(g->tok);
+    Py_VISIT(g->ids);
+    return 0;
+}
+static void gen_release(GenObject *g) {
+    genc_lm_cache_free(g->cache);
+    g->cache = NULL;
+    free(g->pending), free(g->logits);
+    g->pending = NULL, g->logits = NULL;
+    g->state = 2;
+}
+static int gen_clear(GenObject *g) {
+    gen_release(g);
+    Py_CLEAR(g->lm);
+    Py_CLEAR(g->tok);
+    Py_CLEAR(g->ids);
+    return 0;
+}
+static void gen_dealloc(GenObject *g) {
+    PyObject_GC_UnTrack(g);
+    gen_clear(g);
+    Py_TYPE(g)->tp_free(g);
+}
+
+static int gen_push(GenObject *g, const int32_t *ids, int64_t n) {
+    if (g->n_pending + n > g->cap) {
+        int64_t cap = 2 * (g->n_pending + n) + 8;
+        int32_t *p = realloc(g->pending, (size_t)cap * sizeof *p);
+        if (!p) return PyErr_NoMemory(), -1;
+        g->pending = p, g->cap = cap;
+    }
+    memcpy(g->pending + g->n_pending, ids, (size_t)n * sizeof *ids);
+    g->n_pending += n;
+    return 0;
+}
+
+static PyObject *gen_stop(GenObject *g) {
+    gen_release(g);
+    PyErr_SetNone(PyExc_StopIteration);
+    return NULL;
+}
+
+/* Feed the pending tokens, sample the next one. */
+static PyObject *gen_advance(GenObject *g) {
+    LMObject *l = (LMObject *)g->lm;
+    if (lm_busy(l)) return NULL;
+    if (g->produced >= g->max_new) return gen_stop(g);
+    if (genc_lm_cache_len(g->cache) + g->n_pending > g->cache->max_len) return gen_stop(g); /* context full */
+    genc_status s = genc_lm_decode(G.ctx, &l->m, g->cache, g->pending, g->n_pending, g->logits, false, NULL);
+    if (s) {
+        gen_release(g);
+        return pg_raise(s);
+    }
+    g->n_pending = 0;
+    int32_t id = genc_sample(G.ctx, &g->s, g->logits, l->m.cfg.vocab_size, NULL);
+    if (id < 0) {
+        gen_release(g);
+        return pg_raise(genc_ctx_status(G.ctx));
+    }
+    g->produced++;
+    if (id == g->eos) return gen_stop(g);
+    PyObject *x = PyLong_FromLong(id);
+    PyList_Append(g->ids, x);
+    if (gen_push(g, &id, 1)) {
+        Py_DECREF(x);
+        return NULL;
+    }
+    return x;
+}
+
+static PyObject *gen_send(GenObject *g, PyObject *value) {
+    if (g->state == 2) {
+        PyErr_SetNone(PyExc_StopIteration);
+        return NULL;
+    }
+    if (g->state == 0) {
+        if (value != Py_None) return PyErr_Format(PyExc_TypeError, "can't send non-None value to a just-started generator");
+        g->state = 1;
+        return gen_advance(g);
+    }
+    if (value != Py_None) { /* append text (or ids) to the context */
+        int32_t *ids = NULL;
+        int64_t n = 0;
+        if (PyUnicode_Check(value)) {
+            if (!g->tok) return PyErr_Format(PyExc_TypeError, "send(text) needs a tokenizer; send a list of ids instead");
+            Py_ssize_t len;
+            const char *u = PyUnicode_AsUTF8AndSize(value, &len);
+            size_t nn = 0;
+            if (!u) return NULL;
+            genc_status s = genc_tokenizer_encode(((TokObject *)g->tok)->tok, G.ctx, (const uint8_t *)u, (size_t)len, true, &ids, &nn);
+            if (s) return pg_raise(s);
+            n = (int64_t)nn;
+        } else if (pg_int32_array(value, &ids, &n)) {
+            return NULL;
+        }
+        LMObject *l = (LMObject *)g->lm;
+        for (int64_t i = 0; i < n; i++)
+            if (ids[i] < 0 || ids[i] >= l->m.cfg.vocab_size) {
+                free(ids);
+                return PyErr_Format(PyExc_ValueError, "send: id %d is outside the vocabulary", ids[i]);
+            }
+        int r = gen_push(g, ids, n);
+        free(ids);
+        if (r) return NULL;
+    }
+    return gen_advance(g);
+}
+
+static PyObject *gen_next(GenObject *g) { return gen_send(g, Py_None); }
+
+static PyObject *gen_close(GenObject *g, PyObject *u) {
+    gen_release(g);
+    Py_RETURN_NONE;
+}
+
+static PyObject *gen_throw(GenObject *g, PyObject *args) {
+    PyObject *type, *val = NULL, *tb = NULL;
+    if (!PyArg_ParseTuple(args, "O|OO:throw", &type, &val, &tb)) return NULL;
+    gen_release(g);
+    if (PyExceptionInstance_Check(type)) PyErr_SetObject((PyObject *)Py_TYPE(type), type);
+    else PyErr_SetObject(type, val);
+    return NULL;
+}
+
+static PyObject *gen_iter(PyObject *g) {
+    Py_INCREF(g);
+    return g;
+}
+
+static PyObject *gen_text(GenObject *g, void *c) {
+    if (!g->tok) Py_RETURN_NONE;
+    return tok_decode((TokObject *)g->tok, g->ids);
+}
+static PyObject *gen_cache(GenObject *g, void *c) { return PyBool_FromLong(g->cache != NULL); }
+static PyObject *gen_tokens(GenObject *g, void *c) { return PyList_GetSlice(g->ids, 0, PY_SSIZE_T_MAX); }
+static PyObject *gen_len(GenObject *g, void *c) { return PyLong_FromLongLong(g->cache ? genc_lm_cache_len(g->cache) : 0); }
+
+static PyMethodDef gen_methods[] = {
+    {"send", (PyCFunction)gen_send, METH_O, "append text (or ids) to the context, then yield the next token"},
+    {"close", (PyCFunction)gen_close, METH_NOARGS, "stop and free the KV cache now"},
+    {"throw", (PyCFunction)gen_throw, METH_VARARGS, "stop (freeing the cache) and raise the exception"},
+    {NULL},
+};
+static PyGetSetDef gen_getset[] = {
+    {"text", (getter)gen_text, NULL, "the generated tokens decoded", NULL},
+    {"tokens", (getter)gen_tokens, NULL, "the generated ids", NULL},
+    {"cache_allocated", (getter)gen_cache, NULL, "whether the latent KV cache is still held", NULL},
+    {"context_length", (getter)gen_len, NULL, "tokens in the cache", NULL},
+    {NULL},
+};
+
+static PyTypeObject Gen_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "genc.Generation",
+    .tp_basicsize = sizeof(GenObject),
+    .tp_dealloc = (destructor)gen_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "A generator of token ids from a language model (send(text) extends the context; close() frees the cache).",
+    .tp_traverse = (traverseproc)gen_traverse,
+    .tp_clear = (inquiry)gen_clear,
+    .tp_iter = gen_iter,
+    .tp_iternext = (iternextfunc)gen_next,
+    .tp_methods = gen_methods,
+    .tp_getset = gen_getset,
+};
+
+static PyObject *lm_generate(LMObject *l, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"prompt", "max_new_tokens", "temperature", "top_k", "top_p", "eos", "max_len", NULL};
+    PyObject *prompt;
+    long long max_new = 64, top_k = 0, max_len = 0;
+    double temp = 1.0, top_p = 1.0;
+    int eos = -2;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|LdLdiL:generate", kwlist, &prompt, &max_new, &temp, &top_k, &top_p, &eos,
+                                     &max_len))
+        return NULL;
+    if (lm_busy(l)) return NULL;
+    GenObject *g = PyObject_GC_New(GenObject, &Gen_Type);
+    if (!g) return NULL;
+    memset((char *)g + sizeof(PyObject), 0, sizeof *g - sizeof(PyObject));
+    g->ids = PyList_New(0);
+    Py_INCREF(l);
+    g->lm = (PyObject *)l;
+    g->tok = l->tok;
+    Py_XINCREF(g->tok);
+    PyObject_GC_Track(g);
+    g->s = (genc_sampler){.temperature = temp, .top_k = top_k, .top_p = top_p};
+    g->max_new = max_new;
+    g->eos = eos == -2 ? (l->tok ? genc_tokenizer_special(((TokObject *)l->tok)->tok, "<|eos|>") : -1) : eos;
+    if (genc_sampler_check(G.ctx, &g->s)) {
+        Py_DECREF(g);
+        return pg_raise(genc_ctx_status(G.ctx));
+    }
+    if (PyUnicode_Check(prompt)) {
+        PyObject *ids = g->tok ? PyObject_CallMethod(g->tok, "encode", "O", prompt) : NULL;
+        if (!g->tok) PyErr_SetString(PyExc_TypeError, "generate: a text prompt needs model.tokenizer; pass ids instead");
+        if (!ids) {
+            Py_DECREF(g);
+            return NULL;
+        }
+        prompt = ids;
+    } else {
+        Py_INCREF(prompt);
+    }
+    int32_t *ids;
+    int64_t n;
+    int r = pg_int32_array(prompt, &ids, &n);
+    Py_DECREF(prompt);
+    if (r) {
+        Py_DECREF(g);
+        return NULL;
+    }
+    if (n < 1) {
+        free(ids);
+        Py_DECREF(g);
+        return PyErr_Format(PyExc_ValueError, "generate: the prompt is empty");
+    }
+    for (int64_t i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= l->m.cfg.vocab_size) {
+            free(ids);
+            Py_DECREF(g);
+            return PyErr_Format(PyExc_ValueError, "generate: prompt id at %lld is outside the vocabulary", (long long)i);
+        }
+    r = gen_push(g, ids, n);
+    free(ids);
+    int64_t ml = max_len > 0 && max_len < l->m.cfg.max_seq ? max_len : l->m.cfg.max_seq;
+    g->logits = malloc((size_t)l->m.cfg.vocab_size * sizeof(genc_real));
+    if (r || !g->logits || genc_lm_cache_new(G.ctx, &l->m, 1, ml, false, &g->cache)) {
+        Py_DECREF(g);
+        return PyErr_Occurred() ? NULL : pg_raise(genc_ctx_status(G.ctx));
+    }
+    return (PyObject *)g;
+}
+
+static PyMethodDef lm_methods[] = {
+    {"loss", (PyCFunction)lm_loss, METH_O,
+     "loss(tokens [B, T+1]) -> (total loss Tensor with autograd, {'main', 'balance', 'mtp'})"},
+    {"logits", (PyCFunction)lm_logits, METH_O, "logits(tokens [B, T]) -> Tensor [B, T, V] with autograd"},
+    {"update_bias", (PyCFunction)lm_update_bias, METH_NOARGS, "aux-loss-free balancing step from the last forward's loads"},
+    {"maxvio", (PyCFunction)lm_maxvio, METH_NOARGS, "MaxVio of each MoE layer in the last forward"},
+    {"save", (PyCFunction)lm_save, METH_VARARGS, "save(path): checkpoint with config and tokenizer"},
+    {"load", (PyCFunction)lm_load, METH_VARARGS | METH_CLASS, "LMCore.load(path)"},
+    {"fit", (PyCFunction)(void (*)(void))lm_fit, METH_VARARGS | METH_KEYWORDS,
+     "genc's training loop on a token array, GIL released; Ctrl-C stops after the step with a checkpoint and raises "
+     "KeyboardInterrupt"},
+    {"generate", (PyCFunction)(void (*)(void))lm_generate, METH_VARARGS | METH_KEYWORDS,
+     "a generator of token ids (latent KV cache); send(text) appends, close() frees the cache"},
+    {NULL},
+};
+static PyGetSetDef lm_getset[] = {
+    {"config_json", (getter)lm_config_json, NULL, "the config (Hugging Face field names)", NULL},
+    {"named_tensors", (getter)lm_named, NULL, "((name, Tensor), ...) in checkpoint order", NULL},
+    {"tokenizer", (getter)lm_get_tok, (setter)lm_set_tok, "the tokenizer saved with the model", NULL},
+    {"num_parameters", (getter)lm_numel, NULL, "parameter count", NULL},
+    {"vocab_size", (getter)lm_vocab, NULL, "vocabulary", NULL},
+    {"max_seq", (getter)lm_maxseq, NULL, "max_position_embeddings", NULL},
+    {NULL},
+};
+
+static PyTypeObject LM_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "genc.LMCore",
+    .tp_basicsize = sizeof(LMObject),
+    .tp_dealloc = (destructor)lm_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE,
+    .tp_doc = "LMCore(preset='tiny', config_json=None, init_std=0.02): a DeepSeek-V3-architecture model (MLA, MoE, MTP).",
+    .tp_traverse = (traverseproc)lm_traverse,
+    .tp_clear = (inquiry)lm_clear,
+    .tp_weaklistoffset = offsetof(LMObject, weakreflist),
+    .tp_methods = lm_methods,
+    .tp_getset = lm_getset,
+    .tp_init = (initproc)lm_init,
+    .tp_new = PyType_GenericNew,
+};
+
+/* ======================= NICE and the classifier ======================= */
+
+typedef struct {
+    PyObject_HEAD
+    genc_nice m;
+    bool built;
+    PyObject *named, *watch;
+} NiceObject;
+
+static int nice_traverse(NiceObject *n, visitproc visit, void *arg) {
+    Py_VISIT(n->named);
+    Py_VISIT(n->watch);
+    return 0;
+}
+static int nice_clear(NiceObject *n) {
+    Py_CLEAR(n->named);
+    Py_CLEAR(n->watch);
+    return 0;
+}
+static void nice_dealloc(NiceObject *n) {
+    PyObject_GC_UnTrack(n);
+    nice_clear(n);
+    if (n->built) genc_nice_free(&n->m);
+    Py_TYPE(n)->tp_free(n);
+}
+
+static int nice_init(NiceObject *n, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"rows", "cols", "hidden", "layers", "couplings", "prior", "perm_seed", NULL};
+    genc_nice_config c = genc_nice_defaults();
+    const char *prior = NULL;
+    unsigned long long ps = c.perm_seed;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|iiiiizK:NICECore", kwlist, &c.rows, &c.cols, &c.hidden, &c.layers,
+                                     &c.couplings, &prior, &ps))
+        return -1;
+    c.perm_seed = ps;
+    if (n->built) return PyErr_SetString(PyExc_RuntimeError, "NICECore already built"), -1;
+    genc_status s = prior ? genc_nice_prior_parse(G.ctx, prior, &c.prior) : GENC_OK;
+    if (!s) s = genc_nice_init(G.ctx, &n->m, &c);
+    if (s) return pg_raise(s), -1;
+    n->built = true;
+    n->named = bind_params(&n->m.params, (PyObject *)n);
+    n->watch = n->named ? watch_of(n->named) : NULL;
+    return n->watch ? 0 : -1;
+}
+
+static genc_tensor *f_nice_logp(genc_ctx *c, genc_tensor **in, int n, OpArgs *a) {
+    return genc_nice_log_prob(c, a->model, genc_contiguous(c, in[0]), NULL);
+}
+static genc_tensor *f_nice_inverse(genc_ctx *c, genc_tensor **in, int n, OpArgs *a) {
+    return genc_nice_inverse(c, a->model, genc_contiguous(c, in[0]));
+}
+
+static PyObject *nice_log_prob(NiceObject *n, PyObject *x) {
+    PyObject *t = pg_as_tensor(x);
+    if (!t) return NULL;
+    TensorObject *in[1] = {(TensorObject *)t};
+    OpArgs a = {.model = &n->m};
+    PyObject *r = pg_run_op("nice_log_prob", f_nice_logp, 1, in, &a, (PyObject *)n, n->watch, false);
+    Py_DECREF(t);
+    return r;
+}
+static PyObject *nice_inverse(NiceObject *n, PyObject *x) {
+    PyObject *t = pg_as_tensor(x);
+    if (!t) return NULL;
+    TensorObject *in[1] = {(TensorObject *)t};
+    OpArgs a = {.model = &n->m};
+    bool old = genc_set_grad_enabled(G.ctx, false);
+    PyObject *r = pg_run_op("nice_inverse", f_nice_inverse, 1, in, &a, (PyObject *)n, NULL, false);
+    genc_set_grad_enabled(G.ctx, old);
+    Py_DECREF(t);
+    return r;
+}
+static PyObject *nice_sample(NiceObject *n, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"n", "temperature", "seed", NULL};
+    long long cnt = 16;
+    double temp = 1.0;
+    unsigned long long seed = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|LdK:sample", kwlist, &cnt, &temp, &seed)) return NULL;
+    int64_t shape[2] = {cnt, n->m.dim};
+    TensorObject *t = pg_tensor_new(2, shape);
+    if (!t) return NULL;
+    pg_reset_arena();
+    genc_status s = genc_nice_sample(G.ctx, &n->m, cnt, temp, seed, t->t.data);
+    if (s) {
+        Py_DECREF(t);
+        return pg_raise(s);
+    }
+    return (PyObject *)t;
+}
+static PyObject *nice_dim(NiceObject *n, void *c) { return PyLong_FromLong(n->built ? n->m.dim : 0); }
+static PyObject *nice_named(NiceObject *n, void *c) {
+    PyObject *r = n->named ? n->named : Py_None;
+    Py_INCREF(r);
+    return r;
+}
+static PyObject *nice_cfg(NiceObject *n, void *c) {
+    char *j = n->built ? genc_nice_config_json(&n->m.cfg) : NULL;
+    PyObject *r = PyUnicode_FromString(j ? j : "{}");
+    free(j);
+    return r;
+}
+static PyMethodDef nice_methods[] = {
+    {"log_prob", (PyCFunction)nice_log_prob, METH_O, "log p(x) per row [N] (nats), with autograd"},
+    {"inverse", (PyCFunction)nice_inverse, METH_O, "latent h [N, D] -> x [N, D] (no gradient)"},
+    {"sample", (PyCFunction)(void (*)(void))nice_sample, METH_VARARGS | METH_KEYWORDS, "sample(n, temperature, seed) -> [n, D]"},
+    {NULL},
+};
+static PyGetSetDef nice_getset[] = {
+    {"dim", (getter)nice_dim, NULL, "pixels per image", NULL},
+    {"named_tensors", (getter)nice_named, NULL, "((name, Tensor), ...)", NULL},
+    {"config_json", (getter)nice_cfg, NULL, "the config", NULL},
+    {NULL},
+};
+static PyTypeObject Nice_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "genc.NICECore",
+    .tp_basicsize = sizeof(NiceObject),
+    .tp_dealloc = (destructor)nice_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE,
+    .tp_doc = "NICECore(rows=28, cols=28, hidden=1000, layers=5, couplings=4, prior='logistic'): the NICE flow.",
+    .tp_traverse = (traverseproc)nice_traverse,
+    .tp_clear = (inquiry)nice_clear,
+    .tp_methods = nice_methods,
+    .tp_getset = nice_getset,
+    .tp_init = (initproc)nice_init,
+    .tp_new = PyType_GenericNew,
+};
+
+typedef struct {
+    PyObject_HEAD
+    genc_classifier m;
+    bool built;
+    PyObject *named, *watch;
+} ClsObject;
+
+static int cls_traverse(ClsObject *n, visitproc visit, void *arg) {
+    Py_VISIT(n->named);
+    Py_VISIT(n->watch);
+    return 0;
+}
+static int cls_clear(ClsObject *n) {
+    Py_CLEAR(n->named);
+    Py_CLEAR(n->watch);
+    return 0;
+}
+static void cls_dealloc(ClsObject *n) {
+    PyObject_GC_UnTrack(n);
+    cls_clear(n);
+    if (n->built) genc_classifier_free(&n->m);
+    Py_TYPE(n)->tp_free(n);
+}
+static int cls_init(ClsObject *n, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"arch", "rows", "cols", "classes", "hidden", "dropout", NULL};
+    genc_classifier_config c = genc_classifier_defaults();
+    const char *arch = "convnet";
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|siiiid:ClassifierCore", kwlist, &arch, &c.rows, &c.cols, &c.classes,
+                                     &c.hidden, &c.dropout))
+        return -1;
+    if (strcmp(arch, "convnet") && strcmp(arch, "mlp"))
+        return PyErr_Format(PyExc_ValueError, "arch: expected convnet or mlp, found \"%s\"", arch), -1;
+    c.arch = strcmp(arch, "mlp") ? GENC_CLS_CONVNET : GENC_CLS_MLP;
+    if (n->built) return PyErr_SetString(PyExc_RuntimeError, "already built"), -1;
+    genc_status s = genc_classifier_init(G.ctx, &n->m, &c);
+    if (s) return pg_raise(s), -1;
+    n->built = true;
+    n->named = bind_params(&n->m.params, (PyObject *)n);
+    n->watch = n->named ? watch_of(n->named) : NULL;
+    return n->watch ? 0 : -1;
+}
+/* i[0]: dropout on (training) */
+static genc_tensor *f_cls(genc_ctx *c, genc_tensor **in, int n, OpArgs *a) {
+    genc_classifier *m = a->model;
+    double keep = m->cfg.dropout;
+    if (!a->i[0]) m->cfg.dropout = 0;
+    genc_tensor *r = genc_classifier_forward(c, m, genc_contiguous(c, in[0]), NULL);
+    m->cfg.dropout = keep;
+    return r;
+}
+static PyObject *cls_forward(ClsObject *n, PyObject *args) {
+    PyObject *x;
+    int training = 1;
+    if (!PyArg_ParseTuple(args, "O|p:forward", &x, &training)) return NULL;
+    PyObject *t = pg_as_tensor(x);
+    if (!t) return NULL;
+    TensorObject *in[1] = {(TensorObject *)t};
+    OpArgs a = {.model = &n->m, .i = {training}};
+    PyObject *r = pg_run_op("classifier", f_cls, 1, in, &a, (PyObject *)n, n->watch, false);
+    Py_DECREF(t);
+    return r;
+}
+static PyObject *cls_named(ClsObject *n, void *c) {
+    PyObject *r = n->named ? n->named : Py_None;
+    Py_INCREF(r);
+    return r;
+}
+static PyMethodDef cls_methods[] = {
+    {"forward", (PyCFunction)cls_forward, METH_VARARGS, "forward(x [N, rows*cols], training=True) -> logits"},
+    {NULL},
+};
+static PyGetSetDef cls_getset[] = {{"named_tensors", (getter)cls_named, NULL, "((name, Tensor), ...)", NULL}, {NULL}};
+static PyTypeObject Cls_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "genc.ClassifierCore",
+    .tp_basicsize = sizeof(ClsObject),
+    .tp_dealloc = (destructor)cls_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE,
+    .tp_doc = "ClassifierCore(arch='convnet', rows=28, cols=28, classes=10): genc's image classifier.",
+    .tp_traverse = (traverseproc)cls_traverse,
+    .tp_clear = (inquiry)cls_clear,
+    .tp_methods = cls_methods,
+    .tp_getset = cls_getset,
+    .tp_init = (initproc)cls_init,
+    .tp_new = PyType_GenericNew,
+};
+
+/* ======================= DataLoader ======================= */
+
+typedef struct {
+    PyObject_HEAD
+    genc_dataset d;
+    genc_batcher b;
+    bool ready, end; /* end: the last batch closed an epoch; the next call stops once */
+    int64_t *idx;
+} LoaderObject;
+
+static void loader_dealloc(LoaderObject *l) {
+    if (l->ready) genc_batcher_free(&l->b);
+    genc_dataset_free(&l->d);
+    free(l->idx);
+    Py_TYPE(l)->tp_free(l);
+}
+
+static int loader_init(LoaderObject *l, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"name", "train", "batch_size", "seed", "drop_last", "limit", NULL};
+    const char *name = "mnist";
+    int train = 1, drop = 0;
+    long long batch = 64, limit = 0;
+    unsigned long long seed = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|spLKpL:DataLoader", kwlist, &name, &train, &batch, &seed, &drop, &limit))
+        return -1;
+    if (l->ready) return PyErr_SetString(PyExc_RuntimeError, "already initialised"), -1;
+    genc_status s;
+    Py_BEGIN_ALLOW_THREADS
+    s = genc_data_load_named(G.ctx, name, genc_data_mnist_dir(), train, &l->d);
+    Py_END_ALLOW_THREADS
+    if (s) return pg_raise(s), -1;
+    if (limit > 0 && limit < l->d.n) l->d.n = limit;
+    if ((s = genc_batcher_init(G.ctx, &l->b, l->d.n, batch, seed, drop))) return pg_raise(s), -1;
+    l->ready = true;
+    l->idx = malloc((size_t)batch * sizeof *l->idx);
+    return l->idx ? 0 : (PyErr_NoMemory(), -1);
+}
+
+static PyObject *loader_iter(PyObject *self) {
+    Py_INCREF(self);
+    return self;
+}
+
+/* One batch: (images Tensor [B, rows*cols], labels list); StopIteration at the end of an epoch
+ * (iterating again starts the next one). */
+static PyObject *loader_next(LoaderObject *l) {
+    if (!l->ready) return PyErr_Format(PyExc_RuntimeError, "DataLoader not initialised");
+    if (l->end) {
+        l->end = false;
+        return NULL; /* epoch boundary: StopIteration once */
+    }
+    int64_t cnt = genc_batcher_next(&l->b, l->idx);
+    int64_t D = (int64_t)l->d.rows * l->d.cols, shape[2] = {cnt, D};
+    TensorObject *x = pg_tensor_new(2, shape);
+    if (!x) return NULL;
+    int32_t *lab = malloc((size_t)cnt * sizeof *lab);
+    genc_dataset_gather(&l->d, l->idx, cnt, x->t.data, lab);
+    PyObject *ys = PyList_New(cnt);
+    for (int64_t i = 0; ys && i < cnt; i++) PyList_SET_ITEM(ys, i, PyLong_FromLong(lab[i]));
+    free(lab);
+    l->end = l->b.pos == 0;
+    return Py_BuildValue("NN", x, ys);
+}
+
+static Py_ssize_t loader_len(LoaderObject *l) {
+    return (Py_ssize_t)(l->b.drop_last ? l->d.n / l->b.batch : (l->d.n + l->b.batch - 1) / l->b.batch);
+}
+static PySequenceMethods loader_seq = {.sq_length = (lenfunc)loader_len};
+static PyObject *loader_epoch(LoaderObject *l, void *c) { return PyLong_FromLongLong(l->b.epoch); }
+static PyObject *loader_n(LoaderObject *l, void *c) { return PyLong_FromLongLong(l->d.n); }
+static PyObject *loader_shape(LoaderObject *l, void *c) { return Py_BuildValue("(ii)", l->d.rows, l->d.cols); }
+static PyGetSetDef loader_getset[] = {
+    {"epoch", (getter)loader_epoch, NULL, "the current epoch", NULL},
+    {"num_images", (getter)loader_n, NULL, "images in the split", NULL},
+    {"image_shape", (getter)loader_shape, NULL, "(rows, cols)", NULL},
+    {NULL},
+};
+static PyTypeObject Loader_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "genc.DataLoader",
+    .tp_basicsize = sizeof(LoaderObject),
+    .tp_dealloc = (destructor)loader_dealloc,
+    .tp_as_sequence = &loader_seq,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "DataLoader(name='mnist', train=True, batch_size=64, seed=1, drop_last=False, limit=0): an iterator of "
+              "(images [B, 784], labels) over one shuffled epoch; iterate again for the next epoch.",
+    .tp_iter = loader_iter,
+    .tp_iternext = (iternextfunc)loader_next,
+    .tp_getset = loader_getset,
+    .tp_init = (initproc)loader_init,
+    .tp_new = PyType_GenericNew,
+};
+
+/* ======================= registration ======================= */
+
+static int add_type(PyObject *m, PyTypeObject *t, const char *name) {
+    if (PyType_Ready(t) < 0) return -1;
+    Py_INCREF(t);
+    return PyModule_AddObject(m, name, (PyObject *)t);
+}
+
+int pg_lm_init_types(PyObject *m) {
+    return add_type(m, &Tok_Type, "Tokenizer") || add_type(m, &LM_Type, "LMCore") || add_type(m, &Gen_Type, "Generation")
+               ? -1
+               : 0;
+}
+
+int pg_models_init_types(PyObject *m) {
+    return add_type(m, &Nice_Type, "NICECore") || add_type(m, &Cls_Type, "ClassifierCore") ||
+                   add_type(m, &Loader_Type, "DataLoader")
+               ? -1
+               : 0;
+}

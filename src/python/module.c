@@ -1,0 +1,472 @@
+/* genc._genc: the extension module itself. The one genc context, errors as Python
+ * exceptions, grad mode (no_grad / enable_grad context managers), tensor creation, the
+ * Module base type, safetensors save/load (loaded tensors are read-only views of the file). */
+#include "python/pygenc.h"
+
+#include <string.h>
+
+/* ---- errors ---- */
+
+PyObject *pg_raise_msg(genc_status s, const char *msg) {
+    PyObject *type = PyExc_RuntimeError;
+    switch (s) {
+    case GENC_EINVAL: type = PyExc_ValueError; break;
+    case GENC_EIO: type = PyExc_OSError; break;
+    case GENC_EFORMAT: type = PyExc_ValueError; break;
+    case GENC_ENOMEM: type = PyExc_MemoryError; break;
+    case GENC_EINTR: type = PyExc_KeyboardInterrupt; break;
+    default: break;
+    }
+    PyErr_SetString(type, msg && *msg ? msg : genc_status_name(s));
+    return NULL;
+}
+
+PyObject *pg_raise(genc_status s) {
+    char msg[600];
+    snprintf(msg, sizeof msg, "%s", genc_last_error(G.ctx));
+    genc_clear_error(G.ctx);
+    return pg_raise_msg(s ? s : GENC_ESTATE, msg);
+}
+
+/* ---- grad mode ---- */
+
+typedef struct {
+    PyObject_HEAD
+    int enable;
+    PyObject *prev; /* list used as a stack, for nesting the same object */
+} GradModeObject;
+
+static int gm_traverse(GradModeObject *g, visitproc visit, void *arg) {
+    Py_VISIT(g->prev);
+    return 0;
+}
+static void gm_dealloc(GradModeObject *g) {
+    PyObject_GC_UnTrack(g);
+    Py_CLEAR(g->prev);
+    Py_TYPE(g)->tp_free(g);
+}
+static PyObject *gm_enter(GradModeObject *g, PyObject *u) {
+    bool old = genc_set_grad_enabled(G.ctx, g->enable);
+    if (!g->prev && !(g->prev = PyList_New(0))) return NULL;
+    PyObject *b = PyBool_FromLong(old);
+    PyList_Append(g->prev, b);
+    Py_DECREF(b);
+    Py_INCREF(g);
+    return (PyObject *)g;
+}
+static PyObject *gm_exit(GradModeObject *g, PyObject *args) {
+    Py_ssize_t n = g->prev ? PyList_GET_SIZE(g->prev) : 0;
+    bool old = true;
+    if (n) {
+        old = PyList_GET_ITEM(g->prev, n - 1) == Py_True;
+        PySequence_DelItem(g->prev, n - 1);
+    }
+    genc_set_grad_enabled(G.ctx, old);
+    Py_RETURN_FALSE;
+}
+static PyMethodDef gm_methods[] = {
+    {"__enter__", (PyCFunction)gm_enter, METH_NOARGS, NULL},
+    {"__exit__", (PyCFunction)gm_exit, METH_VARARGS, NULL},
+    {NULL},
+};
+static PyObject *no_grad_new(PyTypeObject *type, PyObject *a, PyObject *k) {
+    GradModeObject *g = (GradModeObject *)type->tp_alloc(type, 0);
+    if (g) g->enable = 0;
+    return (PyObject *)g;
+}
+static PyObject *enable_grad_new(PyTypeObject *type, PyObject *a, PyObject *k) {
+    GradModeObject *g = (GradModeObject *)type->tp_alloc(type, 0);
+    if (g) g->enable = 1;
+    return (PyObject *)g;
+}
+static PyTypeObject NoGrad_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "genc.no_grad",
+    .tp_basicsize = sizeof(GradModeObject),
+    .tp_dealloc = (destructor)gm_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_traverse = (traverseproc)gm_traverse,
+    .tp_doc = "Context manager: ops inside record no autograd nodes.",
+    .tp_methods = gm_methods,
+    .tp_new = no_grad_new,
+};
+static PyTypeObject EnableGrad_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "genc.enable_grad",
+    .tp_basicsize = sizeof(GradModeObject),
+    .tp_dealloc = (destructor)gm_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_traverse = (traverseproc)gm_traverse,
+    .tp_doc = "Context manager: ops inside record autograd nodes.",
+    .tp_methods = gm_methods,
+    .tp_new = enable_grad_new,
+};
+
+static PyObject *fn_is_grad_enabled(PyObject *s, PyObject *u) { return PyBool_FromLong(genc_grad_enabled(G.ctx)); }
+static PyObject *fn_set_grad_enabled(PyObject *s, PyObject *v) {
+    int b = PyObject_IsTrue(v);
+    if (b < 0) return NULL;
+    return PyBool_FromLong(genc_set_grad_enabled(G.ctx, b));
+}
+
+/* ---- creation ---- */
+
+static PyObject *make(PyObject *args, PyObject *kw, int kind) {
+    int ndim;
+    int64_t shape[GENC_MAX_DIMS];
+    double v = kind == 1 ? 1 : 0, std = 1;
+    int rg = 0;
+    PyObject *rgo = kw ? PyDict_GetItemString(kw, "requires_grad") : NULL;
+    if (rgo && (rg = PyObject_IsTrue(rgo)) < 0) return NULL;
+    PyObject *o = kw ? PyDict_GetItemString(kw, kind == 3 ? "std" : "value") : NULL;
+    if (o && ((kind == 3 ? (std = PyFloat_AsDouble(o)) : (v = PyFloat_AsDouble(o))) == -1.0) && PyErr_Occurred()) return NULL;
+    if (pg_parse_shape(args, &ndim, shape)) return NULL;
+    TensorObject *t = pg_tensor_new(ndim, shape);
+    if (!t) return NULL;
+    if (kind == 3) genc_fill_normal(G.ctx, &t->t, 0, std);
+    else if (kind == 4) genc_fill_uniform(G.ctx, &t->t, 0, 1);
+    else if (v != 0) genc_fill(&t->t, (genc_real)v);
+    t->t.requires_grad = rg;
+    return (PyObject *)t;
+}
+static PyObject *fn_zeros(PyObject *s, PyObject *a, PyObject *k) { return make(a, k, 0); }
+static PyObject *fn_ones(PyObject *s, PyObject *a, PyObject *k) { return make(a, k, 1); }
+static PyObject *fn_full(PyObject *s, PyObject *a, PyObject *k) { return make(a, k, 2); }
+static PyObject *fn_randn(PyObject *s, PyObject *a, PyObject *k) { return make(a, k, 3); }
+static PyObject *fn_rand(PyObject *s, PyObject *a, PyObject *k) { return make(a, k, 4); }
+
+static PyObject *fn_tensor(PyObject *s, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"data", "requires_grad", NULL};
+    PyObject *data;
+    int rg = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|p:tensor", kwlist, &data, &rg)) return NULL;
+    PyObject *t = pg_as_tensor(data);
+    if (t && Tensor_Check(data)) { /* a new leaf over the same memory */
+        TensorObject *src = (TensorObject *)t;
+        PyObject *r = (PyObject *)pg_tensor_view(src->storage, src->t.ndim, src->t.shape, src->t.stride, src->t.data);
+        Py_DECREF(t);
+        t = r;
+    }
+    if (t) ((TensorObject *)t)->t.requires_grad = rg;
+    return t;
+}
+
+static PyObject *fn_parameter(PyObject *s, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"data", "requires_grad", NULL};
+    PyObject *data;
+    int rg = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|p:Parameter", kwlist, &data, &rg)) return NULL;
+    PyObject *t = pg_as_tensor(data);
+    if (!t) return NULL;
+    TensorObject *src = (TensorObject *)t;
+    TensorObject *p = pg_tensor_view(src->storage, src->t.ndim, src->t.shape, src->t.stride, src->t.data);
+    Py_DECREF(t);
+    if (!p) return NULL;
+    p->t.requires_grad = rg;
+    p->is_param = true;
+    return (PyObject *)p;
+}
+
+static PyObject *fn_manual_seed(PyObject *s, PyObject *v) {
+    unsigned long long seed = PyLong_AsUnsignedLongLong(v);
+    if (PyErr_Occurred()) return NULL;
+    genc_rng_seed(G.ctx, seed);
+    Py_RETURN_NONE;
+}
+
+static PyObject *fn_set_threads(PyObject *s, PyObject *v) {
+    long n = PyLong_AsLong(v);
+    if (n == -1 && PyErr_Occurred()) return NULL;
+    genc_set_threads(G.ctx, (int)n);
+    Py_RETURN_NONE;
+}
+static PyObject *fn_get_threads(PyObject *s, PyObject *u) { return PyLong_FromLong(genc_get_threads(G.ctx)); }
+
+static PyObject *fn_arena_used(PyObject *s, PyObject *u) { return PyLong_FromSize_t(genc_arena_used(G.ctx)); }
+
+/* ---- safetensors ---- */
+
+typedef struct {
+    PyObject_HEAD
+    genc_st *st;
+} StFileObject;
+static void stfile_dealloc(StFileObject *f) {
+    genc_st_close(f->st);
+    Py_TYPE(f)->tp_free(f);
+}
+static PyTypeObject StFile_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "genc._genc.SafetensorsFile",
+    .tp_basicsize = sizeof(StFileObject),
+    .tp_dealloc = (destructor)stfile_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "A parsed safetensors file held in memory; loaded tensors view it.",
+};
+
+static PyObject *fn_load(PyObject *s, PyObject *args) {
+    PyObject *path;
+    if (!PyArg_ParseTuple(args, "O&:load", PyUnicode_FSConverter, &path)) return NULL;
+    genc_st *st = NULL;
+    genc_status rc = genc_st_open(G.ctx, PyBytes_AS_STRING(path), &st);
+    Py_DECREF(path);
+    if (rc) return pg_raise(rc);
+    StFileObject *f = PyObject_New(StFileObject, &StFile_Type);
+    if (!f) return genc_st_close(st), NULL;
+    f->st = st;
+    PyObject *d = PyDict_New();
+    for (int i = 0; d && i < genc_st_count(st); i++) {
+        const genc_st_entry *e = genc_st_at(st, i);
+        int nd = e->ndim ? e->ndim : 1;
+        int64_t shape[GENC_MAX_DIMS], stride[GENC_MAX_DIMS], n = 1;
+        if (nd > GENC_MAX_DIMS) continue; /* genc tensors have at most 4 dims */
+        for (int k = 0; k < nd; k++) shape[k] = e->ndim ? e->shape[k] : 1, n *= shape[k];
+        if (n == 0) continue;
+        for (int k = nd - 1, st_ = 1; k >= 0; k--) stride[k] = st_, st_ *= (int)shape[k];
+        const void *data = genc_st_data(st, e);
+        TensorObject *t;
+        if (e->dtype == GENC_DT_F32 && ((uintptr_t)data % 4) == 0) { /* no copy: a read-only view of the file */
+            StorageObject *so = pg_storage_external((void *)data, (size_t)n * 4, (PyObject *)f, true);
+            t = so ? pg_tensor_view(so, nd, shape, stride, (genc_real *)data) : NULL;
+            Py_XDECREF(so);
+        } else {
+            t = pg_tensor_new(nd, shape);
+            if (t && genc_st_read_f32(G.ctx, st, e->name, t->t.data, e->ndim, e->shape)) {
+                Py_DECREF(t);
+                Py_DECREF(d);
+                Py_DECREF(f);
+                return pg_raise(genc_ctx_status(G.ctx));
+            }
+            if (t) t->storage->readonly = true;
+        }
+        if (!t || PyDict_SetItemString(d, e->name, (PyObject *)t) < 0) {
+            Py_XDECREF(t);
+            Py_CLEAR(d);
+            break;
+        }
+        Py_DECREF(t);
+    }
+    Py_DECREF(f);
+    return d;
+}
+
+static PyObject *fn_load_metadata(PyObject *s, PyObject *args) {
+    PyObject *path;
+    if (!PyArg_ParseTuple(args, "O&:load_metadata", PyUnicode_FSConverter, &path)) return NULL;
+    genc_st *st = NULL;
+    genc_status rc = genc_st_open(G.ctx, PyBytes_AS_STRING(path), &st);
+    Py_DECREF(path);
+    if (rc) return pg_raise(rc);
+    PyObject *d = PyDict_New();
+    const char *k, *v;
+    for (int i = 0; d && genc_st_meta_at(st, i, &k, &v); i++) {
+        PyObject *x = PyUnicode_FromString(v);
+        if (!x || PyDict_SetItemString(d, k, x) < 0) Py_CLEAR(d);
+        Py_XDECREF(x);
+    }
+    genc_st_close(st);
+    return d;
+}
+
+static PyObject *fn_save(PyObject *s, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"tensors", "path", "metadata", NULL};
+    PyObject *tensors, *path, *meta = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO&|O:save", kwlist, &tensors, PyUnicode_FSConverter, &path, &meta))
+        return NULL;
+    genc_st_writer *w = genc_st_writer_new(G.ctx);
+    PyObject *items = w ? PyMapping_Items(tensors) : NULL;
+    genc_status rc = w ? GENC_OK : genc_ctx_status(G.ctx);
+    for (Py_ssize_t i = 0; !rc && items && i < PyList_GET_SIZE(items); i++) {
+        PyObject *k = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 0), *v = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 1);
+        const char *name = PyUnicode_AsUTF8(k);
+        PyObject *t = name ? pg_as_tensor(v) : NULL;
+        if (!t) goto fail;
+        TensorObject *tt = (TensorObject *)t;
+        genc_tensor c = tt->t;
+        float *buf = malloc((size_t)genc_numel(&c) * sizeof(float) + 4);
+        genc_tensor dst = c;
+        dst.data = buf;
+        int64_t st_ = 1;
+        for (int d = c.ndim - 1; d >= 0; d--) dst.stride[d] = st_, st_ *= c.shape[d];
+        genc_copy(G.ctx, &dst, &c);
+        rc = genc_st_writer_add_f32(w, name, GENC_DT_F32, c.ndim, c.shape, buf);
+        free(buf);
+        Py_DECREF(t);
+    }
+    if (!rc && meta != Py_None) {
+        PyObject *mi = PyMapping_Items(meta);
+        if (!mi) goto fail;
+        for (Py_ssize_t i = 0; !rc && i < PyList_GET_SIZE(mi); i++) {
+            const char *k = PyUnicode_AsUTF8(PyTuple_GET_ITEM(PyList_GET_ITEM(mi, i), 0));
+            const char *v = PyUnicode_AsUTF8(PyTuple_GET_ITEM(PyList_GET_ITEM(mi, i), 1));
+            if (!k || !v) {
+                Py_DECREF(mi);
+                goto fail;
+            }
+            rc = genc_st_writer_meta(w, k, v);
+        }
+        Py_DECREF(mi);
+    }
+    if (!rc) rc = genc_st_writer_save(w, PyBytes_AS_STRING(path));
+    genc_st_writer_free(w);
+    Py_XDECREF(items);
+    Py_DECREF(path);
+    if (rc) return pg_raise(rc);
+    Py_RETURN_NONE;
+fail:
+    genc_st_writer_free(w);
+    Py_XDECREF(items);
+    Py_DECREF(path);
+    return NULL;
+}
+
+/* ---- Module base type ---- */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *dict;
+    PyObject *weakreflist;
+    int training;
+} ModuleObject;
+
+static int mod_traverse(ModuleObject *m, visitproc visit, void *arg) {
+    Py_VISIT(m->dict);
+    return 0;
+}
+static int mod_clear(ModuleObject *m) {
+    Py_CLEAR(m->dict);
+    return 0;
+}
+static void mod_dealloc(ModuleObject *m) {
+    PyObject_GC_UnTrack(m);
+    if (m->weakreflist) PyObject_ClearWeakRefs((PyObject *)m);
+    mod_clear(m);
+    Py_TYPE(m)->tp_free((PyObject *)m);
+}
+static PyObject *mod_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
+    ModuleObject *m = (ModuleObject *)type->tp_alloc(type, 0);
+    if (m) m->training = 1;
+    return (PyObject *)m;
+}
+/* The end of every cooperative __init__ chain: like object.__init__, no arguments left. */
+static int mod_init(PyObject *self, PyObject *args, PyObject *kw) {
+    if (PyTuple_GET_SIZE(args) || (kw && PyDict_GET_SIZE(kw))) {
+        PyErr_Format(PyExc_TypeError, "genc.Module.__init__() takes no arguments (%zd positional, %zd keyword left "
+                                      "over by the subclasses' __init__ chain)",
+                     PyTuple_GET_SIZE(args), kw ? PyDict_GET_SIZE(kw) : 0);
+        return -1;
+    }
+    return 0;
+}
+static PyObject *mod_call(PyObject *self, PyObject *args, PyObject *kw) {
+    PyObject *f = PyObject_GetAttrString(self, "forward");
+    if (!f) return NULL;
+    PyObject *r = PyObject_Call(f, args, kw);
+    Py_DECREF(f);
+    return r;
+}
+static PyObject *mod_forward(PyObject *self, PyObject *args) {
+    return PyErr_Format(PyExc_NotImplementedError, "%s.forward is not defined", Py_TYPE(self)->tp_name);
+}
+static PyObject *mod_get_training(ModuleObject *m, void *c) { return PyBool_FromLong(m->training); }
+static int mod_set_training(ModuleObject *m, PyObject *v, void *c) {
+    int b = v ? PyObject_IsTrue(v) : 0;
+    if (b < 0) return -1;
+    m->training = b;
+    return 0;
+}
+static PyGetSetDef mod_getset[] = {
+    {"training", (getter)mod_get_training, (setter)mod_set_training, "training mode (dropout on)", NULL},
+    {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, NULL, NULL},
+    {NULL},
+};
+static PyMethodDef mod_methods[] = {
+    {"forward", mod_forward, METH_VARARGS, "the computation; subclasses define it"},
+    {NULL},
+};
+
+PyTypeObject Module_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "genc._genc.Module",
+    .tp_basicsize = sizeof(ModuleObject),
+    .tp_dealloc = (destructor)mod_dealloc,
+    .tp_call = mod_call,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE,
+    .tp_doc = "Base type of genc modules: calling one calls forward; parameters live in attributes.",
+    .tp_traverse = (traverseproc)mod_traverse,
+    .tp_clear = (inquiry)mod_clear,
+    .tp_weaklistoffset = offsetof(ModuleObject, weakreflist),
+    .tp_dictoffset = offsetof(ModuleObject, dict),
+    .tp_methods = mod_methods,
+    .tp_getset = mod_getset,
+    .tp_init = mod_init,
+    .tp_new = mod_new,
+};
+
+/* ---- the module ---- */
+
+static PyMethodDef base_methods[] = {
+    {"zeros", (PyCFunction)(void (*)(void))fn_zeros, METH_VARARGS | METH_KEYWORDS, "zeros(*shape, requires_grad=False)"},
+    {"ones", (PyCFunction)(void (*)(void))fn_ones, METH_VARARGS | METH_KEYWORDS, "ones(*shape, requires_grad=False)"},
+    {"full", (PyCFunction)(void (*)(void))fn_full, METH_VARARGS | METH_KEYWORDS, "full(*shape, value=v)"},
+    {"randn", (PyCFunction)(void (*)(void))fn_randn, METH_VARARGS | METH_KEYWORDS,
+     "randn(*shape, std=1, requires_grad=False): Philox normal draws"},
+    {"rand", (PyCFunction)(void (*)(void))fn_rand, METH_VARARGS | METH_KEYWORDS, "rand(*shape): uniform [0, 1)"},
+    {"tensor", (PyCFunction)(void (*)(void))fn_tensor, METH_VARARGS | METH_KEYWORDS,
+     "tensor(data, requires_grad=False): float32 buffers are viewed without a copy, others converted"},
+    {"from_numpy", (PyCFunction)(void (*)(void))fn_tensor, METH_VARARGS | METH_KEYWORDS,
+     "a tensor viewing a float32 numpy array's memory (no copy)"},
+    {"Parameter", (PyCFunction)(void (*)(void))fn_parameter, METH_VARARGS | METH_KEYWORDS,
+     "a leaf tensor marked as a module parameter (requires_grad=True)"},
+    {"is_grad_enabled", fn_is_grad_enabled, METH_NOARGS, "whether ops record autograd nodes"},
+    {"set_grad_enabled", fn_set_grad_enabled, METH_O, "set grad mode; returns the previous one"},
+    {"manual_seed", fn_manual_seed, METH_O, "seed the Philox stream (randn, dropout, sampling)"},
+    {"set_threads", fn_set_threads, METH_O, "threads for genc's loops and BLAS (0: all cores)"},
+    {"get_threads", fn_get_threads, METH_NOARGS, "the thread count"},
+    {"_arena_used", fn_arena_used, METH_NOARGS, "bytes live in the step arena (tests)"},
+    {"load", fn_load, METH_VARARGS, "load(path) -> {name: Tensor}; float32 tensors are read-only views of the file"},
+    {"load_metadata", fn_load_metadata, METH_VARARGS, "load_metadata(path) -> {key: str}"},
+    {"save", (PyCFunction)(void (*)(void))fn_save, METH_VARARGS | METH_KEYWORDS,
+     "save({name: Tensor}, path, metadata=None): atomic safetensors write"},
+    {NULL},
+};
+
+static void free_ctx(void *m) {
+    if (G.ctx) genc_ctx_free(G.ctx);
+    G.ctx = NULL;
+}
+
+static struct PyModuleDef moddef = {
+    PyModuleDef_HEAD_INIT, "_genc", "genc: tensors, autograd and generative models in C (the CPython extension).",
+    -1, NULL, NULL, NULL, NULL, free_ctx,
+};
+
+static int add_methods(PyObject *m, PyMethodDef *defs) {
+    PyObject *name = PyModule_GetNameObject(m);
+    for (PyMethodDef *d = defs; d->ml_name; d++) {
+        PyObject *f = PyCFunction_NewEx(d, NULL, name);
+        if (!f || PyModule_AddObject(m, d->ml_name, f) < 0) {
+            Py_XDECREF(name);
+            return -1;
+        }
+    }
+    Py_XDECREF(name);
+    return 0;
+}
+
+PyMODINIT_FUNC PyInit__genc(void) {
+    G.ctx = genc_ctx_new();
+    if (!G.ctx) return PyErr_NoMemory();
+    PyObject *m = PyModule_Create(&moddef);
+    if (!m) return NULL;
+    if (PyType_Ready(&Node_Type) < 0 || PyType_Ready(&NoGrad_Type) < 0 || PyType_Ready(&EnableGrad_Type) < 0 ||
+        PyType_Ready(&StFile_Type) < 0 || PyType_Ready(&Module_Type) < 0)
+        return NULL;
+    if (pg_tensor_init_types(m) < 0 || add_methods(m, base_methods) < 0 || add_methods(m, pg_op_methods) < 0) return NULL;
+    Py_INCREF(&Node_Type);
+    PyModule_AddObject(m, "Node", (PyObject *)&Node_Type);
+    Py_INCREF(&NoGrad_Type);
+    PyModule_AddObject(m, "no_grad", (PyObject *)&NoGrad_Type);
+    Py_INCREF(&EnableGrad_Type);
+    PyModule_AddObject(m, "enable_grad", (PyObject *)&EnableGrad_Type);
+    Py_INCREF(&Module_Type);
+    PyModule_AddObject(m, "Module", (PyObject *)&Module_Type);
+    PyModule_AddStringConstant(m, "__version__", GENC_VERSION);
+    if (pg_optim_init_types(m) < 0 || pg_lm_init_types(m) < 0 || pg_models_init_types(m) < 0) return NULL;
+    return m;
+}

@@ -1,0 +1,273 @@
+/* genc._genc optimisers: AdamW and SGD over Python tensors (genc_optim on headers that
+ * point at the tensors' memory and gradients), and global-norm gradient clipping. */
+#include "python/pygenc.h"
+#include "genc/train.h"
+
+#include <string.h>
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *params; /* tuple of Tensors */
+    genc_params set;  /* headers (owned) over their memory */
+    genc_optim opt;
+    bool ready;
+} OptimObject;
+
+static int opt_traverse(OptimObject *o, visitproc visit, void *arg) {
+    Py_VISIT(o->params);
+    return 0;
+}
+static int opt_clear(OptimObject *o) {
+    Py_CLEAR(o->params);
+    return 0;
+}
+static void opt_dealloc(OptimObject *o) {
+    PyObject_GC_UnTrack(o);
+    opt_clear(o);
+    if (o->ready) genc_optim_free(&o->opt);
+    for (int i = 0; i < o->set.n; i++) free(o->set.t[i]);
+    genc_params_free(&o->set);
+    Py_TYPE(o)->tp_free(o);
+}
+
+/* A gradient buffer for every parameter (zeros where backward has not made one yet). */
+static int ensure_grad(TensorObject *t) {
+    if (t->bound) {
+        if (!genc_grad(G.ctx, t->bound)) return pg_raise(genc_ctx_status(G.ctx)), -1;
+        return 0;
+    }
+    if (!t->grad) {
+        TensorObject *g = pg_tensor_new(t->t.ndim, t->t.shape);
+        if (!g) return -1;
+        t->grad = (PyObject *)g;
+    }
+    return 0;
+}
+
+static genc_real *grad_ptr(TensorObject *t) {
+    return t->bound ? t->bound->grad : ((TensorObject *)t->grad)->t.data;
+}
+
+/* Point the headers at the current memory and gradients. */
+static int refresh(OptimObject *o) {
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(o->params); i++) {
+        TensorObject *t = (TensorObject *)PyTuple_GET_ITEM(o->params, i);
+        if (ensure_grad(t)) return -1;
+        o->set.t[i]->data = t->t.data;
+        o->set.t[i]->grad = grad_ptr(t);
+    }
+    return 0;
+}
+
+static int opt_setup(OptimObject *o, PyObject *params, genc_optim_config *cfg) {
+    PyObject *seq = PySequence_Tuple(params);
+    if (!seq) return -1;
+    o->params = seq;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(seq); i++) {
+        PyObject *p = PyTuple_GET_ITEM(seq, i);
+        if (!Tensor_Check(p)) {
+            PyErr_Format(PyExc_TypeError, "optimiser: parameter %zd is a %s, expected a genc.Tensor", i, Py_TYPE(p)->tp_name);
+            return -1;
+        }
+        TensorObject *t = (TensorObject *)p;
+        if (!genc_is_contiguous(&t->t)) {
+            PyErr_Format(PyExc_ValueError, "optimiser: parameter %zd is not contiguous", i);
+            return -1;
+        }
+        genc_tensor *h = malloc(sizeof *h);
+        if (!h) return PyErr_NoMemory(), -1;
+        *h = t->t;
+        h->persistent = true, h->owns_data = false;
+        snprintf(h->name, sizeof h->name, "%s", t->t.name[0] ? t->t.name : "param");
+        h->name[0] = t->t.name[0] ? h->name[0] : 0;
+        if (genc_params_add(G.ctx, &o->set, h)) {
+            free(h);
+            return pg_raise(genc_ctx_status(G.ctx)), -1;
+        }
+    }
+    if (refresh(o)) return -1;
+    if (genc_optim_init(G.ctx, &o->opt, &o->set, cfg)) return pg_raise(genc_ctx_status(G.ctx)), -1;
+    o->ready = true;
+    return 0;
+}
+
+static int adamw_init(OptimObject *o, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"params", "lr", "betas", "eps", "weight_decay", NULL};
+    PyObject *params;
+    genc_optim_config c = genc_optim_defaults(GENC_OPT_ADAMW);
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|d(dd)dd:AdamW", kwlist, &params, &c.lr, &c.beta1, &c.beta2, &c.eps,
+                                     &c.weight_decay))
+        return -1;
+    if (o->params) {
+        PyErr_SetString(PyExc_RuntimeError, "optimiser already initialised");
+        return -1;
+    }
+    return opt_setup(o, params, &c);
+}
+
+static int sgd_init(OptimObject *o, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"params", "lr", "momentum", "weight_decay", NULL};
+    PyObject *params;
+    genc_optim_config c = genc_optim_defaults(GENC_OPT_SGD);
+    c.momentum = 0; /* as torch.optim.SGD: plain SGD unless asked */
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|ddd:SGD", kwlist, &params, &c.lr, &c.momentum, &c.weight_decay))
+        return -1;
+    if (o->params) {
+        PyErr_SetString(PyExc_RuntimeError, "optimiser already initialised");
+        return -1;
+    }
+    return opt_setup(o, params, &c);
+}
+
+static PyObject *opt_step(OptimObject *o, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"lr", NULL};
+    double lr = -1;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|d:step", kwlist, &lr)) return NULL;
+    if (!o->ready) return PyErr_Format(PyExc_RuntimeError, "optimiser not initialised");
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(o->params); i++) {
+        TensorObject *t = (TensorObject *)PyTuple_GET_ITEM(o->params, i);
+        if (t->t.requires_grad && pg_check_writable(t, "optimiser step")) return NULL;
+    }
+    if (refresh(o)) return NULL;
+    /* frozen parameters (requires_grad False) are skipped: a zero lr step would still decay them */
+    double use = lr >= 0 ? lr : o->opt.cfg.lr;
+    bool frozen = false;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(o->params); i++)
+        frozen |= !((TensorObject *)PyTuple_GET_ITEM(o->params, i))->t.requires_grad;
+    genc_real **saved = NULL;
+    if (frozen) { /* keep frozen values exactly: copy them, step, restore */
+        saved = calloc((size_t)o->set.n, sizeof *saved);
+        for (int i = 0; saved && i < o->set.n; i++)
+            if (!((TensorObject *)PyTuple_GET_ITEM(o->params, i))->t.requires_grad) {
+                size_t b = (size_t)genc_numel(o->set.t[i]) * sizeof(genc_real);
+                saved[i] = malloc(b);
+                if (saved[i]) memcpy(saved[i], o->set.t[i]->data, b);
+            }
+    }
+    genc_optim_step(&o->opt, use);
+    for (int i = 0; saved && i < o->set.n; i++)
+        if (saved[i]) {
+            memcpy(o->set.t[i]->data, saved[i], (size_t)genc_numel(o->set.t[i]) * sizeof(genc_real));
+            free(saved[i]);
+        }
+    free(saved);
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(o->params); i++) {
+        TensorObject *t = (TensorObject *)PyTuple_GET_ITEM(o->params, i);
+        if (t->t.requires_grad) pg_bump(t);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *opt_zero_grad(OptimObject *o, PyObject *u) {
+    for (Py_ssize_t i = 0; o->params && i < PyTuple_GET_SIZE(o->params); i++) {
+        TensorObject *t = (TensorObject *)PyTuple_GET_ITEM(o->params, i);
+        if (t->bound && t->bound->grad) memset(t->bound->grad, 0, (size_t)genc_numel(t->bound) * sizeof(genc_real));
+        else if (t->grad) {
+            TensorObject *g = (TensorObject *)t->grad;
+            memset(g->t.data, 0, (size_t)genc_numel(&g->t) * sizeof(genc_real));
+        }
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *opt_get_lr(OptimObject *o, void *c) { return PyFloat_FromDouble(o->opt.cfg.lr); }
+static int opt_set_lr(OptimObject *o, PyObject *v, void *c) {
+    double lr = PyFloat_AsDouble(v);
+    if (lr == -1 && PyErr_Occurred()) return -1;
+    o->opt.cfg.lr = lr;
+    return 0;
+}
+static PyObject *opt_get_steps(OptimObject *o, void *c) { return PyLong_FromLongLong(o->opt.step); }
+static PyObject *opt_get_params(OptimObject *o, void *c) {
+    PyObject *p = o->params ? o->params : Py_None;
+    Py_INCREF(p);
+    return p;
+}
+static PyObject *opt_repr(OptimObject *o) {
+    char lr[32];
+    snprintf(lr, sizeof lr, "%g", o->opt.cfg.lr);
+    return PyUnicode_FromFormat("%s(%zd tensors, %lld values, lr=%s, steps=%lld)", Py_TYPE(o)->tp_name,
+                                o->params ? PyTuple_GET_SIZE(o->params) : 0, (long long)genc_params_numel(&o->set), lr,
+                                (long long)o->opt.step);
+}
+
+static PyMethodDef opt_methods[] = {
+    {"step", (PyCFunction)(void (*)(void))opt_step, METH_VARARGS | METH_KEYWORDS,
+     "one update from the current gradients (lr overrides the configured one)"},
+    {"zero_grad", (PyCFunction)opt_zero_grad, METH_NOARGS, "zero every parameter's gradient"},
+    {NULL},
+};
+static PyGetSetDef opt_getset[] = {
+    {"lr", (getter)opt_get_lr, (setter)opt_set_lr, "learning rate", NULL},
+    {"steps", (getter)opt_get_steps, NULL, "updates done", NULL},
+    {"params", (getter)opt_get_params, NULL, "the parameters", NULL},
+    {NULL},
+};
+
+static PyTypeObject AdamW_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "genc.AdamW",
+    .tp_basicsize = sizeof(OptimObject),
+    .tp_dealloc = (destructor)opt_dealloc,
+    .tp_repr = (reprfunc)opt_repr,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE,
+    .tp_doc = "AdamW(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01); decay on ndim >= 2 only.",
+    .tp_traverse = (traverseproc)opt_traverse,
+    .tp_clear = (inquiry)opt_clear,
+    .tp_methods = opt_methods,
+    .tp_getset = opt_getset,
+    .tp_init = (initproc)adamw_init,
+    .tp_new = PyType_GenericNew,
+};
+static PyTypeObject SGD_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "genc.SGD",
+    .tp_basicsize = sizeof(OptimObject),
+    .tp_dealloc = (destructor)opt_dealloc,
+    .tp_repr = (reprfunc)opt_repr,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE,
+    .tp_doc = "SGD(params, lr=..., momentum=0, weight_decay=0).",
+    .tp_traverse = (traverseproc)opt_traverse,
+    .tp_clear = (inquiry)opt_clear,
+    .tp_methods = opt_methods,
+    .tp_getset = opt_getset,
+    .tp_init = (initproc)sgd_init,
+    .tp_new = PyType_GenericNew,
+};
+
+static PyObject *fn_clip(PyObject *s, PyObject *args) {
+    PyObject *params;
+    double max_norm;
+    if (!PyArg_ParseTuple(args, "Od:clip_grad_norm", &params, &max_norm)) return NULL;
+    PyObject *seq = PySequence_Tuple(params);
+    if (!seq) return NULL;
+    genc_params set = {0};
+    genc_tensor *hs = calloc((size_t)PyTuple_GET_SIZE(seq) + 1, sizeof *hs);
+    for (Py_ssize_t i = 0; hs && i < PyTuple_GET_SIZE(seq); i++) {
+        PyObject *p = PyTuple_GET_ITEM(seq, i);
+        if (!Tensor_Check(p)) continue;
+        TensorObject *t = (TensorObject *)p;
+        hs[i] = t->t;
+        hs[i].name[0] = 0;
+        hs[i].grad = t->bound ? t->bound->grad : t->grad ? ((TensorObject *)t->grad)->t.data : NULL;
+        genc_params_add(G.ctx, &set, &hs[i]);
+    }
+    double norm = genc_clip_grad_norm(&set, max_norm);
+    genc_params_free(&set);
+    free(hs);
+    Py_DECREF(seq);
+    return PyFloat_FromDouble(norm);
+}
+
+static PyMethodDef optim_fns[] = {
+    {"clip_grad_norm", fn_clip, METH_VARARGS, "clip_grad_norm(params, max_norm) -> the norm before clipping"},
+    {NULL},
+};
+
+int pg_optim_init_types(PyObject *m) {
+    if (PyType_Ready(&AdamW_Type) < 0 || PyType_Ready(&SGD_Type) < 0) return -1;
+    Py_INCREF(&AdamW_Type);
+    PyModule_AddObject(m, "AdamW", (PyObject *)&AdamW_Type);
+    Py_INCREF(&SGD_Type);
+    PyModule_AddObject(m, "SGD", (PyObject *)&SGD_Type);
+    PyObject *f = PyCFunction_NewEx(optim_fns, NULL, NULL);
+    return PyModule_AddObject(m, "clip_grad_norm", f);
+}

@@ -1,0 +1,33 @@
+"""pytest setup for genc's Python tests: import genc from the build tree (CTest sets
+PYTHONPATH), one thread, a fixed seed per test."""
+import os
+import sys
+
+import pytest
+
+_build = os.environ.get("GENC_BUILD", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
+if os.path.isdir(os.path.join(_build, "python")) and os.path.join(_build, "python") not in sys.path:
+    sys.path.insert(0, os.path.join(_build, "python"))
+
+import genc  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    genc.manual_seed(1234)
+    genc.set_threads(1)
+    yield
+
+
+@pytest.fixture(scope="session")
+def corpus():
+    """Token ids and a tokenizer trained on 100 KB of Debian's fortunes (or a fallback text)."""
+    path = "/usr/share/games/fortunes/fortunes"
+    text = open(path, encoding="latin-1").read()[:100000] if os.path.exists(path) else (
+        "the quick brown fox jumps over the lazy dog. " * 2000)
+    tok = genc.Tokenizer.train(text, 320)
+    return tok, tok.encode(text)
+
+
+def small_lm(tok):
+    return genc.LanguageModel("tiny", tokenizer=tok, vocab_size=tok.vocab_size, max_position_embeddings=128)

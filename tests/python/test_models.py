@@ -1,0 +1,107 @@
+"""Model families from Python: language model training step and checkpoints, NICE, the
+classifier with the data loader, the GRPO objective."""
+import os
+
+import numpy as np
+import pytest
+
+import genc
+from conftest import small_lm
+
+
+def test_lm_training_step_lowers_the_loss(corpus, tmp_path):
+    tok, ids = corpus
+    lm = small_lm(tok)
+    assert lm.config["n_routed_experts"] > 0 and lm.config["num_nextn_predict_layers"] >= 1  # MoE and MTP
+    opt = genc.AdamW(lm.parameters(), lr=3e-3, weight_decay=0.1)
+    batch = np.array(ids[:8 * 33], dtype=np.int32).reshape(8, 33)
+    losses = []
+    for _ in range(8):
+        opt.zero_grad()
+        loss, info = lm.loss(batch)
+        loss.backward()
+        genc.clip_grad_norm(lm.parameters(), 1.0)
+        opt.step()
+        lm.update_bias()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0] - 0.3
+    assert len(info["mtp"]) == lm.config["num_nextn_predict_layers"]
+    path = str(tmp_path / "lm.safetensors")
+    lm.save(path)
+    back = genc.LanguageModel.load(path)
+    with genc.no_grad():
+        a, b = lm(batch[:2, :8]), back(batch[:2, :8])
+    assert np.array_equal(np.asarray(a), np.asarray(b))
+    assert back.tokenizer.decode(tok.encode("hello")) == "hello"
+
+
+def test_lm_gradients_match_finite_differences(corpus):
+    tok, ids = corpus
+    lm = genc.LanguageModel("tiny", vocab_size=tok.vocab_size, max_position_embeddings=32, n_routed_experts=0,
+                            num_nextn_predict_layers=0, init_std=0.2)
+    batch = [ids[:9], ids[9:18]]
+    loss, _ = lm.loss(batch)
+    loss.backward()
+    name, p = [(n, t) for n, t in lm.named_parameters() if "o_proj" in n][0]
+    a = np.asarray(p)
+    g = np.asarray(p.grad)
+    for idx in [(0, 0), (3, 5), (7, 1)]:
+        old = a[idx]
+        with genc.no_grad():
+            a[idx] = old + 1e-2
+            hi = lm.loss(batch)[0].item()
+            a[idx] = old - 1e-2
+            lo = lm.loss(batch)[0].item()
+            a[idx] = old
+        assert abs((hi - lo) / 2e-2 - g[idx]) < 2e-3 + 0.05 * abs(g[idx]), (name, idx)
+
+
+def test_nice_log_prob_backward_and_sample():
+    flow = genc.NICE(rows=4, cols=4, hidden=16, layers=2, couplings=4)
+    x = genc.rand(8, 16)
+    lp = flow(x)
+    assert lp.shape == (8,)
+    (-lp.mean()).backward()
+    assert all(p.grad is not None for p in flow.parameters())
+    s = flow.sample(5, temperature=0.7, seed=3)
+    assert s.shape == (5, 16)
+    with genc.no_grad():
+        h = flow.inverse(genc.randn(2, 16))
+    assert h.shape == (2, 16)
+
+
+def test_classifier_and_data_loader():
+    digits = os.environ.get("GENC_MNIST_DIR", "build/data/package/src/digits")
+    if not os.path.isdir(digits) and not os.path.isdir("/usr/share/datasets/fashion-mnist"):
+        pytest.skip("no image data set installed")
+    name = "mnist" if os.path.isdir(digits) else "fashion-mnist"
+    loader = genc.DataLoader(name, batch_size=32, limit=96, seed=1)
+    assert len(loader) == 3
+    batches = list(loader)
+    assert len(batches) == 3 and batches[0][0].shape == (32, 784) and len(batches[0][1]) == 32
+    assert len(list(loader)) == 3 and loader.epoch == 2  # iterating again gives the next epoch
+    net = genc.Classifier("mlp", hidden=32)
+    opt = genc.AdamW(net.parameters(), lr=1e-2)
+    x, y = batches[0]
+    first = None
+    for _ in range(20):
+        opt.zero_grad()
+        loss = genc.cross_entropy(net(x), y)
+        loss.backward()
+        opt.step()
+        first = first or loss.item()
+    assert loss.item() < first * 0.5
+
+
+def test_grpo_loss_runs_with_autograd():
+    logits = genc.randn(6, 10, requires_grad=True)
+    acts = [1, 2, 3, 4, 5, 6]
+    logp = np.asarray(genc.log_softmax(logits).detach())[np.arange(6), acts]
+    adv = genc.grpo_advantages([1.0, 0.0, 1.0, 0.0, 0.0, 1.0], group=3)
+    loss, stats = genc.grpo_loss(logits, acts, logp, adv, [1 / 6] * 6)
+    loss.backward()
+    assert abs(stats["ratio"] - 1) < 1e-5 and logits.grad is not None
+    # at ratio 1 the gradient is -sum_n w_n A_n d logp_n: check one entry
+    p = np.asarray(genc.softmax(logits.detach()))
+    expect = -(1 / 6) * adv[0] * ((1 if 1 == 1 else 0) - p[0, 1])
+    assert abs(np.asarray(logits.grad)[0, 1] - expect) < 1e-5
