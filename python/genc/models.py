@@ -9,8 +9,8 @@ import json as _json
 from . import _genc
 from . import Module, Tensor, no_grad, randn, tensor
 
-__all__ = ["LanguageModel", "Tokenizer", "NICE", "Classifier", "DataLoader", "grpo_advantages",
-           "rectified_flow_loss", "rectified_flow_sample"]
+__all__ = ["LanguageModel", "Tokenizer", "PrefixTuning", "NICE", "Classifier", "DataLoader", "UNet", "DDPMSchedule",
+           "sample", "rflow_training_pair", "grpo_advantages", "rectified_flow_loss", "rectified_flow_sample"]
 
 Tokenizer = _genc.Tokenizer
 DataLoader = _genc.DataLoader
@@ -103,6 +103,35 @@ class LanguageModel(_CoreModule):
                 f"MTP {c['num_nextn_predict_layers']}, vocab {c['vocab_size']}")
 
 
+class PrefixTuning(_CoreModule):
+    """Prefix-tuning of an MLA language model: trainable per-layer latent prefixes (c_kv and
+    the decoupled k_pe), directly (hidden=0) or through an MLP reparameterisation. The base
+    model is frozen (read-only, no gradients) and kept as ``self.base``."""
+
+    def __init__(self, lm, length=8, hidden=0, std=0.02, freeze_base=True):
+        super().__init__()
+        if freeze_base:
+            lm.freeze()
+        self._core = _genc.PrefixCore(lm._core, length, hidden, std)
+        self.base = lm
+
+    def _own_parameters(self):
+        yield from (("prefix." + n.split("prefix.", 1)[-1], t) for n, t in self._core.named_tensors)
+
+    def forward(self, tokens):
+        return self._core.logits(tokens)
+
+    def loss(self, tokens):
+        return self._core.loss(tokens)
+
+    def generate(self, prompt, max_new_tokens=32, temperature=0.0, top_k=0, top_p=1.0):
+        """(ids, text) generated with the prefix in the cache."""
+        return self._core.generate(prompt, max_new_tokens, temperature, top_k, top_p)
+
+    def save(self, path):
+        self._core.save(path)
+
+
 class NICE(_CoreModule):
     """The NICE normalising flow (additive couplings, diagonal scaling)."""
 
@@ -139,6 +168,54 @@ class Classifier(_CoreModule):
 
     def extra_repr(self):
         return self.arch
+
+
+DDPMSchedule = _genc.DDPMSchedule
+rflow_training_pair = _genc.rflow_training_pair
+
+
+class UNet(_CoreModule):
+    """genc's U-Net for diffusion and rectified flow on small images (config fields as in
+    include/genc/unet.h: rows, cols, channels, base, levels, mult, res_blocks, groups,
+    attn_heads, classes, dropout)."""
+
+    def __init__(self, path=None, **config):
+        super().__init__()
+        if path is not None:
+            self._core = _genc.UNetCore(path=path)
+        else:
+            base = dict(_UNET_DEFAULTS)
+            base.update(config)
+            self._core = _genc.UNetCore(_json.dumps(base))
+
+    @property
+    def config(self):
+        return _json.loads(self._core.config_json)
+
+    def forward(self, x, t, labels=None):
+        return self._core.forward(x, t, labels)
+
+    def save(self, path):
+        self._core.save(path)
+
+    def sample(self, n=4, method="ddim", steps=50, schedule=None, **kw):
+        """A generator of (step, t, x [n, D]) as the C sampler produces them (method
+        'ddpm', 'ddim' or 'rflow'); close() cancels the loop."""
+        return _genc.sample(self._core, n, method, steps, schedule, **kw)
+
+    def extra_repr(self):
+        c = self.config
+        return f"{c['channels']}x{c['rows']}x{c['cols']}, base {c['base']}, {c['levels']} levels"
+
+
+_UNET_DEFAULTS = {"model": "unet", "rows": 28, "cols": 28, "channels": 1, "base": 32, "levels": 3, "mult": [1, 2, 2],
+                  "res_blocks": 2, "groups": 8, "attn_heads": 4, "classes": 0, "dropout": 0.1}
+
+
+def sample(unet, n=4, method="ddim", steps=50, schedule=None, **kw):
+    """Module-level form of UNet.sample."""
+    core = unet._core if isinstance(unet, UNet) else unet
+    return _genc.sample(core, n, method, steps, schedule, **kw)
 
 
 def grpo_advantages(rewards, group, scale_std=True, eps=1e-4):

@@ -823,6 +823,178 @@ static PyTypeObject LM_Type = {
     .tp_new = PyType_GenericNew,
 };
 
+/* ======================= prefix-tuning ======================= */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *lm; /* LMObject */
+    genc_lm_prefix_train t;
+    bool built;
+    PyObject *named, *watch;
+} PrefixObject;
+
+static int prefix_traverse(PrefixObject *p, visitproc visit, void *arg) {
+    Py_VISIT(p->lm);
+    Py_VISIT(p->named);
+    Py_VISIT(p->watch);
+    return 0;
+}
+static int prefix_clear(PrefixObject *p) {
+    Py_CLEAR(p->named);
+    Py_CLEAR(p->watch);
+    Py_CLEAR(p->lm);
+    return 0;
+}
+static void prefix_dealloc(PrefixObject *p) {
+    PyObject_GC_UnTrack(p);
+    if (p->built) genc_lm_prefix_train_free(&p->t);
+    prefix_clear(p);
+    Py_TYPE(p)->tp_free(p);
+}
+
+/* PrefixCore(lm_core, length=8, hidden=0, std=0.02): trainable per-layer latent prefixes. */
+static int prefix_init(PrefixObject *p, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"lm", "length", "hidden", "std", NULL};
+    PyObject *lm;
+    long long len = 8, hidden = 0;
+    double std = 0.02;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!|LLd:PrefixCore", kwlist, &LM_Type, &lm, &len, &hidden, &std)) return -1;
+    if (p->built) return PyErr_SetString(PyExc_RuntimeError, "already built"), -1;
+    LMObject *l = (LMObject *)lm;
+    if (lm_busy(l)) return -1;
+    genc_status s = genc_lm_prefix_train_init(G.ctx, &l->m, len, hidden, std, NULL, &p->t);
+    if (s) return pg_raise(s), -1;
+    p->built = true;
+    Py_INCREF(lm);
+    p->lm = lm;
+    p->named = bind_params(&p->t.params, (PyObject *)p);
+    PyObject *own = p->named ? watch_of(p->named) : NULL;
+    p->watch = own ? PySequence_Concat(own, l->watch) : NULL;
+    Py_XDECREF(own);
+    return p->watch ? 0 : -1;
+}
+
+/* ids: inputs [B, T]; ids2: targets (B*T, loss only); i[0] = B, i[1] = T, i[2] = loss */
+static genc_tensor *f_prefix(genc_ctx *c, genc_tensor **in, int n, OpArgs *a) {
+    PrefixObject *p = a->model;
+    genc_lm *m = &((LMObject *)p->lm)->m;
+    int L = m->cfg.n_layers;
+    genc_tensor **ckv = genc_arena_calloc(c, 2 * (size_t)L * sizeof *ckv);
+    if (!ckv || genc_lm_prefix_train_latents(c, m, &p->t, ckv, ckv + L)) return NULL;
+    genc_tensor *logits = genc_lm_prefix_logits(c, m, ckv, ckv + L, a->ids, a->i[0], a->i[1]);
+    return a->i[2] ? genc_cross_entropy(c, logits, a->ids2, -1) : logits;
+}
+
+static PyObject *prefix_run(PrefixObject *p, PyObject *tokens, bool loss) {
+    LMObject *l = (LMObject *)p->lm;
+    if (lm_busy(l)) return NULL;
+    OpArgs a = {.model = p};
+    int64_t B, T;
+    int32_t *all;
+    if (token_batch(tokens, &all, &B, &T)) return NULL;
+    if (loss) {
+        if (T < 2) {
+            free(all);
+            return PyErr_Format(PyExc_ValueError, "loss: rows need at least 2 tokens");
+        }
+        a.ids = malloc((size_t)(B * (T - 1)) * sizeof(int32_t));
+        a.ids2 = malloc((size_t)(B * (T - 1)) * sizeof(int32_t));
+        for (int64_t b = 0; a.ids && a.ids2 && b < B; b++) {
+            memcpy(a.ids + b * (T - 1), all + b * T, (size_t)(T - 1) * sizeof(int32_t));
+            memcpy(a.ids2 + b * (T - 1), all + b * T + 1, (size_t)(T - 1) * sizeof(int32_t));
+        }
+        free(all);
+        T -= 1;
+        a.n_ids = a.n_ids2 = B * T;
+    } else {
+        a.ids = all, a.n_ids = B * T;
+    }
+    a.i[0] = B, a.i[1] = T, a.i[2] = loss;
+    return pg_run_op(loss ? "prefix_loss" : "prefix_logits", f_prefix, 0, NULL, &a, (PyObject *)p, p->watch, false);
+}
+static PyObject *prefix_loss(PrefixObject *p, PyObject *t) { return prefix_run(p, t, true); }
+static PyObject *prefix_logits(PrefixObject *p, PyObject *t) { return prefix_run(p, t, false); }
+
+static PyObject *prefix_generate(PrefixObject *p, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"prompt", "max_new_tokens", "temperature", "top_k", "top_p", NULL};
+    PyObject *prompt;
+    long long max_new = 32, top_k = 0;
+    double temp = 0, top_p = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|LdLd:generate", kwlist, &prompt, &max_new, &temp, &top_k, &top_p))
+        return NULL;
+    LMObject *l = (LMObject *)p->lm;
+    if (lm_busy(l)) return NULL;
+    PyObject *ids_obj = PyUnicode_Check(prompt) && l->tok ? PyObject_CallMethod(l->tok, "encode", "O", prompt) : (Py_INCREF(prompt), prompt);
+    if (!ids_obj) return NULL;
+    int32_t *ids;
+    int64_t n;
+    int r = pg_int32_array(ids_obj, &ids, &n);
+    Py_DECREF(ids_obj);
+    if (r) return NULL;
+    genc_lm_prefix pre = {0};
+    genc_gen_result res = {0};
+    genc_gen_config gc = {.max_new = max_new, .sampler = {temp, top_k, top_p}, .pad_id = 0,
+                          .eos_id = l->tok ? genc_tokenizer_special(((TokObject *)l->tok)->tok, "<|eos|>") : -1,
+                          .tok = l->tok ? ((TokObject *)l->tok)->tok : NULL};
+    genc_status s = genc_lm_prefix_train_export(G.ctx, &l->m, &p->t, &pre);
+    const genc_lm_prefix *pp = &pre;
+    const int32_t *pr = ids;
+    if (!s) s = genc_lm_prefix_generate(G.ctx, &l->m, &pp, &pr, &n, 1, &gc, &res);
+    free(ids);
+    genc_lm_prefix_free(&pre);
+    pg_reset_arena();
+    if (s) return pg_raise(s);
+    PyObject *out = PyList_New(res.len[0]);
+    for (int64_t i = 0; out && i < res.len[0]; i++) PyList_SET_ITEM(out, i, PyLong_FromLong(res.tokens[i]));
+    PyObject *text = res.text && res.text[0] ? PyUnicode_DecodeUTF8((const char *)res.text[0], (Py_ssize_t)res.text_len[0], "replace")
+                                             : (Py_INCREF(Py_None), Py_None);
+    genc_gen_result_free(&res);
+    return Py_BuildValue("NN", out, text);
+}
+
+static PyObject *prefix_save(PrefixObject *p, PyObject *args) {
+    PyObject *path;
+    if (!PyArg_ParseTuple(args, "O&:save", PyUnicode_FSConverter, &path)) return NULL;
+    LMObject *l = (LMObject *)p->lm;
+    genc_lm_prefix pre = {0};
+    genc_status s = genc_lm_prefix_train_export(G.ctx, &l->m, &p->t, &pre);
+    if (!s) s = genc_lm_prefix_save(G.ctx, &l->m, &pre, PyBytes_AS_STRING(path));
+    genc_lm_prefix_free(&pre);
+    Py_DECREF(path);
+    pg_reset_arena();
+    if (s) return pg_raise(s);
+    Py_RETURN_NONE;
+}
+
+static PyObject *prefix_named(PrefixObject *p, void *c) {
+    PyObject *r = p->named ? p->named : Py_None;
+    Py_INCREF(r);
+    return r;
+}
+
+static PyMethodDef prefix_methods[] = {
+    {"loss", (PyCFunction)prefix_loss, METH_O, "next-token cross-entropy of tokens [B, T+1] with the prefix (autograd)"},
+    {"logits", (PyCFunction)prefix_logits, METH_O, "logits [B, T, V] of tokens [B, T] with the prefix (autograd)"},
+    {"generate", (PyCFunction)(void (*)(void))prefix_generate, METH_VARARGS | METH_KEYWORDS,
+     "generate(prompt, max_new_tokens=32, temperature=0) -> (ids, text) with the prefix"},
+    {"save", (PyCFunction)prefix_save, METH_VARARGS, "save(path): the exported prefix (genc lm sample --prefix)"},
+    {NULL},
+};
+static PyGetSetDef prefix_getset[] = {{"named_tensors", (getter)prefix_named, NULL, "((name, Tensor), ...)", NULL}, {NULL}};
+static PyTypeObject Prefix_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "genc.PrefixCore",
+    .tp_basicsize = sizeof(PrefixObject),
+    .tp_dealloc = (destructor)prefix_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE,
+    .tp_doc = "PrefixCore(lm_core, length=8, hidden=0, std=0.02): prefix-tuning of an MLA language model.",
+    .tp_traverse = (traverseproc)prefix_traverse,
+    .tp_clear = (inquiry)prefix_clear,
+    .tp_methods = prefix_methods,
+    .tp_getset = prefix_getset,
+    .tp_init = (initproc)prefix_init,
+    .tp_new = PyType_GenericNew,
+};
+
 /* ======================= NICE and the classifier ======================= */
 
 typedef struct {
@@ -1137,7 +1309,8 @@ static int add_type(PyObject *m, PyTypeObject *t, const char *name) {
 }
 
 int pg_lm_init_types(PyObject *m) {
-    return add_type(m, &Tok_Type, "Tokenizer") || add_type(m, &LM_Type, "LMCore") || add_type(m, &Gen_Type, "Generation")
+    return add_type(m, &Tok_Type, "Tokenizer") || add_type(m, &LM_Type, "LMCore") || add_type(m, &Gen_Type, "Generation") ||
+                   add_type(m, &Prefix_Type, "PrefixCore")
                ? -1
                : 0;
 }

@@ -467,6 +467,8 @@ PyMODINIT_FUNC PyInit__genc(void) {
     Py_INCREF(&Module_Type);
     PyModule_AddObject(m, "Module", (PyObject *)&Module_Type);
     PyModule_AddStringConstant(m, "__version__", GENC_VERSION);
-    if (pg_optim_init_types(m) < 0 || pg_lm_init_types(m) < 0 || pg_models_init_types(m) < 0) return NULL;
+    if (pg_optim_init_types(m) < 0 || pg_lm_init_types(m) < 0 || pg_models_init_types(m) < 0 ||
+        pg_diffusion_init_types(m) < 0)
+        return NULL;
     return m;
 }

@@ -151,6 +151,6 @@ int pg_module_init_types(PyObject *m);
 int pg_optim_init_types(PyObject *m);
 int pg_lm_init_types(PyObject *m);
 int pg_models_init_types(PyObject *m);
-int pg_io_init_types(PyObject *m);
+int pg_diffusion_init_types(PyObject *m);
 
 #endif

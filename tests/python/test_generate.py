@@ -65,3 +65,31 @@ def test_rectified_flow_sampler_yields_every_step():
     assert inspect.isgenerator(steps)
     xs = list(steps)
     assert len(xs) == 6 and all(x.shape == (4, 2) for x in xs)
+
+
+def tiny_unet():
+    return genc.UNet(rows=8, cols=8, base=8, levels=2, mult=[1, 2], res_blocks=1, groups=4, attn_heads=0)
+
+
+def test_diffusion_sampler_yields_each_step_as_produced():
+    u = tiny_unet()
+    sched = genc.DDPMSchedule("linear", 100)
+    g = u.sample(2, "ddim", 5, sched, seed=1)
+    assert isinstance(g, collections.abc.Iterator) and g.running
+    steps = list(g)
+    assert [s for s, _, _ in steps] == [0, 1, 2, 3, 4, 5] and steps[-1][1] == -1
+    assert all(x.shape == (2, 64) for _, _, x in steps)
+    assert not g.running
+    fixed = [x.tolist() for _, _, x in u.sample(2, "ddim", 5, sched, seed=1)]
+    assert fixed == [x.tolist() for _, _, x in steps]  # same seed, same images
+
+
+def test_rectified_flow_sampler_close_cancels_the_loop():
+    u = tiny_unet()
+    g = u.sample(3, "rflow", 1000, seed=2, ode="heun")
+    first = next(g)
+    assert first[0] == 0 and g.running
+    g.close()
+    assert not g.running
+    with pytest.raises(StopIteration):
+        next(g)

@@ -105,3 +105,42 @@ def test_grpo_loss_runs_with_autograd():
     p = np.asarray(genc.softmax(logits.detach()))
     expect = -(1 / 6) * adv[0] * ((1 if 1 == 1 else 0) - p[0, 1])
     assert abs(np.asarray(logits.grad)[0, 1] - expect) < 1e-5
+
+
+def test_prefix_tuning_trains_only_the_prefix(corpus):
+    tok, ids = corpus
+    lm = small_lm(tok)
+    before = [np.asarray(p).copy() for p in lm.parameters()]
+    pt = genc.PrefixTuning(lm, length=4, hidden=16)
+    train = [p for p in pt.parameters() if p.requires_grad]
+    assert train and all(n.startswith("prefix.") for n, p in pt.named_parameters() if p.requires_grad)
+    opt = genc.AdamW(train, lr=3e-2, weight_decay=0)
+    batch = [ids[:33], ids[33:66]]
+    losses = []
+    for _ in range(6):
+        opt.zero_grad()
+        loss = pt.loss(batch)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0]
+    assert all(np.array_equal(b, np.asarray(p)) for b, p in zip(before, lm.parameters()))  # base untouched
+    ids_out, text = pt.generate("The", max_new_tokens=4)
+    assert 1 <= len(ids_out) <= 4
+
+
+def test_unet_trains_with_ddpm_pairs():
+    u = genc.UNet(rows=8, cols=8, base=8, levels=2, mult=[1, 2], res_blocks=1, groups=4, attn_heads=0, dropout=0.0)
+    sched = genc.DDPMSchedule("linear", 100)
+    opt = genc.AdamW(u.parameters(), lr=3e-3)
+    x0 = genc.rand(4, 64) * 2 - 1
+    losses = []
+    for step in range(5):
+        eps = genc.randn(4, 64)
+        xt, target = sched.training_pair(x0, eps, [10, 30, 60, 90])
+        opt.zero_grad()
+        loss = genc.mse_loss(u(xt, [10.0, 30.0, 60.0, 90.0]), target)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0]
