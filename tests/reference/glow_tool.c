@@ -1,0 +1,89 @@
+/* glow_tool: a small driver of genc's Glow for tests/reference/test_glow.py (PyTorch reference).
+ *   glow_tool init CKPT ROWS COLS LEVELS STEPS HIDDEN SEED
+ *       a freshly initialised Glow with every parameter then perturbed by N(0, 0.1^2) (so the
+ *       zero-initialised convs and actnorms matter), saved with its config and the fixed P and
+ *       signs of each 1x1 convolution
+ *   glow_tool logp CKPT N IN.f32 OUT.f32    x [N, D] -> log p(x) [N] then h [N, D] (raw float32)
+ *   glow_tool inverse CKPT N IN.f32 OUT.f32 h [N, D] -> x [N, D]
+ * Exit status 0 on success; on failure one "glow_tool: error: ..." line and status 1. */
+#include "genc/glow.h"
+#include "genc/ops.h"
+#include "genc/train.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int fail(genc_ctx *ctx, const char *what) {
+    fprintf(stderr, "glow_tool: error: %s\n", what ? what : genc_last_error(ctx));
+    return 1;
+}
+
+static int do_init(genc_ctx *ctx, char **av) {
+    genc_glow_config c = {.rows = atoi(av[1]), .cols = atoi(av[2]), .levels = atoi(av[3]), .steps = atoi(av[4]),
+                          .hidden = atoi(av[5])};
+    genc_rng_seed(ctx, (uint64_t)atoll(av[6]));
+    genc_glow m;
+    if (genc_glow_init(ctx, &m, &c)) return fail(ctx, NULL);
+    for (int i = 0; i < m.params.n; i++)
+        for (int64_t j = 0; j < genc_numel(m.params.t[i]); j++)
+            m.params.t[i]->data[j] += (genc_real)(0.1 * genc_rand_normal(ctx));
+    char *json = genc_glow_config_json(&c);
+    genc_status s = genc_checkpoint_save(ctx, av[0], &m.params, NULL, json, NULL, genc_glow_ckpt_extra, &m);
+    free(json);
+    genc_glow_free(&m);
+    return s ? fail(ctx, NULL) : 0;
+}
+
+static genc_tensor *read_input(genc_ctx *ctx, const char *path, int64_t n, int64_t d) {
+    int64_t shape[2] = {n, d};
+    genc_tensor *t = genc_tensor_empty(ctx, 2, shape);
+    FILE *f = fopen(path, "rb");
+    float *buf = malloc((size_t)(n * d) * sizeof *buf);
+    size_t got = f && buf ? fread(buf, sizeof *buf, (size_t)(n * d), f) : 0;
+    if (f) fclose(f);
+    if (t && got == (size_t)(n * d))
+        for (int64_t i = 0; i < n * d; i++) t->data[i] = buf[i];
+    free(buf);
+    return got == (size_t)(n * d) ? t : NULL;
+}
+
+static int write_out(const char *path, const genc_tensor *a, const genc_tensor *b) {
+    FILE *f = fopen(path, "wb");
+    if (!f) return 1;
+    const genc_tensor *ts[2] = {a, b};
+    for (int k = 0; k < 2; k++)
+        for (int64_t i = 0; ts[k] && i < genc_numel(ts[k]); i++) {
+            float v = (float)ts[k]->data[i];
+            fwrite(&v, sizeof v, 1, f);
+        }
+    return fclose(f) != 0;
+}
+
+static int do_apply(genc_ctx *ctx, bool inverse, char **av) {
+    genc_glow m;
+    if (genc_glow_load(ctx, av[0], &m)) return fail(ctx, NULL);
+    int64_t n = atoll(av[1]);
+    genc_tensor *in = n > 0 ? read_input(ctx, av[2], n, m.dim) : NULL, *h = NULL, *out;
+    if (!in) {
+        genc_glow_free(&m);
+        return fail(ctx, "cannot read the input file");
+    }
+    genc_set_grad_enabled(ctx, false);
+    out = inverse ? genc_glow_inverse(ctx, &m, in) : genc_glow_log_prob(ctx, &m, in, &h);
+    int bad = !out || write_out(av[3], out, h);
+    genc_glow_free(&m);
+    return bad ? fail(ctx, out ? "cannot write the output" : NULL) : 0;
+}
+
+int main(int argc, char **argv) {
+    genc_ctx *ctx = genc_ctx_new();
+    if (!ctx) return 1;
+    int code = 2;
+    if (argc == 9 && !strcmp(argv[1], "init")) code = do_init(ctx, argv + 2);
+    else if (argc == 6 && !strcmp(argv[1], "logp")) code = do_apply(ctx, false, argv + 2);
+    else if (argc == 6 && !strcmp(argv[1], "inverse")) code = do_apply(ctx, true, argv + 2);
+    else fprintf(stderr, "usage: glow_tool init|logp|inverse ... (see the file comment)\n");
+    genc_ctx_free(ctx);
+    return code;
+}
