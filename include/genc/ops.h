@@ -140,6 +140,9 @@ genc_status genc_grpo_agg_parse(genc_ctx *ctx, const char *name, genc_grpo_agg *
  * groups consecutive channels and the spatial dims (biased variance), then y = xh w[c] + b[c];
  * w, b [C] or NULL (scale 1, shift 0). groups must divide C. */
 genc_tensor *genc_group_norm(genc_ctx *ctx, genc_tensor *x, int groups, genc_tensor *w, genc_tensor *b, double eps);
+/* silu(group_norm(x)), fused (one pass forward and backward). */
+genc_tensor *genc_group_norm_silu(genc_ctx *ctx, genc_tensor *x, int groups, genc_tensor *w, genc_tensor *b,
+                                  double eps);
 /* Nearest-neighbour upsampling by 2: x [N, C, H, W] -> [N, C, 2H, 2W]. */
 genc_tensor *genc_upsample_nearest2x(genc_ctx *ctx, genc_tensor *x);
 

@@ -251,12 +251,12 @@ static genc_tensor *time_embedding(genc_ctx *ctx, genc_unet *m, const float *t, 
 /* GN -> SiLU -> conv3x3 -> + Linear(temb) -> GN -> SiLU -> dropout -> conv3x3, + skip(h). */
 static genc_tensor *res_block(genc_ctx *ctx, genc_unet *m, const genc_unet_res *r, genc_tensor *h, genc_tensor *st) {
     int G = m->cfg.groups;
-    genc_tensor *a = genc_silu(ctx, genc_group_norm(ctx, h, G, r->norm1_w, r->norm1_b, GN_EPS));
+    genc_tensor *a = genc_group_norm_silu(ctx, h, G, r->norm1_w, r->norm1_b, GN_EPS);
     a = genc_conv2d(ctx, a, r->conv1_w, r->conv1_b, 1, 1);
     genc_tensor *tp = genc_linear(ctx, st, r->temb_w, r->temb_b);
     int64_t ts[4] = {st ? st->shape[0] : 0, r->cout, 1, 1};
     a = genc_add(ctx, a, genc_reshape(ctx, tp, 4, ts));
-    a = genc_silu(ctx, genc_group_norm(ctx, a, G, r->norm2_w, r->norm2_b, GN_EPS));
+    a = genc_group_norm_silu(ctx, a, G, r->norm2_w, r->norm2_b, GN_EPS);
     a = genc_conv2d(ctx, genc_dropout(ctx, a, m->cfg.dropout), r->conv2_w, r->conv2_b, 1, 1);
     genc_tensor *skip = r->skip_w ? genc_conv2d(ctx, h, r->skip_w, r->skip_b, 1, 0) : h;
     return genc_add(ctx, skip, a);
@@ -304,7 +304,7 @@ genc_tensor *genc_unet_forward(genc_ctx *ctx, genc_unet *m, genc_tensor *x, cons
             h = res_block(ctx, m, &m->res[k++], genc_concat(ctx, (genc_tensor *[]){h, skips[--ns]}, 2, 1), st);
         if (l > 0) h = genc_conv2d(ctx, genc_upsample_nearest2x(ctx, h), m->up_w[l], m->up_b[l], 1, 1);
     }
-    h = genc_silu(ctx, genc_group_norm(ctx, h, c->groups, m->norm_out_w, m->norm_out_b, GN_EPS));
+    h = genc_group_norm_silu(ctx, h, c->groups, m->norm_out_w, m->norm_out_b, GN_EPS);
     h = genc_conv2d(ctx, h, m->conv_out_w, m->conv_out_b, 1, 1);
     int64_t os[2] = {N, D};
     return genc_reshape(ctx, h, 2, os);

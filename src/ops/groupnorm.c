@@ -7,9 +7,13 @@
  * Backward, per (n, g) with gh = g w[c] (g = dL/dy):
  *     dx = r (gh - mean(gh) - xh mean(gh xh)),
  *     dw[c] += sum_{n, hw} g xh,  db[c] += sum_{n, hw} g.
+ * genc_group_norm_silu fuses the SiLU that follows every group norm in the U-Net,
+ * out = z sigmoid(z) with z = y above; backward recomputes z from the saved statistics and
+ * turns the incoming gradient into dL/dz = g s (1 + z (1 - s)), s = sigmoid(z), first.
  * The (n, g) blocks run in parallel; the per-channel parameter sums are first kept per image
  * ([N, C] in the arena) and then added over n in order, so results do not depend on threads. */
 #include "core/internal.h"
+#include "ops/fastexp.h"
 
 #include <string.h>
 #include <tgmath.h>
@@ -31,15 +35,38 @@ static void group_stats(const genc_real *x, int64_t S, double eps, genc_real *mu
     *r = (genc_real)(1.0 / sqrt(q / (double)S + eps));
 }
 
-/* y = xh w + b for one group block; channel c0.. of the group. */
+/* y = xh w + b (then y sigmoid(y) with silu) for one group block; channel c0.. of the group. */
 static void group_apply(const gn_plan *p, const genc_real *x, const genc_real *w, const genc_real *b, int64_t c0,
-                        genc_real mu, genc_real r, genc_real *y) {
+                        genc_real mu, genc_real r, bool silu, genc_real *y) {
     for (int64_t c = 0; c < p->Cg; c++) {
         genc_real sc = r * (w ? w[c0 + c] : 1), sh = (b ? b[c0 + c] : 0) - mu * sc;
         const genc_real *xc = x + c * p->HW;
         genc_real *yc = y + c * p->HW;
+        if (silu) {
 #pragma omp simd
-        for (int64_t i = 0; i < p->HW; i++) yc[i] = xc[i] * sc + sh;
+            for (int64_t i = 0; i < p->HW; i++) {
+                genc_real z = xc[i] * sc + sh;
+                yc[i] = z / (1 + fastexp(-z));
+            }
+        } else {
+#pragma omp simd
+            for (int64_t i = 0; i < p->HW; i++) yc[i] = xc[i] * sc + sh;
+        }
+    }
+}
+
+/* dz = g silu'(z) for one group block, z = xh w + b recomputed: silu'(z) = s (1 + z (1 - s)). */
+static void group_silu_grad(const gn_plan *p, const genc_real *x, const genc_real *w, const genc_real *b, int64_t c0,
+                            genc_real mu, genc_real r, const genc_real *g, genc_real *dz) {
+    for (int64_t c = 0; c < p->Cg; c++) {
+        genc_real sc = r * (w ? w[c0 + c] : 1), sh = (b ? b[c0 + c] : 0) - mu * sc;
+        const genc_real *xc = x + c * p->HW, *gc = g + c * p->HW;
+        genc_real *dc = dz + c * p->HW;
+#pragma omp simd
+        for (int64_t i = 0; i < p->HW; i++) {
+            genc_real z = xc[i] * sc + sh, sg = 1 / (1 + fastexp(-z));
+            dc[i] = gc[i] * sg * (1 + z * (1 - sg));
+        }
     }
 }
 
@@ -85,11 +112,18 @@ static void group_norm_backward(genc_ctx *ctx, genc_node *nd) {
     if ((x->requires_grad && !gx) || (w && w->requires_grad && !gw) || (b && b->requires_grad && !gb) ||
         (sums && !sgx))
         return;
-    genc_real *sg = sums ? sgx + NC : NULL;
+    genc_real *sg = sums ? sgx + NC : NULL, *dz = NULL;
+    if (nd->iarg[2] && !(dz = genc_arena_alloc(ctx, (size_t)(blocks * S) * sizeof(genc_real)))) return;
 #pragma omp parallel for if (blocks * S > GENC_PAR_MIN) schedule(static)
     for (int64_t k = 0; k < blocks; k++) {
         int64_t n = k / p->G, c0 = (k % p->G) * p->Cg;
-        group_backward(p, x->data + k * S, w ? w->data : NULL, g + k * S, c0, p->mu[k], p->r[k],
+        const genc_real *gk = g + k * S;
+        if (dz) {
+            group_silu_grad(p, x->data + k * S, w ? w->data : NULL, b ? b->data : NULL, c0, p->mu[k], p->r[k], gk,
+                            dz + k * S);
+            gk = dz + k * S;
+        }
+        group_backward(p, x->data + k * S, w ? w->data : NULL, gk, c0, p->mu[k], p->r[k],
                        gx ? gx + k * S : NULL, sums ? sgx + n * p->C : NULL, sums ? sg + n * p->C : NULL);
     }
     for (int64_t n = 0; sums && n < p->N; n++)
@@ -121,7 +155,8 @@ static bool gn_check(genc_ctx *ctx, const genc_tensor *x, int groups, const genc
     return true;
 }
 
-genc_tensor *genc_group_norm(genc_ctx *ctx, genc_tensor *x, int groups, genc_tensor *w, genc_tensor *b, double eps) {
+static genc_tensor *group_norm(genc_ctx *ctx, genc_tensor *x, int groups, genc_tensor *w, genc_tensor *b, double eps,
+                               bool silu) {
     if (!x || !gn_check(ctx, x, groups, w, b)) return NULL;
     x = genc_contiguous(ctx, x);
     if (w) w = genc_contiguous(ctx, w);
@@ -139,13 +174,22 @@ genc_tensor *genc_group_norm(genc_ctx *ctx, genc_tensor *x, int groups, genc_ten
     for (int64_t k = 0; k < blocks; k++) {
         group_stats(x->data + k * S, S, eps, &p->mu[k], &p->r[k]);
         group_apply(p, x->data + k * S, w ? w->data : NULL, b ? b->data : NULL, (k % p->G) * p->Cg, p->mu[k],
-                    p->r[k], y->data + k * S);
+                    p->r[k], silu, y->data + k * S);
     }
     genc_tensor *in[3] = {x, NULL, NULL};
     int n_in = 1;
     if (w) in[n_in++] = w;
     if (b) in[n_in++] = b;
-    genc_node *n = genc_record(ctx, "group_norm", group_norm_backward, y, n_in, in);
-    if (n) n->saved = p, n->iarg[0] = w != NULL, n->iarg[1] = b != NULL;
+    genc_node *n = genc_record(ctx, silu ? "group_norm_silu" : "group_norm", group_norm_backward, y, n_in, in);
+    if (n) n->saved = p, n->iarg[0] = w != NULL, n->iarg[1] = b != NULL, n->iarg[2] = silu;
     return genc_ctx_status(ctx) ? NULL : y;
+}
+
+genc_tensor *genc_group_norm(genc_ctx *ctx, genc_tensor *x, int groups, genc_tensor *w, genc_tensor *b, double eps) {
+    return group_norm(ctx, x, groups, w, b, eps, false);
+}
+
+genc_tensor *genc_group_norm_silu(genc_ctx *ctx, genc_tensor *x, int groups, genc_tensor *w, genc_tensor *b,
+                                  double eps) {
+    return group_norm(ctx, x, groups, w, b, eps, true);
 }

@@ -1,8 +1,8 @@
-/* Gradient checks (double precision) for the U-Net's ops: group_norm (with and without the
- * affine weight and bias, 1 group, one group per channel, a middle count, a 3-d input, a
- * non-contiguous input view) and upsample_nearest2x (square, non-square, a view); plus a
- * small residual block built the way src/image/unet.c builds it (group norm, SiLU, conv,
- * a [N, C, 1, 1] broadcast add of a linear time projection, a channel concat), so the
+/* Gradient checks (double precision) for the U-Net's ops: group_norm and the fused
+ * group_norm_silu (each with and without the affine weight and bias, 1 group, one group per
+ * channel, a middle count, a 3-d input, a non-contiguous input view) and upsample_nearest2x
+ * (square, non-square, a view); plus a small residual block built the way src/image/unet.c
+ * builds it (group norm, SiLU, conv, a [N, C, 1, 1] broadcast add of a linear time projection, a channel concat), so the
  * composition of existing ops the network relies on is checked too. Forward values are
  * compared with direct formulas, on one input large enough for the parallel paths; the
  * error paths name what was expected.
@@ -14,13 +14,14 @@
 
 typedef struct {
     int groups;
-    bool affine, view;
+    bool affine, view, silu;
 } gn_case;
 
 static genc_tensor *f_gn(genc_ctx *c, genc_tensor **in, void *u) {
     gn_case *k = u;
     genc_tensor *x = k->view ? genc_transpose(c, in[0], 2, 3) : in[0];
-    return genc_group_norm(c, x, k->groups, k->affine ? in[1] : NULL, k->affine ? in[2] : NULL, 1e-5);
+    genc_tensor *w = k->affine ? in[1] : NULL, *b = k->affine ? in[2] : NULL;
+    return k->silu ? genc_group_norm_silu(c, x, k->groups, w, b, 1e-5) : genc_group_norm(c, x, k->groups, w, b, 1e-5);
 }
 static genc_tensor *f_up(genc_ctx *c, genc_tensor **in, void *u) { return genc_upsample_nearest2x(c, in[0]); }
 static genc_tensor *f_up_view(genc_ctx *c, genc_tensor **in, void *u) {
@@ -28,7 +29,8 @@ static genc_tensor *f_up_view(genc_ctx *c, genc_tensor **in, void *u) {
 }
 
 /* Direct group norm of x [N, C, S] (contiguous) at every element; count of values off by more than 1e-9. */
-static int gn_forward_errors(const genc_tensor *x, const genc_tensor *y, int G, const genc_real *w, const genc_real *b) {
+static int gn_forward_errors(const genc_tensor *x, const genc_tensor *y, int G, const genc_real *w, const genc_real *b,
+                             bool silu) {
     int64_t N = x->shape[0], C = x->shape[1], S = genc_numel(x) / (N * C), Cg = C / G;
     int bad = 0;
     for (int64_t n = 0; n < N; n++)
@@ -42,6 +44,7 @@ static int gn_forward_errors(const genc_tensor *x, const genc_tensor *y, int G, 
             for (int64_t i = 0; i < Cg * S; i++) {
                 int64_t c = g * Cg + i / S;
                 double want = (xb[i] - mu) * r * (w ? w[c] : 1) + (b ? b[c] : 0);
+                if (silu) want = want / (1 + exp(-want));
                 bad += fabs(y->data[(n * C + g * Cg) * S + i] - want) > 1e-9 * (1 + fabs(want));
             }
         }
@@ -52,21 +55,21 @@ static void check_gn(genc_ctx *ctx, int ndim, const int64_t *shape, gn_case k) {
     int64_t sc[1] = {shape[1]};
     genc_tensor *in[3] = {gc_input(ctx, ndim, shape, 51), gc_input(ctx, 1, sc, 52), gc_input(ctx, 1, sc, 53)};
     char name[128];
-    snprintf(name, sizeof name, "group_norm %dd C%lld G%d%s%s", ndim, (long long)shape[1], k.groups,
-             k.affine ? " affine" : "", k.view ? " view" : "");
+    snprintf(name, sizeof name, "group_norm%s %dd C%lld G%d%s%s", k.silu ? "_silu" : "", ndim, (long long)shape[1],
+             k.groups, k.affine ? " affine" : "", k.view ? " view" : "");
     gradcheck(ctx, name, f_gn, in, k.affine ? 3 : 1, &k, 1e-6, 1e-8);
     if (!k.view) {
         genc_step_reset(ctx);
         genc_tensor *y = f_gn(ctx, in, &k);
         CHECK_MSG(y && gn_forward_errors(in[0], y, k.groups, k.affine ? in[1]->data : NULL,
-                                         k.affine ? in[2]->data : NULL) == 0, "%s: forward values", name);
+                                         k.affine ? in[2]->data : NULL, k.silu) == 0, "%s: forward values", name);
     }
     for (int i = 0; i < 3; i++) genc_tensor_free(in[i]);
 }
 
 /* Large enough (> GENC_PAR_MIN elements) for the parallel loops: forward values, and the
  * gradients at 2 threads equal those at 1. */
-static void check_gn_parallel(genc_ctx *ctx) {
+static void check_gn_parallel(genc_ctx *ctx, bool silu) {
     int64_t s[4] = {4, 16, 24, 24}, sc[1] = {16};
     genc_tensor *x = gc_input(ctx, 4, s, 61), *w = gc_input(ctx, 1, sc, 62), *b = gc_input(ctx, 1, sc, 63);
     int64_t n = genc_numel(x);
@@ -76,10 +79,10 @@ static void check_gn_parallel(genc_ctx *ctx) {
         genc_set_threads(ctx, threads);
         genc_step_reset(ctx);
         genc_zero_grad(&(genc_params){.t = (genc_tensor *[]){x, w, b}, .n = 3});
-        genc_tensor *y = genc_group_norm(ctx, x, 4, w, b, 1e-5);
+        genc_tensor *y = silu ? genc_group_norm_silu(ctx, x, 4, w, b, 1e-5) : genc_group_norm(ctx, x, 4, w, b, 1e-5);
         CHECK(y && genc_backward_with(ctx, y, seed) == GENC_OK);
         if (!y) break;
-        CHECK_MSG(gn_forward_errors(x, y, 4, w->data, b->data) == 0, "group_norm %d threads: forward values", threads);
+        CHECK_MSG(gn_forward_errors(x, y, 4, w->data, b->data, silu) == 0, "group_norm %d threads: forward values", threads);
         if (threads == 1) {
             memcpy(g1, x->grad, (size_t)n * sizeof *g1);
             memcpy(g1 + n, w->grad, 16 * sizeof *g1), memcpy(g1 + n + 16, b->grad, 16 * sizeof *g1);
@@ -140,6 +143,8 @@ static void check_errors(genc_ctx *ctx) {
     genc_clear_error(ctx);
     CHECK(genc_group_norm(ctx, x, 0, NULL, NULL, 1e-5) == NULL);
     genc_clear_error(ctx);
+    CHECK(genc_group_norm_silu(ctx, x, 4, NULL, NULL, 1e-5) == NULL && strstr(genc_last_error(ctx), "4 groups"));
+    genc_clear_error(ctx);
     CHECK(genc_group_norm(ctx, x, 3, w, NULL, 1e-5) == NULL && strstr(genc_last_error(ctx), "[6], found [4]"));
     genc_clear_error(ctx);
     CHECK(genc_group_norm(ctx, x, 3, NULL, w, 1e-5) == NULL && strstr(genc_last_error(ctx), "[6], found [4]"));
@@ -157,13 +162,15 @@ int main(void) {
     genc_ctx *ctx = genc_ctx_new();
     genc_set_threads(ctx, 2);
     int64_t s4[4] = {2, 6, 3, 4}, s3[3] = {3, 4, 5}, sv[4] = {2, 4, 4, 3};
-    check_gn(ctx, 4, s4, (gn_case){3, true, false});
-    check_gn(ctx, 4, s4, (gn_case){1, true, false});
-    check_gn(ctx, 4, s4, (gn_case){6, false, false});
-    check_gn(ctx, 4, s4, (gn_case){2, false, false});
-    check_gn(ctx, 3, s3, (gn_case){2, true, false});
-    check_gn(ctx, 4, sv, (gn_case){2, true, true});
-    check_gn_parallel(ctx);
+    for (int silu = 0; silu <= 1; silu++) {
+        check_gn(ctx, 4, s4, (gn_case){3, true, false, silu});
+        check_gn(ctx, 4, s4, (gn_case){1, true, false, silu});
+        check_gn(ctx, 4, s4, (gn_case){6, false, false, silu});
+        check_gn(ctx, 4, s4, (gn_case){2, false, false, silu});
+        check_gn(ctx, 3, s3, (gn_case){2, true, false, silu});
+        check_gn(ctx, 4, sv, (gn_case){2, true, true, silu});
+        check_gn_parallel(ctx, silu);
+    }
     genc_set_threads(ctx, 2);
     check_upsample(ctx);
     check_block(ctx);
