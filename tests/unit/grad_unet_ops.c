@@ -1,15 +1,15 @@
-/* Gradient checks (double precision) for the U-Net's ops: group_norm and the fused
- * group_norm_silu (each with and without the affine weight and bias, 1 group, one group per
- * channel, a middle count, a 3-d input, a non-contiguous input view) and upsample_nearest2x
- * (square, non-square, a view); plus a small residual block built the way src/image/unet.c
- * builds it (group norm, SiLU, conv, a [N, C, 1, 1] broadcast add of a linear time projection, a channel concat), so the
- * composition of existing ops the network relies on is checked too. Forward values are
- * compared with direct formulas, on one input large enough for the parallel paths; the
- * error paths name what was expected.
+/* Gradient checks (double precision) for the U-Net's ops: group_norm and the fused group_norm_silu
+ * (each with and without the affine weight and bias, 1 group, one group per channel, a middle
+ * count, a 3-d input, a non-contiguous input view) and upsample_nearest2x (square, non-square, a
+ * view); plus a small residual block built the way src/image/unet.c builds it (group norm, SiLU,
+ * conv, a [N, C, 1, 1] broadcast add of a linear time projection, a channel concat), so the
+ * composition of existing ops the network relies on is checked too. Forward values are compared
+ * with direct formulas, on one input large enough for the parallel paths; the error paths name
+ * what was expected.
  *
- * Tolerances: group norm is smooth, so the central difference with h = 1e-6 has truncation
- * error ~h^2 and rounding ~1e-16 |L| / h ~ 1e-9 here: rtol 1e-6, atol 1e-8. Upsampling is
- * linear: only rounding, atol 1e-9. */
+ * Tolerances: group norm is smooth, so the central difference with h = 1e-6 has truncation error
+ * ~h^2 and rounding ~1e-16 |L| / h ~ 1e-9 here: rtol 1e-6, atol 1e-8. Upsampling is linear: only
+ * rounding, atol 1e-9. */
 #include "gradcheck.h"
 
 typedef struct {
