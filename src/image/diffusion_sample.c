@@ -4,6 +4,7 @@
  * state in float. Conventions and the noise keying: include/genc/diffusion.h and
  * docs/diffusion_math.md. */
 #include "genc/diffusion.h"
+#include "core/internal.h" /* GENC_PAR_MIN */
 
 #include <math.h>
 #include <stdlib.h>
@@ -80,7 +81,7 @@ static void ddpm_update(const genc_ddpm_schedule *s, int t, const genc_sampler_o
     double c_x0 = sqrt(a_prev) * beta / (1.0 - a), c_xt = sqrt(1.0 - beta) * (1.0 - a_prev) / (1.0 - a);
     double var = o->variance == GENC_VAR_FIXED_LARGE ? beta : beta * (1.0 - a_prev) / (1.0 - a);
     double sigma = t > 0 ? sqrt(var) : 0.0;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for if (count > GENC_PAR_MIN) schedule(static)
     for (int64_t j = 0; j < count; j++) {
         double x0, eps;
         split_output(o->pred, a, x[j], out[j], &x0, &eps);
@@ -117,7 +118,7 @@ static void ddim_update(double a, double a_prev, const genc_sampler_opts *o, con
                         int64_t count, float *x) {
     double sigma = o->eta * sqrt((1.0 - a_prev) / (1.0 - a)) * sqrt(fmax(1.0 - a / a_prev, 0.0));
     double c_dir = sqrt(fmax(1.0 - a_prev - sigma * sigma, 0.0)), c_x0 = sqrt(a_prev);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for if (count > GENC_PAR_MIN) schedule(static)
     for (int64_t j = 0; j < count; j++) {
         double x0, eps;
         split_output(o->pred, a, x[j], out[j], &x0, &eps);
@@ -155,7 +156,7 @@ genc_status genc_ddim_sample(genc_ctx *ctx, const genc_ddpm_schedule *s, const i
 static void ddim_invert_update(double a_cur, double a_next, genc_prediction pred, const float *out, int64_t count,
                                float *x) {
     double c_x0 = sqrt(a_next), c_eps = sqrt(1.0 - a_next);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for if (count > GENC_PAR_MIN) schedule(static)
     for (int64_t j = 0; j < count; j++) {
         double x0_lbl, eps;
         split_output(pred, a_next, x[j], out[j], &x0_lbl, &eps);

@@ -2,6 +2,7 @@
  * diffusers' spacings, the DDPM training pair, the name parsers and the sampler noise keys.
  * Everything is computed in double and applied to float buffers. docs/diffusion_math.md. */
 #include "genc/diffusion.h"
+#include "core/internal.h" /* GENC_PAR_MIN */
 
 #include <math.h>
 #include <stdlib.h>
@@ -160,7 +161,7 @@ genc_status genc_ddim_timesteps(genc_ctx *ctx, int T, int S, genc_spacing spacin
 /* x_t = sqrt(a) x0 + sqrt(1 - a) eps (Ho et al. eq. 4); target per prediction type. */
 void genc_ddpm_training_pair(const genc_ddpm_schedule *s, genc_prediction pred, const float *x0, const float *eps,
                              const int32_t *t, int64_t n, int64_t dim, float *xt, float *target) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for if (n * dim > GENC_PAR_MIN) schedule(static)
     for (int64_t i = 0; i < n; i++) {
         double a = s->alpha_bar[t[i]], sa = sqrt(a), sb = sqrt(1.0 - a);
         for (int64_t j = i * dim; j < (i + 1) * dim; j++) {
@@ -182,7 +183,7 @@ uint64_t genc_step_noise_key(uint64_t seed, int step) {
 }
 
 void genc_gaussian_noise(uint64_t seed, int64_t first_index, int64_t n, int64_t dim, float *out) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for if (n * dim > GENC_PAR_MIN) schedule(static)
     for (int64_t i = 0; i < n; i++)
         for (int64_t j = 0; j < dim; j++)
             out[i * dim + j] = (float)genc_philox_normal(seed, (uint64_t)((first_index + i) * dim + j));

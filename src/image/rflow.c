@@ -3,6 +3,7 @@
  * t = 1 (data), and the straightness S(Z) = int_0^1 E ||(Z1 - Z0) - dZt/dt||^2 dt measured on
  * the Euler path. docs/diffusion_math.md. */
 #include "genc/diffusion.h"
+#include "core/internal.h" /* GENC_PAR_MIN */
 
 #include <math.h>
 #include <stdlib.h>
@@ -10,7 +11,7 @@
 /* x_t = t x1 + (1 - t) z, v = x1 - z (the paper's linear interpolation, the reference code's t). */
 void genc_rflow_training_pair(const float *x1, const float *z, const float *t, int64_t n, int64_t dim, float *xt,
                               float *v_target) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for if (n * dim > GENC_PAR_MIN) schedule(static)
     for (int64_t i = 0; i < n; i++) {
         double ti = t[i];
         for (int64_t j = i * dim; j < (i + 1) * dim; j++) {
@@ -44,14 +45,14 @@ static genc_status ode_step(genc_ctx *ctx, genc_denoiser net, void *user, genc_o
     genc_status st = velocity(ctx, net, user, x, t, n, dim, tbuf, v1);
     if (st) return st;
     if (m == GENC_ODE_EULER) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for if (count > GENC_PAR_MIN) schedule(static)
         for (int64_t j = 0; j < count; j++) x[j] = (float)(x[j] + dt * v1[j]);
         return GENC_OK;
     }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for if (count > GENC_PAR_MIN) schedule(static)
     for (int64_t j = 0; j < count; j++) xp[j] = (float)(x[j] + dt * v1[j]);
     if ((st = velocity(ctx, net, user, xp, t + dt, n, dim, tbuf, v2))) return st;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for if (count > GENC_PAR_MIN) schedule(static)
     for (int64_t j = 0; j < count; j++) x[j] = (float)(x[j] + 0.5 * dt * ((double)v1[j] + v2[j]));
     return GENC_OK;
 }
@@ -90,7 +91,7 @@ genc_status genc_rflow_straightness_ex(genc_ctx *ctx, genc_denoiser net, void *u
     for (int k = 0; k < steps && !st; k++) {
         double t = (double)k / steps, dt = (double)(k + 1) / steps - t, acc = 0.0;
         if ((st = velocity(ctx, net, user, x, t, n, dim, tbuf, v))) break;
-#pragma omp parallel for schedule(static) reduction(+ : acc)
+#pragma omp parallel for if (count > GENC_PAR_MIN) schedule(static) reduction(+ : acc)
         for (int64_t j = 0; j < count; j++) {
             acc += dt * (double)v[j] * v[j];
             d[j] += dt * v[j];

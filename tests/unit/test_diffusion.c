@@ -21,12 +21,16 @@ static genc_status gauss_eps(genc_ctx *ctx, void *user, const float *x, const fl
                              float *out) {
     (void)ctx;
     const gauss_net *g = user;
+    double scale = g->scale ? g->scale : 1.0, sa = 0, sb = 1, gain = 0;
     for (int64_t i = 0; i < n; i++) {
-        double a = g->s->alpha_bar[(int)t[i]];
+        if (i == 0 || t[i] != t[i - 1]) { /* coefficients of this timestep */
+            double a = g->s->alpha_bar[(int)t[i]];
+            sa = sqrt(a), sb = sqrt(1 - a), gain = sa * g->s2 / (a * g->s2 + 1 - a);
+        }
         for (int64_t j = 0; j < dim; j++) {
             double mu = g->mu[j % 4], xt = x[i * dim + j];
-            double x0 = mu + sqrt(a) * g->s2 * (xt - sqrt(a) * mu) / (a * g->s2 + 1 - a);
-            out[i * dim + j] = (float)((g->scale ? g->scale : 1.0) * (xt - sqrt(a) * x0) / sqrt(1 - a));
+            double x0 = mu + gain * (xt - sa * mu);
+            out[i * dim + j] = (float)(scale * (xt - sa * x0) / sb);
         }
     }
     return GENC_OK;
