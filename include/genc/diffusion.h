@@ -129,7 +129,8 @@ genc_status genc_rflow_sample(genc_ctx *ctx, genc_denoiser net, void *user, int6
 /* Straightness S = int_0^1 E ||(Z1 - Z0) - dZt/dt||^2 dt (Liu et al.) on the Euler
  * path with `steps` steps from z: sum_k dt ||(Z1 - Z0) - v_k||^2, the squared norm summed over
  * the dim coordinates (divide by dim for a per-coordinate value), averaged over the n samples.
- * x1 (may be NULL) receives the Euler endpoints Z1. */
+ * x1 (may be NULL) receives the Euler endpoints Z1. The double sum is reduced across threads
+ * above GENC_PAR_MIN values, so its last bits may depend on the thread count. */
 genc_status genc_rflow_straightness(genc_ctx *ctx, genc_denoiser net, void *user, int64_t n, int64_t dim, int steps,
                                     const float *z, double *straightness);
 genc_status genc_rflow_straightness_ex(genc_ctx *ctx, genc_denoiser net, void *user, int64_t n, int64_t dim,
