@@ -3,17 +3,18 @@
  * the ratio).
  *
  * Model: genc_unet_defaults() (28x28x1, base 32, mult 1-2-2, 2 residual blocks per level,
- * attention with 4 heads at 7x7, dropout 0.1) with 10 classes unless --classes says otherwise.
+ * attention with 4 heads at 7x7, dropout 0.1) with 10 classes unless --classes, --base or
+ * --res-blocks say otherwise.
  * Training step on a batch of --batch (64) fixed random images, times and labels: zero_grad,
  * forward, loss = mean((out - eps)^2), backward, AdamW (lr 2e-4), step-arena reset. Sampling: one
  * network evaluation of a batch of --sample-batch (256) without gradients (one step of any
  * sampler; images/s per network evaluation).
  *
- * Timing: --warmup steps untimed, then --blocks blocks of --steps steps; prints the median block
- * and lines "RESULT genc train_images_per_s=X" and "RESULT genc sample_images_per_s=Y".
+ * Timing: --warmup steps untimed, then --blocks blocks of --steps steps; prints the mean forward
+ * and backward time of a training step, the median block and lines "RESULT genc train_images_per_s=X" and "RESULT genc sample_images_per_s=Y".
  *
  * usage: bench_unet [--threads 2] [--steps 3] [--blocks 3] [--warmup 1] [--batch 64]
- *                   [--sample-batch 256] [--classes 10] */
+ *                   [--sample-batch 256] [--classes 10] [--base 32] [--res-blocks 2] */
 #include "genc/genc.h"
 #include "genc/ops.h"
 #include "genc/train.h"
@@ -22,16 +23,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct {
-    int threads, steps, blocks, warmup, batch, sample_batch, classes;
+    int threads, steps, blocks, warmup, batch, sample_batch, classes, base, res_blocks;
 } bench_args;
+
+static double fwd_s, bwd_s; /* training-step time in forward and in backward + optimiser, summed */
 
 typedef struct {
     genc_real *x, *eps;
     float *t;
     int32_t *labels;
 } bench_data;
+
+/* Process CPU seconds (all threads): with wall time, the share of the threads' time this run got. */
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -47,13 +58,16 @@ static double train_block(genc_ctx *ctx, genc_unet *m, genc_optim *o, const benc
     int64_t D = (int64_t)m->cfg.channels * m->cfg.rows * m->cfg.cols, shape[2] = {B, D};
     double t0 = genc_now();
     for (int s = 0; s < n; s++) {
+        double t1 = genc_now();
         genc_zero_grad(&m->params);
         genc_tensor *y = genc_unet_forward(ctx, m, genc_tensor_wrap(ctx, d->x, 2, shape), d->t,
                                            m->cfg.classes ? d->labels : NULL);
         genc_tensor *loss = genc_mean_all(ctx, genc_square(ctx, genc_sub(ctx, y, genc_tensor_wrap(ctx, d->eps, 2, shape))));
+        double t2 = genc_now();
         if (!loss || genc_backward(ctx, loss)) return -1;
         genc_optim_step(o, 2e-4);
         genc_step_reset(ctx);
+        fwd_s += t2 - t1, bwd_s += genc_now() - t2;
     }
     return (double)n * B / (genc_now() - t0);
 }
@@ -73,7 +87,8 @@ static double sample_block(genc_ctx *ctx, genc_unet *m, const bench_data *d, int
 }
 
 static int parse(int argc, char **argv, bench_args *a) {
-    *a = (bench_args){.threads = 2, .steps = 3, .blocks = 3, .warmup = 1, .batch = 64, .sample_batch = 256, .classes = 10};
+    *a = (bench_args){.threads = 2, .steps = 3, .blocks = 3, .warmup = 1, .batch = 64, .sample_batch = 256,
+                      .classes = 10, .base = 32, .res_blocks = 2};
     for (int i = 1; i < argc; i++) {
         int *dst = NULL;
         if (i + 1 < argc && !strcmp(argv[i], "--threads")) dst = &a->threads;
@@ -83,6 +98,8 @@ static int parse(int argc, char **argv, bench_args *a) {
         else if (i + 1 < argc && !strcmp(argv[i], "--batch")) dst = &a->batch;
         else if (i + 1 < argc && !strcmp(argv[i], "--sample-batch")) dst = &a->sample_batch;
         else if (i + 1 < argc && !strcmp(argv[i], "--classes")) dst = &a->classes;
+        else if (i + 1 < argc && !strcmp(argv[i], "--base")) dst = &a->base;
+        else if (i + 1 < argc && !strcmp(argv[i], "--res-blocks")) dst = &a->res_blocks;
         if (!dst) return 0;
         *dst = atoi(argv[++i]);
     }
@@ -94,12 +111,12 @@ int main(int argc, char **argv) {
     bench_args a;
     if (!parse(argc, argv, &a))
         return fprintf(stderr, "usage: bench_unet [--threads 2] [--steps 3] [--blocks 3] [--warmup 1] [--batch 64] "
-                               "[--sample-batch 256] [--classes 10]\n"), 2;
+                               "[--sample-batch 256] [--classes 10] [--base 32] [--res-blocks 2]\n"), 2;
     genc_ctx *ctx = genc_ctx_new();
     genc_set_threads(ctx, a.threads);
     genc_rng_seed(ctx, 1234);
     genc_unet_config c = genc_unet_defaults();
-    c.classes = a.classes;
+    c.classes = a.classes, c.base = a.base, c.res_blocks = a.res_blocks;
     genc_unet m;
     genc_optim o;
     genc_optim_config oc = genc_optim_defaults(GENC_OPT_ADAMW);
@@ -117,8 +134,17 @@ int main(int argc, char **argv) {
     double tr[100], sa[100];
     if (train_block(ctx, &m, &o, &d, a.batch, a.warmup) < 0 || sample_block(ctx, &m, &d, a.sample_batch, a.warmup) < 0)
         return fprintf(stderr, "bench_unet: %s\n", genc_last_error(ctx)), 1;
+    fwd_s = bwd_s = 0;
+    double c0 = cpu_now(), w0 = genc_now();
     for (int b = 0; b < a.blocks; b++) tr[b] = train_block(ctx, &m, &o, &d, a.batch, a.steps);
+    double steps = (double)a.blocks * a.steps, ctr = cpu_now() - c0, wtr = genc_now() - w0;
+    printf("training step (batch %d): forward %.0f ms, backward + AdamW %.0f ms (means); %.2f CPU-s per step, "
+           "cpu %.0f%%\n", a.batch, 1e3 * fwd_s / steps, 1e3 * bwd_s / steps, ctr / steps, 100 * ctr / (wtr * a.threads));
+    c0 = cpu_now(), w0 = genc_now();
     for (int b = 0; b < a.blocks; b++) sa[b] = sample_block(ctx, &m, &d, a.sample_batch, a.steps);
+    double csa = cpu_now() - c0, wsa = genc_now() - w0;
+    printf("sampling (batch %d): %.2f CPU-s per network evaluation, cpu %.0f%%\n", a.sample_batch, csa / steps,
+           100 * csa / (wsa * a.threads));
     printf("genc U-Net (%lld parameters), threads %d, train batch %d, sample batch %d\n",
            (long long)genc_params_numel(&m.params), a.threads, a.batch, a.sample_batch);
     printf("RESULT genc train_images_per_s=%.1f\nRESULT genc sample_images_per_s=%.1f\n", median(tr, a.blocks),

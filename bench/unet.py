@@ -8,13 +8,16 @@ time embedding, GN-SiLU-dropout 0.1-conv3x3, 1x1 skip when widths change) and st
 middle residual block, 4-head self-attention over the 49 positions, residual block; up path of
 3 blocks per level on [features, skip] concatenations with nearest 2x upsampling + conv3x3; GN,
 SiLU, conv_out. Time embedding: sinusoid(32) -> Linear(32, 128) -> SiLU -> Linear(128, 128),
-plus a class embedding; 1.54M parameters. Train step: batch --batch (64) of fixed random images,
+plus a class embedding; 1.54M parameters (--base and --res-blocks change the width and depth on
+both sides). Train step: batch --batch (64) of fixed random images,
 times and labels, loss = mean((out - eps)^2), backward, AdamW (lr 2e-4, weight decay 0.01),
 float32. Sampling: one network evaluation of --sample-batch (256) under torch.no_grad() (images/s
 per network evaluation). --rounds rounds alternate genc and PyTorch; the table shows each side's
-best round (the least disturbed on a shared machine) and the median.
+best round (the least disturbed on a shared machine) and the median; each side also prints its CPU
+seconds per step (process time over all threads), which a loaded machine disturbs less.
 
     /usr/bin/python3 bench/unet.py [--build build] [--threads 2] [--steps 3] [--blocks 3] [--rounds 2]
+                                   [--batch 64] [--sample-batch 256] [--classes 10] [--base 32] [--res-blocks 2]
 """
 import argparse
 import math
@@ -111,7 +114,7 @@ class UNet(nn.Module):
 
 def torch_run(a):
     torch.manual_seed(1234)
-    model = UNet(classes=a.classes)
+    model = UNet(base=a.base, res_blocks=a.res_blocks, classes=a.classes)
     opt = torch.optim.AdamW(model.parameters(), lr=2e-4)
     nb = max(a.batch, a.sample_batch)
     x, eps = torch.randn(nb, D), torch.randn(nb, D)
@@ -136,8 +139,14 @@ def torch_run(a):
         return n * a.sample_batch / (time.perf_counter() - t0)
 
     train(a.warmup), sample(a.warmup)
+    c0 = time.process_time()
     tr = statistics.median([train(a.steps) for _ in range(a.blocks)])
+    c1 = time.process_time()
     sa = statistics.median([sample(a.steps) for _ in range(a.blocks)])
+    c2 = time.process_time()
+    n = a.steps * a.blocks
+    print(f"torch: {(c1 - c0) / n:.2f} CPU-s per training step, {(c2 - c1) / n:.2f} CPU-s per network evaluation "
+          f"(batch {a.sample_batch})", flush=True)
     return tr, sa, sum(p.numel() for p in model.parameters())
 
 
@@ -146,9 +155,13 @@ def genc_run(a):
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
     out = subprocess.run([exe, "--threads", str(a.threads), "--steps", str(a.steps), "--blocks", str(a.blocks),
                           "--warmup", str(a.warmup), "--batch", str(a.batch), "--sample-batch", str(a.sample_batch),
-                          "--classes", str(a.classes)], capture_output=True, text=True, env=env)
+                          "--classes", str(a.classes), "--base", str(a.base), "--res-blocks", str(a.res_blocks)],
+                         capture_output=True, text=True, env=env)
     if out.returncode:
         sys.exit(f"bench_unet failed: {out.stderr.strip()}")
+    for line in out.stdout.splitlines():
+        if line.startswith("training step") or line.startswith("sampling"):
+            print("genc:", line, flush=True)
     vals = dict(line.split()[2].split("=") for line in out.stdout.splitlines() if line.startswith("RESULT"))
     return float(vals["train_images_per_s"]), float(vals["sample_images_per_s"])
 
@@ -164,6 +177,8 @@ def main():
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--sample-batch", type=int, default=256)
     ap.add_argument("--classes", type=int, default=10)
+    ap.add_argument("--base", type=int, default=32)
+    ap.add_argument("--res-blocks", type=int, default=2)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     g, t = [], []
