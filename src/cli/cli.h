@@ -46,6 +46,11 @@ int genc_cli_lm_prefix_tune(int argc, char **argv);
 int genc_cli_image_train(int argc, char **argv);
 int genc_cli_image_eval(int argc, char **argv);
 int genc_cli_image_sample(int argc, char **argv);
+/* Diffusion / rectified flow (src/cli/image_diffusion.c): `image train --model ddpm|rflow` and
+ * `image sample` of a diffusion checkpoint go there, everything else to the verbs above. */
+int genc_cli_image_train_dispatch(int argc, char **argv);
+int genc_cli_image_sample_dispatch(int argc, char **argv);
+int genc_cli_image_fid(int argc, char **argv);
 
 struct genc_classifier;
 struct genc_dataset;

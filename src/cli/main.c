@@ -10,9 +10,10 @@
 static const genc_cli_verb VERBS[] = {
     {"classify", "train", "train the Fashion-MNIST/MNIST classifier", genc_cli_classify_train},
     {"classify", "eval", "evaluate a classifier checkpoint on a test set", genc_cli_classify_eval},
-    {"image", "train", "train an image generative model (NICE flow)", genc_cli_image_train},
+    {"image", "train", "train an image model: NICE/Glow flow, or --model ddpm|rflow", genc_cli_image_train_dispatch},
     {"image", "eval", "test log-likelihood and bits/dim of an image model", genc_cli_image_eval},
-    {"image", "sample", "sample an image model into a PNG grid", genc_cli_image_sample},
+    {"image", "sample", "sample an image model into a PNG grid (diffusion: --sampler)", genc_cli_image_sample_dispatch},
+    {"image", "fid", "FID on classifier features: checkpoints, PNG folders, data splits", genc_cli_image_fid},
     {"tokenizer", "train", "train a byte-level BPE tokenizer on text files", genc_cli_tokenizer_train},
     {"tokenizer", "encode", "print the token ids of a text", genc_cli_tokenizer_encode},
     {"lm", "train", "train a DeepSeek-V3-architecture language model", genc_cli_lm_train},

@@ -1,0 +1,66 @@
+/* Shared pieces of the diffusion / rectified-flow verbs (src/cli/image_diffusion.c) and
+ * `genc image fid` (src/cli/image_fid.c): the model checkpoint's config, loading a checkpoint
+ * (EMA weights by default) and generating images with any sampler. */
+#ifndef GENC_CLI_DIFFUSION_H
+#define GENC_CLI_DIFFUSION_H
+
+#include "cli/cli.h"
+#include "genc/diffusion.h"
+#include "genc/unet.h"
+
+/* Everything a diffusion checkpoint's "config" metadata holds (JSON, family "diffusion"). */
+typedef struct {
+    char model[8];  /* "ddpm" (noise/v prediction over T steps) or "rflow" (velocity, t in [0, 1]) */
+    char stage[8];  /* rflow: "base" (1-rectified), "reflow" (trained on generated pairs), "distill" */
+    int reflow;     /* k of k-rectified flow (1 for base, 2 after one reflow...) */
+    genc_unet_config unet;
+    genc_beta_schedule beta;
+    int T;
+    double beta_start, beta_end;
+    genc_prediction pred;
+    double cond_drop; /* probability of the null label in training (classifier-free guidance) */
+} genc_diff_config;
+
+char *genc_diff_config_json(const genc_diff_config *c); /* caller frees */
+genc_status genc_diff_config_parse(genc_ctx *ctx, const char *json, const char *label, genc_diff_config *c);
+/* True when `path` opens as safetensors whose config says family "diffusion". */
+bool genc_cli_is_diffusion_checkpoint(const char *path);
+
+typedef struct {
+    genc_diff_config cfg;
+    genc_unet net;
+    genc_ddpm_schedule sched; /* ddpm only */
+} genc_diff_model;
+
+/* Build the network from the checkpoint's config and load its parameters, then, when `ema`
+ * and the file has them, the EMA weights in their place. */
+genc_status genc_diff_model_load(genc_ctx *ctx, const char *path, bool ema, genc_diff_model *m);
+void genc_diff_model_free(genc_diff_model *m);
+
+/* How to sample. */
+typedef struct {
+    const char *sampler;   /* ddpm, ddim, euler, heun ("" = the model's default: ddpm / euler) */
+    const char *spacing;   /* ddim timestep spacing */
+    const char *variance;  /* ddpm: fixed_small or fixed_large */
+    int64_t steps;         /* ddim / euler / heun steps (ddpm always uses T) */
+    double eta, guidance;  /* ddim eta; classifier-free guidance weight (1: plain conditional) */
+    bool clip;             /* clamp predicted x0 to [-1, 1] (ddpm/ddim) */
+    int64_t label;         /* conditional models: -1 cycles the classes over the samples */
+    int64_t batch;         /* samples per network batch */
+} genc_diff_sampling;
+
+/* Generate `count` images (returned in [0, 1], [count, dim]) from noise of `seed`; z (may be
+ * NULL) receives the starting noise in [-1, 1]-space units, x_raw (may be NULL) the final
+ * samples before clamping. *seconds = wall time of the sampler alone, *nfe = network
+ * evaluations per sample. traj (may be NULL): [traj_cols, traj_rows, dim] states of the first
+ * traj_rows samples at traj_cols evenly spaced sampler steps, in [0, 1]. */
+genc_status genc_diff_generate(genc_ctx *ctx, genc_diff_model *m, const genc_diff_sampling *s, int64_t count,
+                               uint64_t seed, float *images, float *z, float *x_raw, double *seconds, int *nfe,
+                               float *traj, int traj_cols, int traj_rows);
+
+/* The sampling flags (written into f, returns their count; f needs room for 9) and their
+ * defaults, shared by `image sample` and `image fid`. */
+int genc_cli_diffusion_sampling_flags(genc_flag *f, genc_diff_sampling *s);
+genc_diff_sampling genc_cli_diffusion_sampling_defaults(void);
+
+#endif
