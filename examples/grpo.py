@@ -1,9 +1,10 @@
-"""GRPO from Python: sample a group of rollouts per prompt with the token generator, score
-them with a rule-based reward, and take policy-gradient steps with genc.grpo_loss
-(DeepSeekMath eq. 3, clipped ratio, group-relative advantages).
+"""GRPO (DeepSeekMath eq. 3, the R1-Zero recipe) from Python: a tiny MLA/MoE/MTP model is
+pre-trained on worked 2-digit additions, then reinforced on generated problems: each round
+samples a group of responses per prompt, scores them with genc's rule-based reward (answer
+in <answer> tags, checked exactly), and takes a step on the clipped group-relative
+objective.
 
-The toy task: after "Say seven:" the reward is 1 when the answer contains the digit 7.
-    PYTHONPATH=build/python /usr/bin/python3 examples/grpo.py [rounds]
+    PYTHONPATH=build/python /usr/bin/python3 examples/grpo.py [rounds] [pre-training steps]
 """
 import sys
 
@@ -12,37 +13,30 @@ import numpy as np
 import genc
 
 rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 20
-G, MAX_NEW = 8, 6
-text = "Say seven: 7. Say one: 1. Say seven: seven 7! " * 200 + open("/usr/share/games/fortunes/fortunes",
-                                                                    encoding="latin-1").read()[:50_000]
-tok = genc.Tokenizer.train(text, 300)
-policy = genc.LanguageModel("tiny", tokenizer=tok, vocab_size=tok.vocab_size, max_position_embeddings=64)
-ids = np.array(tok.encode(text), dtype=np.int32)
-policy.fit(ids, steps=60, batch=8, seq=32)                  # a little pre-training, in C
-opt = genc.AdamW(policy.parameters(), lr=1e-3, weight_decay=0.0)
-prompt = tok.encode("Say seven:")
+pre_steps = int(sys.argv[2]) if len(sys.argv) > 2 else 400
+rng = np.random.default_rng(0)
+head = "Think in <think> </think>, then answer in <answer> </answer>. User: "
+docs = []
+for a, b in rng.integers(10, 100, size=(4000, 2)):
+    docs.append(f"{head}What is {a} + {b}? Assistant: <think> {a} + {b} = {a + b} </think> <answer>{a + b}</answer>")
+text = "\n".join(docs)
+tok = genc.Tokenizer.train(text, 320)
+policy = genc.LanguageModel("tiny", tokenizer=tok, vocab_size=tok.vocab_size, max_position_embeddings=160)
+policy.fit(np.array(tok.encode(text), dtype=np.int32), steps=pre_steps, batch=8, seq=128)   # genc's loop, in C
 
+opt = genc.AdamW(policy.parameters(), lr=2e-5, weight_decay=0.0)
 for r in range(rounds):
-    rollouts = [list(policy.generate(prompt, MAX_NEW, temperature=1.0, eos=-1)) for _ in range(G)]
-    rewards = [1.0 if "7" in tok.decode(o) else 0.0 for o in rollouts]
-    adv = genc.grpo_advantages(rewards, G)
-    rows = [prompt + o for o in rollouts]
-    T = max(len(x) for x in rows)
-    rows = [x + [0] * (T - len(x)) for x in rows]           # right padding (weight 0 there)
-    with genc.no_grad():                                     # log-probs of the sampling policy
-        old = genc.log_softmax(policy(rows)).numpy()
-    actions, old_lp, advs, w = [], [], [], []
-    for i, x in enumerate(rows):
-        for t in range(T - 1):
-            resp = len(prompt) - 1 <= t < len(prompt) - 1 + len(rollouts[i])
-            actions.append(x[t + 1])
-            old_lp.append(old[i, t, x[t + 1]])
-            advs.append(adv[i])
-            w.append(1.0 / (G * len(rollouts[i])) if resp else 0.0)
+    batch = policy.grpo_rollout("arith", prompts=4, group=8, max_new=24, temperature=0.7, seed=7, index=4 * r,
+                                a_digits=2, b_digits=2)
+    if batch.rows == 0:
+        print(f"round {r}: rewards all equal ({batch.mean_reward:.2f}); no signal")
+        continue
     opt.zero_grad()
-    logits = policy(rows).reshape(G * T, -1)                # [G*T, V], with autograd
-    keep = [i * T + t for i in range(G) for t in range(T - 1)]
-    loss, stats = genc.grpo_loss(genc.gather_rows(logits, keep), actions, old_lp, advs, w)
+    loss, stats = batch.loss()
     loss.backward()
+    genc.clip_grad_norm(policy.parameters(), 1.0)
     opt.step()
-    print(f"round {r}: mean reward {np.mean(rewards):.2f}, loss {loss.item():+.4f}, clip {stats['clip_frac']:.2f}")
+    policy.update_bias()
+    print(f"round {r}: reward {batch.mean_reward:.2f}, accuracy {batch.accuracy:.2f}, format {batch.format_rate:.2f}, "
+          f"loss {loss.item():+.4f}, clipped {stats['clip_frac']:.2f}")
+print("a response:", batch.texts[0])

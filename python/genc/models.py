@@ -96,6 +96,12 @@ class LanguageModel(_CoreModule):
         KeyboardInterrupt. Returns {'steps', 'loss', 'stopped'}."""
         return self._core.fit(tokens, steps, batch, seq, lr, checkpoint=checkpoint, **kw)
 
+    def grpo_rollout(self, task="arith", prompts=8, group=8, max_new=64, temperature=1.0, seed=1, index=0, **kw):
+        """One GRPO batch: ``group`` sampled responses for each of ``prompts`` generated
+        problems (arith or countdown), scored by genc's rule-based rewards, with
+        group-relative advantages. ``rollouts.loss()`` is the policy objective (autograd)."""
+        return self._core.grpo_rollout(task, prompts, group, max_new, temperature, seed, index, **kw)
+
     def extra_repr(self):
         c = self.config
         moe = f", MoE {c['n_routed_experts']}x{c['num_experts_per_tok']}" if c["n_routed_experts"] else ""
@@ -220,12 +226,12 @@ def sample(unet, n=4, method="ddim", steps=50, schedule=None, **kw):
 
 def grpo_advantages(rewards, group, scale_std=True, eps=1e-4):
     """Group-relative advantages (DeepSeekMath eq. 3): (r - mean) / (std + eps) within each
-    group of ``group`` consecutive rollouts."""
+    group of ``group`` consecutive rollouts (sample standard deviation, as genc's GRPO)."""
     out = []
     for g in range(0, len(rewards), group):
         rs = rewards[g:g + group]
         mean = sum(rs) / len(rs)
-        std = (sum((r - mean) ** 2 for r in rs) / len(rs)) ** 0.5
+        std = (sum((r - mean) ** 2 for r in rs) / max(len(rs) - 1, 1)) ** 0.5
         out += [(r - mean) / (std + eps) if scale_std else r - mean for r in rs]
     return out
 

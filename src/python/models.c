@@ -783,6 +783,8 @@ static PyObject *lm_generate(LMObject *l, PyObject *args, PyObject *kw) {
     return (PyObject *)g;
 }
 
+static PyObject *lm_grpo_rollout(LMObject *l, PyObject *args, PyObject *kw);
+
 static PyMethodDef lm_methods[] = {
     {"loss", (PyCFunction)lm_loss, METH_O,
      "loss(tokens [B, T+1]) -> (total loss Tensor with autograd, {'main', 'balance', 'mtp'})"},
@@ -796,6 +798,8 @@ static PyMethodDef lm_methods[] = {
      "KeyboardInterrupt"},
     {"generate", (PyCFunction)(void (*)(void))lm_generate, METH_VARARGS | METH_KEYWORDS,
      "a generator of token ids (latent KV cache); send(text) appends, close() frees the cache"},
+    {"grpo_rollout", (PyCFunction)(void (*)(void))lm_grpo_rollout, METH_VARARGS | METH_KEYWORDS,
+     "sample GRPO groups on generated arithmetic/countdown problems, scored by genc's rewards -> Rollouts"},
     {NULL},
 };
 static PyGetSetDef lm_getset[] = {
@@ -822,6 +826,145 @@ static PyTypeObject LM_Type = {
     .tp_init = (initproc)lm_init,
     .tp_new = PyType_GenericNew,
 };
+
+/* ======================= GRPO ======================= */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *lm; /* LMObject */
+    genc_grpo_rollouts r;
+    genc_grpo_config cfg;
+    bool ready;
+} RollObject;
+
+static int roll_traverse(RollObject *r, visitproc visit, void *arg) {
+    Py_VISIT(r->lm);
+    return 0;
+}
+static int roll_clear(RollObject *r) {
+    Py_CLEAR(r->lm);
+    return 0;
+}
+static void roll_dealloc(RollObject *r) {
+    PyObject_GC_UnTrack(r);
+    if (r->ready) genc_grpo_rollouts_free(&r->r);
+    roll_clear(r);
+    Py_TYPE(r)->tp_free(r);
+}
+
+static genc_tensor *f_grpo_policy(genc_ctx *c, genc_tensor **in, int n, OpArgs *a) {
+    RollObject *r = a->model;
+    return genc_grpo_policy_loss(c, &((LMObject *)r->lm)->m, &r->r, &r->cfg, a->out_aux);
+}
+
+static PyObject *roll_loss(RollObject *r, PyObject *u) {
+    LMObject *l = (LMObject *)r->lm;
+    if (lm_busy(l)) return NULL;
+    if (!r->r.rows) return PyErr_Format(PyExc_ValueError, "grpo: every group was skipped (equal rewards); no loss");
+    genc_grpo_stats st = {0};
+    OpArgs a = {.model = r, .out_aux = &st};
+    PyObject *loss = pg_run_op("grpo_policy_loss", f_grpo_policy, 0, NULL, &a, (PyObject *)r, l->watch, false);
+    if (!loss) return NULL;
+    if (((TensorObject *)loss)->grad_fn) ((TensorObject *)loss)->grad_fn->args.out_aux = NULL;
+    return Py_BuildValue("N{sdsdsdsd}", loss, "kl", st.kl, "clip_frac", st.clip_frac, "entropy", st.entropy, "ratio", st.ratio);
+}
+
+static PyObject *roll_get(RollObject *r, void *which) {
+    const genc_grpo_rollouts *x = &r->r;
+    switch ((int)(intptr_t)which) {
+    case 0: return PyFloat_FromDouble(x->mean_reward);
+    case 1: return PyFloat_FromDouble(x->accuracy);
+    case 2: return PyFloat_FromDouble(x->format_rate);
+    case 3: return PyFloat_FromDouble(x->mean_len);
+    case 4: {
+        PyObject *l = PyList_New(x->n_all);
+        for (int64_t i = 0; l && i < x->n_all; i++) PyList_SET_ITEM(l, i, PyFloat_FromDouble(x->reward[i]));
+        return l;
+    }
+    case 5: {
+        PyObject *l = PyList_New(x->n_all);
+        for (int64_t i = 0; l && i < x->n_all; i++)
+            PyList_SET_ITEM(l, i, PyUnicode_DecodeUTF8(x->text[i] ? x->text[i] : "", x->text[i] ? (Py_ssize_t)strlen(x->text[i]) : 0, "replace"));
+        return l;
+    }
+    case 6: return PyLong_FromLongLong(x->rows);
+    }
+    Py_RETURN_NONE;
+}
+static PyMethodDef roll_methods[] = {
+    {"loss", (PyCFunction)roll_loss, METH_NOARGS, "the GRPO objective of the current policy on these rollouts (autograd)"},
+    {NULL},
+};
+static PyGetSetDef roll_getset[] = {
+    {"mean_reward", (getter)roll_get, NULL, "mean reward of every rollout", (void *)0},
+    {"accuracy", (getter)roll_get, NULL, "fraction correct", (void *)1},
+    {"format_rate", (getter)roll_get, NULL, "fraction with the <think>/<answer> format", (void *)2},
+    {"mean_len", (getter)roll_get, NULL, "mean response tokens", (void *)3},
+    {"rewards", (getter)roll_get, NULL, "reward of each rollout", (void *)4},
+    {"texts", (getter)roll_get, NULL, "the responses", (void *)5},
+    {"rows", (getter)roll_get, NULL, "training rows kept", (void *)6},
+    {NULL},
+};
+static PyTypeObject Roll_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "genc.Rollouts",
+    .tp_basicsize = sizeof(RollObject),
+    .tp_dealloc = (destructor)roll_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "One GRPO rollout batch: groups of sampled responses per task prompt, scored by genc's rule-based "
+              "rewards, with group-relative advantages; .loss() is the policy objective.",
+    .tp_traverse = (traverseproc)roll_traverse,
+    .tp_clear = (inquiry)roll_clear,
+    .tp_methods = roll_methods,
+    .tp_getset = roll_getset,
+};
+
+/* grpo_rollout(task="arith", prompts=8, group=8, max_new=64, temperature=1.0, seed=1, index=0,
+ *              eps_low=0.2, eps_high=0.2, agg="grpo", scale_std=True, a_digits=2, b_digits=2) */
+static PyObject *lm_grpo_rollout(LMObject *l, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"task", "prompts", "group", "max_new", "temperature", "seed", "index", "eps_low", "eps_high",
+                             "agg", "scale_std", "a_digits", "b_digits", "template", NULL};
+    const char *task = "arith", *agg = "grpo", *tmpl = "short";
+    long long prompts = 8, group = 8, max_new = 64, index = 0;
+    unsigned long long seed = 1;
+    double temp = 1.0, el = 0.2, eh = 0.2;
+    int scale_std = 1, ad = 2, bd = 2;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|sLLLdKLddspiis:grpo_rollout", kwlist, &task, &prompts, &group, &max_new,
+                                     &temp, &seed, &index, &el, &eh, &agg, &scale_std, &ad, &bd, &tmpl))
+        return NULL;
+    if (lm_busy(l)) return NULL;
+    if (!l->tok) return PyErr_Format(PyExc_ValueError, "grpo_rollout: the model needs a tokenizer");
+    genc_task_cfg tc;
+    genc_task_cfg_default(&tc, strcmp(task, "countdown") ? GENC_TASK_ARITH : GENC_TASK_COUNTDOWN);
+    if (strcmp(task, "arith") && strcmp(task, "countdown"))
+        return PyErr_Format(PyExc_ValueError, "grpo_rollout: task must be arith or countdown, found \"%s\"", task);
+    if (tc.kind == GENC_TASK_ARITH) tc.a_digits = ad, tc.b_digits = bd;
+    RollObject *r = PyObject_GC_New(RollObject, &Roll_Type);
+    if (!r) return NULL;
+    memset((char *)r + sizeof(PyObject), 0, sizeof *r - sizeof(PyObject));
+    Py_INCREF(l);
+    r->lm = (PyObject *)l;
+    PyObject_GC_Track(r);
+    genc_grpo_config_default(&r->cfg);
+    r->cfg.prompts = prompts, r->cfg.group = group, r->cfg.max_new = max_new, r->cfg.sampler.temperature = temp;
+    r->cfg.eps_low = el, r->cfg.eps_high = eh, r->cfg.scale_std = scale_std;
+    r->cfg.template_kind = strcmp(tmpl, "r1") ? GENC_TEMPLATE_SHORT : GENC_TEMPLATE_R1;
+    genc_status s = genc_task_cfg_check(G.ctx, &tc);
+    if (!s) s = genc_grpo_agg_parse(G.ctx, agg, &r->cfg.agg);
+    genc_task_problem *probs = s ? NULL : calloc((size_t)(prompts > 0 ? prompts : 1), sizeof *probs);
+    if (!s && !probs) s = genc_error(G.ctx, GENC_ENOMEM, "out of memory");
+    for (int64_t p = 0; !s && p < prompts; p++) s = genc_task_generate(G.ctx, &tc, seed, (uint64_t)(index + p), &probs[p]);
+    pg_reset_arena();
+    if (!s) s = genc_grpo_rollout(G.ctx, &l->m, NULL, ((TokObject *)l->tok)->tok, probs, &r->cfg, &r->r);
+    for (int64_t p = 0; probs && p < prompts; p++) genc_task_problem_free(&probs[p]);
+    free(probs);
+    pg_reset_arena();
+    if (s) {
+        Py_DECREF(r);
+        return pg_raise(s);
+    }
+    r->ready = true;
+    return (PyObject *)r;
+}
 
 /* ======================= prefix-tuning ======================= */
 
@@ -1310,7 +1453,8 @@ static int add_type(PyObject *m, PyTypeObject *t, const char *name) {
 
 int pg_lm_init_types(PyObject *m) {
     return add_type(m, &Tok_Type, "Tokenizer") || add_type(m, &LM_Type, "LMCore") || add_type(m, &Gen_Type, "Generation") ||
-                   add_type(m, &Prefix_Type, "PrefixCore")
+                   add_type(m, &Prefix_Type, "PrefixCore") ||
+                   add_type(m, &Roll_Type, "Rollouts")
                ? -1
                : 0;
 }

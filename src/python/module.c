@@ -223,6 +223,7 @@ static PyObject *fn_load(PyObject *s, PyObject *args) {
         TensorObject *t;
         if (e->dtype == GENC_DT_F32 && ((uintptr_t)data % 4) == 0) { /* no copy: a read-only view of the file */
             StorageObject *so = pg_storage_external((void *)data, (size_t)n * 4, (PyObject *)f, true);
+            if (so) so->pinned = true;
             t = so ? pg_tensor_view(so, nd, shape, stride, (genc_real *)data) : NULL;
             Py_XDECREF(so);
         } else {

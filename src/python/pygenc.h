@@ -50,6 +50,7 @@ typedef struct {
     PyObject *owner;  /* STORAGE_EXTERNAL: keeps the memory alive */
     uint64_t version; /* bumped by every in-place write */
     bool readonly;
+    bool pinned;      /* read-only for good (a checkpoint's memory, a read-only buffer) */
 } StorageObject;
 
 typedef struct {

@@ -36,7 +36,7 @@ StorageObject *pg_storage_new(size_t nbytes) {
     s->kind = STORAGE_OWN;
     s->owner = NULL;
     s->version = 0;
-    s->readonly = false;
+    s->readonly = s->pinned = false;
     s->nbytes = nbytes;
     s->data = aligned_alloc(64, (nbytes + 63) & ~(size_t)63);
     if (!s->data) {
@@ -59,6 +59,7 @@ StorageObject *pg_storage_external(void *data, size_t nbytes, PyObject *owner, b
     s->owner = owner;
     s->version = 0;
     s->readonly = readonly;
+    s->pinned = false;
     PyObject_GC_Track(s);
     return s;
 }
@@ -258,7 +259,7 @@ static PyObject *tensor_from_buffer(PyObject *o) {
         s->nbytes = (size_t)v.len;
         s->owner = NULL;
         s->version = 0;
-        s->readonly = readonly;
+        s->readonly = s->pinned = readonly;
         PyObject_GC_Track(s);
         TensorObject *t = pg_tensor_view(s, ndim, shape, stride, (genc_real *)v.buf);
         Py_DECREF(s);
@@ -519,12 +520,9 @@ static PyObject *tensor_get_ro(TensorObject *t, void *c) { return PyBool_FromLon
 static int tensor_set_ro(TensorObject *t, PyObject *v, void *c) {
     int b = PyObject_IsTrue(v);
     if (b < 0) return -1;
-    if (!b && t->storage->kind == STORAGE_BUFFER && t->storage->view.readonly) {
-        PyErr_SetString(PyExc_ValueError, "readonly: the tensor views a read-only buffer; it cannot be made writable");
-        return -1;
-    }
-    if (!b && t->storage->kind == STORAGE_EXTERNAL && t->storage->owner && !t->bound) {
-        PyErr_SetString(PyExc_ValueError, "readonly: the tensor views a checkpoint; copy it with .clone() to write");
+    if (!b && t->storage->pinned) {
+        PyErr_SetString(PyExc_ValueError, "readonly: the tensor views a checkpoint or a read-only buffer; copy it with "
+                                          ".clone() to write");
         return -1;
     }
     t->storage->readonly = b;
@@ -668,7 +666,7 @@ static void repr_values(const genc_tensor *t, int d, const genc_real *p, char *b
     int64_t n = t->shape[d];
     for (int64_t i = 0; i < n; i++) {
         if (n > 6 && i == 3) {
-            append(buf, cap, k, "..., ");
+            append(buf, cap, k, d + 1 < t->ndim ? "...,\n%*s" : "..., ", d + 1 < t->ndim ? 7 + d + 1 : 0, "");
             i = n - 3;
         }
         repr_values(t, d + 1, p + i * t->stride[d], buf, cap, k);
@@ -713,6 +711,24 @@ static PyObject *tensor_repr(TensorObject *t) {
 static Py_ssize_t tensor_len(TensorObject *t) { return (Py_ssize_t)t->t.shape[0]; }
 
 static PyObject *tensor_subscript(TensorObject *t, PyObject *key) { return pg_getitem(t, key); }
+
+/* Iteration over the first dim (t[0], t[1], ...), as for a sequence. */
+static PyObject *tensor_item_at(TensorObject *t, Py_ssize_t i) {
+    if (i < 0 || i >= t->t.shape[0]) return PyErr_Format(PyExc_IndexError, "index %zd out of range", i);
+    PyObject *k = PyLong_FromSsize_t(i);
+    PyObject *r = k ? pg_getitem(t, k) : NULL;
+    Py_XDECREF(k);
+    return r;
+}
+static PySequenceMethods tensor_sequence = {.sq_length = (lenfunc)NULL, .sq_item = (ssizeargfunc)tensor_item_at};
+
+static int tensor_bool(TensorObject *t) {
+    if (genc_numel(&t->t) != 1) {
+        PyErr_SetString(PyExc_ValueError, "the truth value of a tensor with more than one element is ambiguous");
+        return -1;
+    }
+    return t->t.data[0] != 0;
+}
 static int tensor_ass_subscript(TensorObject *t, PyObject *key, PyObject *v) {
     if (!v) {
         PyErr_SetString(PyExc_TypeError, "genc tensors do not support item deletion");
@@ -783,6 +799,7 @@ PyTypeObject Tensor_Type = {
     .tp_dealloc = (destructor)tensor_dealloc,
     .tp_repr = (reprfunc)tensor_repr,
     .tp_as_mapping = &tensor_mapping,
+    .tp_as_sequence = &tensor_sequence,
     .tp_as_buffer = &tensor_buffer,
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE,
     .tp_doc = "A float32 tensor (1 to 4 dims) that views a Storage; ops on it record autograd nodes.",
@@ -803,6 +820,8 @@ int pg_tensor_init_types(PyObject *m) {
     all[k].ml_name = NULL;
     Tensor_Type.tp_methods = all;
     pg_tensor_number.nb_float = (unaryfunc)tensor_float;
+    pg_tensor_number.nb_bool = (inquiry)tensor_bool;
+    tensor_sequence.sq_length = (lenfunc)tensor_len;
     Tensor_Type.tp_as_number = &pg_tensor_number;
     if (PyType_Ready(&Storage_Type) < 0 || PyType_Ready(&Tensor_Type) < 0) return -1;
     Py_INCREF(&Tensor_Type);
