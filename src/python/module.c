@@ -64,6 +64,75 @@ static PyObject *gm_exit(GradModeObject *g, PyObject *args) {
     genc_set_grad_enabled(G.ctx, old);
     Py_RETURN_FALSE;
 }
+/* Used as a decorator: @genc.no_grad() wraps a function (or method) to run in this mode. */
+typedef struct {
+    PyObject_HEAD
+    PyObject *func;
+    int enable;
+    PyObject *dict;
+} GradFnObject;
+
+static int gf_traverse(GradFnObject *f, visitproc visit, void *arg) {
+    Py_VISIT(f->func);
+    Py_VISIT(f->dict);
+    return 0;
+}
+static int gf_clear(GradFnObject *f) {
+    Py_CLEAR(f->func);
+    Py_CLEAR(f->dict);
+    return 0;
+}
+static void gf_dealloc(GradFnObject *f) {
+    PyObject_GC_UnTrack(f);
+    gf_clear(f);
+    Py_TYPE(f)->tp_free(f);
+}
+static PyObject *gf_call(GradFnObject *f, PyObject *args, PyObject *kw) {
+    bool old = genc_set_grad_enabled(G.ctx, f->enable);
+    PyObject *r = PyObject_Call(f->func, args, kw);
+    genc_set_grad_enabled(G.ctx, old);
+    return r;
+}
+static PyObject *gf_get(PyObject *self, PyObject *obj, PyObject *type) {
+    if (!obj || obj == Py_None) {
+        Py_INCREF(self);
+        return self;
+    }
+    return PyMethod_New(self, obj);
+}
+static PyGetSetDef gf_getset[] = {{"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, NULL, NULL}, {NULL}};
+static PyTypeObject GradFn_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "genc.grad_mode_function",
+    .tp_basicsize = sizeof(GradFnObject),
+    .tp_dealloc = (destructor)gf_dealloc,
+    .tp_call = (ternaryfunc)gf_call,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_traverse = (traverseproc)gf_traverse,
+    .tp_clear = (inquiry)gf_clear,
+    .tp_descr_get = gf_get,
+    .tp_dictoffset = offsetof(GradFnObject, dict),
+    .tp_getset = gf_getset,
+};
+
+static PyObject *gm_call(GradModeObject *g, PyObject *args, PyObject *kw) {
+    PyObject *fn;
+    if (!PyArg_ParseTuple(args, "O:decorate", &fn)) return NULL;
+    if (!PyCallable_Check(fn)) return PyErr_Format(PyExc_TypeError, "no_grad()/enable_grad() decorate callables");
+    GradFnObject *f = PyObject_GC_New(GradFnObject, &GradFn_Type);
+    if (!f) return NULL;
+    Py_INCREF(fn);
+    f->func = fn;
+    f->enable = g->enable;
+    f->dict = NULL;
+    PyObject_GC_Track(f);
+    PyObject *ft = PyImport_ImportModule("functools"); /* copy __name__, __doc__, __wrapped__ */
+    PyObject *r = ft ? PyObject_CallMethod(ft, "update_wrapper", "OO", f, fn) : NULL;
+    Py_XDECREF(ft);
+    Py_XDECREF(r);
+    PyErr_Clear();
+    return (PyObject *)f;
+}
+
 static PyMethodDef gm_methods[] = {
     {"__enter__", (PyCFunction)gm_enter, METH_NOARGS, NULL},
     {"__exit__", (PyCFunction)gm_exit, METH_VARARGS, NULL},
@@ -85,7 +154,8 @@ static PyTypeObject NoGrad_Type = {
     .tp_dealloc = (destructor)gm_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .tp_traverse = (traverseproc)gm_traverse,
-    .tp_doc = "Context manager: ops inside record no autograd nodes.",
+    .tp_doc = "Context manager (or decorator): ops inside record no autograd nodes.",
+    .tp_call = (ternaryfunc)gm_call,
     .tp_methods = gm_methods,
     .tp_new = no_grad_new,
 };
@@ -95,7 +165,8 @@ static PyTypeObject EnableGrad_Type = {
     .tp_dealloc = (destructor)gm_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .tp_traverse = (traverseproc)gm_traverse,
-    .tp_doc = "Context manager: ops inside record autograd nodes.",
+    .tp_doc = "Context manager (or decorator): ops inside record autograd nodes.",
+    .tp_call = (ternaryfunc)gm_call,
     .tp_methods = gm_methods,
     .tp_new = enable_grad_new,
 };
@@ -455,7 +526,7 @@ PyMODINIT_FUNC PyInit__genc(void) {
     if (!G.ctx) return PyErr_NoMemory();
     PyObject *m = PyModule_Create(&moddef);
     if (!m) return NULL;
-    if (PyType_Ready(&Node_Type) < 0 || PyType_Ready(&NoGrad_Type) < 0 || PyType_Ready(&EnableGrad_Type) < 0 ||
+    if (PyType_Ready(&Node_Type) < 0 || PyType_Ready(&NoGrad_Type) < 0 || PyType_Ready(&GradFn_Type) < 0 || PyType_Ready(&EnableGrad_Type) < 0 ||
         PyType_Ready(&StFile_Type) < 0 || PyType_Ready(&Module_Type) < 0)
         return NULL;
     if (pg_tensor_init_types(m) < 0 || add_methods(m, base_methods) < 0 || add_methods(m, pg_op_methods) < 0) return NULL;

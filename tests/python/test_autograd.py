@@ -143,3 +143,18 @@ def test_arena_holds_at_most_one_op():
     assert genc._genc._arena_used() < 4 * 64 * 64 * 20  # not 20 graphs' worth
     ys[0].sum().backward()
     assert genc._genc._arena_used() == 0
+
+
+def test_no_grad_as_decorator_on_functions_and_methods():
+    @genc.no_grad()
+    def f(x):
+        return x * 2
+
+    class M:
+        @genc.no_grad()
+        def g(self, x):
+            return x * 3
+
+    x = genc.randn(2, requires_grad=True)
+    assert f(x).grad_fn is None and M().g(x).grad_fn is None and f.__name__ == "f"
+    assert (x * 2).grad_fn is not None
