@@ -287,6 +287,16 @@ genc_tensor *genc_unet_forward(genc_ctx *ctx, genc_unet *m, genc_tensor *x, cons
         return NULL;
     }
     int64_t N = x->shape[0], img[4] = {N, c->channels, c->rows, c->cols};
+    if (!t) {
+        genc_error(ctx, GENC_EINVAL, "unet: no times given (expected %lld)", (long long)N);
+        return NULL;
+    }
+    for (int64_t n = 0; labels && c->classes && n < N; n++)
+        if (labels[n] < 0 || labels[n] > c->classes) {
+            genc_error(ctx, GENC_EINVAL, "unet: label %d of row %lld is outside 0..%d (%d is the null label)",
+                       (int)labels[n], (long long)n, c->classes, c->classes);
+            return NULL;
+        }
     genc_tensor *st = time_embedding(ctx, m, t, labels, N);
     genc_tensor *h = genc_conv2d(ctx, genc_reshape(ctx, x, 4, img), m->conv_in_w, m->conv_in_b, 1, 1);
     genc_tensor *skips[1 + GENC_UNET_MAX_LEVELS * 18];

@@ -141,6 +141,9 @@ static void test_forward(genc_ctx *ctx) {
     genc_clear_error(ctx);
     int32_t out_of_range[3] = {0, 4, 1};
     CHECK(genc_unet_forward(ctx, &m, x, t, out_of_range) == NULL && genc_ctx_status(ctx) == GENC_EINVAL);
+    CHECK_MSG(strstr(genc_last_error(ctx), "label 4 of row 1 is outside 0..3"), "%s", genc_last_error(ctx));
+    genc_clear_error(ctx);
+    CHECK(genc_unet_forward(ctx, &m, x, NULL, lab) == NULL && strstr(genc_last_error(ctx), "no times"));
     genc_clear_error(ctx);
     CHECK(genc_unet_forward(ctx, &m, NULL, t, NULL) == NULL && genc_ctx_status(ctx) == GENC_OK);
     genc_step_reset(ctx);
