@@ -51,8 +51,9 @@ typedef struct {
 
 /* Generate `count` images (returned in [0, 1], [count, dim]) from noise of `seed`; z (may be
  * NULL) receives the starting noise in [-1, 1]-space units, x_raw (may be NULL) the final
- * samples before clamping. *seconds = wall time of the sampler alone, *nfe = network
- * evaluations per sample. traj (may be NULL): [traj_cols, traj_rows, dim] states of the first
+ * samples before clamping. seconds[0] = wall time of the sampler alone, seconds[1] = the
+ * process CPU time it used (on one thread, the time it would take on an idle core), *nfe =
+ * network evaluations per sample. traj (may be NULL): [traj_cols, traj_rows, dim] states of the first
  * traj_rows samples at traj_cols evenly spaced sampler steps, in [0, 1]. */
 genc_status genc_diff_generate(genc_ctx *ctx, genc_diff_model *m, const genc_diff_sampling *s, int64_t count,
                                uint64_t seed, float *images, float *z, float *x_raw, double *seconds, int *nfe,

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define EVAL_SEED 0x65766c64ULL /* fixed t, noise and label drops of the validation loss */
@@ -270,6 +271,12 @@ static genc_status sample_batch(genc_ctx *ctx, genc_diff_model *m, const genc_di
     return st ? st : genc_rflow_sample(ctx, denoise, dj, n, dim, (int)s->steps, meth, o, x);
 }
 
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static genc_status sampler_opts(genc_ctx *ctx, const genc_diff_model *m, const genc_diff_sampling *s, uint64_t seed,
                                 genc_sampler_opts *o) {
     *o = genc_sampler_defaults();
@@ -303,7 +310,7 @@ genc_status genc_diff_generate(genc_ctx *ctx, genc_diff_model *m, const genc_dif
     }
     traj_job tj = {.traj = traj, .cols = traj_cols, .rows = traj_rows, .dim = dim};
     denoise_job dj = {.m = m, .labels = C ? labels : NULL, .guidance = s->guidance, .tnet = tnet, .null_labels = nulls};
-    double t0 = genc_now(), spent = 0;
+    double t0 = genc_now(), spent = 0, cpu = 0;
     bool tty = isatty(2) && count > B; /* a progress line only on a terminal and for several batches */
     for (int64_t first = 0; !st && first < count; first += B) {
         int64_t n = count - first < B ? count - first : B;
@@ -313,9 +320,9 @@ genc_status genc_diff_generate(genc_ctx *ctx, genc_diff_model *m, const genc_dif
         if (z) memcpy(z + first * dim, x, (size_t)(n * dim) * sizeof *x);
         o.first_index = first;
         o.observe = traj && first == 0 ? observe : NULL, o.observe_user = &tj;
-        double b0 = genc_now();
+        double b0 = genc_now(), c0 = cpu_now();
         st = sample_batch(ctx, m, s, sampler, ddim_steps, &dj, &o, n, x);
-        spent += genc_now() - b0;
+        spent += genc_now() - b0, cpu += cpu_now() - c0;
         for (int64_t i = 0; !st && i < n * dim; i++) {
             if (x_raw) x_raw[first * dim + i] = x[i];
             images[first * dim + i] = fminf(1.0f, fmaxf(0.0f, 0.5f * (x[i] + 1)));
@@ -326,7 +333,7 @@ genc_status genc_diff_generate(genc_ctx *ctx, genc_diff_model *m, const genc_dif
     if (tty && count > B) fprintf(stderr, "\n");
     int per = !strcmp(sampler, "ddpm") ? m->cfg.T : !strcmp(sampler, "heun") ? 2 * (int)s->steps : (int)s->steps;
     if (nfe) *nfe = per * (C && s->guidance != 1.0 ? 2 : 1);
-    if (seconds) *seconds = spent;
+    if (seconds) seconds[0] = spent, seconds[1] = cpu;
     free(ddim_steps), free(x), free(tnet), free(labels), free(nulls);
     return st;
 }
@@ -783,11 +790,11 @@ static genc_status run_sample(genc_ctx *ctx, void *args) {
     if (!s && (!img || !z || (*a->pairs && !raw) || (*a->traj && !traj))) s = genc_error(ctx, GENC_ENOMEM, "out of memory");
     if (!s && a->straight > N) s = genc_error(ctx, GENC_EINVAL, "--straightness %lld: at most --count (%lld) samples",
                                               (long long)a->straight, (long long)N);
-    double secs = 0;
+    double secs[2] = {0, 0};
     int nfe = 0;
-    if (!s) s = genc_diff_generate(ctx, &m, &a->smp, N, (uint64_t)a->seed, img, z, raw, &secs, &nfe, traj, tc, tr);
-    if (!s) printf("sampled %lld images in %.2f s (%.2f ms each, %d network evaluations per image)\n", (long long)N, secs,
-                   1000 * secs / (double)N, nfe);
+    if (!s) s = genc_diff_generate(ctx, &m, &a->smp, N, (uint64_t)a->seed, img, z, raw, secs, &nfe, traj, tc, tr);
+    if (!s) printf("sampled %lld images in %.2f s (%.2f ms each; %.2f s CPU; %d network evaluations per image)\n",
+                   (long long)N, secs[0], 1000 * secs[0] / (double)N, secs[1], nfe);
     int64_t g = a->grid < N ? a->grid : N;
     if (!s && *a->out) s = genc_png_grid(ctx, a->out, img, (int)g, rows, cols, (int)a->cols);
     if (!s && *a->out) printf("wrote %s (%lld samples)\n", a->out, (long long)g);

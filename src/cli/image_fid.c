@@ -80,12 +80,12 @@ static genc_status sample_checkpoint(genc_ctx *ctx, const char *path, const fid_
     if (!s && (int64_t)m.cfg.unet.rows * m.cfg.unet.cols * m.cfg.unet.channels != dim)
         s = genc_error(ctx, GENC_EINVAL, "%s: the model makes %dx%d images, the classifier takes %lld pixels", path,
                        m.cfg.unet.rows, m.cfg.unet.cols, (long long)dim);
-    double secs = 0;
+    double secs[2] = {0, 0};
     int nfe = 0;
-    if (!s) s = genc_diff_generate(ctx, &m, &a->smp, a->count, (uint64_t)a->seed, out, NULL, NULL, &secs, &nfe, NULL, 0, 0);
+    if (!s) s = genc_diff_generate(ctx, &m, &a->smp, a->count, (uint64_t)a->seed, out, NULL, NULL, secs, &nfe, NULL, 0, 0);
     if (!s)
-        printf("%s: sampled %lld images from %s in %.2f s (%.2f ms each, %d network evaluations per image)\n", side,
-               (long long)a->count, path, secs, 1000 * secs / (double)a->count, nfe);
+        printf("%s: sampled %lld images from %s in %.2f s (%.2f ms each; %.2f s CPU; %d network evaluations per image)\n",
+               side, (long long)a->count, path, secs[0], 1000 * secs[0] / (double)a->count, secs[1], nfe);
     if (!s) genc_diff_model_free(&m);
     return s;
 }

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Reproduces the table of docs/diffusion.md: the FID classifier, a DDPM and a 1-rectified flow on
+# Fashion-MNIST (or DATA=mnist), reflow pairs, 2-rectified flow, one-step distillation, then FID
+# and sampling time of every sampler row against the test split, plus the real train-vs-test
+# floor, all with the same COUNT images.
+#
+#   bash docs/diffusion_evidence.sh [stage...]     stages: classify train pairs reflow distill rows
+#                                                   straight table (default: all, in that order)
+# Environment: GENC (binary, build/genc), OUT (runs/diffusion), DATA (fashion-mnist), COUNT (FID
+# images per set, 250), TRAIN_STEPS (1400), PAIRS (3000), PAIR_STEPS (16), REFLOW_STEPS (600),
+# DISTILL_STEPS (400), JOBS (rows run in parallel, 3). Every run uses one thread, so the CPU
+# seconds it reports are what an idle core would take; wall times depend on the machine's load.
+set -eu
+G=${GENC:-build/genc}
+OUT=${OUT:-runs/diffusion}
+DATA=${DATA:-fashion-mnist}
+COUNT=${COUNT:-250}
+TRAIN_STEPS=${TRAIN_STEPS:-1400}
+PAIRS=${PAIRS:-3000}
+PAIR_STEPS=${PAIR_STEPS:-16}
+REFLOW_STEPS=${REFLOW_STEPS:-600}
+DISTILL_STEPS=${DISTILL_STEPS:-400}
+JOBS=${JOBS:-3}
+mkdir -p "$OUT/logs"
+CLS="$OUT/classify/checkpoint.safetensors"
+NET=(--data "$DATA" --base 8 --mult 1,2,4 --levels 3 --groups 4 --res-blocks 1 --attn-heads 0 --dropout 0
+     --batch 32 --lr 1e-3 --warmup 50 --ema 0.995 --save-every 200 --eval-every 500 --threads 1)
+
+classify() { # the FID feature network (penultimate 256 features of the convnet)
+  [ -s "$CLS" ] || "$G" classify train --data "$DATA" --threads 1 --out "$OUT/classify" | tee "$OUT/logs/classify.log"
+}
+
+train() { # DDPM (linear betas, T = 1000, epsilon) and 1-rectified flow, side by side
+  "$G" image train --model ddpm "${NET[@]}" --steps "$TRAIN_STEPS" --out "$OUT/ddpm" >"$OUT/logs/ddpm.log" 2>&1 &
+  "$G" image train --model rflow "${NET[@]}" --steps "$TRAIN_STEPS" --out "$OUT/rf1" >"$OUT/logs/rf1.log" 2>&1 &
+  wait
+}
+
+pairs() { # (z, x) pairs from 1-RF with Heun (the paper uses RK45; Heun with PAIR_STEPS steps here)
+  "$G" image sample --checkpoint "$OUT/rf1/checkpoint.safetensors" --sampler heun --steps "$PAIR_STEPS" \
+    --count "$PAIRS" --pairs "$OUT/pairs.safetensors" --out "$OUT/rf1_pairs.png" --threads 1 | tee "$OUT/logs/pairs.log"
+}
+
+reflow() { # 2-rectified flow: 1-RF's weights trained further on the pairs
+  "$G" image train --model rflow "${NET[@]}" --pairs "$OUT/pairs.safetensors" --init "$OUT/rf1/checkpoint.safetensors" \
+    --steps "$REFLOW_STEPS" --out "$OUT/rf2" | tee "$OUT/logs/rf2.log"
+}
+
+distill() { # one-step distillation (t = 0 only), from 2-RF's weights, on the same pairs
+  "$G" image train --model rflow "${NET[@]}" --pairs "$OUT/pairs.safetensors" --init "$OUT/rf2/checkpoint.safetensors" \
+    --distill --steps "$DISTILL_STEPS" --out "$OUT/distill" | tee "$OUT/logs/distill.log"
+}
+
+# name|checkpoint-or-split|sampler flags
+row_list() {
+  local d="$OUT/ddpm/checkpoint.safetensors" r1="$OUT/rf1/checkpoint.safetensors" r2="$OUT/rf2/checkpoint.safetensors"
+  echo "real-train|$DATA:train|"
+  echo "ddpm-1000|$d|--sampler ddpm"
+  for s in 10 20 50 100; do for e in 0 1; do echo "ddim-$s-eta$e|$d|--sampler ddim --steps $s --eta $e"; done; done
+  for s in 1 2 10 50; do echo "rf1-euler-$s|$r1|--sampler euler --steps $s"; done
+  for s in 1 2; do echo "rf2-euler-$s|$r2|--sampler euler --steps $s"; done
+  echo "rf2-euler-50|$r2|--sampler euler --steps 50"
+  echo "distill-1|$OUT/distill/checkpoint.safetensors|--sampler euler --steps 1"
+}
+
+one_row() { # one line of row_list -> logs/row-NAME.log
+  local name="${1%%|*}" rest="${1#*|}"
+  local src="${rest%%|*}" flags="${rest#*|}"
+  # shellcheck disable=SC2086
+  "$G" image fid --classifier "$CLS" --a "$src" --b "$DATA:test" --count "$COUNT" --seed 7 --threads 1 $flags \
+    >"$OUT/logs/row-$name.log" 2>&1 || echo "row $name failed: $(tail -1 "$OUT/logs/row-$name.log")"
+}
+
+rows() {
+  export -f one_row
+  export G OUT DATA COUNT CLS
+  row_list | xargs -d '\n' -P "$JOBS" -I{} bash -c 'one_row "$@"' _ {}
+}
+
+straight() { # straightness of 1-RF and 2-RF on 500 noises, Euler 50 steps
+  for k in rf1 rf2; do
+    "$G" image sample --checkpoint "$OUT/$k/checkpoint.safetensors" --sampler euler --steps 50 --count 500 \
+      --straightness 500 --out "$OUT/${k}_euler50.png" --threads 1 | tee "$OUT/logs/straight-$k.log"
+  done
+}
+
+table() { # markdown rows: name | NFE | FID | CPU s per image | wall s
+  echo "| row | NFE | FID ($COUNT vs $COUNT) | sampling CPU (ms/image) | sampling wall (s, $COUNT images) |"
+  echo "|---|---:|---:|---:|---:|"
+  row_list | while IFS='|' read -r name _ _; do
+    local log="$OUT/logs/row-$name.log" fid nfe cpu wall
+    fid=$(grep -o 'FID [0-9.e+-]*' "$log" 2>/dev/null | cut -d' ' -f2 || true)
+    nfe=$(grep -o '; [0-9]* network evaluations' "$log" 2>/dev/null | grep -o '[0-9]*' || true)
+    cpu=$(grep -o '; [0-9.]* s CPU' "$log" 2>/dev/null | grep -o '[0-9.]*' || true)
+    wall=$(grep -o 'images from .* in [0-9.]* s' "$log" 2>/dev/null | grep -o '[0-9.]* s$' | cut -d' ' -f1 || true)
+    [ -n "$cpu" ] && cpu=$(awk -v c="$cpu" -v n="$COUNT" 'BEGIN { printf "%.1f", 1000 * c / n }')
+    echo "| $name | ${nfe:--} | ${fid:-missing} | ${cpu:--} | ${wall:--} |"
+  done
+}
+
+stages=("$@")
+[ ${#stages[@]} -gt 0 ] || stages=(classify train pairs reflow distill rows straight table)
+for s in "${stages[@]}"; do "$s"; done
