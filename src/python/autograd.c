@@ -5,7 +5,40 @@
 
 #include <string.h>
 
-pg_state G;
+pg_exec G;
+
+int pg_exec_init(pg_exec *ex) {
+    ex->ctx = genc_ctx_new();
+    ex->lock = PyThread_allocate_lock();
+    ex->generation = 0;
+    ex->live = NULL;
+    if (!ex->ctx || !ex->lock) return PyErr_NoMemory(), -1;
+    return 0;
+}
+
+void pg_exec_free(pg_exec *ex) {
+    if (ex->lock) PyThread_free_lock(ex->lock);
+    genc_ctx_free(ex->ctx);
+    ex->ctx = NULL, ex->lock = NULL;
+}
+
+void pg_exec_acquire(pg_exec *ex) {
+    if (!ex->lock || PyThread_acquire_lock(ex->lock, NOWAIT_LOCK)) return;
+    Py_BEGIN_ALLOW_THREADS
+    PyThread_acquire_lock(ex->lock, WAIT_LOCK);
+    Py_END_ALLOW_THREADS
+}
+
+void pg_exec_release(pg_exec *ex) {
+    if (ex->lock) PyThread_release_lock(ex->lock);
+}
+
+void pg_exec_reset(pg_exec *ex);
+void pg_exec_reset(pg_exec *ex) {
+    genc_step_reset(ex->ctx);
+    ex->generation++;
+    ex->live = NULL;
+}
 
 void pg_args_free(OpArgs *a) {
     free(a->ids), free(a->ids2), free(a->r);
@@ -13,11 +46,8 @@ void pg_args_free(OpArgs *a) {
     a->r = NULL;
 }
 
-void pg_reset_arena(void) {
-    genc_step_reset(G.ctx);
-    G.generation++;
-    G.live = NULL;
-}
+#define exec_reset pg_exec_reset
+void pg_reset_arena(void) { exec_reset(&G); }
 
 /* ---- Node ---- */
 
@@ -32,7 +62,7 @@ static int node_clear(NodeObject *n) {
     for (int i = 0; i < n->n_in; i++) Py_CLEAR(n->in[i]);
     Py_CLEAR(n->watch);
     Py_CLEAR(n->extra);
-    if (G.live == n) G.live = NULL;
+    if (n->ex && n->ex->live == n) n->ex->live = NULL;
     return 0;
 }
 
@@ -73,14 +103,14 @@ PyTypeObject Node_Type = {
 };
 
 /* Arena headers over the inputs' storage (never copies). */
-static genc_tensor **wrap_inputs(int n_in, TensorObject **in, bool grad) {
-    genc_tensor **w = genc_arena_alloc(G.ctx, (size_t)(n_in ? n_in : 1) * sizeof *w);
+static genc_tensor **wrap_inputs(genc_ctx *ctx, int n_in, TensorObject **in, bool grad) {
+    genc_tensor **w = genc_arena_alloc(ctx, (size_t)(n_in ? n_in : 1) * sizeof *w);
     for (int i = 0; w && i < n_in; i++) {
         if (!in[i]) {
             w[i] = NULL;
             continue;
         }
-        w[i] = genc_arena_calloc(G.ctx, sizeof(genc_tensor));
+        w[i] = genc_arena_calloc(ctx, sizeof(genc_tensor));
         if (!w[i]) return NULL;
         *w[i] = in[i]->t;
         w[i]->grad = NULL;
@@ -98,45 +128,65 @@ static bool model_needs_grad(PyObject *watch) {
     return false;
 }
 
-PyObject *pg_run_op(const char *name, op_fwd fwd, int n_in, TensorObject **in, OpArgs *args, PyObject *extra,
-                    PyObject *watch, bool view) {
-    pg_reset_arena();
+/* A model context follows the global one: grad mode, random stream, threads. */
+void pg_exec_enter(pg_exec *ex) {
+    if (ex == &G) return;
+    genc_rng_seed(ex->ctx, genc_rng_get_seed(G.ctx));
+    genc_rng_set_offset(ex->ctx, genc_rng_offset(G.ctx));
+    if (genc_get_threads(ex->ctx) != genc_get_threads(G.ctx)) genc_set_threads(ex->ctx, genc_get_threads(G.ctx));
+}
+void pg_exec_leave(pg_exec *ex) {
+    if (ex != &G) genc_rng_set_offset(G.ctx, genc_rng_offset(ex->ctx));
+}
+
+static PyObject *run_op(pg_exec *ex, const char *name, op_fwd fwd, int n_in, TensorObject **in, OpArgs *args,
+                        PyObject *extra, PyObject *watch, bool view) {
+    bool nogil = ex != &G;
+    pg_exec_acquire(ex);
+    pg_exec_enter(ex);
+    exec_reset(ex);
+    genc_ctx *ctx = ex->ctx;
     bool grad = genc_grad_enabled(G.ctx), any = false;
     for (int i = 0; i < n_in; i++) any |= in[i] && in[i]->t.requires_grad;
     any = grad && (any || model_needs_grad(watch));
-    uint64_t off = genc_rng_offset(G.ctx);
-    genc_tensor **w = wrap_inputs(n_in, in, any);
-    if (!w) return pg_raise(genc_ctx_status(G.ctx));
-    genc_set_grad_enabled(G.ctx, any);
-    genc_tensor *out = fwd(G.ctx, w, n_in, args);
-    genc_set_grad_enabled(G.ctx, grad);
-    if (!out || genc_ctx_status(G.ctx)) {
+    uint64_t off = genc_rng_offset(ctx);
+    genc_tensor **w = wrap_inputs(ctx, n_in, in, any);
+    genc_tensor *out = NULL;
+    if (w) {
+        bool old = genc_set_grad_enabled(ctx, any);
+        if (nogil) {
+            Py_BEGIN_ALLOW_THREADS
+            out = fwd(ctx, w, n_in, args);
+            Py_END_ALLOW_THREADS
+        } else {
+            out = fwd(ctx, w, n_in, args);
+        }
+        genc_set_grad_enabled(ctx, old);
+    }
+    pg_exec_leave(ex);
+    if (!out || genc_ctx_status(ctx)) {
         pg_args_free(args);
-        pg_reset_arena();
-        if (PyErr_Occurred()) return NULL;
-        return pg_raise(genc_ctx_status(G.ctx) ? genc_ctx_status(G.ctx) : GENC_ESTATE);
+        genc_status st = genc_ctx_status(ctx);
+        PyObject *r = PyErr_Occurred() ? NULL : pg_raise_ctx(ctx, st ? st : GENC_ESTATE);
+        exec_reset(ex);
+        pg_exec_release(ex);
+        return r;
     }
     TensorObject *r;
     if (view) { /* shares the first input's storage */
         r = pg_tensor_view(in[0]->storage, out->ndim, out->shape, out->stride, out->data);
     } else {
         r = pg_tensor_new(out->ndim, out->shape);
-        if (r) genc_copy(G.ctx, &r->t, out);
+        if (r) genc_copy(ctx, &r->t, out);
     }
-    if (!r) {
+    NodeObject *n = NULL;
+    if (r && any && out->requires_grad) n = PyObject_GC_New(NodeObject, &Node_Type);
+    if (!r || !n) {
         pg_args_free(args);
-        return NULL;
-    }
-    if (!any || !out->requires_grad) {
-        pg_args_free(args);
-        pg_reset_arena();
+        exec_reset(ex);
+        pg_exec_release(ex);
+        if (r && any && out->requires_grad) Py_CLEAR(r); /* the node allocation failed */
         return (PyObject *)r;
-    }
-    NodeObject *n = PyObject_GC_New(NodeObject, &Node_Type);
-    if (!n) {
-        Py_DECREF(r);
-        pg_args_free(args);
-        return NULL;
     }
     n->name = name;
     n->fwd = fwd;
@@ -155,7 +205,8 @@ PyObject *pg_run_op(const char *name, op_fwd fwd, int n_in, TensorObject **in, O
     n->args = *args;
     memset(args, 0, sizeof *args);
     n->rng_offset = off;
-    n->generation = G.generation;
+    n->ex = ex;
+    n->generation = ex->generation;
     n->live_out = out;
     n->gbuf = NULL;
     n->out_numel = genc_numel(out);
@@ -168,10 +219,21 @@ PyObject *pg_run_op(const char *name, op_fwd fwd, int n_in, TensorObject **in, O
         n->live_in[i] = w[i];
     }
     PyObject_GC_Track(n);
-    G.live = n;
+    ex->live = n;
     r->grad_fn = n;
     r->t.requires_grad = true;
+    pg_exec_release(ex);
     return (PyObject *)r;
+}
+
+PyObject *pg_run_op(const char *name, op_fwd fwd, int n_in, TensorObject **in, OpArgs *args, PyObject *extra,
+                    PyObject *watch, bool view) {
+    return run_op(&G, name, fwd, n_in, in, args, extra, watch, view);
+}
+
+PyObject *pg_run_model_op(pg_exec *ex, const char *name, op_fwd fwd, int n_in, TensorObject **in, OpArgs *args,
+                          PyObject *extra, PyObject *watch) {
+    return run_op(ex, name, fwd, n_in, in, args, extra, watch, false);
 }
 
 /* ---- backward ---- */
@@ -271,44 +333,66 @@ static int accumulate_leaf(TensorObject *t, const genc_real *g) {
     return 0;
 }
 
-static int run_node(NodeObject *n) {
-    if (check_versions(n)) return -1;
+/* The C part of one node's backward: replay if its graph is gone, then genc's backward.
+ * Runs without the GIL on a model's context. */
+static genc_status node_backward(NodeObject *n, pg_exec *ex, genc_tensor ***w_out) {
+    genc_ctx *ctx = ex->ctx;
     genc_tensor *out, **w;
-    bool live = G.live == n && n->generation == G.generation;
-    if (live) {
+    if (ex->live == n && n->generation == ex->generation) {
         out = n->live_out;
         w = n->live_in;
     } else { /* replay the op with the random offset and grad mode it ran with */
-        pg_reset_arena();
-        uint64_t off = genc_rng_offset(G.ctx);
-        genc_rng_set_offset(G.ctx, n->rng_offset);
-        w = wrap_inputs(n->n_in, n->in, true);
-        bool old = genc_set_grad_enabled(G.ctx, true);
-        out = w ? n->fwd(G.ctx, w, n->n_in, &n->args) : NULL;
-        genc_set_grad_enabled(G.ctx, old);
-        genc_rng_set_offset(G.ctx, off);
-        if (!out) {
-            if (PyErr_Occurred()) return -1;
-            return pg_raise(genc_ctx_status(G.ctx) ? genc_ctx_status(G.ctx) : GENC_ESTATE), -1;
-        }
+        exec_reset(ex);
+        uint64_t off = genc_rng_offset(ctx);
+        genc_rng_set_offset(ctx, n->rng_offset);
+        w = wrap_inputs(ctx, n->n_in, n->in, true);
+        bool old = genc_set_grad_enabled(ctx, true);
+        out = w ? n->fwd(ctx, w, n->n_in, &n->args) : NULL;
+        genc_set_grad_enabled(ctx, old);
+        genc_rng_set_offset(ctx, off);
+        if (!out) return genc_ctx_status(ctx) ? genc_ctx_status(ctx) : genc_error(ctx, GENC_ESTATE, "replay failed");
     }
-    if (out->requires_grad && genc_backward_with(G.ctx, out, n->gbuf)) {
-        pg_reset_arena();
-        return pg_raise(genc_ctx_status(G.ctx)), -1;
+    *w_out = w;
+    if (out->requires_grad) return genc_backward_with(ctx, out, n->gbuf);
+    return GENC_OK;
+}
+
+static int run_node(NodeObject *n) {
+    if (check_versions(n)) return -1;
+    pg_exec *ex = n->ex ? n->ex : &G;
+    pg_exec_acquire(ex);
+    if (ex != &G) genc_rng_seed(ex->ctx, genc_rng_get_seed(G.ctx));
+    genc_tensor **w = NULL;
+    genc_status s;
+    if (ex != &G) {
+        Py_BEGIN_ALLOW_THREADS
+        s = node_backward(n, ex, &w);
+        Py_END_ALLOW_THREADS
+    } else {
+        s = node_backward(n, ex, &w);
     }
-    for (int i = 0; i < n->n_in; i++) {
+    if (s || PyErr_Occurred()) {
+        PyObject *r = PyErr_Occurred() ? NULL : pg_raise_ctx(ex->ctx, s);
+        (void)r;
+        exec_reset(ex);
+        pg_exec_release(ex);
+        return -1;
+    }
+    int err = 0;
+    for (int i = 0; !err && i < n->n_in; i++) {
         TensorObject *t = n->in[i];
         if (!t || !t->t.requires_grad || !w[i] || !w[i]->grad) continue;
         if (t->grad_fn) {
             NodeObject *p = t->grad_fn;
-            if (!p->gbuf && !(p->gbuf = zeros_like_node(p))) return -1;
-            add_into(p->gbuf, w[i]->grad, p->out_numel);
-        } else if (accumulate_leaf(t, w[i]->grad)) {
-            return -1;
+            if (!p->gbuf && !(p->gbuf = zeros_like_node(p))) err = -1;
+            else add_into(p->gbuf, w[i]->grad, p->out_numel);
+        } else {
+            err = accumulate_leaf(t, w[i]->grad);
         }
     }
-    pg_reset_arena();
-    return 0;
+    exec_reset(ex);
+    pg_exec_release(ex);
+    return err;
 }
 
 PyObject *pg_backward(TensorObject *root, PyObject *gradient) {

@@ -19,6 +19,7 @@ typedef struct {
     bool built;
     int busy; /* a sampler thread is reading the parameters */
     PyObject *named, *watch;
+    pg_exec ex;
 } UNetObject;
 
 static int unet_traverse(UNetObject *u, visitproc visit, void *arg) {
@@ -35,6 +36,7 @@ static void unet_dealloc(UNetObject *u) {
     PyObject_GC_UnTrack(u);
     unet_clear(u);
     if (u->built) genc_unet_free(&u->m);
+    pg_exec_free(&u->ex);
     Py_TYPE(u)->tp_free(u);
 }
 
@@ -59,6 +61,7 @@ static PyObject *bind(const genc_params *p, PyObject *owner) {
 
 static int unet_finish(UNetObject *u) {
     u->built = true;
+    if (pg_exec_init(&u->ex)) return -1;
     u->named = bind(&u->m.params, (PyObject *)u);
     u->watch = u->named ? PyTuple_New(PyTuple_GET_SIZE(u->named)) : NULL;
     for (Py_ssize_t i = 0; u->watch && i < PyTuple_GET_SIZE(u->named); i++) {
@@ -115,7 +118,7 @@ static PyObject *unet_forward(UNetObject *u, PyObject *args, PyObject *kw) {
                             (long long)N, (long long)N, (long long)a.n_r, (long long)a.n_ids);
     }
     TensorObject *in[1] = {(TensorObject *)xt};
-    PyObject *r = pg_run_op("unet", f_unet, 1, in, &a, (PyObject *)u, u->watch, false);
+    PyObject *r = pg_run_model_op(&u->ex, "unet", f_unet, 1, in, &a, (PyObject *)u, u->watch);
     Py_DECREF(xt);
     return r;
 }

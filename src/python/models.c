@@ -185,6 +185,7 @@ typedef struct {
     PyObject *watch;  /* tuple of Tensors */
     PyObject *tok;    /* Tokenizer or NULL */
     PyObject *weakreflist;
+    pg_exec ex;       /* its own context: forward/backward run without the GIL */
 } LMObject;
 
 static int lm_traverse(LMObject *l, visitproc visit, void *arg) {
@@ -204,6 +205,7 @@ static void lm_dealloc(LMObject *l) {
     if (l->weakreflist) PyObject_ClearWeakRefs((PyObject *)l);
     lm_clear(l);
     if (l->built) genc_lm_free(&l->m);
+    pg_exec_free(&l->ex);
     Py_TYPE(l)->tp_free(l);
 }
 
@@ -214,6 +216,7 @@ static int lm_busy(LMObject *l) {
 }
 
 static int lm_bind(LMObject *l) {
+    if (!l->ex.ctx && pg_exec_init(&l->ex)) return -1;
     l->named = bind_params(&l->m.params, (PyObject *)l);
     l->watch = l->named ? watch_of(l->named) : NULL;
     return l->watch ? 0 : -1;
@@ -321,7 +324,7 @@ static PyObject *lm_loss(LMObject *l, PyObject *tokens) {
     a.model = &l->m;
     double aux[10] = {0};
     a.out_aux = aux;
-    PyObject *r = pg_run_op("lm_loss", f_lm_loss, 0, NULL, &a, (PyObject *)l, l->watch, false);
+    PyObject *r = pg_run_model_op(&l->ex, "lm_loss", f_lm_loss, 0, NULL, &a, (PyObject *)l, l->watch);
     if (!r) return NULL;
     if (((TensorObject *)r)->grad_fn) ((TensorObject *)r)->grad_fn->args.out_aux = NULL;
     PyObject *mtp = PyList_New(0);
@@ -341,7 +344,7 @@ static PyObject *lm_logits(LMObject *l, PyObject *tokens) {
     a.n_ids = B * T;
     a.i[0] = B, a.i[1] = T;
     a.model = &l->m;
-    return pg_run_op("lm_logits", f_lm_logits, 0, NULL, &a, (PyObject *)l, l->watch, false);
+    return pg_run_model_op(&l->ex, "lm_logits", f_lm_logits, 0, NULL, &a, (PyObject *)l, l->watch);
 }
 
 static PyObject *lm_update_bias(LMObject *l, PyObject *u) {
@@ -599,10 +602,16 @@ static PyObject *gen_advance(GenObject *g) {
     if (lm_busy(l)) return NULL;
     if (g->produced >= g->max_new) return gen_stop(g);
     if (genc_lm_cache_len(g->cache) + g->n_pending > g->cache->max_len) return gen_stop(g); /* context full */
-    genc_status s = genc_lm_decode(G.ctx, &l->m, g->cache, g->pending, g->n_pending, g->logits, false, NULL);
+    genc_status s;
+    pg_exec_acquire(&l->ex);
+    Py_BEGIN_ALLOW_THREADS
+    s = genc_lm_decode(l->ex.ctx, &l->m, g->cache, g->pending, g->n_pending, g->logits, false, NULL);
+    Py_END_ALLOW_THREADS
+    if (s) pg_raise_ctx(l->ex.ctx, s);
+    pg_exec_release(&l->ex);
     if (s) {
         gen_release(g);
-        return pg_raise(s);
+        return NULL;
     }
     g->n_pending = 0;
     int32_t id = genc_sample(G.ctx, &g->s, g->logits, l->m.cfg.vocab_size, NULL);
@@ -863,7 +872,7 @@ static PyObject *roll_loss(RollObject *r, PyObject *u) {
     if (!r->r.rows) return PyErr_Format(PyExc_ValueError, "grpo: every group was skipped (equal rewards); no loss");
     genc_grpo_stats st = {0};
     OpArgs a = {.model = r, .out_aux = &st};
-    PyObject *loss = pg_run_op("grpo_policy_loss", f_grpo_policy, 0, NULL, &a, (PyObject *)r, l->watch, false);
+    PyObject *loss = pg_run_model_op(&l->ex, "grpo_policy_loss", f_grpo_policy, 0, NULL, &a, (PyObject *)r, l->watch);
     if (!loss) return NULL;
     if (((TensorObject *)loss)->grad_fn) ((TensorObject *)loss)->grad_fn->args.out_aux = NULL;
     return Py_BuildValue("N{sdsdsdsd}", loss, "kl", st.kl, "clip_frac", st.clip_frac, "entropy", st.entropy, "ratio", st.ratio);
@@ -953,14 +962,28 @@ static PyObject *lm_grpo_rollout(LMObject *l, PyObject *args, PyObject *kw) {
     genc_task_problem *probs = s ? NULL : calloc((size_t)(prompts > 0 ? prompts : 1), sizeof *probs);
     if (!s && !probs) s = genc_error(G.ctx, GENC_ENOMEM, "out of memory");
     for (int64_t p = 0; !s && p < prompts; p++) s = genc_task_generate(G.ctx, &tc, seed, (uint64_t)(index + p), &probs[p]);
-    pg_reset_arena();
-    if (!s) s = genc_grpo_rollout(G.ctx, &l->m, NULL, ((TokObject *)l->tok)->tok, probs, &r->cfg, &r->r);
-    for (int64_t p = 0; probs && p < prompts; p++) genc_task_problem_free(&probs[p]);
-    free(probs);
-    pg_reset_arena();
     if (s) {
+        for (int64_t p = 0; probs && p < prompts; p++) genc_task_problem_free(&probs[p]);
+        free(probs);
         Py_DECREF(r);
         return pg_raise(s);
+    }
+    pg_exec_acquire(&l->ex); /* sampling is long: the model's context, without the GIL */
+    pg_exec_enter(&l->ex);
+    pg_exec_reset(&l->ex);
+    genc_tokenizer *tk = ((TokObject *)l->tok)->tok;
+    Py_BEGIN_ALLOW_THREADS
+    s = genc_grpo_rollout(l->ex.ctx, &l->m, NULL, tk, probs, &r->cfg, &r->r);
+    Py_END_ALLOW_THREADS
+    pg_exec_leave(&l->ex);
+    if (s) pg_raise_ctx(l->ex.ctx, s);
+    pg_exec_reset(&l->ex);
+    pg_exec_release(&l->ex);
+    for (int64_t p = 0; probs && p < prompts; p++) genc_task_problem_free(&probs[p]);
+    free(probs);
+    if (s) {
+        Py_DECREF(r);
+        return NULL;
     }
     r->ready = true;
     return (PyObject *)r;
@@ -1053,7 +1076,7 @@ static PyObject *prefix_run(PrefixObject *p, PyObject *tokens, bool loss) {
         a.ids = all, a.n_ids = B * T;
     }
     a.i[0] = B, a.i[1] = T, a.i[2] = loss;
-    return pg_run_op(loss ? "prefix_loss" : "prefix_logits", f_prefix, 0, NULL, &a, (PyObject *)p, p->watch, false);
+    return pg_run_model_op(&l->ex, loss ? "prefix_loss" : "prefix_logits", f_prefix, 0, NULL, &a, (PyObject *)p, p->watch);
 }
 static PyObject *prefix_loss(PrefixObject *p, PyObject *t) { return prefix_run(p, t, true); }
 static PyObject *prefix_logits(PrefixObject *p, PyObject *t) { return prefix_run(p, t, false); }
@@ -1145,6 +1168,7 @@ typedef struct {
     genc_nice m;
     bool built;
     PyObject *named, *watch;
+    pg_exec ex;
 } NiceObject;
 
 static int nice_traverse(NiceObject *n, visitproc visit, void *arg) {
@@ -1161,6 +1185,7 @@ static void nice_dealloc(NiceObject *n) {
     PyObject_GC_UnTrack(n);
     nice_clear(n);
     if (n->built) genc_nice_free(&n->m);
+    pg_exec_free(&n->ex);
     Py_TYPE(n)->tp_free(n);
 }
 
@@ -1178,6 +1203,7 @@ static int nice_init(NiceObject *n, PyObject *args, PyObject *kw) {
     if (!s) s = genc_nice_init(G.ctx, &n->m, &c);
     if (s) return pg_raise(s), -1;
     n->built = true;
+    if (pg_exec_init(&n->ex)) return -1;
     n->named = bind_params(&n->m.params, (PyObject *)n);
     n->watch = n->named ? watch_of(n->named) : NULL;
     return n->watch ? 0 : -1;
@@ -1195,7 +1221,7 @@ static PyObject *nice_log_prob(NiceObject *n, PyObject *x) {
     if (!t) return NULL;
     TensorObject *in[1] = {(TensorObject *)t};
     OpArgs a = {.model = &n->m};
-    PyObject *r = pg_run_op("nice_log_prob", f_nice_logp, 1, in, &a, (PyObject *)n, n->watch, false);
+    PyObject *r = pg_run_model_op(&n->ex, "nice_log_prob", f_nice_logp, 1, in, &a, (PyObject *)n, n->watch);
     Py_DECREF(t);
     return r;
 }
@@ -1205,7 +1231,7 @@ static PyObject *nice_inverse(NiceObject *n, PyObject *x) {
     TensorObject *in[1] = {(TensorObject *)t};
     OpArgs a = {.model = &n->m};
     bool old = genc_set_grad_enabled(G.ctx, false);
-    PyObject *r = pg_run_op("nice_inverse", f_nice_inverse, 1, in, &a, (PyObject *)n, NULL, false);
+    PyObject *r = pg_run_model_op(&n->ex, "nice_inverse", f_nice_inverse, 1, in, &a, (PyObject *)n, NULL);
     genc_set_grad_enabled(G.ctx, old);
     Py_DECREF(t);
     return r;
@@ -1270,6 +1296,7 @@ typedef struct {
     genc_classifier m;
     bool built;
     PyObject *named, *watch;
+    pg_exec ex;
 } ClsObject;
 
 static int cls_traverse(ClsObject *n, visitproc visit, void *arg) {
@@ -1286,6 +1313,7 @@ static void cls_dealloc(ClsObject *n) {
     PyObject_GC_UnTrack(n);
     cls_clear(n);
     if (n->built) genc_classifier_free(&n->m);
+    pg_exec_free(&n->ex);
     Py_TYPE(n)->tp_free(n);
 }
 static int cls_init(ClsObject *n, PyObject *args, PyObject *kw) {
@@ -1302,6 +1330,8 @@ static int cls_init(ClsObject *n, PyObject *args, PyObject *kw) {
     genc_status s = genc_classifier_init(G.ctx, &n->m, &c);
     if (s) return pg_raise(s), -1;
     n->built = true;
+    if (pg_exec_init(&n->ex)) return -1;
+    if (pg_exec_init(&n->ex)) return -1;
     n->named = bind_params(&n->m.params, (PyObject *)n);
     n->watch = n->named ? watch_of(n->named) : NULL;
     return n->watch ? 0 : -1;
@@ -1323,7 +1353,7 @@ static PyObject *cls_forward(ClsObject *n, PyObject *args) {
     if (!t) return NULL;
     TensorObject *in[1] = {(TensorObject *)t};
     OpArgs a = {.model = &n->m, .i = {training}};
-    PyObject *r = pg_run_op("classifier", f_cls, 1, in, &a, (PyObject *)n, n->watch, false);
+    PyObject *r = pg_run_model_op(&n->ex, "classifier", f_cls, 1, in, &a, (PyObject *)n, n->watch);
     Py_DECREF(t);
     return r;
 }

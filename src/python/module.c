@@ -21,12 +21,15 @@ PyObject *pg_raise_msg(genc_status s, const char *msg) {
     return NULL;
 }
 
-PyObject *pg_raise(genc_status s) {
+PyObject *pg_raise_ctx(genc_ctx *ctx, genc_status s) {
     char msg[600];
-    snprintf(msg, sizeof msg, "%s", genc_last_error(G.ctx));
-    genc_clear_error(G.ctx);
+    if (!s) s = genc_ctx_status(ctx);
+    snprintf(msg, sizeof msg, "%s", genc_last_error(ctx));
+    genc_clear_error(ctx);
     return pg_raise_msg(s ? s : GENC_ESTATE, msg);
 }
+
+PyObject *pg_raise(genc_status s) { return pg_raise_ctx(G.ctx, s); }
 
 /* ---- grad mode ---- */
 

@@ -93,6 +93,7 @@ struct NodeObject {
     PyObject *extra;        /* keeps a model object alive */
     OpArgs args;
     uint64_t rng_offset;
+    struct pg_exec *ex;     /* the context it ran on (the global one, or a model's own) */
     uint64_t generation;    /* the arena generation its live graph belongs to */
     genc_tensor *live_out;
     genc_tensor **live_in;
@@ -102,12 +103,24 @@ struct NodeObject {
     int64_t out_shape[GENC_MAX_DIMS];
 };
 
-typedef struct {
+/* Where ops run. G is the global context (tensor ops, with the GIL held). Each model core
+ * has its own (its forward and backward are long: they run with the GIL released, one
+ * thread at a time per model, behind `lock`); its random stream follows G's. */
+typedef struct pg_exec {
     genc_ctx *ctx;
     uint64_t generation;
     NodeObject *live; /* borrowed; the node whose arena graph is current */
-} pg_state;
-extern pg_state G;
+    PyThread_type_lock lock; /* NULL for G */
+} pg_exec;
+extern pg_exec G;
+int pg_exec_init(pg_exec *ex);
+void pg_exec_free(pg_exec *ex);
+void pg_exec_acquire(pg_exec *ex); /* waits with the GIL released */
+void pg_exec_release(pg_exec *ex);
+void pg_exec_reset(pg_exec *ex); /* empty its arena (its live graph is gone) */
+void pg_exec_enter(pg_exec *ex); /* take G's random stream and threads */
+void pg_exec_leave(pg_exec *ex); /* give the stream back */
+PyObject *pg_raise_ctx(genc_ctx *ctx, genc_status s); /* the message of ctx (cleared) */
 
 extern PyTypeObject Storage_Type, Tensor_Type, Node_Type, Module_Type;
 #define Tensor_Check(o) PyObject_TypeCheck(o, &Tensor_Type)
@@ -136,6 +149,9 @@ int pg_tensor_init_types(PyObject *m);
 /* autograd (autograd.c) */
 PyObject *pg_run_op(const char *name, op_fwd fwd, int n_in, TensorObject **in, OpArgs *args, PyObject *extra,
                     PyObject *watch, bool view);
+/* The same on a model's own context, GIL released around the C work. */
+PyObject *pg_run_model_op(pg_exec *ex, const char *name, op_fwd fwd, int n_in, TensorObject **in, OpArgs *args,
+                          PyObject *extra, PyObject *watch);
 PyObject *pg_backward(TensorObject *root, PyObject *gradient);
 void pg_args_free(OpArgs *a);
 

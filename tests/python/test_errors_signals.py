@@ -92,3 +92,28 @@ def test_pdb_steps_a_python_training_loop(tmp_path):
     r = subprocess.run([sys.executable, "-m", "pdb", str(script)], input=cmds, capture_output=True, text=True,
                        env=env, timeout=60)
     assert "(0, (1,))" in r.stdout and "Linear(3 -> 1)" in r.stdout and "True" in r.stdout, r.stdout + r.stderr
+
+
+def test_other_threads_run_during_a_python_driven_training_step(corpus):
+    tok, ids = corpus
+    lm = genc.LanguageModel("tiny", vocab_size=tok.vocab_size)
+    batch = np.array(ids[:16 * 129], dtype=np.int32).reshape(16, 129)
+    ticks, stop = [], threading.Event()
+
+    def count():
+        while not stop.is_set():
+            ticks.append(time.perf_counter())
+            time.sleep(0.0005)
+
+    lm.loss(batch)[0].backward()  # warm up
+    th = threading.Thread(target=count)
+    th.start()
+    t0 = time.perf_counter()
+    for _ in range(3):
+        loss, _ = lm.loss(batch)  # forward and backward release the GIL
+        loss.backward()
+    t1 = time.perf_counter()
+    stop.set()
+    th.join()
+    inside = [t for t in ticks if t0 <= t <= t1]
+    assert len(inside) > 0.2 * (t1 - t0) / 0.0005 * 0.1, (len(inside), t1 - t0)
