@@ -2,7 +2,8 @@
 loop (loss, backward, clip, AdamW, balancing: each a call into genc._genc) against the same
 step inside the CLI's C loop (`genc lm train`), same model (tiny preset, vocab 512), batch
 16 x 128 tokens, same threads. Rounds alternate the two sides so machine load hits both;
-each side reports the median step time of its rounds, and the ratio Python / CLI.
+each round gives a ratio Python / CLI of its median step times, and the result is the
+median of those ratios (a shared machine's load changes between rounds, less within one).
 
     /usr/bin/python3 bench/python_overhead.py BUILD_DIR [--steps 20] [--threads 1] [--rounds 3]
 """
@@ -72,12 +73,14 @@ def main():
         for r in range(args.rounds):
             cli.append(cli_step_seconds(tmp))
             py.append(python_step_seconds(ids, tok.vocab_size))
-            print(f"round {r}: CLI {cli[-1] * 1e3:.1f} ms/step, Python {py[-1] * 1e3:.1f} ms/step", flush=True)
+            print(f"round {r}: CLI {cli[-1] * 1e3:.1f} ms/step, Python {py[-1] * 1e3:.1f} ms/step, "
+                  f"ratio {py[-1] / cli[-1]:.3f}", flush=True)
     c, p = statistics.median(cli), statistics.median(py)
-    print(f"tiny LM, batch {B} x {T}, {args.threads} thread(s), median of {args.rounds} rounds of {args.steps} steps:")
+    ratio = statistics.median(a / b for a, b in zip(py, cli))
+    print(f"tiny LM, batch {B} x {T}, {args.threads} thread(s), {args.rounds} rounds of {args.steps} steps (medians):")
     print(f"  CLI (C loop)     {c * 1e3:8.1f} ms/step")
     print(f"  Python loop      {p * 1e3:8.1f} ms/step")
-    print(f"  ratio Python/CLI {p / c:8.3f}")
+    print(f"  ratio Python/CLI {ratio:8.3f} (median over rounds; min {min(a / b for a, b in zip(py, cli)):.3f})")
 
 
 main()

@@ -160,6 +160,13 @@ class Module(_CModule):
     def extra_repr(self):
         return ""
 
+    def __getstate__(self):  # pickle / copy.deepcopy: the attributes and the training flag
+        return {"__dict__": dict(vars(self)), "training": self.training}
+
+    def __setstate__(self, state):
+        vars(self).update(state["__dict__"])
+        self.training = state["training"]
+
     def __repr__(self):
         return "\n".join(_repr_lines(self, ""))
 

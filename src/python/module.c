@@ -475,7 +475,10 @@ PyTypeObject Module_Type = {
 
 /* ---- the module ---- */
 
+PyObject *pg_from_bytes(PyObject *self, PyObject *args);
+
 static PyMethodDef base_methods[] = {
+    {"_from_bytes", pg_from_bytes, METH_VARARGS, "unpickle a tensor"},
     {"zeros", (PyCFunction)(void (*)(void))fn_zeros, METH_VARARGS | METH_KEYWORDS, "zeros(*shape, requires_grad=False)"},
     {"ones", (PyCFunction)(void (*)(void))fn_ones, METH_VARARGS | METH_KEYWORDS, "ones(*shape, requires_grad=False)"},
     {"full", (PyCFunction)(void (*)(void))fn_full, METH_VARARGS | METH_KEYWORDS, "full(*shape, value=v)"},

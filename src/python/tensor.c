@@ -774,6 +774,60 @@ static PyObject *tensor_size(TensorObject *t, PyObject *args) {
 
 static PyObject *tensor_float(TensorObject *t) { return tensor_item(t, NULL); }
 
+/* copy.deepcopy: a contiguous copy that keeps requires_grad and the parameter mark. */
+static PyObject *tensor_deepcopy(TensorObject *t, PyObject *memo) {
+    TensorObject *c = pg_tensor_from_genc(&t->t);
+    if (c) {
+        c->t.requires_grad = t->t.requires_grad && !t->grad_fn;
+        c->is_param = t->is_param;
+        snprintf(c->t.name, sizeof c->t.name, "%s", t->t.name);
+    }
+    return (PyObject *)c;
+}
+
+/* pickle: (genc._genc._from_bytes, (raw float32 bytes, shape, requires_grad, is_parameter)). */
+static PyObject *tensor_reduce(TensorObject *t, PyObject *u) {
+    TensorObject *c = pg_tensor_from_genc(&t->t);
+    if (!c) return NULL;
+    PyObject *raw = PyBytes_FromStringAndSize((const char *)c->t.data, (Py_ssize_t)(genc_numel(&c->t) * sizeof(genc_real)));
+    Py_DECREF(c);
+    PyObject *mod = PyImport_ImportModule("genc._genc");
+    PyObject *fn = mod ? PyObject_GetAttrString(mod, "_from_bytes") : NULL;
+    Py_XDECREF(mod);
+    PyObject *shape = tensor_shape(t, NULL);
+    if (!raw || !fn || !shape) {
+        Py_XDECREF(raw), Py_XDECREF(fn), Py_XDECREF(shape);
+        return NULL;
+    }
+    return Py_BuildValue("N(NNOO)", fn, raw, shape, t->t.requires_grad && !t->grad_fn ? Py_True : Py_False,
+                         t->is_param ? Py_True : Py_False);
+}
+
+PyObject *pg_from_bytes(PyObject *self, PyObject *args);
+PyObject *pg_from_bytes(PyObject *self, PyObject *args) {
+    Py_buffer raw;
+    PyObject *shape;
+    int rg = 0, param = 0;
+    if (!PyArg_ParseTuple(args, "y*O|pp:_from_bytes", &raw, &shape, &rg, &param)) return NULL;
+    int nd;
+    int64_t sh[GENC_MAX_DIMS];
+    PyObject *tup = PyTuple_Pack(1, shape);
+    int bad = !tup || pg_parse_shape(tup, &nd, sh);
+    Py_XDECREF(tup);
+    TensorObject *t = bad ? NULL : pg_tensor_new(nd, sh);
+    if (t && (size_t)raw.len != (size_t)genc_numel(&t->t) * sizeof(genc_real)) {
+        Py_CLEAR(t);
+        PyErr_SetString(PyExc_ValueError, "_from_bytes: the data does not match the shape");
+    }
+    if (t) {
+        memcpy(t->t.data, raw.buf, (size_t)raw.len);
+        t->t.requires_grad = rg;
+        t->is_param = param;
+    }
+    PyBuffer_Release(&raw);
+    return (PyObject *)t;
+}
+
 static PyObject *tensor_retain(TensorObject *t, PyObject *u) {
     PyErr_SetString(PyExc_NotImplementedError, "retain_grad: only leaf tensors keep .grad in genc");
     return NULL;
@@ -790,6 +844,8 @@ static PyMethodDef tensor_methods[] = {
     {"numel", (PyCFunction)tensor_numel, METH_NOARGS, "number of elements"},
     {"size", (PyCFunction)tensor_size, METH_VARARGS, "the shape, or one dim"},
     {"retain_grad", (PyCFunction)tensor_retain, METH_NOARGS, "not supported"},
+    {"__deepcopy__", (PyCFunction)tensor_deepcopy, METH_O, "a contiguous copy"},
+    {"__reduce__", (PyCFunction)tensor_reduce, METH_NOARGS, "pickle support"},
     {NULL},
 };
 
@@ -824,6 +880,9 @@ int pg_tensor_init_types(PyObject *m) {
     tensor_sequence.sq_length = (lenfunc)tensor_len;
     Tensor_Type.tp_as_number = &pg_tensor_number;
     if (PyType_Ready(&Storage_Type) < 0 || PyType_Ready(&Tensor_Type) < 0) return -1;
+    /* numpy's binary operators defer to ours (array * tensor gives a tensor, with autograd) */
+    if (PyDict_SetItemString(Tensor_Type.tp_dict, "__array_ufunc__", Py_None) < 0) return -1;
+    PyType_Modified(&Tensor_Type);
     Py_INCREF(&Tensor_Type);
     return PyModule_AddObject(m, "Tensor", (PyObject *)&Tensor_Type);
 }

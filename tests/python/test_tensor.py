@@ -105,3 +105,25 @@ def test_bad_shapes_raise_value_error_with_genc_message():
         genc.tensor(["a"])
     with pytest.raises(TypeError):
         genc.randn(2) + "x"
+
+
+def test_pickle_deepcopy_and_numpy_operands():
+    import copy
+    import pickle
+    p = genc.Parameter(genc.randn(2, 3))
+    q = pickle.loads(pickle.dumps(p))
+    assert q.tolist() == p.tolist() and q.requires_grad and q.is_parameter and q.data_ptr != p.data_ptr
+    lin = genc.Linear(3, 2)
+    lin.eval()
+    c = copy.deepcopy(lin)
+    assert c.weight.tolist() == lin.weight.tolist() and c.weight.data_ptr != lin.weight.data_ptr and not c.training
+    r = np.ones((2, 3), dtype=np.float32) * p  # numpy defers to genc: a tensor with autograd
+    assert isinstance(r, genc.Tensor) and r.grad_fn is not None
+
+
+def test_iteration_and_truth_value():
+    t = genc.tensor([[1, 2], [3, 4]])
+    assert [row.tolist() for row in t] == [[1.0, 2.0], [3.0, 4.0]] and len(t) == 2
+    assert bool(genc.tensor([2.0])) and not bool(genc.tensor([0.0]))
+    with pytest.raises(ValueError, match="ambiguous"):
+        bool(t)
