@@ -4,7 +4,7 @@ BUILD   ?= build
 THREADS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test test-quick demo demo-classify bench fuzz asan clean
+.PHONY: all deps build test test-quick demo demo-lm demo-classify bench fuzz asan clean
 
 all: build
 
@@ -38,9 +38,15 @@ fuzz: deps
 	@bash tests/fuzz/run_fuzz_tokenizer.sh $(FUZZ_SECONDS)
 	@bash tests/fuzz/run_fuzz_expr.sh 30
 
-# The main job on embedded defaults: train a tiny DeepSeek-V3-architecture language model on
-# Debian's fortunes corpus for a few minutes, then sample from it.
+# The main job on embedded defaults, a few minutes: the R1-Zero recipe in short (a generated
+# arithmetic corpus, a small DeepSeek-V3-architecture base model, GRPO with rule-based
+# rewards), printing held-out pass@1 before and after GRPO.
 demo: build
+	@bash scripts/demo_grpo.sh $(BUILD) $(THREADS)
+
+# The language-model demo: a tiny DeepSeek-V3-architecture model trained on Debian's fortunes
+# corpus for a few minutes, then sampled.
+demo-lm: build
 	@bash scripts/demo_lm.sh $(BUILD) $(THREADS)
 
 # The first job: the Fashion-MNIST classifier (test accuracy, per class, rank among baselines).

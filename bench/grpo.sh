@@ -27,7 +27,9 @@ PY=/usr/bin/python3
 OTHER=$([ "$THREADS" = 1 ] && echo 2 || echo 1)
 
 if [ ! -f "$BUILD/CMakeCache.txt" ]; then cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null; fi
-cmake --build "$BUILD" --target bench_grpo -j"$(nproc)" >/dev/null
+log=$(mktemp)
+cmake --build "$BUILD" --target bench_grpo -j"$(nproc)" >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
+rm -f "$log"
 LOGS=${KEEP_LOGS:-$(mktemp -d)}
 mkdir -p "$LOGS"
 WORK=$(mktemp -d)
