@@ -7,17 +7,17 @@
 #   bash docs/diffusion_evidence.sh [stage...]     stages: classify train pairs reflow distill rows
 #                                                   straight table (default: all, in that order)
 # Environment: GENC (binary, build/genc), OUT (runs/diffusion), DATA (fashion-mnist), COUNT (FID
-# images per set, 250), TRAIN_STEPS (1400), PAIRS (3000), PAIR_STEPS (16), REFLOW_STEPS (600),
+# images per set, 100), TRAIN_STEPS (1400), PAIRS (2000), PAIR_STEPS (6), REFLOW_STEPS (600),
 # DISTILL_STEPS (400), JOBS (rows run in parallel, 3). Every run uses one thread, so the CPU
 # seconds it reports are what an idle core would take; wall times depend on the machine's load.
 set -eu
 G=${GENC:-build/genc}
 OUT=${OUT:-runs/diffusion}
 DATA=${DATA:-fashion-mnist}
-COUNT=${COUNT:-250}
+COUNT=${COUNT:-100}
 TRAIN_STEPS=${TRAIN_STEPS:-1400}
-PAIRS=${PAIRS:-3000}
-PAIR_STEPS=${PAIR_STEPS:-16}
+PAIRS=${PAIRS:-2000}
+PAIR_STEPS=${PAIR_STEPS:-6}
 REFLOW_STEPS=${REFLOW_STEPS:-600}
 DISTILL_STEPS=${DISTILL_STEPS:-400}
 JOBS=${JOBS:-3}
@@ -68,6 +68,7 @@ one_row() { # one line of row_list -> logs/row-NAME.log
   local src="${rest%%|*}" flags="${rest#*|}"
   # shellcheck disable=SC2086
   "$G" image fid --classifier "$CLS" --a "$src" --b "$DATA:test" --count "$COUNT" --seed 7 --threads 1 $flags \
+    --grid "$OUT/grid-$name.png" \
     >"$OUT/logs/row-$name.log" 2>&1 || echo "row $name failed: $(tail -1 "$OUT/logs/row-$name.log")"
 }
 
@@ -77,10 +78,10 @@ rows() {
   row_list | xargs -d '\n' -P "$JOBS" -I{} bash -c 'one_row "$@"' _ {}
 }
 
-straight() { # straightness of 1-RF and 2-RF on 500 noises, Euler 50 steps
+straight() { # straightness of 1-RF and 2-RF on 100 noises, Euler 50 steps
   for k in rf1 rf2; do
-    "$G" image sample --checkpoint "$OUT/$k/checkpoint.safetensors" --sampler euler --steps 50 --count 500 \
-      --straightness 500 --out "$OUT/${k}_euler50.png" --threads 1 | tee "$OUT/logs/straight-$k.log"
+    "$G" image sample --checkpoint "$OUT/$k/checkpoint.safetensors" --sampler euler --steps 50 --count 100 \
+      --straightness 100 --out "$OUT/${k}_euler50.png" --threads 1 | tee "$OUT/logs/straight-$k.log"
   done
 }
 

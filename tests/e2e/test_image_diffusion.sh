@@ -44,6 +44,14 @@ grep -c 'sampled 6 images' "$tmp/s.log" | grep -qx 8 && ok || bad "not every sam
 "$genc" image sample --checkpoint "$ck" --invert 4 --steps 10 --threads 2 >"$tmp/inv.log" 2>&1 \
   && grep -q 'DDIM inversion round trip (10 steps, 4 test images): mean' "$tmp/inv.log" && ok || bad "inversion: $(cat "$tmp/inv.log")"
 
+# Class-conditional with label dropout; guidance w != 1 costs two evaluations a step.
+"$genc" image train --model ddpm --cond --cond-drop 0.2 --T 50 --steps 4 "${net[@]}" --out "$tmp/cd" >"$tmp/cd.log" 2>&1 \
+  || bad "conditional training failed: $(tail -1 "$tmp/cd.log")"
+"$genc" image sample --checkpoint "$tmp/cd/checkpoint.safetensors" --sampler ddim --steps 5 --guidance 3 --label 4 \
+  --count 4 --out "$tmp/cd.png" --threads 2 >"$tmp/cds.log" 2>&1 && grep -q '10 network evaluations per image' "$tmp/cds.log" \
+  && ok || bad "guided sampling: $(cat "$tmp/cds.log")"
+expect_error "bad label" '--label' "$genc" image sample --checkpoint "$tmp/cd/checkpoint.safetensors" --sampler ddim --label 10
+
 # 4. Rectified flow, pairs, reflow, distillation, straightness.
 "$genc" image train --model rflow --steps 30 "${net[@]}" --out "$tmp/f" >"$tmp/f.log" 2>&1 || bad "rflow training failed: $(tail -1 "$tmp/f.log")"
 first=$(vloss "$tmp/f" 1p) last=$(vloss "$tmp/f" '$p')
