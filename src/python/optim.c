@@ -78,8 +78,7 @@ static int opt_setup(OptimObject *o, PyObject *params, genc_optim_config *cfg) {
         if (!h) return PyErr_NoMemory(), -1;
         *h = t->t;
         h->persistent = true, h->owns_data = false;
-        snprintf(h->name, sizeof h->name, "%s", t->t.name[0] ? t->t.name : "param");
-        h->name[0] = t->t.name[0] ? h->name[0] : 0;
+        h->name[0] = 0; /* unnamed: tensors of two models may share a name in one optimiser */
         if (genc_params_add(G.ctx, &o->set, h)) {
             free(h);
             return pg_raise(genc_ctx_status(G.ctx)), -1;
