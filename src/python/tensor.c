@@ -21,12 +21,24 @@ static int storage_traverse(StorageObject *s, visitproc visit, void *arg) {
     return 0;
 }
 
+/* Only reached when the storage and every tensor viewing it are unreachable garbage (the
+ * collector runs finalizers first), so nothing reads the memory afterwards. */
+static int storage_clear(StorageObject *s) {
+    if (s->kind == STORAGE_BUFFER) {
+        PyBuffer_Release(&s->view);
+        s->kind = STORAGE_EXTERNAL;
+    }
+    Py_CLEAR(s->owner);
+    return 0;
+}
+
 PyTypeObject Storage_Type = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "genc._genc.Storage",
     .tp_basicsize = sizeof(StorageObject),
     .tp_dealloc = (destructor)storage_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .tp_traverse = (traverseproc)storage_traverse,
+    .tp_clear = (inquiry)storage_clear,
     .tp_doc = "Memory viewed by tensors: owned, borrowed from a buffer exporter, or a C model's.",
 };
 
