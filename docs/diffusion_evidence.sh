@@ -5,7 +5,8 @@
 # floor, all with the same COUNT images.
 #
 #   bash docs/diffusion_evidence.sh [stage...]     stages: classify train pairs reflow distill rows
-#                                                   straight table (default: all, in that order)
+#                                                   straight table (default: all, in that order);
+#   "rows PATTERN" runs the rows whose names start with PATTERN, "ddpm1000" DDPM's row alone
 # Environment: GENC (binary, build/genc), OUT (runs/diffusion), DATA (fashion-mnist), COUNT (FID
 # images per set, 100), TRAIN_STEPS (1400), PAIRS (2000), PAIR_STEPS (6), REFLOW_STEPS (600),
 # DISTILL_STEPS (400), JOBS (rows run in parallel, 3). Every run uses one thread, so the CPU
@@ -58,24 +59,40 @@ row_list() {
   echo "ddpm-1000|$d|--sampler ddpm"
   for s in 10 20 50 100; do for e in 0 1; do echo "ddim-$s-eta$e|$d|--sampler ddim --steps $s --eta $e"; done; done
   for s in 1 2 10 50; do echo "rf1-euler-$s|$r1|--sampler euler --steps $s"; done
-  for s in 1 2; do echo "rf2-euler-$s|$r2|--sampler euler --steps $s"; done
-  echo "rf2-euler-50|$r2|--sampler euler --steps 50"
+  for s in 1 2 50; do echo "rf2-euler-$s|$r2|--sampler euler --steps $s"; done
   echo "distill-1|$OUT/distill/checkpoint.safetensors|--sampler euler --steps 1"
 }
 
-one_row() { # one line of row_list -> logs/row-NAME.log
+one_row() { # one line of row_list -> logs/row-NAME.log (and grid-NAME.png)
   local name="${1%%|*}" rest="${1#*|}"
   local src="${rest%%|*}" flags="${rest#*|}"
   # shellcheck disable=SC2086
   "$G" image fid --classifier "$CLS" --a "$src" --b "$DATA:test" --count "$COUNT" --seed 7 --threads 1 $flags \
-    --grid "$OUT/grid-$name.png" \
-    >"$OUT/logs/row-$name.log" 2>&1 || echo "row $name failed: $(tail -1 "$OUT/logs/row-$name.log")"
+    --grid "$OUT/grid-$name.png" >"$OUT/logs/row-$name.log" 2>&1 || echo "row $name failed: $(tail -1 "$OUT/logs/row-$name.log")"
 }
 
-rows() {
+# DDPM's 1000 steps dominate the cost: its COUNT samples are made in two halves in parallel
+# (--first: the same images as one run), then scored together; the row reports the summed CPU
+# time and the longer wall time.
+ddpm1000() {
+  local half=$((COUNT / 2)) d="$OUT/ddpm/checkpoint.safetensors"
+  for f in 0 "$half"; do
+    "$G" image sample --checkpoint "$d" --sampler ddpm --seed 7 --first "$f" --count $((f ? COUNT - half : half)) \
+      --out "" --save "$OUT/ddpm1000-$f.safetensors" --threads 1 >"$OUT/logs/ddpm1000-$f.log" 2>&1 &
+  done
+  wait
+  "$G" image fid --classifier "$CLS" --a "$OUT/ddpm1000-0.safetensors,$OUT/ddpm1000-$half.safetensors" \
+    --b "$DATA:test" --count "$COUNT" --grid "$OUT/grid-ddpm-1000.png" --threads 1 >"$OUT/logs/row-ddpm-1000.log" 2>&1
+  cat "$OUT"/logs/ddpm1000-*.log | awk -v n="$COUNT" -v d="$d" '/^sampled/ { w = $5 > w ? $5 : w; c += $10 }
+    END { printf "a: sampled %d images from %s in %.2f s (two halves in parallel; %.2f s CPU; 1000 network evaluations per image)\n", n, d, w, c }' \
+    >>"$OUT/logs/row-ddpm-1000.log"
+}
+
+rows() { # rows whose name matches $1 (a grep pattern; default all), JOBS at a time
   export -f one_row
   export G OUT DATA COUNT CLS
-  row_list | xargs -d '\n' -P "$JOBS" -I{} bash -c 'one_row "$@"' _ {}
+  row_list | grep -v '^ddpm-1000|' | grep -- "^${1:-.}" | xargs -d '\n' -P "$JOBS" -I{} bash -c 'one_row "$@"' _ {}
+  if [ -z "${1:-}" ]; then ddpm1000; fi
 }
 
 straight() { # straightness of 1-RF and 2-RF on 100 noises, Euler 50 steps
@@ -94,6 +111,7 @@ table() { # markdown rows: name | NFE | FID | CPU s per image | wall s
     nfe=$(grep -o '; [0-9]* network evaluations' "$log" 2>/dev/null | grep -o '[0-9]*' || true)
     cpu=$(grep -o '; [0-9.]* s CPU' "$log" 2>/dev/null | grep -o '[0-9.]*' || true)
     wall=$(grep -o 'images from .* in [0-9.]* s' "$log" 2>/dev/null | grep -o '[0-9.]* s$' | cut -d' ' -f1 || true)
+    [ "$name" = real-train ] && nfe=0
     [ -n "$cpu" ] && cpu=$(awk -v c="$cpu" -v n="$COUNT" 'BEGIN { printf "%.1f", 1000 * c / n }')
     echo "| $name | ${nfe:--} | ${fid:-missing} | ${cpu:--} | ${wall:--} |"
   done
@@ -101,4 +119,4 @@ table() { # markdown rows: name | NFE | FID | CPU s per image | wall s
 
 stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=(classify train pairs reflow distill rows straight table)
-for s in "${stages[@]}"; do "$s"; done
+for s in "${stages[@]}"; do $s; done

@@ -47,6 +47,8 @@ typedef struct {
     bool clip;             /* clamp predicted x0 to [-1, 1] (ddpm/ddim) */
     int64_t label;         /* conditional models: -1 cycles the classes over the samples */
     int64_t batch;         /* samples per network batch */
+    int64_t first;         /* global index of the first sample: sample i's noise depends only on
+                              (seed, first + i), so a run split into parts gives the same images */
 } genc_diff_sampling;
 
 /* Generate `count` images (returned in [0, 1], [count, dim]) from noise of `seed`; z (may be
@@ -59,7 +61,7 @@ genc_status genc_diff_generate(genc_ctx *ctx, genc_diff_model *m, const genc_dif
                                uint64_t seed, float *images, float *z, float *x_raw, double *seconds, int *nfe,
                                float *traj, int traj_cols, int traj_rows);
 
-/* The sampling flags (written into f, returns their count; f needs room for 9) and their
+/* The sampling flags (written into f, returns their count; f needs room for 10) and their
  * defaults, shared by `image sample` and `image fid`. */
 int genc_cli_diffusion_sampling_flags(genc_flag *f, genc_diff_sampling *s);
 genc_diff_sampling genc_cli_diffusion_sampling_defaults(void);

@@ -315,10 +315,10 @@ genc_status genc_diff_generate(genc_ctx *ctx, genc_diff_model *m, const genc_dif
     for (int64_t first = 0; !st && first < count; first += B) {
         int64_t n = count - first < B ? count - first : B;
         for (int64_t i = 0; i < n; i++)
-            labels[i] = (int32_t)(s->label >= 0 ? s->label : (first + i) % (C ? C : 1)), nulls[i] = C;
-        genc_gaussian_noise(seed, first, n, dim, x);
+            labels[i] = (int32_t)(s->label >= 0 ? s->label : (s->first + first + i) % (C ? C : 1)), nulls[i] = C;
+        genc_gaussian_noise(seed, s->first + first, n, dim, x);
         if (z) memcpy(z + first * dim, x, (size_t)(n * dim) * sizeof *x);
-        o.first_index = first;
+        o.first_index = s->first + first;
         o.observe = traj && first == 0 ? observe : NULL, o.observe_user = &tj;
         double b0 = genc_now(), c0 = cpu_now();
         st = sample_batch(ctx, m, s, sampler, ddim_steps, &dj, &o, n, x);
@@ -824,6 +824,7 @@ int genc_cli_diffusion_sampling_flags(genc_flag *f, genc_diff_sampling *s) {
         {"guidance", FLAG_DOUBLE, &s->guidance, "conditional models: classifier-free guidance weight (1: none)", 0, 100},
         {"label", FLAG_INT, &s->label, "conditional models: the class (-1: cycle through the classes)", -1, 1e6},
         {"batch", FLAG_INT, &s->batch, "samples per network batch", 1, 4096},
+        {"first", FLAG_INT, &s->first, "index of the first sample (a run split into parts: same images)", 0, 1e12},
     };
     memcpy(f, list, sizeof list);
     return (int)(sizeof list / sizeof *list);

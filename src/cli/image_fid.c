@@ -5,6 +5,7 @@
  *   FILE.safetensors  a diffusion / rectified-flow checkpoint, sampled with the sampling flags
  *                     (the sampling wall time is reported), or a file with an "images" tensor
  *                     [N, rows*cols] in [0, 1] (from `genc image sample --save`);
+ *   F1,F2,...         images files read one after another (parts of a run split by --first);
  *   FOLDER            PNG files (sorted by name), each one image of the classifier's size or a
  *                     grid of them as genc_png_grid writes (2-pixel borders; all-border cells
  *                     are skipped).
@@ -163,6 +164,28 @@ static genc_status load_png_folder(genc_ctx *ctx, const char *dir, int rows, int
     return s;
 }
 
+/* Several images files "A,B,..." read one after another (e.g. the parts of a split run). */
+static genc_status load_image_files(genc_ctx *ctx, const char *list, int64_t count, int64_t dim, float *out) {
+    char path[2048];
+    int64_t have = 0;
+    for (const char *p = list; *p && have < count;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        snprintf(path, sizeof path, "%.*s", (int)len, p);
+        genc_st *f;
+        genc_status s = genc_st_open(ctx, path, &f);
+        const genc_st_entry *e = s ? NULL : genc_st_find(f, "images");
+        int64_t take = e && e->ndim == 2 ? (e->shape[0] < count - have ? e->shape[0] : count - have) : 0;
+        if (!s) s = load_image_file(ctx, f, path, take, dim, out + have * dim);
+        genc_st_close(f);
+        if (s) return s;
+        have += take, p = comma ? comma + 1 : p + len;
+    }
+    if (have < count)
+        return genc_error(ctx, GENC_EINVAL, "--count %lld: %s holds only %lld images", (long long)count, list, (long long)have);
+    return GENC_OK;
+}
+
 /* Fill out[count, rows*cols] from one side's spec. */
 static genc_status load_side(genc_ctx *ctx, const char *spec, const fid_args *a, int rows, int cols, float *out,
                              const char *side) {
@@ -177,6 +200,7 @@ static genc_status load_side(genc_ctx *ctx, const char *spec, const fid_args *a,
         genc_st_close(f);
         return s;
     }
+    if (strchr(spec, ',')) return load_image_files(ctx, spec, a->count, dim, out);
     if (strchr(spec, ':')) return load_split(ctx, spec, a, rows, cols, out);
     return genc_error(ctx, GENC_EINVAL, "--%s \"%s\": expected NAME:train|test, a PNG folder, a checkpoint or an images "
                                         "file, and no such file exists", side, spec);
@@ -210,7 +234,7 @@ int genc_cli_image_fid(int argc, char **argv) {
     fid_args a = {.classifier = "runs/classify/checkpoint.safetensors", .a = "", .b = "fashion-mnist:test",
                   .mnist_dir = genc_data_mnist_dir(), .grid = "", .smp = genc_cli_diffusion_sampling_defaults(), .count = 10000,
                   .seed = 1, .ema = true};
-    genc_flag flags[24] = {
+    genc_flag flags[32] = {
         {"classifier", FLAG_STRING, &a.classifier, "classifier checkpoint from genc classify train (the feature net)"},
         {"a", FLAG_STRING, &a.a, "first set: NAME:train|test, a PNG folder, a checkpoint or an images safetensors"},
         {"b", FLAG_STRING, &a.b, "second set (same forms)"},

@@ -81,6 +81,14 @@ v=$(fid --a "$tmp/pngs" --b "$tmp/pngs" --count 30)
 python3 -c "import sys; sys.exit(0 if abs($v) < 1e-6 else 1)" && ok || bad "FID(folder, folder) = $v"
 v=$(fid --a "$tmp/imgs.safetensors" --b "$ck" --sampler ddim --steps 5 --eta 1 --clip=false --ema=false --count 6)
 python3 -c "import sys; sys.exit(0 if abs($v) < 1e-6 else 1)" && ok || bad "FID(saved, resampled) = $v"
+# A run split in parts with --first gives the same images as one run.
+for part in "0 2" "2 4"; do set -- $part
+  "$genc" image sample --checkpoint "$fk" --sampler euler --steps 2 --first "$1" --count "$2" --out= \
+    --save "$tmp/part$1.safetensors" --threads 2 >/dev/null 2>&1 || bad "sample part $1 failed"; done
+"$genc" image sample --checkpoint "$fk" --sampler euler --steps 2 --count 6 --out= --save "$tmp/whole.safetensors" \
+  --threads 2 >/dev/null 2>&1 || bad "whole sample failed"
+v=$(fid --a "$tmp/part0.safetensors,$tmp/part2.safetensors" --b "$tmp/whole.safetensors" --count 6)
+python3 -c "import sys; sys.exit(0 if abs($v) < 1e-6 else 1)" && ok || bad "FID(parts, whole) = $v"
 "$genc" image fid --classifier "$cls" --a "$fk" --sampler euler --steps 2 --count 10 --threads 2 >"$tmp/fc.log" 2>&1 \
   && grep -q 'a: sampled 10 images from .* in [0-9.]* s' "$tmp/fc.log" && ok || bad "fid of a checkpoint: $(cat "$tmp/fc.log")"
 
