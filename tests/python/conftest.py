@@ -1,12 +1,14 @@
-"""pytest setup for genc's Python tests: import genc from the build tree (CTest sets
-PYTHONPATH), one thread, a fixed seed per test."""
+"""pytest setup for genc's Python tests: import genc from the build tree named by GENC_BUILD
+(CTest sets it), else from PYTHONPATH or an installed package; one thread, a fixed seed per
+test."""
 import os
 import sys
 
 import pytest
 
-_build = os.environ.get("GENC_BUILD", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
-if os.path.isdir(os.path.join(_build, "python")) and os.path.join(_build, "python") not in sys.path:
+# CTest sets GENC_BUILD (and PYTHONPATH); otherwise genc comes from PYTHONPATH or an install.
+_build = os.environ.get("GENC_BUILD")
+if _build and os.path.isdir(os.path.join(_build, "python")) and os.path.join(_build, "python") not in sys.path:
     sys.path.insert(0, os.path.join(_build, "python"))
 
 import genc  # noqa: E402
