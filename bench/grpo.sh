@@ -15,7 +15,8 @@
 #
 # Environment: CHECKPOINT, P (8), G (8), LP (24), MAX_NEW (64), ROUNDS (2), REPS (5: timed
 # rollouts and update blocks per run), STEPS (2: updates per block), CACHE (latent or kv:
-# PyTorch's KV cache), KEEP_LOGS (a folder for the raw outputs; default a temporary one).
+# PyTorch's KV cache), BOTH (1; 0: THREADS only, no second setting), KEEP_LOGS (a folder for
+# the raw outputs; default a temporary one).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${1:-${BUILD_DIR:-$ROOT/build}}
@@ -25,6 +26,7 @@ ROUNDS=${ROUNDS:-2} REPS=${REPS:-5} STEPS=${STEPS:-2} CACHE=${CACHE:-latent}
 CHECKPOINT=${CHECKPOINT:-$ROOT/runs/demo_grpo/base/checkpoint.safetensors}
 PY=/usr/bin/python3
 OTHER=$([ "$THREADS" = 1 ] && echo 2 || echo 1)
+[ "${BOTH:-1}" = 1 ] || OTHER=   # BOTH=0: only THREADS
 
 if [ ! -f "$BUILD/CMakeCache.txt" ]; then cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null; fi
 log=$(mktemp)
@@ -43,7 +45,7 @@ median() { sort -g | awk '{a[NR] = $1} END {if (NR) print a[int((NR + 1) / 2)]; 
 field() { grep '^RESULT' "$1" | tail -1 | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 
 for r in $(seq "$ROUNDS"); do
-    for thr in "$THREADS" "$OTHER"; do
+    for thr in $THREADS $OTHER; do
         g=$LOGS/genc$thr.$r.log t=$LOGS/torch$thr.$r.log
         OMP_NUM_THREADS=$thr "$BUILD/bench_grpo" "${model[@]}" "${shape[@]}" --threads "$thr" --out "$WORK/b" >"$g" 2>&1 ||
             { cat "$g" >&2; echo "bench/grpo.sh: bench_grpo failed" >&2; exit 1; }
@@ -59,7 +61,7 @@ echo "# GRPO on $what: $P x $G rollouts of $LP + $MAX_NEW tokens; PyTorch $CACHE
 grep '^genc ' "$LOGS/genc$THREADS.1.log" | head -1
 printf '%-8s %-8s %12s %12s %8s\n' phase threads "genc tok/s" "torch tok/s" ratio
 for k in rollout update; do
-    for thr in "$THREADS" "$OTHER"; do
+    for thr in $THREADS $OTHER; do
         a=$(median <"$WORK/g$k$thr") b=$(median <"$WORK/t$k$thr")
         printf '%-8s %-8s %12.0f %12.0f %7.2fx\n' "$k" "$thr" "$a" "$b" "$(awk "BEGIN {print $a / $b}")"
     done
