@@ -8,15 +8,16 @@
 #                                                   straight table (default: all, in that order);
 #   "rows PATTERN" runs the rows whose names start with PATTERN, "ddpm1000" DDPM's row alone
 # Environment: GENC (binary, build/genc), OUT (runs/diffusion), DATA (fashion-mnist), COUNT (FID
-# images per set, 100), TRAIN_STEPS (1400), PAIRS (2000), PAIR_STEPS (6), REFLOW_STEPS (600),
+# images per set, 200), DDPM_STEPS (1922), RF_STEPS (1936: where the runs were stopped for time), PAIRS (2000), PAIR_STEPS (6), REFLOW_STEPS (600),
 # DISTILL_STEPS (400), JOBS (rows run in parallel, 3). Every run uses one thread, so the CPU
 # seconds it reports are what an idle core would take; wall times depend on the machine's load.
 set -eu
 G=${GENC:-build/genc}
 OUT=${OUT:-runs/diffusion}
 DATA=${DATA:-fashion-mnist}
-COUNT=${COUNT:-100}
-TRAIN_STEPS=${TRAIN_STEPS:-1400}
+COUNT=${COUNT:-200}
+DDPM_STEPS=${DDPM_STEPS:-1922}
+RF_STEPS=${RF_STEPS:-1936}
 PAIRS=${PAIRS:-2000}
 PAIR_STEPS=${PAIR_STEPS:-6}
 REFLOW_STEPS=${REFLOW_STEPS:-600}
@@ -32,8 +33,8 @@ classify() { # the FID feature network (penultimate 256 features of the convnet)
 }
 
 train() { # DDPM (linear betas, T = 1000, epsilon) and 1-rectified flow, side by side
-  "$G" image train --model ddpm "${NET[@]}" --steps "$TRAIN_STEPS" --out "$OUT/ddpm" >"$OUT/logs/ddpm.log" 2>&1 &
-  "$G" image train --model rflow "${NET[@]}" --steps "$TRAIN_STEPS" --out "$OUT/rf1" >"$OUT/logs/rf1.log" 2>&1 &
+  "$G" image train --model ddpm "${NET[@]}" --steps "$DDPM_STEPS" --out "$OUT/ddpm" >"$OUT/logs/ddpm.log" 2>&1 &
+  "$G" image train --model rflow "${NET[@]}" --steps "$RF_STEPS" --out "$OUT/rf1" >"$OUT/logs/rf1.log" 2>&1 &
   wait
 }
 
