@@ -109,10 +109,12 @@ typedef struct genc_lm_corpus {
     int32_t *tokens;
     int64_t n, n_train;
 } genc_lm_corpus;
-/* Tokenise text files (each followed by <|eos|>) and split off the last val_frac for
- * validation. */
+/* Tokenise text files and split off the last val_frac for validation. Each file is followed
+ * by <|eos|>; with doc_sep (NULL or "": off) a file is cut at every occurrence of doc_sep
+ * into documents (the separator dropped, empty documents skipped), each followed by <|eos|>,
+ * as GPT-2's training text has <|endoftext|> between documents. */
 genc_status genc_lm_corpus_from_files(genc_ctx *ctx, struct genc_tokenizer *tok, const char *const *files, int n_files,
-                                      double val_frac, genc_lm_corpus *out);
+                                      double val_frac, const char *doc_sep, genc_lm_corpus *out);
 void genc_lm_corpus_free(genc_lm_corpus *c);
 /* B training windows of T + 1 tokens at offsets drawn from Philox(seed, step): the batch of
  * a step depends only on (seed, step), so a resumed run sees the same data. */

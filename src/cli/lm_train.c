@@ -100,11 +100,20 @@ static genc_status evaluate(genc_ctx *ctx, void *user, const genc_train_state *s
 }
 
 typedef struct {
-    const char *data, *tokenizer, *out;
+    const char *data, *tokenizer, *out, *docs;
     int64_t steps, batch, seq, warmup, eval_every, save_every, eval_tokens, seed, threads, stop_at, tok_vocab;
     double lr, min_lr, wd, beta2, clip, val_frac, init_std;
     bool resume;
 } train_args;
+
+/* --docs: what one document is; each is followed by <|eos|> in the token stream. */
+static genc_status doc_separator(genc_ctx *ctx, const char *docs, const char **sep) {
+    if (!strcmp(docs, "file")) *sep = NULL;
+    else if (!strcmp(docs, "lines")) *sep = "\n";
+    else if (!strcmp(docs, "paragraphs")) *sep = "\n\n";
+    else return genc_error(ctx, GENC_EINVAL, "--docs: expected file, lines or paragraphs, found '%s'", docs);
+    return GENC_OK;
+}
 
 static genc_status tokenizer_for(genc_ctx *ctx, const train_args *a, char **files, int n_files, genc_tokenizer **tok) {
     if (a->tokenizer) return genc_tokenizer_load(ctx, a->tokenizer, tok);
@@ -144,7 +153,9 @@ static genc_status run(genc_ctx *ctx, void *args) {
         s = genc_error(ctx, GENC_EINVAL, "--vocab %d is smaller than the tokenizer's %d tokens", c.vocab_size,
                        genc_tokenizer_vocab_size(tok));
     if (!s && a->seq > c.max_seq) s = genc_error(ctx, GENC_EINVAL, "--seq %lld exceeds --max-seq %d", (long long)a->seq, c.max_seq);
-    if (!s) s = genc_lm_corpus_from_files(ctx, tok, (const char *const *)files, n_files, a->val_frac, &corpus);
+    const char *sep = NULL;
+    if (!s) s = doc_separator(ctx, a->docs, &sep);
+    if (!s) s = genc_lm_corpus_from_files(ctx, tok, (const char *const *)files, n_files, a->val_frac, sep, &corpus);
     if (!s && corpus.n_train < a->seq + 2)
         s = genc_error(ctx, GENC_EINVAL, "the training part has %lld tokens, fewer than --seq %lld + 2",
                        (long long)corpus.n_train, (long long)a->seq);
@@ -188,7 +199,7 @@ static genc_status run(genc_ctx *ctx, void *args) {
 int genc_cli_lm_train(int argc, char **argv) {
     train_args a = {.out = "runs/lm", .steps = 300, .batch = 16, .seq = 128, .warmup = 30, .eval_every = 100,
                     .eval_tokens = 20000, .seed = 1, .tok_vocab = 512, .lr = 3e-3, .min_lr = 3e-4, .wd = 0.1,
-                    .beta2 = 0.95, .clip = 1.0, .val_frac = 0.05, .init_std = 0.02};
+                    .beta2 = 0.95, .clip = 1.0, .val_frac = 0.05, .docs = "file", .init_std = 0.02};
     model_flags mf = {.preset = "tiny", .vocab = -1, .dim = -1, .layers = -1, .heads = -1, .max_seq = -1, .q_lora = -1,
                       .kv_lora = -1, .nope = -1, .rope = -1, .v = -1, .dense_layers = -1, .dense_inter = -1,
                       .experts = -1, .shared = -1, .active = -1, .moe_inter = -1, .groups = -1, .topk_groups = -1,
@@ -235,6 +246,7 @@ int genc_cli_lm_train(int argc, char **argv) {
         {"beta2", FLAG_DOUBLE, &a.beta2, "AdamW beta2", 0, 0.99999},
         {"clip", FLAG_DOUBLE, &a.clip, "global gradient-norm clip (0: off)", 0, 1e9},
         {"init-std", FLAG_DOUBLE, &a.init_std, "standard deviation of the initial weights", 0, 1},
+        {"docs", FLAG_STRING, &a.docs, "one document (followed by <|eos|>) per: file, lines or paragraphs"},
         {"val-frac", FLAG_DOUBLE, &a.val_frac, "fraction of the tokens held out for validation", 0, 1},
         {"eval-every", FLAG_INT, &a.eval_every, "validate every N steps (0: at the end)", 0, 1e9},
         {"eval-tokens", FLAG_INT, &a.eval_tokens, "validation tokens scored (0: all)", 0, 1e12},

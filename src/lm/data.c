@@ -44,8 +44,36 @@ static genc_status append(genc_ctx *ctx, genc_lm_corpus *c, int64_t *cap, const 
     return GENC_OK;
 }
 
+/* Append the tokens of one document and an <|eos|>. */
+static genc_status append_doc(genc_ctx *ctx, genc_tokenizer *tok, const uint8_t *text, size_t len, int32_t eos,
+                              genc_lm_corpus *out, int64_t *cap) {
+    int32_t *ids = NULL;
+    size_t n_ids = 0;
+    genc_status s = genc_tokenizer_encode(tok, ctx, text, len, false, &ids, &n_ids);
+    if (!s) s = append(ctx, out, cap, ids, n_ids);
+    if (!s) s = append(ctx, out, cap, &eos, 1);
+    free(ids);
+    return s;
+}
+
+/* A file's documents: the whole text, or the non-empty pieces between separators. */
+static genc_status append_file(genc_ctx *ctx, genc_tokenizer *tok, const uint8_t *text, size_t len,
+                               const char *doc_sep, int32_t eos, genc_lm_corpus *out, int64_t *cap) {
+    size_t k = doc_sep ? strlen(doc_sep) : 0;
+    if (!k) return append_doc(ctx, tok, text, len, eos, out, cap);
+    genc_status s = GENC_OK;
+    size_t start = 0;
+    for (size_t i = 0; !s && i <= len; i++) {
+        bool cut = i == len || (i + k <= len && !memcmp(text + i, doc_sep, k));
+        if (!cut) continue;
+        if (i > start) s = append_doc(ctx, tok, text + start, i - start, eos, out, cap);
+        start = i + k, i += k ? k - 1 : 0;
+    }
+    return s;
+}
+
 genc_status genc_lm_corpus_from_files(genc_ctx *ctx, struct genc_tokenizer *tok, const char *const *files, int n_files,
-                                      double val_frac, genc_lm_corpus *out) {
+                                      double val_frac, const char *doc_sep, genc_lm_corpus *out) {
     memset(out, 0, sizeof *out);
     if (!(val_frac > 0 && val_frac < 1))
         return genc_error(ctx, GENC_EINVAL, "--val-frac: expected a fraction in (0, 1), found %g", val_frac);
@@ -54,14 +82,10 @@ genc_status genc_lm_corpus_from_files(genc_ctx *ctx, struct genc_tokenizer *tok,
     genc_status s = GENC_OK;
     for (int i = 0; !s && i < n_files; i++) {
         uint8_t *text = NULL;
-        size_t len = 0, n_ids = 0;
-        int32_t *ids = NULL;
+        size_t len = 0;
         if ((s = read_file(ctx, files[i], &text, &len))) break;
-        s = genc_tokenizer_encode(tok, ctx, text, len, false, &ids, &n_ids);
+        s = append_file(ctx, tok, text, len, doc_sep, eos, out, &cap);
         free(text);
-        if (!s) s = append(ctx, out, &cap, ids, n_ids);
-        if (!s) s = append(ctx, out, &cap, &eos, 1);
-        free(ids);
     }
     if (!s) {
         out->n_train = (int64_t)((double)out->n * (1 - val_frac));

@@ -41,6 +41,7 @@ python3 -c "import sys; sys.exit(0 if $m_free < $m_none else 1)" && ok || bad "M
 expect_error "no data" '--data' "$genc" lm train
 expect_error "missing file" 'nope.txt' "$genc" lm train --data "$tmp/nope.txt" --out "$tmp/x"
 expect_error "bad preset" 'preset' "$genc" lm train --data "$data" --preset huge --out "$tmp/x"
+expect_error "bad docs" "--docs: expected file, lines or paragraphs" "$genc" lm train --data "$data" --docs words --out "$tmp/x"
 expect_error "groups" 'n_group' "$genc" lm train --data "$data" --groups 3 --out "$tmp/x"
 expect_error "seq" 'max-seq' "$genc" lm train --data "$data" --seq 4096 --out "$tmp/x"
 expect_error "score" 'score' "$genc" lm train --data "$data" --score relu --out "$tmp/x"

@@ -1,6 +1,7 @@
 /* Unit tests of the byte-level BPE tokenizer: pre-tokenisation rules, exact round trips on
  * random bytes (invalid UTF-8, NULs, long runs, special strings), special tokens, decode
  * errors, deterministic training, compression, save/load and rejection of bad files. */
+#include "genc/lm.h"
 #include "genc/tokenizer.h"
 #include "lm/tok_internal.h"
 #include "test.h"
@@ -339,6 +340,42 @@ static void test_bad_files(genc_ctx *ctx) {
 }
 
 /* Long runs (one chunk class for megabytes) encode in linear time. */
+/* genc_lm_corpus_from_files with doc_sep: each non-empty piece between separators is one
+ * document followed by <|eos|>, the separators themselves dropped; without one the file is one
+ * document. */
+static void test_corpus_documents(genc_ctx *ctx, genc_tokenizer *t) {
+    char path[] = "/tmp/genc_docs_XXXXXX";
+    int fd = mkstemp(path);
+    const char text[] = "the lamp had never once failed to turn in the night\n\nshe listened to every story and wrote "
+                        "some of them down\nin the autumn the storms returned from the north\n";
+    CHECK(write(fd, text, sizeof text - 1) == (ssize_t)(sizeof text - 1));
+    close(fd);
+    int32_t eos = genc_tokenizer_special(t, "<|eos|>");
+    const char *files[1] = {path}, *pieces[3] = {"the lamp had never once failed to turn in the night",
+                                                  "she listened to every story and wrote some of them down",
+                                                  "in the autumn the storms returned from the north"};
+    genc_lm_corpus whole, lines;
+    CHECK(genc_lm_corpus_from_files(ctx, t, files, 1, 0.5, NULL, &whole) == GENC_OK);
+    CHECK(genc_lm_corpus_from_files(ctx, t, files, 1, 0.5, "\n", &lines) == GENC_OK);
+    int64_t at = 0;
+    for (int d = 0; d < 3; d++) { /* lines = enc(piece) eos, three times */
+        int32_t *ids = NULL;
+        size_t n = 0;
+        CHECK(genc_tokenizer_encode(t, ctx, (const uint8_t *)pieces[d], strlen(pieces[d]), false, &ids, &n) == GENC_OK);
+        CHECK(at + (int64_t)n + 1 <= lines.n && !memcmp(lines.tokens + at, ids, n * sizeof *ids));
+        at += (int64_t)n;
+        CHECK(at < lines.n && lines.tokens[at] == eos);
+        at++;
+        free(ids);
+    }
+    CHECK(at == lines.n);
+    int64_t n_eos = 0;
+    for (int64_t i = 0; i < whole.n; i++) n_eos += whole.tokens[i] == eos;
+    CHECK(n_eos == 1 && whole.tokens[whole.n - 1] == eos);
+    genc_lm_corpus_free(&whole), genc_lm_corpus_free(&lines);
+    unlink(path);
+}
+
 static void test_long_runs(genc_ctx *ctx, genc_tokenizer *t) {
     size_t n = (size_t)3 << 20;
     uint8_t *x = malloc(n);
@@ -362,6 +399,7 @@ int main(void) {
         test_compression(ctx, t);
         test_save_load(ctx, t);
         test_long_runs(ctx, t);
+        test_corpus_documents(ctx, t);
     }
     test_bad_files(ctx);
     genc_tokenizer_free(t);
