@@ -389,7 +389,7 @@ static genc_tensor *flow_forward(genc_ctx *ctx, genc_glow *m, genc_tensor *x, ge
             z = channels(ctx, z, 0, L->C / 2);
         }
     }
-    if (!z) return NULL;
+    if (!z || !ld) return NULL;
     outs[n_out++] = genc_reshape(ctx, z, 2, (const int64_t[]){N, -1});
     if (logdet) *logdet = ld->shape[0] == N ? ld : genc_add(ctx, ld, genc_tensor_zeros(ctx, 1, (const int64_t[]){N}));
     return n_out == 1 ? outs[0] : genc_concat(ctx, outs, n_out, 1);

@@ -65,14 +65,14 @@ genc_status genc_glow_ckpt_extra(genc_ctx *ctx, void *glow, genc_st_writer *w) {
 
 /* Read P and the signs; check that P is a permutation and the signs are +-1. */
 static genc_status load_fixed(genc_ctx *ctx, const genc_st *f, const char *path, genc_glow_step *st, int l, int k) {
-    int64_t v[2][64], shape[1] = {st->C};
+    int64_t v[2][256], shape[1] = {st->C}; /* levels <= 6 gives C <= 128 */
     char name[2][128];
     snprintf(name[0], sizeof name[0], "extra.level.%d.step.%d.invconv.perm", l, k);
     snprintf(name[1], sizeof name[1], "extra.level.%d.step.%d.invconv.sign", l, k);
-    if (st->C > 64) return genc_error(ctx, GENC_EINVAL, "%s: %d channels (at most 64)", path, st->C);
+    if (st->C > 256) return genc_error(ctx, GENC_EINVAL, "%s: %d channels (at most 256)", path, st->C);
     genc_status s = genc_st_read_i64(ctx, f, name[0], v[0], 1, shape);
     if (!s) s = genc_st_read_i64(ctx, f, name[1], v[1], 1, shape);
-    int seen[64] = {0};
+    int seen[256] = {0};
     for (int i = 0; !s && i < st->C; i++) {
         if (v[0][i] < 0 || v[0][i] >= st->C || seen[v[0][i]]++ || (v[1][i] != 1 && v[1][i] != -1))
             return genc_error(ctx, GENC_EFORMAT, "%s: %s / %s: not a permutation of 0..%d and signs +-1", path, name[0],
