@@ -30,7 +30,7 @@ run() { # name, train file, eval file, flags...
   "$G" lm prefix-tune --checkpoint $B ${data:+--data $data} --eval "$ev" --max-new 40 --threads 1 "$@" 2>&1 \
     | tr '\r' '\n' | grep -aE '^(eval|trained|stored)'
 }
-for fmt in ${FMTS:-"" _rec}; do
+for fmt in "" _rec; do
   run "base$fmt" "" test$fmt.jsonl --eval-only
   run "full$fmt" train$fmt.jsonl test$fmt.jsonl --out full$fmt.st --full --lr 3e-3 --steps 300
   run "prefix10$fmt" train$fmt.jsonl test$fmt.jsonl --out p10$fmt.st --prefix-len 10 --reparam 512 --lr 5e-3 --steps 800
