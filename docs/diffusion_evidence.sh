@@ -9,7 +9,7 @@
 #   "rows PATTERN" runs the rows whose names start with PATTERN, "ddpm1000" DDPM's row alone
 # Environment: GENC (binary, build/genc), OUT (runs/diffusion), DATA (fashion-mnist), COUNT (FID
 # images per set, 200), DDPM_STEPS (1922), RF_STEPS (1936: where the runs were stopped for time), PAIRS (2000), PAIR_STEPS (6), REFLOW_STEPS (600),
-# DISTILL_STEPS (400), JOBS (rows run in parallel, 3). Every run uses one thread, so the CPU
+# DISTILL_STEPS (250), JOBS (rows run in parallel, 3). Every run uses one thread, so the CPU
 # seconds it reports are what an idle core would take; wall times depend on the machine's load.
 set -eu
 G=${GENC:-build/genc}
@@ -21,7 +21,7 @@ RF_STEPS=${RF_STEPS:-1936}
 PAIRS=${PAIRS:-2000}
 PAIR_STEPS=${PAIR_STEPS:-6}
 REFLOW_STEPS=${REFLOW_STEPS:-600}
-DISTILL_STEPS=${DISTILL_STEPS:-400}
+DISTILL_STEPS=${DISTILL_STEPS:-250}
 JOBS=${JOBS:-3}
 mkdir -p "$OUT/logs"
 CLS="$OUT/classify/checkpoint.safetensors"
