@@ -5,7 +5,7 @@
 # floor, all with the same COUNT images.
 #
 #   bash docs/diffusion_evidence.sh [stage...]     stages: classify train pairs reflow distill rows
-#                                                   straight table (default: all, in that order);
+#                                                   straight extras table (default: all, in order);
 #   "rows PATTERN" runs the rows whose names start with PATTERN, "ddpm1000" DDPM's row alone
 # Environment: GENC (binary, build/genc), OUT (runs/diffusion), DATA (fashion-mnist), COUNT (FID
 # images per set, 200), DDPM_STEPS (1922), RF_STEPS (1936: where the runs were stopped for time), PAIRS (2000), PAIR_STEPS (6), REFLOW_STEPS (600),
@@ -103,6 +103,24 @@ straight() { # straightness of 1-RF and 2-RF on 100 noises, Euler 50 steps
   done
 }
 
+extras() { # the measurements quoted under the table: no clipping, the pairs' sampler, raw weights
+  local d="$OUT/ddpm/checkpoint.safetensors" half=$((COUNT / 2))
+  x() { local name="$1"; shift; "$G" image fid --classifier "$CLS" --b "$DATA:test" --count "$COUNT" --seed 7 --threads 1 \
+          --grid "$OUT/grid-$name.png" "$@" >"$OUT/logs/extra-$name.log" 2>&1; grep -o 'FID [0-9.]*' "$OUT/logs/extra-$name.log"; }
+  x ddim-100-eta0-noclip --a "$d" --sampler ddim --steps 100 --eta 0 --clip=false
+  x rf1-heun-"$PAIR_STEPS" --a "$OUT/rf1/checkpoint.safetensors" --sampler heun --steps "$PAIR_STEPS"
+  for se in "10 0" "20 0" "20 1" "50 0" "50 1" "100 0"; do
+    set -- $se
+    x "ddim-$1-eta$2-raw" --a "$d" --sampler ddim --steps "$1" --eta "$2" --ema=false
+  done
+  for f in 0 "$half"; do
+    "$G" image sample --checkpoint "$d" --sampler ddpm --seed 7 --first "$f" --count $((f ? COUNT - half : half)) \
+      --ema=false --out "" --save "$OUT/raw1000-$f.safetensors" --threads 1 >"$OUT/logs/raw1000-$f.log" 2>&1 &
+  done
+  wait
+  x ddpm-1000-raw --a "$OUT/raw1000-0.safetensors,$OUT/raw1000-$half.safetensors"
+}
+
 table() { # markdown rows: name | NFE | FID | CPU s per image | wall s
   echo "| row | NFE | FID ($COUNT vs $COUNT) | sampling CPU (ms/image) | sampling wall (s, $COUNT images) |"
   echo "|---|---:|---:|---:|---:|"
@@ -119,5 +137,5 @@ table() { # markdown rows: name | NFE | FID | CPU s per image | wall s
 }
 
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(classify train pairs reflow distill rows straight table)
+[ ${#stages[@]} -gt 0 ] || stages=(classify train pairs reflow distill rows straight extras table)
 for s in "${stages[@]}"; do $s; done
