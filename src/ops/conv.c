@@ -17,7 +17,18 @@
  * in some runs, and it needs a col buffer for the whole batch (80 MB here) where this needs
  * one per thread. The weight gradient goes into per-thread partial sums, reduced in thread
  * order, so it is deterministic for a given thread count. A batch of one image runs the
- * loop serially with a threaded GEMM instead. */
+ * loop serially with a threaded GEMM instead.
+ *
+ * Stride 1 skips the unfolded matrix ("shifted GEMMs"). With the image padded to
+ * xp [C, Hp, Wp] (Hp = H + 2 pad, Wp = W + 2 pad) and the output computed on a wide grid
+ * yw [Co, Ho, Wp] whose last Wp - Wo columns are dropped,
+ *     yw[:, q] = sum_{i,j} W_ij xp[:, q + i Wp + j]           (W_ij = W[:, :, i, j], [Co, C])
+ * is kh kw GEMMs whose B operand is xp shifted by i Wp + j with leading dimension Hp Wp. A
+ * dropped column may read up to kw - 1 reals past its plane (the next plane, or kw spare
+ * zeros after the last). Backward, with dyw the output gradient on the wide grid (zeros in
+ * the dropped columns): dxp[:, q + i Wp + j] += W_ij^T dyw[:, q] and dW_ij += dyw xp_ij^T.
+ * At 28x28 with 32-64 channels the unfolded matrix (9 C 784 reals an image) falls out of
+ * cache and building it cost about as much as the product (bench/README.md). */
 #include "core/internal.h"
 
 #include <omp.h>
@@ -29,6 +40,8 @@ typedef struct {
     int64_t Ho, Wo, s, pad;
     int64_t K, P;          /* col matrix: K = C kh kw rows, P = Ho Wo columns */
     bool identity;         /* 1x1, stride 1, no padding: col is the image itself */
+    bool shifted;          /* stride 1 otherwise: shifted GEMMs on the padded image */
+    int64_t Hp, Wp, xpsz;  /* shifted: padded image, and its buffer (C Hp Wp + kw reals) */
 } conv_geom;
 
 /* Output columns [lo, hi) whose input column ox s + j - pad lies inside [0, W). */
@@ -143,6 +156,101 @@ static void conv_data_backward(const conv_geom *g, const genc_real *x, const gen
     }
 }
 
+/* ---- stride 1: shifted GEMMs (see the top of the file) ---- */
+
+/* Reals of per-thread scratch: the padded image, the wide output (or its gradient) and,
+ * backward, the padded input gradient. */
+static int64_t shifted_scratch(const conv_geom *g, bool backward) {
+    return g->xpsz * (backward ? 2 : 1) + g->Co * g->Ho * g->Wp;
+}
+
+/* xp = x_n zero-padded, [C, Hp, Wp] plus kw spare zeros. */
+static void pad_image(const conv_geom *g, const genc_real *xn, genc_real *xp) {
+    memset(xp, 0, (size_t)g->xpsz * sizeof *xp);
+    for (int64_t c = 0; c < g->C; c++)
+        for (int64_t iy = 0; iy < g->H; iy++)
+            memcpy(xp + (c * g->Hp + iy + g->pad) * g->Wp + g->pad, xn + (c * g->H + iy) * g->W,
+                   (size_t)g->W * sizeof *xp);
+}
+
+/* wt[tap][co][c] = w[co][c][tap] (tap = i kw + j): each W_ij a contiguous [Co, C] matrix. */
+static void weights_by_tap(const conv_geom *g, const genc_real *w, genc_real *wt) {
+    int64_t taps = g->kh * g->kw;
+    for (int64_t co = 0; co < g->Co; co++)
+        for (int64_t c = 0; c < g->C; c++)
+            for (int64_t t = 0; t < taps; t++) wt[(t * g->Co + co) * g->C + c] = w[(co * g->C + c) * taps + t];
+}
+
+static int64_t tap_shift(const conv_geom *g, int64_t t) { return t / g->kw * g->Wp + t % g->kw; }
+
+static void shifted_forward(const conv_geom *g, const genc_real *x, const genc_real *wt, const genc_real *b,
+                            genc_real *y, genc_real *scratch) {
+    int64_t Q = g->Ho * g->Wp, P = g->P, Co = g->Co, C = g->C, xsz = C * g->H * g->W;
+#pragma omp parallel for if (batch_parallel(g)) schedule(static)
+    for (int64_t n = 0; n < g->N; n++) {
+        genc_real *xp = scratch + omp_get_thread_num() * shifted_scratch(g, false), *yw = xp + g->xpsz;
+        pad_image(g, x + n * xsz, xp);
+        for (int64_t t = 0; t < g->kh * g->kw; t++)
+            genc_gemm(false, false, Co, Q, C, 1, wt + t * Co * C, C, xp + tap_shift(g, t), g->Hp * g->Wp, t ? 1 : 0,
+                      yw, Q);
+        genc_real *yn = y + n * Co * P;
+        for (int64_t co = 0; co < Co; co++)
+            for (int64_t oy = 0; oy < g->Ho; oy++)
+                for (int64_t ox = 0; ox < g->Wo; ox++)
+                    yn[(co * g->Ho + oy) * g->Wo + ox] = yw[co * Q + oy * g->Wp + ox] + (b ? b[co] : 0);
+    }
+}
+
+/* dwt_part[t] (tap layout) += dyw xp_ij^T over thread t's images; dx_n += crop(dxp). */
+static void shifted_backward(const conv_geom *g, const genc_real *x, const genc_real *wt, const genc_real *dy,
+                             genc_real *dx, genc_real *dwt_part, genc_real *scratch) {
+    int64_t Q = g->Ho * g->Wp, Co = g->Co, C = g->C, xsz = C * g->H * g->W, taps = g->kh * g->kw;
+#pragma omp parallel for if (batch_parallel(g)) schedule(static)
+    for (int64_t n = 0; n < g->N; n++) {
+        int th = omp_get_thread_num();
+        genc_real *xp = scratch + th * shifted_scratch(g, true), *dxp = xp + g->xpsz, *dyw = dxp + g->xpsz;
+        const genc_real *dyn = dy + n * Co * g->P;
+        for (int64_t co = 0; co < Co; co++)
+            for (int64_t oy = 0; oy < g->Ho; oy++)
+                for (int64_t ox = 0; ox < g->Wp; ox++)
+                    dyw[co * Q + oy * g->Wp + ox] = ox < g->Wo ? dyn[(co * g->Ho + oy) * g->Wo + ox] : 0;
+        if (dwt_part) {
+            pad_image(g, x + n * xsz, xp);
+            for (int64_t t = 0; t < taps; t++)
+                genc_gemm(false, true, Co, C, Q, 1, dyw, Q, xp + tap_shift(g, t), g->Hp * g->Wp, 1,
+                          dwt_part + (th * taps + t) * Co * C, C);
+        }
+        if (!dx) continue;
+        memset(dxp, 0, (size_t)g->xpsz * sizeof *dxp);
+        for (int64_t t = 0; t < taps; t++)
+            genc_gemm(true, false, C, Q, Co, 1, wt + t * Co * C, C, dyw, Q, 1, dxp + tap_shift(g, t), g->Hp * g->Wp);
+        genc_real *dxn = dx + n * xsz;
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t iy = 0; iy < g->H; iy++)
+                for (int64_t ix = 0; ix < g->W; ix++)
+                    dxn[(c * g->H + iy) * g->W + ix] += dxp[(c * g->Hp + iy + g->pad) * g->Wp + ix + g->pad];
+    }
+}
+
+/* The stride-1 backward: weights by tap, per-thread tap-layout partial dW reduced in thread
+ * order into dw's [Co, C, kh, kw] layout. */
+static void shifted_conv_backward(genc_ctx *ctx, const conv_geom *g, const genc_real *x, const genc_real *w,
+                                  const genc_real *dy, genc_real *dx, genc_real *dw) {
+    int64_t T = n_buffers(g), taps = g->kh * g->kw, CoK = g->Co * g->K;
+    genc_real *wt = genc_arena_alloc(ctx, (size_t)CoK * sizeof(genc_real));
+    genc_real *scratch = genc_arena_alloc(ctx, (size_t)(T * shifted_scratch(g, true)) * sizeof(genc_real));
+    genc_real *part = dw ? genc_arena_calloc(ctx, (size_t)(T * CoK) * sizeof(genc_real)) : NULL;
+    if (!wt || !scratch || (dw && !part)) return;
+    weights_by_tap(g, w, wt);
+    shifted_backward(g, x, wt, dy, dx, part, scratch);
+    if (!dw) return;
+    for (int64_t t = 0; t < T; t++) /* reduce in thread order: deterministic */
+        for (int64_t k = 0; k < taps; k++)
+            for (int64_t co = 0; co < g->Co; co++)
+                for (int64_t c = 0; c < g->C; c++)
+                    dw[(co * g->C + c) * taps + k] += part[((t * taps + k) * g->Co + co) * g->C + c];
+}
+
 static void conv_backward(genc_ctx *ctx, genc_node *nd) {
     genc_tensor *x = nd->in[0], *w = nd->in[1], *b = nd->n_in > 2 ? nd->in[2] : NULL;
     const conv_geom *g = nd->saved;
@@ -155,6 +263,10 @@ static void conv_backward(genc_ctx *ctx, genc_node *nd) {
     genc_real *dx = x->requires_grad ? genc_grad(ctx, x) : NULL;
     genc_real *dw = w->requires_grad ? genc_grad(ctx, w) : NULL;
     if ((x->requires_grad && !dx) || (w->requires_grad && !dw) || (!dx && !dw)) return;
+    if (g->shifted) {
+        shifted_conv_backward(ctx, g, x->data, w->data, dy, dx, dw);
+        return;
+    }
     int64_t T = n_buffers(g), CoK = g->Co * g->K;
     genc_real *cols = genc_arena_alloc(ctx, (size_t)(2 * T * g->K * g->P) * sizeof(genc_real));
     genc_real *part = dw && T > 1 ? genc_arena_calloc(ctx, (size_t)(T * CoK) * sizeof(genc_real)) : dw;
@@ -191,6 +303,8 @@ static bool conv_plan(genc_ctx *ctx, const genc_tensor *x, const genc_tensor *w,
     g->Ho = (g->H + 2 * pad - g->kh) / stride + 1, g->Wo = (g->W + 2 * pad - g->kw) / stride + 1;
     g->K = g->C * g->kh * g->kw, g->P = g->Ho * g->Wo;
     g->identity = g->kh == 1 && g->kw == 1 && stride == 1 && pad == 0;
+    g->shifted = stride == 1 && !g->identity;
+    g->Hp = g->H + 2 * pad, g->Wp = g->W + 2 * pad, g->xpsz = g->C * g->Hp * g->Wp + g->kw;
     return true;
 }
 
@@ -203,10 +317,19 @@ genc_tensor *genc_conv2d(genc_ctx *ctx, genc_tensor *x, genc_tensor *w, genc_ten
     if (!x || !w || genc_ctx_status(ctx)) return NULL;
     int64_t oshape[4] = {g->N, g->Co, g->Ho, g->Wo};
     genc_tensor *y = genc_tensor_empty(ctx, 4, oshape);
-    size_t col_bytes = (size_t)(n_buffers(g) * g->K * g->P) * sizeof(genc_real);
-    genc_real *cols = g->identity ? NULL : genc_arena_alloc(ctx, col_bytes);
-    if (!y || (!g->identity && !cols)) return NULL;
-    conv_forward(g, x->data, w->data, bias ? bias->data : NULL, y->data, cols);
+    if (!y) return NULL;
+    if (g->shifted) {
+        genc_real *wt = genc_arena_alloc(ctx, (size_t)(g->Co * g->K) * sizeof(genc_real));
+        genc_real *scratch = genc_arena_alloc(ctx, (size_t)(n_buffers(g) * shifted_scratch(g, false)) * sizeof(genc_real));
+        if (!wt || !scratch) return NULL;
+        weights_by_tap(g, w->data, wt);
+        shifted_forward(g, x->data, wt, bias ? bias->data : NULL, y->data, scratch);
+    } else {
+        size_t col_bytes = (size_t)(n_buffers(g) * g->K * g->P) * sizeof(genc_real);
+        genc_real *cols = g->identity ? NULL : genc_arena_alloc(ctx, col_bytes);
+        if (!g->identity && !cols) return NULL;
+        conv_forward(g, x->data, w->data, bias ? bias->data : NULL, y->data, cols);
+    }
     genc_tensor *in[3] = {x, w, bias};
     genc_node *n = genc_record(ctx, "conv2d", conv_backward, y, bias ? 3 : 2, in);
     if (n) n->saved = g;
