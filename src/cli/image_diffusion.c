@@ -892,5 +892,11 @@ int genc_cli_image_sample_dispatch(int argc, char **argv) {
     const char *ckpt = flag_value(argc, argv, "checkpoint");
     bool diffusion = ckpt ? genc_cli_is_diffusion_checkpoint(ckpt) : flag_value(argc, argv, "sampler") != NULL;
     if (!diffusion && ckpt && flag_value(argc, argv, "sampler")) diffusion = true; /* let it name the bad file */
-    return diffusion ? diffusion_sample(argc, argv) : genc_cli_image_sample(argc, argv);
+    if (diffusion) return diffusion_sample(argc, argv);
+    int rc = genc_cli_image_sample(argc, argv);
+    bool help = false;
+    for (int i = 0; i < argc; i++) help |= !strcmp(argv[i], "--help");
+    if (help && !ckpt) /* the flows' help was printed: say where the diffusion flags are */
+        printf("\nDiffusion and rectified-flow checkpoints take other flags: genc image sample --sampler ddim --help\n");
+    return rc;
 }
