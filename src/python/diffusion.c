@@ -40,35 +40,11 @@ static void unet_dealloc(UNetObject *u) {
     Py_TYPE(u)->tp_free(u);
 }
 
-static PyObject *bind(const genc_params *p, PyObject *owner) {
-    PyObject *r = PyTuple_New(p->n);
-    for (int i = 0; r && i < p->n; i++) {
-        TensorObject *t = pg_tensor_bound(p->t[i], owner);
-        if (!t) {
-            Py_CLEAR(r);
-            break;
-        }
-        if (p->t[i]->grad) {
-            StorageObject *gs = pg_storage_external(p->t[i]->grad, (size_t)genc_numel(p->t[i]) * sizeof(genc_real), owner,
-                                                    false);
-            t->grad = gs ? (PyObject *)pg_tensor_view(gs, p->t[i]->ndim, p->t[i]->shape, p->t[i]->stride, p->t[i]->grad) : NULL;
-            Py_XDECREF(gs);
-        }
-        PyTuple_SET_ITEM(r, i, Py_BuildValue("(sN)", p->t[i]->name, (PyObject *)t));
-    }
-    return r;
-}
-
 static int unet_finish(UNetObject *u) {
     u->built = true;
     if (pg_exec_init(&u->ex)) return -1;
-    u->named = bind(&u->m.params, (PyObject *)u);
-    u->watch = u->named ? PyTuple_New(PyTuple_GET_SIZE(u->named)) : NULL;
-    for (Py_ssize_t i = 0; u->watch && i < PyTuple_GET_SIZE(u->named); i++) {
-        PyObject *t = PyTuple_GET_ITEM(PyTuple_GET_ITEM(u->named, i), 1);
-        Py_INCREF(t);
-        PyTuple_SET_ITEM(u->watch, i, t);
-    }
+    u->named = pg_bind_params(&u->m.params, (PyObject *)u);
+    u->watch = u->named ? pg_watch_of(u->named) : NULL;
     return u->watch ? 0 : -1;
 }
 

@@ -10,8 +10,7 @@
 #include <signal.h>
 #include <string.h>
 
-/* The parameters of a C parameter set as a tuple of (name, Tensor) pairs. */
-static PyObject *bind_params(const genc_params *p, PyObject *owner) {
+PyObject *pg_bind_params(const genc_params *p, PyObject *owner) {
     PyObject *r = PyTuple_New(p->n);
     for (int i = 0; r && i < p->n; i++) {
         TensorObject *t = pg_tensor_bound(p->t[i], owner);
@@ -30,8 +29,7 @@ static PyObject *bind_params(const genc_params *p, PyObject *owner) {
     return r;
 }
 
-/* Tuple of the tensors alone (what model nodes watch for in-place changes). */
-static PyObject *watch_of(PyObject *named) {
+PyObject *pg_watch_of(PyObject *named) {
     Py_ssize_t n = named ? PyTuple_GET_SIZE(named) : 0;
     PyObject *w = PyTuple_New(n);
     for (Py_ssize_t i = 0; w && i < n; i++) {
@@ -217,8 +215,8 @@ static int lm_busy(LMObject *l) {
 
 static int lm_bind(LMObject *l) {
     if (!l->ex.ctx && pg_exec_init(&l->ex)) return -1;
-    l->named = bind_params(&l->m.params, (PyObject *)l);
-    l->watch = l->named ? watch_of(l->named) : NULL;
+    l->named = pg_bind_params(&l->m.params, (PyObject *)l);
+    l->watch = l->named ? pg_watch_of(l->named) : NULL;
     return l->watch ? 0 : -1;
 }
 
@@ -1033,8 +1031,8 @@ static int prefix_init(PrefixObject *p, PyObject *args, PyObject *kw) {
     p->built = true;
     Py_INCREF(lm);
     p->lm = lm;
-    p->named = bind_params(&p->t.params, (PyObject *)p);
-    PyObject *own = p->named ? watch_of(p->named) : NULL;
+    p->named = pg_bind_params(&p->t.params, (PyObject *)p);
+    PyObject *own = p->named ? pg_watch_of(p->named) : NULL;
     p->watch = own ? PySequence_Concat(own, l->watch) : NULL;
     Py_XDECREF(own);
     return p->watch ? 0 : -1;
@@ -1204,8 +1202,8 @@ static int nice_init(NiceObject *n, PyObject *args, PyObject *kw) {
     if (s) return pg_raise(s), -1;
     n->built = true;
     if (pg_exec_init(&n->ex)) return -1;
-    n->named = bind_params(&n->m.params, (PyObject *)n);
-    n->watch = n->named ? watch_of(n->named) : NULL;
+    n->named = pg_bind_params(&n->m.params, (PyObject *)n);
+    n->watch = n->named ? pg_watch_of(n->named) : NULL;
     return n->watch ? 0 : -1;
 }
 
@@ -1332,8 +1330,8 @@ static int cls_init(ClsObject *n, PyObject *args, PyObject *kw) {
     n->built = true;
     if (pg_exec_init(&n->ex)) return -1;
     if (pg_exec_init(&n->ex)) return -1;
-    n->named = bind_params(&n->m.params, (PyObject *)n);
-    n->watch = n->named ? watch_of(n->named) : NULL;
+    n->named = pg_bind_params(&n->m.params, (PyObject *)n);
+    n->watch = n->named ? pg_watch_of(n->named) : NULL;
     return n->watch ? 0 : -1;
 }
 /* i[0]: dropout on (training) */

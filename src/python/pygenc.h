@@ -138,6 +138,11 @@ TensorObject *pg_tensor_view(StorageObject *s, int ndim, const int64_t *shape, c
                              genc_real *data);
 TensorObject *pg_tensor_from_genc(const genc_tensor *t);  /* copies the data */
 TensorObject *pg_tensor_bound(genc_tensor *p, PyObject *owner); /* views a C model's parameter */
+/* A C parameter set as a tuple of (name, Tensor) pairs viewing the model's memory (and its
+ * gradients), and the tuple of those tensors alone (what model nodes watch for in-place
+ * changes). Both new references, NULL with an exception set. */
+PyObject *pg_bind_params(const genc_params *p, PyObject *owner);
+PyObject *pg_watch_of(PyObject *named);
 PyObject *pg_as_tensor(PyObject *o);  /* new reference: a Tensor (o itself, or converted) */
 int pg_check_writable(TensorObject *t, const char *what);
 void pg_bump(TensorObject *t);
