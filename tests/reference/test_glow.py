@@ -136,9 +136,9 @@ class Glow:
 
 
 def run(tool, *args):
-    r = subprocess.run([tool] + [str(a) for a in args], capture_output=True, text=True)
+    r = subprocess.run([tool, "glow"] + [str(a) for a in args], capture_output=True, text=True)
     if r.returncode:
-        sys.exit(f"FAIL: glow_tool {' '.join(map(str, args))}: {r.stderr.strip()}")
+        sys.exit(f"FAIL: flow_tool glow {' '.join(map(str, args))}: {r.stderr.strip()}")
 
 
 def check_case(tool, tmp, rows, cols, levels, steps, hidden, seed):
@@ -180,7 +180,7 @@ def check_case(tool, tmp, rows, cols, levels, steps, hidden, seed):
 
 def main():
     build = sys.argv[2]
-    tool = os.path.join(build, "glow_tool")
+    tool = os.path.join(build, "flow_tool")
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:
         fails = check_case(tool, tmp, 28, 28, 2, 2, 16, 21)

@@ -67,9 +67,9 @@ class Nice:
 
 
 def run(tool, *args):
-    r = subprocess.run([tool] + [str(a) for a in args], capture_output=True, text=True)
+    r = subprocess.run([tool, "nice"] + [str(a) for a in args], capture_output=True, text=True)
     if r.returncode:
-        sys.exit(f"FAIL: nice_tool {' '.join(map(str, args))}: {r.stderr.strip()}")
+        sys.exit(f"FAIL: flow_tool nice {' '.join(map(str, args))}: {r.stderr.strip()}")
 
 
 def check_case(tool, tmp, rows, cols, hidden, layers, couplings, prior, seed):
@@ -110,7 +110,7 @@ def check_case(tool, tmp, rows, cols, hidden, layers, couplings, prior, seed):
 
 def main():
     build = sys.argv[2]
-    tool = os.path.join(build, "nice_tool")
+    tool = os.path.join(build, "flow_tool")
     with tempfile.TemporaryDirectory() as tmp:
         fails = check_case(tool, tmp, 28, 28, 64, 2, 4, "logistic", 11)
         fails += check_case(tool, tmp, 4, 4, 16, 3, 3, "gaussian", 12)
