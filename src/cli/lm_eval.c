@@ -153,7 +153,7 @@ int genc_cli_lm_eval(int argc, char **argv) {
         {"seq", FLAG_INT, &a.seq, "tokens per scored window", 2, 1 << 20},
         {"batch", FLAG_INT, &a.batch, "windows per forward", 1, 4096},
         {"dump-logits", FLAG_STRING, &a.dump, "write tokens [T] and logits [T, vocab] of the text's first tokens here"},
-        {"threads", FLAG_INT, &a.threads, "threads in all (0: every core)", 0, 1024},
+        GENC_THREADS_FLAG_ENTRY(a),
     };
     int r = genc_flags_parse("lm eval", "Loss and perplexity of a language model on text, or its accuracy on a task.",
                              flags, (int)(sizeof flags / sizeof *flags), argc, argv);

@@ -203,12 +203,10 @@ int genc_cli_lm_grpo(int argc, char **argv) {
         {"eval-every", FLAG_INT, &a.eval_every, "held-out pass@1 every N steps (0: at the end)", 0, 1e9},
         {"eval-problems", FLAG_INT, &a.eval_problems, "held-out problems scored at each evaluation (0: all)", 0, 1e9},
         {"eval-k", FLAG_INT, &j.eval_k, "samples per held-out problem", 1, 1024},
-        {"save-every", FLAG_INT, &a.save_every, "checkpoint every N steps (0: at the end)", 0, 1e9},
-        {"stop-at", FLAG_INT, &a.stop_at, "stop after this step with a checkpoint", 0, 1e9},
-        {"resume", FLAG_BOOL, &a.resume, "continue from OUT/checkpoint.safetensors"},
+        GENC_CKPT_FLAG_ENTRIES(a),
         {"out", FLAG_STRING, &a.out, "output folder"},
         {"seed", FLAG_INT, &a.seed, "random seed (training problems, rollouts)", 0, 9.2e18},
-        {"threads", FLAG_INT, &a.threads, "threads in all (0: every core)", 0, 1024},
+        GENC_THREADS_FLAG_ENTRY(a),
     };
     int r = genc_flags_parse("lm grpo", "Reinforcement learning with GRPO and rule-based rewards (R1-Zero).", flags,
                              (int)(sizeof flags / sizeof *flags), argc, argv);

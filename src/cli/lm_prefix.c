@@ -361,7 +361,7 @@ int genc_cli_lm_prefix_tune(int argc, char **argv) {
         {"eval-only", FLAG_BOOL, &a.eval_only, "no training: evaluate the checkpoint (with --prefix FILE if given)"},
         {"prefix", FLAG_STRING, &a.prefix, "with --eval-only: a prefix file for the checkpoint"},
         {"max-new", FLAG_INT, &a.max_new, "tokens generated per held-out input at most", 1, 1 << 20},
-        {"threads", FLAG_INT, &a.threads, "threads in all (0: every core)", 0, 1024},
+        GENC_THREADS_FLAG_ENTRY(a),
     };
     int r = genc_flags_parse("lm prefix-tune", "Prefix-tune a frozen language model on input/output examples.", flags,
                              (int)(sizeof flags / sizeof *flags), argc, argv);

@@ -164,7 +164,7 @@ int genc_cli_lm_sample(int argc, char **argv) {
         {"seed", FLAG_INT, &a.seed, "random seed of the sampler", 0, 9.2e18},
         {"stop", FLAG_STRING, &a.stop, "stop strings, comma-separated (\\n, \\t, \\, escapes)"},
         {"speculative", FLAG_BOOL, &a.speculative, "self-speculative decoding with the MTP modules (one row)"},
-        {"threads", FLAG_INT, &a.threads, "threads in all (0: every core)", 0, 1024},
+        GENC_THREADS_FLAG_ENTRY(a),
         {"prefix", FLAG_STRING, &a.prefix, "prefix file (genc lm prefix-tune) made for this checkpoint"},
     };
     int r = genc_flags_parse("lm sample", "Generate text from a language-model checkpoint (streamed to stdout).", flags,

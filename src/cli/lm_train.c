@@ -250,12 +250,10 @@ int genc_cli_lm_train(int argc, char **argv) {
         {"val-frac", FLAG_DOUBLE, &a.val_frac, "fraction of the tokens held out for validation", 0, 1},
         {"eval-every", FLAG_INT, &a.eval_every, "validate every N steps (0: at the end)", 0, 1e9},
         {"eval-tokens", FLAG_INT, &a.eval_tokens, "validation tokens scored (0: all)", 0, 1e12},
-        {"save-every", FLAG_INT, &a.save_every, "checkpoint every N steps (0: at the end)", 0, 1e9},
-        {"stop-at", FLAG_INT, &a.stop_at, "stop after this step with a checkpoint", 0, 1e9},
-        {"resume", FLAG_BOOL, &a.resume, "continue from OUT/checkpoint.safetensors"},
+        GENC_CKPT_FLAG_ENTRIES(a),
         {"out", FLAG_STRING, &a.out, "output folder"},
         {"seed", FLAG_INT, &a.seed, "random seed (weights, data windows)", 0, 9.2e18},
-        {"threads", FLAG_INT, &a.threads, "threads in all (0: every core)", 0, 1024},
+        GENC_THREADS_FLAG_ENTRY(a),
     };
     int r = genc_flags_parse("lm train", "Train a DeepSeek-V3-architecture language model on text.", flags,
                              (int)(sizeof flags / sizeof *flags), argc, argv);
