@@ -273,14 +273,23 @@ class Model:
         kv = F.linear(x, self.P(p + "self_attn.kv_a_proj_with_mqa.weight"))
         ckv, k_pe = kv[..., :c.kv_lora], kv[..., c.kv_lora:]
         ckv = rms_norm(ckv, self.P(p + "self_attn.kv_a_layernorm.weight"), c.eps)
-        kvb = F.linear(ckv, self.P(p + "self_attn.kv_b_proj.weight")).view(B, T, H, c.nope + c.vdim)
+        # Prefix-tuning: self.prefix[layer] = (ckv [Lp, kv_lora], k_pe [Lp, rope]) latents put
+        # before the sequence's; their k_pe is not roped and every query sees them.
+        prefix, layer = getattr(self, "prefix", None), int(p.split(".")[2])
+        Lp = prefix[layer][0].shape[0] if prefix is not None and layer < len(prefix) else 0
+        if Lp:
+            ckv = torch.cat((prefix[layer][0].expand(B, Lp, c.kv_lora), ckv), 1)
+        S = Lp + T
+        kvb = F.linear(ckv, self.P(p + "self_attn.kv_b_proj.weight")).view(B, S, H, c.nope + c.vdim)
         k_nope, v = kvb[..., :c.nope], kvb[..., c.nope:]
         q_pe = rope_interleaved(q_pe, pos, c.theta)
         k_pe = rope_interleaved(k_pe.unsqueeze(2), pos, c.theta)             # [B, T, 1, rope]
+        if Lp:
+            k_pe = torch.cat((prefix[layer][1].view(1, Lp, 1, c.rope).expand(B, Lp, 1, c.rope), k_pe), 1)
         qf = torch.cat((q_nope, q_pe), -1)
-        kf = torch.cat((k_nope, k_pe.expand(B, T, H, c.rope)), -1)
+        kf = torch.cat((k_nope, k_pe.expand(B, S, H, c.rope)), -1)
         scores = torch.einsum("bthd,bshd->bhts", qf, kf) * (qk ** -0.5)
-        mask = torch.ones(T, T, dtype=torch.bool).triu(1)
+        mask = torch.cat((torch.zeros(T, Lp, dtype=torch.bool), torch.ones(T, T, dtype=torch.bool).triu(1)), 1)
         scores = scores.masked_fill(mask, float("-inf"))
         prob = torch.softmax(scores, -1)
         o = torch.einsum("bhts,bshd->bthd", prob, v).reshape(B, T, H * c.vdim)

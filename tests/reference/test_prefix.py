@@ -7,7 +7,7 @@ For a MoE config with a low-rank query and a dense config with a plain query (MT
 `<build dir>/prefix_tool CONFIG_JSON OUT_DIR` (genc: random weights, a random prefix of L = 4
 latent slots per layer, a random batch), loads the checkpoint into deepseek_ref.Model and
 the prefix file (tensor "prefix" [n_layers, L, kv_lora_rank + qk_rope_dim]: c_kv, then k_pe)
-into a subclass whose attention prepends, per layer, the prefix's c_kv (through kv_b_proj: per
+as deepseek_ref.Model.prefix, with which its attention prepends, per layer, the prefix's c_kv (through kv_b_proj: per
 head k_nope and v) and k_pe (not roped, shared by the heads) to the keys and values; queries
 and real-token positions (0..T-1) are unchanged and every query sees every prefix slot.
 Compares genc's training-forward logits and latent-cache decode logits with the reference
@@ -25,7 +25,6 @@ sys.path.insert(0, HERE)
 try:
     import numpy as np
     import torch
-    import torch.nn.functional as F
 except ImportError as e:  # pragma: no cover
     if os.environ.get("GENC_ALLOW_NO_TORCH") == "1":
         print("skipped: %s (GENC_ALLOW_NO_TORCH=1)" % e)
@@ -38,45 +37,6 @@ import lm_fixture as FX  # noqa: E402
 
 torch.set_default_dtype(torch.float64)
 
-
-class PrefixModel(R.Model):
-    """deepseek_ref.Model with per-layer prefix latents: self.prefix[layer] = (ckv [L, r], kpe [L, rope])."""
-
-    def attention(self, p, x, pos):
-        c = self.cfg
-        layer = int(p.split(".")[2])
-        ckv_p, kpe_p = self.prefix[layer]
-        B, T, _ = x.shape
-        Lp = ckv_p.shape[0]
-        H, qk = c.n_heads, c.nope + c.rope
-        if c.q_lora > 0:
-            cq = rms_norm(F.linear(x, self.P(p + "self_attn.q_a_proj.weight")),
-                          self.P(p + "self_attn.q_a_layernorm.weight"), c.eps)
-            q = F.linear(cq, self.P(p + "self_attn.q_b_proj.weight"))
-        else:
-            q = F.linear(x, self.P(p + "self_attn.q_proj.weight"))
-        q = q.view(B, T, H, qk)
-        q_nope, q_pe = q[..., :c.nope], q[..., c.nope:]
-        kv = F.linear(x, self.P(p + "self_attn.kv_a_proj_with_mqa.weight"))
-        ckv, k_pe = kv[..., :c.kv_lora], kv[..., c.kv_lora:]
-        ckv = rms_norm(ckv, self.P(p + "self_attn.kv_a_layernorm.weight"), c.eps)
-        ckv = torch.cat((ckv_p.expand(B, Lp, c.kv_lora), ckv), 1)                 # prefix first
-        S = Lp + T
-        kvb = F.linear(ckv, self.P(p + "self_attn.kv_b_proj.weight")).view(B, S, H, c.nope + c.vdim)
-        k_nope, v = kvb[..., :c.nope], kvb[..., c.nope:]
-        q_pe = R.rope_interleaved(q_pe, pos, c.theta)
-        k_pe = R.rope_interleaved(k_pe.unsqueeze(2), pos, c.theta)               # real tokens: 0..T-1
-        k_pe = torch.cat((kpe_p.view(1, Lp, 1, c.rope).expand(B, Lp, 1, c.rope), k_pe), 1)
-        qf = torch.cat((q_nope, q_pe), -1)
-        kf = torch.cat((k_nope, k_pe.expand(B, S, H, c.rope)), -1)
-        scores = torch.einsum("bthd,bshd->bhts", qf, kf) * (qk ** -0.5)
-        mask = torch.cat((torch.zeros(T, Lp, dtype=torch.bool), torch.ones(T, T, dtype=torch.bool).triu(1)), 1)
-        prob = torch.softmax(scores.masked_fill(mask, float("-inf")), -1)
-        o = torch.einsum("bhts,bshd->bthd", prob, v).reshape(B, T, H * c.vdim)
-        return F.linear(o, self.P(p + "self_attn.o_proj.weight"))
-
-
-rms_norm = R.rms_norm
 
 
 def configs():
@@ -100,7 +60,7 @@ def check_one(name, cfg_dict, tool, res):
             res.append((name + ": prefix_tool", False, r.stderr.strip()))
             return
         cfg, model = R.load_checkpoint(os.path.join(d, "model.safetensors"), FX.st_read)
-        pm = PrefixModel(cfg, model.params)
+        pm = R.Model(cfg, model.params)
         arrays, meta = FX.st_read(os.path.join(d, "prefix.safetensors"))
         _, mmeta = FX.st_read(os.path.join(d, "model.safetensors"))
         res.append((name + ": prefix metadata", meta.get("format") == "genc-prefix-1" and
