@@ -15,6 +15,8 @@
 #include "genc/ops.h"
 #include "genc/train.h"
 
+#include "tool_io.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,14 +60,11 @@ static int init_glow(genc_ctx *ctx, char **av) {
 static genc_tensor *read_input(genc_ctx *ctx, const char *path, int64_t n, int64_t d) {
     int64_t shape[2] = {n, d};
     genc_tensor *t = genc_tensor_empty(ctx, 2, shape);
-    FILE *f = fopen(path, "rb");
-    float *buf = malloc((size_t)(n * d) * sizeof *buf);
-    size_t got = f && buf ? fread(buf, sizeof *buf, (size_t)(n * d), f) : 0;
-    if (f) fclose(f);
-    if (t && got == (size_t)(n * d))
-        for (int64_t i = 0; i < n * d; i++) t->data[i] = buf[i];
+    float *buf = tool_read_bytes(path, (size_t)(n * d) * sizeof *buf);
+    bool ok = buf != NULL;
+    for (int64_t i = 0; t && ok && i < n * d; i++) t->data[i] = buf[i];
     free(buf);
-    return got == (size_t)(n * d) ? t : NULL;
+    return ok ? t : NULL;
 }
 
 static int write_out(const char *path, const genc_tensor *a, const genc_tensor *b) {

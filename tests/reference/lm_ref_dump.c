@@ -8,22 +8,11 @@
 #include "genc/safetensors.h"
 #include "genc/train.h"
 
+#include "tool_io.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static char *read_all(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    if (s && fread(s, 1, (size_t)n, f) != (size_t)n) n = 0;
-    if (s) s[n] = 0;
-    fclose(f);
-    return s;
-}
 
 static genc_status add_scalar(genc_st_writer *w, const char *name, const genc_tensor *t) {
     int64_t one = 1;
@@ -62,7 +51,7 @@ static genc_status write_results(genc_ctx *ctx, genc_lm *m, const genc_lm_losses
 }
 
 static int run(genc_ctx *ctx, const char *cfg_path, const char *dir) {
-    char *json = read_all(cfg_path), path[1024];
+    char *json = tool_read_text(cfg_path), path[1024];
     genc_lm_config c;
     genc_lm m = {0};
     if (!json) return fprintf(stderr, "lm_ref_dump: cannot read %s\n", cfg_path), 1;

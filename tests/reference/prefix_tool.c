@@ -9,24 +9,13 @@
 #include "genc/prefix.h"
 #include "genc/train.h"
 
+#include "tool_io.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 enum { B = 2, T = 9, L = 4 };
-
-static char *read_all(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    if (s && fread(s, 1, (size_t)n, f) != (size_t)n) n = 0;
-    if (s) s[n] = 0;
-    fclose(f);
-    return s;
-}
 
 /* Decode logits of both rows with the prefix in the cache: [B, T, V]. */
 static genc_status decode_logits(genc_ctx *ctx, genc_lm *m, const genc_lm_prefix *p, const int32_t *tok, float *out) {
@@ -102,7 +91,7 @@ int main(int argc, char **argv) {
     genc_ctx *ctx = genc_ctx_new();
     genc_set_threads(ctx, 2);
     genc_rng_seed(ctx, 4321);
-    char *json = read_all(argv[1]);
+    char *json = tool_read_text(argv[1]);
     genc_lm_config c;
     genc_lm m = {0};
     genc_status s = json ? genc_lm_config_parse(ctx, json, argv[1], &c) : GENC_EIO;

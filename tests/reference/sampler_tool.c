@@ -15,6 +15,8 @@
  * Exit status 0 on success; on failure one "sampler_tool: error: ..." line and status 1. */
 #include "genc/diffusion.h"
 
+#include "tool_io.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,15 +51,6 @@ static genc_status dump(genc_ctx *ctx, void *user, int step, int n_steps, double
     if (fwrite(x, sizeof *x, (size_t)(n * dim), d->states) != (size_t)(n * dim) || fwrite(&t, sizeof t, 1, d->times) != 1)
         return genc_error(ctx, GENC_EIO, "cannot write the trajectory");
     return GENC_OK;
-}
-
-static void *read_file(const char *path, size_t bytes) {
-    FILE *f = fopen(path, "rb");
-    void *buf = malloc(bytes ? bytes : 1);
-    size_t got = f && buf ? fread(buf, 1, bytes, f) : 0;
-    if (f) fclose(f);
-    if (got != bytes) free(buf), buf = NULL;
-    return buf;
 }
 
 static int write_file(const char *path, const void *a, size_t na, const void *b, size_t nb) {
@@ -155,8 +148,8 @@ static int do_run(genc_ctx *ctx, int argc, char **argv) {
     char **pos = argv + nkv;
     int64_t n = atoll(pos[0]), d = atoll(pos[1]);
     const char *which = kv(nkv, argv, "sampler", "ddim");
-    double *net_all = n > 0 && d > 0 ? read_file(pos[2], (size_t)(d * d + d) * sizeof(double)) : NULL;
-    float *x = net_all ? read_file(pos[3], (size_t)(n * d) * sizeof(float)) : NULL;
+    double *net_all = n > 0 && d > 0 ? tool_read_bytes(pos[2], (size_t)(d * d + d) * sizeof(double)) : NULL;
+    float *x = net_all ? tool_read_bytes(pos[3], (size_t)(n * d) * sizeof(float)) : NULL;
     if (!net_all || !x) return free(net_all), fail(ctx, "cannot read the network or x");
     fake_net f = {d, net_all, net_all + d * d, 1.0};
     char tpath[4096];
@@ -188,8 +181,8 @@ static int do_run(genc_ctx *ctx, int argc, char **argv) {
 static int do_pair(genc_ctx *ctx, char **av) {
     int64_t n = atoll(av[4]), d = atoll(av[5]);
     size_t bytes = (size_t)(n * d) * sizeof(float);
-    float *x = read_file(av[6], bytes), *e = read_file(av[7], bytes), *xt = malloc(bytes), *tg = malloc(bytes);
-    void *t = read_file(av[8], (size_t)n * 4);
+    float *x = tool_read_bytes(av[6], bytes), *e = tool_read_bytes(av[7], bytes), *xt = malloc(bytes), *tg = malloc(bytes);
+    void *t = tool_read_bytes(av[8], (size_t)n * 4);
     int bad = !x || !e || !t || !xt || !tg;
     if (!bad && !strcmp(av[0], "rflow")) genc_rflow_training_pair(x, e, t, n, d, xt, tg);
     else if (!bad) {
