@@ -15,11 +15,13 @@ disturbed) and the median.
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import time
 
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from side_by_side import compare_images, genc_results  # noqa: E402
 
 BATCH, D = 200, 784
 
@@ -95,15 +97,10 @@ def torch_run(a):
 
 
 def genc_run(a):
-    exe = os.path.join(a.build, "bench_nice")
-    env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
-    out = subprocess.run([exe, "--threads", str(a.threads), "--steps", str(a.steps), "--blocks", str(a.blocks),
-                          "--warmup", str(a.warmup), "--hidden", str(a.hidden), "--layers", str(a.layers)],
-                         capture_output=True, text=True, env=env)
-    if out.returncode:
-        sys.exit(f"bench_nice failed: {out.stderr.strip()}")
-    vals = dict(line.split()[2].split("=") for line in out.stdout.splitlines() if line.startswith("RESULT"))
-    return float(vals["train_images_per_s"]), float(vals["sample_images_per_s"])
+    r = genc_results(os.path.join(a.build, "bench_nice"),
+                     ["--threads", a.threads, "--steps", a.steps, "--blocks", a.blocks, "--warmup", a.warmup,
+                      "--hidden", a.hidden, "--layers", a.layers], a.threads)
+    return r["train_images_per_s"], r["sample_images_per_s"]
 
 
 def main():
@@ -118,17 +115,8 @@ def main():
     ap.add_argument("--layers", type=int, default=5)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    g, t = [], []
-    for r in range(a.rounds):
-        g.append(genc_run(a))
-        t.append(torch_run(a))
-        print(f"round {r + 1}: genc train {g[-1][0]:.1f} sample {g[-1][1]:.1f} images/s; "
-              f"torch train {t[-1][0]:.1f} sample {t[-1][1]:.1f} images/s", flush=True)
-    print(f"\nNICE {a.layers} x {a.hidden}, batch {BATCH}, {a.threads} threads (images/s; best round, median)")
-    for i, what in enumerate(["train", "sample"]):
-        gb, tb = max(x[i] for x in g), max(x[i] for x in t)
-        gm, tm = statistics.median(x[i] for x in g), statistics.median(x[i] for x in t)
-        print(f"  {what:6s} genc {gb:8.1f} ({gm:8.1f})   torch {tb:8.1f} ({tm:8.1f})   genc/torch {gb / tb:.2f}")
+    compare_images(a.rounds, lambda: genc_run(a), lambda: torch_run(a),
+                   lambda t0: f"NICE {a.layers} x {a.hidden}, batch {BATCH}, {a.threads} threads (images/s; best round, median)")
 
 
 if __name__ == "__main__":

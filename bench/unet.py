@@ -23,11 +23,13 @@ import argparse
 import math
 import os
 import statistics
-import subprocess
 import sys
 import time
 
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from side_by_side import compare_images, genc_results  # noqa: E402
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -151,19 +153,11 @@ def torch_run(a):
 
 
 def genc_run(a):
-    exe = os.path.join(a.build, "bench_unet")
-    env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
-    out = subprocess.run([exe, "--threads", str(a.threads), "--steps", str(a.steps), "--blocks", str(a.blocks),
-                          "--warmup", str(a.warmup), "--batch", str(a.batch), "--sample-batch", str(a.sample_batch),
-                          "--classes", str(a.classes), "--base", str(a.base), "--res-blocks", str(a.res_blocks)],
-                         capture_output=True, text=True, env=env)
-    if out.returncode:
-        sys.exit(f"bench_unet failed: {out.stderr.strip()}")
-    for line in out.stdout.splitlines():
-        if line.startswith("training step") or line.startswith("sampling"):
-            print("genc:", line, flush=True)
-    vals = dict(line.split()[2].split("=") for line in out.stdout.splitlines() if line.startswith("RESULT"))
-    return float(vals["train_images_per_s"]), float(vals["sample_images_per_s"])
+    r = genc_results(os.path.join(a.build, "bench_unet"),
+                     ["--threads", a.threads, "--steps", a.steps, "--blocks", a.blocks, "--warmup", a.warmup,
+                      "--batch", a.batch, "--sample-batch", a.sample_batch, "--classes", a.classes, "--base", a.base,
+                      "--res-blocks", a.res_blocks], a.threads, echo=("training step", "sampling"))
+    return r["train_images_per_s"], r["sample_images_per_s"]
 
 
 def main():
@@ -181,18 +175,9 @@ def main():
     ap.add_argument("--res-blocks", type=int, default=2)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    g, t = [], []
-    for r in range(a.rounds):
-        g.append(genc_run(a))
-        t.append(torch_run(a))
-        print(f"round {r + 1}: genc train {g[-1][0]:.1f} sample {g[-1][1]:.1f} images/s; "
-              f"torch train {t[-1][0]:.1f} sample {t[-1][1]:.1f} images/s", flush=True)
-    print(f"\nU-Net ({t[0][2]} parameters), train batch {a.batch}, sample batch {a.sample_batch}, "
-          f"{a.threads} threads (images/s; best round, median)")
-    for i, what in enumerate(["train", "sample"]):
-        gb, tb = max(x[i] for x in g), max(x[i] for x in t)
-        gm, tm = statistics.median(x[i] for x in g), statistics.median(x[i] for x in t)
-        print(f"  {what:6s} genc {gb:8.1f} ({gm:8.1f})   torch {tb:8.1f} ({tm:8.1f})   genc/torch {gb / tb:.2f}")
+    compare_images(a.rounds, lambda: genc_run(a), lambda: torch_run(a),
+                   lambda t0: f"U-Net ({t0[2]} parameters), train batch {a.batch}, sample batch {a.sample_batch}, "
+                   f"{a.threads} threads (images/s; best round, median)")
 
 
 if __name__ == "__main__":
