@@ -29,6 +29,7 @@
  * usage: bench_grpo [--checkpoint F | --preset tiny --vocab 400] [--prompts 8] [--group 8]
  *                   [--prompt-len 24] [--max-new 64] [--threads 2] [--rounds 5] [--steps 2]
  *                   [--lr 1e-3] [--seed 1] [--out PREFIX] */
+#include "bench_util.h"
 #include "genc/genc.h"
 #include "genc/grpo.h"
 #include "genc/lm.h"
@@ -49,17 +50,6 @@ typedef struct {
     double lr;
     unsigned long long seed;
 } bench_args;
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double cpu_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int fail(genc_ctx *ctx) {
     fprintf(stderr, "bench_grpo: %s\n", genc_last_error(ctx));
@@ -86,7 +76,7 @@ static genc_status make_model(genc_ctx *ctx, const bench_args *a, genc_lm *m) {
 
 /* Median, min and max of n samples (sorted in place). */
 static void summary(double *x, int n, double *med, double *lo, double *hi) {
-    qsort(x, (size_t)n, sizeof *x, cmp_double);
+    qsort(x, (size_t)n, sizeof *x, bench_cmp_double);
     *med = x[n / 2], *lo = x[0], *hi = x[n - 1];
 }
 
@@ -221,7 +211,7 @@ int main(int argc, char **argv) {
                            .eos_id = -1, .pad_id = 0};
 
     /* Rollouts: one warm-up, then the timed ones. */
-    double roll_rate[100], cpu0 = cpu_now(), wall0 = genc_now();
+    double roll_rate[100], cpu0 = bench_cpu_now(), wall0 = genc_now();
     genc_gen_result res = {0};
     for (int k = -1; k < a.rounds; k++) {
         genc_gen_result_free(&res);
@@ -231,7 +221,7 @@ int main(int argc, char **argv) {
         for (int64_t r = 0; r < rows; r++)
             if (res.len[r] != a.max_new) return fprintf(stderr, "bench_grpo: row %lld stopped early\n", (long long)r), 1;
     }
-    double roll_share = (cpu_now() - cpu0) / ((genc_now() - wall0) * a.threads);
+    double roll_share = (bench_cpu_now() - cpu0) / ((genc_now() - wall0) * a.threads);
 
     genc_grpo_rollouts batch;
     if (build_batch(ctx, &a, prompts, &res, &batch) || write_files(ctx, &a, &m, prompts, &batch)) return fail(ctx);
@@ -246,14 +236,14 @@ int main(int argc, char **argv) {
     double loss[3], gnorm0 = 0, upd_rate[100];
     for (int s = 0; s < 3; s++)
         if (update(ctx, &m, &opt, &batch, &gc, &loss[s], s == 0 ? &gnorm0 : NULL)) return fail(ctx);
-    cpu0 = cpu_now(), wall0 = genc_now();
+    cpu0 = bench_cpu_now(), wall0 = genc_now();
     for (int k = 0; k < a.rounds; k++) {
         double t0 = genc_now();
         for (int s = 0; s < a.steps; s++)
             if (update(ctx, &m, &opt, &batch, &gc, NULL, NULL)) return fail(ctx);
         upd_rate[k] = (double)(a.steps * rows * a.max_new) / (genc_now() - t0);
     }
-    double upd_share = (cpu_now() - cpu0) / ((genc_now() - wall0) * a.threads);
+    double upd_share = (bench_cpu_now() - cpu0) / ((genc_now() - wall0) * a.threads);
 
     char path[1024];
     snprintf(path, sizeof path, "%s.losses", a.out);

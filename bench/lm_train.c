@@ -23,6 +23,7 @@
  *                       [--params-only] [KEY=VALUE ...]
  * KEYs: vocab dim layers heads q_lora kv_lora nope rope v dense_layers dense_inter experts
  *       shared active moe_inter groups topk_groups mtp max_seq */
+#include "bench_util.h"
 #include "genc/genc.h"
 #include "genc/lm.h"
 #include "genc/train.h"
@@ -32,17 +33,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static double cpu_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* KEY=VALUE override of an integer config field; 0 on success. */
 static int set_field(genc_lm_config *c, const char *kv) {
@@ -150,7 +140,7 @@ int main(int argc, char **argv) {
     for (int blk = -1; blk < blocks; blk++) {
         int n = blk < 0 ? warmup : steps;
         double t0 = genc_now();
-        if (blk == 0) cpu0 = cpu_now(), wall0 = t0;
+        if (blk == 0) cpu0 = bench_cpu_now(), wall0 = t0;
         for (int s = 0; s < n; s++, step++) {
             genc_zero_grad(&m.params);
             genc_lm_losses L;
@@ -163,7 +153,7 @@ int main(int argc, char **argv) {
         }
         if (blk >= 0) rate[blk] = (double)(n * B * T) / (genc_now() - t0);
     }
-    double share = (cpu_now() - cpu0) / ((genc_now() - wall0) * threads);
+    double share = (bench_cpu_now() - cpu0) / ((genc_now() - wall0) * threads);
     snprintf(path, sizeof path, "%s.losses", out);
     f = fopen(path, "w");
     for (int s = 0; s < 3; s++) {
@@ -173,7 +163,7 @@ int main(int argc, char **argv) {
     if (f) fclose(f);
     double sorted[100];
     memcpy(sorted, rate, sizeof(double) * (size_t)blocks);
-    qsort(sorted, (size_t)blocks, sizeof(double), cmp_double);
+    qsort(sorted, (size_t)blocks, sizeof(double), bench_cmp_double);
     printf("genc   %s %lld params  B=%lld T=%lld threads=%d  %.0f tokens/s (median of %d blocks of %d steps; min %.0f, "
            "max %.0f)  cpu %.0f%%  step-0 loss %.6f\n",
            preset, (long long)n_params, (long long)B, (long long)T, threads, sorted[blocks / 2], blocks, steps, sorted[0],

@@ -19,6 +19,7 @@
  *
  * usage: bench_matmul [--threads 1,2] [--quick] [--only model|square] [--backend genc|dnnl] */
 #define _GNU_SOURCE
+#include "bench_util.h"
 #include "genc/genc.h"
 
 #include <dlfcn.h>
@@ -33,11 +34,6 @@ static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 /* ---- FMA peak ---- */
@@ -177,8 +173,8 @@ static double time_gemm(const shape *s, float *A, float *B, float *C, int sample
         ms[i] = t / (double)reps * 1e3;
     }
     *cpu_share = (proc_cpu_now() - c0) / ((now() - w0) * threads);
-    qsort(gf, (size_t)samples, sizeof gf[0], cmp_double);
-    qsort(ms, (size_t)samples, sizeof ms[0], cmp_double);
+    qsort(gf, (size_t)samples, sizeof gf[0], bench_cmp_double);
+    qsort(ms, (size_t)samples, sizeof ms[0], bench_cmp_double);
     *ms_call = ms[samples / 2];
     return gf[samples / 2];
 }
@@ -235,7 +231,7 @@ int main(int argc, char **argv) {
         core_peak = runs[i] > core_peak ? runs[i] : core_peak;
         wall_best = wall > wall_best ? wall : wall_best;
     }
-    qsort(runs, 5, sizeof runs[0], cmp_double);
+    qsort(runs, 5, sizeof runs[0], bench_cmp_double);
     printf("FP32 FMA peak, 1 thread: %.1f GFLOP/s (thread CPU time, best of 5, median %.1f; by wall clock %.1f)"
            " = %.2f GHz x 32 FLOP/cycle if the core has two 256-bit FMA pipes\n",
            core_peak, runs[2], wall_best, core_peak / 32);

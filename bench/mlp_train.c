@@ -14,6 +14,7 @@
  * final line "RESULT genc threads=T steps_per_s=X" for bench/run.sh.
  *
  * usage: bench_mlp_train [--threads 2] [--steps 10] [--blocks 5] [--warmup 3] [--data random|fashion] */
+#include "bench_util.h"
 #include "genc/data.h"
 #include "genc/genc.h"
 #include "genc/train.h"
@@ -28,17 +29,6 @@
 #define N_BATCHES 8
 #define N_LAYERS 4
 static const int64_t DIMS[N_LAYERS + 1] = {784, 1000, 1000, 1000, 784};
-
-static double cpu_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 int main(int argc, char **argv) {
     int threads = 2, steps = 10, blocks = 5, warmup = 3;
@@ -112,7 +102,7 @@ int main(int argc, char **argv) {
     for (int blk = -1; blk < blocks; blk++) {
         int n = blk < 0 ? warmup : steps;
         double t0 = genc_now();
-        if (blk == 0) cpu0 = cpu_now(), wall0 = t0;
+        if (blk == 0) cpu0 = bench_cpu_now(), wall0 = t0;
         for (int s = 0; s < n; s++, step++) {
             genc_zero_grad(&p);
             genc_tensor *x = genc_tensor_wrap(ctx, xs + (step % N_BATCHES) * BATCH * 784, 2, xshape);
@@ -134,10 +124,10 @@ int main(int argc, char **argv) {
         if (blk >= 0) rate[blk] = n / (genc_now() - t0);
     }
     /* CPU share of the timed part: < 100% means other processes took the cores. */
-    double share = (cpu_now() - cpu0) / ((genc_now() - wall0) * threads);
+    double share = (bench_cpu_now() - cpu0) / ((genc_now() - wall0) * threads);
     double sorted[100];
     memcpy(sorted, rate, sizeof(double) * (size_t)blocks);
-    qsort(sorted, (size_t)blocks, sizeof(double), cmp_double);
+    qsort(sorted, (size_t)blocks, sizeof(double), bench_cmp_double);
     double flops = 0; /* forward 2*B*in*out per layer; backward 2x that, minus dx of layer 0 */
     for (int l = 0; l < N_LAYERS; l++) flops += 2.0 * BATCH * DIMS[l] * DIMS[l + 1] * (l == 0 ? 2 : 3);
     printf("genc    threads=%d  %.2f steps/s (median of %d blocks of %d steps; min %.2f, max %.2f)  "

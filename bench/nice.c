@@ -11,6 +11,7 @@
  * block and lines "RESULT genc train_images_per_s=X" and "RESULT genc sample_images_per_s=Y".
  *
  * usage: bench_nice [--threads 2] [--steps 5] [--blocks 3] [--warmup 2] [--hidden 1000] [--layers 5] */
+#include "bench_util.h"
 #include "genc/flow.h"
 #include "genc/genc.h"
 #include "genc/train.h"
@@ -20,11 +21,6 @@
 #include <string.h>
 
 #define BATCH 200
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static double train_block(genc_ctx *ctx, genc_nice *m, genc_optim *o, genc_real *xs, int n) {
     int64_t shape[2] = {BATCH, m->dim};
@@ -45,11 +41,6 @@ static double sample_block(genc_ctx *ctx, genc_nice *m, float *out, int n) {
     for (int s = 0; s < n; s++)
         if (genc_nice_sample(ctx, m, BATCH, 1.0, (uint64_t)s, out)) return -1;
     return (double)n * BATCH / (genc_now() - t0);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return v[n / 2];
 }
 
 int main(int argc, char **argv) {
@@ -89,7 +80,7 @@ int main(int argc, char **argv) {
     for (int b = 0; b < blocks; b++) sa[b] = sample_block(ctx, &m, out, steps);
     printf("genc NICE (%lld parameters), threads %d, batch %d\n", (long long)genc_params_numel(&m.params), threads,
            BATCH);
-    double mt = median(tr, blocks), ms = median(sa, blocks);
+    double mt = bench_median(tr, blocks), ms = bench_median(sa, blocks);
     printf("RESULT genc train_images_per_s=%.1f\nRESULT genc sample_images_per_s=%.1f\n", mt, ms);
     free(xs), free(out);
     genc_optim_free(&o);

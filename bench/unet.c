@@ -15,6 +15,7 @@
  *
  * usage: bench_unet [--threads 2] [--steps 3] [--blocks 3] [--warmup 1] [--batch 64]
  *                   [--sample-batch 256] [--classes 10] [--base 32] [--res-blocks 2] */
+#include "bench_util.h"
 #include "genc/genc.h"
 #include "genc/ops.h"
 #include "genc/train.h"
@@ -36,23 +37,6 @@ typedef struct {
     float *t;
     int32_t *labels;
 } bench_data;
-
-/* Process CPU seconds (all threads): with wall time, the share of the threads' time this run got. */
-static double cpu_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return v[n / 2];
-}
 
 static double train_block(genc_ctx *ctx, genc_unet *m, genc_optim *o, const bench_data *d, int B, int n) {
     int64_t D = (int64_t)m->cfg.channels * m->cfg.rows * m->cfg.cols, shape[2] = {B, D};
@@ -135,20 +119,20 @@ int main(int argc, char **argv) {
     if (train_block(ctx, &m, &o, &d, a.batch, a.warmup) < 0 || sample_block(ctx, &m, &d, a.sample_batch, a.warmup) < 0)
         return fprintf(stderr, "bench_unet: %s\n", genc_last_error(ctx)), 1;
     fwd_s = bwd_s = 0;
-    double c0 = cpu_now(), w0 = genc_now();
+    double c0 = bench_cpu_now(), w0 = genc_now();
     for (int b = 0; b < a.blocks; b++) tr[b] = train_block(ctx, &m, &o, &d, a.batch, a.steps);
-    double steps = (double)a.blocks * a.steps, ctr = cpu_now() - c0, wtr = genc_now() - w0;
+    double steps = (double)a.blocks * a.steps, ctr = bench_cpu_now() - c0, wtr = genc_now() - w0;
     printf("training step (batch %d): forward %.0f ms, backward + AdamW %.0f ms (means); %.2f CPU-s per step, "
            "cpu %.0f%%\n", a.batch, 1e3 * fwd_s / steps, 1e3 * bwd_s / steps, ctr / steps, 100 * ctr / (wtr * a.threads));
-    c0 = cpu_now(), w0 = genc_now();
+    c0 = bench_cpu_now(), w0 = genc_now();
     for (int b = 0; b < a.blocks; b++) sa[b] = sample_block(ctx, &m, &d, a.sample_batch, a.steps);
-    double csa = cpu_now() - c0, wsa = genc_now() - w0;
+    double csa = bench_cpu_now() - c0, wsa = genc_now() - w0;
     printf("sampling (batch %d): %.2f CPU-s per network evaluation, cpu %.0f%%\n", a.sample_batch, csa / steps,
            100 * csa / (wsa * a.threads));
     printf("genc U-Net (%lld parameters), threads %d, train batch %d, sample batch %d\n",
            (long long)genc_params_numel(&m.params), a.threads, a.batch, a.sample_batch);
-    printf("RESULT genc train_images_per_s=%.1f\nRESULT genc sample_images_per_s=%.1f\n", median(tr, a.blocks),
-           median(sa, a.blocks));
+    printf("RESULT genc train_images_per_s=%.1f\nRESULT genc sample_images_per_s=%.1f\n", bench_median(tr, a.blocks),
+           bench_median(sa, a.blocks));
     free(d.x), free(d.eps), free(d.t), free(d.labels);
     genc_optim_free(&o);
     genc_unet_free(&m);
