@@ -57,6 +57,9 @@ typedef struct genc_params {
     int n, cap;
 } genc_params;
 genc_status genc_params_add(genc_ctx *ctx, genc_params *p, genc_tensor *t);
+/* A new parameter tensor (genc_param_new) added to p, which then owns it for
+ * genc_params_free_all; NULL (and nothing added) on failure. Models fill it afterwards. */
+genc_tensor *genc_params_new(genc_ctx *ctx, genc_params *p, const char *name, int ndim, const int64_t *shape);
 void genc_params_free(genc_params *p);     /* the list only */
 void genc_params_free_all(genc_params *p); /* the list and the tensors */
 int64_t genc_params_numel(const genc_params *p);

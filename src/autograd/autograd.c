@@ -93,6 +93,15 @@ genc_status genc_params_add(genc_ctx *ctx, genc_params *p, genc_tensor *t) {
     return GENC_OK;
 }
 
+genc_tensor *genc_params_new(genc_ctx *ctx, genc_params *p, const char *name, int ndim, const int64_t *shape) {
+    genc_tensor *t = genc_param_new(ctx, name, ndim, shape);
+    if (!t || genc_params_add(ctx, p, t)) {
+        genc_tensor_free(t);
+        return NULL;
+    }
+    return t;
+}
+
 void genc_params_free(genc_params *p) {
     free(p->t);
     memset(p, 0, sizeof *p);

@@ -45,11 +45,8 @@ genc_status genc_classifier_config_parse(genc_ctx *ctx, const char *json, const 
 
 static genc_tensor *param(genc_ctx *ctx, genc_classifier *m, const char *name, int ndim, const int64_t *shape,
                           int64_t fan_in) {
-    genc_tensor *t = genc_param_new(ctx, name, ndim, shape);
-    if (!t || genc_params_add(ctx, &m->params, t)) {
-        genc_tensor_free(t);
-        return NULL;
-    }
+    genc_tensor *t = genc_params_new(ctx, &m->params, name, ndim, shape);
+    if (!t) return NULL;
     double bound = 1.0 / sqrt((double)fan_in);
     genc_fill_uniform(ctx, t, -bound, bound);
     return t;

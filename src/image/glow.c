@@ -28,11 +28,8 @@ bool genc_glow_config_ok(const genc_glow_config *c) {
 
 static genc_tensor *param(genc_ctx *ctx, genc_glow *m, const char *name, int ndim, const int64_t *shape,
                           double bound) {
-    genc_tensor *t = genc_param_new(ctx, name, ndim, shape);
-    if (!t || genc_params_add(ctx, &m->params, t)) {
-        genc_tensor_free(t);
-        return NULL;
-    }
+    genc_tensor *t = genc_params_new(ctx, &m->params, name, ndim, shape);
+    if (!t) return NULL;
     if (bound > 0) genc_fill_uniform(ctx, t, -bound, bound);
     else genc_fill(t, 0);
     return t;

@@ -59,11 +59,8 @@ genc_status genc_nice_config_parse(genc_ctx *ctx, const char *json, const char *
 
 static genc_tensor *param(genc_ctx *ctx, genc_nice *m, const char *name, int64_t rows, int64_t cols, int64_t fan_in) {
     int64_t shape[2] = {rows, cols};
-    genc_tensor *t = genc_param_new(ctx, name, cols ? 2 : 1, shape);
-    if (!t || genc_params_add(ctx, &m->params, t)) {
-        genc_tensor_free(t);
-        return NULL;
-    }
+    genc_tensor *t = genc_params_new(ctx, &m->params, name, cols ? 2 : 1, shape);
+    if (!t) return NULL;
     double bound = 1.0 / sqrt((double)fan_in);
     genc_fill_uniform(ctx, t, -bound, bound);
     return t;

@@ -87,11 +87,8 @@ static genc_tensor *param(genc_ctx *ctx, genc_unet *m, const char *prefix, const
                           const int64_t *shape, int64_t fan_in, double fill) {
     char name[96];
     snprintf(name, sizeof name, "%s%s%s", prefix, *prefix ? "." : "", suffix);
-    genc_tensor *t = genc_param_new(ctx, name, ndim, shape);
-    if (!t || genc_params_add(ctx, &m->params, t)) {
-        genc_tensor_free(t);
-        return NULL;
-    }
+    genc_tensor *t = genc_params_new(ctx, &m->params, name, ndim, shape);
+    if (!t) return NULL;
     if (fan_in > 0) genc_fill_uniform(ctx, t, -1.0 / sqrt((double)fan_in), 1.0 / sqrt((double)fan_in));
     else genc_fill(t, (genc_real)fill);
     return t;

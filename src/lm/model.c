@@ -24,11 +24,8 @@ static genc_tensor *make(builder *b, int ndim, int64_t d0, int64_t d1, bool norm
     vsnprintf(name, sizeof name, fmt, ap);
     va_end(ap);
     int64_t shape[2] = {d0, d1};
-    genc_tensor *t = genc_param_new(b->ctx, name, ndim, shape);
-    if (!t || genc_params_add(b->ctx, &b->m->params, t)) {
-        genc_tensor_free(t);
-        return NULL;
-    }
+    genc_tensor *t = genc_params_new(b->ctx, &b->m->params, name, ndim, shape);
+    if (!t) return NULL;
     if (norm) genc_fill(t, 1);
     else genc_fill_normal(b->ctx, t, 0, b->std);
     return t;

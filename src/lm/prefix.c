@@ -197,11 +197,8 @@ genc_status genc_lm_prefix_views(genc_ctx *ctx, const genc_lm_prefix *p, genc_te
 
 static genc_tensor *param(genc_ctx *ctx, genc_lm_prefix_train *t, const char *name, int ndim, const int64_t *shape,
                           double std) {
-    genc_tensor *p = genc_param_new(ctx, name, ndim, shape);
-    if (!p || genc_params_add(ctx, &t->params, p)) {
-        genc_tensor_free(p);
-        return NULL;
-    }
+    genc_tensor *p = genc_params_new(ctx, &t->params, name, ndim, shape);
+    if (!p) return NULL;
     if (std > 0) genc_fill_normal(ctx, p, 0, std);
     else genc_fill(p, 0);
     return p;
