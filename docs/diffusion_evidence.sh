@@ -9,7 +9,8 @@
 #   "rows PATTERN" runs the rows whose names start with PATTERN, "ddpm1000" DDPM's row alone
 # Environment: GENC (binary, build/genc), OUT (runs/diffusion), DATA (fashion-mnist), COUNT (FID
 # images per set, 200), DDPM_STEPS (1922), RF_STEPS (1936: where the runs were stopped for time), PAIRS (2000), PAIR_STEPS (6), REFLOW_STEPS (600),
-# DISTILL_STEPS (250), JOBS (rows run in parallel, 3). Every run uses one thread, so the CPU
+# DISTILL_STEPS (250), JOBS (rows run in parallel, 3), LONG_STEPS (9000: the `long` stage, not in the default list,
+# continues the DDPM to this step on 2 threads and scores DDPM-1000 and DDIM at 10-100 steps). Every run uses one thread, so the CPU
 # seconds it reports are what an idle core would take; wall times depend on the machine's load.
 set -eu
 G=${GENC:-build/genc}
@@ -133,6 +134,27 @@ table() { # markdown rows: name | NFE | FID | CPU s per image | wall s
     [ "$name" = real-train ] && nfe=0
     [ -n "$cpu" ] && cpu=$(awk -v c="$cpu" -v n="$COUNT" 'BEGIN { printf "%.1f", 1000 * c / n }')
     echo "| $name | ${nfe:--} | ${fid:-missing} | ${cpu:--} | ${wall:--} |"
+  done
+}
+
+long() { # "A longer DDPM run" of docs/diffusion.md: the DDPM resumed to LONG_STEPS, then its rows
+  local L="$OUT/ddpm_long" d half=$((COUNT / 2)) steps=${LONG_STEPS:-9000}
+  [ -d "$L" ] || cp -r "$OUT/ddpm" "$L"
+  "$G" image train --model ddpm "${NET[@]}" --threads 2 --steps "$steps" --eval-every 1000 --resume --out "$L" \
+    >"$OUT/logs/ddpm_long.log" 2>&1
+  d="$L/checkpoint.safetensors"
+  for f in 0 "$half"; do
+    "$G" image sample --checkpoint "$d" --sampler ddpm --seed 7 --first "$f" --count $((f ? COUNT - half : half)) \
+      --out "" --save "$L/ddpm1000-$f.safetensors" --threads 1 >"$OUT/logs/long-ddpm1000-$f.log" 2>&1 &
+  done
+  wait
+  "$G" image fid --classifier "$CLS" --a "$L/ddpm1000-0.safetensors,$L/ddpm1000-$half.safetensors" --b "$DATA:test" \
+    --count "$COUNT" --grid "$OUT/grid-long-ddpm-1000.png" --threads 1 | grep -o 'FID [0-9.]*' | sed 's/^/long ddpm-1000: /'
+  for se in "10 0" "20 0" "20 1" "50 0" "50 1" "100 0"; do
+    set -- $se
+    "$G" image fid --classifier "$CLS" --a "$d" --sampler ddim --steps "$1" --eta "$2" --b "$DATA:test" --count "$COUNT" \
+      --seed 7 --threads 1 --grid "$OUT/grid-long-ddim-$1-eta$2.png" | grep -o 'FID [0-9.]*\|[0-9.]* s CPU' | paste -sd' ' \
+      | sed "s/^/long ddim-$1-eta$2: /"
   done
 }
 
