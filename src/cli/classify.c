@@ -131,21 +131,6 @@ static genc_status report(genc_ctx *ctx, const train_args *a, genc_classifier *m
     return s;
 }
 
-static genc_status prepare_data(genc_ctx *ctx, const train_args *a, genc_dataset *tr, genc_dataset *val) {
-    genc_dataset all;
-    genc_status s = genc_data_load_named(ctx, a->data, a->mnist_dir, true, &all);
-    if (s) return s;
-    if (a->val < 1 || a->val >= all.n) {
-        genc_dataset_free(&all);
-        return genc_error(ctx, GENC_EINVAL, "--val: expected 1 .. %lld held-out images, found %lld", (long long)all.n - 1,
-                          (long long)a->val);
-    }
-    s = genc_dataset_split(ctx, &all, a->val, (uint64_t)a->seed, tr, val);
-    genc_dataset_free(&all);
-    if (!s && a->limit > 0 && a->limit < tr->n) tr->n = a->limit; /* a prefix of the shuffled split */
-    return s;
-}
-
 static genc_status run_training(genc_ctx *ctx, void *args) {
     train_args *a = args;
     genc_dataset tr = {0}, val = {0};
@@ -159,7 +144,7 @@ static genc_status run_training(genc_ctx *ctx, void *args) {
     path_in(mpath, sizeof mpath, a->out, "metrics.jsonl");
     path_in(png, sizeof png, a->out, "loss.png");
     genc_train_state st = {.data_seed = (uint64_t)a->seed, .best_metric = INFINITY};
-    genc_status s = prepare_data(ctx, a, &tr, &val);
+    genc_status s = genc_cli_train_split(ctx, a->data, a->mnist_dir, a->val, a->seed, a->limit, &tr, &val);
     if (!s) s = setup_model(ctx, a, tr.rows, tr.cols, 10, &m);
     if (!s) s = setup_optim(ctx, a, &m.params, &o);
     char *cfg_json = s ? NULL : genc_classifier_config_json(&m.cfg);

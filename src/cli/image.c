@@ -158,17 +158,7 @@ static genc_status evaluate(genc_ctx *ctx, void *user, const genc_train_state *s
 }
 
 static genc_status prepare_data(genc_ctx *ctx, const train_args *a, genc_dataset *tr, genc_dataset *val) {
-    genc_dataset all;
-    genc_status s = genc_data_load_named(ctx, a->data, a->mnist_dir, true, &all);
-    if (s) return s;
-    if (a->val < 1 || a->val >= all.n) {
-        genc_dataset_free(&all);
-        return genc_error(ctx, GENC_EINVAL, "--val: expected 1 .. %lld held-out images, found %lld", (long long)all.n - 1,
-                          (long long)a->val);
-    }
-    s = genc_dataset_split(ctx, &all, a->val, (uint64_t)a->seed, tr, val);
-    genc_dataset_free(&all);
-    if (!s && a->limit > 0 && a->limit < tr->n) tr->n = a->limit; /* a prefix of the shuffled split */
+    genc_status s = genc_cli_train_split(ctx, a->data, a->mnist_dir, a->val, a->seed, a->limit, tr, val);
     if (!s && a->batch > tr->n)
         s = genc_error(ctx, GENC_EINVAL, "--batch %lld is larger than the %lld training images", (long long)a->batch,
                        (long long)tr->n);

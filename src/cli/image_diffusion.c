@@ -518,17 +518,12 @@ static genc_status init_from(genc_ctx *ctx, const train_args *a, genc_diff_model
 }
 
 static genc_status prepare_examples(genc_ctx *ctx, const train_args *a, train_job *j, int *rows, int *cols) {
-    genc_dataset all = {0}, tr = {0}, val = {0};
-    genc_status s = genc_data_load_named(ctx, a->data, a->mnist_dir, true, &all);
-    if (!s && (a->val < 1 || a->val >= all.n))
-        s = genc_error(ctx, GENC_EINVAL, "--val: expected 1 .. %lld held-out images, found %lld", (long long)all.n - 1,
-                       (long long)a->val);
-    if (!s) s = genc_dataset_split(ctx, &all, a->val, (uint64_t)a->seed, &tr, &val);
-    if (!s && a->limit > 0 && a->limit < tr.n) tr.n = a->limit;
-    *rows = all.rows, *cols = all.cols;
+    genc_dataset tr = {0}, val = {0};
+    genc_status s = genc_cli_train_split(ctx, a->data, a->mnist_dir, a->val, a->seed, a->limit, &tr, &val);
+    *rows = tr.rows, *cols = tr.cols;
     if (!s && *a->pairs) { /* reflow/distill: the pairs; the last 10% of them validate */
         example_set p = {0};
-        s = examples_from_pairs(ctx, a->pairs, (int64_t)all.rows * all.cols, &p);
+        s = examples_from_pairs(ctx, a->pairs, (int64_t)tr.rows * tr.cols, &p);
         int64_t nv = p.n / 10 ? p.n / 10 : 1, D = p.dim;
         j->train = p, j->train.n = p.n - nv;
         j->val = (example_set){.n = nv, .dim = D, .x1 = p.x1 + (p.n - nv) * D, .z = p.z + (p.n - nv) * D,
@@ -537,7 +532,7 @@ static genc_status prepare_examples(genc_ctx *ctx, const train_args *a, train_jo
         s = examples_from_dataset(ctx, &tr, &j->train);
         if (!s) s = examples_from_dataset(ctx, &val, &j->val);
     }
-    genc_dataset_free(&all), genc_dataset_free(&tr), genc_dataset_free(&val);
+    genc_dataset_free(&tr), genc_dataset_free(&val);
     if (!s && a->batch > j->train.n)
         s = genc_error(ctx, GENC_EINVAL, "--batch %lld is larger than the %lld training examples", (long long)a->batch,
                        (long long)j->train.n);
