@@ -61,9 +61,19 @@ genc_status genc_diff_generate(genc_ctx *ctx, genc_diff_model *m, const genc_dif
                                uint64_t seed, float *images, float *z, float *x_raw, double *seconds, int *nfe,
                                float *traj, int traj_cols, int traj_rows);
 
-/* The sampling flags (written into f, returns their count; f needs room for 10) and their
- * defaults, shared by `image sample` and `image fid`. */
-int genc_cli_diffusion_sampling_flags(genc_flag *f, genc_diff_sampling *s);
+/* The sampling flags' entries (s: a genc_diff_sampling) and their defaults, shared by
+ * `image sample` and `image fid`. */
+#define GENC_DIFF_SAMPLING_FLAG_ENTRIES(s)                                                                          \
+    {"sampler", FLAG_STRING, &(s).sampler, "ddpm or ddim (DDPM checkpoints); euler or heun (rectified flow)"},      \
+    {"steps", FLAG_INT, &(s).steps, "ddim/euler/heun steps (ddpm always runs all T)", 1, 100000},                    \
+    {"eta", FLAG_DOUBLE, &(s).eta, "ddim: 0 deterministic .. 1 DDPM-like noise", 0, 10},                              \
+    {"spacing", FLAG_STRING, &(s).spacing, "ddim timesteps: uniform, trailing, linspace or quadratic"},               \
+    {"variance", FLAG_STRING, &(s).variance, "ddpm: fixed_small or fixed_large"},                                     \
+    {"clip", FLAG_BOOL, &(s).clip, "ddpm/ddim: clamp the predicted x0 to [-1, 1] (--clip=false: off)"},               \
+    {"guidance", FLAG_DOUBLE, &(s).guidance, "conditional models: classifier-free guidance weight (1: none)", 0, 100}, \
+    {"label", FLAG_INT, &(s).label, "conditional models: the class (-1: cycle through the classes)", -1, 1e6},        \
+    {"batch", FLAG_INT, &(s).batch, "samples per network batch", 1, 4096},                                            \
+    {"first", FLAG_INT, &(s).first, "index of the first sample (a run split into parts: same images)", 0, 1e12}
 genc_diff_sampling genc_cli_diffusion_sampling_defaults(void);
 
 #endif

