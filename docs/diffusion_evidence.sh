@@ -5,13 +5,13 @@
 # floor, all with the same COUNT images.
 #
 #   bash docs/diffusion_evidence.sh [stage...]     stages: classify train pairs reflow distill rows
-#                                                   straight extras table (default: all, in order), long, big;
+#                                                   straight extras table (default: all, in order), long, big, bigx;
 #   "rows PATTERN" runs the rows whose names start with PATTERN, "ddpm1000" DDPM's row alone
 # Environment: GENC (binary, build/genc), OUT (runs/diffusion), DATA (fashion-mnist), COUNT (FID
 # images per set, 200), DDPM_STEPS (1922), RF_STEPS (1936: where the runs were stopped for time), PAIRS (2000), PAIR_STEPS (6), REFLOW_STEPS (600),
 # DISTILL_STEPS (250), JOBS (rows run in parallel, 3), LONG_STEPS (9000: the `long` stage, not in the default list,
 # continues the DDPM to this step on 2 threads and scores DDPM-1000 and DDIM at 10-100 steps), BIG_STEPS (11000: the `big`
-# stage, not in the default list either, trains a 636K-parameter DDPM and scores the same rows; BIG_PRED=v: as a v-predictor). Every run uses one thread, so the CPU
+# stage, not in the default list either, trains a 636K-parameter DDPM and scores the same rows; BIG_PRED=v: as a v-predictor; `bigx` scores DDIM-50 variants of it). Every run uses one thread, so the CPU
 # seconds it reports are what an idle core would take; wall times depend on the machine's load.
 set -eu
 G=${GENC:-build/genc}
@@ -176,6 +176,18 @@ big() { # "A larger DDPM" of docs/diffusion.md: 636K parameters with attention a
     --dropout 0 --batch 32 --lr 1e-3 --schedule cosine --min-lr 1e-5 --warmup 200 --ema 0.999 --steps "${BIG_STEPS:-11000}" \
     --save-every 500 --eval-every 1000 --threads 1 "${resume[@]}" --out "$B" >>"$OUT/logs/ddpm_$p.log" 2>&1
   score_ddpm "$B/checkpoint.safetensors" "$p"
+  "$G" image fid --classifier "$CLS" --a "$DATA:train" --b "$DATA:test" --count "$COUNT" --threads 1 \
+    | grep -o 'FID [0-9.]*' | sed "s/^/$p floor (real train vs real test): /"
+}
+
+bigx() { # the DDIM 50, eta 0 variants quoted under the "larger DDPM" table (spacing, raw weights, clipping, eta)
+  local d="$OUT/ddpm_big/checkpoint.safetensors" v
+  for v in "trailing|--eta 0 --spacing trailing" "noclip|--eta 0 --clip=false" "raw|--eta 0 --ema=false" \
+           "eta0.5|--eta 0.5" "eta1-trailing|--eta 1 --spacing trailing"; do
+    # shellcheck disable=SC2086
+    "$G" image fid --classifier "$CLS" --a "$d" --sampler ddim --steps 50 ${v#*|} --b "$DATA:test" --count "$COUNT" \
+      --seed 7 --threads 1 --grid "$OUT/grid-bigx-${v%%|*}.png" | grep -o 'FID [0-9.]*' | sed "s/^/big ddim-50 ${v%%|*}: /"
+  done
 }
 
 stages=("$@")
