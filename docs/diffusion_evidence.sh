@@ -78,18 +78,35 @@ one_row() { # one line of row_list -> logs/row-NAME.log (and grid-NAME.png)
 }
 
 # DDPM's 1000 steps dominate the cost: its COUNT samples are made in two halves in parallel
-# (--first: the same images as one run), then scored together; the row reports the summed CPU
-# time and the longer wall time.
-ddpm1000() {
-  local half=$((COUNT / 2)) d="$OUT/ddpm/checkpoint.safetensors"
+# (--first: the same images as one run), then scored together (the two files, comma-separated).
+# sample_halves CKPT PREFIX [flags]: PREFIX-0.safetensors and PREFIX-HALF.safetensors, logs in
+# logs/$(basename PREFIX)-{0,HALF}.log.
+sample_halves() {
+  local d=$1 o=$2 half=$((COUNT / 2)) f
+  shift 2
   for f in 0 "$half"; do
     "$G" image sample --checkpoint "$d" --sampler ddpm --seed 7 --first "$f" --count $((f ? COUNT - half : half)) \
-      --out "" --save "$OUT/ddpm1000-$f.safetensors" --threads 1 >"$OUT/logs/ddpm1000-$f.log" 2>&1 &
+      --out "" --save "$o-$f.safetensors" --threads 1 "$@" >"$OUT/logs/$(basename "$o")-$f.log" 2>&1 &
   done
   wait
+}
+
+# fid_line NAME FID-FLAGS...: one set (--a ...) against COUNT test images; prints "NAME: FID x [y s CPU]",
+# keeps the log in logs/fid-NAME.log and the first samples in grid-NAME.png.
+fid_line() {
+  local name=$1
+  shift
+  "$G" image fid --classifier "$CLS" --b "$DATA:test" --count "$COUNT" --seed 7 --threads 1 --grid "$OUT/grid-$name.png" \
+    "$@" 2>&1 | tee "$OUT/logs/fid-$name.log" | grep -o 'FID [0-9.]*\|[0-9.]* s CPU' | paste -sd' ' | sed "s/^/$name: /"
+}
+
+# The row reports the summed CPU time and the longer wall time of the halves.
+ddpm1000() {
+  local half=$((COUNT / 2)) d="$OUT/ddpm/checkpoint.safetensors"
+  sample_halves "$d" "$OUT/ddpm1000"
   "$G" image fid --classifier "$CLS" --a "$OUT/ddpm1000-0.safetensors,$OUT/ddpm1000-$half.safetensors" \
     --b "$DATA:test" --count "$COUNT" --grid "$OUT/grid-ddpm-1000.png" --threads 1 >"$OUT/logs/row-ddpm-1000.log" 2>&1
-  cat "$OUT"/logs/ddpm1000-*.log | awk -v n="$COUNT" -v d="$d" '/^sampled/ { w = $5 > w ? $5 : w; c += $10 }
+  cat "$OUT/logs/ddpm1000-0.log" "$OUT/logs/ddpm1000-$half.log" | awk -v n="$COUNT" -v d="$d" '/^sampled/ { w = $5 > w ? $5 : w; c += $10 }
     END { printf "a: sampled %d images from %s in %.2f s (two halves in parallel; %.2f s CPU; 1000 network evaluations per image)\n", n, d, w, c }' \
     >>"$OUT/logs/row-ddpm-1000.log"
 }
@@ -110,20 +127,14 @@ straight() { # straightness of 1-RF and 2-RF on 100 noises, Euler 50 steps
 
 extras() { # the measurements quoted under the table: no clipping, the pairs' sampler, raw weights
   local d="$OUT/ddpm/checkpoint.safetensors" half=$((COUNT / 2))
-  x() { local name="$1"; shift; "$G" image fid --classifier "$CLS" --b "$DATA:test" --count "$COUNT" --seed 7 --threads 1 \
-          --grid "$OUT/grid-$name.png" "$@" >"$OUT/logs/extra-$name.log" 2>&1; grep -o 'FID [0-9.]*' "$OUT/logs/extra-$name.log"; }
-  x ddim-100-eta0-noclip --a "$d" --sampler ddim --steps 100 --eta 0 --clip=false
-  x rf1-heun-"$PAIR_STEPS" --a "$OUT/rf1/checkpoint.safetensors" --sampler heun --steps "$PAIR_STEPS"
+  fid_line ddim-100-eta0-noclip --a "$d" --sampler ddim --steps 100 --eta 0 --clip=false
+  fid_line rf1-heun-"$PAIR_STEPS" --a "$OUT/rf1/checkpoint.safetensors" --sampler heun --steps "$PAIR_STEPS"
   for se in "10 0" "20 0" "20 1" "50 0" "50 1" "100 0"; do
     set -- $se
-    x "ddim-$1-eta$2-raw" --a "$d" --sampler ddim --steps "$1" --eta "$2" --ema=false
+    fid_line "ddim-$1-eta$2-raw" --a "$d" --sampler ddim --steps "$1" --eta "$2" --ema=false
   done
-  for f in 0 "$half"; do
-    "$G" image sample --checkpoint "$d" --sampler ddpm --seed 7 --first "$f" --count $((f ? COUNT - half : half)) \
-      --ema=false --out "" --save "$OUT/raw1000-$f.safetensors" --threads 1 >"$OUT/logs/raw1000-$f.log" 2>&1 &
-  done
-  wait
-  x ddpm-1000-raw --a "$OUT/raw1000-0.safetensors,$OUT/raw1000-$half.safetensors"
+  sample_halves "$d" "$OUT/raw1000" --ema=false
+  fid_line ddpm-1000-raw --a "$OUT/raw1000-0.safetensors,$OUT/raw1000-$half.safetensors"
 }
 
 table() { # markdown rows: name | NFE | FID | CPU s per image | wall s
@@ -142,20 +153,13 @@ table() { # markdown rows: name | NFE | FID | CPU s per image | wall s
 }
 
 score_ddpm() { # DDPM-1000 (two halves in parallel) and DDIM 10-100 steps, eta 0 and 1, of checkpoint $1; names get prefix $2
-  local d="$1" p="$2" dir half=$((COUNT / 2))
-  dir=$(dirname "$1")
-  for f in 0 "$half"; do
-    "$G" image sample --checkpoint "$d" --sampler ddpm --seed 7 --first "$f" --count $((f ? COUNT - half : half)) \
-      --out "" --save "$dir/ddpm1000-$f.safetensors" --threads 1 >"$OUT/logs/$p-ddpm1000-$f.log" 2>&1 &
-  done
-  wait
-  "$G" image fid --classifier "$CLS" --a "$dir/ddpm1000-0.safetensors,$dir/ddpm1000-$half.safetensors" --b "$DATA:test" \
-    --count "$COUNT" --grid "$OUT/grid-$p-ddpm-1000.png" --threads 1 | grep -o 'FID [0-9.]*' | sed "s/^/$p ddpm-1000: /"
-  cat "$OUT/logs/$p"-ddpm1000-*.log | awk -v p="$p" '/^sampled/ { c += $10 } END { printf "%s ddpm-1000: %.1f s CPU\n", p, c }'
+  local d="$1" p="$2" o half=$((COUNT / 2)) s e
+  o="$(dirname "$1")/$p-ddpm1000"
+  sample_halves "$d" "$o"
+  fid_line "$p-ddpm-1000" --a "$o-0.safetensors,$o-$half.safetensors"
+  cat "$OUT/logs/$p-ddpm1000-0.log" "$OUT/logs/$p-ddpm1000-$half.log" | awk -v p="$p" '/^sampled/ { c += $10 } END { printf "%s-ddpm-1000: %.1f s CPU\n", p, c }'
   for s in 10 20 50 100; do for e in 0 1; do
-    "$G" image fid --classifier "$CLS" --a "$d" --sampler ddim --steps "$s" --eta "$e" --b "$DATA:test" --count "$COUNT" \
-      --seed 7 --threads 1 --grid "$OUT/grid-$p-ddim-$s-eta$e.png" | grep -o 'FID [0-9.]*\|[0-9.]* s CPU' | paste -sd' ' \
-      | sed "s/^/$p ddim-$s-eta$e: /"
+    fid_line "$p-ddim-$s-eta$e" --a "$d" --sampler ddim --steps "$s" --eta "$e"
   done; done
 }
 
@@ -176,8 +180,7 @@ big() { # "A larger DDPM" of docs/diffusion.md: 636K parameters with attention a
     --dropout 0 --batch 32 --lr 1e-3 --schedule cosine --min-lr 1e-5 --warmup 200 --ema 0.999 --steps "${BIG_STEPS:-11000}" \
     --save-every 500 --eval-every 1000 --threads 1 "${resume[@]}" --out "$B" >>"$OUT/logs/ddpm_$p.log" 2>&1
   score_ddpm "$B/checkpoint.safetensors" "$p"
-  "$G" image fid --classifier "$CLS" --a "$DATA:train" --b "$DATA:test" --count "$COUNT" --threads 1 \
-    | grep -o 'FID [0-9.]*' | sed "s/^/$p floor (real train vs real test): /"
+  fid_line "$p-floor-real-train" --a "$DATA:train" # the real train vs real test floor
 }
 
 bigx() { # the DDIM 50, eta 0 variants quoted under the "larger DDPM" table (spacing, raw weights, clipping, eta)
@@ -185,8 +188,7 @@ bigx() { # the DDIM 50, eta 0 variants quoted under the "larger DDPM" table (spa
   for v in "trailing|--eta 0 --spacing trailing" "noclip|--eta 0 --clip=false" "raw|--eta 0 --ema=false" \
            "eta0.5|--eta 0.5" "eta1-trailing|--eta 1 --spacing trailing"; do
     # shellcheck disable=SC2086
-    "$G" image fid --classifier "$CLS" --a "$d" --sampler ddim --steps 50 ${v#*|} --b "$DATA:test" --count "$COUNT" \
-      --seed 7 --threads 1 --grid "$OUT/grid-bigx-${v%%|*}.png" | grep -o 'FID [0-9.]*' | sed "s/^/big ddim-50 ${v%%|*}: /"
+    fid_line "bigx-ddim-50-${v%%|*}" --a "$d" --sampler ddim --steps 50 ${v#*|}
   done
 }
 
