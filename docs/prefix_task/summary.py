@@ -1,6 +1,6 @@
 # Summary of a folder of prefix-tune logs (tune.sh, run.sh): one line per run, then runs named
-# PREFIX_low{N}_{k}_{rest} averaged over the subsets k (mean exact match and BLEU-4), then each
-# setting's mean exact match by size N.
+# PREFIX_low{N}_{k}_{rest} averaged over the subsets k (and all_{seed}_{rest} over seeds: mean exact
+# match and BLEU-4), then each low-data setting's mean exact match by size N.
 # Usage: python3 summary.py LOGDIR
 import collections, glob, os, re, sys
 
@@ -30,7 +30,7 @@ def main(folder):
             continue
         print("%s | %s | %s | %s | %d/%d = %.1f%% | %.1f" % (r["name"], r["trained"], r["stored"], r["s"], r["exact"],
                                                             r["n"], 100.0 * r["exact"] / r["n"], r["bleu"]))
-        m = re.match(r"(.*low\d+)_(\d+)_(.*)", r["name"])
+        m = re.match(r"(.*(?:low\d+|all))_(\d+)_(.*)", r["name"])
         if m:
             groups.setdefault((m[1], m[3]), []).append(r)
     settings = collections.OrderedDict()
@@ -41,7 +41,8 @@ def main(folder):
             print("%s_%s | %d | %s | %.1f | %.1f" % (pre, rest, len(rs), " ".join("%.1f" % e for e in ex),
                                                    sum(ex) / len(ex), sum(r["bleu"] for r in rs) / len(rs)))
             m = re.match(r"(.*)low(\d+)$", pre)
-            settings.setdefault((m[1], rest), {})[int(m[2])] = sum(ex) / len(ex)
+            if m:
+                settings.setdefault((m[1], rest), {})[int(m[2])] = sum(ex) / len(ex)
         print("\nper setting, mean exact % by size: setting | size: mean exact % ... | mean over sizes")
         for (pre, rest), by in settings.items():
             print("%s%s | %s | %.1f" % (pre, rest, " ".join("%d: %.1f" % kv for kv in sorted(by.items())),

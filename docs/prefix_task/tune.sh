@@ -3,10 +3,13 @@
 # all, not only the best). Needs run.sh's work dir (data and base model). One thread, one run at
 # a time; a configuration whose log tune/NAME.log exists is not run again. Summary at the end.
 #  pass 1: the first settings, evaluated on test (low data = the first N training examples);
-#  pass 2 and 3: the low-data grid, evaluated on dev (96 held-out records that are not in test), on
+#  pass 2 to 4: the low-data grid, evaluated on dev (96 held-out records that are not in test), on
 #          subsets 0 and 1 of each size; run.sh then reports the setting with the best mean dev
 #          exact match per method and size on test, over 5 subsets.
-# Usage: docs/prefix_task/tune.sh [genc-binary] [workdir]   (~45 min on one core)
+#  --init-words runs: "p10words" trains P directly (--reparam 0), "p10mlpwords" trains through the
+#  MLP, its output fitted to the words' latents at the start (pass 4).
+# Usage: [JOBS=2] docs/prefix_task/tune.sh [genc-binary] [workdir]   (~60 min on one core; JOBS
+# runs that many one-thread runs at once)
 set -euo pipefail
 G=$(realpath "${1:-build/genc}")
 W=${2:-runs/prefix_task}
@@ -15,9 +18,14 @@ cd "$W"
 B=base/checkpoint.safetensors
 WORDS="is a restaurant in the with prices and an rating."
 mkdir -p tune
-run() { # name, eval file, flags...
+JOBS=${JOBS:-1}
+run() { # name, eval file, flags...: in the background, at most JOBS at once
+  [ -s tune/$1.log ] && return 0
+  while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
+  run1 "$@" &
+}
+run1() {
   local name=$1 ev=$2; shift 2
-  [ -s tune/$name.log ] && return 0
   "$G" lm prefix-tune --checkpoint $B --eval $ev --max-new 40 --threads 1 --out tune/$name.st "$@" 2>&1 \
     | tr '\r' '\n' >tune/$name.raw
   { grep -a '^step' tune/$name.raw | tail -1; grep -aE '^(eval|trained|stored|first)' tune/$name.raw; } >tune/$name.log
@@ -34,7 +42,7 @@ for n in 50 20; do
   run low${n}_full_lr3e-3_s300 test.jsonl --data train.jsonl --limit $n --full --lr 3e-3 --steps 300
   run low${n}_full_lr1e-3_s300 test.jsonl --data train.jsonl --limit $n --full --lr 1e-3 --steps 300
   run low${n}_p10_lr5e-3_s800 test.jsonl --data train.jsonl --limit $n --prefix-len 10 --reparam 512 --lr 5e-3 --steps 800
-  run low${n}_p10words_lr5e-3_s800 test.jsonl --data train.jsonl --limit $n --prefix-len 10 --init-words "$WORDS" \
+  run low${n}_p10words_lr5e-3_s800 test.jsonl --data train.jsonl --limit $n --prefix-len 10 --reparam 0 --init-words "$WORDS" \
     --lr 5e-3 --steps 800
 done
 # pass 2, on dev
@@ -47,7 +55,7 @@ for n in 10 20 50 100; do
     for lr in 1e-3 5e-3; do
       for s in 300 800; do
         run dev_low${n}_${k}_p10_lr${lr}_s$s dev.jsonl --data $d --prefix-len 10 --reparam 512 --lr $lr --steps $s
-        run dev_low${n}_${k}_p10words_lr${lr}_s$s dev.jsonl --data $d --prefix-len 10 --init-words "$WORDS" \
+        run dev_low${n}_${k}_p10words_lr${lr}_s$s dev.jsonl --data $d --prefix-len 10 --reparam 0 --init-words "$WORDS" \
           --lr $lr --steps $s
       done
     done
@@ -70,9 +78,20 @@ for n in 2 5 10 20 50 100; do
   for k in 0 1; do
     for cfg in "5e-3 1500" "2e-2 800" "2e-2 1500"; do
       set -- $cfg
-      run dev_low${n}_${k}_p10words_lr$1_s$2 dev.jsonl --data low${n}_$k.jsonl --prefix-len 10 --init-words "$WORDS" \
+      run dev_low${n}_${k}_p10words_lr$1_s$2 dev.jsonl --data low${n}_$k.jsonl --prefix-len 10 --reparam 0 --init-words "$WORDS" \
         --lr $1 --steps $2
     done
   done
 done
+# pass 4, on dev: --init-words through the reparameterisation MLP
+for n in 2 5 10 20 50 100; do
+  for k in 0 1; do
+    for cfg in "3e-4 800" "1e-3 800" "5e-3 800"; do
+      set -- $cfg
+      run dev_low${n}_${k}_p10mlpwords_lr$1_s$2 dev.jsonl --data low${n}_$k.jsonl --prefix-len 10 --reparam 512 \
+        --init-words "$WORDS" --lr $1 --steps $2
+    done
+  done
+done
+wait
 /usr/bin/python3 "$here/summary.py" tune

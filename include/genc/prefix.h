@@ -63,7 +63,8 @@ typedef struct genc_lm_prefix_train {
     genc_params params;
     genc_tensor *direct, *embed, *w1, *b1, *w2, *b2;
 } genc_lm_prefix_train;
-/* N(0, std) weights (zero biases); init (may be NULL, only with hidden == 0) sets P. */
+/* N(0, std) weights (zero biases). init (may be NULL) sets the starting P: copied with
+ * hidden == 0; with the MLP (hidden >= len) W2 is solved so that MLP(P') == init (b2 = 0). */
 genc_status genc_lm_prefix_train_init(genc_ctx *ctx, const genc_lm *m, int64_t len, int64_t hidden, double std,
                                       const genc_lm_prefix *init, genc_lm_prefix_train *t);
 void genc_lm_prefix_train_free(genc_lm_prefix_train *t);

@@ -236,7 +236,7 @@ static genc_status save_tokenizer(genc_ctx *ctx, void *user, genc_st_writer *w) 
     return genc_tokenizer_add_to(user, ctx, w);
 }
 
-/* The initial prefix from --init-words (direct parameters then). */
+/* The initial prefix from --init-words (P itself with --reparam 0, else the MLP fitted to it). */
 static genc_status words_prefix(genc_ctx *ctx, genc_lm *m, genc_tokenizer *tok, const pt_args *a, genc_lm_prefix *p) {
     int32_t *ids = NULL;
     size_t n = 0;
@@ -256,7 +256,7 @@ static genc_status tune(genc_ctx *ctx, genc_lm *m, genc_tokenizer *tok, const ex
     trainee tr = {m, a->full ? NULL : &t, lat, lat ? lat + m->cfg.n_layers : NULL};
     genc_status s = lat ? GENC_OK : genc_error(ctx, GENC_ENOMEM, "out of memory");
     if (!s && !a->full && a->init_words) s = words_prefix(ctx, m, tok, a, &init);
-    if (!s && !a->full) s = genc_lm_prefix_train_init(ctx, m, a->len, a->init_words ? 0 : a->reparam, a->init_std,
+    if (!s && !a->full) s = genc_lm_prefix_train_init(ctx, m, a->len, a->reparam, a->init_std,
                                                       a->init_words ? &init : NULL, &t);
     for (int i = 0; !s && !a->full && i < m->params.n; i++) m->params.t[i]->requires_grad = false; /* frozen */
     *n_trained = a->full ? genc_params_numel(&m->params) : genc_params_numel(&t.params);
@@ -350,7 +350,7 @@ int genc_cli_lm_prefix_tune(int argc, char **argv) {
         {"prefix-len", FLAG_INT, &a.len, "prefix length L (latent slots per layer)", 1, 1 << 20},
         {"reparam", FLAG_INT, &a.reparam, "hidden size k of the reparameterisation MLP (0: train P directly)", 0, 1 << 20},
         {"init-words", FLAG_STRING, &a.init_words, "initialise P from the latents of the last L tokens of these words "
-                                                    "(trains P directly, no MLP)"},
+                                                    "(with the MLP: its output fitted to them)"},
         {"init-std", FLAG_DOUBLE, &a.init_std, "std of the random initial P (direct) or MLP output scale", 0, 100},
         {"full", FLAG_BOOL, &a.full, "fine-tune every parameter instead (baseline); --out gets a full checkpoint"},
         {"steps", FLAG_INT, &a.steps, "optimiser steps", 0, 1e12},

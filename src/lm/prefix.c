@@ -204,15 +204,76 @@ static genc_tensor *param(genc_ctx *ctx, genc_lm_prefix_train *t, const char *na
     return p;
 }
 
+/* Set W2 so that MLP(P') reproduces a given prefix exactly at the start (b2 = 0): with
+ * H = tanh(P' W1^T + b1) [L, k] (full row rank for L <= k) and Y [L, NW] the target rows
+ * (position i: every layer's c_kv, k_pe), the minimum-norm solution of H W2^T = Y is
+ * W2^T = H^T (H H^T)^-1 Y. The L x L Gram matrix is solved by Cholesky in double. */
+static genc_status fit_mlp_to(genc_ctx *ctx, const genc_lm_config *c, genc_lm_prefix_train *t,
+                              const genc_lm_prefix *init) {
+    int64_t L = t->len, k = t->hidden, D = c->dim, W = c->kv_lora_rank + c->qk_rope_dim, NW = c->n_layers * W;
+    double *H = malloc((size_t)(L * k) * sizeof *H), *G = calloc((size_t)(L * L), sizeof *G);
+    double *A = malloc((size_t)(L * NW) * sizeof *A); /* (H H^T)^-1 Y */
+    genc_status s = H && G && A ? GENC_OK : genc_error(ctx, GENC_ENOMEM, "out of memory fitting the prefix MLP");
+    for (int64_t i = 0; !s && i < L; i++)
+        for (int64_t h = 0; h < k; h++) {
+            double z = t->b1->data[h];
+            for (int64_t d = 0; d < D; d++) z += (double)t->embed->data[i * D + d] * t->w1->data[h * D + d];
+            H[i * k + h] = tanh(z);
+        }
+    for (int64_t i = 0; !s && i < L; i++)
+        for (int64_t j = 0; j <= i; j++) {
+            double g = 0;
+            for (int64_t h = 0; h < k; h++) g += H[i * k + h] * H[j * k + h];
+            G[i * L + j] = g;
+        }
+    for (int64_t j = 0; !s && j < L; j++) { /* G = R R^T, R lower triangular, in place */
+        for (int64_t p = 0; p < j; p++) G[j * L + j] -= G[j * L + p] * G[j * L + p];
+        if (!(G[j * L + j] > 1e-9))
+            s = genc_error(ctx, GENC_EINVAL, "prefix: cannot fit the MLP to --init-words (rank-deficient, L %lld, "
+                           "k %lld); try a larger --reparam or --reparam 0", (long long)L, (long long)k);
+        else G[j * L + j] = sqrt(G[j * L + j]);
+        for (int64_t i = j + 1; !s && i < L; i++) {
+            for (int64_t p = 0; p < j; p++) G[i * L + j] -= G[i * L + p] * G[j * L + p];
+            G[i * L + j] /= G[j * L + j];
+        }
+    }
+    for (int64_t i = 0; !s && i < L; i++) /* Y[i, l W + w] = init[l, i, w] */
+        for (int64_t l = 0; l < c->n_layers; l++)
+            for (int64_t w = 0; w < W; w++) A[i * NW + l * W + w] = init->data[(l * L + i) * W + w];
+    for (int64_t col = 0; !s && col < NW; col++) { /* A = R^-T R^-1 Y, column by column */
+        for (int64_t i = 0; i < L; i++) {
+            double v = A[i * NW + col];
+            for (int64_t p = 0; p < i; p++) v -= G[i * L + p] * A[p * NW + col];
+            A[i * NW + col] = v / G[i * L + i];
+        }
+        for (int64_t i = L - 1; i >= 0; i--) {
+            double v = A[i * NW + col];
+            for (int64_t p = i + 1; p < L; p++) v -= G[p * L + i] * A[p * NW + col];
+            A[i * NW + col] = v / G[i * L + i];
+        }
+    }
+    for (int64_t j = 0; !s && j < NW; j++) { /* W2[j, h] = sum_i A[i, j] H[i, h]; b2 = 0 */
+        for (int64_t h = 0; h < k; h++) {
+            double v = 0;
+            for (int64_t i = 0; i < L; i++) v += A[i * NW + j] * H[i * k + h];
+            t->w2->data[j * k + h] = (genc_real)v;
+        }
+        t->b2->data[j] = 0;
+    }
+    free(H), free(G), free(A);
+    return s;
+}
+
 genc_status genc_lm_prefix_train_init(genc_ctx *ctx, const genc_lm *m, int64_t len, int64_t hidden, double std,
                                       const genc_lm_prefix *init, genc_lm_prefix_train *t) {
     const genc_lm_config *c = &m->cfg;
     int64_t W = c->kv_lora_rank + c->qk_rope_dim, NW = c->n_layers * W;
     memset(t, 0, sizeof *t);
     t->len = len, t->hidden = hidden;
-    if (len < 1 || len >= c->max_seq || hidden < 0 || (init && (hidden || init->len != len)))
+    if (len < 1 || len >= c->max_seq || hidden < 0 || (init && (init->len != len || (hidden && hidden < len))))
         return genc_error(ctx, GENC_EINVAL, "prefix: expected length %lld in [1, %d), hidden %lld >= 0, and an initial "
-                          "prefix only with --reparam 0 and the same length", (long long)len, c->max_seq, (long long)hidden);
+                          "prefix of the same length (with an MLP hidden >= length)", (long long)len, c->max_seq,
+                          (long long)hidden);
     if (hidden == 0) {
         t->direct = param(ctx, t, "prefix.direct", 3, (int64_t[]){c->n_layers, len, W}, std);
         if (t->direct && init) memcpy(t->direct->data, init->data, (size_t)(NW * len) * sizeof(genc_real));
@@ -223,6 +284,7 @@ genc_status genc_lm_prefix_train_init(genc_ctx *ctx, const genc_lm *m, int64_t l
     t->b1 = param(ctx, t, "prefix.mlp.0.bias", 1, (int64_t[]){hidden}, 0);
     t->w2 = param(ctx, t, "prefix.mlp.2.weight", 2, (int64_t[]){NW, hidden}, std / sqrt((double)hidden));
     t->b2 = param(ctx, t, "prefix.mlp.2.bias", 1, (int64_t[]){NW}, 0);
+    if (init && !genc_ctx_status(ctx)) return fit_mlp_to(ctx, c, t, init);
     return genc_ctx_status(ctx);
 }
 

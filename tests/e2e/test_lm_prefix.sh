@@ -34,10 +34,13 @@ cmp -s "$ck" "$tmp/base_copy.safetensors" && ok || bad "the base checkpoint chan
 grep -Eq '^eval .*: exact match [0-9]+/4 = [0-9.]+%, BLEU-4 [0-9.]+$' "$tmp/pt.out" && ok || bad "no eval line: $(cat "$tmp/pt.out")"
 grep -Eq '^trained [0-9]+ of [0-9]+ parameters' "$tmp/pt.out" && ok || bad "no parameter line"
 
-# 2. --init-words (direct prefix) and eval-only with the prefix file.
+# 2. --init-words (through the MLP, and direct with --reparam 0) and eval-only with the prefix file.
 "$genc" lm prefix-tune --checkpoint "$ck" --data "$tmp/data.jsonl" --out "$tmp/w.safetensors" --prefix-len 4 \
     --init-words "In the riverside you find" --steps 5 --threads 2 >"$tmp/w.out" 2>"$tmp/w.err" \
     && ok || bad "--init-words failed: $(cat "$tmp/w.err")"
+"$genc" lm prefix-tune --checkpoint "$ck" --data "$tmp/data.jsonl" --out "$tmp/wd.safetensors" --prefix-len 4 \
+    --reparam 0 --init-words "In the riverside you find" --steps 5 --threads 2 >"$tmp/wd.out" 2>"$tmp/wd.err" \
+    && ok || bad "--reparam 0 --init-words failed: $(cat "$tmp/wd.err")"
 "$genc" lm prefix-tune --checkpoint "$ck" --eval-only --prefix "$tmp/w.safetensors" --eval "$tmp/test.jsonl" \
     --max-new 8 --threads 2 >"$tmp/e.out" 2>"$tmp/e.err" && ok || bad "eval-only failed: $(cat "$tmp/e.err")"
 

@@ -190,6 +190,28 @@ static void check_frozen(genc_ctx *ctx, genc_lm *m) {
     genc_step_reset(ctx);
 }
 
+/* An initial prefix through the MLP: W2 is solved so that the exported prefix equals the
+ * words' latents (here a random prefix) before any step; too small a hidden size is refused. */
+static void check_mlp_init(genc_ctx *ctx, genc_lm *m, const genc_lm_prefix *p) {
+    genc_lm_prefix_train t;
+    genc_lm_prefix exp;
+    CHECK(genc_lm_prefix_train_init(ctx, m, p->len, 16, 1.0, p, &t) == GENC_OK);
+    CHECK(genc_lm_prefix_train_export(ctx, m, &t, &exp) == GENC_OK);
+    double worst = 0, scale = 0;
+    int64_t n = p->n_layers * p->len * (p->rank + p->rope);
+    for (int64_t i = 0; i < n; i++) {
+        worst = fmax(worst, fabs((double)exp.data[i] - (double)p->data[i]));
+        scale = fmax(scale, fabs((double)p->data[i]));
+    }
+    CHECK_MSG(scale > 0.1 && worst <= 1e-4 * scale, "MLP init misses the prefix: max |d| %g (max |p| %g)", worst, scale);
+    genc_lm_prefix_free(&exp);
+    genc_lm_prefix_train_free(&t);
+    CHECK(genc_lm_prefix_train_init(ctx, m, p->len, p->len - 1, 1.0, p, &t) != GENC_OK);
+    genc_lm_prefix_train_free(&t);
+    genc_clear_error(ctx);
+    genc_step_reset(ctx);
+}
+
 int main(void) {
     genc_ctx *ctx = genc_ctx_new();
     genc_set_threads(ctx, 2);
@@ -207,6 +229,7 @@ int main(void) {
         if (!moe) check_gradient(ctx, &m);
         check_files(ctx, &m, &other, &p);
         check_frozen(ctx, &m);
+        check_mlp_init(ctx, &m, &q);
         genc_lm_prefix_free(&p), genc_lm_prefix_free(&q);
         genc_lm_free(&m), genc_lm_free(&other);
     }
