@@ -18,6 +18,7 @@
 #define GENC_UNET_H
 
 #include "autograd.h"
+#include "safetensors.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -69,7 +70,26 @@ typedef struct genc_unet {
  * N(0, 1)) from the context's random stream; conv_out zero. */
 genc_status genc_unet_init(genc_ctx *ctx, genc_unet *m, const genc_unet_config *cfg);
 void genc_unet_free(genc_unet *m);
-/* Open a checkpoint: its "config" metadata, then its parameters. */
+
+/* Checkpoints hold the U-Net config in their "config" metadata in one of two forms: the flat
+ * one genc_unet_config_json writes ("model":"unet"; genc.UNet.save), or a diffusion
+ * checkpoint's (`genc image train --model ddpm|rflow`: "family":"diffusion" with the U-Net
+ * config under "unet", the EMA of the weights as "extra.ema.<parameter name>" tensors).
+ * config_from_meta parses either (*diffusion, may be NULL, says which); anything else is
+ * GENC_EFORMAT with a one-line message naming `label`. */
+genc_status genc_unet_config_from_meta(genc_ctx *ctx, const char *json, const char *label, genc_unet_config *c,
+                                       bool *diffusion);
+/* Read "extra.ema.<name>" of every parameter of p from an open checkpoint into dst[i] (numel
+ * floats each) or, with dst NULL, into the parameters themselves. *found is false (and nothing
+ * is read) when the file has no EMA tensors at all; a file with only some is an error. */
+genc_status genc_unet_ema_read(genc_ctx *ctx, const genc_st *f, const genc_params *p, float **dst, bool *found);
+/* Build the network from an open checkpoint's config (either form) and load its parameters;
+ * with `ema`, the EMA weights in their place when the file has them (the raw weights when it
+ * has none; *ema_loaded, may be NULL, says which). label names the file in messages. */
+genc_status genc_unet_load_st(genc_ctx *ctx, const genc_st *f, const char *label, bool ema, genc_unet *m,
+                              bool *ema_loaded);
+/* The same from a path; genc_unet_load is genc_unet_load_ex without EMA (the raw weights). */
+genc_status genc_unet_load_ex(genc_ctx *ctx, const char *path, bool ema, genc_unet *m);
 genc_status genc_unet_load(genc_ctx *ctx, const char *path, genc_unet *m);
 
 /* x [N, channels*rows*cols] (flattened NCHW), t: N network times (floats; DDPM passes the integer

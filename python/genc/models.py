@@ -183,12 +183,22 @@ rflow_training_pair = _genc.rflow_training_pair
 class UNet(_CoreModule):
     """genc's U-Net for diffusion and rectified flow on small images (config fields as in
     include/genc/unet.h: rows, cols, channels, base, levels, mult, res_blocks, groups,
-    attn_heads, classes, dropout)."""
+    attn_heads, classes, dropout).
 
-    def __init__(self, path=None, **config):
+    ``UNet(path=...)`` opens a checkpoint: one ``UNet.save`` wrote, or one of
+    ``genc image train --model ddpm|rflow`` (its U-Net config nested under "unet"). With
+    ``ema=True`` (the default) a checkpoint's EMA weights ("extra.ema.*", what ``genc image
+    sample`` uses by default) replace the raw ones when it has them; ``ema=False`` loads the
+    raw weights. ``ema_loaded`` tells which, ``diffusion_config`` gives a diffusion
+    checkpoint's whole config (model, schedule, T, prediction, ...) or None. A file whose
+    config is neither form raises ValueError naming the file."""
+
+    def __init__(self, path=None, ema=True, **config):
         super().__init__()
         if path is not None:
-            self._core = _genc.UNetCore(path=path)
+            if config:
+                raise ValueError(f"UNet: a checkpoint has its own config; found fields {sorted(config)}")
+            self._core = _genc.UNetCore(path=path, ema=ema)
         else:
             base = dict(_UNET_DEFAULTS)
             base.update(config)
@@ -197,6 +207,15 @@ class UNet(_CoreModule):
     @property
     def config(self):
         return _json.loads(self._core.config_json)
+
+    @property
+    def diffusion_config(self):
+        j = self._core.diffusion_config_json
+        return None if j is None else _json.loads(j)
+
+    @property
+    def ema_loaded(self):
+        return self._core.ema
 
     def forward(self, x, t, labels=None):
         return self._core.forward(x, t, labels)

@@ -138,29 +138,6 @@ static genc_status ema_save(genc_ctx *ctx, void *user, genc_st_writer *w) {
     return GENC_OK;
 }
 
-/* Read "extra.ema.<name>" of every parameter from an open checkpoint into dst[i] (or, with
- * dst NULL, straight into the parameters). Returns GENC_ESTATE without an error message
- * when the file has no EMA tensors at all. */
-static genc_status ema_read(genc_ctx *ctx, const genc_st *f, const genc_params *p, float **dst) {
-    char name[160];
-    snprintf(name, sizeof name, "extra.ema.%s", p->n ? p->t[0]->name : "");
-    if (!genc_st_find(f, name)) return GENC_ESTATE;
-    for (int i = 0; i < p->n; i++) {
-        genc_tensor *t = p->t[i];
-        snprintf(name, sizeof name, "extra.ema.%s", t->name);
-        int64_t n = genc_numel(t);
-        float *buf = dst ? dst[i] : malloc((size_t)n * sizeof *buf);
-        if (!buf) return genc_error(ctx, GENC_ENOMEM, "out of memory");
-        genc_status s = genc_st_read_f32(ctx, f, name, buf, t->ndim, t->shape);
-        if (!dst) {
-            for (int64_t k = 0; !s && k < n; k++) t->data[k] = (genc_real)buf[k];
-            free(buf);
-        }
-        if (s) return s;
-    }
-    return GENC_OK;
-}
-
 /* ---- loading a model ---- */
 
 void genc_diff_model_free(genc_diff_model *m) {
@@ -175,12 +152,7 @@ genc_status genc_diff_model_load(genc_ctx *ctx, const char *path, bool ema, genc
     genc_status s = genc_st_open(ctx, path, &f);
     if (s) return s;
     s = genc_diff_config_parse(ctx, genc_st_meta(f, "config"), path, &m->cfg);
-    if (!s) s = genc_unet_init(ctx, &m->net, &m->cfg.unet);
-    if (!s) s = genc_checkpoint_load(ctx, f, &m->net.params, NULL, NULL);
-    if (!s && ema) {
-        s = ema_read(ctx, f, &m->net.params, NULL);
-        if (s == GENC_ESTATE && !genc_ctx_status(ctx)) s = GENC_OK; /* no EMA: the raw weights */
-    }
+    if (!s) s = genc_unet_load_st(ctx, f, path, ema, &m->net, NULL); /* no EMA: the raw weights */
     if (!s && !strcmp(m->cfg.model, "ddpm"))
         s = genc_ddpm_schedule_init(ctx, &m->sched, m->cfg.beta, m->cfg.T, m->cfg.beta_start, m->cfg.beta_end);
     genc_st_close(f);
@@ -553,8 +525,9 @@ static genc_status train_alloc(genc_ctx *ctx, train_job *j, int64_t B, int64_t D
 static genc_status resume_ema(genc_ctx *ctx, const char *ckpt, train_job *j) {
     genc_st *f;
     genc_status s = genc_st_open(ctx, ckpt, &f);
-    if (!s) s = ema_read(ctx, f, &j->m->net.params, j->ema.w);
-    if (s == GENC_ESTATE && !genc_ctx_status(ctx)) s = genc_error(ctx, GENC_EFORMAT, "%s: no EMA weights (extra.ema.*)", ckpt);
+    bool found = false;
+    if (!s) s = genc_unet_ema_read(ctx, f, &j->m->net.params, j->ema.w, &found);
+    if (!s && !found) s = genc_error(ctx, GENC_EFORMAT, "%s: no EMA weights (extra.ema.*)", ckpt);
     genc_st_close(f);
     return s;
 }

@@ -201,20 +201,6 @@ void genc_unet_free(genc_unet *m) {
     m->res = NULL;
 }
 
-genc_status genc_unet_load(genc_ctx *ctx, const char *path, genc_unet *m) {
-    genc_st *f;
-    memset(m, 0, sizeof *m);
-    genc_status s = genc_st_open(ctx, path, &f);
-    if (s) return s;
-    genc_unet_config c;
-    s = genc_unet_config_parse(ctx, genc_st_meta(f, "config"), path, &c);
-    if (!s) s = genc_unet_init(ctx, m, &c);
-    if (!s) s = genc_checkpoint_load(ctx, f, &m->params, NULL, NULL);
-    if (s && m->res) genc_unet_free(m);
-    genc_st_close(f);
-    return s;
-}
-
 /* ---- forward ---- */
 
 /* Kernel: emb[n, i] = sin(t_n f_i), emb[n, half + i] = cos(t_n f_i), f_i = exp(-ln(10000) i / (half - 1))

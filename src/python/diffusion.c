@@ -16,7 +16,8 @@
 typedef struct {
     PyObject_HEAD
     genc_unet m;
-    bool built;
+    bool built, ema; /* ema: loaded with a checkpoint's EMA weights */
+    char *diffusion;  /* a diffusion checkpoint's whole "config" metadata, or NULL */
     int busy; /* a sampler thread is reading the parameters */
     PyObject *named, *watch;
     pg_exec ex;
@@ -36,6 +37,7 @@ static void unet_dealloc(UNetObject *u) {
     PyObject_GC_UnTrack(u);
     unet_clear(u);
     if (u->built) genc_unet_free(&u->m);
+    free(u->diffusion);
     pg_exec_free(&u->ex);
     Py_TYPE(u)->tp_free(u);
 }
@@ -48,16 +50,39 @@ static int unet_finish(UNetObject *u) {
     return u->watch ? 0 : -1;
 }
 
-/* UNetCore(config_json=None, **fields): genc_unet_defaults() with the given fields. */
+/* A checkpoint of either config form (include/genc/unet.h), with its EMA weights when `ema`
+ * and it has them; a diffusion checkpoint's whole config is kept for diffusion_config. */
+static genc_status unet_open(UNetObject *u, const char *path, bool ema) {
+    genc_st *f;
+    genc_status s = genc_st_open(G.ctx, path, &f);
+    if (s) return s;
+    genc_unet_config c;
+    bool diffusion = false;
+    const char *meta = genc_st_meta(f, "config");
+    s = genc_unet_config_from_meta(G.ctx, meta, path, &c, &diffusion);
+    if (!s) s = genc_unet_load_st(G.ctx, f, path, ema, &u->m, &u->ema);
+    if (!s && diffusion && !(u->diffusion = strdup(meta))) s = genc_error(G.ctx, GENC_ENOMEM, "out of memory");
+    if (s && u->m.res) genc_unet_free(&u->m);
+    genc_st_close(f);
+    return s;
+}
+
+/* UNetCore(config_json=None, path=None, ema=True): genc_unet_defaults() with the config's
+ * fields, or a checkpoint (flat U-Net or `genc image train` diffusion config). */
 static int unet_init(UNetObject *u, PyObject *args, PyObject *kw) {
-    static char *kwlist[] = {"config_json", "path", NULL};
+    static char *kwlist[] = {"config_json", "path", "ema", NULL};
     const char *json = NULL;
     PyObject *path = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|zO&:UNetCore", kwlist, &json, PyUnicode_FSConverter, &path)) return -1;
-    if (u->built) return PyErr_SetString(PyExc_RuntimeError, "UNetCore already built"), -1;
+    int ema = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|zO&p:UNetCore", kwlist, &json, PyUnicode_FSConverter, &path, &ema))
+        return -1;
+    if (u->built) {
+        Py_XDECREF(path);
+        return PyErr_SetString(PyExc_RuntimeError, "UNetCore already built"), -1;
+    }
     genc_status s;
     if (path) {
-        s = genc_unet_load(G.ctx, PyBytes_AS_STRING(path), &u->m);
+        s = unet_open(u, PyBytes_AS_STRING(path), ema);
         Py_DECREF(path);
     } else {
         genc_unet_config c = genc_unet_defaults();
@@ -110,6 +135,11 @@ static PyObject *unet_cfg(UNetObject *u, void *c) {
     free(j);
     return r;
 }
+static PyObject *unet_diffusion(UNetObject *u, void *c) {
+    if (!u->diffusion) Py_RETURN_NONE;
+    return PyUnicode_FromString(u->diffusion);
+}
+static PyObject *unet_ema(UNetObject *u, void *c) { return PyBool_FromLong(u->ema); }
 static PyObject *unet_dim(UNetObject *u, void *c) {
     return PyLong_FromLong(u->built ? u->m.cfg.channels * u->m.cfg.rows * u->m.cfg.cols : 0);
 }
@@ -135,6 +165,9 @@ static PyGetSetDef unet_getset[] = {
     {"named_tensors", (getter)unet_named, NULL, "((name, Tensor), ...)", NULL},
     {"config_json", (getter)unet_cfg, NULL, "the config", NULL},
     {"dim", (getter)unet_dim, NULL, "values per image", NULL},
+    {"diffusion_config_json", (getter)unet_diffusion, NULL,
+     "a diffusion checkpoint's whole config (model, schedule, T, ...), else None", NULL},
+    {"ema", (getter)unet_ema, NULL, "True when the checkpoint's EMA weights were loaded", NULL},
     {NULL},
 };
 static PyTypeObject UNet_Type = {
