@@ -5,7 +5,8 @@
 # floor, all with the same COUNT images.
 #
 #   bash docs/diffusion_evidence.sh [stage...]     stages: classify train pairs reflow distill rows
-#                                                   straight extras table (default: all, in order), long, big, bigx;
+#                                                   straight extras table (default: all, in order), long, big, bigx,
+#                                                   rf1 (the 1-rectified flow of "train" alone);
 #   "rows PATTERN" runs the rows whose names start with PATTERN, "ddpm1000" DDPM's row alone
 # Environment: GENC (binary, build/genc), OUT (runs/diffusion), DATA (fashion-mnist), COUNT (FID
 # images per set, 200), DDPM_STEPS (1922), RF_STEPS (1936: where the runs were stopped for time), PAIRS (2000), PAIR_STEPS (6), REFLOW_STEPS (600),
@@ -37,9 +38,14 @@ classify() { # the FID feature network (penultimate 256 features of the convnet)
   [ -s "$CLS" ] || "$G" classify train --data "$DATA" "${extra[@]}" --threads 1 --out "$OUT/classify" | tee "$OUT/logs/classify.log"
 }
 
+rf1() { # 1-rectified flow alone (the flow rows without the DDPM: classify rf1 pairs reflow distill "rows real"
+  # "rows rf" "rows distill" straight)
+  "$G" image train --model rflow "${NET[@]}" --steps "$RF_STEPS" --out "$OUT/rf1" >"$OUT/logs/rf1.log" 2>&1
+}
+
 train() { # DDPM (linear betas, T = 1000, epsilon) and 1-rectified flow, side by side
   "$G" image train --model ddpm "${NET[@]}" --steps "$DDPM_STEPS" --out "$OUT/ddpm" >"$OUT/logs/ddpm.log" 2>&1 &
-  "$G" image train --model rflow "${NET[@]}" --steps "$RF_STEPS" --out "$OUT/rf1" >"$OUT/logs/rf1.log" 2>&1 &
+  rf1 &
   wait
 }
 
