@@ -3,12 +3,12 @@
 # all, not only the best). Needs run.sh's work dir (data and base model). One thread, one run at
 # a time; a configuration whose log tune/NAME.log exists is not run again. Summary at the end.
 #  pass 1: the first settings, evaluated on test (low data = the first N training examples);
-#  pass 2 to 4: the low-data grid, evaluated on dev (96 held-out records that are not in test), on
+#  pass 2 to 5: the low-data grid, evaluated on dev (96 held-out records that are not in test), on
 #          subsets 0 and 1 of each size; run.sh then reports the setting with the best mean dev
 #          exact match per method and size on test, over 5 subsets.
 #  --init-words runs: "p10words" trains P directly (--reparam 0), "p10mlpwords" trains through the
 #  MLP, its output fitted to the words' latents at the start (pass 4).
-# Usage: [JOBS=2] docs/prefix_task/tune.sh [genc-binary] [workdir]   (~60 min on one core; JOBS
+# Usage: [JOBS=2] docs/prefix_task/tune.sh [genc-binary] [workdir]   (~65 min on one core; JOBS
 # runs that many one-thread runs at once)
 set -euo pipefail
 G=$(realpath "${1:-build/genc}")
@@ -90,6 +90,17 @@ for n in 2 5 10 20 50 100; do
       set -- $cfg
       run dev_low${n}_${k}_p10mlpwords_lr$1_s$2 dev.jsonl --data low${n}_$k.jsonl --prefix-len 10 --reparam 512 \
         --init-words "$WORDS" --lr $1 --steps $2
+    done
+  done
+done
+# pass 5, on dev: shorter runs (300 steps) for both MLP starts at every size
+for n in 2 5 10 20 50 100; do
+  for k in 0 1; do
+    d=low${n}_$k.jsonl
+    run dev_low${n}_${k}_p10_lr1e-3_s300 dev.jsonl --data $d --prefix-len 10 --reparam 512 --lr 1e-3 --steps 300
+    for lr in 3e-4 1e-3; do
+      run dev_low${n}_${k}_p10mlpwords_lr${lr}_s300 dev.jsonl --data $d --prefix-len 10 --reparam 512 \
+        --init-words "$WORDS" --lr $lr --steps 300
     done
   done
 done
