@@ -12,7 +12,7 @@
 # images per set, 200), DDPM_STEPS (1922), RF_STEPS (1936: where the runs were stopped for time), PAIRS (2000), PAIR_STEPS (6), REFLOW_STEPS (600),
 # DISTILL_STEPS (250), JOBS (rows run in parallel, 3), LONG_STEPS (9000: the `long` stage, not in the default list,
 # continues the DDPM to this step on 2 threads and scores DDPM-1000 and DDIM at 10-100 steps), BIG_STEPS (11000: the `big`
-# stage, not in the default list either, trains a 636K-parameter DDPM and scores the same rows; BIG_PRED=v: as a v-predictor; `bigx` scores DDIM-50 variants of it). Every run uses one thread, so the CPU
+# stage, not in the default list either, trains a 636K-parameter DDPM and scores the same rows; BIG_PRED=v: as a v-predictor; BIG_THREADS: its training threads, 1; `bigx` scores DDIM-50 variants of it). Every run uses one thread, so the CPU
 # seconds it reports are what an idle core would take; wall times depend on the machine's load.
 set -eu
 G=${GENC:-build/genc}
@@ -184,15 +184,17 @@ big() { # "A larger DDPM" of docs/diffusion.md: 636K parameters with attention a
   [ -s "$B/checkpoint.safetensors" ] && resume=(--resume) # continues (or, when finished, keeps) an earlier run
   "$G" image train --model ddpm --prediction "$pred" --data "$DATA" --base 16 --mult 1,2,4 --levels 3 --res-blocks 1 --groups 8 --attn-heads 1 \
     --dropout 0 --batch 32 --lr 1e-3 --schedule cosine --min-lr 1e-5 --warmup 200 --ema 0.999 --steps "${BIG_STEPS:-11000}" \
-    --save-every 500 --eval-every 1000 --threads 1 "${resume[@]}" --out "$B" >>"$OUT/logs/ddpm_$p.log" 2>&1
+    --save-every 500 --eval-every 1000 --threads "${BIG_THREADS:-1}" "${resume[@]}" --out "$B" >>"$OUT/logs/ddpm_$p.log" 2>&1
   score_ddpm "$B/checkpoint.safetensors" "$p"
   fid_line "$p-floor-real-train" --a "$DATA:train" # the real train vs real test floor
 }
 
-bigx() { # the DDIM 50, eta 0 variants quoted under the "larger DDPM" table (spacing, raw weights, clipping, eta)
+bigx() { # the DDIM 50, eta 0 variants quoted under the "larger DDPM" table (spacing, raw weights, clipping, eta);
+  # quadratic and linspace were added later (the DDIM paper's CIFAR-10 runs use quadratic)
   local d="$OUT/ddpm_big/checkpoint.safetensors" v
   for v in "trailing|--eta 0 --spacing trailing" "noclip|--eta 0 --clip=false" "raw|--eta 0 --ema=false" \
-           "eta0.5|--eta 0.5" "eta1-trailing|--eta 1 --spacing trailing"; do
+           "eta0.5|--eta 0.5" "eta1-trailing|--eta 1 --spacing trailing" "quadratic|--eta 0 --spacing quadratic" \
+           "linspace|--eta 0 --spacing linspace"; do
     # shellcheck disable=SC2086
     fid_line "bigx-ddim-50-${v%%|*}" --a "$d" --sampler ddim --steps 50 ${v#*|}
   done

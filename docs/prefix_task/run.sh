@@ -7,7 +7,7 @@
 # example outputs (fields.py). The low-data settings are the ones tune.sh chose on dev.
 # With all the training examples every setting runs with three seeds (the prefix's random start
 # and the batch order). Runs are one thread each; JOBS=2 runs two at once.
-# Usage: [JOBS=2] docs/prefix_task/run.sh [genc-binary] [workdir]   (~70 min on one core)
+# Usage: [JOBS=2] docs/prefix_task/run.sh [genc-binary] [workdir]   (~30 min on one core, ~15 with JOBS=2)
 set -euo pipefail
 G=$(realpath "${1:-build/genc}")
 W=${2:-runs/prefix_task}

@@ -8,7 +8,7 @@
 #          exact match per method and size on test, over 5 subsets.
 #  --init-words runs: "p10words" trains P directly (--reparam 0), "p10mlpwords" trains through the
 #  MLP, its output fitted to the words' latents at the start (pass 4).
-# Usage: [JOBS=2] docs/prefix_task/tune.sh [genc-binary] [workdir]   (~65 min on one core; JOBS
+# Usage: [JOBS=2] docs/prefix_task/tune.sh [genc-binary] [workdir]   (~50 min on one core, ~25 with JOBS=2; JOBS
 # runs that many one-thread runs at once)
 set -euo pipefail
 G=$(realpath "${1:-build/genc}")
