@@ -12,7 +12,7 @@
 # images per set, 200), DDPM_STEPS (1922), RF_STEPS (1936: where the runs were stopped for time), PAIRS (2000), PAIR_STEPS (6), REFLOW_STEPS (600),
 # DISTILL_STEPS (250), JOBS (rows run in parallel, 3), LONG_STEPS (9000: the `long` stage, not in the default list,
 # continues the DDPM to this step on 2 threads and scores DDPM-1000 and DDIM at 10-100 steps), BIG_STEPS (11000: the `big`
-# stage, not in the default list either, trains a 636K-parameter DDPM and scores the same rows; BIG_PRED=v: as a v-predictor; BIG_THREADS: its training threads, 1; `bigx` scores DDIM-50 variants of it). Every run uses one thread, so the CPU
+# stage, not in the default list either, trains a 636K-parameter DDPM and scores the same rows; BIG_PRED=v: as a v-predictor; BIG_THREADS: its training threads, 1; `bigx` scores DDIM-50 variants of it; `bigc` its DDPM-1000 and DDIM-50 at COUNT images). Every run uses one thread, so the CPU
 # seconds it reports are what an idle core would take; wall times depend on the machine's load.
 set -eu
 G=${GENC:-build/genc}
@@ -158,13 +158,15 @@ table() { # markdown rows: name | NFE | FID | CPU s per image | wall s
   done
 }
 
-score_ddpm() { # DDPM-1000 (two halves in parallel) and DDIM 10-100 steps, eta 0 and 1, of checkpoint $1; names get prefix $2
-  local d="$1" p="$2" o half=$((COUNT / 2)) s e
+score_ddpm() { # DDPM-1000 (two halves in parallel) and DDIM at steps $3... (default 10 20 50 100), eta 0 and 1, of
+  # checkpoint $1; names get prefix $2
+  local d="$1" p="$2" o half=$((COUNT / 2)) s e steps=(10 20 50 100)
+  [ $# -gt 2 ] && steps=("${@:3}")
   o="$(dirname "$1")/$p-ddpm1000"
   sample_halves "$d" "$o"
   fid_line "$p-ddpm-1000" --a "$o-0.safetensors,$o-$half.safetensors"
   cat "$OUT/logs/$p-ddpm1000-0.log" "$OUT/logs/$p-ddpm1000-$half.log" | awk -v p="$p" '/^sampled/ { c += $10 } END { printf "%s-ddpm-1000: %.1f s CPU\n", p, c }'
-  for s in 10 20 50 100; do for e in 0 1; do
+  for s in "${steps[@]}"; do for e in 0 1; do
     fid_line "$p-ddim-$s-eta$e" --a "$d" --sampler ddim --steps "$s" --eta "$e"
   done; done
 }
@@ -187,6 +189,14 @@ big() { # "A larger DDPM" of docs/diffusion.md: 636K parameters with attention a
     --save-every 500 --eval-every 1000 --threads "${BIG_THREADS:-1}" "${resume[@]}" --out "$B" >>"$OUT/logs/ddpm_$p.log" 2>&1
   score_ddpm "$B/checkpoint.safetensors" "$p"
   fid_line "$p-floor-real-train" --a "$DATA:train" # the real train vs real test floor
+}
+
+bigc() { # the big model's DDPM-1000, DDIM-50 (eta 0 and 1; eta 0 also without x0 clipping, as the DDIM paper's
+  # code) and the floor at COUNT images (COUNT=1000 bash ... bigc)
+  local d="$OUT/ddpm_big/checkpoint.safetensors"
+  score_ddpm "$d" "bigc$COUNT" 50
+  fid_line "bigc$COUNT-ddim-50-eta0-noclip" --a "$d" --sampler ddim --steps 50 --eta 0 --clip=false
+  fid_line "bigc$COUNT-floor-real-train" --a "$DATA:train"
 }
 
 bigx() { # the DDIM 50, eta 0 variants quoted under the "larger DDPM" table (spacing, raw weights, clipping, eta);
