@@ -204,15 +204,19 @@ static genc_tensor *param(genc_ctx *ctx, genc_lm_prefix_train *t, const char *na
     return p;
 }
 
+/* LAPACK's Cholesky solve (Fortran calling convention; OpenBLAS ships it, as for fid.c's dsyev). */
+extern void dposv_(const char *uplo, const int *n, const int *nrhs, double *a, const int *lda, double *b,
+                   const int *ldb, int *info);
+
 /* Set W2 so that MLP(P') reproduces a given prefix exactly at the start (b2 = 0): with
  * H = tanh(P' W1^T + b1) [L, k] (full row rank for L <= k) and Y [L, NW] the target rows
  * (position i: every layer's c_kv, k_pe), the minimum-norm solution of H W2^T = Y is
- * W2^T = H^T (H H^T)^-1 Y. The L x L Gram matrix is solved by Cholesky in double. */
+ * W2^T = H^T (H H^T)^-1 Y; the L x L system is solved in double by dposv. */
 static genc_status fit_mlp_to(genc_ctx *ctx, const genc_lm_config *c, genc_lm_prefix_train *t,
                               const genc_lm_prefix *init) {
     int64_t L = t->len, k = t->hidden, D = c->dim, W = c->kv_lora_rank + c->qk_rope_dim, NW = c->n_layers * W;
-    double *H = malloc((size_t)(L * k) * sizeof *H), *G = calloc((size_t)(L * L), sizeof *G);
-    double *A = malloc((size_t)(L * NW) * sizeof *A); /* (H H^T)^-1 Y */
+    double *H = malloc((size_t)(L * k) * sizeof *H), *G = malloc((size_t)(L * L) * sizeof *G);
+    double *A = malloc((size_t)(L * NW) * sizeof *A); /* column-major [L, NW]: Y, then (H H^T)^-1 Y */
     genc_status s = H && G && A ? GENC_OK : genc_error(ctx, GENC_ENOMEM, "out of memory fitting the prefix MLP");
     for (int64_t i = 0; !s && i < L; i++)
         for (int64_t h = 0; h < k; h++) {
@@ -221,41 +225,24 @@ static genc_status fit_mlp_to(genc_ctx *ctx, const genc_lm_config *c, genc_lm_pr
             H[i * k + h] = tanh(z);
         }
     for (int64_t i = 0; !s && i < L; i++)
-        for (int64_t j = 0; j <= i; j++) {
+        for (int64_t j = 0; j < L; j++) {
             double g = 0;
             for (int64_t h = 0; h < k; h++) g += H[i * k + h] * H[j * k + h];
             G[i * L + j] = g;
         }
-    for (int64_t j = 0; !s && j < L; j++) { /* G = R R^T, R lower triangular, in place */
-        for (int64_t p = 0; p < j; p++) G[j * L + j] -= G[j * L + p] * G[j * L + p];
-        if (!(G[j * L + j] > 1e-9))
-            s = genc_error(ctx, GENC_EINVAL, "prefix: cannot fit the MLP to --init-words (rank-deficient, L %lld, "
-                           "k %lld); try a larger --reparam or --reparam 0", (long long)L, (long long)k);
-        else G[j * L + j] = sqrt(G[j * L + j]);
-        for (int64_t i = j + 1; !s && i < L; i++) {
-            for (int64_t p = 0; p < j; p++) G[i * L + j] -= G[i * L + p] * G[j * L + p];
-            G[i * L + j] /= G[j * L + j];
-        }
-    }
     for (int64_t i = 0; !s && i < L; i++) /* Y[i, l W + w] = init[l, i, w] */
         for (int64_t l = 0; l < c->n_layers; l++)
-            for (int64_t w = 0; w < W; w++) A[i * NW + l * W + w] = init->data[(l * L + i) * W + w];
-    for (int64_t col = 0; !s && col < NW; col++) { /* A = R^-T R^-1 Y, column by column */
-        for (int64_t i = 0; i < L; i++) {
-            double v = A[i * NW + col];
-            for (int64_t p = 0; p < i; p++) v -= G[i * L + p] * A[p * NW + col];
-            A[i * NW + col] = v / G[i * L + i];
-        }
-        for (int64_t i = L - 1; i >= 0; i--) {
-            double v = A[i * NW + col];
-            for (int64_t p = i + 1; p < L; p++) v -= G[p * L + i] * A[p * NW + col];
-            A[i * NW + col] = v / G[i * L + i];
-        }
-    }
+            for (int64_t w = 0; w < W; w++) A[(l * W + w) * L + i] = init->data[(l * L + i) * W + w];
+    int n = (int)L, nrhs = (int)NW, info = 0;
+    if (!s) dposv_("L", &n, &nrhs, G, &n, A, &n, &info);
+    if (!s && info)
+        s = genc_error(ctx, GENC_EINVAL, "prefix: cannot fit the MLP to --init-words (H H^T not positive definite, "
+                       "dposv info %d; L %lld, k %lld); try a larger --reparam or --reparam 0", info, (long long)L,
+                       (long long)k);
     for (int64_t j = 0; !s && j < NW; j++) { /* W2[j, h] = sum_i A[i, j] H[i, h]; b2 = 0 */
         for (int64_t h = 0; h < k; h++) {
             double v = 0;
-            for (int64_t i = 0; i < L; i++) v += A[i * NW + j] * H[i * k + h];
+            for (int64_t i = 0; i < L; i++) v += A[j * L + i] * H[i * k + h];
             t->w2->data[j * k + h] = (genc_real)v;
         }
         t->b2->data[j] = 0;
