@@ -210,8 +210,9 @@ class UNet(_CoreModule):
 
     @property
     def diffusion_config(self):
-        j = self._core.diffusion_config_json
-        return None if j is None else _json.loads(j)
+        j = self._core.checkpoint_config_json
+        c = None if j is None else _json.loads(j)
+        return c if isinstance(c, dict) and c.get("family") == "diffusion" else None
 
     @property
     def ema_loaded(self):

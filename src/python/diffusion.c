@@ -17,7 +17,7 @@ typedef struct {
     PyObject_HEAD
     genc_unet m;
     bool built, ema; /* ema: loaded with a checkpoint's EMA weights */
-    char *diffusion;  /* a diffusion checkpoint's whole "config" metadata, or NULL */
+    char *meta;       /* an opened checkpoint's "config" metadata, or NULL */
     int busy; /* a sampler thread is reading the parameters */
     PyObject *named, *watch;
     pg_exec ex;
@@ -37,7 +37,7 @@ static void unet_dealloc(UNetObject *u) {
     PyObject_GC_UnTrack(u);
     unet_clear(u);
     if (u->built) genc_unet_free(&u->m);
-    free(u->diffusion);
+    free(u->meta);
     pg_exec_free(&u->ex);
     Py_TYPE(u)->tp_free(u);
 }
@@ -51,17 +51,14 @@ static int unet_finish(UNetObject *u) {
 }
 
 /* A checkpoint of either config form (include/genc/unet.h), with its EMA weights when `ema`
- * and it has them; a diffusion checkpoint's whole config is kept for diffusion_config. */
+ * and it has them; its config metadata is kept (genc.UNet.diffusion_config reads it). */
 static genc_status unet_open(UNetObject *u, const char *path, bool ema) {
     genc_st *f;
     genc_status s = genc_st_open(G.ctx, path, &f);
     if (s) return s;
-    genc_unet_config c;
-    bool diffusion = false;
     const char *meta = genc_st_meta(f, "config");
-    s = genc_unet_config_from_meta(G.ctx, meta, path, &c, &diffusion);
-    if (!s) s = genc_unet_load_st(G.ctx, f, path, ema, &u->m, &u->ema);
-    if (!s && diffusion && !(u->diffusion = strdup(meta))) s = genc_error(G.ctx, GENC_ENOMEM, "out of memory");
+    s = genc_unet_load_st(G.ctx, f, path, ema, &u->m, &u->ema);
+    if (!s && meta && !(u->meta = strdup(meta))) s = genc_error(G.ctx, GENC_ENOMEM, "out of memory");
     if (s && u->m.res) genc_unet_free(&u->m);
     genc_st_close(f);
     return s;
@@ -135,9 +132,9 @@ static PyObject *unet_cfg(UNetObject *u, void *c) {
     free(j);
     return r;
 }
-static PyObject *unet_diffusion(UNetObject *u, void *c) {
-    if (!u->diffusion) Py_RETURN_NONE;
-    return PyUnicode_FromString(u->diffusion);
+static PyObject *unet_meta(UNetObject *u, void *c) {
+    if (!u->meta) Py_RETURN_NONE;
+    return PyUnicode_FromString(u->meta);
 }
 static PyObject *unet_ema(UNetObject *u, void *c) { return PyBool_FromLong(u->ema); }
 static PyObject *unet_dim(UNetObject *u, void *c) {
@@ -165,8 +162,8 @@ static PyGetSetDef unet_getset[] = {
     {"named_tensors", (getter)unet_named, NULL, "((name, Tensor), ...)", NULL},
     {"config_json", (getter)unet_cfg, NULL, "the config", NULL},
     {"dim", (getter)unet_dim, NULL, "values per image", NULL},
-    {"diffusion_config_json", (getter)unet_diffusion, NULL,
-     "a diffusion checkpoint's whole config (model, schedule, T, ...), else None", NULL},
+    {"checkpoint_config_json", (getter)unet_meta, NULL,
+     "the opened checkpoint's config metadata (JSON), else None", NULL},
     {"ema", (getter)unet_ema, NULL, "True when the checkpoint's EMA weights were loaded", NULL},
     {NULL},
 };
