@@ -14,6 +14,8 @@
 # <|eos|> after it) and is a sentence alone or after a record in one of three notations:
 # "Record: X; Y; P; A; R. Text:", a JSON-like object, or the task's own "name[X] ... =>" notation
 # (web text has seen tables), always followed by one of the 24 templates, never the task's.
+# With --unseen-notation the task's notation is left out of the pre-training text (records appear
+# only as "Record: ..." and JSON-like objects), so the base has never seen the task's input form.
 # Names: 1,000 made-up names (so a name must be copied, not memorised) and, for 1 document in
 # 10, the task's 10 names with training (name, food) pairs only.
 import json, os, random, re, sys
@@ -96,9 +98,9 @@ def record_prefix(d, kind):
     return ""
 
 
-def document(d, rng):
+def document(d, rng, kinds):
     text = rng.choice(TEMPLATES).format(art=article(d["rating"]), **d)
-    return record_prefix(d, rng.choice(["plain", "record", "json", "keyvalue"])) + text
+    return record_prefix(d, rng.choice(kinds)) + text
 
 
 def made_up_names(rng, n):
@@ -111,9 +113,12 @@ def made_up_names(rng, n):
     return sorted(out - set(names))
 
 
-def check_corpus(docs, test):
-    """The task's full template never occurs; each of its joins does; no held-out pair appears."""
+def check_corpus(docs, test, unseen_notation):
+    """The task's full template never occurs; each of its joins does; no held-out pair appears;
+    with unseen_notation, the task's input notation never occurs either."""
     assert not any(TASK_RE.search(t) for t in docs), "a pre-training line has the task's template"
+    if unseen_notation:
+        assert not any("name[" in t or "=>" in t for t in docs), "a pre-training line has the task's notation"
     assert all(TASK_RE.fullmatch(task_output(d).strip()) for d in test), "TASK_RE misses the task"
     for join in TASK_JOINS:
         assert any(re.search(join, t) for t in docs), "no pre-training line has " + join
@@ -129,8 +134,9 @@ def write_jsonl(path, recs_):
             f.write(json.dumps({"input": task_input(d), "output": task_output(d)}) + "\n")
 
 
-def main(outdir):
+def main(outdir, unseen_notation=False):
     rng = random.Random(0)
+    kinds = ["plain", "record", "json"] + ([] if unseen_notation else ["keyvalue"])
     os.makedirs(outdir, exist_ok=True)
     train, test = [], []
     for i, j, d in recs():
@@ -147,8 +153,8 @@ def main(outdir):
         else:
             d = dict(name=rng.choice(pool), food=rng.choice(foods), price=rng.choice(prices),
                      area=rng.choice(areas), rating=rng.choice(ratings))
-        docs.append(document(d, rng))
-    check_corpus(docs, test)
+        docs.append(document(d, rng, kinds))
+    check_corpus(docs, test, unseen_notation)
     with open(os.path.join(outdir, "base.txt"), "w") as f:
         f.write("\n".join(docs) + "\n")
     # dev: the other 96 held-out records (settings are chosen on dev, reported on test);
@@ -158,8 +164,10 @@ def main(outdir):
         for k in range(5):
             write_jsonl(os.path.join(outdir, "low%d_%d.jsonl" % (n, k)), random.Random(1000 * n + k).sample(train, n))
     print("train %d, held out %d (evaluated 120), base documents %d, templates %d; "
-          "checked: no base line matches the task template" % (len(train), len(test), len(docs), len(TEMPLATES)))
+          "checked: no base line matches the task template%s" % (len(train), len(test), len(docs), len(TEMPLATES),
+                                                                 ", nor its notation" if unseen_notation else ""))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else ".")
+    args = [a for a in sys.argv[1:] if a != "--unseen-notation"]
+    main(args[0] if args else ".", "--unseen-notation" in sys.argv[1:])

@@ -23,7 +23,8 @@ WORDS="is a restaurant in the with prices and an rating."
 mkdir -p logs out
 JOBS=${JOBS:-1}
 run() { # name, flags...: one run on test in the background (at most JOBS at once), its log in
-        # logs/NAME.log, its result in out/NAME.st
+        # logs/NAME.log, its result in out/NAME.st; a run whose log exists is not run again
+  [ -s logs/$1.log ] && return 0
   while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
   run1 "$@" &
 }
@@ -51,16 +52,18 @@ FULL="--full --lr 3e-4 --steps 100"
 PREFIX="--prefix-len 10 --reparam 512 --lr 1e-3 --steps 800"
 PWORDS="--prefix-len 10 --reparam 0 --lr 2e-2 --steps 800"
 PMLPWORDS="--prefix-len 10 --reparam 512 --lr 1e-3 --steps 800"
+PZERO="--prefix-len 10 --reparam 512 --init-std 0 --lr 3e-3 --steps 300"
 for n in 2 5 10 20 50 100; do
   for k in 0 1 2 3 4; do
     run low${n}_${k}_full --data low${n}_$k.jsonl $FULL
     run low${n}_${k}_prefix10 --data low${n}_$k.jsonl $PREFIX
     run low${n}_${k}_prefix10words --data low${n}_$k.jsonl $PWORDS --init-words "$WORDS"
     run low${n}_${k}_prefix10mlpwords --data low${n}_$k.jsonl $PMLPWORDS --init-words "$WORDS"
+    run low${n}_${k}_prefix10zero --data low${n}_$k.jsonl $PZERO
   done
 done
 wait
-rm -f out/low*_full.st
+rm -f out/low[15]*_full.st # the N = 2 fine-tuned models stay for the field counts below
 /usr/bin/python3 "$here/summary.py" logs
 echo "== per-field accuracy and example outputs (fields.py)"
 for m in "out/all_0_full.st -" "$B out/all_0_prefix10.st" "$B out/all_0_prefix10lr1e-3.st" "$B out/all_0_prefix5.st" \
@@ -68,4 +71,11 @@ for m in "out/all_0_full.st -" "$B out/all_0_prefix10.st" "$B out/all_0_prefix10
   set -- $m
   echo "-- $*"
   /usr/bin/python3 "$here/fields.py" "$G" $1 test.jsonl "${2#-}" 2
+done
+echo "== N = 2: per-field accuracy; are wrong values the training examples' values? (fields.py)"
+for k in 0 1 2 3 4; do
+  echo "-- prefix (MLP, random start) low2_$k"
+  /usr/bin/python3 "$here/fields.py" "$G" $B test.jsonl out/low2_${k}_prefix10.st 0 low2_$k.jsonl
+  echo "-- full fine-tuning low2_$k"
+  /usr/bin/python3 "$here/fields.py" "$G" out/low2_${k}_full.st test.jsonl - 0 low2_$k.jsonl
 done

@@ -6,6 +6,7 @@
 #  pass 2 to 5: the low-data grid, evaluated on dev (96 held-out records that are not in test), on
 #          subsets 0 and 1 of each size; run.sh then reports the setting with the best mean dev
 #          exact match per method and size on test, over 5 subsets.
+#  pass 6: the zero start (--init-std 0: P = MLP(P') = 0 before the first step); pass 7: shorter runs of it at N = 2.
 #  --init-words runs: "p10words" trains P directly (--reparam 0), "p10mlpwords" trains through the
 #  MLP, its output fitted to the words' latents at the start (pass 4).
 # Usage: [JOBS=2] docs/prefix_task/tune.sh [genc-binary] [workdir]   (~50 min on one core, ~25 with JOBS=2; JOBS
@@ -102,6 +103,24 @@ for n in 2 5 10 20 50 100; do
       run dev_low${n}_${k}_p10mlpwords_lr${lr}_s300 dev.jsonl --data $d --prefix-len 10 --reparam 512 \
         --init-words "$WORDS" --lr $lr --steps 300
     done
+  done
+done
+# pass 6, on dev: the MLP's output starting at zero (--init-std 0: W2 = 0, so P = 0 and the base's
+# outputs are nearly unchanged before the first step; 2026-12-03, session 5)
+for n in 2 5 10 20 50 100; do
+  for k in 0 1; do
+    for cfg in "1e-3 300" "1e-3 800" "3e-3 300"; do
+      set -- $cfg
+      run dev_low${n}_${k}_p10zero_lr$1_s$2 dev.jsonl --data low${n}_$k.jsonl --prefix-len 10 --reparam 512 --init-std 0 \
+        --lr $1 --steps $2
+    done
+  done
+done
+# pass 7, on dev: stopping earlier, N = 2, the zero start at lr 1e-3
+for k in 0 1; do
+  for s in 25 50 100 200; do
+    run dev_low2_${k}_p10zero_lr1e-3_s$s dev.jsonl --data low2_$k.jsonl --prefix-len 10 --reparam 512 --init-std 0 \
+      --lr 1e-3 --steps $s
   done
 done
 wait

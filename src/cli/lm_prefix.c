@@ -351,7 +351,8 @@ int genc_cli_lm_prefix_tune(int argc, char **argv) {
         {"reparam", FLAG_INT, &a.reparam, "hidden size k of the reparameterisation MLP (0: train P directly)", 0, 1 << 20},
         {"init-words", FLAG_STRING, &a.init_words, "initialise P from the latents of the last L tokens of these words "
                                                     "(with the MLP: its output fitted to them)"},
-        {"init-std", FLAG_DOUBLE, &a.init_std, "std of the random initial P (direct) or MLP output scale", 0, 100},
+        {"init-std", FLAG_DOUBLE, &a.init_std, "std of the random initial P (direct) or MLP output scale "
+                                                "(0: P starts at zero)", 0, 100},
         {"full", FLAG_BOOL, &a.full, "fine-tune every parameter instead (baseline); --out gets a full checkpoint"},
         {"steps", FLAG_INT, &a.steps, "optimiser steps", 0, 1e12},
         {"batch", FLAG_INT, &a.batch, "examples per step", 1, 256},

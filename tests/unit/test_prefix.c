@@ -158,13 +158,23 @@ static void check_files(genc_ctx *ctx, genc_lm *m, genc_lm *other, const genc_lm
     remove(path);
 }
 
-/* A few prefix-training steps (reparameterised) leave the base parameters bit for bit. */
-static void check_frozen(genc_ctx *ctx, genc_lm *m) {
+/* A few prefix-training steps (reparameterised) lower the loss and leave the base parameters
+ * bit for bit; with std 0 (the zero start) the prefix is exactly 0 before the first step. */
+static void check_frozen(genc_ctx *ctx, genc_lm *m, double std) {
     uint64_t h0 = genc_lm_param_hash(m);
     genc_lm_prefix_train t;
     genc_tensor *ckv[16], *kpe[16];
     int32_t tok[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
-    CHECK(genc_lm_prefix_train_init(ctx, m, 4, 16, 1.0, NULL, &t) == GENC_OK);
+    CHECK(genc_lm_prefix_train_init(ctx, m, 4, 16, std, NULL, &t) == GENC_OK);
+    if (std == 0) {
+        genc_lm_prefix z;
+        CHECK(genc_lm_prefix_train_export(ctx, m, &t, &z) == GENC_OK);
+        double worst = 0;
+        for (int64_t i = 0; i < z.n_layers * z.len * (z.rank + z.rope); i++) worst = fmax(worst, fabs(z.data[i]));
+        CHECK_MSG(worst == 0, "zero start: exported prefix has |p| up to %g", worst);
+        genc_lm_prefix_free(&z);
+        genc_step_reset(ctx);
+    }
     for (int i = 0; i < m->params.n; i++) m->params.t[i]->requires_grad = false;
     genc_optim o;
     genc_optim_config oc = genc_optim_defaults(GENC_OPT_ADAMW);
@@ -179,7 +189,7 @@ static void check_frozen(genc_ctx *ctx, genc_lm *m) {
         genc_optim_step(&o, 1e-2);
         genc_step_reset(ctx);
     }
-    CHECK_MSG(last < first, "prefix training did not lower the loss (%g -> %g)", first, last);
+    CHECK_MSG(last < first, "prefix training (std %g) did not lower the loss (%g -> %g)", std, first, last);
     CHECK(genc_lm_param_hash(m) == h0);
     genc_lm_prefix exp;
     CHECK(genc_lm_prefix_train_export(ctx, m, &t, &exp) == GENC_OK && exp.len == 4 && exp.base_hash == h0);
@@ -228,7 +238,8 @@ int main(void) {
         check_mixed_batch(ctx, &m, &p, &q);
         if (!moe) check_gradient(ctx, &m);
         check_files(ctx, &m, &other, &p);
-        check_frozen(ctx, &m);
+        check_frozen(ctx, &m, 1.0);
+        check_frozen(ctx, &m, 0.0);
         check_mlp_init(ctx, &m, &q);
         genc_lm_prefix_free(&p), genc_lm_prefix_free(&q);
         genc_lm_free(&m), genc_lm_free(&other);
