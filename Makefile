@@ -17,7 +17,8 @@ build: deps
 	@test -x $(BUILD)/genc
 
 # Every test: unit (gradient checks, parsers), PyTorch reference, end-to-end; then the unit
-# tests again under ASan+UBSan, then a bounded fuzz run of the safetensors reader.
+# tests again under ASan+UBSan, then bounded fuzz runs of the parsers (safetensors, tokenizer,
+# answer checker, model configs, IDX and problem files).
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j$(THREADS)
 	@$(MAKE) --no-print-directory asan
@@ -37,6 +38,8 @@ fuzz: deps
 	@bash tests/fuzz/run_fuzz.sh $(FUZZ_SECONDS)
 	@bash tests/fuzz/run_fuzz_tokenizer.sh $(FUZZ_SECONDS)
 	@bash tests/fuzz/run_fuzz_expr.sh 30
+	@bash tests/fuzz/run_fuzz_configs.sh 30
+	@bash tests/fuzz/run_fuzz_files.sh 30
 
 # The main job on embedded defaults, a few minutes: the R1-Zero recipe in short (a generated
 # arithmetic corpus, a small DeepSeek-V3-architecture base model, GRPO with rule-based

@@ -44,12 +44,32 @@ void genc_ctx_free(genc_ctx *ctx) {
     free(ctx);
 }
 
+/* Messages are one line: control characters that came in with user data (a newline in a
+ * file's string, a tab in a flag) are written as \n, \r, \t or \xHH, truncated to fit. */
+static void one_line(char *msg, size_t cap) {
+    char raw[sizeof ((genc_ctx *)0)->msg];
+    snprintf(raw, sizeof raw, "%s", msg);
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)raw; *p && o + 1 < cap; p++) {
+        char esc[8];
+        int n = *p >= 0x20 && *p != 0x7f ? (esc[0] = (char)*p, 1)
+              : *p == '\n' ? snprintf(esc, sizeof esc, "\\n")
+              : *p == '\r' ? snprintf(esc, sizeof esc, "\\r")
+              : *p == '\t' ? snprintf(esc, sizeof esc, "\\t")
+              : snprintf(esc, sizeof esc, "\\x%02x", *p);
+        if (o + (size_t)n + 1 > cap) break;
+        memcpy(msg + o, esc, (size_t)n), o += (size_t)n;
+    }
+    msg[o] = 0;
+}
+
 genc_status genc_error(genc_ctx *ctx, genc_status status, const char *fmt, ...) {
     if (ctx && ctx->status == GENC_OK && status != GENC_OK) {
         va_list ap;
         va_start(ap, fmt);
         vsnprintf(ctx->msg, sizeof ctx->msg, fmt, ap);
         va_end(ap);
+        one_line(ctx->msg, sizeof ctx->msg);
         ctx->status = status;
     }
     return status;

@@ -150,7 +150,7 @@ static genc_status load_images(genc_ctx *ctx, const char *path, genc_dataset *ou
         st = genc_error(ctx, GENC_EFORMAT, "%s: expected at least one image of 1..4096 x "
                         "1..4096 pixels, found %u images of %ux%u", path, d[0], d[1], d[2]);
     uint8_t *raw = NULL;
-    int64_t len = (int64_t)d[0] * d[1] * d[2];
+    int64_t len = st == GENC_OK ? (int64_t)d[0] * d[1] * d[2] : 0; /* dims checked: < 2^56 */
     if (st == GENC_OK)
         st = idx_payload(ctx, &f, len, 16 + len, &raw);
     gzclose(f.gz);

@@ -152,6 +152,11 @@ static void test_idx_errors(genc_ctx *ctx) {
     }
     expect_idx_error(ctx, "huge", "lab3", GENC_EFORMAT, "huge", "truncated IDX data");
     expect_idx_error(ctx, "missing", "lab3", GENC_EIO, "missing", "cannot open");
+    /* out-of-range sizes are refused before their product is formed: it overflowed int64, which
+     * clang's UBSan in fuzz_files caught (gcc's -O1 sanitizer build drops the unused product, so
+     * tests/fuzz/corpus_files/idx_huge_dims is the regression input that fails without the fix) */
+    write_file("bigdims", "\0\0\x08\x03\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff", 16);
+    expect_idx_error(ctx, "bigdims", "lab3", GENC_EFORMAT, "bigdims", "1..4096");
 }
 
 static void check_fashion_split(genc_ctx *ctx, bool train) {
