@@ -23,7 +23,12 @@ static void write_file(const char *path, const void *p, size_t n) {
     REQUIRE(f && fwrite(p, 1, n, f) == n && fclose(f) == 0);
 }
 
-/* Scratch directory and the valid halves of the IDX pair: one 1x1 image, one label. */
+static void cleanup(void) {
+    unlink(images), unlink(labels), unlink(fuzzed), rmdir(dir);
+}
+
+/* Scratch directory (removed at exit) and the valid halves of the IDX pair: one 1x1 image,
+ * one label. */
 static void setup(void) {
     snprintf(dir, sizeof dir, "/tmp/genc_fuzz_files_XXXXXX");
     REQUIRE(mkdtemp(dir));
@@ -34,6 +39,7 @@ static void setup(void) {
     const uint8_t lab[9] = {0, 0, 8, 1, 0, 0, 0, 1, 7};
     write_file(images, img, sizeof img);
     write_file(labels, lab, sizeof lab);
+    atexit(cleanup);
 }
 
 static void require_one_line(genc_ctx *ctx) {

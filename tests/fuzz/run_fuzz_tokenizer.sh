@@ -1,21 +1,12 @@
 #!/usr/bin/env bash
-# Builds genc's tokenizer libFuzzer target with clang (library and target both
-# instrumented: ASan, UBSan, coverage) and fuzzes it for a bounded time. Seeds are made
-# here: one input per mode of tests/fuzz/fuzz_tokenizer.c (a valid tokenizer file from
-# the library itself is not needed: mode 1 wraps fuzzed merges into a valid file).
+# Fuzzes genc's tokenizer (fuzz_tokenizer.c) for a bounded time. Seeds are made here: one
+# input per mode of fuzz_tokenizer.c (a valid tokenizer file from the library itself is not
+# needed: mode 1 wraps fuzzed merges into a valid file). fuzz_lib.sh builds and runs it.
 # Usage: tests/fuzz/run_fuzz_tokenizer.sh [SECONDS=60]. Exits non-zero when the fuzzer
 # finds a crash; the crashing input is left in build-fuzz/artifacts/.
 set -euo pipefail
-secs=${1:-60}
-root=$(cd "$(dirname "$0")/../.." && pwd)
-build=${GENC_FUZZ_BUILD:-$root/build-fuzz}
-
-CC=clang cmake -S "$root" -B "$build" -DGENC_FUZZ=ON -DGENC_NATIVE=ON -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$build" --target fuzz_tokenizer -j "$(nproc)"
-
-work=$(mktemp -d /tmp/genc_fuzz_tok_XXXXXX)
-trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/corpus" "$work/seeds" "$build/artifacts"
+source "$(dirname "$0")/fuzz_lib.sh"
+fuzz_build fuzz_tokenizer
 # Mode 1 with the template metadata and merges (97,98) (263,99); mode 1 with its own JSON;
 # mode 2 and 3 text with specials, invalid UTF-8 and digits.
 printf '\x01\x01a\0\0\0b\0\0\0\x07\x01\0\0c\0\0\0' >"$work/seeds/wrapped_template"
@@ -26,6 +17,4 @@ printf '\x03\x40the the the cat sat on the mat <answer>42</answer> \xe2\x82\xac\
 for t in version type pretokenizer vocab_size n_merges specials byte_bpe genc-v1 '<|bos|>' '<|eos|>' '<think>' '</answer>'; do
     printf '"%s"\n' "$t"
 done >"$work/dict"
-"$build/fuzz_tokenizer" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
-    -max_len=4096 -print_final_stats=1 -dict="$work/dict" -artifact_prefix="$build/artifacts/" \
-    "$work/corpus" "$work/seeds"
+fuzz_run fuzz_tokenizer "${1:-60}" 4096 "$work/seeds"
