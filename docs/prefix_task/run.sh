@@ -22,18 +22,8 @@ B=base/checkpoint.safetensors
 WORDS="is a restaurant in the with prices and an rating."
 mkdir -p logs out
 JOBS=${JOBS:-1}
-run() { # name, flags...: one run on test in the background (at most JOBS at once), its log in
-        # logs/NAME.log, its result in out/NAME.st; a run whose log exists is not run again
-  [ -s logs/$1.log ] && return 0
-  while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
-  run1 "$@" &
-}
-run1() {
-  local name=$1; shift
-  "$G" lm prefix-tune --checkpoint $B --eval test.jsonl --max-new 40 --threads 1 --out out/$name.st "$@" 2>&1 \
-    | tr '\r' '\n' | grep -aE '^(eval|trained|stored|first)' >logs/$name.log
-  echo "== $name: $*"; grep -a '^eval' logs/$name.log
-}
+source "$here/runs.sh"
+run() { prefix_run logs out test.jsonl "$@"; } # name, flags...: on test, result kept in out/
 "$G" lm prefix-tune --checkpoint $B --eval-only --eval test.jsonl --max-new 40 --threads 1 | grep -a '^eval' \
   >logs/base_no_tuning.log
 # all 864 training examples: the first settings tried (tune.sh pass 1), and the low-data prefix

@@ -20,19 +20,8 @@ B=base/checkpoint.safetensors
 WORDS="is a restaurant in the with prices and an rating."
 mkdir -p tune
 JOBS=${JOBS:-1}
-run() { # name, eval file, flags...: in the background, at most JOBS at once
-  [ -s tune/$1.log ] && return 0
-  while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
-  run1 "$@" &
-}
-run1() {
-  local name=$1 ev=$2; shift 2
-  "$G" lm prefix-tune --checkpoint $B --eval $ev --max-new 40 --threads 1 --out tune/$name.st "$@" 2>&1 \
-    | tr '\r' '\n' >tune/$name.raw
-  { grep -a '^step' tune/$name.raw | tail -1; grep -aE '^(eval|trained|stored|first)' tune/$name.raw; } >tune/$name.log
-  rm -f tune/$name.st tune/$name.raw
-  echo "== $name: $*"; grep -a '^eval' tune/$name.log
-}
+source "$here/runs.sh"
+run() { local name=$1 ev=$2; shift 2; prefix_run tune - "$ev" "$name" "$@"; } # name, eval file, flags...
 # pass 1, on test
 run full_lr3e-3_s300 test.jsonl --data train.jsonl --full --lr 3e-3 --steps 300
 run full_lr1e-3_s300 test.jsonl --data train.jsonl --full --lr 1e-3 --steps 300

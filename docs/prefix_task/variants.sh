@@ -31,18 +31,8 @@ fi
 B=base/checkpoint.safetensors
 mkdir -p dev
 JOBS=${JOBS:-1}
-run() { # name, flags...: one dev run in the background (at most JOBS at once); an existing log is kept
-  [ -s dev/$1.log ] && return 0
-  while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
-  run1 "$@" &
-}
-run1() {
-  local name=$1; shift
-  "$G" lm prefix-tune --checkpoint $B --eval dev.jsonl --max-new 40 --threads 1 --out dev/$name.st "$@" 2>&1 \
-    | tr '\r' '\n' | grep -aE '^(eval|trained|stored)' >dev/$name.log
-  rm -f dev/$name.st
-  echo "== $name: $*"; grep -a '^eval' dev/$name.log
-}
+source "$here/runs.sh"
+run() { prefix_run dev - dev.jsonl "$@"; } # name, flags...: on dev, result not kept
 "$G" lm prefix-tune --checkpoint $B --eval-only --eval dev.jsonl --max-new 40 --threads 1 | grep -aE '^(first|eval)'
 for n in 2 5 10 20; do
   for k in 0 1; do
