@@ -53,7 +53,7 @@ for n in 2 5 10 20 50 100; do
   done
 done
 wait
-rm -f out/low[15]*_full.st # the N = 2 fine-tuned models stay for the field counts below
+find out -name 'low*_full.st' ! -name 'low2_*' -delete # the N = 2 fine-tuned models stay for fields.py below
 /usr/bin/python3 "$here/summary.py" logs
 echo "== per-field accuracy and example outputs (fields.py)"
 for m in "out/all_0_full.st -" "$B out/all_0_prefix10.st" "$B out/all_0_prefix10lr1e-3.st" "$B out/all_0_prefix5.st" \

@@ -6,7 +6,7 @@
 #  unseen: the same recipe, but the pre-training text never shows the task's input notation
 #          (gen.py --unseen-notation), so the base must learn to read "name[..] ... =>";
 #  large:  run.sh's pre-training text and tokenizer, a 2.0M-parameter base (hidden 256, 8 heads,
-#          kv_lora_rank 64, 4 layers, 8,000 steps: ~35 min on one thread).
+#          kv_lora_rank 64, 4 layers, 8,000 steps: 25 min on one thread).
 # Usage: [JOBS=2] docs/prefix_task/variants.sh unseen|large [genc-binary] [workdir]
 #        (large needs run.sh's work dir as WORKDIR/../prefix_task for its text and tokenizer)
 set -euo pipefail

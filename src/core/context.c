@@ -44,32 +44,32 @@ void genc_ctx_free(genc_ctx *ctx) {
     free(ctx);
 }
 
-/* Messages are one line: control characters that came in with user data (a newline in a
- * file's string, a tab in a flag) are written as \n, \r, \t or \xHH, truncated to fit. */
-static void one_line(char *msg, size_t cap) {
-    char raw[sizeof ((genc_ctx *)0)->msg];
-    snprintf(raw, sizeof raw, "%s", msg);
+/* dst <- src with the control characters that came in with user data (a newline in a file's
+ * string, a tab in a flag) written as \n, \r, \t or \xHH, so a message is always one line;
+ * truncated at a whole character or escape to fit cap. */
+static void escape_controls(char *dst, size_t cap, const char *src) {
     size_t o = 0;
-    for (const unsigned char *p = (const unsigned char *)raw; *p && o + 1 < cap; p++) {
-        char esc[8];
-        int n = *p >= 0x20 && *p != 0x7f ? (esc[0] = (char)*p, 1)
-              : *p == '\n' ? snprintf(esc, sizeof esc, "\\n")
-              : *p == '\r' ? snprintf(esc, sizeof esc, "\\r")
-              : *p == '\t' ? snprintf(esc, sizeof esc, "\\t")
-              : snprintf(esc, sizeof esc, "\\x%02x", *p);
-        if (o + (size_t)n + 1 > cap) break;
-        memcpy(msg + o, esc, (size_t)n), o += (size_t)n;
+    for (const unsigned char *p = (const unsigned char *)src; *p; p++) {
+        char esc[5] = {(char)*p, 0};
+        if (*p == '\n') strcpy(esc, "\\n");
+        else if (*p == '\r') strcpy(esc, "\\r");
+        else if (*p == '\t') strcpy(esc, "\\t");
+        else if (*p < 0x20 || *p == 0x7f) snprintf(esc, sizeof esc, "\\x%02x", *p);
+        size_t n = strlen(esc);
+        if (o + n + 1 > cap) break;
+        memcpy(dst + o, esc, n), o += n;
     }
-    msg[o] = 0;
+    dst[o] = 0;
 }
 
 genc_status genc_error(genc_ctx *ctx, genc_status status, const char *fmt, ...) {
     if (ctx && ctx->status == GENC_OK && status != GENC_OK) {
+        char raw[sizeof ctx->msg];
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(ctx->msg, sizeof ctx->msg, fmt, ap);
+        vsnprintf(raw, sizeof raw, fmt, ap);
         va_end(ap);
-        one_line(ctx->msg, sizeof ctx->msg);
+        escape_controls(ctx->msg, sizeof ctx->msg, raw);
         ctx->status = status;
     }
     return status;

@@ -24,12 +24,10 @@ static genc_status parse_and_write(genc_ctx *ctx, int k, const char *json, void 
     switch (k) {
     case 0: s = genc_lm_config_parse(ctx, json, "fuzz", cfg); if (!s) *out = genc_lm_config_json(cfg); break;
     case 1: s = genc_unet_config_parse(ctx, json, "fuzz", cfg); if (!s) *out = genc_unet_config_json(cfg); break;
-    case 2: {
-        bool diffusion = false;
-        s = genc_unet_config_from_meta(ctx, json, "fuzz", cfg, &diffusion);
-        if (!s) *out = genc_unet_config_json(cfg); /* round trip of the U-Net part */
+    case 2: /* either metadata form; the round trip is of its U-Net part */
+        s = genc_unet_config_from_meta(ctx, json, "fuzz", cfg, NULL);
+        if (!s) *out = genc_unet_config_json(cfg);
         break;
-    }
     case 3: s = genc_nice_config_parse(ctx, json, "fuzz", cfg); if (!s) *out = genc_nice_config_json(cfg); break;
     case 4: s = genc_glow_config_parse(ctx, json, "fuzz", cfg); if (!s) *out = genc_glow_config_json(cfg); break;
     default:
