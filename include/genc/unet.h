@@ -18,6 +18,7 @@
 #define GENC_UNET_H
 
 #include "autograd.h"
+#include "diffusion.h"
 #include "safetensors.h"
 
 #ifdef __cplusplus
@@ -79,6 +80,25 @@ void genc_unet_free(genc_unet *m);
  * GENC_EFORMAT with a one-line message naming `label`. */
 genc_status genc_unet_config_from_meta(genc_ctx *ctx, const char *json, const char *label, genc_unet_config *c,
                                        bool *diffusion);
+/* Everything a diffusion checkpoint's "config" metadata holds (family "diffusion";
+ * src/image/diffusion_config.c). */
+typedef struct genc_diff_config {
+    char model[8];  /* "ddpm" (noise/v prediction over T steps) or "rflow" (velocity, t in [0, 1]) */
+    char stage[8];  /* rflow: "base" (1-rectified), "reflow" (trained on generated pairs), "distill" */
+    int reflow;     /* k of k-rectified flow (1 for base, 2 after one reflow...) */
+    genc_unet_config unet;
+    genc_beta_schedule beta;
+    int T;          /* 1..100000 */
+    double beta_start, beta_end;
+    genc_prediction pred;
+    double cond_drop; /* probability of the null label in training (classifier-free guidance) */
+} genc_diff_config;
+
+/* Its JSON text (caller frees; NULL when out of memory), and the inverse with every field
+ * checked: an unknown or missing key, a wrong type or an out-of-range value is GENC_EFORMAT
+ * with one line naming `label`. */
+char *genc_diff_config_json(const genc_diff_config *c);
+genc_status genc_diff_config_parse(genc_ctx *ctx, const char *json, const char *label, genc_diff_config *c);
 /* Read "extra.ema.<name>" of every parameter of p from an open checkpoint into dst[i] (numel
  * floats each) or, with dst NULL, into the parameters themselves. *found is false (and nothing
  * is read) when the file has no EMA tensors at all; a file with only some is an error. */

@@ -1,6 +1,6 @@
 /* Shared pieces of the diffusion / rectified-flow verbs (src/cli/image_diffusion.c) and
  * `genc image fid` (src/cli/image_fid.c): the model checkpoint's config, loading a checkpoint
- * (EMA weights by default) and generating images with any sampler. */
+ * (EMA weights by default; its config is genc_diff_config, include/genc/unet.h) and generating images with any sampler. */
 #ifndef GENC_CLI_DIFFUSION_H
 #define GENC_CLI_DIFFUSION_H
 
@@ -8,21 +8,6 @@
 #include "genc/diffusion.h"
 #include "genc/unet.h"
 
-/* Everything a diffusion checkpoint's "config" metadata holds (JSON, family "diffusion"). */
-typedef struct {
-    char model[8];  /* "ddpm" (noise/v prediction over T steps) or "rflow" (velocity, t in [0, 1]) */
-    char stage[8];  /* rflow: "base" (1-rectified), "reflow" (trained on generated pairs), "distill" */
-    int reflow;     /* k of k-rectified flow (1 for base, 2 after one reflow...) */
-    genc_unet_config unet;
-    genc_beta_schedule beta;
-    int T;
-    double beta_start, beta_end;
-    genc_prediction pred;
-    double cond_drop; /* probability of the null label in training (classifier-free guidance) */
-} genc_diff_config;
-
-char *genc_diff_config_json(const genc_diff_config *c); /* caller frees */
-genc_status genc_diff_config_parse(genc_ctx *ctx, const char *json, const char *label, genc_diff_config *c);
 /* True when `path` opens as safetensors whose config says family "diffusion". */
 bool genc_cli_is_diffusion_checkpoint(const char *path);
 

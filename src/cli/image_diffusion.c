@@ -29,51 +29,6 @@
 #define EVAL_MAX 500            /* validation examples */
 #define RF_T_MIN 1e-3           /* rectified flow training times t ~ U(1e-3, 1), as the reference code */
 
-/* ---- config ---- */
-
-char *genc_diff_config_json(const genc_diff_config *c) {
-    char *u = genc_unet_config_json(&c->unet);
-    json_t *unet = u ? json_loads(u, 0, NULL) : NULL;
-    free(u);
-    json_t *j = unet ? json_pack("{s:s, s:s, s:s, s:i, s:o, s:s, s:i, s:f, s:f, s:s, s:f}", "family", "diffusion",
-                                 "model", c->model, "stage", c->stage, "reflow", c->reflow, "unet", unet, "schedule",
-                                 genc_beta_schedule_name(c->beta), "T", c->T, "beta_start", c->beta_start, "beta_end",
-                                 c->beta_end, "prediction", genc_prediction_name(c->pred), "cond_drop", c->cond_drop)
-                     : NULL;
-    char *s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17)) : NULL;
-    json_decref(j);
-    return s;
-}
-
-genc_status genc_diff_config_parse(genc_ctx *ctx, const char *json, const char *label, genc_diff_config *c) {
-    json_error_t err = {.text = ""};
-    json_t *j = json ? json_loads(json, 0, &err) : NULL, *unet = NULL;
-    const char *family = "", *model = "", *stage = "", *sched = "", *pred = "";
-    memset(c, 0, sizeof *c);
-    int bad = !j || json_unpack_ex(j, &err, JSON_STRICT, "{s:s, s:s, s:s, s:i, s:o, s:s, s:i, s:F, s:F, s:s, s:F}",
-                                   "family", &family, "model", &model, "stage", &stage, "reflow", &c->reflow, "unet",
-                                   &unet, "schedule", &sched, "T", &c->T, "beta_start", &c->beta_start, "beta_end",
-                                   &c->beta_end, "prediction", &pred, "cond_drop", &c->cond_drop);
-    if (!bad && (strcmp(family, "diffusion") || (strcmp(model, "ddpm") && strcmp(model, "rflow")) ||
-                 strlen(stage) >= sizeof c->stage))
-        bad = 1, snprintf(err.text, sizeof err.text, "family/model/stage");
-    if (bad) {
-        json_decref(j);
-        return genc_error(ctx, GENC_EFORMAT, "%s: not a genc diffusion checkpoint config%s%s", label,
-                          json ? ": " : " (no config metadata)", json ? err.text : "");
-    }
-    snprintf(c->model, sizeof c->model, "%s", model), snprintf(c->stage, sizeof c->stage, "%s", stage);
-    char *u = json_dumps(unet, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
-    genc_status s = genc_unet_config_parse(ctx, u, label, &c->unet);
-    free(u);
-    if (!s) s = genc_beta_schedule_parse(ctx, sched, &c->beta);
-    if (!s) s = genc_prediction_parse(ctx, pred, &c->pred);
-    if (!s && (c->T < 1 || c->T > 100000))
-        s = genc_error(ctx, GENC_EFORMAT, "%s: config T must be in 1..100000, found %d", label, c->T);
-    json_decref(j);
-    return s;
-}
-
 bool genc_cli_is_diffusion_checkpoint(const char *path) {
     genc_ctx *ctx = genc_ctx_new();
     genc_st *f = NULL;
@@ -253,7 +208,9 @@ static genc_status sampler_opts(genc_ctx *ctx, const genc_diff_model *m, const g
                                 genc_sampler_opts *o) {
     *o = genc_sampler_defaults();
     o->pred = m->cfg.pred, o->eta = s->eta, o->clip_x0 = s->clip, o->seed = seed;
-    return s->variance && *s->variance ? genc_variance_parse(ctx, s->variance, &o->variance) : GENC_OK;
+    if (s->variance && *s->variance && genc_variance_parse(ctx, s->variance, &o->variance))
+        return genc_error_prefix(ctx, GENC_OK, "--variance");
+    return GENC_OK;
 }
 
 genc_status genc_diff_generate(genc_ctx *ctx, genc_diff_model *m, const genc_diff_sampling *s, int64_t count,
@@ -277,7 +234,7 @@ genc_status genc_diff_generate(genc_ctx *ctx, genc_diff_model *m, const genc_dif
     if (!st) st = sampler_opts(ctx, m, s, seed, &o);
     if (!st && !strcmp(sampler, "ddim")) {
         genc_spacing sp;
-        st = genc_spacing_parse(ctx, s->spacing, &sp);
+        if (genc_spacing_parse(ctx, s->spacing, &sp)) st = genc_error_prefix(ctx, GENC_OK, "--spacing");
         if (!st) st = genc_ddim_timesteps(ctx, m->cfg.T, (int)s->steps, sp, ddim_steps);
     }
     traj_job tj = {.traj = traj, .cols = traj_cols, .rows = traj_rows, .dim = dim};
@@ -470,8 +427,8 @@ static genc_status config_from_flags(genc_ctx *ctx, const train_args *a, int row
     c->unet.classes = a->cond ? 10 : 0, c->unet.dropout = a->dropout;
     c->T = (int)a->T, c->beta_start = a->beta_start, c->beta_end = a->beta_end, c->cond_drop = a->cond ? a->cond_drop : 0;
     genc_status s = parse_mult(ctx, a->mult, c->unet.levels, c->unet.mult);
-    if (!s) s = genc_beta_schedule_parse(ctx, a->beta, &c->beta);
-    if (!s) s = genc_prediction_parse(ctx, a->pred, &c->pred);
+    if (!s && genc_beta_schedule_parse(ctx, a->beta, &c->beta)) s = genc_error_prefix(ctx, GENC_OK, "--beta-schedule");
+    if (!s && genc_prediction_parse(ctx, a->pred, &c->pred)) s = genc_error_prefix(ctx, GENC_OK, "--prediction");
     return s;
 }
 
@@ -714,7 +671,7 @@ static genc_status ddim_roundtrip(genc_ctx *ctx, genc_diff_model *m, const sampl
     int32_t *steps = malloc((size_t)S * sizeof *steps);
     if (!s && (!x || !orig || !steps)) s = genc_error(ctx, GENC_ENOMEM, "out of memory");
     genc_spacing sp;
-    if (!s) s = genc_spacing_parse(ctx, a->smp.spacing, &sp);
+    if (!s && genc_spacing_parse(ctx, a->smp.spacing, &sp)) s = genc_error_prefix(ctx, GENC_OK, "--spacing");
     if (!s) s = genc_ddim_timesteps(ctx, m->cfg.T, (int)S, sp, steps);
     for (int64_t i = 0; !s && i < n * dim; i++) x[i] = 2 * d.images[i] - 1, orig[i] = d.images[i];
     float *tnet = malloc((size_t)(n + 1) * sizeof *tnet);

@@ -75,6 +75,24 @@ genc_status genc_error(genc_ctx *ctx, genc_status status, const char *fmt, ...) 
     return status;
 }
 
+genc_status genc_error_prefix(genc_ctx *ctx, genc_status status, const char *fmt, ...) {
+    if (!ctx || ctx->status == GENC_OK) return ctx ? ctx->status : GENC_OK;
+    if (status != GENC_OK) ctx->status = status;
+    char raw[sizeof ctx->msg], head[sizeof ctx->msg], old[sizeof ctx->msg];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(raw, sizeof raw, fmt, ap);
+    va_end(ap);
+    escape_controls(head, sizeof head, raw);
+    memcpy(old, ctx->msg, sizeof old);
+    size_t h = strlen(head), o = strlen(old), cap = sizeof ctx->msg - 1;
+    if (h > cap - 2) h = cap - 2;
+    if (o > cap - 2 - h) o = cap - 2 - h; /* the message is long: its end goes */
+    memcpy(ctx->msg, head, h), memcpy(ctx->msg + h, ": ", 2), memcpy(ctx->msg + h + 2, old, o);
+    ctx->msg[h + 2 + o] = 0;
+    return ctx->status;
+}
+
 const char *genc_last_error(const genc_ctx *ctx) { return ctx->status ? ctx->msg : ""; }
 genc_status genc_ctx_status(const genc_ctx *ctx) { return ctx->status; }
 void genc_clear_error(genc_ctx *ctx) {

@@ -1,6 +1,7 @@
 /* libFuzzer target for the model-config parsers that read a checkpoint's "config" metadata
- * (language model, U-Net and its checkpoint metadata, NICE, Glow, classifier). The first byte
- * picks the parser, the rest is the JSON text. Any input must either be refused with one
+ * (language model, U-Net and its checkpoint metadata, NICE, Glow, classifier, diffusion). The
+ * first byte picks the parser (its value mod 8: '0'..'6' in the seeds, 7 is the diffusion one
+ * again), the rest is the JSON text. Any input must either be refused with one
  * non-empty line that starts with the label, or parse into a config that writes back to JSON
  * which parses again and writes back to the same text. Broken invariants abort. */
 #include "genc/core.h"
@@ -30,9 +31,11 @@ static genc_status parse_and_write(genc_ctx *ctx, int k, const char *json, void 
         break;
     case 3: s = genc_nice_config_parse(ctx, json, "fuzz", cfg); if (!s) *out = genc_nice_config_json(cfg); break;
     case 4: s = genc_glow_config_parse(ctx, json, "fuzz", cfg); if (!s) *out = genc_glow_config_json(cfg); break;
-    default:
+    case 5:
         s = genc_classifier_config_parse(ctx, json, "fuzz", cfg);
         if (!s) *out = genc_classifier_config_json(cfg);
+        break;
+    default: s = genc_diff_config_parse(ctx, json, "fuzz", cfg); if (!s) *out = genc_diff_config_json(cfg);
     }
     return s;
 }
@@ -41,7 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static genc_ctx *ctx;
     if (!ctx) ctx = genc_ctx_new();
     if (size < 1) return 0;
-    int k = data[0] % 6;
+    int k = data[0] % 8 == 7 ? 6 : data[0] % 8;
     char *json = malloc(size);
     REQUIRE(json);
     memcpy(json, data + 1, size - 1);
@@ -52,6 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         genc_nice_config nice;
         genc_glow_config glow;
         genc_classifier_config cls;
+        genc_diff_config diff;
     } a, b;
     char *first = NULL, *second = NULL;
     if (parse_and_write(ctx, k, json, &a, &first) != GENC_OK) {

@@ -4,7 +4,7 @@
  * a flat checkpoint with ema=true gives its raw weights; genc_unet_ema_read into buffers;
  * which form genc_unet_config_from_meta saw; one-line errors naming the file for a foreign
  * config, a diffusion config without "unet" or with a bad one, no config, and EMA tensors for
- * only some parameters. The CLI's own loading through these is tests/e2e/test_image_diffusion.sh. */
+ * only some parameters; genc_diff_config_parse round trip and refusals. The CLI's own loading through these is tests/e2e/test_image_diffusion.sh. */
 #include "genc/genc.h"
 #include "genc/train.h"
 #include "genc/unet.h"
@@ -46,14 +46,15 @@ static genc_status write_ema(genc_ctx *ctx, void *user, genc_st_writer *w) {
     return GENC_OK;
 }
 
-/* The config metadata of `genc image train` (src/cli/image_diffusion.c's genc_diff_config_json). */
+/* The config metadata of `genc image train` (genc_diff_config_json). */
+static genc_diff_config diffusion_config(const genc_unet_config *c) {
+    genc_diff_config d = {.model = "ddpm", .stage = "base", .reflow = 1, .unet = *c, .beta = GENC_BETA_LINEAR,
+                          .T = 100, .beta_start = 1e-4, .beta_end = 0.02, .pred = GENC_PRED_EPS, .cond_drop = 0.1};
+    return d;
+}
 static char *diffusion_json(const genc_unet_config *c) {
-    char *u = genc_unet_config_json(c), *j = malloc(strlen(u) + 400);
-    sprintf(j, "{\"family\":\"diffusion\",\"model\":\"ddpm\",\"stage\":\"base\",\"reflow\":1,\"unet\":%s,"
-               "\"schedule\":\"linear\",\"T\":100,\"beta_start\":0.0001,\"beta_end\":0.02,\"prediction\":\"epsilon\","
-               "\"cond_drop\":0.1}", u);
-    free(u);
-    return j;
+    genc_diff_config d = diffusion_config(c);
+    return genc_diff_config_json(&d);
 }
 
 static void save(genc_ctx *ctx, const char *path, const genc_unet *m, const char *cfg, int ema_count) {
@@ -155,6 +156,50 @@ static void test_config_forms(genc_ctx *ctx, const genc_unet_config *c) {
     }
 }
 
+/* genc_diff_config_parse: the written config parses back field for field; each refusal is one
+ * line naming the label. */
+static void test_diffusion_config(genc_ctx *ctx, const genc_unet_config *c) {
+    genc_diff_config a = diffusion_config(c), b;
+    a.beta = GENC_BETA_COSINE, a.pred = GENC_PRED_V, a.T = 1000, a.beta_start = 0.25, a.cond_drop = 0;
+    char *j = genc_diff_config_json(&a);
+    CHECK(j && genc_diff_config_parse(ctx, j, "d.st", &b) == GENC_OK);
+    CHECK(!strcmp(b.model, "ddpm") && !strcmp(b.stage, "base") && b.reflow == 1 && b.beta == GENC_BETA_COSINE);
+    CHECK(b.T == 1000 && b.beta_start == 0.25 && b.beta_end == 0.02 && b.pred == GENC_PRED_V && b.cond_drop == 0);
+    CHECK(same_config(&b.unet, c));
+    free(j);
+    genc_diff_config r = diffusion_config(c);
+    snprintf(r.model, sizeof r.model, "rflow"), snprintf(r.stage, sizeof r.stage, "reflow"), r.reflow = 2;
+    j = genc_diff_config_json(&r);
+    CHECK(j && genc_diff_config_parse(ctx, j, "d.st", &b) == GENC_OK && !strcmp(b.model, "rflow") && b.reflow == 2);
+    free(j);
+    char *u = genc_unet_config_json(c), buf[2048];
+    const char *rest = "\"schedule\":\"linear\",\"beta_start\":0.0001,\"beta_end\":0.02,\"cond_drop\":0";
+    struct { const char *head, *tail, *msg; } bad[] = {
+        {"\"family\":\"diffusion\",\"model\":\"gan\",\"stage\":\"base\",\"reflow\":1,", ",\"T\":10,\"prediction\":\"epsilon\",",
+         "d.st: not a genc diffusion checkpoint config: family/model/stage"},
+        {"\"family\":\"diffusion\",\"model\":\"ddpm\",\"stage\":\"base\",\"reflow\":1,", ",\"T\":0,\"prediction\":\"epsilon\",",
+         "d.st: config T must be in 1..100000, found 0"},
+        {"\"family\":\"diffusion\",\"model\":\"ddpm\",\"stage\":\"base\",", ",\"T\":10,\"prediction\":\"epsilon\",",
+         "d.st: not a genc diffusion checkpoint config: "}, /* no "reflow" */
+        {"\"family\":\"diffusion\",\"model\":\"ddpm\",\"stage\":\"base\",\"reflow\":1,\"extra\":1,", ",\"T\":10,\"prediction\":\"epsilon\",",
+         "d.st: not a genc diffusion checkpoint config: "},
+        {"\"family\":\"diffusion\",\"model\":\"ddpm\",\"stage\":\"base\",\"reflow\":1,", ",\"T\":10,\"prediction\":\"psielon\",",
+         "d.st: config: unknown prediction type 'psielon'"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        snprintf(buf, sizeof buf, "{%s\"unet\":%s%s%s}", bad[i].head, u, bad[i].tail, rest);
+        CHECK_MSG(genc_diff_config_parse(ctx, buf, "d.st", &b) == GENC_EFORMAT, "bad diffusion config %zu", i);
+        CHECK_MSG(strstr(genc_last_error(ctx), bad[i].msg) && !strchr(genc_last_error(ctx), '\n'), "%zu: %s", i,
+                  genc_last_error(ctx));
+        genc_clear_error(ctx);
+    }
+    CHECK(genc_diff_config_parse(ctx, NULL, "d.st", &b) == GENC_EFORMAT);
+    CHECK_MSG(strstr(genc_last_error(ctx), "d.st: not a genc diffusion checkpoint config (no config metadata)"), "%s",
+              genc_last_error(ctx));
+    genc_clear_error(ctx);
+    free(u);
+}
+
 static void test_bad_files(genc_ctx *ctx, const genc_unet *m, const char *path) {
     genc_unet l;
     save(ctx, path, m, "{\"family\":\"lm\",\"model\":\"deepseek\"}", 0);
@@ -184,6 +229,7 @@ int main(void) {
     char path[64];
     snprintf(path, sizeof path, "/tmp/genc_test_unet_load_%d.safetensors", (int)getpid());
     test_config_forms(ctx, &c);
+    test_diffusion_config(ctx, &c);
     test_diffusion_checkpoint(ctx, &m, path);
     test_flat_checkpoint(ctx, &m, path);
     test_bad_files(ctx, &m, path);
