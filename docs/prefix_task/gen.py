@@ -170,4 +170,7 @@ def main(outdir, unseen_notation=False):
 
 if __name__ == "__main__":
     args = [a for a in sys.argv[1:] if a != "--unseen-notation"]
+    bad = [a for a in args if a.startswith("-")]
+    if bad or len(args) > 1:
+        sys.exit(f"gen.py: expected [OUTDIR] [--unseen-notation], found {' '.join(bad or args)}")
     main(args[0] if args else ".", "--unseen-notation" in sys.argv[1:])

@@ -1,10 +1,14 @@
-/* libFuzzer target for the data-file readers that take a path: IDX image and label files
- * (raw or gzip) and the JSON-lines problem files of `lm grpo --tasks`. The first byte picks
- * the reader; the rest is written to a scratch file (the other IDX file of the pair is a
- * valid one-image file). Any input must be refused with one non-empty line naming the file,
- * or load into a consistent result. Broken invariants abort. */
+/* libFuzzer target for the file readers that take a path: IDX image and label files (raw or
+ * gzip), the JSON-lines problem files of `lm grpo --tasks`, and prefix files
+ * (genc_lm_prefix_load against a small model whose parameters are all zero, so its base hash
+ * never changes with the initialiser). The first byte picks the reader; the rest is written to
+ * a scratch file (the other IDX file of the pair is a valid one-image file). Any input must be
+ * refused with one non-empty line naming the file, or load into a consistent result. Broken
+ * invariants abort. */
 #include "genc/core.h"
 #include "genc/data.h"
+#include "genc/lm.h"
+#include "genc/prefix.h"
 #include "genc/tasks.h"
 
 #include <stdio.h>
@@ -42,6 +46,23 @@ static void setup(void) {
     atexit(cleanup);
 }
 
+/* The base model of the prefix case: 2 layers, kv_lora_rank 8 + rope 4, every parameter 0. */
+static const char base_config[] =
+    "{\"model_type\":\"deepseek_v3\",\"vocab_size\":64,\"hidden_size\":16,\"num_hidden_layers\":2,"
+    "\"num_attention_heads\":2,\"max_position_embeddings\":32,\"q_lora_rank\":8,\"kv_lora_rank\":8,"
+    "\"qk_nope_head_dim\":4,\"qk_rope_head_dim\":4,\"v_head_dim\":4,\"first_k_dense_replace\":2,"
+    "\"rope_theta\":10000.0,\"rms_norm_eps\":1e-06,\"intermediate_size\":32,\"n_routed_experts\":0,"
+    "\"n_shared_experts\":0,\"num_experts_per_tok\":0,\"moe_intermediate_size\":0,\"n_group\":1,"
+    "\"topk_group\":1,\"routed_scaling_factor\":1.0,\"scoring_func\":\"sigmoid\",\"norm_topk_prob\":true,"
+    "\"num_nextn_predict_layers\":0}";
+static genc_lm base;
+
+static void setup_base(genc_ctx *ctx) {
+    genc_lm_config c;
+    REQUIRE(genc_lm_config_parse(ctx, base_config, "base", &c) == GENC_OK && genc_lm_init(ctx, &base, &c, 0.02) == GENC_OK);
+    for (int i = 0; i < base.params.n; i++) memset(base.params.t[i]->data, 0, genc_numel(base.params.t[i]) * sizeof(genc_real));
+}
+
 static void require_one_line(genc_ctx *ctx) {
     const char *m = genc_last_error(ctx);
     REQUIRE(m[0] && !strchr(m, '\n') && strstr(m, dir) == m);
@@ -50,9 +71,9 @@ static void require_one_line(genc_ctx *ctx) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static genc_ctx *ctx;
-    if (!ctx) ctx = genc_ctx_new(), setup();
+    if (!ctx) ctx = genc_ctx_new(), setup(), setup_base(ctx);
     if (size < 1) return 0;
-    int k = data[0] % 3;
+    int k = data[0] % 4;
     write_file(fuzzed, data + 1, size - 1);
     if (k < 2) {
         genc_dataset d;
@@ -61,6 +82,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         REQUIRE(d.n == 1 && d.rows >= 1 && d.cols >= 1 && d.n_classes >= 1 && d.labels[0] < d.n_classes);
         for (int64_t i = 0; i < (int64_t)d.rows * d.cols; i++) REQUIRE(d.images[i] >= 0 && d.images[i] <= 1);
         genc_dataset_free(&d);
+        return 0;
+    }
+    if (k == 3) {
+        genc_lm_prefix p;
+        if (genc_lm_prefix_load(ctx, fuzzed, &base, &p)) return require_one_line(ctx), 0;
+        REQUIRE(p.n_layers == 2 && p.rank == 8 && p.rope == 4 && p.len >= 1 && p.len < 32);
+        REQUIRE(p.base_hash == genc_lm_param_hash(&base));
+        genc_lm_prefix_free(&p);
         return 0;
     }
     genc_task_set set;

@@ -142,7 +142,8 @@ static void check_gradient(genc_ctx *ctx, genc_lm *m) {
     genc_step_reset(ctx);
 }
 
-/* Save/load round trip; another base model is rejected naming both hashes. */
+/* Save/load round trip; another base model is rejected naming both hashes; a prefix as long
+ * as the context is refused naming the file. */
 static void check_files(genc_ctx *ctx, genc_lm *m, genc_lm *other, const genc_lm_prefix *p) {
     const char *path = "/tmp/genc_test_prefix.safetensors";
     genc_lm_prefix back;
@@ -155,6 +156,16 @@ static void check_files(genc_ctx *ctx, genc_lm *m, genc_lm *other, const genc_lm
     snprintf(want, sizeof want, "%016llx", (unsigned long long)genc_lm_param_hash(other));
     CHECK_MSG(strstr(genc_last_error(ctx), want) != NULL, "error does not name the base hash: %s", genc_last_error(ctx));
     genc_clear_error(ctx);
+    /* a file whose prefix is as long as the context: refused naming the file */
+    genc_lm_prefix big = *p;
+    big.len = m->cfg.max_seq;
+    big.data = calloc((size_t)(big.n_layers * big.len * (big.rank + big.rope)), sizeof(genc_real));
+    CHECK(big.data && genc_lm_prefix_save(ctx, m, &big, path) == GENC_OK);
+    CHECK(genc_lm_prefix_load(ctx, path, m, &back) == GENC_EFORMAT && back.data == NULL);
+    CHECK_MSG(strstr(genc_last_error(ctx), path) == genc_last_error(ctx) && strstr(genc_last_error(ctx), "length"), "%s",
+              genc_last_error(ctx));
+    genc_clear_error(ctx);
+    free(big.data);
     remove(path);
 }
 
