@@ -2,7 +2,8 @@
 # Low-data checks of prefix-tuning against full fine-tuning on two variants of the evidence's
 # base model (docs/prefix.md, "Variants"): a small dev grid (subsets 0 and 1 of N = 2, 5, 10, 20;
 # full fine-tuning lr 3e-4 and 1e-3 for 100 steps; prefix L = 10 through the MLP from a random
-# start, lr 1e-3 for 800 steps, and from zero, lr 1e-3 for 300 steps), on dev.
+# start, lr 1e-3 for 800 steps, and from zero, lr 1e-3 for 300 steps), on dev; then N = 50, 100
+# and all 864 examples (fine-tuning also lr 3e-4 for 300 steps, the prefix also lr 5e-3).
 #  unseen: the same recipe, but the pre-training text never shows the task's input notation
 #          (gen.py --unseen-notation), so the base must learn to read "name[..] ... =>";
 #  large:  run.sh's pre-training text and tokenizer, a 2.0M-parameter base (hidden 256, 8 heads,
@@ -41,6 +42,19 @@ for n in 2 5 10 20; do
     run dev_low${n}_${k}_full_lr1e-3_s100 --data $d --full --lr 1e-3 --steps 100
     run dev_low${n}_${k}_p10_lr1e-3_s800 --data $d --prefix-len 10 --lr 1e-3 --steps 800
     run dev_low${n}_${k}_p10zero_lr1e-3_s300 --data $d --prefix-len 10 --lr 1e-3 --steps 300 --init-std 0
+  done
+done
+# the paper's low-data sizes start at 50: N = 50 and 100 (subsets 0 and 1) and all 864 examples,
+# with a longer fine-tuning run and a faster prefix learning rate besides the settings above
+for n in 50 100 all; do
+  for k in 0 1; do
+    d=low${n}_$k.jsonl name=dev_low${n}_$k
+    if [ $n = all ]; then [ $k = 0 ] || continue; d=train.jsonl name=dev_all_0; fi
+    run ${name}_full_lr3e-4_s100 --data $d --full --lr 3e-4 --steps 100
+    run ${name}_full_lr1e-3_s100 --data $d --full --lr 1e-3 --steps 100
+    run ${name}_full_lr3e-4_s300 --data $d --full --lr 3e-4 --steps 300
+    run ${name}_p10_lr1e-3_s800 --data $d --prefix-len 10 --lr 1e-3 --steps 800
+    run ${name}_p10_lr5e-3_s800 --data $d --prefix-len 10 --lr 5e-3 --steps 800
   done
 done
 wait
