@@ -108,8 +108,9 @@ genc_status genc_diff_model_load(genc_ctx *ctx, const char *path, bool ema, genc
     if (s) return s;
     s = genc_diff_config_parse(ctx, genc_st_meta(f, "config"), path, &m->cfg);
     if (!s) s = genc_unet_load_st(ctx, f, path, ema, &m->net, NULL); /* no EMA: the raw weights */
-    if (!s && !strcmp(m->cfg.model, "ddpm"))
-        s = genc_ddpm_schedule_init(ctx, &m->sched, m->cfg.beta, m->cfg.T, m->cfg.beta_start, m->cfg.beta_end);
+    if (!s && !strcmp(m->cfg.model, "ddpm") &&
+        genc_ddpm_schedule_init(ctx, &m->sched, m->cfg.beta, m->cfg.T, m->cfg.beta_start, m->cfg.beta_end))
+        s = genc_error_prefix(ctx, GENC_EFORMAT, "%s: config", path); /* bad betas: name the file */
     genc_st_close(f);
     if (s) genc_diff_model_free(m);
     return s;

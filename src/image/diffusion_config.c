@@ -33,8 +33,13 @@ genc_status genc_diff_config_parse(genc_ctx *ctx, const char *json, const char *
                                    &unet, "schedule", &sched, "T", &c->T, "beta_start", &c->beta_start, "beta_end",
                                    &c->beta_end, "prediction", &pred, "cond_drop", &c->cond_drop);
     if (!bad && (strcmp(family, "diffusion") || (strcmp(model, "ddpm") && strcmp(model, "rflow")) ||
-                 strlen(stage) >= sizeof c->stage))
-        bad = 1, snprintf(err.text, sizeof err.text, "family/model/stage");
+                 strlen(stage) >= sizeof c->stage)) {
+        genc_error(ctx, GENC_EFORMAT, "%s: config: expected family \"diffusion\", model \"ddpm\" or \"rflow\" and a "
+                   "stage of at most %d characters, found \"%.40s\", \"%.40s\", \"%.40s\"", label,
+                   (int)sizeof c->stage - 1, family, model, stage);
+        json_decref(j); /* after the message: the strings are j's */
+        return GENC_EFORMAT;
+    }
     if (bad) {
         json_decref(j);
         return genc_error(ctx, GENC_EFORMAT, "%s: not a genc diffusion checkpoint config%s%s", label,

@@ -94,16 +94,21 @@ python3 -c "import sys; sys.exit(0 if abs($v) < 1e-6 else 1)" && ok || bad "FID(
 
 # 6. Bad input: one line "genc: error: ...", non-zero exit, no crash.
 expect_error "bad model" 'nice' "$genc" image train --model vae --steps 1 --out "$tmp/x"
-expect_error "bad schedule" 'beta' "$genc" image train --model ddpm --beta-schedule exp "${net[@]}" --steps 1 --out "$tmp/x"
-expect_error "bad prediction" 'prediction\|epsilon' "$genc" image train --model ddpm --prediction noise "${net[@]}" --steps 1 --out "$tmp/x"
+expect_error "bad schedule" '--beta-schedule: unknown beta schedule' "$genc" image train --model ddpm --beta-schedule exp "${net[@]}" --steps 1 --out "$tmp/x"
+expect_error "bad prediction" '--prediction: unknown prediction type' "$genc" image train --model ddpm --prediction noise "${net[@]}" --steps 1 --out "$tmp/x"
 expect_error "bad mult" '--mult' "$genc" image train --model=ddpm "${net[@]}" --mult 1,2,x --steps 1 --out "$tmp/x"
 expect_error "distill without pairs" '--init' "$genc" image train --model rflow --distill "${net[@]}" --steps 1 --out "$tmp/x"
 expect_error "wrong sampler" 'euler or heun' "$genc" image sample --checkpoint "$fk" --sampler ddim --out "$tmp/x.png"
-expect_error "bad spacing" 'spacing\|uniform' "$genc" image sample --checkpoint "$ck" --sampler ddim --spacing odd --out "$tmp/x.png"
+expect_error "bad spacing" '--spacing: unknown' "$genc" image sample --checkpoint "$ck" --sampler ddim --spacing odd --out "$tmp/x.png"
 expect_error "too many steps" '--steps' "$genc" image sample --checkpoint "$ck" --sampler ddim --steps 500 --out "$tmp/x.png"
 expect_error "bad eta" '--eta' "$genc" image sample --checkpoint "$ck" --sampler ddim --eta -1
 head -c 3000 "$ck" >"$tmp/trunc.safetensors"
 expect_error "truncated checkpoint" 'trunc.safetensors' "$genc" image sample --checkpoint "$tmp/trunc.safetensors" --sampler ddim
+# a checkpoint whose config has beta_end 2 (same length as 0.02): refused naming the file
+python3 -c "import sys; b = open(sys.argv[1], 'rb').read(); n = b.count(b'beta_end\\\\\":0.02'); \
+open(sys.argv[2], 'wb').write(b.replace(b'beta_end\\\\\":0.02', b'beta_end\\\\\":2.00')); sys.exit(n != 1)" \
+  "$ck" "$tmp/betas.safetensors" && ok || bad "could not write the bad-betas checkpoint"
+expect_error "bad betas" 'betas.safetensors: config: diffusion: betas' "$genc" image sample --checkpoint "$tmp/betas.safetensors"
 expect_error "config mismatch" 'config' "$genc" image train --model ddpm --T 100 --steps 30 "${net[@]}" --base 16 --resume --out "$tmp/r"
 expect_error "fid missing side" 'nowhere' "$genc" image fid --classifier "$cls" --a "$tmp/nowhere" --count 10
 expect_error "fid count" '--count' "$genc" image fid --classifier "$cls" --a mnist:test --count 999999

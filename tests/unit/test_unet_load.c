@@ -176,7 +176,8 @@ static void test_diffusion_config(genc_ctx *ctx, const genc_unet_config *c) {
     const char *rest = "\"schedule\":\"linear\",\"beta_start\":0.0001,\"beta_end\":0.02,\"cond_drop\":0";
     struct { const char *head, *tail, *msg; } bad[] = {
         {"\"family\":\"diffusion\",\"model\":\"gan\",\"stage\":\"base\",\"reflow\":1,", ",\"T\":10,\"prediction\":\"epsilon\",",
-         "d.st: not a genc diffusion checkpoint config: family/model/stage"},
+         "d.st: config: expected family \"diffusion\", model \"ddpm\" or \"rflow\" and a stage of at most 7 characters, "
+         "found \"diffusion\", \"gan\", \"base\""},
         {"\"family\":\"diffusion\",\"model\":\"ddpm\",\"stage\":\"base\",\"reflow\":1,", ",\"T\":0,\"prediction\":\"epsilon\",",
          "d.st: config T must be in 1..100000, found 0"},
         {"\"family\":\"diffusion\",\"model\":\"ddpm\",\"stage\":\"base\",", ",\"T\":10,\"prediction\":\"epsilon\",",
