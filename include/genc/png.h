@@ -1,6 +1,6 @@
-/* genc png: PNG output (grey, RGB, image grids) and line plots drawn by genc's own
- * rasteriser with a built-in 5x7 bitmap font. Every write is atomic: the image goes to
- * path.tmp.<pid>, is fsync'ed, then renamed over `path`. */
+/* genc png: PNG output (grey, RGB, image grids) and line plots drawn by genc's own rasteriser
+ * with a built-in 5x7 bitmap font, and grey images read back from a PNG. Every write is
+ * atomic: the image goes to path.tmp.<pid>, is fsync'ed, then renamed over `path`. */
 #ifndef GENC_PNG_H
 #define GENC_PNG_H
 
@@ -26,6 +26,14 @@ genc_status genc_png_write_rgb(genc_ctx *ctx, const char *path, const uint8_t *r
 #define GENC_GRID_BORDER_VALUE 128
 genc_status genc_png_grid(genc_ctx *ctx, const char *path, const float *images, int n, int h,
                           int w, int cols);
+
+/* Read rows x cols grey images back from a PNG (any PNG, converted to 8-bit grey): either one
+ * rows x cols image or a grid as genc_png_grid writes it (cells that are all border grey are
+ * skipped). At most `room` images go to out ([room, rows, cols] floats, v / 255); *got says
+ * how many. A PNG over 16384 pixels a side, of another size, or unreadable is an error naming
+ * the file. */
+genc_status genc_png_read_cells(genc_ctx *ctx, const char *path, int rows, int cols, float *out, int64_t room,
+                                int64_t *got);
 
 /* Line plot of 1..8 series on a white background: axes, grid, numbered ticks, title, axis
  * labels and a legend. Points with a non-finite x or y (or y <= 0 when log_y) are skipped

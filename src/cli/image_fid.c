@@ -19,7 +19,6 @@
 #include "genc/safetensors.h"
 
 #include <dirent.h>
-#include <png.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,47 +90,6 @@ static genc_status sample_checkpoint(genc_ctx *ctx, const char *path, const fid_
     return s;
 }
 
-/* One PNG (grey 8-bit after libpng's conversion): a single image or a genc grid of them. */
-static genc_status read_png_cells(genc_ctx *ctx, const char *path, int rows, int cols, float *out, int64_t room,
-                                  int64_t *got) {
-    png_image im;
-    memset(&im, 0, sizeof im);
-    im.version = PNG_IMAGE_VERSION;
-    if (!png_image_begin_read_from_file(&im, path))
-        return genc_error(ctx, GENC_EIO, "%s: not a readable PNG (%s)", path, im.message);
-    im.format = PNG_FORMAT_GRAY;
-    uint8_t *pix = malloc(PNG_IMAGE_SIZE(im));
-    if (!pix) return png_image_free(&im), genc_error(ctx, GENC_ENOMEM, "out of memory");
-    if (!png_image_finish_read(&im, NULL, pix, 0, NULL)) {
-        free(pix);
-        return genc_error(ctx, GENC_EFORMAT, "%s: bad PNG (%s)", path, im.message);
-    }
-    int W = (int)im.width, H = (int)im.height, b = GENC_GRID_BORDER, gc = 1, gr = 1, x0 = 0, y0 = 0;
-    bool single = W == cols && H == rows;
-    if (!single) {
-        if ((W - b) % (cols + b) || (H - b) % (rows + b) || W < cols + 2 * b || H < rows + 2 * b) {
-            free(pix);
-            return genc_error(ctx, GENC_EFORMAT, "%s: %dx%d is neither a %dx%d image nor a grid of them", path, W, H, cols, rows);
-        }
-        gc = (W - b) / (cols + b), gr = (H - b) / (rows + b), x0 = y0 = b;
-    }
-    *got = 0;
-    for (int r = 0; r < gr && *got < room; r++)
-        for (int c = 0; c < gc && *got < room; c++) {
-            float *dst = out + *got * rows * cols;
-            bool all_border = !single;
-            for (int y = 0; y < rows; y++)
-                for (int x = 0; x < cols; x++) {
-                    uint8_t v = pix[(size_t)(y0 + r * (rows + b) + y) * W + x0 + c * (cols + b) + x];
-                    all_border &= v == GENC_GRID_BORDER_VALUE;
-                    dst[y * cols + x] = (float)v / 255.0f;
-                }
-            if (!all_border) (*got)++;
-        }
-    free(pix);
-    return GENC_OK;
-}
-
 static int by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 static genc_status load_png_folder(genc_ctx *ctx, const char *dir, int rows, int cols, int64_t count, float *out) {
@@ -153,7 +111,7 @@ static genc_status load_png_folder(genc_ctx *ctx, const char *dir, int rows, int
         char path[2048];
         int64_t got = 0;
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        s = read_png_cells(ctx, path, rows, cols, out + have * rows * cols, count - have, &got);
+        s = genc_png_read_cells(ctx, path, rows, cols, out + have * rows * cols, count - have, &got);
         have += got;
     }
     for (int i = 0; i < n; i++) free(names[i]);

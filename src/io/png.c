@@ -1,5 +1,6 @@
 /* genc PNG writer (libpng): grey and RGB images and grids of grey images. Writes are
- * atomic: path.tmp.<pid> is written, flushed, fsync'ed and renamed over path. */
+ * atomic: path.tmp.<pid> is written, flushed, fsync'ed and renamed over path. Also the one
+ * reader: grey images back from a single-image PNG or a genc grid (FID of image folders). */
 #include "genc/png.h"
 
 #include <errno.h>
@@ -149,4 +150,54 @@ genc_status genc_png_grid(genc_ctx *ctx, const char *path, const float *images, 
     genc_status st = write_checked(ctx, path, canvas, (int)gw, (int)gh, 1);
     free(canvas);
     return st;
+}
+
+/* Reading back (genc_png_read_cells): libpng's simplified API converts any PNG to 8-bit grey;
+ * the size is checked before the pixel buffer is allocated. */
+genc_status genc_png_read_cells(genc_ctx *ctx, const char *path, int rows, int cols, float *out, int64_t room,
+                                int64_t *got) {
+    *got = 0;
+    if (rows < 1 || cols < 1 || rows > PNG_MAX_SIDE || cols > PNG_MAX_SIDE)
+        return genc_error(ctx, GENC_EINVAL, "%s: image size %dx%d to read is not in 1..%d", path, cols, rows, PNG_MAX_SIDE);
+    png_image im;
+    memset(&im, 0, sizeof im);
+    im.version = PNG_IMAGE_VERSION;
+    if (!png_image_begin_read_from_file(&im, path))
+        return genc_error(ctx, GENC_EIO, "%s: not a readable PNG (%s)", path, im.message);
+    if (im.width > PNG_MAX_SIDE || im.height > PNG_MAX_SIDE) {
+        png_image_free(&im);
+        return genc_error(ctx, GENC_EFORMAT, "%s: expected at most %dx%d pixels, found %ux%u", path, PNG_MAX_SIDE,
+                          PNG_MAX_SIDE, (unsigned)im.width, (unsigned)im.height);
+    }
+    im.format = PNG_FORMAT_GRAY;
+    uint8_t *pix = malloc(PNG_IMAGE_SIZE(im));
+    if (!pix) return png_image_free(&im), genc_error(ctx, GENC_ENOMEM, "out of memory");
+    if (!png_image_finish_read(&im, NULL, pix, 0, NULL)) {
+        free(pix);
+        return genc_error(ctx, GENC_EFORMAT, "%s: bad PNG (%s)", path, im.message);
+    }
+    int W = (int)im.width, H = (int)im.height, b = GENC_GRID_BORDER, gc = 1, gr = 1, x0 = 0, y0 = 0;
+    bool single = W == cols && H == rows;
+    if (!single) {
+        if ((W - b) % (cols + b) || (H - b) % (rows + b) || W < cols + 2 * b || H < rows + 2 * b) {
+            free(pix);
+            return genc_error(ctx, GENC_EFORMAT, "%s: %dx%d is neither a %dx%d image nor a grid of them", path, W, H, cols, rows);
+        }
+        gc = (W - b) / (cols + b), gr = (H - b) / (rows + b), x0 = y0 = b;
+    }
+    *got = 0;
+    for (int r = 0; r < gr && *got < room; r++)
+        for (int c = 0; c < gc && *got < room; c++) {
+            float *dst = out + *got * rows * cols;
+            bool all_border = !single;
+            for (int y = 0; y < rows; y++)
+                for (int x = 0; x < cols; x++) {
+                    uint8_t v = pix[(size_t)(y0 + r * (rows + b) + y) * W + x0 + c * (cols + b) + x];
+                    all_border &= v == GENC_GRID_BORDER_VALUE;
+                    dst[y * cols + x] = (float)v / 255.0f;
+                }
+            if (!all_border) (*got)++;
+        }
+    free(pix);
+    return GENC_OK;
 }

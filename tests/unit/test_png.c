@@ -1,5 +1,6 @@
-/* Unit tests for genc's PNG output: grey/RGB writes and grids read back with libpng, line
- * plots and JSON-lines plots (size, ink, series colours), the font, and error paths. */
+/* Unit tests for genc's PNG output: grey/RGB writes and grids read back with libpng, grids read
+ * back by genc_png_read_cells, line plots and JSON-lines plots (size, ink, series colours), the
+ * font, and error paths. */
 #include "genc/png.h"
 #include "test.h"
 
@@ -140,6 +141,35 @@ static void test_grid(genc_ctx *ctx) {
     free(im.pix);
     CHECK(genc_png_grid(ctx, p, img, 0, H, W, 8) == GENC_EINVAL);
     CHECK(strstr(genc_last_error(ctx), "grid.png") != NULL);
+    genc_clear_error(ctx);
+}
+
+/* genc_png_read_cells: a grid written by genc_png_grid reads back cell for cell (to 1/255; the
+ * unused cell skipped), `room` caps the count, a single image is one cell, and a PNG of another
+ * size or a missing file is an error naming the file. */
+static void test_read_cells(genc_ctx *ctx) {
+    enum { N = 5, H = 3, W = 4, COLS = 3 };
+    float img[N * H * W], back[8 * H * W];
+    for (int i = 0; i < N * H * W; i++) img[i] = (float)((i * 7) % 13) / 12.0f;
+    char p[256];
+    tmp_path(p, sizeof p, "cells.png");
+    CHECK(genc_png_grid(ctx, p, img, N, H, W, COLS) == GENC_OK);
+    int64_t got = -1;
+    CHECK(genc_png_read_cells(ctx, p, H, W, back, 8, &got) == GENC_OK && got == N);
+    double worst = 0;
+    for (int i = 0; i < N * H * W; i++) worst = fmax(worst, fabs(back[i] - img[i]));
+    CHECK_MSG(worst <= 0.5 / 255 + 1e-6, "grid read back off by %g", worst);
+    CHECK(genc_png_read_cells(ctx, p, H, W, back, 2, &got) == GENC_OK && got == 2);
+    uint8_t one[H * W];
+    for (int i = 0; i < H * W; i++) one[i] = (uint8_t)(20 * i);
+    CHECK(genc_png_write_gray(ctx, p, one, W, H) == GENC_OK);
+    CHECK(genc_png_read_cells(ctx, p, H, W, back, 8, &got) == GENC_OK && got == 1 && back[5] == 100.0f / 255.0f);
+    CHECK(genc_png_read_cells(ctx, p, H + 1, W, back, 8, &got) == GENC_EFORMAT && got == 0);
+    CHECK_MSG(strstr(genc_last_error(ctx), "cells.png: 4x3 is neither a 4x4 image nor a grid of them"), "%s",
+              genc_last_error(ctx));
+    genc_clear_error(ctx);
+    CHECK(genc_png_read_cells(ctx, "/nonexistent/x.png", H, W, back, 8, &got) != GENC_OK);
+    CHECK(strstr(genc_last_error(ctx), "/nonexistent/x.png") == genc_last_error(ctx));
     genc_clear_error(ctx);
 }
 
@@ -293,6 +323,7 @@ int main(void) {
     }
     test_write(ctx);
     test_grid(ctx);
+    test_read_cells(ctx);
     test_plot(ctx);
     test_plot_jsonl(ctx);
     test_font();
