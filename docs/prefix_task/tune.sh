@@ -6,7 +6,8 @@
 #  pass 2 to 5: the low-data grid, evaluated on dev (96 held-out records that are not in test), on
 #          subsets 0 and 1 of each size; run.sh then reports the setting with the best mean dev
 #          exact match per method and size on test, over 5 subsets.
-#  pass 6: the zero start (--init-std 0: P = MLP(P') = 0 before the first step); pass 7: shorter runs of it at N = 2.
+#  pass 6: the zero start (--init-std 0: P = MLP(P') = 0 before the first step); pass 7: shorter runs of it at N = 2;
+#  pass 8: prefix lengths 1, 2 and 5 at N = 2 and 5.
 #  --init-words runs: "p10words" trains P directly (--reparam 0), "p10mlpwords" trains through the
 #  MLP, its output fitted to the words' latents at the start (pass 4).
 # Usage: [JOBS=2] docs/prefix_task/tune.sh [genc-binary] [workdir]   (~50 min on one core, ~25 with JOBS=2; JOBS
@@ -110,6 +111,18 @@ for k in 0 1; do
   for s in 25 50 100 200; do
     run dev_low2_${k}_p10zero_lr1e-3_s$s dev.jsonl --data low2_$k.jsonl --prefix-len 10 --reparam 512 --init-std 0 \
       --lr 1e-3 --steps $s
+  done
+done
+# pass 8, on dev: shorter prefixes in low data (fewer numbers to fit to 2 or 5 examples), both
+# chosen starts: random (lr 1e-3, 800 steps) and zero (lr 3e-3, 300 steps) (2026-12-03, session 6)
+for n in 2 5; do
+  for k in 0 1; do
+    for L in 1 2 5; do
+      run dev_low${n}_${k}_p${L}_lr1e-3_s800 dev.jsonl --data low${n}_$k.jsonl --prefix-len $L --reparam 512 \
+        --lr 1e-3 --steps 800
+      run dev_low${n}_${k}_p${L}zero_lr3e-3_s300 dev.jsonl --data low${n}_$k.jsonl --prefix-len $L --reparam 512 \
+        --init-std 0 --lr 3e-3 --steps 300
+    done
   done
 done
 wait
