@@ -17,6 +17,7 @@
 #include "genc/tasks.h"
 #include "genc/train.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,65 +104,78 @@ static void require_one_line(genc_ctx *ctx) {
     genc_clear_error(ctx);
 }
 
+/* One reader each: the input is in `fuzzed` (digit3 for MNIST); refused in one line, or a
+ * result that satisfies the reader's invariants. */
+static void idx_pair(genc_ctx *ctx, bool fuzzed_labels) {
+    genc_dataset d;
+    genc_status s = fuzzed_labels ? genc_data_load_idx(ctx, images, fuzzed, &d) : genc_data_load_idx(ctx, fuzzed, labels, &d);
+    if (s) return require_one_line(ctx);
+    REQUIRE(d.n == 1 && d.rows >= 1 && d.cols >= 1 && d.n_classes >= 1 && d.labels[0] < d.n_classes);
+    for (int64_t i = 0; i < (int64_t)d.rows * d.cols; i++) REQUIRE(d.images[i] >= 0 && d.images[i] <= 1);
+    genc_dataset_free(&d);
+}
+static void idx_images(genc_ctx *ctx, int flags) { (void)flags, idx_pair(ctx, false); }
+static void idx_labels(genc_ctx *ctx, int flags) { (void)flags, idx_pair(ctx, true); }
+
+static void tasks(genc_ctx *ctx, int flags) {
+    genc_task_set set;
+    (void)flags;
+    if (genc_task_set_load_jsonl(ctx, fuzzed, &set)) return require_one_line(ctx);
+    for (int64_t i = 0; i < set.n; i++) REQUIRE(set.problems[i].prompt && set.problems[i].answer && set.problems[i].key);
+    genc_task_set_free(&set);
+}
+
+static void prefix(genc_ctx *ctx, int flags) {
+    genc_lm_prefix p;
+    (void)flags;
+    if (genc_lm_prefix_load(ctx, fuzzed, &base, &p)) return require_one_line(ctx);
+    REQUIRE(p.n_layers == 2 && p.rank == 8 && p.rope == 4 && p.len >= 1 && p.len < 32);
+    REQUIRE(p.base_hash == genc_lm_param_hash(&base));
+    genc_lm_prefix_free(&p);
+}
+
+static void mnist(genc_ctx *ctx, int flags) {
+    genc_dataset d;
+    (void)flags;
+    if (genc_data_load_mnist_json(ctx, digits, &d)) return require_one_line(ctx);
+    REQUIRE(d.n >= 10 && d.rows == 28 && d.cols == 28 && d.n_classes == 10);
+    for (int64_t i = 0; i < d.n; i++) REQUIRE(d.labels[i] < 10 && (i == 0 || d.labels[i] >= d.labels[i - 1]));
+    for (int64_t i = 0; i < d.n * 784; i++) REQUIRE(d.images[i] >= 0 && d.images[i] <= 1);
+    genc_dataset_free(&d);
+}
+
+static void png_cells(genc_ctx *ctx, int flags) {
+    float cells[16 * 16];
+    int64_t got = -1;
+    (void)flags;
+    genc_status s = genc_png_read_cells(ctx, fuzzed, 4, 4, cells, 16, &got);
+    REQUIRE(got >= 0 && got <= 16 && (s == GENC_OK || got == 0));
+    if (s) return require_one_line(ctx);
+    for (int64_t i = 0; i < got * 16; i++) REQUIRE(cells[i] >= 0 && cells[i] <= 1);
+}
+
+static void metrics_plot(genc_ctx *ctx, int flags) { /* flags: log y */
+    const char *ykeys[2] = {"loss", "val_loss"};
+    if (genc_plot_jsonl(ctx, fuzzed, plot, "step", ykeys, 2, flags & 1)) require_one_line(ctx);
+}
+
+static void checkpoint(genc_ctx *ctx, int flags) {
+    genc_train_state st;
+    (void)flags;
+    if (genc_checkpoint_resume(ctx, fuzzed, ckpt_config, &ckpt_params, &ckpt_optim, &st)) return require_one_line(ctx);
+    REQUIRE(st.step >= 0 && st.epoch >= 0 && st.pos >= 0 && ckpt_optim.step >= 0);
+}
+
+/* The first byte: reader = byte % 8 (the seeds use '0'..'7'), flags = byte / 8 % 2. */
+static void (*const readers[8])(genc_ctx *, int) = {idx_images, idx_labels, tasks, prefix, mnist, png_cells,
+                                                     metrics_plot, checkpoint};
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static genc_ctx *ctx;
     if (!ctx) ctx = genc_ctx_new(), setup(), setup_base(ctx), setup_ckpt(ctx);
     if (size < 1) return 0;
     int k = data[0] % 8;
-    write_file(k == 4 ? digit3 : fuzzed, data + 1, size - 1);
-    if (k < 2) {
-        genc_dataset d;
-        genc_status s = k == 0 ? genc_data_load_idx(ctx, fuzzed, labels, &d) : genc_data_load_idx(ctx, images, fuzzed, &d);
-        if (s) return require_one_line(ctx), 0;
-        REQUIRE(d.n == 1 && d.rows >= 1 && d.cols >= 1 && d.n_classes >= 1 && d.labels[0] < d.n_classes);
-        for (int64_t i = 0; i < (int64_t)d.rows * d.cols; i++) REQUIRE(d.images[i] >= 0 && d.images[i] <= 1);
-        genc_dataset_free(&d);
-        return 0;
-    }
-    if (k == 7) {
-        genc_train_state st;
-        if (genc_checkpoint_resume(ctx, fuzzed, ckpt_config, &ckpt_params, &ckpt_optim, &st))
-            return require_one_line(ctx), 0;
-        REQUIRE(st.step >= 0 && st.epoch >= 0 && st.pos >= 0 && ckpt_optim.step >= 0);
-        return 0;
-    }
-    if (k == 6) {
-        const char *ykeys[2] = {"loss", "val_loss"};
-        if (genc_plot_jsonl(ctx, fuzzed, plot, "step", ykeys, 2, data[0] & 8)) return require_one_line(ctx), 0;
-        return 0;
-    }
-    if (k == 5) {
-        float cells[16 * 16];
-        int64_t got = -1;
-        genc_status s = genc_png_read_cells(ctx, fuzzed, 4, 4, cells, 16, &got);
-        REQUIRE(got >= 0 && got <= 16 && (s == GENC_OK || got == 0));
-        if (s) return require_one_line(ctx), 0;
-        for (int64_t i = 0; i < got * 16; i++) REQUIRE(cells[i] >= 0 && cells[i] <= 1);
-        return 0;
-    }
-    if (k == 4) {
-        genc_dataset d;
-        if (genc_data_load_mnist_json(ctx, digits, &d)) return require_one_line(ctx), 0;
-        REQUIRE(d.n >= 10 && d.rows == 28 && d.cols == 28 && d.n_classes == 10);
-        for (int64_t i = 0; i < d.n; i++) REQUIRE(d.labels[i] < 10 && (i == 0 || d.labels[i] >= d.labels[i - 1]));
-        for (int64_t i = 0; i < d.n * 784; i++) REQUIRE(d.images[i] >= 0 && d.images[i] <= 1);
-        genc_dataset_free(&d);
-        return 0;
-    }
-    if (k == 3) {
-        genc_lm_prefix p;
-        if (genc_lm_prefix_load(ctx, fuzzed, &base, &p)) return require_one_line(ctx), 0;
-        REQUIRE(p.n_layers == 2 && p.rank == 8 && p.rope == 4 && p.len >= 1 && p.len < 32);
-        REQUIRE(p.base_hash == genc_lm_param_hash(&base));
-        genc_lm_prefix_free(&p);
-        return 0;
-    }
-    genc_task_set set;
-    if (genc_task_set_load_jsonl(ctx, fuzzed, &set)) return require_one_line(ctx), 0;
-    for (int64_t i = 0; i < set.n; i++) {
-        const genc_task_problem *p = &set.problems[i];
-        REQUIRE(p->prompt && p->answer && p->key != 0);
-    }
-    genc_task_set_free(&set);
+    write_file(readers[k] == mnist ? digit3 : fuzzed, data + 1, size - 1);
+    readers[k](ctx, data[0] / 8 % 2);
     return 0;
 }
