@@ -22,6 +22,7 @@
 #define GENC_PREFIX_H
 
 #include "lm_infer.h"
+#include "tokenizer.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -53,6 +54,24 @@ genc_tensor *genc_lm_prefix_logits(genc_ctx *ctx, genc_lm *m, genc_tensor *const
                                    const int32_t *tokens, int64_t B, int64_t T);
 /* Wrap a stored prefix as per-layer step tensors [1, L, .] (no gradient). */
 genc_status genc_lm_prefix_views(genc_ctx *ctx, const genc_lm_prefix *p, genc_tensor **ckv, genc_tensor **kpe);
+
+/* Input/output examples (JSON lines {"input": string, "output": string}, blank lines skipped):
+ * ids = the input's tokens, the output's, then <|eos|> (n in all, the first n_in the input's;
+ * special-token strings in the text match as special tokens); the loss of a training step is
+ * on the output and <|eos|>. At most `limit` examples (0: all); none, a line that is not such
+ * an object, or an empty input is GENC_EFORMAT naming FILE:LINE. */
+typedef struct genc_lm_example {
+    int32_t *ids;
+    int64_t n, n_in;
+    char *output; /* the expected output text */
+} genc_lm_example;
+typedef struct genc_lm_examples {
+    genc_lm_example *ex;
+    int64_t n;
+} genc_lm_examples;
+genc_status genc_lm_examples_load(genc_ctx *ctx, genc_tokenizer *tok, const char *path, int64_t limit,
+                                  genc_lm_examples *out);
+void genc_lm_examples_free(genc_lm_examples *e); /* safe on a zeroed struct */
 
 /* Trainable prefix: hidden == 0 holds P directly ("prefix.direct" [n_layers, L, r + rope]);
  * hidden > 0 the reparameterisation ("prefix.embed" [L, dim], "prefix.mlp.0.weight"

