@@ -18,7 +18,8 @@ build: deps
 
 # Every test: unit (gradient checks, parsers), PyTorch reference, end-to-end; then the unit
 # tests again under ASan+UBSan, then bounded fuzz runs of the parsers (safetensors, tokenizer,
-# answer checker, model configs, IDX and problem files).
+# answer checker, model configs; IDX, problem, prefix, MNIST JSON, PNG, metrics, checkpoint and
+# prefix-tuning example files: 60 s, nine readers share it).
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j$(THREADS)
 	@$(MAKE) --no-print-directory asan
@@ -39,7 +40,7 @@ fuzz: deps
 	@bash tests/fuzz/run_fuzz_tokenizer.sh $(FUZZ_SECONDS)
 	@bash tests/fuzz/run_fuzz_expr.sh 30
 	@bash tests/fuzz/run_fuzz_configs.sh 30
-	@bash tests/fuzz/run_fuzz_files.sh 30
+	@bash tests/fuzz/run_fuzz_files.sh 60
 
 # The main job on embedded defaults, a few minutes: the R1-Zero recipe in short (a generated
 # arithmetic corpus, a small DeepSeek-V3-architecture base model, GRPO with rule-based
