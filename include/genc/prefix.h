@@ -95,12 +95,10 @@ genc_status genc_lm_prefix_train_export(genc_ctx *ctx, const genc_lm *m, const g
                                         genc_lm_prefix *out);
 
 /* ---- generation with prefixes ----
- * Like genc_lm_generate (plain decoding), with one prefix per row (prefixes NULL, or an entry
- * NULL: no prefix for that row). Row b's cache: [padding][its prefix][its prompt], the
- * prompt's positions start at 0. Prefix + prompt + max_new must fit in
- * max_position_embeddings. Stop strings, streaming and speculative decoding are not
- * supported here (cfg->n_stops, on_token and speculative must be unset); the text of each
- * row is decoded when cfg->tok is set. */
+ * genc_lm_generate with one prefix per row (prefixes NULL, or an entry NULL: no prefix for
+ * that row): stop strings, streaming and eos as there, not speculative decoding. Row b's
+ * cache: [padding][its prefix][its prompt], the prompt's positions start at 0. Prefix +
+ * prompt + max_new must fit in max_position_embeddings. */
 genc_status genc_lm_prefix_generate(genc_ctx *ctx, genc_lm *m, const genc_lm_prefix *const *prefixes,
                                     const int32_t *const *prompts, const int64_t *prompt_len, int64_t batch,
                                     const genc_gen_config *cfg, genc_gen_result *out);

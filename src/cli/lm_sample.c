@@ -92,23 +92,19 @@ static genc_status compare_plain(genc_ctx *ctx, genc_lm *m, const int32_t *const
     return GENC_OK;
 }
 
-/* --prefix FILE: the prefix prefills the latent cache (genc_lm_prefix_generate: no stop
- * strings, speculative decoding or streaming; the text is printed at the end). */
+/* --prefix FILE: the prefix prefills the latent cache (genc_lm_prefix_generate: stop strings
+ * and streaming as without a prefix; not speculative decoding). */
 static genc_status prefix_generate(genc_ctx *ctx, genc_lm *m, const sample_args *a, genc_lm_prefix *pre,
                                    const int32_t *const *prompts, const int64_t *plen, genc_gen_config *cf,
                                    genc_gen_result *r) {
-    if (a->stop || a->speculative)
-        return genc_error(ctx, GENC_EINVAL, "--prefix: expected no --stop or --speculative with a prefix, found %s",
-                          a->stop ? "--stop" : "--speculative");
+    if (a->speculative) return genc_error(ctx, GENC_EINVAL, "--prefix: expected no --speculative with a prefix");
     genc_status s = genc_lm_prefix_load(ctx, a->prefix, m, pre);
     if (!s && cf->max_new > m->cfg.max_seq - *plen - pre->len) cf->max_new = m->cfg.max_seq - *plen - pre->len;
     if (!s && cf->max_new < 1)
         s = genc_error(ctx, GENC_EINVAL, "--prefix: the prefix (%lld slots) and prompt leave no room in %d positions",
                        (long long)pre->len, m->cfg.max_seq);
-    cf->on_token = NULL;
     const genc_lm_prefix *rows[1] = {pre};
     if (!s) s = genc_lm_prefix_generate(ctx, m, rows, prompts, plen, 1, cf, r);
-    if (!s && r->text[0]) fwrite(r->text[0], 1, r->text_len[0], stdout);
     return s;
 }
 

@@ -1,8 +1,8 @@
 /* Prefix-tuning for the MLA language models (see include/genc/prefix.h for the design): the
  * prefix as per-layer latents (c_kv, k_pe), its file format with the base model's identity,
  * initialisation from real words, the training forward with a prefix, the trainable
- * parameters (direct or through the reparameterisation MLP), and batched generation with one
- * prefix per row on the latent decode cache. */
+ * parameters (direct or through the reparameterisation MLP), and writing a prefix into the
+ * latent decode cache (generation with one prefix per row is generate.c's). */
 #include "genc/prefix.h"
 #include "genc/train.h"
 #include "lm/lm_internal.h"
@@ -316,103 +316,5 @@ genc_status genc_lm_prefix_train_export(genc_ctx *ctx, const genc_lm *m, const g
     genc_set_grad_enabled(ctx, old);
     free(ckv);
     if (s) genc_lm_prefix_free(out);
-    return s;
-}
-
-/* ---- generation with one prefix per row ---- */
-
-static int64_t pre_len(const genc_lm_prefix *const *pre, int64_t b) { return pre && pre[b] ? pre[b]->len : 0; }
-
-static genc_status gen_check(genc_ctx *ctx, const genc_lm *m, const genc_lm_prefix *const *pre, const int64_t *plen,
-                             int64_t B, const genc_gen_config *cf, int64_t *P) {
-    genc_status s = genc_sampler_check(ctx, &cf->sampler);
-    if (s) return s;
-    if (B < 1 || cf->max_new < 1 || cf->n_stops > 0 || cf->on_token || cf->speculative)
-        return genc_error(ctx, GENC_EINVAL, "prefix generate: expected batch and max new tokens >= 1 and no stop "
-                          "strings, streaming or speculative decoding, found batch %lld, max new %lld",
-                          (long long)B, (long long)cf->max_new);
-    if (cf->pad_id < 0 || cf->pad_id >= m->cfg.vocab_size)
-        return genc_error(ctx, GENC_EINVAL, "prefix generate: pad id %d outside the vocabulary", (int)cf->pad_id);
-    *P = 0;
-    for (int64_t b = 0; b < B; b++) {
-        if (plen[b] < 1) return genc_error(ctx, GENC_EINVAL, "prefix generate: prompt %lld is empty", (long long)b);
-        *P = plen[b] + pre_len(pre, b) > *P ? plen[b] + pre_len(pre, b) : *P;
-    }
-    if (*P + cf->max_new > m->cfg.max_seq)
-        return genc_error(ctx, GENC_EINVAL, "prefix generate: prefix + prompt (%lld slots) + %lld new tokens exceed the "
-                          "model's %d positions", (long long)*P, (long long)cf->max_new, m->cfg.max_seq);
-    return GENC_OK;
-}
-
-/* Sample one token per unfinished row from logits [B, V]; ids gets the next inputs. */
-static genc_status gen_step(genc_ctx *ctx, const genc_gen_config *cf, genc_gen_result *r, const genc_real *logits,
-                            int64_t V, bool *done, int32_t *ids) {
-    for (int64_t b = 0; b < r->batch; b++) {
-        ids[b] = cf->pad_id;
-        if (done[b]) continue;
-        double lp = 0;
-        int32_t id = genc_sample(ctx, &cf->sampler, logits + b * V, V, &lp);
-        if (id < 0) return genc_ctx_status(ctx);
-        r->tokens[b * r->max_new + r->len[b]] = id, r->logprobs[b * r->max_new + r->len[b]] = lp;
-        r->len[b]++, ids[b] = id;
-        if (id == cf->eos_id) r->finish[b] = GENC_GEN_EOS, done[b] = true;
-        else if (r->len[b] == r->max_new) r->finish[b] = GENC_GEN_LENGTH, done[b] = true;
-    }
-    return GENC_OK;
-}
-
-/* The rows' text (eos excluded). */
-static genc_status gen_text(genc_ctx *ctx, const genc_gen_config *cf, genc_gen_result *r) {
-    for (int64_t b = 0; cf->tok && b < r->batch; b++) {
-        int64_t n = r->len[b] - (r->finish[b] == GENC_GEN_EOS);
-        genc_status s = genc_tokenizer_decode(cf->tok, ctx, r->tokens + b * r->max_new, (size_t)n, &r->text[b],
-                                              &r->text_len[b]);
-        if (s) return s;
-    }
-    return GENC_OK;
-}
-
-/* Prefill [padding][prefix][prompt] per row, then one token per row per step. */
-static genc_status gen_run(genc_ctx *ctx, genc_lm *m, const genc_lm_prefix *const *pre, const int32_t *const *prompts,
-                           const int64_t *plen, int64_t P, const genc_gen_config *cf, genc_gen_result *r) {
-    int64_t B = r->batch, V = m->cfg.vocab_size;
-    genc_lm_cache *c = NULL;
-    int32_t *ids = malloc((size_t)(B * P) * sizeof *ids), *start = malloc((size_t)B * sizeof *start);
-    genc_real *logits = malloc((size_t)(B * V) * sizeof *logits);
-    bool *done = calloc((size_t)B, sizeof *done);
-    genc_status s = !ids || !start || !logits || !done ? genc_error(ctx, GENC_ENOMEM, "out of memory for generation") : 0;
-    for (int64_t b = 0; !s && b < B; b++) {
-        start[b] = (int32_t)(P - plen[b]);
-        for (int64_t i = 0; i < P; i++) ids[b * P + i] = i < start[b] ? cf->pad_id : prompts[b][i - start[b]];
-    }
-    if (!s) s = genc_lm_cache_new(ctx, m, B, P + r->max_new, false, &c);
-    if (!s) s = genc_lm_cache_reset(ctx, c, start);
-    for (int64_t b = 0; !s && b < B; b++) s = genc_lm_cache_set_prefix(ctx, c, b, pre ? pre[b] : NULL);
-    double t0 = genc_now();
-    if (!s) s = genc_lm_decode(ctx, m, c, ids, P, logits, false, NULL);
-    r->prefill_seconds = genc_now() - t0;
-    for (bool all = false; !s && !all;) {
-        s = gen_step(ctx, cf, r, logits, V, done, ids);
-        all = true;
-        for (int64_t b = 0; b < B; b++) all = all && done[b];
-        if (!s && !all) s = genc_lm_decode(ctx, m, c, ids, 1, logits, false, NULL), r->forwards++;
-    }
-    genc_lm_cache_free(c);
-    free(ids), free(start), free(logits), free(done);
-    return s;
-}
-
-genc_status genc_lm_prefix_generate(genc_ctx *ctx, genc_lm *m, const genc_lm_prefix *const *prefixes,
-                                    const int32_t *const *prompts, const int64_t *prompt_len, int64_t batch,
-                                    const genc_gen_config *cfg, genc_gen_result *out) {
-    int64_t P = 0;
-    memset(out, 0, sizeof *out);
-    genc_status s = gen_check(ctx, m, prefixes, prompt_len, batch, cfg, &P);
-    if (!s) s = genc_gen_result_alloc(ctx, out, batch, cfg->max_new, false);
-    double t0 = genc_now();
-    if (!s) s = gen_run(ctx, m, prefixes, prompts, prompt_len, P, cfg, out);
-    if (!s) s = gen_text(ctx, cfg, out);
-    out->seconds = genc_now() - t0;
-    if (s) genc_gen_result_free(out);
     return s;
 }

@@ -48,6 +48,19 @@ grep -Eq '^trained [0-9]+ of [0-9]+ parameters' "$tmp/pt.out" && ok || bad "no p
 "$genc" lm sample --checkpoint "$ck" --prefix "$tmp/p.safetensors" --prompt "name[Loch] food[Chinese] =>" \
     --max-tokens 10 --temperature 0 --threads 2 >"$tmp/s.out" 2>"$tmp/s.err" && ok || bad "sample --prefix failed: $(cat "$tmp/s.err")"
 grep -q 'tokens in' "$tmp/s.err" && ok || bad "no summary line"
+# --stop with a prefix: the same greedy text, ending where the stop string first begins
+text=$(cat "$tmp/s.out") stop=$(cut -c4-6 "$tmp/s.out" | head -1)
+if [ ${#stop} -eq 3 ]; then
+  "$genc" lm sample --checkpoint "$ck" --prefix "$tmp/p.safetensors" --prompt "name[Loch] food[Chinese] =>" \
+      --max-tokens 10 --temperature 0 --stop "$stop" --threads 2 >"$tmp/st.out" 2>"$tmp/st.err" \
+      && ok || bad "sample --prefix --stop failed: $(cat "$tmp/st.err")"
+  [ "$(cat "$tmp/st.out")" = "${text%%"$stop"*}" ] && ok || bad "--stop '$stop': got '$(cat "$tmp/st.out")' from '$text'"
+  grep -q 'stopped at stop string' "$tmp/st.err" && ok || bad "no stop-string finish: $(cat "$tmp/st.err")"
+else
+  bad "greedy text '$text' too short to pick a stop string"
+fi
+expect_error "prefix and speculative" '--speculative' "$genc" lm sample --checkpoint "$ck" \
+    --prefix "$tmp/p.safetensors" --prompt x --speculative
 "$genc" lm sample --checkpoint "$tmp/base2/checkpoint.safetensors" --prefix "$tmp/p.safetensors" --prompt "x" \
     --max-tokens 4 --threads 2 >/dev/null 2>"$tmp/x.err" && bad "a prefix for another base was accepted" || ok
 grep -Eq 'genc: error: .*p.safetensors: prefix made for base model [0-9a-f]{16}, but this base model is [0-9a-f]{16}' \
