@@ -188,8 +188,9 @@ static genc_status gen_check(genc_ctx *ctx, const genc_lm *m, const genc_lm_pref
         *P = plen[b] + pre_len(pre, b) > *P ? plen[b] + pre_len(pre, b) : *P;
     }
     if (*P + cf->max_new > m->cfg.max_seq)
-        return genc_error(ctx, GENC_EINVAL, "generate: prefix + prompt (%lld slots) + %lld new tokens exceed the "
-                          "model's %d positions", (long long)*P, (long long)cf->max_new, m->cfg.max_seq);
+        return genc_error(ctx, GENC_EINVAL, "generate: %s (%lld %s) + %lld new tokens exceed the model's %d positions",
+                          pre ? "prefix + prompt" : "prompt", (long long)*P, pre ? "slots" : "tokens",
+                          (long long)cf->max_new, m->cfg.max_seq);
     return GENC_OK;
 }
 
