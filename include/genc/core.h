@@ -50,10 +50,10 @@ void genc_ctx_free(genc_ctx *ctx);
 genc_status genc_error(genc_ctx *ctx, genc_status status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Put a printf-style context in front of the recorded error ("CONTEXT: message"): the file
- * or flag a lower-level parser did not know; a non-OK `status` replaces the recorded one (a
- * name refused as GENC_EINVAL that came from a file is GENC_EFORMAT). Returns the context's
- * status; with no error recorded it does nothing and returns GENC_OK. */
-genc_status genc_error_prefix(genc_ctx *ctx, genc_status status, const char *fmt, ...)
+ * or flag a lower-level parser did not know. With from_file the refused value came from a
+ * file, so a recorded GENC_EINVAL becomes GENC_EFORMAT (any other status, out of memory say,
+ * stays). Returns the context's status; with no error recorded it does nothing (GENC_OK). */
+genc_status genc_error_prefix(genc_ctx *ctx, bool from_file, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 const char *genc_last_error(const genc_ctx *ctx); /* "" when no error */
 genc_status genc_ctx_status(const genc_ctx *ctx);  /* GENC_OK when no error */

@@ -48,6 +48,10 @@ typedef struct genc_ddpm_schedule {
  *   beta_t = min(1 - f((t+1)/T) / f(t/T), 0.999) (beta_start/beta_end are ignored). */
 genc_status genc_ddpm_schedule_init(genc_ctx *ctx, genc_ddpm_schedule *s, genc_beta_schedule kind, int T,
                                     double beta_start, double beta_end);
+/* The checks genc_ddpm_schedule_init makes (T in 1..100000; 0 < beta_start <= beta_end < 1
+ * unless cosine), without building the schedule: GENC_EINVAL naming what is wrong. */
+genc_status genc_ddpm_schedule_check(genc_ctx *ctx, genc_beta_schedule kind, int T, double beta_start,
+                                     double beta_end);
 void genc_ddpm_schedule_free(genc_ddpm_schedule *s);
 
 genc_status genc_beta_schedule_parse(genc_ctx *ctx, const char *name, genc_beta_schedule *out); /* "linear", "scaled_linear", "cosine" (also "squaredcos_cap_v2") */

@@ -108,9 +108,8 @@ genc_status genc_diff_model_load(genc_ctx *ctx, const char *path, bool ema, genc
     if (s) return s;
     s = genc_diff_config_parse(ctx, genc_st_meta(f, "config"), path, &m->cfg);
     if (!s) s = genc_unet_load_st(ctx, f, path, ema, &m->net, NULL); /* no EMA: the raw weights */
-    if (!s && !strcmp(m->cfg.model, "ddpm") &&
-        genc_ddpm_schedule_init(ctx, &m->sched, m->cfg.beta, m->cfg.T, m->cfg.beta_start, m->cfg.beta_end))
-        s = genc_error_prefix(ctx, GENC_EFORMAT, "%s: config", path); /* bad betas: name the file */
+    if (!s && !strcmp(m->cfg.model, "ddpm")) /* the config parser checked the betas */
+        s = genc_ddpm_schedule_init(ctx, &m->sched, m->cfg.beta, m->cfg.T, m->cfg.beta_start, m->cfg.beta_end);
     genc_st_close(f);
     if (s) genc_diff_model_free(m);
     return s;
@@ -210,7 +209,7 @@ static genc_status sampler_opts(genc_ctx *ctx, const genc_diff_model *m, const g
     *o = genc_sampler_defaults();
     o->pred = m->cfg.pred, o->eta = s->eta, o->clip_x0 = s->clip, o->seed = seed;
     if (s->variance && *s->variance && genc_variance_parse(ctx, s->variance, &o->variance))
-        return genc_error_prefix(ctx, GENC_OK, "--variance");
+        return genc_error_prefix(ctx, false, "--variance");
     return GENC_OK;
 }
 
@@ -235,7 +234,7 @@ genc_status genc_diff_generate(genc_ctx *ctx, genc_diff_model *m, const genc_dif
     if (!st) st = sampler_opts(ctx, m, s, seed, &o);
     if (!st && !strcmp(sampler, "ddim")) {
         genc_spacing sp;
-        if (genc_spacing_parse(ctx, s->spacing, &sp)) st = genc_error_prefix(ctx, GENC_OK, "--spacing");
+        if (genc_spacing_parse(ctx, s->spacing, &sp)) st = genc_error_prefix(ctx, false, "--spacing");
         if (!st) st = genc_ddim_timesteps(ctx, m->cfg.T, (int)s->steps, sp, ddim_steps);
     }
     traj_job tj = {.traj = traj, .cols = traj_cols, .rows = traj_rows, .dim = dim};
@@ -428,8 +427,8 @@ static genc_status config_from_flags(genc_ctx *ctx, const train_args *a, int row
     c->unet.classes = a->cond ? 10 : 0, c->unet.dropout = a->dropout;
     c->T = (int)a->T, c->beta_start = a->beta_start, c->beta_end = a->beta_end, c->cond_drop = a->cond ? a->cond_drop : 0;
     genc_status s = parse_mult(ctx, a->mult, c->unet.levels, c->unet.mult);
-    if (!s && genc_beta_schedule_parse(ctx, a->beta, &c->beta)) s = genc_error_prefix(ctx, GENC_OK, "--beta-schedule");
-    if (!s && genc_prediction_parse(ctx, a->pred, &c->pred)) s = genc_error_prefix(ctx, GENC_OK, "--prediction");
+    if (!s && genc_beta_schedule_parse(ctx, a->beta, &c->beta)) s = genc_error_prefix(ctx, false, "--beta-schedule");
+    if (!s && genc_prediction_parse(ctx, a->pred, &c->pred)) s = genc_error_prefix(ctx, false, "--prediction");
     return s;
 }
 
@@ -672,7 +671,7 @@ static genc_status ddim_roundtrip(genc_ctx *ctx, genc_diff_model *m, const sampl
     int32_t *steps = malloc((size_t)S * sizeof *steps);
     if (!s && (!x || !orig || !steps)) s = genc_error(ctx, GENC_ENOMEM, "out of memory");
     genc_spacing sp;
-    if (!s && genc_spacing_parse(ctx, a->smp.spacing, &sp)) s = genc_error_prefix(ctx, GENC_OK, "--spacing");
+    if (!s && genc_spacing_parse(ctx, a->smp.spacing, &sp)) s = genc_error_prefix(ctx, false, "--spacing");
     if (!s) s = genc_ddim_timesteps(ctx, m->cfg.T, (int)S, sp, steps);
     for (int64_t i = 0; !s && i < n * dim; i++) x[i] = 2 * d.images[i] - 1, orig[i] = d.images[i];
     float *tnet = malloc((size_t)(n + 1) * sizeof *tnet);

@@ -75,9 +75,9 @@ genc_status genc_error(genc_ctx *ctx, genc_status status, const char *fmt, ...) 
     return status;
 }
 
-genc_status genc_error_prefix(genc_ctx *ctx, genc_status status, const char *fmt, ...) {
+genc_status genc_error_prefix(genc_ctx *ctx, bool from_file, const char *fmt, ...) {
     if (!ctx || ctx->status == GENC_OK) return ctx ? ctx->status : GENC_OK;
-    if (status != GENC_OK) ctx->status = status;
+    if (from_file && ctx->status == GENC_EINVAL) ctx->status = GENC_EFORMAT;
     char raw[sizeof ctx->msg], head[sizeof ctx->msg], old[sizeof ctx->msg];
     va_list ap;
     va_start(ap, fmt);

@@ -49,10 +49,12 @@ genc_status genc_diff_config_parse(genc_ctx *ctx, const char *json, const char *
     char *u = json_dumps(unet, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
     genc_status s = genc_unet_config_parse(ctx, u, label, &c->unet);
     free(u);
-    if (!s && (genc_beta_schedule_parse(ctx, sched, &c->beta) || genc_prediction_parse(ctx, pred, &c->pred)))
-        s = genc_error_prefix(ctx, GENC_EFORMAT, "%s: config", label); /* the name parsers do not know the file */
-    if (!s && (c->T < 1 || c->T > 100000))
-        s = genc_error(ctx, GENC_EFORMAT, "%s: config T must be in 1..100000, found %d", label, c->T);
+    if (!s && (genc_beta_schedule_parse(ctx, sched, &c->beta) || genc_prediction_parse(ctx, pred, &c->pred) ||
+               (!strcmp(c->model, "ddpm") && genc_ddpm_schedule_check(ctx, c->beta, c->T, c->beta_start, c->beta_end))))
+        s = genc_error_prefix(ctx, true, "%s: config", label); /* the shared checks do not know the file */
+    if (!s && (c->T < 1 || c->T > 100000 || c->reflow < 1 || !(c->cond_drop >= 0 && c->cond_drop <= 1)))
+        s = genc_error(ctx, GENC_EFORMAT, "%s: config: expected T in 1..100000, reflow >= 1 and cond_drop in [0, 1], "
+                       "found %d, %d, %g", label, c->T, c->reflow, c->cond_drop);
     json_decref(j);
     return s;
 }

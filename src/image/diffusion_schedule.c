@@ -27,14 +27,21 @@ static void fill_betas(genc_beta_schedule kind, int T, double b0, double b1, dou
     }
 }
 
-genc_status genc_ddpm_schedule_init(genc_ctx *ctx, genc_ddpm_schedule *s, genc_beta_schedule kind, int T,
-                                    double beta_start, double beta_end) {
-    memset(s, 0, sizeof *s);
+genc_status genc_ddpm_schedule_check(genc_ctx *ctx, genc_beta_schedule kind, int T, double beta_start,
+                                     double beta_end) {
     if (T < 1 || T > 100000) return genc_error(ctx, GENC_EINVAL, "diffusion: T must be in 1..100000, got %d", T);
     if (kind != GENC_BETA_COSINE && !(beta_start > 0 && beta_end >= beta_start && beta_end < 1))
         return genc_error(ctx, GENC_EINVAL, "diffusion: betas must satisfy 0 < beta_start <= beta_end < 1, got %g, %g",
                           beta_start, beta_end);
     if ((unsigned)kind > GENC_BETA_COSINE) return genc_error(ctx, GENC_EINVAL, "diffusion: unknown beta schedule %d", (int)kind);
+    return GENC_OK;
+}
+
+genc_status genc_ddpm_schedule_init(genc_ctx *ctx, genc_ddpm_schedule *s, genc_beta_schedule kind, int T,
+                                    double beta_start, double beta_end) {
+    memset(s, 0, sizeof *s);
+    genc_status st = genc_ddpm_schedule_check(ctx, kind, T, beta_start, beta_end);
+    if (st) return st;
     s->beta = malloc((size_t)T * sizeof *s->beta);
     s->alpha_bar = malloc((size_t)T * sizeof *s->alpha_bar);
     if (!s->beta || !s->alpha_bar) {

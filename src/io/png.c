@@ -185,7 +185,6 @@ genc_status genc_png_read_cells(genc_ctx *ctx, const char *path, int rows, int c
         }
         gc = (W - b) / (cols + b), gr = (H - b) / (rows + b), x0 = y0 = b;
     }
-    *got = 0;
     for (int r = 0; r < gr && *got < room; r++)
         for (int c = 0; c < gc && *got < room; c++) {
             float *dst = out + *got * rows * cols;

@@ -95,7 +95,7 @@ genc_status genc_lm_prefix_load(genc_ctx *ctx, const char *path, const genc_lm *
     const genc_st_entry *e = s ? NULL : genc_st_find(f, "prefix");
     if (!s && (!e || e->ndim != 3))
         s = genc_error(ctx, GENC_EFORMAT, "%s: expected a 3-d tensor \"prefix\", found %s", path, e ? "another shape" : "none");
-    if (!s && prefix_alloc(ctx, m, e->shape[1], hash, out)) s = genc_error_prefix(ctx, GENC_EFORMAT, "%s", path);
+    if (!s && prefix_alloc(ctx, m, e->shape[1], hash, out)) s = genc_error_prefix(ctx, true, "%s", path);
     int64_t shape[3] = {out->n_layers, out->len, width(out)}, n = shape[0] * shape[1] * shape[2];
     float *buf = s ? NULL : malloc((size_t)n * sizeof *buf);
     if (!s && !buf) s = genc_error(ctx, GENC_ENOMEM, "out of memory loading %s", path);

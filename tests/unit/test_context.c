@@ -22,17 +22,21 @@ int main(void) {
     genc_clear_error(ctx);
     genc_error(ctx, GENC_EINVAL, "caf\xc3\xa9 ok");
     CHECK(!strcmp(genc_last_error(ctx), "caf\xc3\xa9 ok")); /* UTF-8 passes through */
-    /* genc_error_prefix: the context goes in front, escaped, the status replaced when asked;
-     * without an error it does nothing */
+    /* genc_error_prefix: the context goes in front, escaped; from a file, EINVAL becomes
+     * EFORMAT and any other status stays; without an error it does nothing */
     genc_clear_error(ctx);
-    CHECK(genc_error_prefix(ctx, GENC_EFORMAT, "%s", "f.st") == GENC_OK && genc_last_error(ctx)[0] == 0);
-    genc_error(ctx, GENC_EFORMAT, "unknown prediction type 'x'");
-    CHECK(genc_error_prefix(ctx, GENC_OK, "%s: config\n", "f.st") == GENC_EFORMAT);
+    CHECK(genc_error_prefix(ctx, true, "%s", "f.st") == GENC_OK && genc_last_error(ctx)[0] == 0);
+    genc_error(ctx, GENC_EINVAL, "unknown prediction type 'x'");
+    CHECK(genc_error_prefix(ctx, false, "%s: config\n", "f.st") == GENC_EINVAL);
     CHECK_MSG(!strcmp(genc_last_error(ctx), "f.st: config\\n: unknown prediction type 'x'"), "got [%s]",
               genc_last_error(ctx));
+    CHECK(genc_error_prefix(ctx, true, "g") == GENC_EFORMAT);
+    genc_clear_error(ctx);
+    genc_error(ctx, GENC_ENOMEM, "out of memory");
+    CHECK(genc_error_prefix(ctx, true, "f.st") == GENC_ENOMEM);
     genc_clear_error(ctx);
     genc_error(ctx, GENC_EINVAL, "x%s", big); /* full message: the prefix stays, the end goes */
-    CHECK(genc_error_prefix(ctx, GENC_EFORMAT, "--flag") == GENC_EFORMAT);
+    CHECK(genc_error_prefix(ctx, false, "--flag") == GENC_EINVAL);
     m = genc_last_error(ctx);
     CHECK(!strncmp(m, "--flag: x\\n", 11) && strlen(m) < 512 && !strchr(m, '\n'));
     genc_ctx_free(ctx);

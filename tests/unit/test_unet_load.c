@@ -4,7 +4,8 @@
  * a flat checkpoint with ema=true gives its raw weights; genc_unet_ema_read into buffers;
  * which form genc_unet_config_from_meta saw; one-line errors naming the file for a foreign
  * config, a diffusion config without "unet" or with a bad one, no config, and EMA tensors for
- * only some parameters; genc_diff_config_parse round trip and refusals. The CLI's own loading through these is tests/e2e/test_image_diffusion.sh. */
+ * only some parameters; genc_diff_config_parse round trip and refusals (betas included). The
+ * CLI's own loading through these is tests/e2e/test_image_diffusion.sh. */
 #include "genc/genc.h"
 #include "genc/train.h"
 #include "genc/unet.h"
@@ -179,7 +180,9 @@ static void test_diffusion_config(genc_ctx *ctx, const genc_unet_config *c) {
          "d.st: config: expected family \"diffusion\", model \"ddpm\" or \"rflow\" and a stage of at most 7 characters, "
          "found \"diffusion\", \"gan\", \"base\""},
         {"\"family\":\"diffusion\",\"model\":\"ddpm\",\"stage\":\"base\",\"reflow\":1,", ",\"T\":0,\"prediction\":\"epsilon\",",
-         "d.st: config T must be in 1..100000, found 0"},
+         "d.st: config: diffusion: T must be in 1..100000, got 0"},
+        {"\"family\":\"diffusion\",\"model\":\"rflow\",\"stage\":\"base\",\"reflow\":0,", ",\"T\":10,\"prediction\":\"epsilon\",",
+         "d.st: config: expected T in 1..100000, reflow >= 1 and cond_drop in [0, 1], found 10, 0, 0"},
         {"\"family\":\"diffusion\",\"model\":\"ddpm\",\"stage\":\"base\",", ",\"T\":10,\"prediction\":\"epsilon\",",
          "d.st: not a genc diffusion checkpoint config: "}, /* no "reflow" */
         {"\"family\":\"diffusion\",\"model\":\"ddpm\",\"stage\":\"base\",\"reflow\":1,\"extra\":1,", ",\"T\":10,\"prediction\":\"epsilon\",",
@@ -194,6 +197,17 @@ static void test_diffusion_config(genc_ctx *ctx, const genc_unet_config *c) {
                   genc_last_error(ctx));
         genc_clear_error(ctx);
     }
+    genc_diff_config hot = diffusion_config(c); /* impossible betas: refused for ddpm, ignored by rflow */
+    hot.beta_end = 2;
+    j = genc_diff_config_json(&hot);
+    CHECK(genc_diff_config_parse(ctx, j, "d.st", &b) == GENC_EFORMAT);
+    CHECK_MSG(strstr(genc_last_error(ctx), "d.st: config: diffusion: betas must satisfy"), "%s", genc_last_error(ctx));
+    genc_clear_error(ctx);
+    free(j);
+    snprintf(hot.model, sizeof hot.model, "rflow");
+    j = genc_diff_config_json(&hot);
+    CHECK(genc_diff_config_parse(ctx, j, "d.st", &b) == GENC_OK);
+    free(j);
     CHECK(genc_diff_config_parse(ctx, NULL, "d.st", &b) == GENC_EFORMAT);
     CHECK_MSG(strstr(genc_last_error(ctx), "d.st: not a genc diffusion checkpoint config (no config metadata)"), "%s",
               genc_last_error(ctx));
