@@ -46,16 +46,14 @@ for n in 2 5 10 20; do
 done
 # the paper's low-data sizes start at 50: N = 50 and 100 (subsets 0 and 1) and all 864 examples,
 # with a longer fine-tuning run and a faster prefix learning rate besides the settings above
-for n in 50 100 all; do
-  for k in 0 1; do
-    d=low${n}_$k.jsonl name=dev_low${n}_$k
-    if [ $n = all ]; then [ $k = 0 ] || continue; d=train.jsonl name=dev_all_0; fi
-    run ${name}_full_lr3e-4_s100 --data $d --full --lr 3e-4 --steps 100
-    run ${name}_full_lr1e-3_s100 --data $d --full --lr 1e-3 --steps 100
-    run ${name}_full_lr3e-4_s300 --data $d --full --lr 3e-4 --steps 300
-    run ${name}_p10_lr1e-3_s800 --data $d --prefix-len 10 --lr 1e-3 --steps 800
-    run ${name}_p10_lr5e-3_s800 --data $d --prefix-len 10 --lr 5e-3 --steps 800
-  done
+for set in low50_0 low50_1 low100_0 low100_1 all_0; do
+  d=$set.jsonl
+  [ $set = all_0 ] && d=train.jsonl
+  run dev_${set}_full_lr3e-4_s100 --data $d --full --lr 3e-4 --steps 100
+  run dev_${set}_full_lr1e-3_s100 --data $d --full --lr 1e-3 --steps 100
+  run dev_${set}_full_lr3e-4_s300 --data $d --full --lr 3e-4 --steps 300
+  run dev_${set}_p10_lr1e-3_s800 --data $d --prefix-len 10 --lr 1e-3 --steps 800
+  run dev_${set}_p10_lr5e-3_s800 --data $d --prefix-len 10 --lr 5e-3 --steps 800
 done
 wait
 /usr/bin/python3 "$here/summary.py" dev

@@ -1,6 +1,6 @@
 /* Shared pieces of the diffusion / rectified-flow verbs (src/cli/image_diffusion.c) and
- * `genc image fid` (src/cli/image_fid.c): the model checkpoint's config, loading a checkpoint
- * (EMA weights by default; its config is genc_diff_config, include/genc/unet.h) and generating images with any sampler. */
+ * `genc image fid` (src/cli/image_fid.c): loading a checkpoint (EMA weights by default; its
+ * config is genc_diff_config, include/genc/unet.h) and generating images with any sampler. */
 #ifndef GENC_CLI_DIFFUSION_H
 #define GENC_CLI_DIFFUSION_H
 
