@@ -274,13 +274,18 @@ class Model:
         ckv, k_pe = kv[..., :c.kv_lora], kv[..., c.kv_lora:]
         ckv = rms_norm(ckv, self.P(p + "self_attn.kv_a_layernorm.weight"), c.eps)
         # Prefix-tuning: self.prefix[layer] = (ckv [Lp, kv_lora], k_pe [Lp, rope]) latents put
-        # before the sequence's; their k_pe is not roped and every query sees them.
+        # before the sequence's (genc's form), or (kv [Lp, H, nope + vdim], k_pe [Lp, rope])
+        # per-head keys and values put before kv_b_proj's output (the form of
+        # docs/prefix_task/perhead.py); their k_pe is not roped and every query sees them.
         prefix, layer = getattr(self, "prefix", None), int(p.split(".")[2])
         Lp = prefix[layer][0].shape[0] if prefix is not None and layer < len(prefix) else 0
-        if Lp:
+        per_head = Lp > 0 and prefix[layer][0].dim() == 3
+        if Lp and not per_head:
             ckv = torch.cat((prefix[layer][0].expand(B, Lp, c.kv_lora), ckv), 1)
         S = Lp + T
-        kvb = F.linear(ckv, self.P(p + "self_attn.kv_b_proj.weight")).view(B, S, H, c.nope + c.vdim)
+        kvb = F.linear(ckv, self.P(p + "self_attn.kv_b_proj.weight")).view(B, ckv.shape[1], H, c.nope + c.vdim)
+        if per_head:
+            kvb = torch.cat((prefix[layer][0].expand(B, Lp, H, c.nope + c.vdim), kvb), 1)
         k_nope, v = kvb[..., :c.nope], kvb[..., c.nope:]
         q_pe = rope_interleaved(q_pe, pos, c.theta)
         k_pe = rope_interleaved(k_pe.unsqueeze(2), pos, c.theta)             # [B, T, 1, rope]
