@@ -34,6 +34,17 @@ static genc_tensor *f_softmax_t(genc_ctx *c, genc_tensor **in, void *u) {
 static genc_tensor *f_log_softmax_t(genc_ctx *c, genc_tensor **in, void *u) {
     return genc_log_softmax(c, genc_transpose(c, in[0], 0, 1));
 }
+/* One input feeding several ops of one graph: each op's backward must add its share to
+ * the same gradient (softmax then tanh, softmax times its own input, log_softmax plus x). */
+static genc_tensor *f_twice_add(genc_ctx *c, genc_tensor **in, void *u) {
+    return genc_add(c, genc_softmax(c, in[0]), genc_tanh(c, in[0]));
+}
+static genc_tensor *f_twice_mul(genc_ctx *c, genc_tensor **in, void *u) {
+    return genc_mul(c, genc_softmax(c, in[0]), in[0]);
+}
+static genc_tensor *f_twice_log(genc_ctx *c, genc_tensor **in, void *u) {
+    return genc_sub(c, genc_log_softmax(c, in[0]), genc_softmax(c, in[0]));
+}
 static genc_tensor *f_ce(genc_ctx *c, genc_tensor **in, void *u) {
     const ce_case *cc = u;
     genc_tensor *x = cc->transpose ? genc_transpose(c, in[0], 0, 1) : in[0];
@@ -90,6 +101,9 @@ static void test_softmax(genc_ctx *ctx) {
     }
     gradcheck(ctx, "softmax transposed", f_softmax_t, &t, 1, NULL, 1e-6, 1e-8);
     gradcheck(ctx, "log_softmax transposed", f_log_softmax_t, &t, 1, NULL, 1e-6, 1e-8);
+    gradcheck(ctx, "input used twice: softmax(x) + tanh(x)", f_twice_add, &a, 1, NULL, 1e-6, 1e-8);
+    gradcheck(ctx, "input used twice: softmax(x) * x", f_twice_mul, &b, 1, NULL, 1e-6, 1e-8);
+    gradcheck(ctx, "input used twice: log_softmax(x) - softmax(x)", f_twice_log, &c, 1, NULL, 1e-6, 1e-8);
     /* values: rows of softmax sum to 1, log_softmax = log(softmax) */
     genc_step_reset(ctx);
     genc_tensor *p = genc_softmax(ctx, b), *lp = genc_log_softmax(ctx, b);

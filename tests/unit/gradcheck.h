@@ -4,12 +4,20 @@
  *
  * A check builds y = f(inputs), takes the scalar L = sum(y * R) for a fixed random R (so
  * every output element matters with its own weight), gets dL/dx by genc_backward_with(y, R)
- * and compares it with (L(x + h) - L(x - h)) / 2h for every element of every input. */
+ * and compares it with (L(x + h) - L(x - h)) / 2h for every element of every input.
+ *
+ * Backward must accumulate into an input's gradient, never overwrite it: before backward
+ * each input's gradient is pre-filled with a known G0 (N(0, 1) draws), and the analytic
+ * gradient is read as grad - G0, so an op that writes `dx = ...` instead of `dx += ...`
+ * loses G0 and fails the comparison. */
 #ifndef GENC_GRADCHECK_H
 #define GENC_GRADCHECK_H
 #include "genc/genc.h"
 #include "test.h"
 #include <stdlib.h>
+
+/* The gradient G0 an input i holds before backward (element j). */
+static genc_real gc_g0(int i, int64_t j) { return (genc_real)genc_philox_normal(9001 + (uint64_t)i, (uint64_t)j); }
 
 typedef genc_tensor *(*gc_fn)(genc_ctx *ctx, genc_tensor **in, void *user);
 
@@ -34,7 +42,8 @@ static int gradcheck(genc_ctx *ctx, const char *name, gc_fn f, genc_tensor **in,
                      double rtol, double atol) {
     genc_step_reset(ctx);
     for (int i = 0; i < n_in; i++)
-        if (in[i]->grad) memset(in[i]->grad, 0, (size_t)genc_numel(in[i]) * sizeof(genc_real));
+        if (in[i]->grad)
+            for (int64_t j = 0, n = genc_numel(in[i]); j < n; j++) in[i]->grad[j] = gc_g0(i, j);
     genc_tensor *y = f(ctx, in, user);
     if (!y) {
         fprintf(stderr, "%s: forward failed: %s\n", name, genc_last_error(ctx));
@@ -57,7 +66,7 @@ static int gradcheck(genc_ctx *ctx, const char *name, gc_fn f, genc_tensor **in,
     for (int i = 0; i < n_in; i++) {
         int64_t n = genc_numel(in[i]);
         analytic[i] = malloc((size_t)n * sizeof(genc_real));
-        for (int64_t j = 0; j < n; j++) analytic[i][j] = in[i]->grad ? in[i]->grad[j] : 0;
+        for (int64_t j = 0; j < n; j++) analytic[i][j] = in[i]->grad ? in[i]->grad[j] - gc_g0(i, j) : 0;
     }
     int bad = 0;
     const double h = 1e-6;
