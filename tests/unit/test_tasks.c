@@ -426,6 +426,23 @@ static void test_countdown_rewards(void) {
     u.answer = "42";
     CHECK(genc_task_check_answer(&u, " 042\n", 5) == GENC_CHECK_OK);
     CHECK(genc_task_check_answer(&u, "42.0", 4) == GENC_CHECK_NOT_INTEGER);
+    /* a negative integer reference is compared as an integer too (not as text) */
+    u.answer = " -7 ";
+    CHECK(genc_task_check_answer(&u, "-07", 3) == GENC_CHECK_OK);
+    CHECK(genc_task_check_answer(&u, "-7", 2) == GENC_CHECK_OK);
+    CHECK(genc_task_check_answer(&u, "7", 1) == GENC_CHECK_WRONG_VALUE);
+    CHECK(genc_task_check_answer(&u, "-7.0", 4) == GENC_CHECK_NOT_INTEGER);
+    u.answer = "+7"; /* not an integer literal: compared as text */
+    CHECK(genc_task_check_answer(&u, "+7", 2) == GENC_CHECK_OK);
+    CHECK(genc_task_check_answer(&u, "7", 1) == GENC_CHECK_WRONG_VALUE);
+    /* an arithmetic problem with a negative answer, through the reward */
+    genc_task_problem n = {GENC_TASK_ARITH, '-', 2, {5, 12}, 0, "5 - 12 =", "-7", 0};
+    genc_reward_cfg rc;
+    genc_reward_cfg_default(&rc);
+    const char *good = "<think>5 - 12</think> <answer>-7</answer>", *flip = "<think>5 - 12</think> <answer>7</answer>";
+    genc_reward rg = genc_task_reward(&n, good, strlen(good), &rc), rf = genc_task_reward(&n, flip, strlen(flip), &rc);
+    CHECK_MSG(rg.check == GENC_CHECK_OK && rf.check == GENC_CHECK_WRONG_VALUE && rg.reward > rf.reward,
+              "-7: %s %g, 7: %s %g", genc_check_name(rg.check), rg.reward, genc_check_name(rf.check), rf.reward);
 }
 
 /* ---- JSON lines ---- */
