@@ -5,7 +5,8 @@
   {name: {dtype, shape, data_offsets}, "__metadata__": {str: str}}, then raw little-endian
   row-major data, offsets relative to the end of the header.
 - TEST_CONFIGS: the configs the driver hands to genc's lm_ref_dump tool (the three the
-  brief asked for plus a batch-wise auxiliary-loss one).
+  brief asked for, a batch-wise auxiliary-loss one, and the two remaining corners of
+  scoring_func x norm_topk_prob).
 - init_params: random weights for the reference's self-checks (no genc needed).
 - compare helpers with the float32 tolerances the driver uses.
 """
@@ -60,6 +61,30 @@ TEST_CONFIGS = {
         "q_lora_rank": 16, "kv_lora_rank": 12, "qk_nope_head_dim": 6, "qk_rope_head_dim": 6,
         "v_head_dim": 6, "num_nextn_predict_layers": 1, "genc_mtp_lambda": 0.3,
         "genc_balance": "aux_loss", "aux_loss_alpha": 0.02, "seq_aux": False,
+    }),
+    # (5), (6): the two remaining corners of scoring x norm_topk_prob (the weights are
+    # renormalised over the chosen experts for sigmoid always, for softmax only with
+    # norm_topk_prob): sigmoid without norm_topk_prob (renormalised all the same) and softmax
+    # with it (renormalised), so each of the four combinations has a fixture.
+    "sigmoid_nonorm": dict(_BASE, **{
+        "vocab_size": 48, "hidden_size": 24, "intermediate_size": 48,
+        "moe_intermediate_size": 12, "num_hidden_layers": 1, "num_attention_heads": 2,
+        "n_shared_experts": 1, "n_routed_experts": 4, "num_experts_per_tok": 2,
+        "n_group": 1, "topk_group": 1, "routed_scaling_factor": 2.0, "scoring_func": "sigmoid",
+        "norm_topk_prob": False, "first_k_dense_replace": 0,
+        "q_lora_rank": 0, "kv_lora_rank": 8, "qk_nope_head_dim": 4, "qk_rope_head_dim": 4,
+        "v_head_dim": 6, "num_nextn_predict_layers": 0, "genc_mtp_lambda": 0.3,
+        "genc_balance": "aux_free", "aux_loss_alpha": 0.0, "seq_aux": False,
+    }),
+    "softmax_norm": dict(_BASE, **{
+        "vocab_size": 48, "hidden_size": 24, "intermediate_size": 48,
+        "moe_intermediate_size": 12, "num_hidden_layers": 1, "num_attention_heads": 2,
+        "n_shared_experts": 0, "n_routed_experts": 6, "num_experts_per_tok": 3,
+        "n_group": 1, "topk_group": 1, "routed_scaling_factor": 1.5, "scoring_func": "softmax",
+        "norm_topk_prob": True, "first_k_dense_replace": 0,
+        "q_lora_rank": 0, "kv_lora_rank": 8, "qk_nope_head_dim": 4, "qk_rope_head_dim": 4,
+        "v_head_dim": 6, "num_nextn_predict_layers": 0, "genc_mtp_lambda": 0.3,
+        "genc_balance": "none", "aux_loss_alpha": 0.0, "seq_aux": False,
     }),
     # (3) dense only, no MTP, 4 heads.
     "dense_nomtp": dict(_BASE, **{

@@ -193,7 +193,8 @@ def check_balance_loss(res):
     # which configs have it
     on = {n: R.Config.from_dict(d).balance_loss_on() for n, d in FX.TEST_CONFIGS.items()}
     res.check("self.balance_loss_switch", on == {"qlora_sigmoid_groups_mtp2": True, "qproj_softmax_mtp1": False,
-                                                 "sigmoid_groups4_auxloss_batch": True, "dense_nomtp": False}, str(on))
+                                                 "sigmoid_groups4_auxloss_batch": True, "dense_nomtp": False,
+                                                 "sigmoid_nonorm": False, "softmax_norm": False}, str(on))
     for mode, seq, alpha, want in (("aux_free", False, 0.01, True), ("aux_loss", True, 0.0, False),
                                    ("none", True, 0.01, False)):
         cfg = R.Config.from_dict(dict(tiny_configs()["tiny_sigmoid_groups_seqaux"], genc_balance=mode,
