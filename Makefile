@@ -4,6 +4,14 @@ BUILD   ?= build
 THREADS ?= 2
 CMAKE_FLAGS ?=
 
+# Build quietly: the full output goes to DIR/build.log, only the lines matching PATTERN are
+# shown, and the build's own exit status is the recipe's (on failure the log's tail and
+# path are printed too), so a target that fails to compile fails `make`.
+# $(call quiet_build,DIR,PATTERN)
+quiet_build = cmake --build $(1) -j$(THREADS) >$(1)/build.log 2>&1; rc=$$?; \
+	grep -E $(2) $(1)/build.log; \
+	if [ $$rc -ne 0 ]; then tail -n 20 $(1)/build.log; echo "build failed (exit $$rc): see $(1)/build.log"; exit $$rc; fi
+
 .PHONY: all deps build test test-quick demo demo-lm demo-classify bench fuzz asan clean
 
 all: build
@@ -13,7 +21,7 @@ deps:
 
 build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
-	@cmake --build $(BUILD) -j$(THREADS) 2>&1 | grep -E 'error|warning|Error' || true
+	@$(call quiet_build,$(BUILD),'error|warning|Error')
 	@test -x $(BUILD)/genc
 
 # Every test: unit (gradient checks, parsers), PyTorch reference, end-to-end; then the unit
@@ -30,7 +38,7 @@ test-quick: build
 
 asan: deps
 	@cmake -S . -B $(BUILD)-asan -DCMAKE_BUILD_TYPE=Debug -DGENC_SANITIZE=ON >/dev/null
-	@cmake --build $(BUILD)-asan -j$(THREADS) 2>&1 | grep -E 'error|Error' || true
+	@$(call quiet_build,$(BUILD)-asan,'error|Error')
 	@cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j$(THREADS) -L unit
 
