@@ -9,6 +9,8 @@
  *       signs of each 1x1 convolution
  *   flow_tool MODEL logp CKPT N IN.f32 OUT.f32    x [N, D] -> log p(x) [N] then h [N, D] (raw float32)
  *   flow_tool MODEL inverse CKPT N IN.f32 OUT.f32 h [N, D] -> x [N, D]
+ *   flow_tool nice grad CKPT N IN.f32 OUT.f32     x [N, D] -> the gradient of the training
+ *       loss -mean_n log p(x_n) for every parameter, in checkpoint order, concatenated (raw float32)
  * Exit status 0 on success; on failure one "flow_tool: error: ..." line and status 1. */
 #include "genc/flow.h"
 #include "genc/glow.h"
@@ -96,6 +98,27 @@ static int apply(genc_ctx *ctx, bool glow, bool inverse, char **av) {
     return bad ? fail(ctx, out ? "cannot write the output" : NULL) : 0;
 }
 
+/* NICE's training-loss gradient: av = CKPT N IN OUT. */
+static int grad_nice(genc_ctx *ctx, char **av) {
+    genc_nice m;
+    if (genc_nice_load(ctx, av[0], &m)) return fail(ctx, NULL);
+    int64_t n = atoll(av[1]);
+    genc_tensor *in = n > 0 ? read_input(ctx, av[2], n, m.dim) : NULL;
+    genc_tensor *loss = in ? genc_scale(ctx, genc_mean_all(ctx, genc_nice_log_prob(ctx, &m, in, NULL)), -1.0) : NULL;
+    genc_zero_grad(&m.params);
+    int bad = !loss || genc_backward(ctx, loss) != GENC_OK;
+    FILE *f = bad ? NULL : fopen(av[3], "wb");
+    for (int i = 0; f && i < m.params.n; i++)
+        for (int64_t j = 0; j < genc_numel(m.params.t[i]); j++) {
+            float v = (float)m.params.t[i]->grad[j];
+            fwrite(&v, sizeof v, 1, f);
+        }
+    bad |= !f || fclose(f) != 0;
+    genc_nice_free(&m);
+    if (!in) return fail(ctx, "cannot read the input file");
+    return bad ? fail(ctx, loss ? "cannot compute or write the gradient" : NULL) : 0;
+}
+
 int main(int argc, char **argv) {
     genc_ctx *ctx = genc_ctx_new();
     if (!ctx) return 1;
@@ -106,7 +129,8 @@ int main(int argc, char **argv) {
     else if (glow && argc == 10 && !strcmp(verb, "init")) code = init_glow(ctx, argv + 3);
     else if ((nice || glow) && argc == 7 && !strcmp(verb, "logp")) code = apply(ctx, glow, false, argv + 3);
     else if ((nice || glow) && argc == 7 && !strcmp(verb, "inverse")) code = apply(ctx, glow, true, argv + 3);
-    else fprintf(stderr, "usage: flow_tool nice|glow init|logp|inverse ... (see the file comment)\n");
+    else if (nice && argc == 7 && !strcmp(verb, "grad")) code = grad_nice(ctx, argv + 3);
+    else fprintf(stderr, "usage: flow_tool nice|glow init|logp|inverse|grad ... (see the file comment)\n");
     genc_ctx_free(ctx);
     return code;
 }

@@ -5,7 +5,8 @@ Gaussian -h^2/2 - log(2 pi)/2). PyTorch loads genc's checkpoint (weights, config
 permutation) and computes in float64; genc computes in float32.
 
 Checks, per example: log p(x) to 1e-5 relative + 1e-2 nats (fp32 sums of ~800 terms of size ~1);
-h to 1e-4 absolute + 1e-5 relative; genc's inverse of h against PyTorch's to 1e-4, and against x.
+h to 1e-4 absolute + 1e-5 relative; the gradient of the training loss -mean log p(x) for
+every parameter to 1e-7 + 1e-5 max|ref grad| per tensor (measured: <= 0.03 of that); genc's inverse of h against PyTorch's to 1e-4, and against x.
 Networks: 28x28 with 4 couplings of 2 x 64 ReLU (logistic prior), and 4x4 with 3 couplings of
 3 x 16 (Gaussian prior).
 Usage: test_nice.py <genc binary> <build dir>"""
@@ -14,6 +15,12 @@ import json, os, subprocess, sys, tempfile
 import numpy as np
 import torch
 from st_io import st_read
+
+
+# Gradients (genc float32 vs float64): |d| <= GRAD_ATOL + GRAD_RTOL * max|ref| per tensor, as
+# the LM reference test (lm_fixture.cmp_scaled): float32 sums over examples and units carry
+# rounding on the scale of the tensor's largest entries, not of each (possibly cancelled) entry.
+GRAD_RTOL, GRAD_ATOL = 1e-5, 1e-7
 
 
 class Nice:
@@ -30,6 +37,14 @@ class Nice:
                        torch.from_numpy(t[f"coupling.{k}.mlp.{l}.bias"].astype(np.float64))) for l in range(nl)]
                      for k in range(self.cfg["couplings"])]
         self.s = torch.from_numpy(t["scale.s"].astype(np.float64))
+
+    def names(self):
+        """Parameter names in genc's checkpoint order (coupling-major, weight then bias; scale.s)."""
+        return [f"coupling.{k}.mlp.{l}.{w}" for k in range(len(self.mlps)) for l in range(len(self.mlps[k]))
+                for w in ("weight", "bias")] + ["scale.s"]
+
+    def params(self):
+        return [t for mlp in self.mlps for wb in mlp for t in wb] + [self.s]
 
     def m(self, k, a):
         for i, (w, b) in enumerate(self.mlps[k]):
@@ -97,6 +112,31 @@ def check_case(tool, tmp, rows, cols, hidden, layers, couplings, prior, seed):
         fails.append(f"{label}: log p differs by {np.abs(g_lp - lp).max()}")
     if err_h.max() > 0:
         fails.append(f"{label}: h differs by {np.abs(g_h - h).max()}")
+    # the training gradient: d(-mean log p(x)) / d theta for every parameter, in checkpoint order
+    gout = os.path.join(tmp, "grad.f32")
+    run(tool, "grad", ckpt, N, xin, gout)
+    g_all = np.fromfile(gout, dtype=np.float32).astype(np.float64)
+    params = ref.params()
+    for t in params:
+        t.requires_grad_(True)
+    (-ref.forward(torch.from_numpy(x.astype(np.float64)))[0].mean()).backward()
+    off, worst, worst_name = 0, 0.0, ""
+    if g_all.size != sum(t.numel() for t in params):
+        fails.append(f"{label}: {g_all.size} gradient values, expected {sum(t.numel() for t in params)}")
+    else:
+        for name, t in zip(ref.names(), params):
+            want = t.grad.numpy().ravel()
+            got = g_all[off:off + want.size]
+            off += want.size
+            ratio = np.abs(got - want).max() / (GRAD_ATOL + GRAD_RTOL * np.abs(want).max())
+            if ratio > worst:
+                worst, worst_name = ratio, name
+            if ratio > 1:
+                fails.append(f"{label}: gradient of {name} differs by {np.abs(got - want).max():.3g} "
+                             f"(max |ref| {np.abs(want).max():.3g}, {ratio:.3g} x tolerance)")
+    print(f"{label}: gradients of {len(params)} tensors, worst {worst:.3g} x tolerance ({worst_name})")
+    for t in params:
+        t.requires_grad_(False)
     hin = os.path.join(tmp, "h.f32")
     h.astype(np.float32).tofile(hin)
     run(tool, "inverse", ckpt, N, hin, out)

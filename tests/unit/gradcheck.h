@@ -96,7 +96,7 @@ static int gradcheck(genc_ctx *ctx, const char *name, gc_fn f, genc_tensor **in,
 }
 
 /* A persistent input with requires_grad and values from N(0, 1) under `seed`. */
-static genc_tensor *gc_input(genc_ctx *ctx, int ndim, const int64_t *shape, uint64_t seed) {
+static inline genc_tensor *gc_input(genc_ctx *ctx, int ndim, const int64_t *shape, uint64_t seed) {
     genc_tensor *t = genc_param_new(ctx, "x", ndim, shape);
     int64_t n = genc_numel(t);
     for (int64_t i = 0; i < n; i++) t->data[i] = (genc_real)genc_philox_normal(seed, (uint64_t)i);
