@@ -1,6 +1,10 @@
 """pytest setup for genc's Python tests: import genc from the build tree named by GENC_BUILD
 (CTest sets it), else from PYTHONPATH or an installed package; one thread, a fixed seed per
-test."""
+test.
+
+A test that calls pytest.skip makes the whole run exit 77, which CTest shows as skipped
+(SKIP_RETURN_CODE), or 1 under GENC_REQUIRE_DEPS=1 (make test), where every dependency is
+required: a skip then means something the set-up installs is missing."""
 import os
 import sys
 
@@ -12,6 +16,18 @@ if _build and os.path.isdir(os.path.join(_build, "python")) and os.path.join(_bu
     sys.path.insert(0, os.path.join(_build, "python"))
 
 import genc  # noqa: E402
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if exitstatus != 0:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter else []
+    if skipped:
+        required = os.environ.get("GENC_REQUIRE_DEPS") == "1"
+        print("\n%d test(s) skipped%s" % (len(skipped), ": a required dependency is missing (GENC_REQUIRE_DEPS=1)"
+                                          if required else " (exit 77: CTest shows the run as skipped)"))
+        session.exitstatus = 1 if required else 77
 
 
 @pytest.fixture(autouse=True)

@@ -54,8 +54,11 @@ def genc_fid(genc, cls, a, b, n):
 def main():
     genc = sys.argv[1]
     if not os.path.exists(FASHION):
+        if os.environ.get("GENC_REQUIRE_DEPS") == "1":
+            print("test_fid: FAIL: no Fashion-MNIST at %s (a required dependency: make deps)" % FASHION)
+            return 1
         print("test_fid: SKIP (no Fashion-MNIST at %s)" % FASHION)
-        return 0
+        return 77
     tmp = tempfile.mkdtemp()
     cls = os.path.join(tmp, "c")
     subprocess.run([genc, "classify", "train", "--c1", "4", "--c2", "8", "--hidden", "24", "--steps", "30", "--limit",

@@ -186,7 +186,7 @@ static void check_fashion_split(genc_ctx *ctx, bool train) {
 
 static void test_fashion(genc_ctx *ctx) {
     if (access(GENC_FASHION_MNIST_DIR "/train-labels-idx1-ubyte.gz", R_OK) != 0) {
-        printf("SKIP fashion-mnist: %s not installed\n", GENC_FASHION_MNIST_DIR);
+        test_skip("fashion-mnist: " GENC_FASHION_MNIST_DIR " not installed (Debian dataset-fashion-mnist; make deps)");
         return;
     }
     check_fashion_split(ctx, true);
@@ -201,7 +201,9 @@ static void test_mnist_real(genc_ctx *ctx) {
     char probe[4200];
     snprintf(probe, sizeof probe, "%s/9.json", MNIST_DIGITS);
     if (access(probe, R_OK) != 0) {
-        printf("SKIP mnist json: %s missing (run scripts/fetch_mnist.sh)\n", probe);
+        char why[4400];
+        snprintf(why, sizeof why, "mnist json: %s missing (run scripts/fetch_mnist.sh; make deps)", probe);
+        test_skip(why);
         return;
     }
     genc_dataset d;
