@@ -25,14 +25,19 @@ ck="$tmp/base1/checkpoint.safetensors"
 cp "$ck" "$tmp/base_copy.safetensors"
 
 # 1. Prefix-tuning (reparameterised) writes a prefix, reports eval and the parameter fraction;
-#    the base checkpoint is untouched byte for byte.
+#    the base checkpoint is untouched byte for byte. The prefix steers the frozen base (which
+#    only saw "In the riverside you find X, which serves Y food.") to the records' format: the
+#    first held-out answer is " NAME serves Italian food." (seen: " Loch serves Italian food.";
+#    without a working prefix the base continues ", which serves ..."). 300 steps: 0.3 s.
 "$genc" lm prefix-tune --checkpoint "$ck" --data "$tmp/data.jsonl" --out "$tmp/p.safetensors" --prefix-len 5 \
-    --reparam 32 --steps 20 --batch 4 --eval "$tmp/test.jsonl" --max-new 12 --threads 2 >"$tmp/pt.out" 2>"$tmp/pt.err" \
+    --reparam 32 --steps 300 --lr 0.03 --batch 4 --eval "$tmp/test.jsonl" --max-new 12 --threads 2 >"$tmp/pt.out" 2>"$tmp/pt.err" \
     && ok || bad "prefix-tune failed: $(cat "$tmp/pt.err")"
 [ -s "$tmp/p.safetensors" ] && ok || bad "no prefix file"
 cmp -s "$ck" "$tmp/base_copy.safetensors" && ok || bad "the base checkpoint changed"
 grep -Eq '^eval .*: exact match [0-9]+/4 = [0-9.]+%, BLEU-4 [0-9.]+$' "$tmp/pt.out" && ok || bad "no eval line: $(cat "$tmp/pt.out")"
 grep -Eq '^trained [0-9]+ of [0-9]+ parameters' "$tmp/pt.out" && ok || bad "no parameter line"
+grep -Eq '^first held-out: want " Aromi serves Italian food\.", got " [A-Z][a-z]+ serves Italian food\."$' "$tmp/pt.out" \
+    && ok || bad "the prefix did not learn the format: $(head -1 "$tmp/pt.out")"
 
 # 2. --init-words (through the MLP, and direct with --reparam 0) and eval-only with the prefix file.
 "$genc" lm prefix-tune --checkpoint "$ck" --data "$tmp/data.jsonl" --out "$tmp/w.safetensors" --prefix-len 4 \
@@ -66,9 +71,13 @@ expect_error "prefix and speculative" '--speculative' "$genc" lm sample --checkp
 grep -Eq 'genc: error: .*p.safetensors: prefix made for base model [0-9a-f]{16}, but this base model is [0-9a-f]{16}' \
     "$tmp/x.err" && ok || bad "wrong-base error: $(cat "$tmp/x.err")"
 
-# 4. Full fine-tuning writes a checkpoint that lm sample loads.
-"$genc" lm prefix-tune --checkpoint "$ck" --data "$tmp/data.jsonl" --out "$tmp/full.safetensors" --full --steps 5 \
-    --threads 2 >"$tmp/f.out" 2>"$tmp/f.err" && ok || bad "--full failed: $(cat "$tmp/f.err")"
+# 4. Full fine-tuning writes a checkpoint that lm sample loads, and learns the records:
+#    >= 8 of the 20 answered exactly after 100 steps (seen 12/20, BLEU-4 78.2).
+"$genc" lm prefix-tune --checkpoint "$ck" --data "$tmp/data.jsonl" --out "$tmp/full.safetensors" --full --steps 100 \
+    --batch 4 --eval "$tmp/data.jsonl" --max-new 12 --threads 2 >"$tmp/f.out" 2>"$tmp/f.err" \
+    && ok || bad "--full failed: $(cat "$tmp/f.err")"
+exact=$(sed -n 's/^eval .*: exact match \([0-9]*\)\/20 .*/\1/p' "$tmp/f.out")
+[ "${exact:-0}" -ge 8 ] && ok || bad "--full: exact match '${exact}'/20: $(cat "$tmp/f.out")"
 "$genc" lm sample --checkpoint "$tmp/full.safetensors" --prompt "name[Loch]" --max-tokens 4 --threads 2 \
     >/dev/null 2>&1 && ok || bad "the --full checkpoint does not load"
 cmp -s "$ck" "$tmp/base_copy.safetensors" && ok || bad "the base checkpoint changed after --full"

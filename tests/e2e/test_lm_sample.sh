@@ -27,13 +27,22 @@ cmp -s "$tmp/g.out" "$tmp/s.out" && ok || bad "speculative greedy text differs f
 grep -Eq 'drafts accepted \([0-9.]+%\)' "$tmp/s.err" && ok || bad "no acceptance line: $(cat "$tmp/s.err")"
 grep -Eq 'speculative speed-up [0-9.]+x$' "$tmp/s.err" && ok || bad "no speed-up line (or tokens differ): $(cat "$tmp/s.err")"
 
-# 3. Seeded sampling is reproducible; a stop string never appears in the output.
+# 3. Seeded sampling is reproducible; a stop string never appears in the output, and the
+#    run stops exactly there: its text is the same seed's unstopped text up to where "ships"
+#    first begins (the unstopped run must generate "ships" for the check to mean anything).
 for k in 1 2; do
     "$genc" lm sample --checkpoint "$ck" --prompt "The" --max-tokens 40 --temperature 0.9 --top-k 20 --top-p 0.9 \
         --seed 5 --stop "ships" --threads 2 >"$tmp/r$k.out" 2>"$tmp/r$k.err" || bad "seeded sampling failed: $(cat "$tmp/r$k.err")"
 done
 cmp -s "$tmp/r1.out" "$tmp/r2.out" && ok || bad "same seed, different text"
 ! grep -q ships "$tmp/r1.out" && ok || bad "the stop string was printed"
+"$genc" lm sample --checkpoint "$ck" --prompt "The" --max-tokens 40 --temperature 0.9 --top-k 20 --top-p 0.9 \
+    --seed 5 --threads 2 >"$tmp/full.out" 2>/dev/null || bad "unstopped sampling failed"
+full=$(cat "$tmp/full.out") stopped=$(cat "$tmp/r1.out")
+want=$(printf '%s' "${full%%ships*}")
+[[ "$full" == *ships* ]] && [ "$stopped" = "$want" ] && ok \
+    || bad "--stop ships: got '$stopped', expected the unstopped text up to 'ships': '$full'"
+grep -q 'stopped at stop string' "$tmp/r1.err" && ok || bad "no stop-string finish: $(cat "$tmp/r1.err")"
 "$genc" lm sample --checkpoint "$ck" --prompt "The" --max-tokens 40 --temperature 0.9 --speculative --seed 5 \
     --threads 2 >/dev/null 2>&1 && ok || bad "speculative sampling at temperature 0.9 failed"
 
