@@ -1,7 +1,7 @@
 /* DeepSeekMoE balancing and routing rules checked exactly, where the PyTorch reference
  * comparison cannot see them: the auxiliary-loss-free bias update moves every expert's bias
  * by exactly +gamma (load below the mean), -gamma (above) or 0 (at the mean), from
- * fabricated loads, and only in aux_free mode with gamma > 0; routing ties (a zero router:
+ * fabricated loads, and only in aux_free mode with gamma > 0; MaxVio from the same loads; routing ties (a zero router:
  * every score equal) go to the lower index, for groups and for experts. */
 #include "genc/lm.h"
 #include "test.h"
@@ -52,6 +52,9 @@ static void test_bias_update(genc_ctx *ctx) {
         }
     }
     CHECK_MSG(routed == 3 && bad == 0, "%d routed blocks, %d biases off", routed, bad);
+    /* MaxVio = (max load - mean) / mean = (7 - 3) / 3; a dense block and one that routed nothing: 0 */
+    CHECK_CLOSE(genc_lm_maxvio(&m, 1), 4.0 / 3.0, 1e-12, 0);
+    CHECK(genc_lm_maxvio(&m, 0) == 0 && genc_lm_maxvio(&m, 2) == 0);
     /* twice: the step is the same (a sign, not a proportional step) */
     fabricate(&m, load);
     genc_lm_update_bias(&m), genc_lm_update_bias(&m);

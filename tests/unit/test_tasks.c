@@ -297,6 +297,7 @@ static void test_countdown_check(void) {
         {"5 * 2 + 5", D, 3, 15, GENC_CHECK_OK},
         {"4 / 3 * 6", F, 3, 8, GENC_CHECK_OK},                /* a non-integer intermediate is fine */
         {"7 / 2", H, 2, 3, GENC_CHECK_WRONG_VALUE},            /* a non-integer result is not */
+        {"7 / 2", H, 2, 7, GENC_CHECK_WRONG_VALUE},            /* ... even when its numerator is the target */
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         genc_check c = genc_countdown_check(cases[i].s, strlen(cases[i].s), cases[i].nums, cases[i].n, cases[i].target);
