@@ -84,7 +84,7 @@ PY
             survived=$((survived + 1))
             survivors+=("$label")
         else
-            failed=$(grep -E '\*\*\*(Failed|Timeout|Exception)' <<<"$out" | sed 's/.*: \([A-Za-z0-9_]*\) .*/\1/' | tr '\n' ' ')
+            failed=$(grep -E '\*\*\*(Failed|Timeout|Exception)' <<<"$out" | sed 's/.*Test *#[0-9]*: \([A-Za-z0-9_]*\) .*/\1/' | tr '\n' ' ')
             echo "KILLED        $label  [by: $failed]"
             killed=$((killed + 1))
         fi
