@@ -1,0 +1,363 @@
+"""Hostile callers of the Python module (issue #18): each case that once crashed the
+interpreter or misbehaved runs in a subprocess (a signal is a failure, never a skip) and must
+end in the expected Python exception; then direct tests of per-thread grad mode, the
+ClassifierCore leak and GIL release around long tensor work."""
+import ctypes
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+
+import genc
+
+# Helpers every snippet gets: check() runs a call and prints PASS when it raises the expected
+# exception type with the expected text, FAIL (with what happened) otherwise.
+PRELUDE = """
+import sys, threading, time
+import genc
+genc.set_threads(1)
+def check(fn, exc, text):
+    try:
+        r = fn()
+    except exc as e:
+        if text in str(e):
+            print("PASS", exc.__name__, str(e).splitlines()[0] if str(e) else "")
+        else:
+            print("FAIL wrong text:", type(e).__name__, e)
+        return
+    except BaseException as e:
+        print("FAIL raised", type(e).__name__, e)
+        return
+    print("FAIL no exception, got", repr(r)[:200])
+def small_lm(max_pos=256):
+    tok = genc.Tokenizer.train("the quick brown fox jumps over the lazy dog. " * 200, 300)
+    return genc.LanguageModel("tiny", tokenizer=tok, vocab_size=tok.vocab_size, max_position_embeddings=max_pos)
+"""
+
+
+def run_snippet(code, timeout=240):
+    """Runs PRELUDE + code in a fresh interpreter; returns its stdout. A signal fails the test."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    r = subprocess.run([sys.executable, "-u", "-c", PRELUDE + textwrap.dedent(code)], capture_output=True, text=True,
+                       timeout=timeout, env=env)
+    assert r.returncode >= 0, f"killed by signal {-r.returncode}\nstdout:\n{r.stdout[-3000:]}\nstderr:\n{r.stderr[-3000:]}"
+    assert r.returncode == 0, f"exit {r.returncode}\nstdout:\n{r.stdout[-3000:]}\nstderr:\n{r.stderr[-3000:]}"
+    assert "FAIL" not in r.stdout, r.stdout
+    return r.stdout
+
+
+def passes(out):
+    return sum(line.startswith("PASS") for line in out.splitlines())
+
+
+# ---- 11: a generation used from two threads at once ----
+
+def test_close_while_decoding_in_another_thread():
+    out = run_snippet("""
+        lm = small_lm(max_pos=2048)
+        busy = 0
+        for attempt in range(40):
+            g = lm.generate(list(range(5, 285)) * 6, max_new_tokens=3, temperature=0.0, eos=-1)
+            th = threading.Thread(target=lambda: next(g, None))
+            th.start()
+            while True:  # close() while the thread decodes: refused, like a running Python generator
+                try:
+                    g.close()
+                    break
+                except ValueError as e:
+                    assert str(e) == "generator already executing", e
+                    busy += 1
+            th.join()
+            assert not g.cache_allocated
+        print("BUSY", busy)
+    """)
+    busy = int(out.split("BUSY")[1])
+    assert busy > 0  # the race was hit (and refused) at least once
+
+
+def test_concurrent_send_is_refused_not_dropped():
+    out = run_snippet("""
+        lm = small_lm(max_pos=2048)
+        refused = 0
+        for attempt in range(20):
+            g = lm.generate([7, 8, 9], max_new_tokens=50, temperature=0.0, eos=-1)
+            next(g)
+            n0 = g.context_length
+            g.send(list(range(5, 285)) * 5)  # pending: 1400 tokens for the next decode
+            # g.context_length now counts them; a send from another thread while it decodes
+            th = threading.Thread(target=lambda: g.send(list(range(5, 285)) * 5))
+            th.start()
+            sent = 0
+            while th.is_alive():
+                try:
+                    g.send([11, 12])
+                    sent += 2 + 1
+                except ValueError as e:
+                    assert str(e) == "generator already executing", e
+                    refused += 1
+            th.join()
+            g.close()
+        print("REFUSED", refused)
+    """)
+    assert int(out.split("REFUSED")[1]) > 0
+
+
+# ---- 12: shapes whose element count overflows ----
+
+def test_shape_overflow():
+    out = run_snippet("""
+        check(lambda: genc.zeros(2**62).sum(), (OverflowError, MemoryError), "")
+        check(lambda: repr(genc.zeros(2**32, 2**32)), OverflowError, "elements")
+        check(lambda: genc.zeros(2**64), OverflowError, "")
+        check(lambda: genc.ones(2**21, 2**21, 2**21), OverflowError, "elements")
+        check(lambda: genc.zeros(1).reshape(2**40, 2**40), OverflowError, "elements")
+        check(lambda: genc.expand(genc.zeros(2**20, 1), 1, 2**50), OverflowError, "elements")
+        check(lambda: genc._genc._from_bytes(b"", (2**32, 2**32)), OverflowError, "elements")
+        check(lambda: genc.NICECore(rows=2, cols=2, hidden=4, layers=1, couplings=2).sample(2**62), OverflowError, "")
+    """)
+    assert passes(out) == 8
+
+
+# ---- 13: optimisers and in-place ops over read-only memory ----
+
+def test_readonly_memory_is_refused(tmp_path):
+    np = pytest.importorskip("numpy")
+    p = tmp_path / "w.f32"
+    np.arange(8, dtype=np.float32).tofile(p)
+    out = run_snippet(f"""
+        import numpy as np
+        mm = np.memmap({str(p)!r}, np.float32, mode="r")
+        t = genc.from_numpy(mm)
+        assert t.readonly
+        check(lambda: genc.SGD([t]).step(), ValueError, "read-only")
+        check(lambda: genc.AdamW([genc.Parameter(t)]), ValueError, "read-only")
+        check(lambda: t.add_(1), ValueError, "read-only")
+        check(lambda: t.__setitem__(0, 5.0), ValueError, "read-only")
+        w = genc.Parameter(genc.zeros(4))
+        opt = genc.SGD([w], lr=0.1)
+        w.readonly = True  # frozen after the optimiser was made
+        check(lambda: opt.step(), ValueError, "read-only")
+        print("VALUES", list(mm[:3]))
+    """)
+    assert passes(out) == 5 and "VALUES [0.0, 1.0, 2.0]" in out
+
+
+# ---- 14: objects made with __new__ and never initialised ----
+
+def test_uninitialised_objects_raise():
+    out = run_snippet("""
+        x = genc.zeros(2, 4)
+        C = genc.ClassifierCore.__new__(genc.ClassifierCore)
+        check(lambda: C.forward(x), RuntimeError, "not initialised")
+        check(lambda: C.named_tensors, RuntimeError, "not initialised")
+        N = genc.NICECore.__new__(genc.NICECore)
+        check(lambda: N.log_prob(x), RuntimeError, "not initialised")
+        check(lambda: N.inverse(x), RuntimeError, "not initialised")
+        check(lambda: N.sample(2), RuntimeError, "not initialised")
+        U = genc._genc.UNetCore.__new__(genc._genc.UNetCore)
+        check(lambda: U.forward(x, [1, 1]), RuntimeError, "not initialised")
+        check(lambda: U.save("/tmp/never-written.safetensors"), RuntimeError, "not initialised")
+        check(lambda: genc._genc.sample(U, 2), RuntimeError, "not initialised")
+        D = genc.DataLoader.__new__(genc.DataLoader)
+        check(lambda: len(D), RuntimeError, "not initialised")
+        check(lambda: next(D), RuntimeError, "not initialised")
+        check(lambda: D.epoch, RuntimeError, "not initialised")
+        T = genc.Tokenizer.__new__(genc.Tokenizer)
+        check(lambda: T.encode("ab"), RuntimeError, "not initialised")
+        check(lambda: T.decode([1]), RuntimeError, "not initialised")
+        check(lambda: T.save("/tmp/never.tok"), RuntimeError, "not initialised")
+        check(lambda: T.special("<|eos|>"), RuntimeError, "not initialised")
+        check(lambda: T.vocab_size, RuntimeError, "not initialised")
+        check(lambda: repr(T), RuntimeError, "not initialised")
+        L = genc.LMCore.__new__(genc.LMCore)
+        check(lambda: L.loss([[1, 2, 3]]), RuntimeError, "not")
+        check(lambda: L.generate([1, 2]), RuntimeError, "not")
+        P = genc._genc.PrefixCore.__new__(genc._genc.PrefixCore)
+        check(lambda: P.loss([[1, 2, 3]]), RuntimeError, "not initialised")
+        check(lambda: P.logits([[1, 2, 3]]), RuntimeError, "not initialised")
+        check(lambda: P.generate([1, 2]), RuntimeError, "not initialised")
+        check(lambda: P.save("/tmp/never.prefix"), RuntimeError, "not initialised")
+        S = genc._genc.DDPMSchedule.__new__(genc._genc.DDPMSchedule)
+        check(lambda: S.training_pair([[0.0]], [[0.0]], [0]), RuntimeError, "not initialised")
+        check(lambda: S.T, RuntimeError, "not initialised")
+        O = genc.SGD.__new__(genc.SGD)
+        check(lambda: O.step(), RuntimeError, "not initialised")
+        check(lambda: O.zero_grad(), RuntimeError, "not initialised")
+        check(lambda: setattr(O, "lr", 0.1), RuntimeError, "not initialised")
+    """)
+    assert passes(out) == 30
+
+
+# ---- 15: grad mode is per thread ----
+
+def test_grad_mode_is_per_thread():
+    stop = threading.Event()
+    entered = threading.Event()
+
+    def other():
+        with genc.no_grad():
+            entered.set()
+            assert not genc.is_grad_enabled()
+            stop.wait(30)
+
+    th = threading.Thread(target=other)
+    th.start()
+    entered.wait(10)
+    ok = 0
+    try:
+        assert genc.is_grad_enabled()  # the other thread's no_grad is not ours
+        for _ in range(200):
+            w = genc.randn(3, requires_grad=True)
+            (w * w).sum().backward()
+            ok += w.grad is not None
+    finally:
+        stop.set()
+        th.join()
+    assert ok == 200
+    # a new thread starts with grad enabled, whatever this one does
+    seen = []
+    with genc.no_grad():
+        t = threading.Thread(target=lambda: seen.append(genc.is_grad_enabled()))
+        t.start()
+        t.join()
+        assert not genc.is_grad_enabled()
+    assert seen == [True] and genc.is_grad_enabled()
+
+
+# ---- 16: Generation.send / throw and ragged prompts ----
+
+def test_generation_bad_send_throw_and_ragged_prompt():
+    out = run_snippet("""
+        lm = small_lm()
+        g = lm.generate([5, 6, 7], max_new_tokens=10, temperature=0.0, eos=-1)
+        next(g)
+        check(lambda: g.send([-1]), ValueError, "send: id -1 is outside the vocabulary")
+        check(lambda: g.send([1, 2, 10**6]), ValueError, "id 1000000 is outside")
+        check(lambda: g.throw(42), TypeError, "exceptions must be classes or instances deriving from BaseException")
+        check(lambda: g.throw(int), TypeError, "exceptions must be classes or instances deriving from BaseException")
+        check(lambda: g.throw(KeyError("k"), 5), TypeError, "instance exception may not have a separate value")
+        check(lambda: g.throw(KeyError, "k", 7), TypeError, "traceback")
+        check(lambda: g.throw(KeyError, "boom"), KeyError, "boom")
+        check(lambda: next(g), StopIteration, "")
+        check(lambda: lm.generate([[1, 2], [3]]), ValueError, "ragged")
+        check(lambda: lm.generate([[1, 2], 3]), ValueError, "ragged")
+        check(lambda: lm.generate([[[1]]]), ValueError, "nested")
+        check(lambda: lm.loss([[1, 2, 3], [4, 5]]), ValueError, "ragged")
+        u = genc._genc.UNetCore('{"model":"unet","rows":8,"cols":8,"channels":1,"base":8,"levels":1,"mult":[1],'
+                                '"res_blocks":1,"groups":4,"attn_heads":0,"classes":0,"dropout":0}')
+        s = genc._genc.sample(u, 1, method="rflow", steps=2)
+        check(lambda: s.throw(42), TypeError, "exceptions must be classes or instances deriving from BaseException")
+    """)
+    assert passes(out) == 13
+
+
+# ---- 17: ClassifierCore leaked a context per object ----
+
+def _heap_bytes():
+    libc = ctypes.CDLL(None)
+
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [(n, ctypes.c_size_t) for n in
+                    ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
+                     "keepcost")]
+
+    if not hasattr(libc, "mallinfo2"):
+        pytest.skip("glibc without mallinfo2")
+    libc.mallinfo2.restype = MallInfo2
+    m = libc.mallinfo2()
+    return m.uordblks + m.hblkhd
+
+
+def test_classifier_core_does_not_leak():
+    def make():
+        c = genc.ClassifierCore(arch="mlp", rows=4, cols=4, classes=3, hidden=8)
+        c.forward(genc.zeros(2, 16), False)
+        del c
+
+    for _ in range(50):
+        make()
+    before = _heap_bytes()
+    n = 2000
+    for _ in range(n):
+        make()
+    per_object = (_heap_bytes() - before) / n
+    assert per_object < 64, f"{per_object:.0f} bytes kept per ClassifierCore"
+
+
+# ---- 18: long tensor work releases the GIL ----
+
+def _largest_gap_while(work):
+    """Runs work() in a thread; returns (its duration, the longest pause of this thread's loop
+    from the thread's start to its end: about the duration when the work holds the GIL)."""
+    times = {}
+
+    def body():
+        t0 = time.perf_counter()
+        work()
+        times["work"] = time.perf_counter() - t0
+
+    th = threading.Thread(target=body)
+    last, gap = time.perf_counter(), 0.0
+    th.start()
+    while th.is_alive():
+        now = time.perf_counter()
+        gap, last = max(gap, now - last), now
+    th.join()
+    return times["work"], gap
+
+
+@pytest.mark.parametrize("what", ["matmul", "conv2d", "nice_sample", "save"])
+def test_long_work_releases_the_gil(what, tmp_path):
+    if what == "matmul":
+        a, b = genc.randn(2560, 2560), genc.randn(2560, 2560)
+        work = lambda: a @ b  # noqa: E731
+    elif what == "conv2d":
+        x, w = genc.randn(48, 32, 96, 96), genc.randn(32, 32, 3, 3)
+        work = lambda: genc.conv2d(x, w, padding=1)  # noqa: E731
+    elif what == "nice_sample":
+        m = genc.NICECore(rows=16, cols=16, hidden=512, layers=4, couplings=4)
+        work = lambda: m.sample(6000)  # noqa: E731
+    else:
+        big = {f"t{i}": genc.randn(1024, 1024) for i in range(24)}
+        work = lambda: genc.save(big, str(tmp_path / "big.safetensors"))  # noqa: E731
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(0.001)
+    try:
+        dur, gap = _largest_gap_while(work)
+    finally:
+        sys.setswitchinterval(old)
+    assert dur > 0.05, f"{what} took {dur:.3f} s: too short to tell"
+    assert gap < 0.5 * dur, f"{what}: this thread stalled {gap:.3f} s of the {dur:.3f} s the work took"
+
+
+# ---- 19: unknown keywords, integer powers ----
+
+def test_unknown_keywords_and_integer_pow():
+    out = run_snippet("""
+        check(lambda: genc.full(2, 2, fill_value=7), TypeError, "unexpected keyword argument 'fill_value'")
+        check(lambda: genc.zeros(2, value=3), TypeError, "unexpected keyword argument 'value'")
+        check(lambda: genc.ones(2, std=3), TypeError, "unexpected keyword argument 'std'")
+        check(lambda: genc.randn(2, valu=3), TypeError, "unexpected keyword argument 'valu'")
+        check(lambda: genc.rand(2, requires_grads=True), TypeError, "unexpected keyword argument 'requires_grads'")
+        check(lambda: genc.full(2, 2), TypeError, "value")
+        assert genc.full(2, 2, value=7).tolist() == [[7.0, 7.0], [7.0, 7.0]]
+        assert genc.randn(3, std=2.0, requires_grad=True).requires_grad
+        assert (genc.tensor([-2.0]) ** 3).tolist() == [-8.0]
+        assert (genc.tensor([-2.0]) ** 4).tolist() == [16.0]
+        assert (genc.tensor([-2.0]) ** -3).tolist() == [-0.125]
+        assert (genc.tensor([-2.0, 3.0]) ** 0).tolist() == [1.0, 1.0]
+        assert (genc.tensor([-2.0]) ** 3.0).tolist() == [-8.0]
+        x = genc.tensor([-2.0, 0.5], requires_grad=True)
+        (x ** 3).sum().backward()
+        assert x.grad.tolist() == [12.0, 0.75], x.grad.tolist()
+        x = genc.tensor([-2.0], requires_grad=True)
+        (x ** -2).sum().backward()
+        assert abs(x.grad.tolist()[0] - 0.25) < 1e-6, x.grad.tolist()
+        print("POW OK")
+    """)
+    assert passes(out) == 6 and "POW OK" in out
