@@ -420,11 +420,9 @@ static PyObject *sampler_send(SamplerObject *s, PyObject *v) {
 }
 static PyObject *sampler_throw(SamplerObject *s, PyObject *args) {
     PyObject *type, *val = NULL, *tb = NULL;
-    if (!PyArg_ParseTuple(args, "O|OO:throw", &type, &val, &tb)) return NULL;
+    if (!PyArg_ParseTuple(args, "O|OO:throw", &type, &val, &tb) || pg_check_throw(type, val, tb)) return NULL;
     sampler_stop(s);
-    if (PyExceptionInstance_Check(type)) PyErr_SetObject((PyObject *)Py_TYPE(type), type);
-    else PyErr_SetObject(type, val);
-    return NULL;
+    return pg_raise_thrown(type, val, tb);
 }
 static PyObject *sampler_iter(PyObject *s) {
     Py_INCREF(s);

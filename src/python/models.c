@@ -656,8 +656,10 @@ static PyObject *gen_send(GenObject *g, PyObject *value) {
         LMObject *l = (LMObject *)g->lm;
         for (int64_t i = 0; i < n; i++)
             if (ids[i] < 0 || ids[i] >= l->m.cfg.vocab_size) {
+                int bad = ids[i];
                 free(ids);
-                return PyErr_Format(PyExc_ValueError, "send: id %d is outside the vocabulary", ids[i]);
+                return PyErr_Format(PyExc_ValueError, "send: id %d is outside the vocabulary [0, %d)", bad,
+                                    l->m.cfg.vocab_size);
             }
         int r = gen_push(g, ids, n);
         free(ids);
@@ -675,11 +677,10 @@ static PyObject *gen_close(GenObject *g, PyObject *u) {
 
 static PyObject *gen_throw(GenObject *g, PyObject *args) {
     PyObject *type, *val = NULL, *tb = NULL;
-    if (!PyArg_ParseTuple(args, "O|OO:throw", &type, &val, &tb)) return NULL;
+    if (!PyArg_ParseTuple(args, "O|OO:throw", &type, &val, &tb) || pg_check_throw(type, val, tb))
+        return NULL;
     gen_release(g);
-    if (PyExceptionInstance_Check(type)) PyErr_SetObject((PyObject *)Py_TYPE(type), type);
-    else PyErr_SetObject(type, val);
-    return NULL;
+    return pg_raise_thrown(type, val, tb);
 }
 
 static PyObject *gen_iter(PyObject *g) {
@@ -761,12 +762,18 @@ static PyObject *lm_generate(LMObject *l, PyObject *args, PyObject *kw) {
         Py_INCREF(prompt);
     }
     int32_t *ids;
-    int64_t n;
-    int r = pg_int32_array(prompt, &ids, &n);
+    int64_t n, rows = 1;
+    int r = token_batch(prompt, &ids, &rows, &n);
     Py_DECREF(prompt);
     if (r) {
         Py_DECREF(g);
         return NULL;
+    }
+    if (rows != 1) { /* one generation is one sequence: rows are not glued into one prompt */
+        free(ids);
+        Py_DECREF(g);
+        return PyErr_Format(PyExc_ValueError, "generate: the prompt is one sequence of ids, found %lld rows",
+                            (long long)rows);
     }
     if (n < 1) {
         free(ids);

@@ -31,6 +31,40 @@ PyObject *pg_raise_ctx(genc_ctx *ctx, genc_status s) {
 
 PyObject *pg_raise(genc_status s) { return pg_raise_ctx(G.ctx, s); }
 
+/* throw(type[, value[, traceback]]) of the generator-like objects, checked as Python's own
+ * generators check it (TypeError), then raised. */
+int pg_check_throw(PyObject *type, PyObject *val, PyObject *tb) {
+    if (tb && tb != Py_None && !PyTraceBack_Check(tb)) {
+        PyErr_SetString(PyExc_TypeError, "throw() third argument must be a traceback object");
+        return -1;
+    }
+    if (PyExceptionClass_Check(type)) return 0;
+    if (PyExceptionInstance_Check(type)) {
+        if (val && val != Py_None) {
+            PyErr_SetString(PyExc_TypeError, "instance exception may not have a separate value");
+            return -1;
+        }
+        return 0;
+    }
+    PyErr_Format(PyExc_TypeError, "exceptions must be classes or instances deriving from BaseException, not %s",
+                 Py_TYPE(type)->tp_name);
+    return -1;
+}
+
+PyObject *pg_raise_thrown(PyObject *type, PyObject *val, PyObject *tb) {
+    if (PyExceptionInstance_Check(type)) PyErr_SetObject((PyObject *)Py_TYPE(type), type);
+    else PyErr_SetObject(type, val ? val : Py_None);
+    if (tb && tb != Py_None) {
+        PyObject *t, *v, *b;
+        PyErr_Fetch(&t, &v, &b);
+        PyErr_NormalizeException(&t, &v, &b);
+        Py_XDECREF(b);
+        Py_INCREF(tb);
+        PyErr_Restore(t, v, tb);
+    }
+    return NULL;
+}
+
 /* ---- grad mode ---- */
 
 typedef struct {

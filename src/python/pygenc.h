@@ -129,6 +129,9 @@ extern PyTypeObject Storage_Type, Tensor_Type, Node_Type, Module_Type;
 PyObject *pg_raise(genc_status s);              /* from the context's message; clears it */
 PyObject *pg_raise_msg(genc_status s, const char *msg);
 void pg_reset_arena(void);
+/* generator-like throw(): the arguments checked as Python checks them (TypeError), then raised */
+int pg_check_throw(PyObject *type, PyObject *val, PyObject *tb);
+PyObject *pg_raise_thrown(PyObject *type, PyObject *val, PyObject *tb);
 
 /* storage and tensors (tensor.c) */
 StorageObject *pg_storage_new(size_t nbytes);

@@ -396,13 +396,26 @@ int pg_int32_array(PyObject *o, int32_t **out, int64_t *n) {
     }
     PyObject *seq = PySequence_Fast(o, "expected a sequence of integer ids");
     if (!seq) return -1;
-    /* flatten one level of nesting (a batch of rows) */
-    Py_ssize_t rows = PySequence_Fast_GET_SIZE(seq);
-    int64_t total = 0;
+    /* a flat sequence of ids, or rows of ids of one length (a batch), flattened row by row;
+     * ragged rows and deeper nesting are refused, never silently flattened */
+    Py_ssize_t rows = PySequence_Fast_GET_SIZE(seq), width = -1;
+    bool nested = rows > 0 && (PyList_Check(PySequence_Fast_GET_ITEM(seq, 0)) || PyTuple_Check(PySequence_Fast_GET_ITEM(seq, 0)));
     for (Py_ssize_t i = 0; i < rows; i++) {
         PyObject *it = PySequence_Fast_GET_ITEM(seq, i);
-        total += (PyList_Check(it) || PyTuple_Check(it)) ? PySequence_Size(it) : 1;
+        bool is_row = PyList_Check(it) || PyTuple_Check(it);
+        if (is_row != nested || (is_row && width >= 0 && PySequence_Fast_GET_SIZE(it) != width)) {
+            Py_DECREF(seq);
+            if (is_row && nested)
+                PyErr_Format(PyExc_ValueError, "ids: ragged nested sequence (row %zd has %zd ids, row 0 has %zd)", i,
+                             PySequence_Fast_GET_SIZE(it), width);
+            else
+                PyErr_Format(PyExc_ValueError, "ids: ragged nested sequence (item %zd is %s, item 0 %s)", i,
+                             is_row ? "a row" : "an id", nested ? "a row" : "an id");
+            return -1;
+        }
+        if (is_row) width = PySequence_Fast_GET_SIZE(it);
     }
+    int64_t total = nested ? (int64_t)rows * width : rows;
     *out = malloc((size_t)total * sizeof(int32_t) + 4);
     if (!*out) {
         Py_DECREF(seq);
@@ -411,16 +424,25 @@ int pg_int32_array(PyObject *o, int32_t **out, int64_t *n) {
     int64_t k = 0;
     for (Py_ssize_t i = 0; i < rows; i++) {
         PyObject *it = PySequence_Fast_GET_ITEM(seq, i);
-        if (PyList_Check(it) || PyTuple_Check(it)) {
-            for (Py_ssize_t j = 0; j < PySequence_Size(it); j++) {
-                PyObject *x = PySequence_Fast_GET_ITEM(it, j);
-                long v = PyLong_AsLong(x);
-                if (v == -1 && PyErr_Occurred()) goto bad;
-                (*out)[k++] = (int32_t)v;
+        Py_ssize_t m = nested ? width : 1;
+        for (Py_ssize_t j = 0; j < m; j++) {
+            PyObject *x = nested ? PySequence_Fast_GET_ITEM(it, j) : it;
+            if (PyList_Check(x) || PyTuple_Check(x)) {
+                PyErr_SetString(PyExc_ValueError, "ids: nested more than two levels deep (expected ids or rows of ids)");
+                goto bad;
             }
-        } else {
-            long v = PyLong_AsLong(it);
-            if (v == -1 && PyErr_Occurred()) goto bad;
+            long long v = PyLong_AsLongLong(x);
+            if (v == -1 && PyErr_Occurred()) {
+                if (PyErr_ExceptionMatches(PyExc_TypeError)) {
+                    PyErr_Clear();
+                    PyErr_Format(PyExc_TypeError, "expected integer ids, found %s", Py_TYPE(x)->tp_name);
+                }
+                goto bad;
+            }
+            if (v < INT32_MIN || v > INT32_MAX) {
+                PyErr_Format(PyExc_ValueError, "id %lld does not fit in 32 bits", v);
+                goto bad;
+            }
             (*out)[k++] = (int32_t)v;
         }
     }
@@ -431,7 +453,6 @@ bad:
     free(*out);
     *out = NULL;
     Py_DECREF(seq);
-    PyErr_SetString(PyExc_TypeError, "expected integer ids");
     return -1;
 }
 
