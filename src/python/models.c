@@ -547,8 +547,18 @@ typedef struct {
     genc_real *logits;
     int32_t eos;
     int state;             /* 0 fresh, 1 running, 2 finished */
+    bool executing;        /* a send/next is inside (it releases the GIL while decoding) */
     PyObject *ids;         /* list of generated ids */
 } GenObject;
+
+/* Like a Python generator, a generation runs one call at a time: another thread's next(),
+ * send(), close() or throw() meanwhile raises instead of freeing the cache under the
+ * decoder or dropping the tokens it sends. */
+static int gen_busy(GenObject *g) {
+    if (!g->executing) return 0;
+    PyErr_SetString(PyExc_ValueError, "generator already executing");
+    return -1;
+}
 
 static int gen_traverse(GenObject *g, visitproc visit, void *arg) {
     Py_VISIT(g->lm);
@@ -628,7 +638,7 @@ static PyObject *gen_advance(GenObject *g) {
     return x;
 }
 
-static PyObject *gen_send(GenObject *g, PyObject *value) {
+static PyObject *gen_send_run(GenObject *g, PyObject *value) {
     if (g->state == 2) {
         PyErr_SetNone(PyExc_StopIteration);
         return NULL;
@@ -668,16 +678,25 @@ static PyObject *gen_send(GenObject *g, PyObject *value) {
     return gen_advance(g);
 }
 
+static PyObject *gen_send(GenObject *g, PyObject *value) {
+    if (gen_busy(g)) return NULL;
+    g->executing = true;
+    PyObject *r = gen_send_run(g, value);
+    g->executing = false;
+    return r;
+}
+
 static PyObject *gen_next(GenObject *g) { return gen_send(g, Py_None); }
 
 static PyObject *gen_close(GenObject *g, PyObject *u) {
+    if (gen_busy(g)) return NULL;
     gen_release(g);
     Py_RETURN_NONE;
 }
 
 static PyObject *gen_throw(GenObject *g, PyObject *args) {
     PyObject *type, *val = NULL, *tb = NULL;
-    if (!PyArg_ParseTuple(args, "O|OO:throw", &type, &val, &tb) || pg_check_throw(type, val, tb))
+    if (!PyArg_ParseTuple(args, "O|OO:throw", &type, &val, &tb) || pg_check_throw(type, val, tb) || gen_busy(g))
         return NULL;
     gen_release(g);
     return pg_raise_thrown(type, val, tb);
