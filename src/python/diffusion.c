@@ -473,6 +473,8 @@ static PyObject *fn_sample(PyObject *self, PyObject *args, PyObject *kw) {
         return PyErr_Format(PyExc_TypeError, "sample: %s needs schedule=genc.DDPMSchedule(...)", method);
     if (n < 1) return PyErr_Format(PyExc_ValueError, "sample: n must be >= 1");
     UNetObject *u = (UNetObject *)unet;
+    int64_t nd[2] = {n, (int64_t)u->m.cfg.channels * u->m.cfg.rows * u->m.cfg.cols};
+    if (pg_shape_numel(2, nd) < 0) return NULL;
     SamplerObject *s = PyObject_GC_New(SamplerObject, &Sampler_Type);
     if (!s) return NULL;
     memset((char *)s + sizeof(PyObject), 0, sizeof *s - sizeof(PyObject));

@@ -663,6 +663,10 @@ static PyObject *fn_expand(PyObject *s, PyObject *args) {
     int axis;
     long long n;
     if (!PyArg_ParseTuple(args, "OiL:expand", &o[0], &axis, &n)) return NULL;
+    if (Tensor_Check(o[0]) && n > 1) { /* the expanded element count must fit */
+        int64_t sh[2] = {genc_numel(&T(o[0])->t), n};
+        if (pg_shape_numel(2, sh) < 0) return NULL;
+    }
     OpArgs a = {.i = {axis, n}};
     return run("expand", f_expand, 1, o, &a, false);
 }

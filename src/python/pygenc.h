@@ -149,7 +149,8 @@ PyObject *pg_watch_of(PyObject *named);
 PyObject *pg_as_tensor(PyObject *o);  /* new reference: a Tensor (o itself, or converted) */
 int pg_check_writable(TensorObject *t, const char *what);
 void pg_bump(TensorObject *t);
-int pg_parse_shape(PyObject *args, int *ndim, int64_t *shape);
+int pg_parse_shape(PyObject *args, int *ndim, int64_t *shape); /* also refuses overflowing products */
+int64_t pg_shape_numel(int ndim, const int64_t *shape); /* -1 (OverflowError) when it overflows */
 int pg_int32_array(PyObject *o, int32_t **out, int64_t *n); /* list or buffer of ints */
 int pg_real_array(PyObject *o, genc_real **out, int64_t *n);
 int pg_tensor_init_types(PyObject *m);

@@ -54,7 +54,7 @@ StorageObject *pg_storage_new(size_t nbytes) {
     if (!s->data) {
         s->kind = STORAGE_EXTERNAL;
         Py_DECREF(s);
-        return (StorageObject *)PyErr_NoMemory();
+        return (StorageObject *)PyErr_Format(PyExc_MemoryError, "tensor: cannot allocate %zu bytes", nbytes);
     }
     memset(s->data, 0, nbytes);
     PyObject_GC_Track(s);
@@ -104,19 +104,36 @@ static void contig_strides(int ndim, const int64_t *shape, int64_t *stride) {
     for (int i = ndim - 1; i >= 0; i--) stride[i] = s, s *= shape[i];
 }
 
+/* The element count of the dims >= 1 of shape (a reshape's -1 is skipped), or -1 with
+ * OverflowError when it, or its size in bytes, does not fit in a Py_ssize_t. */
+int64_t pg_shape_numel(int ndim, const int64_t *shape) {
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 1) continue;
+        if (__builtin_mul_overflow(n, shape[i], &n) || n > PY_SSIZE_T_MAX / (int64_t)sizeof(genc_real)) {
+            char dims[160];
+            size_t k = 0;
+            for (int d = 0; d < ndim && k < sizeof dims; d++)
+                k += (size_t)snprintf(dims + k, sizeof dims - k, "%s%lld", d ? ", " : "", (long long)shape[d]);
+            PyErr_Format(PyExc_OverflowError, "shape (%s): too many elements (more than 2^63 bytes)", dims);
+            return -1;
+        }
+    }
+    return n;
+}
+
 TensorObject *pg_tensor_new(int ndim, const int64_t *shape) {
     int64_t n = 1, stride[GENC_MAX_DIMS];
     if (ndim < 1 || ndim > GENC_MAX_DIMS) {
         PyErr_Format(PyExc_ValueError, "genc tensors have 1 to %d dims, found %d", GENC_MAX_DIMS, ndim);
         return NULL;
     }
-    for (int i = 0; i < ndim; i++) {
+    for (int i = 0; i < ndim; i++)
         if (shape[i] < 1) {
             PyErr_Format(PyExc_ValueError, "tensor: dim %d is %lld (every dim must be >= 1)", i, (long long)shape[i]);
             return NULL;
         }
-        n *= shape[i];
-    }
+    if ((n = pg_shape_numel(ndim, shape)) < 0) return NULL;
     contig_strides(ndim, shape, stride);
     StorageObject *s = pg_storage_new((size_t)n * sizeof(genc_real));
     if (!s) return NULL;
@@ -336,10 +353,14 @@ int pg_parse_shape(PyObject *args, int *ndim, int64_t *shape) {
             return -1;
         }
         shape[i] = PyLong_AsLongLong(it);
+        if (shape[i] == -1 && PyErr_Occurred()) {
+            Py_DECREF(seq);
+            return -1;
+        }
     }
     *ndim = (int)n;
     Py_DECREF(seq);
-    return 0;
+    return pg_shape_numel(*ndim, shape) < 0 ? -1 : 0;
 }
 
 int pg_int32_array(PyObject *o, int32_t **out, int64_t *n) {
