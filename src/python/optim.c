@@ -74,6 +74,11 @@ static int opt_setup(OptimObject *o, PyObject *params, genc_optim_config *cfg) {
             PyErr_Format(PyExc_ValueError, "optimiser: parameter %zd is not contiguous", i);
             return -1;
         }
+        if (t->storage->readonly) { /* a step writes every parameter (frozen ones are restored after) */
+            PyErr_Format(PyExc_ValueError, "optimiser: parameter %zd is read-only (a checkpoint view or a read-only "
+                                           "buffer); optimise a .clone()", i);
+            return -1;
+        }
         genc_tensor *h = malloc(sizeof *h);
         if (!h) return PyErr_NoMemory(), -1;
         *h = t->t;
@@ -125,7 +130,7 @@ static PyObject *opt_step(OptimObject *o, PyObject *args, PyObject *kw) {
     if (!o->ready) return PyErr_Format(PyExc_RuntimeError, "optimiser not initialised");
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(o->params); i++) {
         TensorObject *t = (TensorObject *)PyTuple_GET_ITEM(o->params, i);
-        if (t->t.requires_grad && pg_check_writable(t, "optimiser step")) return NULL;
+        if (pg_check_writable(t, "optimiser step")) return NULL; /* frozen ones too: the step writes them */
     }
     if (refresh(o)) return NULL;
     /* frozen parameters (requires_grad False) are skipped: a zero lr step would still decay them */
