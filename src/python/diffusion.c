@@ -98,7 +98,9 @@ static genc_tensor *f_unet(genc_ctx *c, genc_tensor **in, int n, OpArgs *a) {
 static PyObject *unet_forward(UNetObject *u, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"x", "t", "labels", NULL};
     PyObject *x, *t, *labels = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|O:forward", kwlist, &x, &t, &labels)) return NULL;
+    if (pg_check_init((PyObject *)u, u->built) ||
+        !PyArg_ParseTupleAndKeywords(args, kw, "OO|O:forward", kwlist, &x, &t, &labels))
+        return NULL;
     if (u->busy) return PyErr_Format(PyExc_RuntimeError, "the U-Net is in use by a running sampler");
     PyObject *xt = pg_as_tensor(x);
     if (!xt) return NULL;
@@ -142,7 +144,8 @@ static PyObject *unet_dim(UNetObject *u, void *c) {
 }
 static PyObject *unet_save(UNetObject *u, PyObject *args) {
     PyObject *path;
-    if (!PyArg_ParseTuple(args, "O&:save", PyUnicode_FSConverter, &path)) return NULL;
+    if (pg_check_init((PyObject *)u, u->built) || !PyArg_ParseTuple(args, "O&:save", PyUnicode_FSConverter, &path))
+        return NULL;
     char *cfg = genc_unet_config_json(&u->m.cfg);
     genc_train_state st = {0};
     genc_status s = genc_checkpoint_save(G.ctx, PyBytes_AS_STRING(path), &u->m.params, NULL, cfg, &st, NULL, NULL);
@@ -207,8 +210,11 @@ static int sched_init(SchedObject *s, PyObject *args, PyObject *kw) {
     s->ready = true;
     return 0;
 }
-static PyObject *sched_T(SchedObject *s, void *c) { return PyLong_FromLong(s->s.T); }
+static PyObject *sched_T(SchedObject *s, void *c) {
+    return pg_check_init((PyObject *)s, s->ready) ? NULL : PyLong_FromLong(s->s.T);
+}
 static PyObject *sched_ab(SchedObject *s, void *c) {
+    if (pg_check_init((PyObject *)s, s->ready)) return NULL;
     PyObject *l = PyList_New(s->s.T);
     for (int i = 0; l && i < s->s.T; i++) PyList_SET_ITEM(l, i, PyFloat_FromDouble(s->s.alpha_bar[i]));
     return l;
@@ -219,7 +225,9 @@ static PyObject *sched_pair(SchedObject *s, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"x0", "eps", "t", "prediction", NULL};
     PyObject *x0o, *epso, *to;
     const char *pred = "epsilon";
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO|s:training_pair", kwlist, &x0o, &epso, &to, &pred)) return NULL;
+    if (pg_check_init((PyObject *)s, s->ready) ||
+        !PyArg_ParseTupleAndKeywords(args, kw, "OOO|s:training_pair", kwlist, &x0o, &epso, &to, &pred))
+        return NULL;
     genc_prediction p;
     if (genc_prediction_parse(G.ctx, pred, &p)) return pg_raise(genc_ctx_status(G.ctx));
     genc_real *x0 = NULL, *eps = NULL;
@@ -467,10 +475,12 @@ static PyObject *fn_sample(PyObject *self, PyObject *args, PyObject *kw) {
                                      &pred, &clip, &seed, &labels, &ode, &spacing, &x0))
         return NULL;
     if (!PyObject_TypeCheck(unet, &UNet_Type)) return PyErr_Format(PyExc_TypeError, "sample: expected a genc.UNetCore");
+    if (pg_check_init(unet, ((UNetObject *)unet)->built)) return NULL;
     int m = !strcmp(method, "ddpm") ? M_DDPM : !strcmp(method, "ddim") ? M_DDIM : !strcmp(method, "rflow") ? M_RFLOW : -1;
     if (m < 0) return PyErr_Format(PyExc_ValueError, "sample: method must be ddpm, ddim or rflow, found \"%s\"", method);
     if (m != M_RFLOW && !PyObject_TypeCheck(sched, &Sched_Type))
         return PyErr_Format(PyExc_TypeError, "sample: %s needs schedule=genc.DDPMSchedule(...)", method);
+    if (m != M_RFLOW && pg_check_init(sched, ((SchedObject *)sched)->ready)) return NULL;
     if (n < 1) return PyErr_Format(PyExc_ValueError, "sample: n must be >= 1");
     UNetObject *u = (UNetObject *)unet;
     int64_t nd[2] = {n, (int64_t)u->m.cfg.channels * u->m.cfg.rows * u->m.cfg.cols};

@@ -97,10 +97,14 @@ static PyObject *tok_train(PyObject *cls, PyObject *args, PyObject *kw) {
     return tok_wrap(tk);
 }
 
+#define TOK_READY(t, fail) \
+    if (pg_check_init((PyObject *)(t), (t)->tok != NULL)) return fail
+
 static PyObject *tok_encode(TokObject *t, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"text", "allow_special", NULL};
     Py_buffer text;
     int special = 1;
+    TOK_READY(t, NULL);
     if (!PyArg_ParseTupleAndKeywords(args, kw, "s*|p:encode", kwlist, &text, &special)) return NULL;
     int32_t *ids = NULL;
     size_t n = 0;
@@ -116,6 +120,7 @@ static PyObject *tok_encode(TokObject *t, PyObject *args, PyObject *kw) {
 static PyObject *tok_decode(TokObject *t, PyObject *ids_obj) {
     int32_t *ids;
     int64_t n;
+    TOK_READY(t, NULL);
     if (pg_int32_array(ids_obj, &ids, &n)) return NULL;
     uint8_t *bytes = NULL;
     size_t nb = 0;
@@ -129,6 +134,7 @@ static PyObject *tok_decode(TokObject *t, PyObject *ids_obj) {
 
 static PyObject *tok_save(TokObject *t, PyObject *args) {
     PyObject *path;
+    TOK_READY(t, NULL);
     if (!PyArg_ParseTuple(args, "O&:save", PyUnicode_FSConverter, &path)) return NULL;
     genc_status s = genc_tokenizer_save(t->tok, G.ctx, PyBytes_AS_STRING(path));
     Py_DECREF(path);
@@ -137,13 +143,18 @@ static PyObject *tok_save(TokObject *t, PyObject *args) {
 }
 
 static PyObject *tok_special(TokObject *t, PyObject *name) {
+    TOK_READY(t, NULL);
     const char *s = PyUnicode_AsUTF8(name);
     if (!s) return NULL;
     return PyLong_FromLong(genc_tokenizer_special(t->tok, s));
 }
 
-static PyObject *tok_vocab(TokObject *t, void *c) { return PyLong_FromLong(genc_tokenizer_vocab_size(t->tok)); }
+static PyObject *tok_vocab(TokObject *t, void *c) {
+    TOK_READY(t, NULL);
+    return PyLong_FromLong(genc_tokenizer_vocab_size(t->tok));
+}
 static PyObject *tok_repr(TokObject *t) {
+    if (!t->tok) return PyUnicode_FromString("genc.Tokenizer(not initialised)");
     return PyUnicode_FromFormat("genc.Tokenizer(byte-level BPE, %d tokens, %d merges)", genc_tokenizer_vocab_size(t->tok),
                                 genc_tokenizer_n_merges(t->tok));
 }
@@ -208,7 +219,7 @@ static void lm_dealloc(LMObject *l) {
 }
 
 static int lm_busy(LMObject *l) {
-    if (!l->built) return PyErr_SetString(PyExc_RuntimeError, "the language model is not built"), -1;
+    if (pg_check_init((PyObject *)l, l->built)) return -1;
     if (l->busy) return PyErr_SetString(PyExc_RuntimeError, "the language model is training in another thread"), -1;
     return 0;
 }
@@ -256,6 +267,7 @@ static PyObject *lm_get_tok(LMObject *l, void *c) {
 static int lm_set_tok(LMObject *l, PyObject *v, void *c) {
     if (v && v != Py_None && !PyObject_TypeCheck(v, &Tok_Type))
         return PyErr_SetString(PyExc_TypeError, "tokenizer: expected a genc.Tokenizer"), -1;
+    if (v && v != Py_None && pg_check_init(v, ((TokObject *)v)->tok != NULL)) return -1;
     if (v && v != Py_None && l->built && genc_tokenizer_vocab_size(((TokObject *)v)->tok) > l->m.cfg.vocab_size)
         return PyErr_Format(PyExc_ValueError, "tokenizer: %d tokens, but the model's vocabulary is %d",
                             genc_tokenizer_vocab_size(((TokObject *)v)->tok), l->m.cfg.vocab_size), -1;
@@ -1076,6 +1088,7 @@ static genc_tensor *f_prefix(genc_ctx *c, genc_tensor **in, int n, OpArgs *a) {
 }
 
 static PyObject *prefix_run(PrefixObject *p, PyObject *tokens, bool loss) {
+    if (pg_check_init((PyObject *)p, p->built)) return NULL;
     LMObject *l = (LMObject *)p->lm;
     if (lm_busy(l)) return NULL;
     OpArgs a = {.model = p};
@@ -1110,7 +1123,8 @@ static PyObject *prefix_generate(PrefixObject *p, PyObject *args, PyObject *kw) 
     PyObject *prompt;
     long long max_new = 32, top_k = 0;
     double temp = 0, top_p = 1;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|LdLd:generate", kwlist, &prompt, &max_new, &temp, &top_k, &top_p))
+    if (pg_check_init((PyObject *)p, p->built) ||
+        !PyArg_ParseTupleAndKeywords(args, kw, "O|LdLd:generate", kwlist, &prompt, &max_new, &temp, &top_k, &top_p))
         return NULL;
     LMObject *l = (LMObject *)p->lm;
     if (lm_busy(l)) return NULL;
@@ -1144,7 +1158,8 @@ static PyObject *prefix_generate(PrefixObject *p, PyObject *args, PyObject *kw) 
 
 static PyObject *prefix_save(PrefixObject *p, PyObject *args) {
     PyObject *path;
-    if (!PyArg_ParseTuple(args, "O&:save", PyUnicode_FSConverter, &path)) return NULL;
+    if (pg_check_init((PyObject *)p, p->built) || !PyArg_ParseTuple(args, "O&:save", PyUnicode_FSConverter, &path))
+        return NULL;
     LMObject *l = (LMObject *)p->lm;
     genc_lm_prefix pre = {0};
     genc_status s = genc_lm_prefix_train_export(G.ctx, &l->m, &p->t, &pre);
@@ -1241,6 +1256,7 @@ static genc_tensor *f_nice_inverse(genc_ctx *c, genc_tensor **in, int n, OpArgs 
 }
 
 static PyObject *nice_log_prob(NiceObject *n, PyObject *x) {
+    if (pg_check_init((PyObject *)n, n->built)) return NULL;
     PyObject *t = pg_as_tensor(x);
     if (!t) return NULL;
     TensorObject *in[1] = {(TensorObject *)t};
@@ -1250,6 +1266,7 @@ static PyObject *nice_log_prob(NiceObject *n, PyObject *x) {
     return r;
 }
 static PyObject *nice_inverse(NiceObject *n, PyObject *x) {
+    if (pg_check_init((PyObject *)n, n->built)) return NULL;
     PyObject *t = pg_as_tensor(x);
     if (!t) return NULL;
     TensorObject *in[1] = {(TensorObject *)t};
@@ -1265,7 +1282,9 @@ static PyObject *nice_sample(NiceObject *n, PyObject *args, PyObject *kw) {
     long long cnt = 16;
     double temp = 1.0;
     unsigned long long seed = 1;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|LdK:sample", kwlist, &cnt, &temp, &seed)) return NULL;
+    if (pg_check_init((PyObject *)n, n->built) ||
+        !PyArg_ParseTupleAndKeywords(args, kw, "|LdK:sample", kwlist, &cnt, &temp, &seed))
+        return NULL;
     int64_t shape[2] = {cnt, n->m.dim};
     TensorObject *t = pg_tensor_new(2, shape);
     if (!t) return NULL;
@@ -1372,7 +1391,7 @@ static genc_tensor *f_cls(genc_ctx *c, genc_tensor **in, int n, OpArgs *a) {
 static PyObject *cls_forward(ClsObject *n, PyObject *args) {
     PyObject *x;
     int training = 1;
-    if (!PyArg_ParseTuple(args, "O|p:forward", &x, &training)) return NULL;
+    if (pg_check_init((PyObject *)n, n->built) || !PyArg_ParseTuple(args, "O|p:forward", &x, &training)) return NULL;
     PyObject *t = pg_as_tensor(x);
     if (!t) return NULL;
     TensorObject *in[1] = {(TensorObject *)t};
@@ -1451,7 +1470,7 @@ static PyObject *loader_iter(PyObject *self) {
 /* One batch: (images Tensor [B, rows*cols], labels list); StopIteration at the end of an epoch
  * (iterating again starts the next one). */
 static PyObject *loader_next(LoaderObject *l) {
-    if (!l->ready) return PyErr_Format(PyExc_RuntimeError, "DataLoader not initialised");
+    if (pg_check_init((PyObject *)l, l->ready)) return NULL;
     if (l->end) {
         l->end = false;
         return NULL; /* epoch boundary: StopIteration once */
@@ -1470,12 +1489,19 @@ static PyObject *loader_next(LoaderObject *l) {
 }
 
 static Py_ssize_t loader_len(LoaderObject *l) {
+    if (pg_check_init((PyObject *)l, l->ready)) return -1;
     return (Py_ssize_t)(l->b.drop_last ? l->d.n / l->b.batch : (l->d.n + l->b.batch - 1) / l->b.batch);
 }
 static PySequenceMethods loader_seq = {.sq_length = (lenfunc)loader_len};
-static PyObject *loader_epoch(LoaderObject *l, void *c) { return PyLong_FromLongLong(l->b.epoch); }
-static PyObject *loader_n(LoaderObject *l, void *c) { return PyLong_FromLongLong(l->d.n); }
-static PyObject *loader_shape(LoaderObject *l, void *c) { return Py_BuildValue("(ii)", l->d.rows, l->d.cols); }
+static PyObject *loader_epoch(LoaderObject *l, void *c) {
+    return pg_check_init((PyObject *)l, l->ready) ? NULL : PyLong_FromLongLong(l->b.epoch);
+}
+static PyObject *loader_n(LoaderObject *l, void *c) {
+    return pg_check_init((PyObject *)l, l->ready) ? NULL : PyLong_FromLongLong(l->d.n);
+}
+static PyObject *loader_shape(LoaderObject *l, void *c) {
+    return pg_check_init((PyObject *)l, l->ready) ? NULL : Py_BuildValue("(ii)", l->d.rows, l->d.cols);
+}
 static PyGetSetDef loader_getset[] = {
     {"epoch", (getter)loader_epoch, NULL, "the current epoch", NULL},
     {"num_images", (getter)loader_n, NULL, "images in the split", NULL},

@@ -51,6 +51,12 @@ int pg_check_throw(PyObject *type, PyObject *val, PyObject *tb) {
     return -1;
 }
 
+int pg_check_init(PyObject *self, bool ready) {
+    if (ready) return 0;
+    PyErr_Format(PyExc_RuntimeError, "%s not initialised (made with __new__ without __init__)", Py_TYPE(self)->tp_name);
+    return -1;
+}
+
 PyObject *pg_raise_thrown(PyObject *type, PyObject *val, PyObject *tb) {
     if (PyExceptionInstance_Check(type)) PyErr_SetObject((PyObject *)Py_TYPE(type), type);
     else PyErr_SetObject(type, val ? val : Py_None);

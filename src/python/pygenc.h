@@ -132,6 +132,8 @@ void pg_reset_arena(void);
 /* generator-like throw(): the arguments checked as Python checks them (TypeError), then raised */
 int pg_check_throw(PyObject *type, PyObject *val, PyObject *tb);
 PyObject *pg_raise_thrown(PyObject *type, PyObject *val, PyObject *tb);
+/* -1 with RuntimeError "<type> not initialised" unless ready (objects made with __new__ alone) */
+int pg_check_init(PyObject *self, bool ready);
 
 /* storage and tensors (tensor.c) */
 StorageObject *pg_storage_new(size_t nbytes);
