@@ -8,6 +8,7 @@
 pg_exec G;
 
 int pg_exec_init(pg_exec *ex) {
+    if (ex->ctx) return 0; /* already made: a second init would leak the first context */
     ex->ctx = genc_ctx_new();
     ex->lock = PyThread_allocate_lock();
     ex->generation = 0;

@@ -1374,7 +1374,6 @@ static int cls_init(ClsObject *n, PyObject *args, PyObject *kw) {
     if (s) return pg_raise(s), -1;
     n->built = true;
     if (pg_exec_init(&n->ex)) return -1;
-    if (pg_exec_init(&n->ex)) return -1;
     n->named = pg_bind_params(&n->m.params, (PyObject *)n);
     n->watch = n->named ? pg_watch_of(n->named) : NULL;
     return n->watch ? 0 : -1;
