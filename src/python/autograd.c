@@ -7,6 +7,14 @@
 
 pg_exec G;
 
+static _Thread_local bool grad_off; /* zero-initialised: every new thread starts with grad on */
+bool pg_grad_enabled(void) { return !grad_off; }
+bool pg_set_grad_enabled(bool on) {
+    bool old = !grad_off;
+    grad_off = !on;
+    return old;
+}
+
 int pg_exec_init(pg_exec *ex) {
     if (ex->ctx) return 0; /* already made: a second init would leak the first context */
     ex->ctx = genc_ctx_new();
@@ -147,7 +155,7 @@ static PyObject *run_op(pg_exec *ex, const char *name, op_fwd fwd, int n_in, Ten
     pg_exec_enter(ex);
     exec_reset(ex);
     genc_ctx *ctx = ex->ctx;
-    bool grad = genc_grad_enabled(G.ctx), any = false;
+    bool grad = pg_grad_enabled(), any = false;
     for (int i = 0; i < n_in; i++) any |= in[i] && in[i]->t.requires_grad;
     any = grad && (any || model_needs_grad(watch));
     uint64_t off = genc_rng_offset(ctx);

@@ -1271,9 +1271,9 @@ static PyObject *nice_inverse(NiceObject *n, PyObject *x) {
     if (!t) return NULL;
     TensorObject *in[1] = {(TensorObject *)t};
     OpArgs a = {.model = &n->m};
-    bool old = genc_set_grad_enabled(G.ctx, false);
+    bool old = pg_set_grad_enabled(false);
     PyObject *r = pg_run_model_op(&n->ex, "nice_inverse", f_nice_inverse, 1, in, &a, (PyObject *)n, NULL);
-    genc_set_grad_enabled(G.ctx, old);
+    pg_set_grad_enabled(old);
     Py_DECREF(t);
     return r;
 }

@@ -1,5 +1,5 @@
 /* genc._genc: the extension module itself. The one genc context, errors as Python
- * exceptions, grad mode (no_grad / enable_grad context managers), tensor creation, the
+ * exceptions, grad mode (no_grad / enable_grad context managers; per thread), tensor creation, the
  * Module base type, safetensors save/load (loaded tensors are read-only views of the file). */
 #include "python/pygenc.h"
 
@@ -89,7 +89,7 @@ static void gm_dealloc(GradModeObject *g) {
     Py_TYPE(g)->tp_free(g);
 }
 static PyObject *gm_enter(GradModeObject *g, PyObject *u) {
-    bool old = genc_set_grad_enabled(G.ctx, g->enable);
+    bool old = pg_set_grad_enabled(g->enable);
     if (!g->prev && !(g->prev = PyList_New(0))) return NULL;
     PyObject *b = PyBool_FromLong(old);
     PyList_Append(g->prev, b);
@@ -104,7 +104,7 @@ static PyObject *gm_exit(GradModeObject *g, PyObject *args) {
         old = PyList_GET_ITEM(g->prev, n - 1) == Py_True;
         PySequence_DelItem(g->prev, n - 1);
     }
-    genc_set_grad_enabled(G.ctx, old);
+    pg_set_grad_enabled(old);
     Py_RETURN_FALSE;
 }
 /* Used as a decorator: @genc.no_grad() wraps a function (or method) to run in this mode. */
@@ -131,9 +131,9 @@ static void gf_dealloc(GradFnObject *f) {
     Py_TYPE(f)->tp_free(f);
 }
 static PyObject *gf_call(GradFnObject *f, PyObject *args, PyObject *kw) {
-    bool old = genc_set_grad_enabled(G.ctx, f->enable);
+    bool old = pg_set_grad_enabled(f->enable);
     PyObject *r = PyObject_Call(f->func, args, kw);
-    genc_set_grad_enabled(G.ctx, old);
+    pg_set_grad_enabled(old);
     return r;
 }
 static PyObject *gf_get(PyObject *self, PyObject *obj, PyObject *type) {
@@ -214,11 +214,11 @@ static PyTypeObject EnableGrad_Type = {
     .tp_new = enable_grad_new,
 };
 
-static PyObject *fn_is_grad_enabled(PyObject *s, PyObject *u) { return PyBool_FromLong(genc_grad_enabled(G.ctx)); }
+static PyObject *fn_is_grad_enabled(PyObject *s, PyObject *u) { return PyBool_FromLong(pg_grad_enabled()); }
 static PyObject *fn_set_grad_enabled(PyObject *s, PyObject *v) {
     int b = PyObject_IsTrue(v);
     if (b < 0) return NULL;
-    return PyBool_FromLong(genc_set_grad_enabled(G.ctx, b));
+    return PyBool_FromLong(pg_set_grad_enabled(b));
 }
 
 /* ---- creation ---- */

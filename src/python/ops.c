@@ -186,13 +186,13 @@ static PyObject *nb_pow(PyObject *x, PyObject *y, PyObject *z) {
 static PyObject *inplace(PyObject *x, PyObject *y, int kind) {
     TensorObject *t = T(x);
     if (pg_check_writable(t, "in-place op")) return NULL;
-    if (genc_grad_enabled(G.ctx) && t->t.requires_grad)
+    if (pg_grad_enabled() && t->t.requires_grad)
         return PyErr_Format(PyExc_RuntimeError,
                             "in-place op on a tensor that requires grad (%s); do it under genc.no_grad() or on a "
                             ".detach()ed copy", t->grad_fn ? "it is in the autograd graph" : "a leaf");
-    bool old = genc_set_grad_enabled(G.ctx, false);
+    bool old = pg_set_grad_enabled(false);
     PyObject *r = kind == -1 ? (Py_INCREF(y), y) : pg_binary(x, y, kind);
-    genc_set_grad_enabled(G.ctx, old);
+    pg_set_grad_enabled(old);
     if (!r || r == Py_NotImplemented) return r;
     PyObject *src = pg_as_tensor(r);
     Py_DECREF(r);

@@ -118,6 +118,10 @@ void pg_exec_free(pg_exec *ex);
 void pg_exec_acquire(pg_exec *ex); /* waits with the GIL released */
 void pg_exec_release(pg_exec *ex);
 void pg_exec_reset(pg_exec *ex); /* empty its arena (its live graph is gone) */
+/* Grad mode is per thread, as in PyTorch: no_grad in one thread leaves the others recording.
+ * Ops read it when they run; the genc contexts' own flag is set from it per op. */
+bool pg_grad_enabled(void);
+bool pg_set_grad_enabled(bool on); /* returns the previous mode */
 void pg_exec_enter(pg_exec *ex); /* take G's random stream and threads */
 void pg_exec_leave(pg_exec *ex); /* give the stream back */
 PyObject *pg_raise_ctx(genc_ctx *ctx, genc_status s); /* the message of ctx (cleared) */
