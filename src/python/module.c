@@ -223,14 +223,27 @@ static PyObject *fn_set_grad_enabled(PyObject *s, PyObject *v) {
 
 /* ---- creation ---- */
 
+/* zeros, ones, full, randn, rand: (*shape, requires_grad=False), with full's value= and randn's
+ * std=; any other keyword is refused (TypeError, as Python refuses it). */
 static PyObject *make(PyObject *args, PyObject *kw, int kind) {
+    static const char *const names[] = {"zeros", "ones", "full", "randn", "rand"};
+    const char *extra = kind == 2 ? "value" : kind == 3 ? "std" : NULL;
     int ndim;
     int64_t shape[GENC_MAX_DIMS];
     double v = kind == 1 ? 1 : 0, std = 1;
     int rg = 0;
-    PyObject *rgo = kw ? PyDict_GetItemString(kw, "requires_grad") : NULL;
-    if (rgo && (rg = PyObject_IsTrue(rgo)) < 0) return NULL;
-    PyObject *o = kw ? PyDict_GetItemString(kw, kind == 3 ? "std" : "value") : NULL;
+    PyObject *key, *val, *o = NULL;
+    Py_ssize_t pos = 0;
+    while (kw && PyDict_Next(kw, &pos, &key, &val)) {
+        if (PyUnicode_Check(key) && !PyUnicode_CompareWithASCIIString(key, "requires_grad")) {
+            if ((rg = PyObject_IsTrue(val)) < 0) return NULL;
+        } else if (PyUnicode_Check(key) && extra && !PyUnicode_CompareWithASCIIString(key, extra)) {
+            o = val;
+        } else {
+            return PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument '%S'", names[kind], key);
+        }
+    }
+    if (kind == 2 && !o) return PyErr_Format(PyExc_TypeError, "full() missing required keyword argument 'value'");
     if (o && ((kind == 3 ? (std = PyFloat_AsDouble(o)) : (v = PyFloat_AsDouble(o))) == -1.0) && PyErr_Occurred()) return NULL;
     if (pg_parse_shape(args, &ndim, shape)) return NULL;
     TensorObject *t = pg_tensor_new(ndim, shape);
