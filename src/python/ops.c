@@ -59,8 +59,25 @@ static genc_tensor *f_scalar(genc_ctx *c, genc_tensor **in, int n, OpArgs *a) {
     return NULL;
 }
 
+/* f[0] = p; i[0]: p is an integer. An integer power is products (square and multiply, a
+ * reciprocal for p < 0): exact, with the sign of a negative base, and its gradient p x^(p-1)
+ * comes from the products. Other powers are exp(p log x) (NaN for x < 0, as in PyTorch). */
 static genc_tensor *f_pow(genc_ctx *c, genc_tensor **in, int n, OpArgs *a) {
-    return genc_exp(c, genc_scale(c, genc_log(c, in[0]), a->f[0]));
+    double p = a->f[0];
+    if (!a->i[0]) return genc_exp(c, genc_scale(c, genc_log(c, in[0]), p));
+    if (p == 0) return genc_add_scalar(c, genc_scale(c, in[0], 0), 1);
+    genc_tensor *r = NULL, *b = in[0];
+    for (int64_t k = (int64_t)fabs(p); k && b; k >>= 1) {
+        if (k & 1) r = r ? genc_mul(c, r, b) : b;
+        if (k > 1) b = genc_mul(c, b, b);
+    }
+    if (!r || !b) return NULL;
+    if (p > 0) return r;
+    int64_t one = 1;
+    genc_tensor *k1 = genc_tensor_empty(c, 1, &one);
+    if (!k1) return NULL;
+    k1->data[0] = 1;
+    return genc_div(c, k1, r);
 }
 
 /* i[0] = axis (or INT64_MIN: all), i[1] = keepdim, i[2] = mean */
@@ -178,7 +195,7 @@ static PyObject *nb_pow(PyObject *x, PyObject *y, PyObject *z) {
         Py_DECREF(one);
         return r;
     }
-    OpArgs a = {.f = {p}};
+    OpArgs a = {.f = {p}, .i = {p == nearbyint(p) && fabs(p) < 0x1p31}};
     return run("pow", f_pow, 1, &x, &a, false);
 }
 
