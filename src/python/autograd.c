@@ -5,7 +5,7 @@
 
 #include <string.h>
 
-pg_exec G;
+pg_exec G, W;
 
 static _Thread_local bool grad_off; /* zero-initialised: every new thread starts with grad on */
 bool pg_grad_enabled(void) { return !grad_off; }
@@ -140,12 +140,14 @@ static bool model_needs_grad(PyObject *watch) {
 /* A model context follows the global one: grad mode, random stream, threads. */
 void pg_exec_enter(pg_exec *ex) {
     if (ex == &G) return;
-    genc_rng_seed(ex->ctx, genc_rng_get_seed(G.ctx));
-    genc_rng_set_offset(ex->ctx, genc_rng_offset(G.ctx));
+    if (!ex->own_rng) {
+        genc_rng_seed(ex->ctx, genc_rng_get_seed(G.ctx));
+        genc_rng_set_offset(ex->ctx, genc_rng_offset(G.ctx));
+    }
     if (genc_get_threads(ex->ctx) != genc_get_threads(G.ctx)) genc_set_threads(ex->ctx, genc_get_threads(G.ctx));
 }
 void pg_exec_leave(pg_exec *ex) {
-    if (ex != &G) genc_rng_set_offset(G.ctx, genc_rng_offset(ex->ctx));
+    if (ex != &G && !ex->own_rng) genc_rng_set_offset(G.ctx, genc_rng_offset(ex->ctx));
 }
 
 static PyObject *run_op(pg_exec *ex, const char *name, op_fwd fwd, int n_in, TensorObject **in, OpArgs *args,
@@ -238,6 +240,10 @@ static PyObject *run_op(pg_exec *ex, const char *name, op_fwd fwd, int n_in, Ten
 PyObject *pg_run_op(const char *name, op_fwd fwd, int n_in, TensorObject **in, OpArgs *args, PyObject *extra,
                     PyObject *watch, bool view) {
     return run_op(&G, name, fwd, n_in, in, args, extra, watch, view);
+}
+
+PyObject *pg_run_long_op(const char *name, op_fwd fwd, int n_in, TensorObject **in, OpArgs *args) {
+    return run_op(&W, name, fwd, n_in, in, args, NULL, NULL, false);
 }
 
 PyObject *pg_run_model_op(pg_exec *ex, const char *name, op_fwd fwd, int n_in, TensorObject **in, OpArgs *args,
@@ -370,7 +376,7 @@ static int run_node(NodeObject *n) {
     if (check_versions(n)) return -1;
     pg_exec *ex = n->ex ? n->ex : &G;
     pg_exec_acquire(ex);
-    if (ex != &G) genc_rng_seed(ex->ctx, genc_rng_get_seed(G.ctx));
+    if (ex != &G && !ex->own_rng) genc_rng_seed(ex->ctx, genc_rng_get_seed(G.ctx));
     genc_tensor **w = NULL;
     genc_status s;
     if (ex != &G) {

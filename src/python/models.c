@@ -1288,11 +1288,21 @@ static PyObject *nice_sample(NiceObject *n, PyObject *args, PyObject *kw) {
     int64_t shape[2] = {cnt, n->m.dim};
     TensorObject *t = pg_tensor_new(2, shape);
     if (!t) return NULL;
-    pg_reset_arena();
-    genc_status s = genc_nice_sample(G.ctx, &n->m, cnt, temp, seed, t->t.data);
+    /* long: on the model's own context, without the GIL (one call at a time per model) */
+    pg_exec_acquire(&n->ex);
+    pg_exec_enter(&n->ex);
+    pg_exec_reset(&n->ex);
+    genc_status s;
+    Py_BEGIN_ALLOW_THREADS
+    s = genc_nice_sample(n->ex.ctx, &n->m, cnt, temp, seed, t->t.data);
+    Py_END_ALLOW_THREADS
+    pg_exec_leave(&n->ex);
+    if (s) pg_raise_ctx(n->ex.ctx, s);
+    pg_exec_reset(&n->ex);
+    pg_exec_release(&n->ex);
     if (s) {
         Py_DECREF(t);
-        return pg_raise(s);
+        return NULL;
     }
     return (PyObject *)t;
 }

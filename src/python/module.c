@@ -392,56 +392,79 @@ static PyObject *fn_load_metadata(PyObject *s, PyObject *args) {
     return d;
 }
 
+/* The tensors and metadata are gathered with the GIL held (references kept), then copied,
+ * encoded and written without it, on a private context. */
 static PyObject *fn_save(PyObject *s, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"tensors", "path", "metadata", NULL};
     PyObject *tensors, *path, *meta = Py_None;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "OO&|O:save", kwlist, &tensors, PyUnicode_FSConverter, &path, &meta))
         return NULL;
-    genc_st_writer *w = genc_st_writer_new(G.ctx);
-    PyObject *items = w ? PyMapping_Items(tensors) : NULL;
-    genc_status rc = w ? GENC_OK : genc_ctx_status(G.ctx);
-    for (Py_ssize_t i = 0; !rc && items && i < PyList_GET_SIZE(items); i++) {
-        PyObject *k = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 0), *v = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 1);
-        const char *name = PyUnicode_AsUTF8(k);
-        PyObject *t = name ? pg_as_tensor(v) : NULL;
-        if (!t) goto fail;
-        TensorObject *tt = (TensorObject *)t;
-        genc_tensor c = tt->t;
-        float *buf = malloc((size_t)genc_numel(&c) * sizeof(float) + 4);
-        genc_tensor dst = c;
-        dst.data = buf;
-        int64_t st_ = 1;
-        for (int d = c.ndim - 1; d >= 0; d--) dst.stride[d] = st_, st_ *= c.shape[d];
-        genc_copy(G.ctx, &dst, &c);
-        rc = genc_st_writer_add_f32(w, name, GENC_DT_F32, c.ndim, c.shape, buf);
-        free(buf);
-        Py_DECREF(t);
-    }
-    if (!rc && meta != Py_None) {
-        PyObject *mi = PyMapping_Items(meta);
-        if (!mi) goto fail;
-        for (Py_ssize_t i = 0; !rc && i < PyList_GET_SIZE(mi); i++) {
-            const char *k = PyUnicode_AsUTF8(PyTuple_GET_ITEM(PyList_GET_ITEM(mi, i), 0));
-            const char *v = PyUnicode_AsUTF8(PyTuple_GET_ITEM(PyList_GET_ITEM(mi, i), 1));
-            if (!k || !v) {
-                Py_DECREF(mi);
-                goto fail;
-            }
-            rc = genc_st_writer_meta(w, k, v);
+    PyObject *items = PyMapping_Items(tensors), *mi = NULL, *held = PyList_New(0);
+    Py_ssize_t n = items ? PyList_GET_SIZE(items) : 0, nm = 0;
+    const char **names = calloc((size_t)n + 1, sizeof *names), **mk = NULL, **mv = NULL;
+    genc_tensor *ts = calloc((size_t)n + 1, sizeof *ts);
+    bool ok = items && held && names && ts;
+    if (items && (!names || !ts)) PyErr_NoMemory();
+    for (Py_ssize_t i = 0; ok && i < n; i++) {
+        PyObject *pair = PyList_GET_ITEM(items, i);
+        PyObject *k = PyTuple_Check(pair) && PyTuple_GET_SIZE(pair) == 2 ? PyTuple_GET_ITEM(pair, 0) : NULL;
+        if (!k || !PyUnicode_Check(k)) {
+            PyErr_Format(PyExc_TypeError, "save: tensor names must be str, found %s", k ? Py_TYPE(k)->tp_name : "?");
+            ok = false;
+            break;
         }
-        Py_DECREF(mi);
+        PyObject *t = (names[i] = PyUnicode_AsUTF8(k)) ? pg_as_tensor(PyTuple_GET_ITEM(pair, 1)) : NULL;
+        ok = t && PyList_Append(held, t) == 0;
+        if (ok) ts[i] = ((TensorObject *)t)->t;
+        Py_XDECREF(t);
     }
-    if (!rc) rc = genc_st_writer_save(w, PyBytes_AS_STRING(path));
-    genc_st_writer_free(w);
-    Py_XDECREF(items);
+    if (ok && meta != Py_None) {
+        mi = PyMapping_Items(meta);
+        nm = mi ? PyList_GET_SIZE(mi) : 0;
+        mk = calloc((size_t)nm + 1, sizeof *mk), mv = calloc((size_t)nm + 1, sizeof *mv);
+        ok = mi && mk && mv;
+        if (mi && (!mk || !mv)) PyErr_NoMemory();
+        for (Py_ssize_t i = 0; ok && i < nm; i++) {
+            mk[i] = PyUnicode_AsUTF8(PyTuple_GET_ITEM(PyList_GET_ITEM(mi, i), 0));
+            mv[i] = mk[i] ? PyUnicode_AsUTF8(PyTuple_GET_ITEM(PyList_GET_ITEM(mi, i), 1)) : NULL;
+            ok = mk[i] && mv[i];
+        }
+    }
+    genc_status rc = GENC_OK;
+    genc_ctx *ctx = NULL;
+    if (ok) {
+        Py_BEGIN_ALLOW_THREADS
+        ctx = genc_ctx_new();
+        genc_st_writer *w = ctx ? genc_st_writer_new(ctx) : NULL;
+        rc = w ? GENC_OK : GENC_ENOMEM;
+        for (Py_ssize_t i = 0; !rc && i < n; i++) {
+            genc_tensor dst = ts[i];
+            dst.data = malloc((size_t)genc_numel(&ts[i]) * sizeof(float) + 4);
+            if (!dst.data) {
+                rc = genc_error(ctx, GENC_ENOMEM, "save: out of memory for tensor '%s'", names[i]);
+                break;
+            }
+            int64_t st_ = 1;
+            for (int d = dst.ndim - 1; d >= 0; d--) dst.stride[d] = st_, st_ *= dst.shape[d];
+            genc_copy(ctx, &dst, &ts[i]);
+            rc = genc_st_writer_add_f32(w, names[i], GENC_DT_F32, dst.ndim, dst.shape, dst.data);
+            free(dst.data);
+        }
+        for (Py_ssize_t i = 0; !rc && i < nm; i++) rc = genc_st_writer_meta(w, mk[i], mv[i]);
+        if (!rc) rc = genc_st_writer_save(w, PyBytes_AS_STRING(path));
+        genc_st_writer_free(w);
+        Py_END_ALLOW_THREADS
+    }
+    free(names), free(ts), free(mk), free(mv);
+    Py_XDECREF(items), Py_XDECREF(mi), Py_XDECREF(held);
     Py_DECREF(path);
-    if (rc) return pg_raise(rc);
-    Py_RETURN_NONE;
-fail:
-    genc_st_writer_free(w);
-    Py_XDECREF(items);
-    Py_DECREF(path);
-    return NULL;
+    PyObject *r = NULL;
+    if (!ok) r = NULL;
+    else if (!ctx) r = PyErr_NoMemory();
+    else if (rc) r = pg_raise_ctx(ctx, rc);
+    else r = (Py_INCREF(Py_None), Py_None);
+    genc_ctx_free(ctx);
+    return r;
 }
 
 /* ---- Module base type ---- */
@@ -560,6 +583,7 @@ static PyMethodDef base_methods[] = {
 static void free_ctx(void *m) {
     if (G.ctx) genc_ctx_free(G.ctx);
     G.ctx = NULL;
+    pg_exec_free(&W);
 }
 
 static struct PyModuleDef moddef = {
@@ -583,6 +607,8 @@ static int add_methods(PyObject *m, PyMethodDef *defs) {
 PyMODINIT_FUNC PyInit__genc(void) {
     G.ctx = genc_ctx_new();
     if (!G.ctx) return PyErr_NoMemory();
+    if (pg_exec_init(&W) < 0) return NULL;
+    W.own_rng = true;
     PyObject *m = PyModule_Create(&moddef);
     if (!m) return NULL;
     if (PyType_Ready(&Node_Type) < 0 || PyType_Ready(&NoGrad_Type) < 0 || PyType_Ready(&GradFn_Type) < 0 || PyType_Ready(&EnableGrad_Type) < 0 ||

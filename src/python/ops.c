@@ -9,8 +9,9 @@
 
 static TensorObject *T(PyObject *o) { return (TensorObject *)o; }
 
-/* Run an op on Python objects converted to tensors (None stays NULL). */
-static PyObject *run(const char *name, op_fwd fwd, int n, PyObject **objs, OpArgs *a, bool view) {
+/* Run an op on Python objects converted to tensors (None stays NULL); a long one (matmul,
+ * linear, conv2d) on W, with the GIL released. */
+static PyObject *run_ex(const char *name, op_fwd fwd, int n, PyObject **objs, OpArgs *a, bool view, bool is_long) {
     TensorObject *in[8] = {0};
     for (int i = 0; i < n; i++) {
         if (!objs[i] || objs[i] == Py_None) continue;
@@ -21,9 +22,12 @@ static PyObject *run(const char *name, op_fwd fwd, int n, PyObject **objs, OpArg
             return NULL;
         }
     }
-    PyObject *r = pg_run_op(name, fwd, n, in, a, NULL, NULL, view);
+    PyObject *r = is_long ? pg_run_long_op(name, fwd, n, in, a) : pg_run_op(name, fwd, n, in, a, NULL, NULL, view);
     for (int i = 0; i < n; i++) Py_XDECREF(in[i]);
     return r;
+}
+static PyObject *run(const char *name, op_fwd fwd, int n, PyObject **objs, OpArgs *a, bool view) {
+    return run_ex(name, fwd, n, objs, a, view, false);
 }
 
 /* ---- forward builders ---- */
@@ -162,7 +166,7 @@ PyObject *pg_binary(PyObject *x, PyObject *y, int kind) {
         Py_RETURN_NOTIMPLEMENTED;
     a.i[0] = kind;
     PyObject *objs[2] = {x, y};
-    return run(bin_names[kind], f_binary, 2, objs, &a, false);
+    return run_ex(bin_names[kind], f_binary, 2, objs, &a, false, kind == B_MATMUL);
 }
 
 static PyObject *nb_add(PyObject *x, PyObject *y) { return pg_binary(x, y, B_ADD); }
@@ -518,7 +522,7 @@ static PyObject *fn_linear(PyObject *s, PyObject *args, PyObject *kw) {
     PyObject *o[3] = {0, 0, Py_None};
     if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|O:linear", kwlist, &o[0], &o[1], &o[2])) return NULL;
     OpArgs a = {0};
-    return run("linear", f_linear, 3, o, &a, false);
+    return run_ex("linear", f_linear, 3, o, &a, false, true);
 }
 
 static PyObject *fn_conv2d(PyObject *s, PyObject *args, PyObject *kw) {
@@ -527,7 +531,7 @@ static PyObject *fn_conv2d(PyObject *s, PyObject *args, PyObject *kw) {
     int stride = 1, pad = 0;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|Oii:conv2d", kwlist, &o[0], &o[1], &o[2], &stride, &pad)) return NULL;
     OpArgs a = {.i = {stride, pad}};
-    return run("conv2d", f_conv, 3, o, &a, false);
+    return run_ex("conv2d", f_conv, 3, o, &a, false, true);
 }
 
 static PyObject *fn_maxpool(PyObject *s, PyObject *x) {

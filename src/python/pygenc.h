@@ -111,8 +111,11 @@ typedef struct pg_exec {
     uint64_t generation;
     NodeObject *live; /* borrowed; the node whose arena graph is current */
     PyThread_type_lock lock; /* NULL for G */
+    bool own_rng;            /* W: its ops draw no random numbers; it leaves G's stream alone */
 } pg_exec;
-extern pg_exec G;
+/* W runs the long tensor ops (matmul, linear, conv2d) with the GIL released, one at a time
+ * behind its lock, so G (used only with the GIL held) is never touched without the GIL. */
+extern pg_exec G, W;
 int pg_exec_init(pg_exec *ex);
 void pg_exec_free(pg_exec *ex);
 void pg_exec_acquire(pg_exec *ex); /* waits with the GIL released */
@@ -164,6 +167,8 @@ int pg_tensor_init_types(PyObject *m);
 /* autograd (autograd.c) */
 PyObject *pg_run_op(const char *name, op_fwd fwd, int n_in, TensorObject **in, OpArgs *args, PyObject *extra,
                     PyObject *watch, bool view);
+/* The same on W, the GIL released around the op and its backward. */
+PyObject *pg_run_long_op(const char *name, op_fwd fwd, int n_in, TensorObject **in, OpArgs *args);
 /* The same on a model's own context, GIL released around the C work. */
 PyObject *pg_run_model_op(pg_exec *ex, const char *name, op_fwd fwd, int n_in, TensorObject **in, OpArgs *args,
                           PyObject *extra, PyObject *watch);
