@@ -137,14 +137,16 @@ static bool model_needs_grad(PyObject *watch) {
     return false;
 }
 
-/* A model context follows the global one: grad mode, random stream, threads. */
+/* A model context follows the global one: random stream, threads. The thread count is
+ * OpenMP's setting of the calling OS thread, so it is set in every thread that runs an op
+ * (else a Python thread other than the one that called set_threads uses every core). */
 void pg_exec_enter(pg_exec *ex) {
+    genc_set_threads(ex->ctx, genc_get_threads(G.ctx));
     if (ex == &G) return;
     if (!ex->own_rng) {
         genc_rng_seed(ex->ctx, genc_rng_get_seed(G.ctx));
         genc_rng_set_offset(ex->ctx, genc_rng_offset(G.ctx));
     }
-    if (genc_get_threads(ex->ctx) != genc_get_threads(G.ctx)) genc_set_threads(ex->ctx, genc_get_threads(G.ctx));
 }
 void pg_exec_leave(pg_exec *ex) {
     if (ex != &G && !ex->own_rng) genc_rng_set_offset(G.ctx, genc_rng_offset(ex->ctx));
@@ -376,6 +378,7 @@ static int run_node(NodeObject *n) {
     if (check_versions(n)) return -1;
     pg_exec *ex = n->ex ? n->ex : &G;
     pg_exec_acquire(ex);
+    genc_set_threads(ex->ctx, genc_get_threads(G.ctx));
     if (ex != &G && !ex->own_rng) genc_rng_seed(ex->ctx, genc_rng_get_seed(G.ctx));
     genc_tensor **w = NULL;
     genc_status s;

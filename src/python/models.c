@@ -624,6 +624,7 @@ static PyObject *gen_advance(GenObject *g) {
     if (genc_lm_cache_len(g->cache) + g->n_pending > g->cache->max_len) return gen_stop(g); /* context full */
     genc_status s;
     pg_exec_acquire(&l->ex);
+    genc_set_threads(l->ex.ctx, genc_get_threads(G.ctx));
     Py_BEGIN_ALLOW_THREADS
     s = genc_lm_decode(l->ex.ctx, &l->m, g->cache, g->pending, g->n_pending, g->logits, false, NULL);
     Py_END_ALLOW_THREADS

@@ -376,3 +376,26 @@ def test_integer_pow_of_negative_base():
         print("POW OK")
     """)
     assert "POW OK" in out
+
+
+def test_set_threads_applies_in_every_thread():
+    """OpenMP's thread count is per OS thread: set_threads(1) must hold in a thread that did
+    not call it (it used every core there, 10x slower on a loaded machine)."""
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("one core: the default is already one thread")
+    try:
+        gomp = ctypes.CDLL("libgomp.so.1")
+    except OSError:
+        pytest.skip("not built with libgomp")
+    genc.set_threads(1)
+    genc.randn(8, 8) @ genc.randn(8, 8)  # this thread first
+    seen = []
+
+    def body():
+        (genc.randn(8, 8) @ genc.randn(8, 8)).sum()
+        seen.append(gomp.omp_get_max_threads())
+
+    th = threading.Thread(target=body)
+    th.start()
+    th.join()
+    assert seen == [1]
