@@ -517,7 +517,8 @@ static PyObject *mod_forward(PyObject *self, PyObject *args) {
 }
 static PyObject *mod_get_training(ModuleObject *m, void *c) { return PyBool_FromLong(m->training); }
 static int mod_set_training(ModuleObject *m, PyObject *v, void *c) {
-    int b = v ? PyObject_IsTrue(v) : 0;
+    if (!v) return PyErr_SetString(PyExc_TypeError, "cannot delete the attribute 'training'"), -1;
+    int b = PyObject_IsTrue(v);
     if (b < 0) return -1;
     m->training = b;
     return 0;

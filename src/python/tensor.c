@@ -558,7 +558,15 @@ static PyObject *tensor_name(TensorObject *t, void *c) { return PyUnicode_FromSt
 static PyObject *tensor_contig(TensorObject *t, void *c) { return PyBool_FromLong(genc_is_contiguous(&t->t)); }
 
 static PyObject *tensor_get_rg(TensorObject *t, void *c) { return PyBool_FromLong(t->t.requires_grad); }
+/* del t.requires_grad, del t.readonly: TypeError, as for a built-in attribute */
+static int no_delete(PyObject *v, const char *name) {
+    if (v) return 0;
+    PyErr_Format(PyExc_TypeError, "cannot delete the attribute '%s'", name);
+    return -1;
+}
+
 static int tensor_set_rg(TensorObject *t, PyObject *v, void *c) {
+    if (no_delete(v, "requires_grad")) return -1;
     int b = PyObject_IsTrue(v);
     if (b < 0) return -1;
     if (t->grad_fn && !b) {
@@ -572,6 +580,7 @@ static int tensor_set_rg(TensorObject *t, PyObject *v, void *c) {
 
 static PyObject *tensor_get_ro(TensorObject *t, void *c) { return PyBool_FromLong(t->storage->readonly); }
 static int tensor_set_ro(TensorObject *t, PyObject *v, void *c) {
+    if (no_delete(v, "readonly")) return -1;
     int b = PyObject_IsTrue(v);
     if (b < 0) return -1;
     if (!b && t->storage->pinned) {

@@ -399,3 +399,15 @@ def test_set_threads_applies_in_every_thread():
     th.start()
     th.join()
     assert seen == [1]
+
+
+def test_deleting_attributes():
+    out = run_snippet("""
+        t = genc.zeros(2, requires_grad=True)
+        check(lambda: delattr(t, "readonly"), TypeError, "cannot delete the attribute 'readonly'")
+        check(lambda: delattr(t, "requires_grad"), TypeError, "cannot delete the attribute 'requires_grad'")
+        check(lambda: delattr(genc.Linear(2, 2), "training"), TypeError, "cannot delete the attribute 'training'")
+        del t.grad  # same as t.grad = None
+        assert t.requires_grad and not t.readonly
+    """)
+    assert passes(out) == 3
