@@ -96,7 +96,14 @@ static genc_tensor *f_reshape(genc_ctx *c, genc_tensor **in, int n, OpArgs *a) {
 static genc_tensor *f_transpose(genc_ctx *c, genc_tensor **in, int n, OpArgs *a) {
     return genc_transpose(c, in[0], (int)a->i[0], (int)a->i[1]);
 }
-static genc_tensor *f_linear(genc_ctx *c, genc_tensor **in, int n, OpArgs *a) { return genc_linear(c, in[0], in[1], in[2]); }
+/* genc_linear reads its weight and bias as contiguous: a view (w.t(), a column) is copied
+ * first (with its own backward). */
+static genc_tensor *f_linear(genc_ctx *c, genc_tensor **in, int n, OpArgs *a) {
+    genc_tensor *w = in[1] && !genc_is_contiguous(in[1]) ? genc_contiguous(c, in[1]) : in[1];
+    genc_tensor *b = in[2] && !genc_is_contiguous(in[2]) ? genc_contiguous(c, in[2]) : in[2];
+    if ((in[1] && !w) || (in[2] && !b)) return NULL;
+    return genc_linear(c, in[0], w, b);
+}
 static genc_tensor *f_conv(genc_ctx *c, genc_tensor **in, int n, OpArgs *a) {
     return genc_conv2d(c, in[0], in[1], in[2], (int)a->i[0], (int)a->i[1]);
 }

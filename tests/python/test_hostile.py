@@ -411,3 +411,21 @@ def test_deleting_attributes():
         assert t.requires_grad and not t.readonly
     """)
     assert passes(out) == 3
+
+
+def test_linear_with_a_strided_weight():
+    out = run_snippet("""
+        x = genc.randn(4, 3)
+        w = genc.randn(3, 2, requires_grad=True)
+        b = genc.randn(2, 2)[:, 0]  # a strided bias
+        y = genc.linear(x, w.t(), b)  # a transposed (strided) weight: the library asserted contiguity
+        ref = x @ w + b.contiguous()
+        assert y.tolist() == ref.tolist()
+        y.sum().backward()
+        g = w.grad.tolist()
+        w.grad = None
+        ref.sum().backward()
+        assert g == w.grad.tolist()
+        print("LINEAR OK")
+    """)
+    assert "LINEAR OK" in out
