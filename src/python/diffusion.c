@@ -288,6 +288,7 @@ typedef struct {
     PyObject *unet, *sched; /* kept alive while the worker runs */
     pthread_t th;
     bool started, joined;
+    bool executing; /* a next() waits for a step (GIL released): other threads' calls raise */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     /* shared with the worker, under mu */
@@ -389,7 +390,14 @@ static void sampler_dealloc(SamplerObject *s) {
     Py_TYPE(s)->tp_free(s);
 }
 
-static PyObject *sampler_next(SamplerObject *s) {
+/* Like a Python generator, one call at a time (ValueError from another thread meanwhile). */
+static int sampler_busy(SamplerObject *s) {
+    if (!s->executing) return 0;
+    PyErr_SetString(PyExc_ValueError, "generator already executing");
+    return -1;
+}
+
+static PyObject *sampler_next_run(SamplerObject *s) {
     if (!s->started || s->joined) return NULL;
     bool have, done;
     Py_BEGIN_ALLOW_THREADS
@@ -416,7 +424,16 @@ static PyObject *sampler_next(SamplerObject *s) {
     return Py_BuildValue("idN", step, t, x);
 }
 
+static PyObject *sampler_next(SamplerObject *s) {
+    if (sampler_busy(s)) return NULL;
+    s->executing = true;
+    PyObject *r = sampler_next_run(s);
+    s->executing = false;
+    return r;
+}
+
 static PyObject *sampler_close(SamplerObject *s, PyObject *u) {
+    if (sampler_busy(s)) return NULL;
     sampler_stop(s);
     Py_RETURN_NONE;
 }
@@ -428,7 +445,8 @@ static PyObject *sampler_send(SamplerObject *s, PyObject *v) {
 }
 static PyObject *sampler_throw(SamplerObject *s, PyObject *args) {
     PyObject *type, *val = NULL, *tb = NULL;
-    if (!PyArg_ParseTuple(args, "O|OO:throw", &type, &val, &tb) || pg_check_throw(type, val, tb)) return NULL;
+    if (!PyArg_ParseTuple(args, "O|OO:throw", &type, &val, &tb) || pg_check_throw(type, val, tb) || sampler_busy(s))
+        return NULL;
     sampler_stop(s);
     return pg_raise_thrown(type, val, tb);
 }

@@ -109,6 +109,34 @@ def test_concurrent_send_is_refused_not_dropped():
     assert int(out.split("REFUSED")[1]) > 0
 
 
+def test_sampler_close_while_stepping_in_another_thread():
+    out = run_snippet("""
+        u = genc._genc.UNetCore()
+        busy, errors = 0, []
+        for attempt in range(6):
+            s = genc._genc.sample(u, 2, method="rflow", steps=20)
+            def step():
+                try:
+                    next(s, None)
+                except BaseException as e:
+                    errors.append(repr(e))
+            th = threading.Thread(target=step)
+            th.start()
+            while True:  # close() while the thread waits for a step: refused, as for a Python generator
+                try:
+                    s.close()
+                    break
+                except ValueError as e:
+                    assert str(e) == "generator already executing", e
+                    busy += 1
+            th.join()
+            assert not s.running
+        assert not errors, errors  # the stepping thread got its step (not 'sampler closed')
+        print("BUSY", busy)
+    """)
+    assert int(out.split("BUSY")[1]) > 0
+
+
 # ---- 12: shapes whose element count overflows ----
 
 def test_shape_overflow():
