@@ -1468,7 +1468,8 @@ static int loader_init(LoaderObject *l, PyObject *args, PyObject *kw) {
     if (limit > 0 && limit < l->d.n) l->d.n = limit;
     if ((s = genc_batcher_init(G.ctx, &l->b, l->d.n, batch, seed, drop))) return pg_raise(s), -1;
     l->ready = true;
-    l->idx = malloc((size_t)batch * sizeof *l->idx);
+    /* a batch holds at most n images (batch * 8 bytes could overflow: batch_size=2**62) */
+    l->idx = malloc((size_t)(batch < l->d.n ? batch : l->d.n) * sizeof *l->idx);
     return l->idx ? 0 : (PyErr_NoMemory(), -1);
 }
 
