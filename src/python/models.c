@@ -475,7 +475,10 @@ static PyObject *lm_fit(LMObject *l, PyObject *args, PyObject *kw) {
                                      &warmup, &wd, &beta2, &clip, &ckpt_obj, &save_every, &seed, &threads, &resume, &cb))
         return NULL;
     if (lm_busy(l)) return NULL;
+    if (B < 1 || T < 1) return PyErr_Format(PyExc_ValueError, "fit: batch and seq must be >= 1, found %lld and %lld", B, T);
     if (T > l->m.cfg.max_seq) return PyErr_Format(PyExc_ValueError, "fit: seq %lld exceeds max_position_embeddings %d", T, l->m.cfg.max_seq);
+    int64_t win[2] = {B, T + 1}; /* the batch buffer: B windows of T + 1 ids */
+    if (pg_shape_numel(2, win) < 0) return NULL;
     PyObject *ckpt = NULL;
     if (ckpt_obj != Py_None && !PyUnicode_FSConverter(ckpt_obj, &ckpt)) return NULL;
     fit_job j = {.m = &l->m, .B = B, .T = T, .seed = (uint64_t)seed, .callback = cb == Py_None ? NULL : cb};

@@ -473,3 +473,14 @@ def test_dataloader_huge_batch_size():
     if "NO DATA" in out:
         pytest.skip("no MNIST data: " + out.split("NO DATA", 1)[1].strip())
     assert "LOADER OK" in out
+
+
+def test_lm_fit_batch_and_seq_checked():
+    out = run_snippet("""
+        lm = genc.LMCore()
+        toks = list(range(5, 200)) * 3
+        check(lambda: lm.fit(toks, steps=1, batch=2**62, seq=8), OverflowError, "too many elements")
+        check(lambda: lm.fit(toks, steps=1, batch=-1, seq=8), ValueError, "batch and seq must be >= 1")
+        check(lambda: lm.fit(toks, steps=1, batch=2, seq=0), ValueError, "batch and seq must be >= 1")
+    """)
+    assert passes(out) == 3
