@@ -425,8 +425,15 @@ static PyObject *fn_save(PyObject *s, PyObject *args, PyObject *kw) {
         ok = mi && mk && mv;
         if (mi && (!mk || !mv)) PyErr_NoMemory();
         for (Py_ssize_t i = 0; ok && i < nm; i++) {
-            mk[i] = PyUnicode_AsUTF8(PyTuple_GET_ITEM(PyList_GET_ITEM(mi, i), 0));
-            mv[i] = mk[i] ? PyUnicode_AsUTF8(PyTuple_GET_ITEM(PyList_GET_ITEM(mi, i), 1)) : NULL;
+            PyObject *pair = PyList_GET_ITEM(mi, i);
+            if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2 || !PyUnicode_Check(PyTuple_GET_ITEM(pair, 0)) ||
+                !PyUnicode_Check(PyTuple_GET_ITEM(pair, 1))) {
+                PyErr_SetString(PyExc_TypeError, "save: metadata keys and values must be str");
+                ok = false;
+                break;
+            }
+            mk[i] = PyUnicode_AsUTF8(PyTuple_GET_ITEM(pair, 0));
+            mv[i] = mk[i] ? PyUnicode_AsUTF8(PyTuple_GET_ITEM(pair, 1)) : NULL;
             ok = mk[i] && mv[i];
         }
     }
