@@ -86,14 +86,15 @@ static PyObject *tok_train(PyObject *cls, PyObject *args, PyObject *kw) {
     if (!PyArg_ParseTupleAndKeywords(args, kw, "s*|i:train", kwlist, &text, &vocab)) return NULL;
     genc_tokenizer *tk = NULL;
     genc_status s;
+    char msg[600] = ""; /* G is only touched with the GIL held: the error comes back here */
     Py_BEGIN_ALLOW_THREADS
     genc_ctx *c = genc_ctx_new();
     s = c ? genc_tokenizer_train_memory(c, text.buf, (size_t)text.len, vocab, &tk) : GENC_ENOMEM;
-    if (s && c) genc_error(G.ctx, s, "%s", genc_last_error(c));
+    if (s && c) snprintf(msg, sizeof msg, "%s", genc_last_error(c));
     genc_ctx_free(c);
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&text);
-    if (s) return pg_raise(s);
+    if (s) return pg_raise_msg(s, msg);
     return tok_wrap(tk);
 }
 
@@ -1464,10 +1465,14 @@ static int loader_init(LoaderObject *l, PyObject *args, PyObject *kw) {
         return -1;
     if (l->ready) return PyErr_SetString(PyExc_RuntimeError, "already initialised"), -1;
     genc_status s;
+    char msg[600] = ""; /* loaded on a private context: G is only touched with the GIL held */
     Py_BEGIN_ALLOW_THREADS
-    s = genc_data_load_named(G.ctx, name, genc_data_mnist_dir(), train, &l->d);
+    genc_ctx *c = genc_ctx_new();
+    s = c ? genc_data_load_named(c, name, genc_data_mnist_dir(), train, &l->d) : GENC_ENOMEM;
+    if (s && c) snprintf(msg, sizeof msg, "%s", genc_last_error(c));
+    genc_ctx_free(c);
     Py_END_ALLOW_THREADS
-    if (s) return pg_raise(s), -1;
+    if (s) return pg_raise_msg(s, msg), -1;
     if (limit > 0 && limit < l->d.n) l->d.n = limit;
     if ((s = genc_batcher_init(G.ctx, &l->b, l->d.n, batch, seed, drop))) return pg_raise(s), -1;
     l->ready = true;
