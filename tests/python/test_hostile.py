@@ -486,3 +486,36 @@ def test_lm_fit_batch_and_seq_checked():
         check(lambda: lm.fit(toks, steps=1, batch=2, seq=0), ValueError, "batch and seq must be >= 1")
     """)
     assert passes(out) == 3
+
+
+def test_ops_from_four_threads_match_one_thread():
+    """With matmul, linear and conv2d on their own context without the GIL, their graphs (live
+    or replayed in backward) must not mix between threads: every result stays bit-equal."""
+    cases = []
+    for _ in range(4):
+        x, w0, wc0, xi = genc.randn(32, 64), genc.randn(64, 48), genc.randn(4, 3, 3, 3), genc.randn(2, 3, 16, 16)
+
+        def run(x=x, w0=w0, wc0=wc0, xi=xi):
+            w, wc = genc.tensor(w0.clone(), requires_grad=True), genc.tensor(wc0.clone(), requires_grad=True)
+            loss = (x @ w).tanh().sum() + (genc.conv2d(xi, wc, padding=1) ** 2).mean() + genc.linear(x, w.t()).sum()
+            loss.backward()
+            return loss.item(), w.grad.tolist(), wc.grad.tolist()
+
+        cases.append((run, run()))
+    stop, bad, runs = time.time() + 3, [], []
+
+    def worker(k):
+        run, ref = cases[k]
+        n = 0
+        while time.time() < stop and not bad:
+            if run() != ref:
+                bad.append(k)
+            n += 1
+        runs.append(n)
+
+    ths = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    for t in ths:
+        t.start()
+    for t in ths:
+        t.join()
+    assert not bad and min(runs) > 0, (bad, runs)
