@@ -355,8 +355,12 @@ static void *worker(void *arg) {
     return NULL;
 }
 
+/* Called with the GIL held. `joined` is claimed before the GIL is released for the join, so
+ * a next() from another thread meanwhile finds the sampler closed instead of joining the
+ * worker a second time (which hung). */
 static void sampler_stop(SamplerObject *s) {
     if (s->started && !s->joined) {
+        s->joined = true;
         pthread_mutex_lock(&s->mu);
         s->cancel = true;
         pthread_cond_broadcast(&s->cv);
@@ -364,7 +368,6 @@ static void sampler_stop(SamplerObject *s) {
         Py_BEGIN_ALLOW_THREADS
         pthread_join(s->th, NULL);
         Py_END_ALLOW_THREADS
-        s->joined = true;
         if (s->unet) ((UNetObject *)s->unet)->busy--;
     }
 }
@@ -406,6 +409,9 @@ static PyObject *sampler_next_run(SamplerObject *s) {
     have = s->have, done = s->done;
     pthread_mutex_unlock(&s->mu);
     Py_END_ALLOW_THREADS
+    /* closed by another thread while this one waited: stop (cancel is only set with the GIL
+     * held, so it cannot change while this thread copies x) */
+    if (s->cancel) return NULL;
     if (!have && done) {
         sampler_stop(s);
         if (s->status) return pg_raise_msg(s->status, s->msg);

@@ -64,8 +64,10 @@ def test_close_while_decoding_in_another_thread():
         busy = 0
         for attempt in range(12):
             g = lm.generate(list(range(5, 285)) * 6, max_new_tokens=3, temperature=0.0, eos=-1)
-            th = threading.Thread(target=lambda: next(g, None))
+            started = threading.Event()
+            th = threading.Thread(target=lambda: (started.set(), next(g, None)))
             th.start()
+            started.wait()
             while True:  # close() while the thread decodes: refused, like a running Python generator
                 try:
                     g.close()
@@ -115,13 +117,17 @@ def test_sampler_close_while_stepping_in_another_thread():
         busy, errors = 0, []
         for attempt in range(6):
             s = genc._genc.sample(u, 2, method="rflow", steps=20)
+            started = threading.Event()
             def step():
+                started.set()
                 try:
-                    next(s, None)
+                    for _ in range(4):  # the first step is the initial noise; the others run the U-Net
+                        next(s, None)
                 except BaseException as e:
                     errors.append(repr(e))
             th = threading.Thread(target=step)
             th.start()
+            started.wait()
             while True:  # close() while the thread waits for a step: refused, as for a Python generator
                 try:
                     s.close()
@@ -135,6 +141,24 @@ def test_sampler_close_while_stepping_in_another_thread():
         print("BUSY", busy)
     """)
     assert int(out.split("BUSY")[1]) > 0
+
+
+def test_sampler_next_while_another_thread_closes():
+    out = run_snippet("""
+        u = genc._genc.UNetCore()
+        for attempt in range(3):
+            s = genc._genc.sample(u, 16, method="rflow", steps=20)
+            next(s)  # the initial noise; the worker now runs a long U-Net step
+            got = []
+            th = threading.Thread(target=lambda: (time.sleep(0.05), got.append(next(s, "closed"))))
+            th.start()
+            s.close()  # joins the worker (GIL released) while the other thread calls next()
+            th.join(60)
+            assert not th.is_alive(), "next() hung on a closing sampler"
+            assert got == ["closed"], got
+        print("CLOSED OK")
+    """, timeout=120)
+    assert "CLOSED OK" in out
 
 
 # ---- 12: shapes whose element count overflows ----
