@@ -5,9 +5,18 @@
 
 #include <string.h>
 
-pg_exec G;
+pg_exec G, W;
+
+static _Thread_local bool grad_off; /* zero-initialised: every new thread starts with grad on */
+bool pg_grad_enabled(void) { return !grad_off; }
+bool pg_set_grad_enabled(bool on) {
+    bool old = !grad_off;
+    grad_off = !on;
+    return old;
+}
 
 int pg_exec_init(pg_exec *ex) {
+    if (ex->ctx) return 0; /* already made: a second init would leak the first context */
     ex->ctx = genc_ctx_new();
     ex->lock = PyThread_allocate_lock();
     ex->generation = 0;
@@ -128,15 +137,19 @@ static bool model_needs_grad(PyObject *watch) {
     return false;
 }
 
-/* A model context follows the global one: grad mode, random stream, threads. */
+/* A model context follows the global one: random stream, threads. The thread count is
+ * OpenMP's setting of the calling OS thread, so it is set in every thread that runs an op
+ * (else a Python thread other than the one that called set_threads uses every core). */
 void pg_exec_enter(pg_exec *ex) {
+    genc_set_threads(ex->ctx, genc_get_threads(G.ctx));
     if (ex == &G) return;
-    genc_rng_seed(ex->ctx, genc_rng_get_seed(G.ctx));
-    genc_rng_set_offset(ex->ctx, genc_rng_offset(G.ctx));
-    if (genc_get_threads(ex->ctx) != genc_get_threads(G.ctx)) genc_set_threads(ex->ctx, genc_get_threads(G.ctx));
+    if (!ex->own_rng) {
+        genc_rng_seed(ex->ctx, genc_rng_get_seed(G.ctx));
+        genc_rng_set_offset(ex->ctx, genc_rng_offset(G.ctx));
+    }
 }
 void pg_exec_leave(pg_exec *ex) {
-    if (ex != &G) genc_rng_set_offset(G.ctx, genc_rng_offset(ex->ctx));
+    if (ex != &G && !ex->own_rng) genc_rng_set_offset(G.ctx, genc_rng_offset(ex->ctx));
 }
 
 static PyObject *run_op(pg_exec *ex, const char *name, op_fwd fwd, int n_in, TensorObject **in, OpArgs *args,
@@ -146,7 +159,7 @@ static PyObject *run_op(pg_exec *ex, const char *name, op_fwd fwd, int n_in, Ten
     pg_exec_enter(ex);
     exec_reset(ex);
     genc_ctx *ctx = ex->ctx;
-    bool grad = genc_grad_enabled(G.ctx), any = false;
+    bool grad = pg_grad_enabled(), any = false;
     for (int i = 0; i < n_in; i++) any |= in[i] && in[i]->t.requires_grad;
     any = grad && (any || model_needs_grad(watch));
     uint64_t off = genc_rng_offset(ctx);
@@ -229,6 +242,10 @@ static PyObject *run_op(pg_exec *ex, const char *name, op_fwd fwd, int n_in, Ten
 PyObject *pg_run_op(const char *name, op_fwd fwd, int n_in, TensorObject **in, OpArgs *args, PyObject *extra,
                     PyObject *watch, bool view) {
     return run_op(&G, name, fwd, n_in, in, args, extra, watch, view);
+}
+
+PyObject *pg_run_long_op(const char *name, op_fwd fwd, int n_in, TensorObject **in, OpArgs *args) {
+    return run_op(&W, name, fwd, n_in, in, args, NULL, NULL, false);
 }
 
 PyObject *pg_run_model_op(pg_exec *ex, const char *name, op_fwd fwd, int n_in, TensorObject **in, OpArgs *args,
@@ -361,7 +378,8 @@ static int run_node(NodeObject *n) {
     if (check_versions(n)) return -1;
     pg_exec *ex = n->ex ? n->ex : &G;
     pg_exec_acquire(ex);
-    if (ex != &G) genc_rng_seed(ex->ctx, genc_rng_get_seed(G.ctx));
+    genc_set_threads(ex->ctx, genc_get_threads(G.ctx));
+    if (ex != &G && !ex->own_rng) genc_rng_seed(ex->ctx, genc_rng_get_seed(G.ctx));
     genc_tensor **w = NULL;
     genc_status s;
     if (ex != &G) {

@@ -98,7 +98,9 @@ static genc_tensor *f_unet(genc_ctx *c, genc_tensor **in, int n, OpArgs *a) {
 static PyObject *unet_forward(UNetObject *u, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"x", "t", "labels", NULL};
     PyObject *x, *t, *labels = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|O:forward", kwlist, &x, &t, &labels)) return NULL;
+    if (pg_check_init((PyObject *)u, u->built) ||
+        !PyArg_ParseTupleAndKeywords(args, kw, "OO|O:forward", kwlist, &x, &t, &labels))
+        return NULL;
     if (u->busy) return PyErr_Format(PyExc_RuntimeError, "the U-Net is in use by a running sampler");
     PyObject *xt = pg_as_tensor(x);
     if (!xt) return NULL;
@@ -142,7 +144,8 @@ static PyObject *unet_dim(UNetObject *u, void *c) {
 }
 static PyObject *unet_save(UNetObject *u, PyObject *args) {
     PyObject *path;
-    if (!PyArg_ParseTuple(args, "O&:save", PyUnicode_FSConverter, &path)) return NULL;
+    if (pg_check_init((PyObject *)u, u->built) || !PyArg_ParseTuple(args, "O&:save", PyUnicode_FSConverter, &path))
+        return NULL;
     char *cfg = genc_unet_config_json(&u->m.cfg);
     genc_train_state st = {0};
     genc_status s = genc_checkpoint_save(G.ctx, PyBytes_AS_STRING(path), &u->m.params, NULL, cfg, &st, NULL, NULL);
@@ -207,8 +210,11 @@ static int sched_init(SchedObject *s, PyObject *args, PyObject *kw) {
     s->ready = true;
     return 0;
 }
-static PyObject *sched_T(SchedObject *s, void *c) { return PyLong_FromLong(s->s.T); }
+static PyObject *sched_T(SchedObject *s, void *c) {
+    return pg_check_init((PyObject *)s, s->ready) ? NULL : PyLong_FromLong(s->s.T);
+}
 static PyObject *sched_ab(SchedObject *s, void *c) {
+    if (pg_check_init((PyObject *)s, s->ready)) return NULL;
     PyObject *l = PyList_New(s->s.T);
     for (int i = 0; l && i < s->s.T; i++) PyList_SET_ITEM(l, i, PyFloat_FromDouble(s->s.alpha_bar[i]));
     return l;
@@ -219,7 +225,9 @@ static PyObject *sched_pair(SchedObject *s, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"x0", "eps", "t", "prediction", NULL};
     PyObject *x0o, *epso, *to;
     const char *pred = "epsilon";
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO|s:training_pair", kwlist, &x0o, &epso, &to, &pred)) return NULL;
+    if (pg_check_init((PyObject *)s, s->ready) ||
+        !PyArg_ParseTupleAndKeywords(args, kw, "OOO|s:training_pair", kwlist, &x0o, &epso, &to, &pred))
+        return NULL;
     genc_prediction p;
     if (genc_prediction_parse(G.ctx, pred, &p)) return pg_raise(genc_ctx_status(G.ctx));
     genc_real *x0 = NULL, *eps = NULL;
@@ -280,6 +288,7 @@ typedef struct {
     PyObject *unet, *sched; /* kept alive while the worker runs */
     pthread_t th;
     bool started, joined;
+    bool executing; /* a next() waits for a step (GIL released): other threads' calls raise */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     /* shared with the worker, under mu */
@@ -346,8 +355,12 @@ static void *worker(void *arg) {
     return NULL;
 }
 
+/* Called with the GIL held. `joined` is claimed before the GIL is released for the join, so
+ * a next() from another thread meanwhile finds the sampler closed instead of joining the
+ * worker a second time (which hung). */
 static void sampler_stop(SamplerObject *s) {
     if (s->started && !s->joined) {
+        s->joined = true;
         pthread_mutex_lock(&s->mu);
         s->cancel = true;
         pthread_cond_broadcast(&s->cv);
@@ -355,7 +368,6 @@ static void sampler_stop(SamplerObject *s) {
         Py_BEGIN_ALLOW_THREADS
         pthread_join(s->th, NULL);
         Py_END_ALLOW_THREADS
-        s->joined = true;
         if (s->unet) ((UNetObject *)s->unet)->busy--;
     }
 }
@@ -381,7 +393,14 @@ static void sampler_dealloc(SamplerObject *s) {
     Py_TYPE(s)->tp_free(s);
 }
 
-static PyObject *sampler_next(SamplerObject *s) {
+/* Like a Python generator, one call at a time (ValueError from another thread meanwhile). */
+static int sampler_busy(SamplerObject *s) {
+    if (!s->executing) return 0;
+    PyErr_SetString(PyExc_ValueError, "generator already executing");
+    return -1;
+}
+
+static PyObject *sampler_next_run(SamplerObject *s) {
     if (!s->started || s->joined) return NULL;
     bool have, done;
     Py_BEGIN_ALLOW_THREADS
@@ -390,6 +409,9 @@ static PyObject *sampler_next(SamplerObject *s) {
     have = s->have, done = s->done;
     pthread_mutex_unlock(&s->mu);
     Py_END_ALLOW_THREADS
+    /* closed by another thread while this one waited: stop (cancel is only set with the GIL
+     * held, so it cannot change while this thread copies x) */
+    if (s->cancel) return NULL;
     if (!have && done) {
         sampler_stop(s);
         if (s->status) return pg_raise_msg(s->status, s->msg);
@@ -408,7 +430,16 @@ static PyObject *sampler_next(SamplerObject *s) {
     return Py_BuildValue("idN", step, t, x);
 }
 
+static PyObject *sampler_next(SamplerObject *s) {
+    if (sampler_busy(s)) return NULL;
+    s->executing = true;
+    PyObject *r = sampler_next_run(s);
+    s->executing = false;
+    return r;
+}
+
 static PyObject *sampler_close(SamplerObject *s, PyObject *u) {
+    if (sampler_busy(s)) return NULL;
     sampler_stop(s);
     Py_RETURN_NONE;
 }
@@ -420,11 +451,10 @@ static PyObject *sampler_send(SamplerObject *s, PyObject *v) {
 }
 static PyObject *sampler_throw(SamplerObject *s, PyObject *args) {
     PyObject *type, *val = NULL, *tb = NULL;
-    if (!PyArg_ParseTuple(args, "O|OO:throw", &type, &val, &tb)) return NULL;
+    if (!PyArg_ParseTuple(args, "O|OO:throw", &type, &val, &tb) || pg_check_throw(type, val, tb) || sampler_busy(s))
+        return NULL;
     sampler_stop(s);
-    if (PyExceptionInstance_Check(type)) PyErr_SetObject((PyObject *)Py_TYPE(type), type);
-    else PyErr_SetObject(type, val);
-    return NULL;
+    return pg_raise_thrown(type, val, tb);
 }
 static PyObject *sampler_iter(PyObject *s) {
     Py_INCREF(s);
@@ -469,12 +499,16 @@ static PyObject *fn_sample(PyObject *self, PyObject *args, PyObject *kw) {
                                      &pred, &clip, &seed, &labels, &ode, &spacing, &x0))
         return NULL;
     if (!PyObject_TypeCheck(unet, &UNet_Type)) return PyErr_Format(PyExc_TypeError, "sample: expected a genc.UNetCore");
+    if (pg_check_init(unet, ((UNetObject *)unet)->built)) return NULL;
     int m = !strcmp(method, "ddpm") ? M_DDPM : !strcmp(method, "ddim") ? M_DDIM : !strcmp(method, "rflow") ? M_RFLOW : -1;
     if (m < 0) return PyErr_Format(PyExc_ValueError, "sample: method must be ddpm, ddim or rflow, found \"%s\"", method);
     if (m != M_RFLOW && !PyObject_TypeCheck(sched, &Sched_Type))
         return PyErr_Format(PyExc_TypeError, "sample: %s needs schedule=genc.DDPMSchedule(...)", method);
+    if (m != M_RFLOW && pg_check_init(sched, ((SchedObject *)sched)->ready)) return NULL;
     if (n < 1) return PyErr_Format(PyExc_ValueError, "sample: n must be >= 1");
     UNetObject *u = (UNetObject *)unet;
+    int64_t nd[2] = {n, (int64_t)u->m.cfg.channels * u->m.cfg.rows * u->m.cfg.cols};
+    if (pg_shape_numel(2, nd) < 0) return NULL;
     SamplerObject *s = PyObject_GC_New(SamplerObject, &Sampler_Type);
     if (!s) return NULL;
     memset((char *)s + sizeof(PyObject), 0, sizeof *s - sizeof(PyObject));

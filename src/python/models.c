@@ -86,21 +86,26 @@ static PyObject *tok_train(PyObject *cls, PyObject *args, PyObject *kw) {
     if (!PyArg_ParseTupleAndKeywords(args, kw, "s*|i:train", kwlist, &text, &vocab)) return NULL;
     genc_tokenizer *tk = NULL;
     genc_status s;
+    char msg[600] = ""; /* G is only touched with the GIL held: the error comes back here */
     Py_BEGIN_ALLOW_THREADS
     genc_ctx *c = genc_ctx_new();
     s = c ? genc_tokenizer_train_memory(c, text.buf, (size_t)text.len, vocab, &tk) : GENC_ENOMEM;
-    if (s && c) genc_error(G.ctx, s, "%s", genc_last_error(c));
+    if (s && c) snprintf(msg, sizeof msg, "%s", genc_last_error(c));
     genc_ctx_free(c);
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&text);
-    if (s) return pg_raise(s);
+    if (s) return pg_raise_msg(s, msg);
     return tok_wrap(tk);
 }
+
+#define TOK_READY(t, fail) \
+    if (pg_check_init((PyObject *)(t), (t)->tok != NULL)) return fail
 
 static PyObject *tok_encode(TokObject *t, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"text", "allow_special", NULL};
     Py_buffer text;
     int special = 1;
+    TOK_READY(t, NULL);
     if (!PyArg_ParseTupleAndKeywords(args, kw, "s*|p:encode", kwlist, &text, &special)) return NULL;
     int32_t *ids = NULL;
     size_t n = 0;
@@ -116,6 +121,7 @@ static PyObject *tok_encode(TokObject *t, PyObject *args, PyObject *kw) {
 static PyObject *tok_decode(TokObject *t, PyObject *ids_obj) {
     int32_t *ids;
     int64_t n;
+    TOK_READY(t, NULL);
     if (pg_int32_array(ids_obj, &ids, &n)) return NULL;
     uint8_t *bytes = NULL;
     size_t nb = 0;
@@ -129,6 +135,7 @@ static PyObject *tok_decode(TokObject *t, PyObject *ids_obj) {
 
 static PyObject *tok_save(TokObject *t, PyObject *args) {
     PyObject *path;
+    TOK_READY(t, NULL);
     if (!PyArg_ParseTuple(args, "O&:save", PyUnicode_FSConverter, &path)) return NULL;
     genc_status s = genc_tokenizer_save(t->tok, G.ctx, PyBytes_AS_STRING(path));
     Py_DECREF(path);
@@ -137,13 +144,18 @@ static PyObject *tok_save(TokObject *t, PyObject *args) {
 }
 
 static PyObject *tok_special(TokObject *t, PyObject *name) {
+    TOK_READY(t, NULL);
     const char *s = PyUnicode_AsUTF8(name);
     if (!s) return NULL;
     return PyLong_FromLong(genc_tokenizer_special(t->tok, s));
 }
 
-static PyObject *tok_vocab(TokObject *t, void *c) { return PyLong_FromLong(genc_tokenizer_vocab_size(t->tok)); }
+static PyObject *tok_vocab(TokObject *t, void *c) {
+    TOK_READY(t, NULL);
+    return PyLong_FromLong(genc_tokenizer_vocab_size(t->tok));
+}
 static PyObject *tok_repr(TokObject *t) {
+    if (!t->tok) return PyUnicode_FromString("genc.Tokenizer(not initialised)");
     return PyUnicode_FromFormat("genc.Tokenizer(byte-level BPE, %d tokens, %d merges)", genc_tokenizer_vocab_size(t->tok),
                                 genc_tokenizer_n_merges(t->tok));
 }
@@ -208,7 +220,7 @@ static void lm_dealloc(LMObject *l) {
 }
 
 static int lm_busy(LMObject *l) {
-    if (!l->built) return PyErr_SetString(PyExc_RuntimeError, "the language model is not built"), -1;
+    if (pg_check_init((PyObject *)l, l->built)) return -1;
     if (l->busy) return PyErr_SetString(PyExc_RuntimeError, "the language model is training in another thread"), -1;
     return 0;
 }
@@ -256,6 +268,7 @@ static PyObject *lm_get_tok(LMObject *l, void *c) {
 static int lm_set_tok(LMObject *l, PyObject *v, void *c) {
     if (v && v != Py_None && !PyObject_TypeCheck(v, &Tok_Type))
         return PyErr_SetString(PyExc_TypeError, "tokenizer: expected a genc.Tokenizer"), -1;
+    if (v && v != Py_None && pg_check_init(v, ((TokObject *)v)->tok != NULL)) return -1;
     if (v && v != Py_None && l->built && genc_tokenizer_vocab_size(((TokObject *)v)->tok) > l->m.cfg.vocab_size)
         return PyErr_Format(PyExc_ValueError, "tokenizer: %d tokens, but the model's vocabulary is %d",
                             genc_tokenizer_vocab_size(((TokObject *)v)->tok), l->m.cfg.vocab_size), -1;
@@ -463,7 +476,10 @@ static PyObject *lm_fit(LMObject *l, PyObject *args, PyObject *kw) {
                                      &warmup, &wd, &beta2, &clip, &ckpt_obj, &save_every, &seed, &threads, &resume, &cb))
         return NULL;
     if (lm_busy(l)) return NULL;
+    if (B < 1 || T < 1) return PyErr_Format(PyExc_ValueError, "fit: batch and seq must be >= 1, found %lld and %lld", B, T);
     if (T > l->m.cfg.max_seq) return PyErr_Format(PyExc_ValueError, "fit: seq %lld exceeds max_position_embeddings %d", T, l->m.cfg.max_seq);
+    int64_t win[2] = {B, T + 1}; /* the batch buffer: B windows of T + 1 ids */
+    if (pg_shape_numel(2, win) < 0) return NULL;
     PyObject *ckpt = NULL;
     if (ckpt_obj != Py_None && !PyUnicode_FSConverter(ckpt_obj, &ckpt)) return NULL;
     fit_job j = {.m = &l->m, .B = B, .T = T, .seed = (uint64_t)seed, .callback = cb == Py_None ? NULL : cb};
@@ -547,8 +563,18 @@ typedef struct {
     genc_real *logits;
     int32_t eos;
     int state;             /* 0 fresh, 1 running, 2 finished */
+    bool executing;        /* a send/next is inside (it releases the GIL while decoding) */
     PyObject *ids;         /* list of generated ids */
 } GenObject;
+
+/* Like a Python generator, a generation runs one call at a time: another thread's next(),
+ * send(), close() or throw() meanwhile raises instead of freeing the cache under the
+ * decoder or dropping the tokens it sends. */
+static int gen_busy(GenObject *g) {
+    if (!g->executing) return 0;
+    PyErr_SetString(PyExc_ValueError, "generator already executing");
+    return -1;
+}
 
 static int gen_traverse(GenObject *g, visitproc visit, void *arg) {
     Py_VISIT(g->lm);
@@ -602,6 +628,7 @@ static PyObject *gen_advance(GenObject *g) {
     if (genc_lm_cache_len(g->cache) + g->n_pending > g->cache->max_len) return gen_stop(g); /* context full */
     genc_status s;
     pg_exec_acquire(&l->ex);
+    genc_set_threads(l->ex.ctx, genc_get_threads(G.ctx));
     Py_BEGIN_ALLOW_THREADS
     s = genc_lm_decode(l->ex.ctx, &l->m, g->cache, g->pending, g->n_pending, g->logits, false, NULL);
     Py_END_ALLOW_THREADS
@@ -628,7 +655,7 @@ static PyObject *gen_advance(GenObject *g) {
     return x;
 }
 
-static PyObject *gen_send(GenObject *g, PyObject *value) {
+static PyObject *gen_send_run(GenObject *g, PyObject *value) {
     if (g->state == 2) {
         PyErr_SetNone(PyExc_StopIteration);
         return NULL;
@@ -656,8 +683,10 @@ static PyObject *gen_send(GenObject *g, PyObject *value) {
         LMObject *l = (LMObject *)g->lm;
         for (int64_t i = 0; i < n; i++)
             if (ids[i] < 0 || ids[i] >= l->m.cfg.vocab_size) {
+                int bad = ids[i];
                 free(ids);
-                return PyErr_Format(PyExc_ValueError, "send: id %d is outside the vocabulary", ids[i]);
+                return PyErr_Format(PyExc_ValueError, "send: id %d is outside the vocabulary [0, %d)", bad,
+                                    l->m.cfg.vocab_size);
             }
         int r = gen_push(g, ids, n);
         free(ids);
@@ -666,20 +695,28 @@ static PyObject *gen_send(GenObject *g, PyObject *value) {
     return gen_advance(g);
 }
 
+static PyObject *gen_send(GenObject *g, PyObject *value) {
+    if (gen_busy(g)) return NULL;
+    g->executing = true;
+    PyObject *r = gen_send_run(g, value);
+    g->executing = false;
+    return r;
+}
+
 static PyObject *gen_next(GenObject *g) { return gen_send(g, Py_None); }
 
 static PyObject *gen_close(GenObject *g, PyObject *u) {
+    if (gen_busy(g)) return NULL;
     gen_release(g);
     Py_RETURN_NONE;
 }
 
 static PyObject *gen_throw(GenObject *g, PyObject *args) {
     PyObject *type, *val = NULL, *tb = NULL;
-    if (!PyArg_ParseTuple(args, "O|OO:throw", &type, &val, &tb)) return NULL;
+    if (!PyArg_ParseTuple(args, "O|OO:throw", &type, &val, &tb) || pg_check_throw(type, val, tb) || gen_busy(g))
+        return NULL;
     gen_release(g);
-    if (PyExceptionInstance_Check(type)) PyErr_SetObject((PyObject *)Py_TYPE(type), type);
-    else PyErr_SetObject(type, val);
-    return NULL;
+    return pg_raise_thrown(type, val, tb);
 }
 
 static PyObject *gen_iter(PyObject *g) {
@@ -761,12 +798,18 @@ static PyObject *lm_generate(LMObject *l, PyObject *args, PyObject *kw) {
         Py_INCREF(prompt);
     }
     int32_t *ids;
-    int64_t n;
-    int r = pg_int32_array(prompt, &ids, &n);
+    int64_t n, rows = 1;
+    int r = token_batch(prompt, &ids, &rows, &n);
     Py_DECREF(prompt);
     if (r) {
         Py_DECREF(g);
         return NULL;
+    }
+    if (rows != 1) { /* one generation is one sequence: rows are not glued into one prompt */
+        free(ids);
+        Py_DECREF(g);
+        return PyErr_Format(PyExc_ValueError, "generate: the prompt is one sequence of ids, found %lld rows",
+                            (long long)rows);
     }
     if (n < 1) {
         free(ids);
@@ -1050,6 +1093,7 @@ static genc_tensor *f_prefix(genc_ctx *c, genc_tensor **in, int n, OpArgs *a) {
 }
 
 static PyObject *prefix_run(PrefixObject *p, PyObject *tokens, bool loss) {
+    if (pg_check_init((PyObject *)p, p->built)) return NULL;
     LMObject *l = (LMObject *)p->lm;
     if (lm_busy(l)) return NULL;
     OpArgs a = {.model = p};
@@ -1084,7 +1128,8 @@ static PyObject *prefix_generate(PrefixObject *p, PyObject *args, PyObject *kw) 
     PyObject *prompt;
     long long max_new = 32, top_k = 0;
     double temp = 0, top_p = 1;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|LdLd:generate", kwlist, &prompt, &max_new, &temp, &top_k, &top_p))
+    if (pg_check_init((PyObject *)p, p->built) ||
+        !PyArg_ParseTupleAndKeywords(args, kw, "O|LdLd:generate", kwlist, &prompt, &max_new, &temp, &top_k, &top_p))
         return NULL;
     LMObject *l = (LMObject *)p->lm;
     if (lm_busy(l)) return NULL;
@@ -1118,7 +1163,8 @@ static PyObject *prefix_generate(PrefixObject *p, PyObject *args, PyObject *kw) 
 
 static PyObject *prefix_save(PrefixObject *p, PyObject *args) {
     PyObject *path;
-    if (!PyArg_ParseTuple(args, "O&:save", PyUnicode_FSConverter, &path)) return NULL;
+    if (pg_check_init((PyObject *)p, p->built) || !PyArg_ParseTuple(args, "O&:save", PyUnicode_FSConverter, &path))
+        return NULL;
     LMObject *l = (LMObject *)p->lm;
     genc_lm_prefix pre = {0};
     genc_status s = genc_lm_prefix_train_export(G.ctx, &l->m, &p->t, &pre);
@@ -1215,6 +1261,7 @@ static genc_tensor *f_nice_inverse(genc_ctx *c, genc_tensor **in, int n, OpArgs 
 }
 
 static PyObject *nice_log_prob(NiceObject *n, PyObject *x) {
+    if (pg_check_init((PyObject *)n, n->built)) return NULL;
     PyObject *t = pg_as_tensor(x);
     if (!t) return NULL;
     TensorObject *in[1] = {(TensorObject *)t};
@@ -1224,13 +1271,14 @@ static PyObject *nice_log_prob(NiceObject *n, PyObject *x) {
     return r;
 }
 static PyObject *nice_inverse(NiceObject *n, PyObject *x) {
+    if (pg_check_init((PyObject *)n, n->built)) return NULL;
     PyObject *t = pg_as_tensor(x);
     if (!t) return NULL;
     TensorObject *in[1] = {(TensorObject *)t};
     OpArgs a = {.model = &n->m};
-    bool old = genc_set_grad_enabled(G.ctx, false);
+    bool old = pg_set_grad_enabled(false);
     PyObject *r = pg_run_model_op(&n->ex, "nice_inverse", f_nice_inverse, 1, in, &a, (PyObject *)n, NULL);
-    genc_set_grad_enabled(G.ctx, old);
+    pg_set_grad_enabled(old);
     Py_DECREF(t);
     return r;
 }
@@ -1239,15 +1287,27 @@ static PyObject *nice_sample(NiceObject *n, PyObject *args, PyObject *kw) {
     long long cnt = 16;
     double temp = 1.0;
     unsigned long long seed = 1;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|LdK:sample", kwlist, &cnt, &temp, &seed)) return NULL;
+    if (pg_check_init((PyObject *)n, n->built) ||
+        !PyArg_ParseTupleAndKeywords(args, kw, "|LdK:sample", kwlist, &cnt, &temp, &seed))
+        return NULL;
     int64_t shape[2] = {cnt, n->m.dim};
     TensorObject *t = pg_tensor_new(2, shape);
     if (!t) return NULL;
-    pg_reset_arena();
-    genc_status s = genc_nice_sample(G.ctx, &n->m, cnt, temp, seed, t->t.data);
+    /* long: on the model's own context, without the GIL (one call at a time per model) */
+    pg_exec_acquire(&n->ex);
+    pg_exec_enter(&n->ex);
+    pg_exec_reset(&n->ex);
+    genc_status s;
+    Py_BEGIN_ALLOW_THREADS
+    s = genc_nice_sample(n->ex.ctx, &n->m, cnt, temp, seed, t->t.data);
+    Py_END_ALLOW_THREADS
+    pg_exec_leave(&n->ex);
+    if (s) pg_raise_ctx(n->ex.ctx, s);
+    pg_exec_reset(&n->ex);
+    pg_exec_release(&n->ex);
     if (s) {
         Py_DECREF(t);
-        return pg_raise(s);
+        return NULL;
     }
     return (PyObject *)t;
 }
@@ -1329,7 +1389,6 @@ static int cls_init(ClsObject *n, PyObject *args, PyObject *kw) {
     if (s) return pg_raise(s), -1;
     n->built = true;
     if (pg_exec_init(&n->ex)) return -1;
-    if (pg_exec_init(&n->ex)) return -1;
     n->named = pg_bind_params(&n->m.params, (PyObject *)n);
     n->watch = n->named ? pg_watch_of(n->named) : NULL;
     return n->watch ? 0 : -1;
@@ -1346,7 +1405,7 @@ static genc_tensor *f_cls(genc_ctx *c, genc_tensor **in, int n, OpArgs *a) {
 static PyObject *cls_forward(ClsObject *n, PyObject *args) {
     PyObject *x;
     int training = 1;
-    if (!PyArg_ParseTuple(args, "O|p:forward", &x, &training)) return NULL;
+    if (pg_check_init((PyObject *)n, n->built) || !PyArg_ParseTuple(args, "O|p:forward", &x, &training)) return NULL;
     PyObject *t = pg_as_tensor(x);
     if (!t) return NULL;
     TensorObject *in[1] = {(TensorObject *)t};
@@ -1406,14 +1465,19 @@ static int loader_init(LoaderObject *l, PyObject *args, PyObject *kw) {
         return -1;
     if (l->ready) return PyErr_SetString(PyExc_RuntimeError, "already initialised"), -1;
     genc_status s;
+    char msg[600] = ""; /* loaded on a private context: G is only touched with the GIL held */
     Py_BEGIN_ALLOW_THREADS
-    s = genc_data_load_named(G.ctx, name, genc_data_mnist_dir(), train, &l->d);
+    genc_ctx *c = genc_ctx_new();
+    s = c ? genc_data_load_named(c, name, genc_data_mnist_dir(), train, &l->d) : GENC_ENOMEM;
+    if (s && c) snprintf(msg, sizeof msg, "%s", genc_last_error(c));
+    genc_ctx_free(c);
     Py_END_ALLOW_THREADS
-    if (s) return pg_raise(s), -1;
+    if (s) return pg_raise_msg(s, msg), -1;
     if (limit > 0 && limit < l->d.n) l->d.n = limit;
     if ((s = genc_batcher_init(G.ctx, &l->b, l->d.n, batch, seed, drop))) return pg_raise(s), -1;
     l->ready = true;
-    l->idx = malloc((size_t)batch * sizeof *l->idx);
+    /* a batch holds at most n images (batch * 8 bytes could overflow: batch_size=2**62) */
+    l->idx = malloc((size_t)(batch < l->d.n ? batch : l->d.n) * sizeof *l->idx);
     return l->idx ? 0 : (PyErr_NoMemory(), -1);
 }
 
@@ -1425,7 +1489,7 @@ static PyObject *loader_iter(PyObject *self) {
 /* One batch: (images Tensor [B, rows*cols], labels list); StopIteration at the end of an epoch
  * (iterating again starts the next one). */
 static PyObject *loader_next(LoaderObject *l) {
-    if (!l->ready) return PyErr_Format(PyExc_RuntimeError, "DataLoader not initialised");
+    if (pg_check_init((PyObject *)l, l->ready)) return NULL;
     if (l->end) {
         l->end = false;
         return NULL; /* epoch boundary: StopIteration once */
@@ -1444,12 +1508,19 @@ static PyObject *loader_next(LoaderObject *l) {
 }
 
 static Py_ssize_t loader_len(LoaderObject *l) {
+    if (pg_check_init((PyObject *)l, l->ready)) return -1;
     return (Py_ssize_t)(l->b.drop_last ? l->d.n / l->b.batch : (l->d.n + l->b.batch - 1) / l->b.batch);
 }
 static PySequenceMethods loader_seq = {.sq_length = (lenfunc)loader_len};
-static PyObject *loader_epoch(LoaderObject *l, void *c) { return PyLong_FromLongLong(l->b.epoch); }
-static PyObject *loader_n(LoaderObject *l, void *c) { return PyLong_FromLongLong(l->d.n); }
-static PyObject *loader_shape(LoaderObject *l, void *c) { return Py_BuildValue("(ii)", l->d.rows, l->d.cols); }
+static PyObject *loader_epoch(LoaderObject *l, void *c) {
+    return pg_check_init((PyObject *)l, l->ready) ? NULL : PyLong_FromLongLong(l->b.epoch);
+}
+static PyObject *loader_n(LoaderObject *l, void *c) {
+    return pg_check_init((PyObject *)l, l->ready) ? NULL : PyLong_FromLongLong(l->d.n);
+}
+static PyObject *loader_shape(LoaderObject *l, void *c) {
+    return pg_check_init((PyObject *)l, l->ready) ? NULL : Py_BuildValue("(ii)", l->d.rows, l->d.cols);
+}
 static PyGetSetDef loader_getset[] = {
     {"epoch", (getter)loader_epoch, NULL, "the current epoch", NULL},
     {"num_images", (getter)loader_n, NULL, "images in the split", NULL},

@@ -1,5 +1,5 @@
 /* genc._genc: the extension module itself. The one genc context, errors as Python
- * exceptions, grad mode (no_grad / enable_grad context managers), tensor creation, the
+ * exceptions, grad mode (no_grad / enable_grad context managers; per thread), tensor creation, the
  * Module base type, safetensors save/load (loaded tensors are read-only views of the file). */
 #include "python/pygenc.h"
 
@@ -31,6 +31,46 @@ PyObject *pg_raise_ctx(genc_ctx *ctx, genc_status s) {
 
 PyObject *pg_raise(genc_status s) { return pg_raise_ctx(G.ctx, s); }
 
+/* throw(type[, value[, traceback]]) of the generator-like objects, checked as Python's own
+ * generators check it (TypeError), then raised. */
+int pg_check_throw(PyObject *type, PyObject *val, PyObject *tb) {
+    if (tb && tb != Py_None && !PyTraceBack_Check(tb)) {
+        PyErr_SetString(PyExc_TypeError, "throw() third argument must be a traceback object");
+        return -1;
+    }
+    if (PyExceptionClass_Check(type)) return 0;
+    if (PyExceptionInstance_Check(type)) {
+        if (val && val != Py_None) {
+            PyErr_SetString(PyExc_TypeError, "instance exception may not have a separate value");
+            return -1;
+        }
+        return 0;
+    }
+    PyErr_Format(PyExc_TypeError, "exceptions must be classes or instances deriving from BaseException, not %s",
+                 Py_TYPE(type)->tp_name);
+    return -1;
+}
+
+int pg_check_init(PyObject *self, bool ready) {
+    if (ready) return 0;
+    PyErr_Format(PyExc_RuntimeError, "%s not initialised (made with __new__ without __init__)", Py_TYPE(self)->tp_name);
+    return -1;
+}
+
+PyObject *pg_raise_thrown(PyObject *type, PyObject *val, PyObject *tb) {
+    if (PyExceptionInstance_Check(type)) PyErr_SetObject((PyObject *)Py_TYPE(type), type);
+    else PyErr_SetObject(type, val ? val : Py_None);
+    if (tb && tb != Py_None) {
+        PyObject *t, *v, *b;
+        PyErr_Fetch(&t, &v, &b);
+        PyErr_NormalizeException(&t, &v, &b);
+        Py_XDECREF(b);
+        Py_INCREF(tb);
+        PyErr_Restore(t, v, tb);
+    }
+    return NULL;
+}
+
 /* ---- grad mode ---- */
 
 typedef struct {
@@ -49,7 +89,7 @@ static void gm_dealloc(GradModeObject *g) {
     Py_TYPE(g)->tp_free(g);
 }
 static PyObject *gm_enter(GradModeObject *g, PyObject *u) {
-    bool old = genc_set_grad_enabled(G.ctx, g->enable);
+    bool old = pg_set_grad_enabled(g->enable);
     if (!g->prev && !(g->prev = PyList_New(0))) return NULL;
     PyObject *b = PyBool_FromLong(old);
     PyList_Append(g->prev, b);
@@ -64,7 +104,7 @@ static PyObject *gm_exit(GradModeObject *g, PyObject *args) {
         old = PyList_GET_ITEM(g->prev, n - 1) == Py_True;
         PySequence_DelItem(g->prev, n - 1);
     }
-    genc_set_grad_enabled(G.ctx, old);
+    pg_set_grad_enabled(old);
     Py_RETURN_FALSE;
 }
 /* Used as a decorator: @genc.no_grad() wraps a function (or method) to run in this mode. */
@@ -91,9 +131,9 @@ static void gf_dealloc(GradFnObject *f) {
     Py_TYPE(f)->tp_free(f);
 }
 static PyObject *gf_call(GradFnObject *f, PyObject *args, PyObject *kw) {
-    bool old = genc_set_grad_enabled(G.ctx, f->enable);
+    bool old = pg_set_grad_enabled(f->enable);
     PyObject *r = PyObject_Call(f->func, args, kw);
-    genc_set_grad_enabled(G.ctx, old);
+    pg_set_grad_enabled(old);
     return r;
 }
 static PyObject *gf_get(PyObject *self, PyObject *obj, PyObject *type) {
@@ -174,23 +214,36 @@ static PyTypeObject EnableGrad_Type = {
     .tp_new = enable_grad_new,
 };
 
-static PyObject *fn_is_grad_enabled(PyObject *s, PyObject *u) { return PyBool_FromLong(genc_grad_enabled(G.ctx)); }
+static PyObject *fn_is_grad_enabled(PyObject *s, PyObject *u) { return PyBool_FromLong(pg_grad_enabled()); }
 static PyObject *fn_set_grad_enabled(PyObject *s, PyObject *v) {
     int b = PyObject_IsTrue(v);
     if (b < 0) return NULL;
-    return PyBool_FromLong(genc_set_grad_enabled(G.ctx, b));
+    return PyBool_FromLong(pg_set_grad_enabled(b));
 }
 
 /* ---- creation ---- */
 
+/* zeros, ones, full, randn, rand: (*shape, requires_grad=False), with full's value= and randn's
+ * std=; any other keyword is refused (TypeError, as Python refuses it). */
 static PyObject *make(PyObject *args, PyObject *kw, int kind) {
+    static const char *const names[] = {"zeros", "ones", "full", "randn", "rand"};
+    const char *extra = kind == 2 ? "value" : kind == 3 ? "std" : NULL;
     int ndim;
     int64_t shape[GENC_MAX_DIMS];
     double v = kind == 1 ? 1 : 0, std = 1;
     int rg = 0;
-    PyObject *rgo = kw ? PyDict_GetItemString(kw, "requires_grad") : NULL;
-    if (rgo && (rg = PyObject_IsTrue(rgo)) < 0) return NULL;
-    PyObject *o = kw ? PyDict_GetItemString(kw, kind == 3 ? "std" : "value") : NULL;
+    PyObject *key, *val, *o = NULL;
+    Py_ssize_t pos = 0;
+    while (kw && PyDict_Next(kw, &pos, &key, &val)) {
+        if (PyUnicode_Check(key) && !PyUnicode_CompareWithASCIIString(key, "requires_grad")) {
+            if ((rg = PyObject_IsTrue(val)) < 0) return NULL;
+        } else if (PyUnicode_Check(key) && extra && !PyUnicode_CompareWithASCIIString(key, extra)) {
+            o = val;
+        } else {
+            return PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument '%S'", names[kind], key);
+        }
+    }
+    if (kind == 2 && !o) return PyErr_Format(PyExc_TypeError, "full() missing required keyword argument 'value'");
     if (o && ((kind == 3 ? (std = PyFloat_AsDouble(o)) : (v = PyFloat_AsDouble(o))) == -1.0) && PyErr_Occurred()) return NULL;
     if (pg_parse_shape(args, &ndim, shape)) return NULL;
     TensorObject *t = pg_tensor_new(ndim, shape);
@@ -339,56 +392,86 @@ static PyObject *fn_load_metadata(PyObject *s, PyObject *args) {
     return d;
 }
 
+/* The tensors and metadata are gathered with the GIL held (references kept), then copied,
+ * encoded and written without it, on a private context. */
 static PyObject *fn_save(PyObject *s, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"tensors", "path", "metadata", NULL};
     PyObject *tensors, *path, *meta = Py_None;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "OO&|O:save", kwlist, &tensors, PyUnicode_FSConverter, &path, &meta))
         return NULL;
-    genc_st_writer *w = genc_st_writer_new(G.ctx);
-    PyObject *items = w ? PyMapping_Items(tensors) : NULL;
-    genc_status rc = w ? GENC_OK : genc_ctx_status(G.ctx);
-    for (Py_ssize_t i = 0; !rc && items && i < PyList_GET_SIZE(items); i++) {
-        PyObject *k = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 0), *v = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 1);
-        const char *name = PyUnicode_AsUTF8(k);
-        PyObject *t = name ? pg_as_tensor(v) : NULL;
-        if (!t) goto fail;
-        TensorObject *tt = (TensorObject *)t;
-        genc_tensor c = tt->t;
-        float *buf = malloc((size_t)genc_numel(&c) * sizeof(float) + 4);
-        genc_tensor dst = c;
-        dst.data = buf;
-        int64_t st_ = 1;
-        for (int d = c.ndim - 1; d >= 0; d--) dst.stride[d] = st_, st_ *= c.shape[d];
-        genc_copy(G.ctx, &dst, &c);
-        rc = genc_st_writer_add_f32(w, name, GENC_DT_F32, c.ndim, c.shape, buf);
-        free(buf);
-        Py_DECREF(t);
-    }
-    if (!rc && meta != Py_None) {
-        PyObject *mi = PyMapping_Items(meta);
-        if (!mi) goto fail;
-        for (Py_ssize_t i = 0; !rc && i < PyList_GET_SIZE(mi); i++) {
-            const char *k = PyUnicode_AsUTF8(PyTuple_GET_ITEM(PyList_GET_ITEM(mi, i), 0));
-            const char *v = PyUnicode_AsUTF8(PyTuple_GET_ITEM(PyList_GET_ITEM(mi, i), 1));
-            if (!k || !v) {
-                Py_DECREF(mi);
-                goto fail;
-            }
-            rc = genc_st_writer_meta(w, k, v);
+    PyObject *items = PyMapping_Items(tensors), *mi = NULL, *held = PyList_New(0);
+    Py_ssize_t n = items ? PyList_GET_SIZE(items) : 0, nm = 0;
+    const char **names = calloc((size_t)n + 1, sizeof *names), **mk = NULL, **mv = NULL;
+    genc_tensor *ts = calloc((size_t)n + 1, sizeof *ts);
+    bool ok = items && held && names && ts;
+    if (items && (!names || !ts)) PyErr_NoMemory();
+    for (Py_ssize_t i = 0; ok && i < n; i++) {
+        PyObject *pair = PyList_GET_ITEM(items, i);
+        PyObject *k = PyTuple_Check(pair) && PyTuple_GET_SIZE(pair) == 2 ? PyTuple_GET_ITEM(pair, 0) : NULL;
+        if (!k || !PyUnicode_Check(k)) {
+            PyErr_Format(PyExc_TypeError, "save: tensor names must be str, found %s", k ? Py_TYPE(k)->tp_name : "?");
+            ok = false;
+            break;
         }
-        Py_DECREF(mi);
+        PyObject *t = (names[i] = PyUnicode_AsUTF8(k)) ? pg_as_tensor(PyTuple_GET_ITEM(pair, 1)) : NULL;
+        ok = t && PyList_Append(held, t) == 0;
+        if (ok) ts[i] = ((TensorObject *)t)->t;
+        Py_XDECREF(t);
     }
-    if (!rc) rc = genc_st_writer_save(w, PyBytes_AS_STRING(path));
-    genc_st_writer_free(w);
-    Py_XDECREF(items);
+    if (ok && meta != Py_None) {
+        mi = PyMapping_Items(meta);
+        nm = mi ? PyList_GET_SIZE(mi) : 0;
+        mk = calloc((size_t)nm + 1, sizeof *mk), mv = calloc((size_t)nm + 1, sizeof *mv);
+        ok = mi && mk && mv;
+        if (mi && (!mk || !mv)) PyErr_NoMemory();
+        for (Py_ssize_t i = 0; ok && i < nm; i++) {
+            PyObject *pair = PyList_GET_ITEM(mi, i);
+            if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2 || !PyUnicode_Check(PyTuple_GET_ITEM(pair, 0)) ||
+                !PyUnicode_Check(PyTuple_GET_ITEM(pair, 1))) {
+                PyErr_SetString(PyExc_TypeError, "save: metadata keys and values must be str");
+                ok = false;
+                break;
+            }
+            mk[i] = PyUnicode_AsUTF8(PyTuple_GET_ITEM(pair, 0));
+            mv[i] = mk[i] ? PyUnicode_AsUTF8(PyTuple_GET_ITEM(pair, 1)) : NULL;
+            ok = mk[i] && mv[i];
+        }
+    }
+    genc_status rc = GENC_OK;
+    genc_ctx *ctx = NULL;
+    if (ok) {
+        Py_BEGIN_ALLOW_THREADS
+        ctx = genc_ctx_new();
+        genc_st_writer *w = ctx ? genc_st_writer_new(ctx) : NULL;
+        rc = w ? GENC_OK : GENC_ENOMEM;
+        for (Py_ssize_t i = 0; !rc && i < n; i++) {
+            genc_tensor dst = ts[i];
+            dst.data = malloc((size_t)genc_numel(&ts[i]) * sizeof(float) + 4);
+            if (!dst.data) {
+                rc = genc_error(ctx, GENC_ENOMEM, "save: out of memory for tensor '%s'", names[i]);
+                break;
+            }
+            int64_t st_ = 1;
+            for (int d = dst.ndim - 1; d >= 0; d--) dst.stride[d] = st_, st_ *= dst.shape[d];
+            genc_copy(ctx, &dst, &ts[i]);
+            rc = genc_st_writer_add_f32(w, names[i], GENC_DT_F32, dst.ndim, dst.shape, dst.data);
+            free(dst.data);
+        }
+        for (Py_ssize_t i = 0; !rc && i < nm; i++) rc = genc_st_writer_meta(w, mk[i], mv[i]);
+        if (!rc) rc = genc_st_writer_save(w, PyBytes_AS_STRING(path));
+        genc_st_writer_free(w);
+        Py_END_ALLOW_THREADS
+    }
+    free(names), free(ts), free(mk), free(mv);
+    Py_XDECREF(items), Py_XDECREF(mi), Py_XDECREF(held);
     Py_DECREF(path);
-    if (rc) return pg_raise(rc);
-    Py_RETURN_NONE;
-fail:
-    genc_st_writer_free(w);
-    Py_XDECREF(items);
-    Py_DECREF(path);
-    return NULL;
+    PyObject *r = NULL;
+    if (!ok) r = NULL;
+    else if (!ctx) r = PyErr_NoMemory();
+    else if (rc) r = pg_raise_ctx(ctx, rc);
+    else r = (Py_INCREF(Py_None), Py_None);
+    genc_ctx_free(ctx);
+    return r;
 }
 
 /* ---- Module base type ---- */
@@ -441,7 +524,8 @@ static PyObject *mod_forward(PyObject *self, PyObject *args) {
 }
 static PyObject *mod_get_training(ModuleObject *m, void *c) { return PyBool_FromLong(m->training); }
 static int mod_set_training(ModuleObject *m, PyObject *v, void *c) {
-    int b = v ? PyObject_IsTrue(v) : 0;
+    if (!v) return PyErr_SetString(PyExc_TypeError, "cannot delete the attribute 'training'"), -1;
+    int b = PyObject_IsTrue(v);
     if (b < 0) return -1;
     m->training = b;
     return 0;
@@ -507,6 +591,7 @@ static PyMethodDef base_methods[] = {
 static void free_ctx(void *m) {
     if (G.ctx) genc_ctx_free(G.ctx);
     G.ctx = NULL;
+    pg_exec_free(&W);
 }
 
 static struct PyModuleDef moddef = {
@@ -530,6 +615,8 @@ static int add_methods(PyObject *m, PyMethodDef *defs) {
 PyMODINIT_FUNC PyInit__genc(void) {
     G.ctx = genc_ctx_new();
     if (!G.ctx) return PyErr_NoMemory();
+    if (pg_exec_init(&W) < 0) return NULL;
+    W.own_rng = true;
     PyObject *m = PyModule_Create(&moddef);
     if (!m) return NULL;
     if (PyType_Ready(&Node_Type) < 0 || PyType_Ready(&NoGrad_Type) < 0 || PyType_Ready(&GradFn_Type) < 0 || PyType_Ready(&EnableGrad_Type) < 0 ||

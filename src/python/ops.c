@@ -9,8 +9,9 @@
 
 static TensorObject *T(PyObject *o) { return (TensorObject *)o; }
 
-/* Run an op on Python objects converted to tensors (None stays NULL). */
-static PyObject *run(const char *name, op_fwd fwd, int n, PyObject **objs, OpArgs *a, bool view) {
+/* Run an op on Python objects converted to tensors (None stays NULL); a long one (matmul,
+ * linear, conv2d) on W, with the GIL released. */
+static PyObject *run_ex(const char *name, op_fwd fwd, int n, PyObject **objs, OpArgs *a, bool view, bool is_long) {
     TensorObject *in[8] = {0};
     for (int i = 0; i < n; i++) {
         if (!objs[i] || objs[i] == Py_None) continue;
@@ -21,9 +22,12 @@ static PyObject *run(const char *name, op_fwd fwd, int n, PyObject **objs, OpArg
             return NULL;
         }
     }
-    PyObject *r = pg_run_op(name, fwd, n, in, a, NULL, NULL, view);
+    PyObject *r = is_long ? pg_run_long_op(name, fwd, n, in, a) : pg_run_op(name, fwd, n, in, a, NULL, NULL, view);
     for (int i = 0; i < n; i++) Py_XDECREF(in[i]);
     return r;
+}
+static PyObject *run(const char *name, op_fwd fwd, int n, PyObject **objs, OpArgs *a, bool view) {
+    return run_ex(name, fwd, n, objs, a, view, false);
 }
 
 /* ---- forward builders ---- */
@@ -59,8 +63,25 @@ static genc_tensor *f_scalar(genc_ctx *c, genc_tensor **in, int n, OpArgs *a) {
     return NULL;
 }
 
+/* f[0] = p; i[0]: p is an integer. An integer power is products (square and multiply, a
+ * reciprocal for p < 0): exact, with the sign of a negative base, and its gradient p x^(p-1)
+ * comes from the products. Other powers are exp(p log x) (NaN for x < 0, as in PyTorch). */
 static genc_tensor *f_pow(genc_ctx *c, genc_tensor **in, int n, OpArgs *a) {
-    return genc_exp(c, genc_scale(c, genc_log(c, in[0]), a->f[0]));
+    double p = a->f[0];
+    if (!a->i[0]) return genc_exp(c, genc_scale(c, genc_log(c, in[0]), p));
+    if (p == 0) return genc_add_scalar(c, genc_scale(c, in[0], 0), 1);
+    genc_tensor *r = NULL, *b = in[0];
+    for (int64_t k = (int64_t)fabs(p); k && b; k >>= 1) {
+        if (k & 1) r = r ? genc_mul(c, r, b) : b;
+        if (k > 1) b = genc_mul(c, b, b);
+    }
+    if (!r || !b) return NULL;
+    if (p > 0) return r;
+    int64_t one = 1;
+    genc_tensor *k1 = genc_tensor_empty(c, 1, &one);
+    if (!k1) return NULL;
+    k1->data[0] = 1;
+    return genc_div(c, k1, r);
 }
 
 /* i[0] = axis (or INT64_MIN: all), i[1] = keepdim, i[2] = mean */
@@ -75,7 +96,14 @@ static genc_tensor *f_reshape(genc_ctx *c, genc_tensor **in, int n, OpArgs *a) {
 static genc_tensor *f_transpose(genc_ctx *c, genc_tensor **in, int n, OpArgs *a) {
     return genc_transpose(c, in[0], (int)a->i[0], (int)a->i[1]);
 }
-static genc_tensor *f_linear(genc_ctx *c, genc_tensor **in, int n, OpArgs *a) { return genc_linear(c, in[0], in[1], in[2]); }
+/* genc_linear reads its weight and bias as contiguous: a view (w.t(), a column) is copied
+ * first (with its own backward). */
+static genc_tensor *f_linear(genc_ctx *c, genc_tensor **in, int n, OpArgs *a) {
+    genc_tensor *w = in[1] && !genc_is_contiguous(in[1]) ? genc_contiguous(c, in[1]) : in[1];
+    genc_tensor *b = in[2] && !genc_is_contiguous(in[2]) ? genc_contiguous(c, in[2]) : in[2];
+    if ((in[1] && !w) || (in[2] && !b)) return NULL;
+    return genc_linear(c, in[0], w, b);
+}
 static genc_tensor *f_conv(genc_ctx *c, genc_tensor **in, int n, OpArgs *a) {
     return genc_conv2d(c, in[0], in[1], in[2], (int)a->i[0], (int)a->i[1]);
 }
@@ -145,7 +173,7 @@ PyObject *pg_binary(PyObject *x, PyObject *y, int kind) {
         Py_RETURN_NOTIMPLEMENTED;
     a.i[0] = kind;
     PyObject *objs[2] = {x, y};
-    return run(bin_names[kind], f_binary, 2, objs, &a, false);
+    return run_ex(bin_names[kind], f_binary, 2, objs, &a, false, kind == B_MATMUL);
 }
 
 static PyObject *nb_add(PyObject *x, PyObject *y) { return pg_binary(x, y, B_ADD); }
@@ -178,7 +206,7 @@ static PyObject *nb_pow(PyObject *x, PyObject *y, PyObject *z) {
         Py_DECREF(one);
         return r;
     }
-    OpArgs a = {.f = {p}};
+    OpArgs a = {.f = {p}, .i = {p == nearbyint(p) && fabs(p) < 0x1p31}};
     return run("pow", f_pow, 1, &x, &a, false);
 }
 
@@ -186,13 +214,13 @@ static PyObject *nb_pow(PyObject *x, PyObject *y, PyObject *z) {
 static PyObject *inplace(PyObject *x, PyObject *y, int kind) {
     TensorObject *t = T(x);
     if (pg_check_writable(t, "in-place op")) return NULL;
-    if (genc_grad_enabled(G.ctx) && t->t.requires_grad)
+    if (pg_grad_enabled() && t->t.requires_grad)
         return PyErr_Format(PyExc_RuntimeError,
                             "in-place op on a tensor that requires grad (%s); do it under genc.no_grad() or on a "
                             ".detach()ed copy", t->grad_fn ? "it is in the autograd graph" : "a leaf");
-    bool old = genc_set_grad_enabled(G.ctx, false);
+    bool old = pg_set_grad_enabled(false);
     PyObject *r = kind == -1 ? (Py_INCREF(y), y) : pg_binary(x, y, kind);
-    genc_set_grad_enabled(G.ctx, old);
+    pg_set_grad_enabled(old);
     if (!r || r == Py_NotImplemented) return r;
     PyObject *src = pg_as_tensor(r);
     Py_DECREF(r);
@@ -501,7 +529,7 @@ static PyObject *fn_linear(PyObject *s, PyObject *args, PyObject *kw) {
     PyObject *o[3] = {0, 0, Py_None};
     if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|O:linear", kwlist, &o[0], &o[1], &o[2])) return NULL;
     OpArgs a = {0};
-    return run("linear", f_linear, 3, o, &a, false);
+    return run_ex("linear", f_linear, 3, o, &a, false, true);
 }
 
 static PyObject *fn_conv2d(PyObject *s, PyObject *args, PyObject *kw) {
@@ -510,7 +538,7 @@ static PyObject *fn_conv2d(PyObject *s, PyObject *args, PyObject *kw) {
     int stride = 1, pad = 0;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|Oii:conv2d", kwlist, &o[0], &o[1], &o[2], &stride, &pad)) return NULL;
     OpArgs a = {.i = {stride, pad}};
-    return run("conv2d", f_conv, 3, o, &a, false);
+    return run_ex("conv2d", f_conv, 3, o, &a, false, true);
 }
 
 static PyObject *fn_maxpool(PyObject *s, PyObject *x) {
@@ -663,6 +691,10 @@ static PyObject *fn_expand(PyObject *s, PyObject *args) {
     int axis;
     long long n;
     if (!PyArg_ParseTuple(args, "OiL:expand", &o[0], &axis, &n)) return NULL;
+    if (Tensor_Check(o[0]) && n > 1) { /* the expanded element count must fit */
+        int64_t sh[2] = {genc_numel(&T(o[0])->t), n};
+        if (pg_shape_numel(2, sh) < 0) return NULL;
+    }
     OpArgs a = {.i = {axis, n}};
     return run("expand", f_expand, 1, o, &a, false);
 }

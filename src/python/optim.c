@@ -74,6 +74,11 @@ static int opt_setup(OptimObject *o, PyObject *params, genc_optim_config *cfg) {
             PyErr_Format(PyExc_ValueError, "optimiser: parameter %zd is not contiguous", i);
             return -1;
         }
+        if (t->storage->readonly) { /* a step writes every parameter (frozen ones are restored after) */
+            PyErr_Format(PyExc_ValueError, "optimiser: parameter %zd is read-only (a checkpoint view or a read-only "
+                                           "buffer); optimise a .clone()", i);
+            return -1;
+        }
         genc_tensor *h = malloc(sizeof *h);
         if (!h) return PyErr_NoMemory(), -1;
         *h = t->t;
@@ -122,10 +127,10 @@ static PyObject *opt_step(OptimObject *o, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"lr", NULL};
     double lr = -1;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "|d:step", kwlist, &lr)) return NULL;
-    if (!o->ready) return PyErr_Format(PyExc_RuntimeError, "optimiser not initialised");
+    if (pg_check_init((PyObject *)o, o->ready)) return NULL;
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(o->params); i++) {
         TensorObject *t = (TensorObject *)PyTuple_GET_ITEM(o->params, i);
-        if (t->t.requires_grad && pg_check_writable(t, "optimiser step")) return NULL;
+        if (pg_check_writable(t, "optimiser step")) return NULL; /* frozen ones too: the step writes them */
     }
     if (refresh(o)) return NULL;
     /* frozen parameters (requires_grad False) are skipped: a zero lr step would still decay them */
@@ -158,6 +163,7 @@ static PyObject *opt_step(OptimObject *o, PyObject *args, PyObject *kw) {
 }
 
 static PyObject *opt_zero_grad(OptimObject *o, PyObject *u) {
+    if (pg_check_init((PyObject *)o, o->ready)) return NULL;
     for (Py_ssize_t i = 0; o->params && i < PyTuple_GET_SIZE(o->params); i++) {
         TensorObject *t = (TensorObject *)PyTuple_GET_ITEM(o->params, i);
         if (t->bound && t->bound->grad) memset(t->bound->grad, 0, (size_t)genc_numel(t->bound) * sizeof(genc_real));
@@ -169,8 +175,12 @@ static PyObject *opt_zero_grad(OptimObject *o, PyObject *u) {
     Py_RETURN_NONE;
 }
 
-static PyObject *opt_get_lr(OptimObject *o, void *c) { return PyFloat_FromDouble(o->opt.cfg.lr); }
+static PyObject *opt_get_lr(OptimObject *o, void *c) {
+    return pg_check_init((PyObject *)o, o->ready) ? NULL : PyFloat_FromDouble(o->opt.cfg.lr);
+}
 static int opt_set_lr(OptimObject *o, PyObject *v, void *c) {
+    if (pg_check_init((PyObject *)o, o->ready)) return -1;
+    if (!v) return PyErr_SetString(PyExc_TypeError, "lr cannot be deleted"), -1;
     double lr = PyFloat_AsDouble(v);
     if (lr == -1 && PyErr_Occurred()) return -1;
     o->opt.cfg.lr = lr;

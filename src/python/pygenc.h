@@ -111,13 +111,20 @@ typedef struct pg_exec {
     uint64_t generation;
     NodeObject *live; /* borrowed; the node whose arena graph is current */
     PyThread_type_lock lock; /* NULL for G */
+    bool own_rng;            /* W: its ops draw no random numbers; it leaves G's stream alone */
 } pg_exec;
-extern pg_exec G;
+/* W runs the long tensor ops (matmul, linear, conv2d) with the GIL released, one at a time
+ * behind its lock, so G (used only with the GIL held) is never touched without the GIL. */
+extern pg_exec G, W;
 int pg_exec_init(pg_exec *ex);
 void pg_exec_free(pg_exec *ex);
 void pg_exec_acquire(pg_exec *ex); /* waits with the GIL released */
 void pg_exec_release(pg_exec *ex);
 void pg_exec_reset(pg_exec *ex); /* empty its arena (its live graph is gone) */
+/* Grad mode is per thread, as in PyTorch: no_grad in one thread leaves the others recording.
+ * Ops read it when they run; the genc contexts' own flag is set from it per op. */
+bool pg_grad_enabled(void);
+bool pg_set_grad_enabled(bool on); /* returns the previous mode */
 void pg_exec_enter(pg_exec *ex); /* take G's random stream and threads */
 void pg_exec_leave(pg_exec *ex); /* give the stream back */
 PyObject *pg_raise_ctx(genc_ctx *ctx, genc_status s); /* the message of ctx (cleared) */
@@ -129,6 +136,11 @@ extern PyTypeObject Storage_Type, Tensor_Type, Node_Type, Module_Type;
 PyObject *pg_raise(genc_status s);              /* from the context's message; clears it */
 PyObject *pg_raise_msg(genc_status s, const char *msg);
 void pg_reset_arena(void);
+/* generator-like throw(): the arguments checked as Python checks them (TypeError), then raised */
+int pg_check_throw(PyObject *type, PyObject *val, PyObject *tb);
+PyObject *pg_raise_thrown(PyObject *type, PyObject *val, PyObject *tb);
+/* -1 with RuntimeError "<type> not initialised" unless ready (objects made with __new__ alone) */
+int pg_check_init(PyObject *self, bool ready);
 
 /* storage and tensors (tensor.c) */
 StorageObject *pg_storage_new(size_t nbytes);
@@ -146,7 +158,8 @@ PyObject *pg_watch_of(PyObject *named);
 PyObject *pg_as_tensor(PyObject *o);  /* new reference: a Tensor (o itself, or converted) */
 int pg_check_writable(TensorObject *t, const char *what);
 void pg_bump(TensorObject *t);
-int pg_parse_shape(PyObject *args, int *ndim, int64_t *shape);
+int pg_parse_shape(PyObject *args, int *ndim, int64_t *shape); /* also refuses overflowing products */
+int64_t pg_shape_numel(int ndim, const int64_t *shape); /* -1 (OverflowError) when it overflows */
 int pg_int32_array(PyObject *o, int32_t **out, int64_t *n); /* list or buffer of ints */
 int pg_real_array(PyObject *o, genc_real **out, int64_t *n);
 int pg_tensor_init_types(PyObject *m);
@@ -154,6 +167,8 @@ int pg_tensor_init_types(PyObject *m);
 /* autograd (autograd.c) */
 PyObject *pg_run_op(const char *name, op_fwd fwd, int n_in, TensorObject **in, OpArgs *args, PyObject *extra,
                     PyObject *watch, bool view);
+/* The same on W, the GIL released around the op and its backward. */
+PyObject *pg_run_long_op(const char *name, op_fwd fwd, int n_in, TensorObject **in, OpArgs *args);
 /* The same on a model's own context, GIL released around the C work. */
 PyObject *pg_run_model_op(pg_exec *ex, const char *name, op_fwd fwd, int n_in, TensorObject **in, OpArgs *args,
                           PyObject *extra, PyObject *watch);

@@ -54,7 +54,7 @@ StorageObject *pg_storage_new(size_t nbytes) {
     if (!s->data) {
         s->kind = STORAGE_EXTERNAL;
         Py_DECREF(s);
-        return (StorageObject *)PyErr_NoMemory();
+        return (StorageObject *)PyErr_Format(PyExc_MemoryError, "tensor: cannot allocate %zu bytes", nbytes);
     }
     memset(s->data, 0, nbytes);
     PyObject_GC_Track(s);
@@ -104,19 +104,36 @@ static void contig_strides(int ndim, const int64_t *shape, int64_t *stride) {
     for (int i = ndim - 1; i >= 0; i--) stride[i] = s, s *= shape[i];
 }
 
+/* The element count of the dims >= 1 of shape (a reshape's -1 is skipped), or -1 with
+ * OverflowError when it, or its size in bytes, does not fit in a Py_ssize_t. */
+int64_t pg_shape_numel(int ndim, const int64_t *shape) {
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 1) continue;
+        if (__builtin_mul_overflow(n, shape[i], &n) || n > PY_SSIZE_T_MAX / (int64_t)sizeof(genc_real)) {
+            char dims[160];
+            size_t k = 0;
+            for (int d = 0; d < ndim && k < sizeof dims; d++)
+                k += (size_t)snprintf(dims + k, sizeof dims - k, "%s%lld", d ? ", " : "", (long long)shape[d]);
+            PyErr_Format(PyExc_OverflowError, "shape (%s): too many elements (more than 2^63 bytes)", dims);
+            return -1;
+        }
+    }
+    return n;
+}
+
 TensorObject *pg_tensor_new(int ndim, const int64_t *shape) {
     int64_t n = 1, stride[GENC_MAX_DIMS];
     if (ndim < 1 || ndim > GENC_MAX_DIMS) {
         PyErr_Format(PyExc_ValueError, "genc tensors have 1 to %d dims, found %d", GENC_MAX_DIMS, ndim);
         return NULL;
     }
-    for (int i = 0; i < ndim; i++) {
+    for (int i = 0; i < ndim; i++)
         if (shape[i] < 1) {
             PyErr_Format(PyExc_ValueError, "tensor: dim %d is %lld (every dim must be >= 1)", i, (long long)shape[i]);
             return NULL;
         }
-        n *= shape[i];
-    }
+    if ((n = pg_shape_numel(ndim, shape)) < 0) return NULL;
     contig_strides(ndim, shape, stride);
     StorageObject *s = pg_storage_new((size_t)n * sizeof(genc_real));
     if (!s) return NULL;
@@ -336,10 +353,14 @@ int pg_parse_shape(PyObject *args, int *ndim, int64_t *shape) {
             return -1;
         }
         shape[i] = PyLong_AsLongLong(it);
+        if (shape[i] == -1 && PyErr_Occurred()) {
+            Py_DECREF(seq);
+            return -1;
+        }
     }
     *ndim = (int)n;
     Py_DECREF(seq);
-    return 0;
+    return pg_shape_numel(*ndim, shape) < 0 ? -1 : 0;
 }
 
 int pg_int32_array(PyObject *o, int32_t **out, int64_t *n) {
@@ -396,13 +417,26 @@ int pg_int32_array(PyObject *o, int32_t **out, int64_t *n) {
     }
     PyObject *seq = PySequence_Fast(o, "expected a sequence of integer ids");
     if (!seq) return -1;
-    /* flatten one level of nesting (a batch of rows) */
-    Py_ssize_t rows = PySequence_Fast_GET_SIZE(seq);
-    int64_t total = 0;
+    /* a flat sequence of ids, or rows of ids of one length (a batch), flattened row by row;
+     * ragged rows and deeper nesting are refused, never silently flattened */
+    Py_ssize_t rows = PySequence_Fast_GET_SIZE(seq), width = -1;
+    bool nested = rows > 0 && (PyList_Check(PySequence_Fast_GET_ITEM(seq, 0)) || PyTuple_Check(PySequence_Fast_GET_ITEM(seq, 0)));
     for (Py_ssize_t i = 0; i < rows; i++) {
         PyObject *it = PySequence_Fast_GET_ITEM(seq, i);
-        total += (PyList_Check(it) || PyTuple_Check(it)) ? PySequence_Size(it) : 1;
+        bool is_row = PyList_Check(it) || PyTuple_Check(it);
+        if (is_row != nested || (is_row && width >= 0 && PySequence_Fast_GET_SIZE(it) != width)) {
+            Py_DECREF(seq);
+            if (is_row && nested)
+                PyErr_Format(PyExc_ValueError, "ids: ragged nested sequence (row %zd has %zd ids, row 0 has %zd)", i,
+                             PySequence_Fast_GET_SIZE(it), width);
+            else
+                PyErr_Format(PyExc_ValueError, "ids: ragged nested sequence (item %zd is %s, item 0 %s)", i,
+                             is_row ? "a row" : "an id", nested ? "a row" : "an id");
+            return -1;
+        }
+        if (is_row) width = PySequence_Fast_GET_SIZE(it);
     }
+    int64_t total = nested ? (int64_t)rows * width : rows;
     *out = malloc((size_t)total * sizeof(int32_t) + 4);
     if (!*out) {
         Py_DECREF(seq);
@@ -411,16 +445,25 @@ int pg_int32_array(PyObject *o, int32_t **out, int64_t *n) {
     int64_t k = 0;
     for (Py_ssize_t i = 0; i < rows; i++) {
         PyObject *it = PySequence_Fast_GET_ITEM(seq, i);
-        if (PyList_Check(it) || PyTuple_Check(it)) {
-            for (Py_ssize_t j = 0; j < PySequence_Size(it); j++) {
-                PyObject *x = PySequence_Fast_GET_ITEM(it, j);
-                long v = PyLong_AsLong(x);
-                if (v == -1 && PyErr_Occurred()) goto bad;
-                (*out)[k++] = (int32_t)v;
+        Py_ssize_t m = nested ? width : 1;
+        for (Py_ssize_t j = 0; j < m; j++) {
+            PyObject *x = nested ? PySequence_Fast_GET_ITEM(it, j) : it;
+            if (PyList_Check(x) || PyTuple_Check(x)) {
+                PyErr_SetString(PyExc_ValueError, "ids: nested more than two levels deep (expected ids or rows of ids)");
+                goto bad;
             }
-        } else {
-            long v = PyLong_AsLong(it);
-            if (v == -1 && PyErr_Occurred()) goto bad;
+            long long v = PyLong_AsLongLong(x);
+            if (v == -1 && PyErr_Occurred()) {
+                if (PyErr_ExceptionMatches(PyExc_TypeError)) {
+                    PyErr_Clear();
+                    PyErr_Format(PyExc_TypeError, "expected integer ids, found %s", Py_TYPE(x)->tp_name);
+                }
+                goto bad;
+            }
+            if (v < INT32_MIN || v > INT32_MAX) {
+                PyErr_Format(PyExc_ValueError, "id %lld does not fit in 32 bits", v);
+                goto bad;
+            }
             (*out)[k++] = (int32_t)v;
         }
     }
@@ -431,7 +474,6 @@ bad:
     free(*out);
     *out = NULL;
     Py_DECREF(seq);
-    PyErr_SetString(PyExc_TypeError, "expected integer ids");
     return -1;
 }
 
@@ -516,7 +558,15 @@ static PyObject *tensor_name(TensorObject *t, void *c) { return PyUnicode_FromSt
 static PyObject *tensor_contig(TensorObject *t, void *c) { return PyBool_FromLong(genc_is_contiguous(&t->t)); }
 
 static PyObject *tensor_get_rg(TensorObject *t, void *c) { return PyBool_FromLong(t->t.requires_grad); }
+/* del t.requires_grad, del t.readonly: TypeError, as for a built-in attribute */
+static int no_delete(PyObject *v, const char *name) {
+    if (v) return 0;
+    PyErr_Format(PyExc_TypeError, "cannot delete the attribute '%s'", name);
+    return -1;
+}
+
 static int tensor_set_rg(TensorObject *t, PyObject *v, void *c) {
+    if (no_delete(v, "requires_grad")) return -1;
     int b = PyObject_IsTrue(v);
     if (b < 0) return -1;
     if (t->grad_fn && !b) {
@@ -530,6 +580,7 @@ static int tensor_set_rg(TensorObject *t, PyObject *v, void *c) {
 
 static PyObject *tensor_get_ro(TensorObject *t, void *c) { return PyBool_FromLong(t->storage->readonly); }
 static int tensor_set_ro(TensorObject *t, PyObject *v, void *c) {
+    if (no_delete(v, "readonly")) return -1;
     int b = PyObject_IsTrue(v);
     if (b < 0) return -1;
     if (!b && t->storage->pinned) {
