@@ -109,7 +109,7 @@ genc_tensor *genc_expand(genc_ctx *ctx, genc_tensor *x, int axis, int64_t n);
 
 /* ---- the GRPO policy objective (grpo.c) ----
  * Per response token n of a batch of rollouts (DeepSeekMath eq. 3; DAPO/Dr. GRPO variants):
- *   logp = log softmax(logits_n)[a_n], r = exp(logp - old_logp),
+ *   logp = log softmax(logits_n / tau)[a_n], r = exp(logp - old_logp),
  *   surr = min(r A, clip(r, 1 - eps_low, 1 + eps_high) A),
  *   kl = exp(ref - logp) - (ref - logp) - 1  (the k3 estimator, >= 0),
  *   loss = -sum_n w_n (surr - beta kl).
@@ -122,6 +122,8 @@ typedef struct genc_grpo_batch {
     const genc_real *adv;      /* [N] the advantage of the token's sequence */
     const genc_real *weight;   /* [N] aggregation weights, 0 where masked */
     double eps_low, eps_high, beta;
+    double temperature;        /* tau, the sampling temperature (0 is taken as 1): the log-probs
+                                  are those of the distribution the rollouts were drawn from */
 } genc_grpo_batch;
 typedef struct genc_grpo_stats {
     double kl, clip_frac, entropy, ratio; /* means over weighted (response) tokens */

@@ -1,6 +1,6 @@
 /* The fused GRPO policy objective (see ops.h for the formula): log-softmax of the chosen
  * token, the clipped importance ratio, the k3 KL to the reference, weighted aggregation,
- * and its gradient with respect to the logits in one pass per token:
+ * and its gradient with respect to the (temperature-divided) logits in one pass per token:
  *   dL/dlogp = -w (dsurr/dlogp - beta (1 - exp(ref - logp))),  dlogp/dz = onehot(a) - softmax(z).
  * dsurr/dlogp = r A where the unclipped term is the smaller, 0 where clipping binds, and at a
  * tie half from each side (PyTorch's convention for minimum, which gives r A when r is in
@@ -61,6 +61,7 @@ genc_tensor *genc_grpo_loss(genc_ctx *ctx, genc_tensor *logits, const genc_grpo_
                    b->beta > 0 && !b->ref_logp ? ", and reference log-probs since beta > 0" : "");
         return NULL;
     }
+    if (b->temperature > 0 && b->temperature != 1) logits = genc_scale(ctx, logits, 1.0 / b->temperature);
     genc_tensor *z = genc_contiguous(ctx, logits), *out = genc_tensor_empty(ctx, 1, (int64_t[]){1});
     grpo_saved *s = genc_arena_alloc(ctx, sizeof *s);
     int64_t N = z ? z->shape[0] : 0, V = z ? z->shape[1] : 0;

@@ -1,5 +1,6 @@
 /* grpo_tool IN OUT: reads logits [N, V], actions, old/ref log-probs, advantages and the
- * response mask [rows, T] from IN (safetensors; eps_low, eps_high, beta, agg, max_len in its
+ * response mask [rows, T] from IN (safetensors; eps_low, eps_high, beta, agg, max_len and
+ * temperature in its
  * metadata), computes genc's GRPO loss and its gradient, and writes "loss" [1] and
  * "dlogits" [N, V] to OUT, for tests/reference/test_grpo_loss.py. */
 #include "genc/genc.h"
@@ -33,7 +34,8 @@ int main(int argc, char **argv) {
     if (!s) s = genc_st_read_f32(ctx, st, "mask", mask, 2, (int64_t[]){rows, T});
     for (int64_t i = 0; i < N; i++) act[i] = (int32_t)a64[i];
     genc_grpo_weights((genc_grpo_agg)meta(st, "agg"), mask, rows, T, (int64_t)meta(st, "max_len"), w);
-    genc_grpo_batch b = {act, old, ref, adv, w, meta(st, "eps_low"), meta(st, "eps_high"), meta(st, "beta")};
+    genc_grpo_batch b = {act, old, ref, adv, w, meta(st, "eps_low"), meta(st, "eps_high"), meta(st, "beta"),
+                        meta(st, "temperature")};
     genc_tensor *loss = s ? NULL : genc_grpo_loss(ctx, z, &b, NULL);
     if (loss) s = genc_backward(ctx, loss);
     genc_st_writer *wr = genc_st_writer_new(ctx);

@@ -25,7 +25,8 @@ static void current_logp(const genc_tensor *z, const int32_t *a, genc_real *out)
     }
 }
 
-static void setup(fixture *f, const genc_tensor *z, genc_grpo_agg agg, double beta, double shift, uint64_t seed) {
+static void setup(fixture *f, const genc_tensor *z, genc_grpo_agg agg, double beta, double shift, uint64_t seed,
+                  double tau) {
     for (int i = 0; i < N; i++) {
         f->actions[i] = (int32_t)(genc_philox_u32(seed, (uint64_t)i) % V);
         f->mask[i] = (i % T) != 0 || i == 0; /* the first token of rows 1 and 2 is "prompt" */
@@ -38,7 +39,7 @@ static void setup(fixture *f, const genc_tensor *z, genc_grpo_agg agg, double be
         f->ref_logp[i] = f->old_logp[i] + (genc_real)(0.3 * genc_philox_normal(seed + 2, (uint64_t)i));
     }
     genc_grpo_weights(agg, f->mask, ROWS, T, 4, f->weight);
-    f->b = (genc_grpo_batch){f->actions, f->old_logp, f->ref_logp, f->adv, f->weight, 0.2, 0.28, beta};
+    f->b = (genc_grpo_batch){f->actions, f->old_logp, f->ref_logp, f->adv, f->weight, 0.2, 0.28, beta, tau};
 }
 
 int main(void) {
@@ -52,12 +53,15 @@ int main(void) {
         for (int k = 0; k < 2; k++)
             for (int sh = 0; sh < 2; sh++) {
                 double beta = k ? 0.04 : 0, shift = sh ? 0.5 : 0;
-                setup(&f, z, (genc_grpo_agg)agg, beta, shift, 7);
+                setup(&f, z, (genc_grpo_agg)agg, beta, shift, 7, 1.0);
                 snprintf(label, sizeof label, "grpo %s beta %g %s", names[agg], beta, sh ? "off-policy" : "on-policy");
+                gradcheck(ctx, label, f_grpo, &z, 1, &f, 1e-6, 1e-9);
+                setup(&f, z, (genc_grpo_agg)agg, beta, shift, 7, 0.7); /* the sampling temperature */
+                snprintf(label, sizeof label, "grpo %s beta %g %s tau 0.7", names[agg], beta, sh ? "off-policy" : "on-policy");
                 gradcheck(ctx, label, f_grpo, &z, 1, &f, 1e-6, 1e-9);
             }
     { /* stats: on-policy ratios are 1, nothing clipped, KL 0 when ref == old == current */
-        setup(&f, z, GENC_GRPO_AGG_SEQ, 0.04, 0, 7);
+        setup(&f, z, GENC_GRPO_AGG_SEQ, 0.04, 0, 7, 1.0);
         memcpy(f.ref_logp, f.old_logp, sizeof f.ref_logp);
         genc_grpo_stats st;
         genc_step_reset(ctx);
@@ -84,7 +88,7 @@ int main(void) {
         CHECK_CLOSE(w[3], 1.0 / 20, 1e-12, 0);
     }
     { /* errors */
-        setup(&f, z, GENC_GRPO_AGG_SEQ, 0.04, 0, 7);
+        setup(&f, z, GENC_GRPO_AGG_SEQ, 0.04, 0, 7, 1.0);
         f.b.ref_logp = NULL;
         genc_step_reset(ctx);
         CHECK(genc_grpo_loss(ctx, z, &f.b, NULL) == NULL && genc_ctx_status(ctx) == GENC_EINVAL);
