@@ -156,18 +156,21 @@ typedef enum { GENC_REWARD_WEIGHTED = 0, GENC_REWARD_TINYZERO = 1 } genc_reward_
 typedef struct {
     genc_reward_mode mode;
     double w_acc, w_fmt;        /* weighted: reward = w_acc * accuracy + w_fmt * format */
-    bool accuracy_needs_format; /* weighted: accuracy counts only when format is correct */
+    bool accuracy_needs_format; /* weighted: accuracy counts only in a well-formed response */
     double tz_format, tz_correct; /* TinyZero: 0 without an answer, tz_format when wrong,
                                      tz_correct when correct (0.1 and 1.0) */
 } genc_reward_cfg;
 
-/* Weighted, w_acc 1, w_fmt 0.1, accuracy independent of format; TinyZero 0.1 / 1.0. */
+/* Weighted, w_acc 1, w_fmt 0.1, accuracy only in a well-formed response (the R1 rule);
+ * TinyZero 0.1 / 1.0. The format reward is paid only when the think block holds something
+ * other than whitespace: an empty <think></think> cannot collect it. */
 void genc_reward_cfg_default(genc_reward_cfg *cfg);
 
 typedef struct {
     double reward;
     int accuracy;    /* 1 when the answer is correct */
-    int format;      /* 1 when the response has the exact format */
+    int format;      /* 1 when the response is well-formed (the exact format below) */
+    int think;       /* 1 when it is well-formed and its think block is not blank */
     bool has_answer; /* an answer block was found */
     genc_check check;/* why the answer was judged as it was (OK when correct) */
 } genc_reward;
@@ -181,12 +184,29 @@ typedef struct {
  * its content, trimmed of whitespace, is checked. TinyZero mode instead takes the last
  * "<answer>...</answer>" pair, as TinyZero does. Whitespace is space, \t, \n, \r. */
 bool genc_response_format_ok(const char *r, size_t len);
+/* Well-formed, and the think block holds a byte other than whitespace. */
+bool genc_response_think(const char *r, size_t len);
 bool genc_response_answer(const char *r, size_t len, bool last_pair, size_t *off, size_t *alen);
 /* Check an answer text (untrimmed) against a problem. User problems: when the reference
  * is an integer literal, the integer rule; otherwise the trimmed texts must be equal. */
 genc_check genc_task_check_answer(const genc_task_problem *p, const char *a, size_t len);
 genc_reward genc_task_reward(const genc_task_problem *p, const char *response, size_t len,
                              const genc_reward_cfg *cfg);
+
+/* ---- trivial baselines (tasks_baselines.c) ---- */
+
+/* Answers that need no reasoning, scored with the task's checker: arithmetic "first
+ * number", "second number" (copy an operand) and "most common answer" (always the set's
+ * most frequent reference answer); Countdown "first number", "sum of all numbers" and
+ * "product of all numbers" (in the order given); user problems "most common answer". */
+#define GENC_TASK_MAX_BASELINES 4
+typedef struct {
+    const char *name; /* static text */
+    double accuracy;
+} genc_task_baseline;
+int genc_task_baselines(const genc_task_set *set, genc_task_baseline *out, int cap); /* how many written */
+/* One line "trivial baselines on these N problems: name X%, ..."; returns the best accuracy. */
+double genc_task_baselines_print(FILE *f, const genc_task_set *set);
 
 /* ---- JSON lines (tasks_jsonl.c) ---- */
 

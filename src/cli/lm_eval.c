@@ -35,7 +35,7 @@ static genc_status tokens_of(genc_ctx *ctx, genc_tokenizer *tok, char **files, i
         int32_t *ids;
         genc_status s = read_text(ctx, files[i], &text, &len);
         if (s) return s;
-        s = genc_tokenizer_encode(tok, ctx, text, len, false, &ids, &n_ids);
+        s = genc_tokenizer_encode(tok, ctx, text, len, true, &ids, &n_ids); /* specials as in training */
         free(text);
         if (s) return s;
         int32_t *grown = realloc(*out, (size_t)(*n + (int64_t)n_ids + 1) * sizeof *grown);
@@ -69,40 +69,68 @@ typedef struct {
     int64_t left;
 } show_state;
 
+/* Length of the valid UTF-8 sequence at s[0..n), or 0 when the bytes there are not one. */
+static size_t utf8_len(const unsigned char *s, size_t n) {
+    size_t len = s[0] < 0x80 ? 1 : s[0] >= 0xC2 && s[0] <= 0xDF ? 2 : s[0] >= 0xE0 && s[0] <= 0xEF ? 3
+               : s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : 0;
+    if (!len || len > n) return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((s[i] & 0xC0) != 0x80) return 0;
+    if (len == 3 && ((s[0] == 0xE0 && s[1] < 0xA0) || (s[0] == 0xED && s[1] >= 0xA0))) return 0; /* overlong, surrogate */
+    if (len == 4 && ((s[0] == 0xF0 && s[1] < 0x90) || (s[0] == 0xF4 && s[1] >= 0x90))) return 0;
+    return len;
+}
+
+/* Writes text as valid UTF-8: each byte that is not part of a valid sequence as \xNN. */
+static void put_utf8(const char *text) {
+    const unsigned char *s = (const unsigned char *)text;
+    for (size_t n = strlen(text), i = 0; i < n;) {
+        size_t k = utf8_len(s + i, n - i);
+        if (k) fwrite(s + i, 1, k, stdout), i += k;
+        else printf("\\x%02X", s[i++]);
+    }
+}
+
 static genc_status show_one(void *user, const genc_task_problem *p, const char *response, const genc_reward *r) {
     show_state *s = user;
     if (s->left <= 0) return GENC_OK;
     s->left--;
-    printf("--- %s\n%s\n[reward %.2f, accuracy %d, format %d, reference %s]\n", p->prompt, response, r->reward,
-           r->accuracy, r->format, p->answer);
+    printf("--- %s\n", p->prompt);
+    put_utf8(response);
+    printf("\n[reward %.2f, accuracy %d, format %d, think %d, reference %s]\n", r->reward, r->accuracy, r->format,
+           r->think, p->answer);
     return GENC_OK;
 }
 
 /* --task: pass@1 over k samples and cons@k on held-out (or the user's) problems. */
-static genc_status eval_task(genc_ctx *ctx, genc_lm *m, genc_tokenizer *tok, const genc_task_flags *tf, int64_t k,
-                             const genc_sampler *smp, int64_t max_new, int64_t show) {
+static genc_status eval_task(genc_ctx *ctx, genc_lm *m, genc_tokenizer *tok, const genc_task_flags *tf,
+                             genc_task_eval_opts *o, const char *tmpl, int64_t show) {
     genc_task_cfg cfg;
-    genc_reward_cfg rc;
     genc_task_set set = {0};
     genc_task_eval e;
     show_state ss = {show};
-    genc_status s = genc_task_flags_apply(ctx, tf, &cfg, &rc);
-    if (!s) s = genc_sampler_check(ctx, smp);
+    o->show = show > 0 ? show_one : NULL, o->user = &ss;
+    genc_status s = genc_task_flags_apply(ctx, tf, &cfg, &o->reward);
+    if (!s) s = genc_grpo_template_parse(ctx, tmpl, &o->template_kind);
+    if (!s) s = genc_sampler_check(ctx, &o->sampler);
     if (!s) s = genc_task_flags_heldout(ctx, tf, &cfg, &set);
-    if (!s) s = genc_task_evaluate(ctx, m, tok, &set, k, smp, max_new, &rc, show_one, &ss, &e);
+    if (!s) s = genc_task_evaluate(ctx, m, tok, &set, o, &e);
+    if (!s) genc_task_baselines_print(stdout, &set);
     if (!s)
-        printf("%s: %lld problems x %lld samples (temperature %g): pass@1 %.2f%%, cons@%lld %.2f%%, format %.2f%%, "
-               "mean length %.1f tokens\n", tf->problems ? tf->problems : tf->task, (long long)e.problems, (long long)k,
-               smp->temperature, 100 * e.pass1, (long long)k, 100 * e.consk, 100 * e.format_rate, e.mean_len);
+        printf("%s: %lld problems x %lld samples (temperature %g%s): pass@1 %.2f%%, cons@%lld %.2f%%, format %.2f%%, "
+               "think %.2f%%, think tokens %.1f, correct after thinking %.2f%%, mean length %.1f tokens\n",
+               tf->problems ? tf->problems : tf->task, (long long)e.problems, (long long)o->k, o->sampler.temperature,
+               o->empty_think ? ", think forced empty" : "", 100 * e.pass1, (long long)o->k, 100 * e.consk,
+               100 * e.format_rate, 100 * e.think_rate, e.think_len, 100 * e.correct_think, e.mean_len);
     genc_task_set_free(&set);
     return s;
 }
 
 typedef struct {
-    const char *ckpt, *data, *dump;
-    int64_t seq, batch, threads, k, max_new, show, seed;
+    const char *ckpt, *data, *dump, *tmpl;
+    int64_t seq, batch, threads, show, seed;
     genc_task_flags tf;
-    genc_sampler smp;
+    genc_task_eval_opts o;
     bool task_mode;
 } eval_args;
 
@@ -125,11 +153,11 @@ static genc_status eval_text(genc_ctx *ctx, const eval_args *a, genc_lm *m, genc
 }
 
 static genc_status run_eval(genc_ctx *ctx, void *args) {
-    const eval_args *a = args;
+    eval_args *a = args;
     genc_lm m = {0};
     genc_tokenizer *tok = NULL;
     genc_status s = genc_cli_lm_load(ctx, a->ckpt, &m, &tok);
-    if (!s && a->task_mode) s = eval_task(ctx, &m, tok, &a->tf, a->k, &a->smp, a->max_new, a->show);
+    if (!s && a->task_mode) s = eval_task(ctx, &m, tok, &a->tf, &a->o, a->tmpl, a->show);
     if (!s && a->data) s = eval_text(ctx, a, &m, tok);
     genc_tokenizer_free(tok);
     genc_lm_free(&m);
@@ -137,15 +165,19 @@ static genc_status run_eval(genc_ctx *ctx, void *args) {
 }
 
 int genc_cli_lm_eval(int argc, char **argv) {
-    eval_args a = {.ckpt = "runs/lm/checkpoint.safetensors", .seq = 128, .batch = 8, .k = 4, .max_new = 48,
-                   .seed = 1, .tf = GENC_TASK_FLAGS_DEFAULT, .smp = {.temperature = 1.0, .top_p = 1.0}};
+    eval_args a = {.ckpt = "runs/lm/checkpoint.safetensors", .seq = 128, .batch = 8, .seed = 1, .tmpl = "r1",
+                   .tf = GENC_TASK_FLAGS_DEFAULT};
+    genc_task_eval_opts_default(&a.o);
+    a.o.max_new = 48;
     a.tf.task = NULL; /* --task switches to task scoring */
     genc_flag flags[] = {
         GENC_TASK_FLAG_ENTRIES(a.tf),
-        {"k", FLAG_INT, &a.k, "task: samples per problem (pass@1 averaged over them, cons@k)", 1, 4096},
-        {"max-new", FLAG_INT, &a.max_new, "task: response length limit", 1, 1 << 20},
-        {"temperature", FLAG_DOUBLE, &a.smp.temperature, "task: sampling temperature", 0, 100},
-        {"top-p", FLAG_DOUBLE, &a.smp.top_p, "task: nucleus mass", 0, 1},
+        {"k", FLAG_INT, &a.o.k, "task: samples per problem (pass@1 averaged over them, cons@k)", 1, 4096},
+        {"max-new", FLAG_INT, &a.o.max_new, "task: response length limit", 1, 1 << 20},
+        {"temperature", FLAG_DOUBLE, &a.o.sampler.temperature, "task: sampling temperature", 0, 100},
+        {"top-p", FLAG_DOUBLE, &a.o.sampler.top_p, "task: nucleus mass", 0, 1},
+        {"template", FLAG_STRING, &a.tmpl, "task: prompt template, r1 (the R1-Zero paper's) or short"},
+        {"empty-think", FLAG_BOOL, &a.o.empty_think, "task: prompts end <think></think> (the no-thinking ablation)"},
         {"show", FLAG_INT, &a.show, "task: print N prompts with their responses and rewards", 0, 1e9},
         {"seed", FLAG_INT, &a.seed, "task: sampling seed", 0, 9.2e18},
         {"checkpoint", FLAG_STRING, &a.ckpt, "language-model checkpoint"},

@@ -66,11 +66,11 @@ static genc_status after_step(genc_ctx *ctx, void *user, genc_train_state *st) {
      * model's tokens under the policy (seen: accuracy 45% -> 0% in ten steps). */
     json_t *rw = json_array();
     for (int64_t i = 0; i < r->n_all; i++) json_array_append_new(rw, json_real(r->reward[i]));
-    json_t *o = json_pack("{s:s, s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:I}", "event", "grpo", "step",
+    json_t *o = json_pack("{s:s, s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:I}", "event", "grpo", "step",
                           (json_int_t)st->step, "reward", r->mean_reward, "accuracy", r->accuracy, "format",
-                          r->format_rate, "length", r->mean_len, "kl", j->stats.kl, "clip_frac", j->stats.clip_frac,
-                          "entropy", j->stats.entropy, "ratio", j->stats.ratio, "groups_with_signal",
-                          (json_int_t)r->kept_groups);
+                          r->format_rate, "think", r->think_rate, "think_tokens", r->think_len, "length", r->mean_len,
+                          "kl", j->stats.kl, "clip_frac", j->stats.clip_frac, "entropy", j->stats.entropy, "ratio",
+                          j->stats.ratio, "groups_with_signal", (json_int_t)r->kept_groups);
     if (o) json_object_set_new(o, "rewards", rw);
     else json_decref(rw);
     return genc_metrics_log_json(j->log, o);
@@ -79,19 +79,24 @@ static genc_status after_step(genc_ctx *ctx, void *user, genc_train_state *st) {
 static genc_status evaluate(genc_ctx *ctx, void *user, const genc_train_state *st, double *metric, genc_metrics *log) {
     grpo_job *j = user;
     genc_task_eval e;
-    genc_status s = genc_task_evaluate(ctx, j->policy, j->tok, j->heldout, j->eval_k, &j->cfg.sampler, j->eval_max_new,
-                                       &j->cfg.reward, NULL, NULL, &e);
+    genc_task_eval_opts o;
+    genc_task_eval_opts_default(&o);
+    o.k = j->eval_k, o.max_new = j->eval_max_new, o.sampler = j->cfg.sampler, o.reward = j->cfg.reward;
+    o.template_kind = j->cfg.template_kind;
+    genc_status s = genc_task_evaluate(ctx, j->policy, j->tok, j->heldout, &o, &e);
     if (s) return s;
     *metric = -e.pass1;
-    fprintf(stderr, "\nstep %lld: held-out pass@1 %.1f%%, cons@%lld %.1f%%, format %.1f%%, length %.1f\n",
-            (long long)st->step, 100 * e.pass1, (long long)e.k, 100 * e.consk, 100 * e.format_rate, e.mean_len);
-    return genc_metrics_log(log, "{s:s, s:I, s:f, s:f, s:f, s:f, s:I, s:I}", "event", "eval", "step",
+    fprintf(stderr, "\nstep %lld: held-out pass@1 %.1f%%, cons@%lld %.1f%%, format %.1f%%, think %.1f%%, length %.1f\n",
+            (long long)st->step, 100 * e.pass1, (long long)e.k, 100 * e.consk, 100 * e.format_rate,
+            100 * e.think_rate, e.mean_len);
+    return genc_metrics_log(log, "{s:s, s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:I, s:I}", "event", "eval", "step",
                             (json_int_t)st->step, "pass1", e.pass1, "consk", e.consk, "format", e.format_rate,
+                            "think", e.think_rate, "think_tokens", e.think_len, "correct_think", e.correct_think,
                             "length", e.mean_len, "k", (json_int_t)e.k, "problems", (json_int_t)e.problems);
 }
 
 typedef struct {
-    const char *base, *out, *agg;
+    const char *base, *out, *agg, *tmpl;
     int64_t steps, seed, threads, eval_every, save_every, stop_at, eval_problems;
     double lr, wd, clip, warmup_frac;
     bool resume, no_std;
@@ -120,6 +125,7 @@ static genc_status run(genc_ctx *ctx, void *args) {
     genc_train_state st = {.data_seed = (uint64_t)a->seed, .best_metric = INFINITY};
     genc_status s = genc_task_flags_apply(ctx, &a->tf, &j->task, &j->cfg.reward);
     if (!s) s = genc_grpo_agg_parse(ctx, a->agg, &j->cfg.agg);
+    if (!s) s = genc_grpo_template_parse(ctx, a->tmpl, &j->cfg.template_kind);
     if (!s) s = genc_sampler_check(ctx, &j->cfg.sampler);
     if (!s) s = genc_cli_lm_load(ctx, a->base, &policy, &tok);
     if (!s && j->cfg.beta > 0) s = genc_cli_lm_load(ctx, a->base, &ref, &tok2);
@@ -141,9 +147,11 @@ static genc_status run(genc_ctx *ctx, void *args) {
     if (!s) {
         j->policy = &policy, j->ref = j->cfg.beta > 0 ? &ref : NULL, j->tok = tok, j->heldout = &heldout;
         j->train_set = a->tf.problems ? &user_train : NULL;
-        printf("grpo: %s task, %lld held-out problems (%lld evaluated), %lld steps of %lld prompts x %lld rollouts\n",
+        printf("grpo: %s task, %lld held-out problems (%lld evaluated), %lld steps of %lld prompts x %lld rollouts%s\n",
                a->tf.task, (long long)heldout.n, (long long)eval_set.n, (long long)a->steps,
-               (long long)j->cfg.prompts, (long long)j->cfg.group);
+               (long long)(j->cfg.keep_groups ? j->cfg.keep_groups : j->cfg.prompts), (long long)j->cfg.group,
+               j->cfg.keep_groups ? " (dynamic sampling)" : "");
+        genc_task_baselines_print(stdout, &eval_set);
         fflush(stdout);
         genc_train_config tc = {.steps = a->steps, .eval_every = a->eval_every, .save_every = a->save_every,
                                 .clip = a->clip, .checkpoint = ckpt, .config_json = cfg_json, .label = "grpo",
@@ -161,7 +169,9 @@ static genc_status run(genc_ctx *ctx, void *args) {
     snprintf(png, sizeof png, "%s/reward.png", a->out);
     if (!s) s = genc_plot_jsonl(ctx, mpath, png, "step", (const char *[]){"reward", "accuracy", "format"}, 3, false);
     snprintf(png, sizeof png, "%s/length.png", a->out);
-    if (!s) s = genc_plot_jsonl(ctx, mpath, png, "step", (const char *[]){"length"}, 1, false);
+    if (!s) s = genc_plot_jsonl(ctx, mpath, png, "step", (const char *[]){"length", "think_tokens"}, 2, false);
+    snprintf(png, sizeof png, "%s/think.png", a->out);
+    if (!s) s = genc_plot_jsonl(ctx, mpath, png, "step", (const char *[]){"think", "accuracy"}, 2, false);
     for (int64_t p = 0; j->problems && p < j->cfg.prompts; p++) genc_task_problem_free(&j->problems[p]);
     free(j->problems), free(cfg_json);
     genc_grpo_rollouts_free(&j->roll);
@@ -173,13 +183,13 @@ static genc_status run(genc_ctx *ctx, void *args) {
 }
 
 int genc_cli_lm_grpo(int argc, char **argv) {
-    grpo_args a = {.base = "runs/base/checkpoint.safetensors", .out = "runs/grpo", .agg = "grpo", .steps = 100,
+    grpo_args a = {.base = "runs/base/checkpoint.safetensors", .out = "runs/grpo", .agg = "grpo", .tmpl = "r1", .steps = 100,
                    .seed = 1, .eval_every = 25, .eval_problems = 100, .lr = 1e-3, .wd = 0.0, .clip = 1.0,
                    .warmup_frac = 0.05, .tf = GENC_TASK_FLAGS_DEFAULT};
     grpo_job j = {.eval_k = 4, .eval_max_new = 48};
     genc_grpo_config_default(&j.cfg);
     j.cfg.max_new = 48;
-    int64_t prompts = j.cfg.prompts, group = j.cfg.group, max_new = j.cfg.max_new, mu = 1;
+    int64_t prompts = j.cfg.prompts, group = j.cfg.group, max_new = j.cfg.max_new, mu = 1, oversample = 1;
     bool skip_equal = false;
     genc_flag flags[] = {
         {"base", FLAG_STRING, &a.base, "the base model checkpoint (from genc lm train)"},
@@ -188,12 +198,17 @@ int genc_cli_lm_grpo(int argc, char **argv) {
         {"prompts", FLAG_INT, &prompts, "prompts per rollout batch", 1, 4096},
         {"group", FLAG_INT, &group, "G: rollouts per prompt", 2, 1024},
         {"max-new", FLAG_INT, &max_new, "response length limit (tokens)", 1, 1 << 20},
-        {"mu", FLAG_INT, &mu, "policy updates per rollout batch", 1, 64},
+        {"mu", FLAG_INT, &mu,
+         "policy updates per rollout batch (with 1 the ratio is exactly 1 and the clip never acts)", 1, 64},
+        {"dynamic-sampling", FLAG_INT, &oversample,
+         "DAPO: roll out N x --prompts problems and train on the first --prompts groups with a signal (1: off)", 1, 64},
+        {"overlong-filter", FLAG_BOOL, &j.cfg.overlong_filter, "DAPO: responses cut at --max-new carry no loss"},
         {"temperature", FLAG_DOUBLE, &j.cfg.sampler.temperature, "rollout temperature", 0, 100},
         {"top-p", FLAG_DOUBLE, &j.cfg.sampler.top_p, "rollout nucleus mass", 0, 1},
         {"eps-low", FLAG_DOUBLE, &j.cfg.eps_low, "ratio clip below 1", 0, 1},
         {"eps-high", FLAG_DOUBLE, &j.cfg.eps_high, "ratio clip above 1 (DAPO: 0.28)", 0, 10},
         {"beta", FLAG_DOUBLE, &j.cfg.beta, "KL weight to the frozen base (0: no reference model)", 0, 100},
+        {"template", FLAG_STRING, &a.tmpl, "prompt template, r1 (the R1-Zero paper's) or short"},
         {"loss-agg", FLAG_STRING, &a.agg, "grpo (per-sequence mean), dr_grpo (constant) or dapo (per token)"},
         {"no-std", FLAG_BOOL, &a.no_std, "advantages without the std division (Dr. GRPO)"},
         {"skip-equal", FLAG_BOOL, &skip_equal, "drop groups whose rewards are all equal"},
@@ -211,7 +226,8 @@ int genc_cli_lm_grpo(int argc, char **argv) {
     int r = genc_flags_parse("lm grpo", "Reinforcement learning with GRPO and rule-based rewards (R1-Zero).", flags,
                              (int)(sizeof flags / sizeof *flags), argc, argv);
     if (r) return r == 1 ? 0 : 2;
-    j.cfg.prompts = prompts, j.cfg.group = group, j.cfg.max_new = max_new, j.cfg.mu = mu;
+    j.cfg.prompts = prompts * oversample, j.cfg.group = group, j.cfg.max_new = max_new, j.cfg.mu = mu;
+    j.cfg.keep_groups = oversample > 1 ? prompts : 0;
     j.cfg.scale_std = !a.no_std, j.cfg.skip_equal = skip_equal, j.seed = (uint64_t)a.seed;
     j.eval_max_new = max_new;
     return genc_cli_run(a.threads, a.seed, run, &(run_args){&a, &j});

@@ -12,6 +12,7 @@ void genc_reward_cfg_default(genc_reward_cfg *cfg) {
     memset(cfg, 0, sizeof *cfg);
     cfg->mode = GENC_REWARD_WEIGHTED;
     cfg->w_acc = 1.0, cfg->w_fmt = 0.1;
+    cfg->accuracy_needs_format = true; /* the R1 rule */
     cfg->tz_format = 0.1, cfg->tz_correct = 1.0;
 }
 
@@ -66,6 +67,13 @@ static bool last_pair(const char *r, size_t len, size_t *off, size_t *alen) {
     return found;
 }
 
+bool genc_response_think(const char *r, size_t len) {
+    size_t to, tc;
+    if (!genc_response_format_ok(r, len)) return false;
+    count(r, len, THINK_O, &to), count(r, len, THINK_C, &tc);
+    return !only_ws(r, to + strlen(THINK_O), tc);
+}
+
 bool genc_response_answer(const char *r, size_t len, bool last, size_t *off, size_t *alen) {
     if (last) return last_pair(r, len, off, alen);
     size_t ao, ac;
@@ -115,12 +123,13 @@ genc_reward genc_task_reward(const genc_task_problem *p, const char *response, s
     bool tz = cfg->mode == GENC_REWARD_TINYZERO;
     size_t off = 0, alen = 0;
     out.format = genc_response_format_ok(response, len);
+    out.think = out.format && genc_response_think(response, len);
     out.has_answer = genc_response_answer(response, len, tz, &off, &alen);
     out.check = out.has_answer ? genc_task_check_answer(p, response + off, alen) : GENC_CHECK_NO_ANSWER;
     out.accuracy = out.check == GENC_CHECK_OK && (tz || !cfg->accuracy_needs_format || out.format);
     if (tz)
         out.reward = !out.has_answer ? 0.0 : out.accuracy ? cfg->tz_correct : cfg->tz_format;
     else
-        out.reward = cfg->w_acc * out.accuracy + cfg->w_fmt * out.format;
+        out.reward = cfg->w_acc * out.accuracy + cfg->w_fmt * out.think;
     return out;
 }
