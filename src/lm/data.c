@@ -44,12 +44,14 @@ static genc_status append(genc_ctx *ctx, genc_lm_corpus *c, int64_t *cap, const 
     return GENC_OK;
 }
 
-/* Append the tokens of one document and an <|eos|>. */
+/* Append the tokens of one document and an <|eos|>. Special-token text ("<think>",
+ * "</answer>", ...) becomes the special token, as Hugging Face tokenizers do by default, so
+ * the tags a task corpus writes are the same single tokens the GRPO prompts and rewards use. */
 static genc_status append_doc(genc_ctx *ctx, genc_tokenizer *tok, const uint8_t *text, size_t len, int32_t eos,
                               genc_lm_corpus *out, int64_t *cap) {
     int32_t *ids = NULL;
     size_t n_ids = 0;
-    genc_status s = genc_tokenizer_encode(tok, ctx, text, len, false, &ids, &n_ids);
+    genc_status s = genc_tokenizer_encode(tok, ctx, text, len, true, &ids, &n_ids);
     if (!s) s = append(ctx, out, cap, ids, n_ids);
     if (!s) s = append(ctx, out, cap, &eos, 1);
     free(ids);
