@@ -13,16 +13,7 @@
 #include <string.h>
 
 static genc_status read_text(genc_ctx *ctx, const char *path, uint8_t **buf, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return genc_error(ctx, GENC_EIO, "%s: cannot open: %s", path, strerror(errno));
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    *buf = malloc(len > 0 ? (size_t)len : 1);
-    *n = *buf && len > 0 ? fread(*buf, 1, (size_t)len, f) : 0;
-    fclose(f);
-    if (!*buf) return genc_error(ctx, GENC_ENOMEM, "%s: out of memory", path);
-    return GENC_OK;
+    return genc_file_read_all(ctx, path, GENC_TEXT_MAX_BYTES, buf, n);
 }
 
 /* Tokens of all files, each followed by <|eos|> (as in training). */
