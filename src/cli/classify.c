@@ -236,7 +236,9 @@ genc_status genc_cli_classifier_load(genc_ctx *ctx, const char *path, genc_class
     if (s) return s;
     genc_classifier_config c;
     s = genc_classifier_config_parse(ctx, genc_st_meta(f, "config"), path, &c);
+    if (!s) genc_checkpoint_param_budget(ctx, f);
     if (!s) s = genc_classifier_init(ctx, m, &c);
+    genc_param_budget(ctx, -1, NULL);
     if (!s) s = genc_checkpoint_load(ctx, f, &m->params, NULL, NULL);
     genc_st_close(f);
     return s;

@@ -82,6 +82,21 @@ genc_status genc_checkpoint_save(genc_ctx *ctx, const char *path, const genc_par
     return s;
 }
 
+/* Side-car tensors and optimiser moments: in a checkpoint but not parameters. */
+static bool is_side_car(const char *name) {
+    return !strncmp(name, "tokenizer.", 10) || !strncmp(name, "extra.", 6) || !strncmp(name, "optim.m.", 8) ||
+           !strncmp(name, "optim.v.", 8);
+}
+
+void genc_checkpoint_param_budget(genc_ctx *ctx, const genc_st *st) {
+    int64_t values = 0;
+    for (int i = 0; i < genc_st_count(st); i++) {
+        const genc_st_entry *e = genc_st_at(st, i);
+        if (!is_side_car(e->name)) values += (int64_t)((e->end - e->begin) / genc_dtype_size(e->dtype));
+    }
+    genc_param_budget(ctx, values, genc_st_label(st));
+}
+
 /* Every tensor in the file must be a parameter or an optimiser moment of one. */
 static genc_status check_no_extra(genc_ctx *ctx, const genc_st *st, const genc_params *p) {
     for (int i = 0; i < genc_st_count(st); i++) {
