@@ -136,6 +136,20 @@ int64_t genc_params_numel(const genc_params *p) {
     return n;
 }
 
+const genc_tensor *genc_params_nonfinite(const genc_params *p, int64_t *index) {
+    for (int i = 0; i < p->n; i++) {
+        const genc_real *d = p->t[i]->data;
+        int64_t n = genc_numel(p->t[i]), bad = -1;
+        for (int64_t j = 0; j < n; j++) /* branch-free: vectorises, costs a fraction of a step */
+            bad = isfinite(d[j]) || bad >= 0 ? bad : j;
+        if (bad >= 0) {
+            if (index) *index = bad;
+            return p->t[i];
+        }
+    }
+    return NULL;
+}
+
 genc_tensor *genc_params_find(const genc_params *p, const char *name) {
     for (int i = 0; i < p->n; i++)
         if (!strcmp(p->t[i]->name, name)) return p->t[i];
