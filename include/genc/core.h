@@ -99,6 +99,13 @@ int64_t genc_rand_categorical(genc_ctx *ctx, const genc_real *p, int64_t n);
 #define GENC_TEXT_MAX_BYTES ((int64_t)1 << 30) /* the limit on text inputs (--data, JSON lines) */
 genc_status genc_file_open(genc_ctx *ctx, const char *path, int *fd, int64_t *size);
 genc_status genc_file_read_all(genc_ctx *ctx, const char *path, int64_t max_bytes, uint8_t **buf, size_t *n);
+/* Atomic writes go through "<path>.tmp.<pid>" (written into tmp, cap bytes), created with
+ * O_EXCL | O_NOFOLLOW, so a file or symlink planted there is removed, never written through;
+ * first the temporary files of `path` left by writers that died are removed. *fd is open for
+ * writing on success. genc_file_remove_stale_tmp removes every "<name>.tmp.<pid>" in dir (of
+ * base only, unless base is NULL) whose process is gone; returns how many. */
+genc_status genc_file_create_tmp(genc_ctx *ctx, const char *path, char *tmp, size_t cap, int *fd);
+int genc_file_remove_stale_tmp(const char *dir, const char *base);
 
 /* A bound on the parameter values a model may allocate, set by a loader from the file it
  * loads: genc_params_new refuses (GENC_EFORMAT, naming `label` and the tensor) a parameter

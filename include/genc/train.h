@@ -76,6 +76,8 @@ genc_status genc_metrics_log(genc_metrics *m, const char *fmt, ...);
 /* One line from a jansson object (the reference is stolen), for lines with arrays. */
 struct json_t;
 genc_status genc_metrics_log_json(genc_metrics *m, struct json_t *obj);
+/* Drop the lines past `step` (a resumed run replays them) and a torn last line. */
+genc_status genc_metrics_rewind(genc_metrics *m, int64_t step);
 void genc_metrics_close(genc_metrics *m);
 
 /* ---- checkpoints (checkpoint.c) ---- */

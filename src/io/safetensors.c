@@ -806,16 +806,15 @@ static unsigned char *writer_prefix(const genc_st_writer *w, size_t *len) {
     return head;
 }
 
-static genc_status save_to_tmp(genc_st_writer *w, const char *path, const char *tmp) {
+static genc_status save_to_tmp(genc_st_writer *w, const char *path, char *tmp, size_t tmp_cap) {
     size_t hn;
     unsigned char *head = writer_prefix(w, &hn);
     if (!head)
         return genc_error(w->ctx, GENC_ENOMEM, "%s: out of memory building the header", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
+    int fd;
+    if (genc_file_create_tmp(w->ctx, path, tmp, tmp_cap, &fd)) {
         free(head);
-        return genc_error(w->ctx, GENC_EIO, "%s: cannot create temporary file %s: %s", path, tmp,
-                          strerror(errno));
+        return genc_ctx_status(w->ctx);
     }
     int rc = write_body(w, fd, head, hn), err = errno;
     free(head);
@@ -834,8 +833,7 @@ genc_status genc_st_writer_save(genc_st_writer *w, const char *path) {
     size_t len = strlen(path) + 32;
     char *tmp = malloc(len);
     if (!tmp) return genc_error(w->ctx, GENC_ENOMEM, "%s: out of memory", path);
-    snprintf(tmp, len, "%s.tmp.%ld", path, (long)getpid());
-    genc_status s = save_to_tmp(w, path, tmp);
+    genc_status s = save_to_tmp(w, path, tmp, len);
     if (!s && rename(tmp, path) != 0) {
         s = genc_error(w->ctx, GENC_EIO, "%s: cannot rename %s over it: %s", path, tmp,
                        strerror(errno));

@@ -91,7 +91,7 @@ genc_status genc_train_run(genc_ctx *ctx, const genc_train_config *cfg, const ge
                            const genc_train_hooks *h, genc_train_state *st) {
     genc_progress prog;
     genc_progress_init(&prog, cfg->label ? cfg->label : "train", st->step, cfg->steps, cfg->progress_out);
-    genc_status s = GENC_OK;
+    genc_status s = genc_metrics_rewind(cfg->metrics, st->step); /* a resume replays what lies past it */
     double loss = NAN, first_loss = NAN, t0 = genc_now();
     int64_t first = st->step;
     while (!s && st->step < cfg->steps) {
