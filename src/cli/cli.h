@@ -31,6 +31,12 @@ typedef struct {
  * 1 when --help was printed (exit 0), 2 on an error (already printed: exit 2). */
 int genc_flags_parse(const char *cmd, const char *summary, genc_flag *flags, int n, int argc, char **argv);
 
+/* A training verb's --out folder: refused when empty (it would mean "/"), created with its
+ * parents, and locked (an advisory flock on OUT/.lock held until the process exits), so a
+ * second process on the same folder fails at once in one line; temporary files left there
+ * by writers that died are removed. */
+genc_status genc_cli_out_dir(genc_ctx *ctx, const char *out);
+
 /* Print "genc: error: <message>" and return the exit code 1. */
 int genc_cli_fail(genc_ctx *ctx);
 /* Run a verb's body on a fresh context with `threads` threads (0: all) and random seed

@@ -1,12 +1,17 @@
-/* The declarative flag parser shared by every verb, the error printer and the signal flag. */
+/* The declarative flag parser shared by every verb, the error printer, the signal flag and
+ * the --out folder lock. */
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 volatile int genc_cli_stop;
 
@@ -18,6 +23,36 @@ static void on_signal(int sig) {
 void genc_cli_catch_signals(void) {
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
+}
+
+genc_status genc_cli_out_dir(genc_ctx *ctx, const char *out) {
+    if (!out || !*out) return genc_error(ctx, GENC_EINVAL, "--out: expected an output folder, found an empty name");
+    char dir[4096];
+    if (snprintf(dir, sizeof dir, "%s", out) >= (int)sizeof dir)
+        return genc_error(ctx, GENC_EINVAL, "--out: the folder name is longer than %zu bytes", sizeof dir - 1);
+    for (char *p = dir + 1;; p++) { /* mkdir -p */
+        bool end = !*p;
+        if (*p != '/' && !end) continue;
+        *p = 0;
+        if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+            return genc_error(ctx, GENC_EIO, "--out %s: cannot create %s: %s", out, dir, strerror(errno));
+        if (end) break;
+        *p = '/';
+    }
+    char lock[4200];
+    snprintf(lock, sizeof lock, "%s/.lock", out);
+    int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0) return genc_error(ctx, GENC_EIO, "--out %s: cannot open its lock file %s: %s", out, lock, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int err = errno;
+        close(fd);
+        return err == EWOULDBLOCK
+                   ? genc_error(ctx, GENC_ESTATE, "--out %s: another process is writing to this folder (it holds "
+                                "%s); wait for it or choose another --out", out, lock)
+                   : genc_error(ctx, GENC_EIO, "--out %s: cannot lock %s: %s", out, lock, strerror(err));
+    }
+    genc_file_remove_stale_tmp(out, NULL); /* the lock is held: no live writer of ours is there */
+    return GENC_OK; /* fd stays open, so the lock lives as long as the process */
 }
 
 int genc_cli_fail(genc_ctx *ctx) {

@@ -268,7 +268,8 @@ static genc_status run_training(genc_ctx *ctx, void *args) {
     path_in(mpath, sizeof mpath, a->out, "metrics.jsonl");
     path_in(png, sizeof png, a->out, "loss.png");
     genc_train_state st = {.data_seed = (uint64_t)a->seed, .best_metric = INFINITY};
-    genc_status s = prepare_data(ctx, a, &tr, &val);
+    genc_status s = genc_cli_out_dir(ctx, a->out);
+    if (!s) s = prepare_data(ctx, a, &tr, &val);
     if (!s) s = setup_model(ctx, a, &tr, &m);
     if (!s) s = setup_optim(ctx, a, flow_params(&m), &o);
     if (!s && !a->resume) s = init_scale(ctx, a, &m, &tr);

@@ -118,7 +118,8 @@ static genc_status run(genc_ctx *ctx, void *args) {
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", a->out);
     snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", a->out);
     genc_train_state st = {.data_seed = (uint64_t)a->seed, .best_metric = INFINITY};
-    genc_status s = genc_task_flags_apply(ctx, &a->tf, &j->task, &j->cfg.reward);
+    genc_status s = genc_cli_out_dir(ctx, a->out);
+    if (!s) s = genc_task_flags_apply(ctx, &a->tf, &j->task, &j->cfg.reward);
     if (!s) s = genc_grpo_agg_parse(ctx, a->agg, &j->cfg.agg);
     if (!s) s = genc_sampler_check(ctx, &j->cfg.sampler);
     if (!s) s = genc_cli_lm_load(ctx, a->base, &policy, &tok);

@@ -145,7 +145,8 @@ static genc_status run(genc_ctx *ctx, void *args) {
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", a->out);
     snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", a->out);
     snprintf(png, sizeof png, "%s/loss.png", a->out);
-    genc_status s = !files || !n_files ? genc_error(ctx, GENC_EINVAL, "--data: expected text files, found \"%s\"", a->data) : 0;
+    genc_status s = genc_cli_out_dir(ctx, a->out);
+    if (!s && (!files || !n_files)) s = genc_error(ctx, GENC_EINVAL, "--data: expected text files, found \"%s\"", a->data);
     if (!s) s = apply_model_flags(ctx, mf, &c);
     if (!s) s = tokenizer_for(ctx, a, files, n_files, &tok);
     if (!s && mf->vocab < 0) c.vocab_size = genc_tokenizer_vocab_size(tok);
