@@ -169,7 +169,7 @@ static genc_status run_training(genc_ctx *ctx, void *args) {
                                 .schedule = {.lr = a->lr, .min_lr = a->min_lr, .warmup = a->warmup, .total = steps}};
         s = genc_schedule_parse(ctx, a->schedule, &tc.schedule.kind);
         genc_train_hooks h = {.user = &job, .step_loss = step_loss, .evaluate = evaluate};
-        if (!s) s = genc_train_run(ctx, &tc, &m.params, &o, &h, &st);
+        if (!s) s = genc_cli_train_run(ctx, &tc, &m.params, &o, &h, &st);
     }
     if (!s && st.step < steps) {
         printf("stopped at step %lld of %lld; continue with --resume\n", (long long)st.step, (long long)steps);

@@ -42,9 +42,19 @@ int genc_cli_fail(genc_ctx *ctx);
 /* Run a verb's body on a fresh context with `threads` threads (0: all) and random seed
  * `seed`, stopping cleanly on Ctrl-C; prints the error line. Returns the exit code. */
 int genc_cli_run(int64_t threads, int64_t seed, genc_status (*body)(genc_ctx *ctx, void *args), void *args);
-/* SIGINT/SIGTERM set this; training loops stop after the current step and checkpoint. */
-extern volatile int genc_cli_stop;
+/* While genc_cli_polling is set, SIGINT/SIGTERM set genc_cli_stop to the signal number and
+ * the polling loop stops after the current step and checkpoints (the verb then exits 128 +
+ * the signal); otherwise, and at a second signal, the default action kills at once. */
+extern volatile int genc_cli_stop, genc_cli_polling;
 void genc_cli_catch_signals(void);
+/* genc_train_run with genc_cli_polling set. */
+struct genc_train_config;
+struct genc_train_hooks;
+struct genc_train_state;
+struct genc_optim;
+struct genc_params;
+genc_status genc_cli_train_run(genc_ctx *ctx, const struct genc_train_config *cfg, const struct genc_params *p,
+                               struct genc_optim *o, const struct genc_train_hooks *hooks, struct genc_train_state *st);
 
 int genc_cli_classify_train(int argc, char **argv);
 int genc_cli_classify_eval(int argc, char **argv);

@@ -247,7 +247,7 @@ static genc_status train_loop(genc_ctx *ctx, train_args *a, train_job *job, genc
                             .schedule = {.lr = a->lr, .min_lr = a->min_lr, .warmup = a->warmup, .total = steps}};
     genc_status s = genc_schedule_parse(ctx, a->schedule, &tc.schedule.kind);
     genc_train_hooks h = {.user = job, .step_loss = step_loss, .evaluate = evaluate};
-    if (!s) s = genc_train_run(ctx, &tc, flow_params(job->model), o, &h, st);
+    if (!s) s = genc_cli_train_run(ctx, &tc, flow_params(job->model), o, &h, st);
     free(cfg_json);
     if (!s && st->step < steps)
         printf("stopped at step %lld of %lld; continue with --resume\n", (long long)st->step, (long long)steps);

@@ -514,7 +514,7 @@ static genc_status train_run(genc_ctx *ctx, train_args *a, train_job *j, genc_op
                                 .schedule = {.lr = a->lr, .min_lr = a->min_lr, .warmup = a->warmup, .total = a->steps}};
         s = genc_schedule_parse(ctx, a->schedule, &tc.schedule.kind);
         genc_train_hooks h = {.user = j, .step_loss = step_loss, .evaluate = evaluate, .after_step = after_step};
-        if (!s) s = genc_train_run(ctx, &tc, &j->m->net.params, o, &h, &st);
+        if (!s) s = genc_cli_train_run(ctx, &tc, &j->m->net.params, o, &h, &st);
     }
     if (!s && st.step < a->steps)
         printf("stopped at step %lld of %lld; continue with --resume\n", (long long)st.step, (long long)a->steps);

@@ -154,7 +154,7 @@ static genc_status run(genc_ctx *ctx, void *args) {
                                              .warmup = (int64_t)(a->warmup_frac * (double)a->steps)}};
         j->heldout = &eval_set;
         genc_train_hooks h = {.user = j, .step_loss = step_loss, .evaluate = evaluate, .after_step = after_step};
-        s = genc_train_run(ctx, &tc, &policy.params, &o, &h, &st);
+        s = genc_cli_train_run(ctx, &tc, &policy.params, &o, &h, &st);
         if (!s) printf("best held-out pass@1 %.1f%% after %lld steps; wrote %s\n", -100 * st.best_metric,
                        (long long)st.step, ckpt);
     }
