@@ -108,6 +108,9 @@ static genc_status eval_text(genc_ctx *ctx, const eval_args *a, genc_lm *m, genc
     if (!s && a->seq > m->cfg.max_seq)
         s = genc_error(ctx, GENC_EINVAL, "--seq %lld exceeds the model's %d", (long long)a->seq, m->cfg.max_seq);
     if (!s) s = genc_lm_eval_loss(ctx, m, tokens, n, a->seq, a->batch, &loss, &count);
+    if (!s && !isfinite(loss)) /* finite but huge weights can overflow: never report "loss -nan" as a result */
+        s = genc_error(ctx, GENC_EFORMAT, "%s: the loss on --data is %g, not a finite number: the model's weights "
+                       "overflow (a diverged run?)", a->ckpt, loss);
     if (!s) printf("%lld tokens scored: loss %.4f nats/token, perplexity %.2f\n", (long long)count, loss, exp(loss));
     if (!s && a->dump) s = dump_logits(ctx, m, tokens, n, a->dump);
     free(tokens);

@@ -107,6 +107,15 @@ open(sys.argv[2], 'wb').write(b)
 PY
 expect_error "nan eval" 'nan.st: tensor "model.norm.weight" holds nan' "$genc" lm eval --checkpoint nan.st --data small.txt
 expect_error "nan sample" 'weights are not finite' "$genc" lm sample --checkpoint nan.st
+python3 - "$fx" huge.st <<'PY'
+import json, struct, sys
+b = bytearray(open(sys.argv[1], 'rb').read()); n = struct.unpack('<Q', b[:8])[0]; h = json.loads(b[8:8 + n])
+o0, o1 = h['model.norm.weight']['data_offsets']
+for o in range(8 + n + o0, 8 + n + o1, 4): b[o:o + 4] = struct.pack('<f', 3e38)  # finite, but logits overflow
+open(sys.argv[2], 'wb').write(b)
+PY
+expect_error "overflowing eval" 'huge.st: the loss on --data is .*nan, not a finite number' \
+  "$genc" lm eval --checkpoint huge.st --data small.txt
 
 # 7. --out "" never means "/"; clear limits in messages.
 #    (with a bad --data, so a binary with the bug fails here too rather than write to /)
