@@ -34,15 +34,19 @@ open(sys.argv[2], 'wb').write(struct.pack('<Q', len(hb)) + hb + b[8 + n:])
 PY
 }
 
-# 1. kill -9 at random points (16 lm train + 6 classify train trials, fixed seed): the last
+# 1. kill -9 at random steps (16 lm train + 6 classify train trials, fixed seed): the last
 #    checkpoint resumes to the uninterrupted run's bytes; no temp file survives; steps once.
 "$genc" lm train "${T[@]}" --steps 60 --save-every 2 --out ref >/dev/null 2>&1 || bad "lm reference run"
 "$genc" classify train "${C[@]}" --steps 40 --save-every 2 --out cref >/dev/null 2>&1 || bad "classify reference run"
 RANDOM=42 mid=0 resumed=0
-trial() { # trial VERB STEPS MAX_DELAY_MS REF FLAGS...
-  local verb=$1 steps=$2 ms=$3 ref=$4 out="k$5"; shift 5
+trial() { # trial VERB STEPS REF N FLAGS...: kill -9 after a random step (0: during the setup) plus 0-9 ms
+  local verb=$1 steps=$2 ref=$3 out="k$4" k=$((RANDOM % $2)); shift 4
   "$genc" $verb train "$@" --steps "$steps" --save-every 2 --out "$out" >/dev/null 2>&1 & local p=$!
-  sleep "$(printf '%d.%03d' $(( (RANDOM % ms) / 1000 )) $(( (RANDOM % ms) % 1000 )))"
+  [ $k -eq 0 ] && sleep "0.$((RANDOM % 3))"
+  while [ $k -gt 0 ] && [ "$(cat "$out/metrics.jsonl" 2>/dev/null | grep -c '"loss"')" -lt $k ] && kill -0 $p 2>/dev/null; do
+    sleep 0.002
+  done
+  sleep "0.00$((RANDOM % 10))"
   kill -9 $p 2>/dev/null && mid=$((mid + 1)); wait $p 2>/dev/null
   local again=(); [ -f "$out/checkpoint.safetensors" ] && again=(--resume) && resumed=$((resumed + 1))
   "$genc" $verb train "$@" --steps "$steps" --save-every 2 "${again[@]}" --out "$out" >"$out.log" 2>&1 \
@@ -51,10 +55,10 @@ trial() { # trial VERB STEPS MAX_DELAY_MS REF FLAGS...
   [ -z "$(ls "$out" | grep '\.tmp\.')" ] && ok || bad "$verb trial $out: temp files survived: $(ls "$out")"
   steps_ok "$out/metrics.jsonl" "$steps" && ok || bad "$verb trial $out: metrics steps not 1..$steps once each"
 }
-for i in $(seq 1 16); do trial lm 60 250 ref "$i" "${T[@]}"; done
-for i in $(seq 1 6); do trial classify 40 1000 cref "c$i" "${C[@]}"; done
+for i in $(seq 1 16); do trial lm 60 ref "$i" "${T[@]}"; done
+for i in $(seq 1 6); do trial classify 40 cref "c$i" "${C[@]}"; done
 echo "kill -9: 22 trials, $mid killed mid-run, $resumed resumed from a checkpoint"
-[ $mid -ge 11 ] && [ $resumed -ge 6 ] && ok || bad "too few trials hit a run in progress ($mid) or a checkpoint ($resumed)"
+[ $mid -ge 16 ] && [ $resumed -ge 10 ] && ok || bad "too few trials hit a run in progress ($mid) or a checkpoint ($resumed)"
 fx=ref/checkpoint.safetensors
 
 # 2. Two writers on one --out: the second fails at once in one line.
