@@ -161,6 +161,10 @@ genc_status genc_png_read_cells(genc_ctx *ctx, const char *path, int rows, int c
     *got = 0;
     if (rows < 1 || cols < 1 || rows > PNG_MAX_SIDE || cols > PNG_MAX_SIDE)
         return genc_error(ctx, GENC_EINVAL, "%s: image size %dx%d to read is not in 1..%d", path, cols, rows, PNG_MAX_SIDE);
+    int fd; /* a FIFO or device never reaches libpng's blocking fopen */
+    int64_t size;
+    if (genc_file_open(ctx, path, &fd, &size)) return genc_ctx_status(ctx);
+    close(fd);
     png_image im;
     memset(&im, 0, sizeof im);
     im.version = PNG_IMAGE_VERSION;

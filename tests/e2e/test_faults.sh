@@ -82,6 +82,11 @@ expect_error "fifo tokenizer" 'found a FIFO' timeout -k 1 5 "$genc" tokenizer en
 expect_error "fifo data" 'found a FIFO' timeout -k 1 5 "$genc" lm eval --checkpoint "$fx" --data fifo
 expect_error "dir data" 'expected a regular file, found a directory' "$genc" lm eval --checkpoint "$fx" --data "$tmp"
 expect_error "dev data" 'found a character device' timeout -k 1 5 "$genc" lm train "${T[@]}" --data /dev/zero --out z
+mkdir -p mn pngs && for d in 0 1 2 3 4 5 6 7 8 9; do mkfifo mn/$d.json; done && mkfifo pngs/a.png pngs/b.png
+expect_error "fifo mnist" 'mn/0.json: expected a regular file' timeout -k 1 5 "$genc" classify train --data mnist \
+  --mnist-dir mn --out mo
+expect_error "fifo png" 'a.png: expected a regular file, found a FIFO' timeout -k 1 5 "$genc" image fid \
+  --classifier cref/checkpoint.safetensors --a pngs --b pngs --count 2
 
 # 5. Sizes from a file are checked against the file before allocating (under a 1 GB limit).
 edit_cfg "$fx" evil.st num_hidden_layers=1024 hidden_size=4096
