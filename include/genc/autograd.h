@@ -64,6 +64,8 @@ void genc_params_free(genc_params *p);     /* the list only */
 void genc_params_free_all(genc_params *p); /* the list and the tensors */
 int64_t genc_params_numel(const genc_params *p);
 genc_tensor *genc_params_find(const genc_params *p, const char *name);
+/* The first parameter holding a NaN or infinity (*index: the first such value), or NULL. */
+const genc_tensor *genc_params_nonfinite(const genc_params *p, int64_t *index);
 void genc_zero_grad(const genc_params *p);
 /* Global L2 norm of all gradients; if it exceeds max_norm (> 0), scale them to max_norm.
  * Returns the norm before clipping. */

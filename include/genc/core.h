@@ -90,6 +90,29 @@ double genc_rand_normal(genc_ctx *ctx);
 /* Index sampled from unnormalised non-negative weights p[0..n-1]; -1 if all zero. */
 int64_t genc_rand_categorical(genc_ctx *ctx, const genc_real *p, int64_t n);
 
+/* Files a user names. genc_file_open opens `path` read-only without blocking (a FIFO or a
+ * device never stalls the open), then refuses anything but a regular file in one line
+ * ("expected a regular file, found a FIFO"); *fd and *size on success (close the fd).
+ * genc_file_read_all reads a whole regular file of at most max_bytes (0: no limit) into a
+ * malloc'd buffer with a terminating NUL after the n bytes; a larger file is refused before
+ * anything is allocated. */
+#define GENC_TEXT_MAX_BYTES ((int64_t)1 << 30) /* the limit on text inputs (--data, JSON lines) */
+genc_status genc_file_open(genc_ctx *ctx, const char *path, int *fd, int64_t *size);
+genc_status genc_file_read_all(genc_ctx *ctx, const char *path, int64_t max_bytes, uint8_t **buf, size_t *n);
+/* Atomic writes go through "<path>.tmp.<pid>" (written into tmp, cap bytes), created with
+ * O_EXCL | O_NOFOLLOW, so a file or symlink planted there is removed, never written through;
+ * first the temporary files of `path` left by writers that died are removed. *fd is open for
+ * writing on success. genc_file_remove_stale_tmp removes every "<name>.tmp.<pid>" in dir (of
+ * base only, unless base is NULL) whose process is gone; returns how many. */
+genc_status genc_file_create_tmp(genc_ctx *ctx, const char *path, char *tmp, size_t cap, int *fd);
+int genc_file_remove_stale_tmp(const char *dir, const char *base);
+
+/* A bound on the parameter values a model may allocate, set by a loader from the file it
+ * loads: genc_params_new refuses (GENC_EFORMAT, naming `label` and the tensor) a parameter
+ * that would take the model past max_values values, before allocating it, so a config that
+ * claims more than the file holds fails at once. max_values < 0 lifts the bound. */
+void genc_param_budget(genc_ctx *ctx, int64_t max_values, const char *label);
+
 /* Internal-invariant check: prints file, line and condition, then aborts. Never used for
  * anything a user can cause. */
 void genc_assert_fail(const char *cond, const char *file, int line);

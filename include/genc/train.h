@@ -76,6 +76,8 @@ genc_status genc_metrics_log(genc_metrics *m, const char *fmt, ...);
 /* One line from a jansson object (the reference is stolen), for lines with arrays. */
 struct json_t;
 genc_status genc_metrics_log_json(genc_metrics *m, struct json_t *obj);
+/* Drop the lines past `step` (a resumed run replays them) and a torn last line. */
+genc_status genc_metrics_rewind(genc_metrics *m, int64_t step);
 void genc_metrics_close(genc_metrics *m);
 
 /* ---- checkpoints (checkpoint.c) ---- */
@@ -103,6 +105,12 @@ genc_status genc_checkpoint_save(genc_ctx *ctx, const char *path, const genc_par
  * must carry them. */
 genc_status genc_checkpoint_load(genc_ctx *ctx, const genc_st *st, const genc_params *p, genc_optim *optim,
                                  genc_train_state *state);
+
+/* Bound the model a loader is about to build from `st`'s config by the parameter values the
+ * file holds (every tensor but optimiser moments and side-cars; see genc_param_budget), so a
+ * config that claims more fails before the model is allocated. Lift it with
+ * genc_param_budget(ctx, -1, NULL) once the model is built. */
+void genc_checkpoint_param_budget(genc_ctx *ctx, const genc_st *st);
 
 /* Resume a run: open `path`, require its "config" metadata to equal config_json (the model
  * the flags describe; the message shows both when they differ), then load parameters,

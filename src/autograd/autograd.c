@@ -77,8 +77,19 @@ genc_status genc_backward(genc_ctx *ctx, genc_tensor *loss) {
 
 /* ---- parameter sets ---- */
 
+/* The loader's bound (genc_param_budget): refuse `numel` more values for `name` when they
+ * would take the model past what its file holds. */
+static genc_status budget_check(genc_ctx *ctx, const char *name, int64_t numel) {
+    if (ctx->param_budget < 0 || numel <= ctx->param_budget - ctx->param_used) return GENC_OK;
+    return genc_error(ctx, GENC_EFORMAT, "%s: the model config needs more parameter values than the file's %lld "
+                      "(exceeded at \"%s\", %lld values, after %lld): the config does not match the tensors",
+                      ctx->budget_label, (long long)ctx->param_budget, name, (long long)numel,
+                      (long long)ctx->param_used);
+}
+
 genc_status genc_params_add(genc_ctx *ctx, genc_params *p, genc_tensor *t) {
     if (!t) return genc_ctx_status(ctx) ? genc_ctx_status(ctx) : genc_error(ctx, GENC_EINVAL, "params: no tensor");
+    if (budget_check(ctx, t->name, genc_numel(t))) return genc_ctx_status(ctx);
     for (int i = 0; i < p->n; i++)
         if (t->name[0] && !strcmp(p->t[i]->name, t->name))
             return genc_error(ctx, GENC_EINVAL, "params: duplicate parameter name \"%s\"", t->name);
@@ -90,10 +101,17 @@ genc_status genc_params_add(genc_ctx *ctx, genc_params *p, genc_tensor *t) {
         p->cap = cap;
     }
     p->t[p->n++] = t;
+    if (ctx->param_budget >= 0) ctx->param_used += genc_numel(t);
     return GENC_OK;
 }
 
 genc_tensor *genc_params_new(genc_ctx *ctx, genc_params *p, const char *name, int ndim, const int64_t *shape) {
+    if (ctx->param_budget >= 0 && ndim >= 1 && ndim <= GENC_MAX_DIMS && shape) { /* before allocating */
+        int64_t n = 1;
+        for (int i = 0; i < ndim && n >= 0; i++)
+            n = shape[i] < 1 ? 0 : n > INT64_MAX / shape[i] ? -1 : n * shape[i];
+        if (budget_check(ctx, name, n < 0 ? INT64_MAX : n)) return NULL;
+    }
     genc_tensor *t = genc_param_new(ctx, name, ndim, shape);
     if (!t || genc_params_add(ctx, p, t)) {
         genc_tensor_free(t);
@@ -116,6 +134,20 @@ int64_t genc_params_numel(const genc_params *p) {
     int64_t n = 0;
     for (int i = 0; i < p->n; i++) n += genc_numel(p->t[i]);
     return n;
+}
+
+const genc_tensor *genc_params_nonfinite(const genc_params *p, int64_t *index) {
+    for (int i = 0; i < p->n; i++) {
+        const genc_real *d = p->t[i]->data;
+        int64_t n = genc_numel(p->t[i]), bad = -1;
+        for (int64_t j = 0; j < n; j++) /* branch-free: vectorises, costs a fraction of a step */
+            bad = isfinite(d[j]) || bad >= 0 ? bad : j;
+        if (bad >= 0) {
+            if (index) *index = bad;
+            return p->t[i];
+        }
+    }
+    return NULL;
 }
 
 genc_tensor *genc_params_find(const genc_params *p, const char *name) {

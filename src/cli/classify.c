@@ -144,7 +144,8 @@ static genc_status run_training(genc_ctx *ctx, void *args) {
     path_in(mpath, sizeof mpath, a->out, "metrics.jsonl");
     path_in(png, sizeof png, a->out, "loss.png");
     genc_train_state st = {.data_seed = (uint64_t)a->seed, .best_metric = INFINITY};
-    genc_status s = genc_cli_train_split(ctx, a->data, a->mnist_dir, a->val, a->seed, a->limit, &tr, &val);
+    genc_status s = genc_cli_out_dir(ctx, a->out);
+    if (!s) s = genc_cli_train_split(ctx, a->data, a->mnist_dir, a->val, a->seed, a->limit, &tr, &val);
     if (!s) s = setup_model(ctx, a, tr.rows, tr.cols, 10, &m);
     if (!s) s = setup_optim(ctx, a, &m.params, &o);
     char *cfg_json = s ? NULL : genc_classifier_config_json(&m.cfg);
@@ -168,7 +169,7 @@ static genc_status run_training(genc_ctx *ctx, void *args) {
                                 .schedule = {.lr = a->lr, .min_lr = a->min_lr, .warmup = a->warmup, .total = steps}};
         s = genc_schedule_parse(ctx, a->schedule, &tc.schedule.kind);
         genc_train_hooks h = {.user = &job, .step_loss = step_loss, .evaluate = evaluate};
-        if (!s) s = genc_train_run(ctx, &tc, &m.params, &o, &h, &st);
+        if (!s) s = genc_cli_train_run(ctx, &tc, &m.params, &o, &h, &st);
     }
     if (!s && st.step < steps) {
         printf("stopped at step %lld of %lld; continue with --resume\n", (long long)st.step, (long long)steps);
@@ -236,7 +237,9 @@ genc_status genc_cli_classifier_load(genc_ctx *ctx, const char *path, genc_class
     if (s) return s;
     genc_classifier_config c;
     s = genc_classifier_config_parse(ctx, genc_st_meta(f, "config"), path, &c);
+    if (!s) genc_checkpoint_param_budget(ctx, f);
     if (!s) s = genc_classifier_init(ctx, m, &c);
+    genc_param_budget(ctx, -1, NULL);
     if (!s) s = genc_checkpoint_load(ctx, f, &m->params, NULL, NULL);
     genc_st_close(f);
     return s;

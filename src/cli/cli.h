@@ -31,14 +31,30 @@ typedef struct {
  * 1 when --help was printed (exit 0), 2 on an error (already printed: exit 2). */
 int genc_flags_parse(const char *cmd, const char *summary, genc_flag *flags, int n, int argc, char **argv);
 
+/* A training verb's --out folder: refused when empty (it would mean "/"), created with its
+ * parents, and locked (an advisory flock on OUT/.lock held until the process exits), so a
+ * second process on the same folder fails at once in one line; temporary files left there
+ * by writers that died are removed. */
+genc_status genc_cli_out_dir(genc_ctx *ctx, const char *out);
+
 /* Print "genc: error: <message>" and return the exit code 1. */
 int genc_cli_fail(genc_ctx *ctx);
 /* Run a verb's body on a fresh context with `threads` threads (0: all) and random seed
  * `seed`, stopping cleanly on Ctrl-C; prints the error line. Returns the exit code. */
 int genc_cli_run(int64_t threads, int64_t seed, genc_status (*body)(genc_ctx *ctx, void *args), void *args);
-/* SIGINT/SIGTERM set this; training loops stop after the current step and checkpoint. */
-extern volatile int genc_cli_stop;
+/* While genc_cli_polling is set, SIGINT/SIGTERM set genc_cli_stop to the signal number and
+ * the polling loop stops after the current step and checkpoints (the verb then exits 128 +
+ * the signal); otherwise, and at a second signal, the default action kills at once. */
+extern volatile int genc_cli_stop, genc_cli_polling;
 void genc_cli_catch_signals(void);
+/* genc_train_run with genc_cli_polling set. */
+struct genc_train_config;
+struct genc_train_hooks;
+struct genc_train_state;
+struct genc_optim;
+struct genc_params;
+genc_status genc_cli_train_run(genc_ctx *ctx, const struct genc_train_config *cfg, const struct genc_params *p,
+                               struct genc_optim *o, const struct genc_train_hooks *hooks, struct genc_train_state *st);
 
 int genc_cli_classify_train(int argc, char **argv);
 int genc_cli_classify_eval(int argc, char **argv);

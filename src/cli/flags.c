@@ -1,23 +1,78 @@
-/* The declarative flag parser shared by every verb, the error printer and the signal flag. */
+/* The declarative flag parser shared by every verb, the error printer, the --out folder lock
+ * and signals: while a training loop polls (genc_cli_polling) the first SIGINT/SIGTERM asks it
+ * to stop after the step and checkpoint, and the verb exits 128 + the signal (130, 143);
+ * anywhere else, and at a second signal, the signal's default action kills at once. */
 #include "cli/cli.h"
+#include "genc/train.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-volatile int genc_cli_stop;
+volatile int genc_cli_stop, genc_cli_polling;
 
 static void on_signal(int sig) {
-    if (genc_cli_stop) signal(sig, SIG_DFL); /* a second Ctrl-C kills at once */
-    genc_cli_stop = 1;
+    if (!genc_cli_polling || genc_cli_stop) { /* nothing to save, or a second signal: die now */
+        signal(sig, SIG_DFL);
+        raise(sig); /* delivered as the handler returns */
+        return;
+    }
+    genc_cli_stop = sig;
 }
 
 void genc_cli_catch_signals(void) {
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+genc_status genc_cli_train_run(genc_ctx *ctx, const genc_train_config *cfg, const genc_params *p, genc_optim *o,
+                               const genc_train_hooks *hooks, genc_train_state *st) {
+    genc_cli_polling = 1;
+    genc_status s = genc_train_run(ctx, cfg, p, o, hooks, st);
+    genc_cli_polling = 0;
+    return s;
+}
+
+genc_status genc_cli_out_dir(genc_ctx *ctx, const char *out) {
+    if (!out || !*out) return genc_error(ctx, GENC_EINVAL, "--out: expected an output folder, found an empty name");
+    char dir[4096];
+    if (snprintf(dir, sizeof dir, "%s", out) >= (int)sizeof dir)
+        return genc_error(ctx, GENC_EINVAL, "--out: the folder name is longer than %zu bytes", sizeof dir - 1);
+    for (char *p = dir + 1;; p++) { /* mkdir -p */
+        bool end = !*p;
+        if (*p != '/' && !end) continue;
+        *p = 0;
+        if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+            return genc_error(ctx, GENC_EIO, "--out %s: cannot create %s: %s", out, dir, strerror(errno));
+        if (end) break;
+        *p = '/';
+    }
+    char lock[4200];
+    snprintf(lock, sizeof lock, "%s/.lock", out);
+    int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0) return genc_error(ctx, GENC_EIO, "--out %s: cannot open its lock file %s: %s", out, lock, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int err = errno;
+        close(fd);
+        return err == EWOULDBLOCK
+                   ? genc_error(ctx, GENC_ESTATE, "--out %s: another process is writing to this folder (it holds "
+                                "%s); wait for it or choose another --out", out, lock)
+                   : genc_error(ctx, GENC_EIO, "--out %s: cannot lock %s: %s", out, lock, strerror(err));
+    }
+    genc_file_remove_stale_tmp(out, NULL); /* the lock is held: no live writer of ours is there */
+    return GENC_OK; /* fd stays open, so the lock lives as long as the process */
 }
 
 int genc_cli_fail(genc_ctx *ctx) {
@@ -35,6 +90,7 @@ int genc_cli_run(int64_t threads, int64_t seed, genc_status (*body)(genc_ctx *ct
     genc_rng_seed(ctx, (uint64_t)seed);
     genc_cli_catch_signals();
     int code = body(ctx, args) ? genc_cli_fail(ctx) : 0;
+    if (genc_cli_stop) code = 128 + genc_cli_stop; /* stopped by a signal after checkpointing */
     genc_ctx_free(ctx);
     return code;
 }

@@ -247,7 +247,7 @@ static genc_status train_loop(genc_ctx *ctx, train_args *a, train_job *job, genc
                             .schedule = {.lr = a->lr, .min_lr = a->min_lr, .warmup = a->warmup, .total = steps}};
     genc_status s = genc_schedule_parse(ctx, a->schedule, &tc.schedule.kind);
     genc_train_hooks h = {.user = job, .step_loss = step_loss, .evaluate = evaluate};
-    if (!s) s = genc_train_run(ctx, &tc, flow_params(job->model), o, &h, st);
+    if (!s) s = genc_cli_train_run(ctx, &tc, flow_params(job->model), o, &h, st);
     free(cfg_json);
     if (!s && st->step < steps)
         printf("stopped at step %lld of %lld; continue with --resume\n", (long long)st->step, (long long)steps);
@@ -268,7 +268,8 @@ static genc_status run_training(genc_ctx *ctx, void *args) {
     path_in(mpath, sizeof mpath, a->out, "metrics.jsonl");
     path_in(png, sizeof png, a->out, "loss.png");
     genc_train_state st = {.data_seed = (uint64_t)a->seed, .best_metric = INFINITY};
-    genc_status s = prepare_data(ctx, a, &tr, &val);
+    genc_status s = genc_cli_out_dir(ctx, a->out);
+    if (!s) s = prepare_data(ctx, a, &tr, &val);
     if (!s) s = setup_model(ctx, a, &tr, &m);
     if (!s) s = setup_optim(ctx, a, flow_params(&m), &o);
     if (!s && !a->resume) s = init_scale(ctx, a, &m, &tr);

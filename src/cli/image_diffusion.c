@@ -514,7 +514,7 @@ static genc_status train_run(genc_ctx *ctx, train_args *a, train_job *j, genc_op
                                 .schedule = {.lr = a->lr, .min_lr = a->min_lr, .warmup = a->warmup, .total = a->steps}};
         s = genc_schedule_parse(ctx, a->schedule, &tc.schedule.kind);
         genc_train_hooks h = {.user = j, .step_loss = step_loss, .evaluate = evaluate, .after_step = after_step};
-        if (!s) s = genc_train_run(ctx, &tc, &j->m->net.params, o, &h, &st);
+        if (!s) s = genc_cli_train_run(ctx, &tc, &j->m->net.params, o, &h, &st);
     }
     if (!s && st.step < a->steps)
         printf("stopped at step %lld of %lld; continue with --resume\n", (long long)st.step, (long long)a->steps);
@@ -532,8 +532,8 @@ static genc_status run_training(genc_ctx *ctx, void *args) {
     path_in(ckpt, sizeof ckpt, a->out, "checkpoint.safetensors"), path_in(best, sizeof best, a->out, "best.safetensors");
     path_in(mpath, sizeof mpath, a->out, "metrics.jsonl"), path_in(png, sizeof png, a->out, "loss.png");
     int rows = 28, cols = 28;
-    genc_status s = GENC_OK;
-    if ((*a->pairs || a->distill) && !*a->init)
+    genc_status s = genc_cli_out_dir(ctx, a->out);
+    if (!s && (*a->pairs || a->distill) && !*a->init)
         s = genc_error(ctx, GENC_EINVAL, "--pairs/--distill: also give --init, the rectified flow that made the pairs");
     if (!s && a->distill && !*a->pairs) s = genc_error(ctx, GENC_EINVAL, "--distill: also give --pairs");
     if (!s) s = prepare_examples(ctx, a, &j, &rows, &cols);

@@ -12,7 +12,9 @@ genc_status genc_cli_lm_load(genc_ctx *ctx, const char *path, genc_lm *m, genc_t
     genc_lm_config c;
     *tok = NULL;
     s = genc_lm_config_parse(ctx, genc_st_meta(f, "config"), path, &c);
+    if (!s) genc_checkpoint_param_budget(ctx, f);
     if (!s) s = genc_lm_init(ctx, m, &c, 0.0);
+    genc_param_budget(ctx, -1, NULL);
     if (!s) s = genc_checkpoint_load(ctx, f, &m->params, NULL, NULL);
     if (!s) s = genc_tokenizer_from_st(ctx, f, tok);
     if (!s && genc_tokenizer_vocab_size(*tok) > c.vocab_size)

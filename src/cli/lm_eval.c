@@ -13,16 +13,7 @@
 #include <string.h>
 
 static genc_status read_text(genc_ctx *ctx, const char *path, uint8_t **buf, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return genc_error(ctx, GENC_EIO, "%s: cannot open: %s", path, strerror(errno));
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    *buf = malloc(len > 0 ? (size_t)len : 1);
-    *n = *buf && len > 0 ? fread(*buf, 1, (size_t)len, f) : 0;
-    fclose(f);
-    if (!*buf) return genc_error(ctx, GENC_ENOMEM, "%s: out of memory", path);
-    return GENC_OK;
+    return genc_file_read_all(ctx, path, GENC_TEXT_MAX_BYTES, buf, n);
 }
 
 /* Tokens of all files, each followed by <|eos|> (as in training). */
@@ -145,6 +136,9 @@ static genc_status eval_text(genc_ctx *ctx, const eval_args *a, genc_lm *m, genc
     if (!s && a->seq > m->cfg.max_seq)
         s = genc_error(ctx, GENC_EINVAL, "--seq %lld exceeds the model's %d", (long long)a->seq, m->cfg.max_seq);
     if (!s) s = genc_lm_eval_loss(ctx, m, tokens, n, a->seq, a->batch, &loss, &count);
+    if (!s && !isfinite(loss)) /* finite but huge weights can overflow: never report "loss -nan" as a result */
+        s = genc_error(ctx, GENC_EFORMAT, "%s: the loss on --data is %g, not a finite number: the model's weights "
+                       "overflow (a diverged run?)", a->ckpt, loss);
     if (!s) printf("%lld tokens scored: loss %.4f nats/token, perplexity %.2f\n", (long long)count, loss, exp(loss));
     if (!s && a->dump) s = dump_logits(ctx, m, tokens, n, a->dump);
     free(tokens);

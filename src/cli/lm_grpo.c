@@ -123,7 +123,8 @@ static genc_status run(genc_ctx *ctx, void *args) {
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", a->out);
     snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", a->out);
     genc_train_state st = {.data_seed = (uint64_t)a->seed, .best_metric = INFINITY};
-    genc_status s = genc_task_flags_apply(ctx, &a->tf, &j->task, &j->cfg.reward);
+    genc_status s = genc_cli_out_dir(ctx, a->out);
+    if (!s) s = genc_task_flags_apply(ctx, &a->tf, &j->task, &j->cfg.reward);
     if (!s) s = genc_grpo_agg_parse(ctx, a->agg, &j->cfg.agg);
     if (!s) s = genc_grpo_template_parse(ctx, a->tmpl, &j->cfg.template_kind);
     if (!s) s = genc_sampler_check(ctx, &j->cfg.sampler);
@@ -161,7 +162,7 @@ static genc_status run(genc_ctx *ctx, void *args) {
                                              .warmup = (int64_t)(a->warmup_frac * (double)a->steps)}};
         j->heldout = &eval_set;
         genc_train_hooks h = {.user = j, .step_loss = step_loss, .evaluate = evaluate, .after_step = after_step};
-        s = genc_train_run(ctx, &tc, &policy.params, &o, &h, &st);
+        s = genc_cli_train_run(ctx, &tc, &policy.params, &o, &h, &st);
         if (!s) printf("best held-out pass@1 %.1f%% after %lld steps; wrote %s\n", -100 * st.best_metric,
                        (long long)st.step, ckpt);
     }

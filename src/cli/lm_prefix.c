@@ -71,6 +71,7 @@ static genc_status train(genc_ctx *ctx, trainee *tr, const genc_params *p, const
     genc_status s = !in || !tgt ? genc_error(ctx, GENC_ENOMEM, "out of memory for a batch") : GENC_OK;
     if (!s) s = genc_optim_init(ctx, &o, p, &oc);
     double loss = 0, avg = 0;
+    genc_cli_polling = 1;
     for (int64_t step = 0; !s && step < a->steps && !genc_cli_stop; step++) {
         genc_zero_grad(p);
         s = train_step(ctx, tr, e, a, step, in, tgt, &loss);
@@ -80,6 +81,7 @@ static genc_status train(genc_ctx *ctx, trainee *tr, const genc_params *p, const
         if (!s && ((step + 1) % 50 == 0 || step + 1 == a->steps))
             fprintf(stderr, "step %lld/%lld  loss %.4f (avg %.4f)\n", (long long)step + 1, (long long)a->steps, loss, avg);
     }
+    genc_cli_polling = 0;
     if (!s) genc_optim_free(&o);
     free(in), free(tgt);
     return s;

@@ -100,6 +100,9 @@ static genc_status prefix_generate(genc_ctx *ctx, genc_lm *m, const sample_args 
     if (a->speculative) return genc_error(ctx, GENC_EINVAL, "--prefix: expected no --speculative with a prefix");
     genc_status s = genc_lm_prefix_load(ctx, a->prefix, m, pre);
     if (!s && cf->max_new > m->cfg.max_seq - *plen - pre->len) cf->max_new = m->cfg.max_seq - *plen - pre->len;
+    if (!s && cf->max_new >= 1 && cf->max_new < a->max_tokens)
+        fprintf(stderr, "note: --max-tokens capped at %lld by the model's %d positions (prefix %lld + prompt %lld)\n",
+                (long long)cf->max_new, m->cfg.max_seq, (long long)pre->len, (long long)*plen);
     if (!s && cf->max_new < 1)
         s = genc_error(ctx, GENC_EINVAL, "--prefix: the prefix (%lld slots) and prompt leave no room in %d positions",
                        (long long)pre->len, m->cfg.max_seq);
@@ -129,7 +132,7 @@ static genc_status run_sample(genc_ctx *ctx, void *args) {
                           .sampler = {a->temperature, a->top_k, a->top_p}, .eos_id = tok ? genc_tokenizer_special(tok, "<|eos|>") : -1,
                           .pad_id = 0, .tok = tok, .stops = (const char *const *)stops, .n_stops = n_stops,
                           .on_token = stream_token, .speculative = a->speculative};
-    if (!s && cf.max_new < a->max_tokens)
+    if (!s && !a->prefix && cf.max_new < a->max_tokens) /* with --prefix, prefix_generate says it */
         fprintf(stderr, "note: --max-tokens capped at %lld by the model's %d positions\n", (long long)cf.max_new, m.cfg.max_seq);
     const int32_t *prompts[1] = {ids};
     genc_gen_result r = {0};

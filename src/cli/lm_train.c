@@ -145,7 +145,8 @@ static genc_status run(genc_ctx *ctx, void *args) {
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", a->out);
     snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", a->out);
     snprintf(png, sizeof png, "%s/loss.png", a->out);
-    genc_status s = !files || !n_files ? genc_error(ctx, GENC_EINVAL, "--data: expected text files, found \"%s\"", a->data) : 0;
+    genc_status s = genc_cli_out_dir(ctx, a->out);
+    if (!s && (!files || !n_files)) s = genc_error(ctx, GENC_EINVAL, "--data: expected text files, found \"%s\"", a->data);
     if (!s) s = apply_model_flags(ctx, mf, &c);
     if (!s) s = tokenizer_for(ctx, a, files, n_files, &tok);
     if (!s && mf->vocab < 0) c.vocab_size = genc_tokenizer_vocab_size(tok);
@@ -183,7 +184,7 @@ static genc_status run(genc_ctx *ctx, void *args) {
                                 .schedule = {.kind = GENC_LR_COSINE, .lr = a->lr, .min_lr = a->min_lr,
                                              .warmup = a->warmup, .total = a->steps}};
         genc_train_hooks h = {.user = &job, .step_loss = step_loss, .evaluate = evaluate, .after_step = after_step};
-        s = genc_train_run(ctx, &tc, &m.params, &o, &h, &st);
+        s = genc_cli_train_run(ctx, &tc, &m.params, &o, &h, &st);
         if (!s && st.step < a->steps) printf("stopped at step %lld of %lld; continue with --resume\n", (long long)st.step, (long long)a->steps);
         else if (!s) printf("best validation loss %.4f (perplexity %.2f) after %lld steps; wrote %s\n", st.best_metric,
                             exp(st.best_metric), (long long)st.step, ckpt);

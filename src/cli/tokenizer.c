@@ -21,23 +21,7 @@ static int usage_error(const char *cmd, const char *what) {
 }
 
 static genc_status read_file(genc_ctx *ctx, const char *path, uint8_t **buf, size_t *n) {
-    *buf = NULL, *n = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return genc_error(ctx, GENC_EIO, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 16, len = 0, got;
-    uint8_t *b = malloc(cap);
-    while (b && (got = fread(b + len, 1, cap - len, f)) > 0) {
-        len += got;
-        uint8_t *nb = len == cap ? realloc(b, cap *= 2) : b;
-        if (!nb) free(b);
-        b = nb;
-    }
-    genc_status s = !b ? genc_error(ctx, GENC_ENOMEM, "%s: out of memory", path)
-                  : ferror(f) ? genc_error(ctx, GENC_EIO, "%s: cannot read: %s", path, strerror(errno)) : GENC_OK;
-    fclose(f);
-    if (s) free(b);
-    else *buf = b, *n = len;
-    return s;
+    return genc_file_read_all(ctx, path, GENC_TEXT_MAX_BYTES, buf, n);
 }
 
 /* Split a comma-separated list in place; NULL when an entry is empty. */

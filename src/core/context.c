@@ -31,6 +31,7 @@ genc_ctx *genc_ctx_new(void) {
     ctx->grad_enabled = true;
     ctx->threads = omp_get_max_threads();
     ctx->rng_seed = 0x5eed;
+    ctx->param_budget = -1;
     return ctx;
 }
 
@@ -98,6 +99,12 @@ genc_status genc_ctx_status(const genc_ctx *ctx) { return ctx->status; }
 void genc_clear_error(genc_ctx *ctx) {
     ctx->status = GENC_OK;
     ctx->msg[0] = 0;
+}
+
+void genc_param_budget(genc_ctx *ctx, int64_t max_values, const char *label) {
+    ctx->param_budget = max_values < 0 ? -1 : max_values;
+    ctx->param_used = 0;
+    snprintf(ctx->budget_label, sizeof ctx->budget_label, "%s", label ? label : "(model file)");
 }
 
 /* OpenBLAS is the OpenMP build, so omp_set_num_threads governs its GEMMs too, and inside

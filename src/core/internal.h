@@ -21,6 +21,8 @@ struct genc_ctx {
     genc_node *tape;     /* the last recorded node; nodes link to their predecessor */
     int64_t tape_len;
     uint64_t rng_seed, rng_offset;
+    int64_t param_budget, param_used; /* genc_param_budget: values left to a loading model */
+    char budget_label[256];
 };
 
 /* Loop-parallel threshold: below this many elements a kernel runs on one thread. */

@@ -24,7 +24,7 @@ char *genc_classifier_config_json(const genc_classifier_config *c) {
 }
 
 genc_status genc_classifier_config_parse(genc_ctx *ctx, const char *json, const char *label, genc_classifier_config *c) {
-    json_error_t err;
+    json_error_t err = {.text = ""};
     json_t *j = json ? json_loads(json, 0, &err) : NULL;
     const char *arch = "";
     int bad = !j || json_unpack_ex(j, &err, JSON_STRICT, "{s:s, s:i, s:i, s:i, s:[i,i], s:i, s:F}", "arch", &arch, "rows",
@@ -33,8 +33,12 @@ genc_status genc_classifier_config_parse(genc_ctx *ctx, const char *json, const 
     if (!bad) {
         c->arch = !strcmp(arch, "mlp") ? GENC_CLS_MLP : GENC_CLS_CONVNET;
         bad = (strcmp(arch, "mlp") && strcmp(arch, "convnet")) || c->rows < 4 || c->cols < 4 || c->rows % 4 ||
-              c->cols % 4 || c->classes < 2 || c->channels[0] < 1 || c->channels[1] < 1 || c->hidden < 1 ||
-              c->dropout < 0 || c->dropout >= 1;
+              c->cols % 4 || c->rows > 4096 || c->cols > 4096 || c->classes < 2 || c->classes > (1 << 20) ||
+              c->channels[0] < 1 || c->channels[1] < 1 || c->channels[0] > 4096 || c->channels[1] > 4096 ||
+              c->hidden < 1 || c->hidden > (1 << 20) || !(c->dropout >= 0 && c->dropout < 1);
+        if (bad && !err.text[0])
+            snprintf(err.text, sizeof err.text, "expected rows and cols 4 .. 4096 (multiples of 4), classes 2 .. 2^20, "
+                     "channels 1 .. 4096, hidden 1 .. 2^20, dropout in [0, 1)");
     }
     json_decref(j);
     if (bad)
@@ -59,7 +63,7 @@ static genc_tensor *param(genc_ctx *ctx, genc_classifier *m, const char *name, i
 genc_status genc_classifier_init(genc_ctx *ctx, genc_classifier *m, const genc_classifier_config *cfg) {
     memset(m, 0, sizeof *m);
     m->cfg = *cfg;
-    int c1 = cfg->channels[0], c2 = cfg->channels[1], h = cfg->hidden, in = cfg->rows * cfg->cols;
+    int64_t c1 = cfg->channels[0], c2 = cfg->channels[1], h = cfg->hidden, in = (int64_t)cfg->rows * cfg->cols;
     if (cfg->arch == GENC_CLS_CONVNET) {
         int64_t flat = (int64_t)c2 * (cfg->rows / 4) * (cfg->cols / 4);
         m->conv1_w = P4("conv1.weight", c1, 1, 5, 5, 25), m->conv1_b = P1("conv1.bias", c1, 25);

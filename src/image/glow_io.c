@@ -89,7 +89,9 @@ genc_status genc_glow_load(genc_ctx *ctx, const char *path, genc_glow *m) {
     if (s) return s;
     genc_glow_config c;
     s = genc_glow_config_parse(ctx, genc_st_meta(f, "config"), path, &c);
+    if (!s) genc_checkpoint_param_budget(ctx, f);
     if (!s) s = genc_glow_init(ctx, m, &c);
+    genc_param_budget(ctx, -1, NULL);
     if (!s) s = genc_checkpoint_load(ctx, f, &m->params, NULL, NULL);
     for (int l = 0; !s && l < c.levels; l++)
         for (int k = 0; !s && k < c.steps; k++) s = load_fixed(ctx, f, path, &m->lev[l].steps[k], l, k);

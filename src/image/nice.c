@@ -302,7 +302,9 @@ genc_status genc_nice_load(genc_ctx *ctx, const char *path, genc_nice *m) {
     if (s) return s;
     genc_nice_config c;
     s = genc_nice_config_parse(ctx, genc_st_meta(f, "config"), path, &c);
+    if (!s) genc_checkpoint_param_budget(ctx, f);
     if (!s) s = genc_nice_init(ctx, m, &c);
+    genc_param_budget(ctx, -1, NULL);
     if (!s) s = genc_checkpoint_load(ctx, f, &m->params, NULL, NULL);
     if (!s) s = check_perm(ctx, f, path, m);
     if (s) genc_nice_free(m);

@@ -72,7 +72,9 @@ genc_status genc_unet_load_st(genc_ctx *ctx, const genc_st *f, const char *label
     bool found = false;
     genc_unet_config c;
     genc_status s = genc_unet_config_from_meta(ctx, genc_st_meta(f, "config"), label, &c, NULL);
+    if (!s) genc_checkpoint_param_budget(ctx, f);
     if (!s) s = genc_unet_init(ctx, m, &c);
+    genc_param_budget(ctx, -1, NULL);
     if (!s) s = genc_checkpoint_load(ctx, f, &m->params, NULL, NULL);
     if (!s && ema) s = genc_unet_ema_read(ctx, f, &m->params, NULL, &found);
     if (s && m->res) genc_unet_free(m);

@@ -23,11 +23,16 @@ typedef struct {
 static genc_status idx_open(genc_ctx *ctx, idx_file *f, const char *path) {
     f->path = path;
     f->got = 0;
+    int fd; /* regular files only: a FIFO or device is refused, never waited on */
+    int64_t size;
+    if (genc_file_open(ctx, path, &fd, &size)) return genc_ctx_status(ctx);
     errno = 0;
-    f->gz = gzopen(path, "rb");
-    if (!f->gz)
+    f->gz = gzdopen(fd, "rb");
+    if (!f->gz) {
+        close(fd);
         return genc_error(ctx, GENC_EIO, "%s: cannot open IDX file: %s", path,
                           errno ? strerror(errno) : "out of memory");
+    }
     return GENC_OK;
 }
 

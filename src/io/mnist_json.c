@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define MNIST_SIDE 28
 #define MNIST_PIXELS (MNIST_SIDE * MNIST_SIDE)
@@ -76,6 +77,12 @@ static void parse_digit(const char *dir, int digit, digit_part *p) {
     char path[4096], what[300];
     if (snprintf(path, sizeof path, "%s/%d.json", dir, digit) >= (int)sizeof path) {
         fail(p, GENC_EINVAL, "mnist json", "directory name too long");
+        return;
+    }
+    struct stat sb; /* a FIFO or device is refused before jansson's blocking fopen */
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+        fail(p, GENC_EIO, path, S_ISDIR(sb.st_mode) ? "expected a regular file, found a directory"
+                                                    : "expected a regular file, found a FIFO, device or socket");
         return;
     }
     json_error_t err;

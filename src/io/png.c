@@ -61,11 +61,13 @@ static bool encode(FILE *fp, const uint8_t *pix, int width, int height, int chan
 static genc_status write_atomic(genc_ctx *ctx, const char *path, const uint8_t *pix, int width,
                                 int height, int channels) {
     char tmp[4200];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
-        return genc_error(ctx, GENC_EINVAL, "%.64s...: path too long", path);
-    FILE *fp = fopen(tmp, "wb");
-    if (!fp)
-        return genc_error(ctx, GENC_EIO, "%s: cannot create %s: %s", path, tmp, strerror(errno));
+    int fd;
+    if (genc_file_create_tmp(ctx, path, tmp, sizeof tmp, &fd)) return genc_ctx_status(ctx);
+    FILE *fp = fdopen(fd, "wb");
+    if (!fp) {
+        close(fd), unlink(tmp);
+        return genc_error(ctx, GENC_ENOMEM, "%s: cannot open %s: out of memory", path, tmp);
+    }
     png_failure fail = {.msg = ""};
     bool ok = encode(fp, pix, width, height, channels, &fail);
     if (!ok) {
@@ -159,6 +161,10 @@ genc_status genc_png_read_cells(genc_ctx *ctx, const char *path, int rows, int c
     *got = 0;
     if (rows < 1 || cols < 1 || rows > PNG_MAX_SIDE || cols > PNG_MAX_SIDE)
         return genc_error(ctx, GENC_EINVAL, "%s: image size %dx%d to read is not in 1..%d", path, cols, rows, PNG_MAX_SIDE);
+    int fd; /* a FIFO or device never reaches libpng's blocking fopen */
+    int64_t size;
+    if (genc_file_open(ctx, path, &fd, &size)) return genc_ctx_status(ctx);
+    close(fd);
     png_image im;
     memset(&im, 0, sizeof im);
     im.version = PNG_IMAGE_VERSION;

@@ -1,5 +1,6 @@
-/* genc safetensors reader and writer. The reader loads a whole file (or a copied buffer),
- * validates the header completely before handing out anything, and converts tensors to
+/* genc safetensors reader and writer. The reader opens only regular files (never blocking on
+ * a FIFO), reads and validates the header completely before it allocates or reads the tensor
+ * data (only up to the last tensor's end), and converts tensors to
  * float/double on request; the writer buffers tensors and saves them atomically
  * (temporary file, fsync, rename, directory fsync). JSON is handled by jansson. */
 #include "genc/safetensors.h"
@@ -301,40 +302,38 @@ static genc_status check_prefix(genc_ctx *ctx, const char *label, const unsigned
     return GENC_OK;
 }
 
-/* A genc_st with room for a `total`-byte file placed so that its data section (after
- * 8 + hlen bytes) starts DATA_ALIGN-aligned; returns where the file goes. */
-static unsigned char *st_alloc(genc_ctx *ctx, const char *label, uint64_t total, uint64_t hlen,
-                               genc_st **out) {
+/* An empty genc_st labelled `label` whose data section will be `data_len` bytes. */
+static genc_st *st_new(genc_ctx *ctx, const char *label, uint64_t data_len) {
     genc_st *st = calloc(1, sizeof *st);
-    size_t lab = strlen(label ? label : "(memory)");
+    size_t lab = strlen(label);
     if (st) st->label = malloc(lab + 1);
-    if (st && st->label) memcpy(st->label, label ? label : "(memory)", lab + 1);
-    if (st && st->label && total <= SIZE_MAX - 2 * DATA_ALIGN)
-        st->mem = malloc((size_t)total + 2 * DATA_ALIGN);
-    if (!st || !st->label || !st->mem) {
+    if (!st || !st->label) {
         genc_st_close(st);
-        genc_error(ctx, GENC_ENOMEM, "%s: out of memory for a %llu-byte file",
-                   label ? label : "(memory)", (unsigned long long)total);
+        genc_error(ctx, GENC_ENOMEM, "%s: out of memory", label);
         return NULL;
     }
-    uintptr_t base = (uintptr_t)st->mem, want = base + DATA_ALIGN + 8 + hlen;
-    want -= want % DATA_ALIGN;
-    unsigned char *file = st->mem + (want - 8 - hlen - base);
-    st->data = file + 8 + hlen;
-    st->data_len = total - 8 - hlen;
-    *out = st;
-    return file;
+    memcpy(st->label, label, lab + 1);
+    st->data_len = data_len;
+    return st;
 }
 
-static genc_status finish_open(genc_ctx *ctx, genc_st *st, const unsigned char *file,
-                               uint64_t hlen, genc_st **out) {
-    genc_status s = parse_header(ctx, st, file + 8, (size_t)hlen);
-    if (s) {
-        genc_st_close(st);
-        return s;
+/* Room for the data section, DATA_ALIGN-aligned; returns where it goes (NULL: out of memory).
+ * Only the bytes up to the last tensor's end are kept: trailing bytes are never read. */
+static unsigned char *st_data_alloc(genc_ctx *ctx, genc_st *st) {
+    uint64_t used = 0;
+    for (int i = 0; i < st->n; i++)
+        if (st->entries[i].end > used) used = st->entries[i].end;
+    st->data_len = used;
+    if (st->data_len <= SIZE_MAX - DATA_ALIGN) st->mem = malloc((size_t)st->data_len + DATA_ALIGN);
+    if (!st->mem) {
+        genc_error(ctx, GENC_ENOMEM, "%s: out of memory for %llu bytes of tensor data", st->label,
+                   (unsigned long long)st->data_len);
+        return NULL;
     }
-    *out = st;
-    return GENC_OK;
+    uintptr_t base = (uintptr_t)st->mem, want = (base + DATA_ALIGN - 1) / DATA_ALIGN * DATA_ALIGN;
+    unsigned char *data = st->mem + (want - base);
+    st->data = data;
+    return data;
 }
 
 genc_status genc_st_open_memory(genc_ctx *ctx, const void *buf, size_t len, const char *label,
@@ -346,11 +345,18 @@ genc_status genc_st_open_memory(genc_ctx *ctx, const void *buf, size_t len, cons
     uint64_t hlen;
     genc_status s = check_prefix(ctx, lab, buf, len, &hlen);
     if (s) return s;
-    genc_st *st;
-    unsigned char *file = st_alloc(ctx, lab, len, hlen, &st);
-    if (!file) return GENC_ENOMEM;
-    memcpy(file, buf, len);
-    return finish_open(ctx, st, file, hlen, out);
+    genc_st *st = st_new(ctx, lab, len - 8 - hlen);
+    if (!st) return GENC_ENOMEM;
+    s = parse_header(ctx, st, (const unsigned char *)buf + 8, (size_t)hlen);
+    unsigned char *data = s ? NULL : st_data_alloc(ctx, st);
+    if (!s && !data) s = GENC_ENOMEM;
+    if (s) {
+        genc_st_close(st);
+        return s;
+    }
+    memcpy(data, (const unsigned char *)buf + 8 + hlen, (size_t)st->data_len);
+    *out = st;
+    return GENC_OK;
 }
 
 /* read() until n bytes or end of file; returns the count read or -1 with errno. */
@@ -366,38 +372,49 @@ static ssize_t read_full(int fd, unsigned char *p, size_t n) {
     return (ssize_t)got;
 }
 
-static genc_status open_fd(genc_ctx *ctx, const char *path, int fd, genc_st **out) {
-    struct stat sb;
+static genc_status read_exact(genc_ctx *ctx, const char *path, int fd, unsigned char *p, uint64_t n,
+                              const char *what) {
+    ssize_t r = read_full(fd, p, (size_t)n);
+    if (r >= 0 && (uint64_t)r == n) return GENC_OK;
+    return genc_error(ctx, GENC_EIO, "%s: read %lld of the %llu bytes of its %s: %s", path, (long long)r,
+                      (unsigned long long)n, what, r < 0 ? strerror(errno) : "file shrank");
+}
+
+/* The header is read and validated before the data section is allocated or read, so a file
+ * whose header is bad costs its header, not its size. */
+static genc_status open_fd(genc_ctx *ctx, const char *path, int fd, uint64_t total, genc_st **out) {
     unsigned char p8[8];
-    if (fstat(fd, &sb) != 0)
-        return genc_error(ctx, GENC_EIO, "%s: cannot stat: %s", path, strerror(errno));
-    if (!S_ISREG(sb.st_mode))
-        return genc_error(ctx, GENC_EIO, "%s: expected a regular file, found a %s", path,
-                          S_ISDIR(sb.st_mode) ? "directory" : "special file");
-    uint64_t total = (uint64_t)sb.st_size, hlen;
-    ssize_t r = read_full(fd, p8, total < 8 ? (size_t)total : 8);
-    if (r < 0) return genc_error(ctx, GENC_EIO, "%s: read failed: %s", path, strerror(errno));
-    genc_status s = check_prefix(ctx, path, p8, total, &hlen);
+    uint64_t hlen;
+    genc_status s = read_exact(ctx, path, fd, p8, total < 8 ? total : 8, "length prefix");
+    if (!s) s = check_prefix(ctx, path, p8, total, &hlen);
     if (s) return s;
-    genc_st *st;
-    unsigned char *file = st_alloc(ctx, path, total, hlen, &st);
-    if (!file) return GENC_ENOMEM;
-    memcpy(file, p8, 8);
-    r = read_full(fd, file + 8, (size_t)(total - 8));
-    if (r < 0 || (uint64_t)r != total - 8) {
+    unsigned char *hdr = malloc((size_t)hlen + 1); /* hlen <= GENC_ST_MAX_HEADER */
+    if (!hdr) return genc_error(ctx, GENC_ENOMEM, "%s: out of memory for a %llu-byte header", path,
+                                (unsigned long long)hlen);
+    genc_st *st = NULL;
+    s = read_exact(ctx, path, fd, hdr, hlen, "header");
+    if (!s && !(st = st_new(ctx, path, total - 8 - hlen))) s = GENC_ENOMEM;
+    if (!s) s = parse_header(ctx, st, hdr, (size_t)hlen);
+    free(hdr);
+    unsigned char *data = s ? NULL : st_data_alloc(ctx, st);
+    if (!s && !data) s = GENC_ENOMEM;
+    if (!s) s = read_exact(ctx, path, fd, data, st->data_len, "tensor data");
+    if (s) {
         genc_st_close(st);
-        return genc_error(ctx, GENC_EIO, "%s: read %lld of %llu bytes: %s", path, (long long)r,
-                          (unsigned long long)total, r < 0 ? strerror(errno) : "file shrank");
+        return s;
     }
-    return finish_open(ctx, st, file, hlen, out);
+    *out = st;
+    return GENC_OK;
 }
 
 genc_status genc_st_open(genc_ctx *ctx, const char *path, genc_st **out) {
     if (!out || !path) return genc_error(ctx, GENC_EINVAL, "genc_st_open: path or out is NULL");
     *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return genc_error(ctx, GENC_EIO, "%s: cannot open: %s", path, strerror(errno));
-    genc_status s = open_fd(ctx, path, fd, out);
+    int fd;
+    int64_t size;
+    genc_status s = genc_file_open(ctx, path, &fd, &size);
+    if (s) return s;
+    s = open_fd(ctx, path, fd, (uint64_t)size, out);
     close(fd);
     return s;
 }
@@ -789,16 +806,15 @@ static unsigned char *writer_prefix(const genc_st_writer *w, size_t *len) {
     return head;
 }
 
-static genc_status save_to_tmp(genc_st_writer *w, const char *path, const char *tmp) {
+static genc_status save_to_tmp(genc_st_writer *w, const char *path, char *tmp, size_t tmp_cap) {
     size_t hn;
     unsigned char *head = writer_prefix(w, &hn);
     if (!head)
         return genc_error(w->ctx, GENC_ENOMEM, "%s: out of memory building the header", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
+    int fd;
+    if (genc_file_create_tmp(w->ctx, path, tmp, tmp_cap, &fd)) {
         free(head);
-        return genc_error(w->ctx, GENC_EIO, "%s: cannot create temporary file %s: %s", path, tmp,
-                          strerror(errno));
+        return genc_ctx_status(w->ctx);
     }
     int rc = write_body(w, fd, head, hn), err = errno;
     free(head);
@@ -817,8 +833,7 @@ genc_status genc_st_writer_save(genc_st_writer *w, const char *path) {
     size_t len = strlen(path) + 32;
     char *tmp = malloc(len);
     if (!tmp) return genc_error(w->ctx, GENC_ENOMEM, "%s: out of memory", path);
-    snprintf(tmp, len, "%s.tmp.%ld", path, (long)getpid());
-    genc_status s = save_to_tmp(w, path, tmp);
+    genc_status s = save_to_tmp(w, path, tmp, len);
     if (!s && rename(tmp, path) != 0) {
         s = genc_error(w->ctx, GENC_EIO, "%s: cannot rename %s over it: %s", path, tmp,
                        strerror(errno));

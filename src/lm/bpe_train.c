@@ -264,33 +264,9 @@ genc_status genc_tokenizer_train_memory(genc_ctx *ctx, const uint8_t *text, size
     return s;
 }
 
-/* Read a whole file (regular or not) into *buf. */
+/* Read a whole text file into *buf: a regular file of at most GENC_TEXT_MAX_BYTES. */
 static genc_status read_all(genc_ctx *ctx, const char *path, uint8_t **buf, size_t *n) {
-    *buf = NULL, *n = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return genc_error(ctx, GENC_EIO, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 20, len = 0;
-    uint8_t *b = malloc(cap);
-    genc_status s = b ? GENC_OK : genc_error(ctx, GENC_ENOMEM, "%s: out of memory", path);
-    while (!s) {
-        if (len == cap) {
-            uint8_t *nb = realloc(b, cap * 2);
-            if (!nb) s = genc_error(ctx, GENC_ENOMEM, "%s: out of memory after %zu bytes", path, len);
-            else b = nb, cap *= 2;
-            if (s) break;
-        }
-        size_t got = fread(b + len, 1, cap - len, f);
-        len += got;
-        if (got == 0 && ferror(f)) s = genc_error(ctx, GENC_EIO, "%s: cannot read: %s", path, strerror(errno));
-        if (got == 0) break;
-    }
-    fclose(f);
-    if (s) {
-        free(b);
-        return s;
-    }
-    *buf = b, *n = len;
-    return GENC_OK;
+    return genc_file_read_all(ctx, path, GENC_TEXT_MAX_BYTES, buf, n);
 }
 
 genc_status genc_tokenizer_train(genc_ctx *ctx, const char *const *files, int n_files, int vocab_size,

@@ -49,23 +49,30 @@ genc_status genc_lm_config_check(genc_ctx *ctx, const genc_lm_config *c) {
     REQUIRE(c->dim >= 2 && c->dim <= 65536, "hidden_size: expected 2 .. 65536, found %d", c->dim);
     REQUIRE(c->n_layers >= 1 && c->n_layers <= 1024, "num_hidden_layers: expected 1 .. 1024, found %d", c->n_layers);
     REQUIRE(c->n_heads >= 1 && c->n_heads <= 1024, "num_attention_heads: expected 1 .. 1024, found %d", c->n_heads);
-    REQUIRE(c->max_seq >= 2, "max_position_embeddings: expected >= 2, found %d", c->max_seq);
-    REQUIRE(c->q_lora_rank >= 0, "q_lora_rank: expected >= 0, found %d", c->q_lora_rank);
-    REQUIRE(c->kv_lora_rank >= 1, "kv_lora_rank: expected >= 1, found %d", c->kv_lora_rank);
-    REQUIRE(c->qk_nope_dim >= 1 && c->v_dim >= 1, "qk_nope_head_dim and v_head_dim must be >= 1 (found %d, %d)",
+    REQUIRE(c->max_seq >= 2 && c->max_seq <= (1 << 20), "max_position_embeddings: expected 2 .. 2^20, found %d",
+            c->max_seq);
+    REQUIRE(c->q_lora_rank >= 0 && c->q_lora_rank <= 65536, "q_lora_rank: expected 0 .. 65536, found %d", c->q_lora_rank);
+    REQUIRE(c->kv_lora_rank >= 1 && c->kv_lora_rank <= 65536, "kv_lora_rank: expected 1 .. 65536, found %d",
+            c->kv_lora_rank);
+    REQUIRE(c->qk_nope_dim >= 1 && c->v_dim >= 1 && c->qk_nope_dim <= 4096 && c->v_dim <= 4096,
+            "qk_nope_head_dim and v_head_dim: expected 1 .. 4096, found %d, %d",
             c->qk_nope_dim, c->v_dim);
-    REQUIRE(c->qk_rope_dim >= 2 && c->qk_rope_dim % 2 == 0, "qk_rope_head_dim: expected an even number >= 2, found %d",
+    REQUIRE(c->qk_rope_dim >= 2 && c->qk_rope_dim <= 4096 && c->qk_rope_dim % 2 == 0,
+            "qk_rope_head_dim: expected an even number in 2 .. 4096, found %d",
             c->qk_rope_dim);
     REQUIRE(c->rope_theta > 1, "rope_theta: expected > 1, found %g", c->rope_theta);
     REQUIRE(c->norm_eps > 0 && c->norm_eps < 1, "rms_norm_eps: expected in (0, 1), found %g", c->norm_eps);
-    REQUIRE(c->n_dense_layers >= 0, "first_k_dense_replace: expected >= 0, found %d", c->n_dense_layers);
-    REQUIRE(c->dense_inter >= 1, "intermediate_size: expected >= 1, found %d", c->dense_inter);
+    REQUIRE(c->n_dense_layers >= 0 && c->n_dense_layers <= 1024, "first_k_dense_replace: expected 0 .. 1024, found %d",
+            c->n_dense_layers);
+    REQUIRE(c->dense_inter >= 1 && c->dense_inter <= (1 << 20), "intermediate_size: expected 1 .. 2^20, found %d",
+            c->dense_inter);
     REQUIRE(c->mtp_depth >= 0 && c->mtp_depth <= 8, "num_nextn_predict_layers: expected 0 .. 8, found %d", c->mtp_depth);
     REQUIRE(c->mtp_lambda >= 0, "genc_mtp_lambda: expected >= 0, found %g", c->mtp_lambda);
     if (c->n_routed == 0) return GENC_OK;
     REQUIRE(c->n_routed >= 2 && c->n_routed <= 4096, "n_routed_experts: expected 0 or 2 .. 4096, found %d", c->n_routed);
-    REQUIRE(c->n_shared >= 0, "n_shared_experts: expected >= 0, found %d", c->n_shared);
-    REQUIRE(c->moe_inter >= 1, "moe_intermediate_size: expected >= 1, found %d", c->moe_inter);
+    REQUIRE(c->n_shared >= 0 && c->n_shared <= 64, "n_shared_experts: expected 0 .. 64, found %d", c->n_shared);
+    REQUIRE(c->moe_inter >= 1 && c->moe_inter <= (1 << 20), "moe_intermediate_size: expected 1 .. 2^20, found %d",
+            c->moe_inter);
     REQUIRE(c->n_groups >= 1 && c->n_routed % c->n_groups == 0,
             "n_group: %d does not divide n_routed_experts %d", c->n_groups, c->n_routed);
     REQUIRE(c->topk_groups >= 1 && c->topk_groups <= c->n_groups, "topk_group: expected 1 .. n_group (%d), found %d",

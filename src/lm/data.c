@@ -8,27 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Text is bounded: a regular file of at most GENC_TEXT_MAX_BYTES (never /dev/zero or a FIFO). */
 static genc_status read_file(genc_ctx *ctx, const char *path, uint8_t **buf, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return genc_error(ctx, GENC_EIO, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 16, len = 0;
-    uint8_t *b = malloc(cap);
-    while (b) {
-        len += fread(b + len, 1, cap - len, f);
-        if (len < cap) break;
-        uint8_t *nb = realloc(b, cap *= 2);
-        if (!nb) free(b);
-        b = nb;
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (!b) return genc_error(ctx, GENC_ENOMEM, "%s: out of memory", path);
-    if (err) {
-        free(b);
-        return genc_error(ctx, GENC_EIO, "%s: read error", path);
-    }
-    *buf = b, *n = len;
-    return GENC_OK;
+    return genc_file_read_all(ctx, path, GENC_TEXT_MAX_BYTES, buf, n);
 }
 
 /* Append ids to the stream, growing it. */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void genc_lm_examples_free(genc_lm_examples *e) {
     for (int64_t i = 0; i < e->n; i++) free(e->ex[i].ids), free(e->ex[i].output);
@@ -47,9 +48,15 @@ static genc_status parse_line(genc_ctx *ctx, genc_tokenizer *tok, const char *pa
 
 genc_status genc_lm_examples_load(genc_ctx *ctx, genc_tokenizer *tok, const char *path, int64_t limit,
                                   genc_lm_examples *e) {
-    FILE *f = fopen(path, "r");
     memset(e, 0, sizeof *e);
-    if (!f) return genc_error(ctx, GENC_EIO, "%s: cannot open the JSON-lines file", path);
+    int fd;
+    int64_t size;
+    if (genc_file_open(ctx, path, &fd, &size)) return genc_ctx_status(ctx);
+    FILE *f = fdopen(fd, "r");
+    if (!f) {
+        close(fd);
+        return genc_error(ctx, GENC_ENOMEM, "%s: out of memory opening the JSON-lines file", path);
+    }
     char *line = NULL;
     size_t cap = 0, room = 0;
     genc_status s = GENC_OK;

@@ -93,8 +93,10 @@ genc_status genc_lm_prefix_load(genc_ctx *ctx, const char *path, const genc_lm *
     genc_status s = genc_st_open(ctx, path, &f);
     if (!s) s = check_identity(ctx, f, path, m, &hash);
     const genc_st_entry *e = s ? NULL : genc_st_find(f, "prefix");
-    if (!s && (!e || e->ndim != 3))
-        s = genc_error(ctx, GENC_EFORMAT, "%s: expected a 3-d tensor \"prefix\", found %s", path, e ? "another shape" : "none");
+    int64_t want_w = (int64_t)m->cfg.kv_lora_rank + m->cfg.qk_rope_dim;
+    if (!s && (!e || e->ndim != 3 || e->shape[0] != m->cfg.n_layers || e->shape[2] != want_w)) /* before allocating */
+        s = genc_error(ctx, GENC_EFORMAT, "%s: expected a tensor \"prefix\" of shape [%d, len, %lld] (this base model), "
+                       "found %s", path, m->cfg.n_layers, (long long)want_w, e ? "another shape" : "none");
     if (!s && prefix_alloc(ctx, m, e->shape[1], hash, out)) s = genc_error_prefix(ctx, true, "%s", path);
     int64_t shape[3] = {out->n_layers, out->len, width(out)}, n = shape[0] * shape[1] * shape[2];
     float *buf = s ? NULL : malloc((size_t)n * sizeof *buf);

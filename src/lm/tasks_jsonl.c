@@ -4,8 +4,10 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *json_kind(const json_t *v) {
     switch (json_typeof(v)) {
@@ -127,8 +129,14 @@ static genc_status parse_line(const where *w, const char *buf, size_t len, genc_
 
 genc_status genc_task_set_load_jsonl(genc_ctx *ctx, const char *path, genc_task_set *out) {
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
-    if (!f) return genc_error(ctx, GENC_EIO, "%s: cannot open: %s", path, strerror(errno));
+    int fd;
+    int64_t size;
+    if (genc_file_open(ctx, path, &fd, &size)) return genc_ctx_status(ctx);
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return genc_error(ctx, GENC_ENOMEM, "%s: out of memory opening it", path);
+    }
     where w = {ctx, path, 0};
     char *buf = NULL;
     size_t cap = 0;

@@ -55,6 +55,11 @@ static genc_status add_moments(genc_st_writer *w, const genc_params *p, const ge
 genc_status genc_checkpoint_save(genc_ctx *ctx, const char *path, const genc_params *p, const genc_optim *optim,
                                  const char *config_json, const genc_train_state *state, genc_ckpt_extra_fn extra,
                                  void *extra_user) {
+    int64_t at;
+    const genc_tensor *bad = genc_params_nonfinite(p, &at);
+    if (bad) /* a diverged model never replaces a good file */
+        return genc_error(ctx, GENC_EINVAL, "%s: not saved: parameter \"%s\" is %g at index %lld (the model diverged)",
+                          path, bad->name, (double)bad->data[at], (long long)at);
     genc_st_writer *w = genc_st_writer_new(ctx);
     if (!w) return genc_ctx_status(ctx);
     genc_status s = genc_st_writer_meta(w, "format", "genc-1");
@@ -80,6 +85,21 @@ genc_status genc_checkpoint_save(genc_ctx *ctx, const char *path, const genc_par
     free(sj);
     genc_st_writer_free(w);
     return s;
+}
+
+/* Side-car tensors and optimiser moments: in a checkpoint but not parameters. */
+static bool is_side_car(const char *name) {
+    return !strncmp(name, "tokenizer.", 10) || !strncmp(name, "extra.", 6) || !strncmp(name, "optim.m.", 8) ||
+           !strncmp(name, "optim.v.", 8);
+}
+
+void genc_checkpoint_param_budget(genc_ctx *ctx, const genc_st *st) {
+    int64_t values = 0;
+    for (int i = 0; i < genc_st_count(st); i++) {
+        const genc_st_entry *e = genc_st_at(st, i);
+        if (!is_side_car(e->name)) values += (int64_t)((e->end - e->begin) / genc_dtype_size(e->dtype));
+    }
+    genc_param_budget(ctx, values, genc_st_label(st));
 }
 
 /* Every tensor in the file must be a parameter or an optimiser moment of one. */
@@ -173,6 +193,12 @@ genc_status genc_checkpoint_load(genc_ctx *ctx, const genc_st *st, const genc_pa
         genc_tensor *t = p->t[i];
         s = genc_st_read_f32(ctx, st, t->name, (float *)t->data, t->ndim, t->shape);
     }
+    int64_t at;
+    const genc_tensor *bad = s ? NULL : genc_params_nonfinite(p, &at);
+    if (bad)
+        s = genc_error(ctx, GENC_EFORMAT, "%s: tensor \"%s\" holds %g at index %lld: the weights are not finite (a "
+                       "diverged run?), refusing to use them", genc_st_label(st), bad->name, (double)bad->data[at],
+                       (long long)at);
     if (!s && optim) s = load_optim(ctx, st, p, optim);
     if (!s && state) s = load_state(ctx, st, state);
     return s;

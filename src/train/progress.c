@@ -124,6 +124,59 @@ genc_status genc_metrics_log_json(genc_metrics *m, json_t *obj) {
     return write_line(m, obj);
 }
 
+/* Keep the lines a resumed run's checkpoint covers: those without a "step", or with a step
+ * <= `step`; a torn last line (a writer killed mid-line) goes too. Rewritten atomically. */
+genc_status genc_metrics_rewind(genc_metrics *m, int64_t step) {
+    if (!m) return GENC_OK;
+    uint8_t *buf;
+    size_t n;
+    if (fflush(m->f) != 0) return genc_error(m->ctx, GENC_EIO, "%s: cannot write the metrics log", m->path);
+    genc_status s = genc_file_read_all(m->ctx, m->path, 0, &buf, &n);
+    if (s) return s;
+    char tmp[1100];
+    int fd;
+    size_t out = 0, dropped = 0;
+    for (char *line = (char *)buf, *end; line < (char *)buf + n; line = end + 1) {
+        end = memchr(line, '\n', (size_t)((char *)buf + n - line));
+        if (!end) { /* torn */
+            dropped++;
+            break;
+        }
+        json_t *o = json_loadb(line, (size_t)(end - line), 0, NULL), *st = json_object_get(o, "step");
+        bool keep = o && (!st || (json_is_integer(st) && json_integer_value(st) <= step));
+        json_decref(o);
+        if (!keep) {
+            dropped++;
+            continue;
+        }
+        memmove(buf + out, line, (size_t)(end - line) + 1);
+        out += (size_t)(end - line) + 1;
+    }
+    if (!dropped) {
+        free(buf);
+        return GENC_OK;
+    }
+    s = genc_file_create_tmp(m->ctx, m->path, tmp, sizeof tmp, &fd);
+    bool ok = !s;
+    for (size_t done = 0; ok && done < out;) {
+        ssize_t w = write(fd, buf + done, out - done);
+        if (w < 0 && errno == EINTR) continue;
+        ok = w > 0;
+        if (ok) done += (size_t)w;
+    }
+    free(buf);
+    if (!s) {
+        ok = ok && fsync(fd) == 0;
+        ok = close(fd) == 0 && ok;
+        ok = ok && rename(tmp, m->path) == 0;
+        if (!ok) unlink(tmp);
+    }
+    FILE *f = ok ? fopen(m->path, "a") : NULL;
+    if (!s && !f) s = genc_error(m->ctx, GENC_EIO, "%s: cannot rewrite the metrics log: %s", m->path, strerror(errno));
+    if (f) fclose(m->f), m->f = f;
+    return s;
+}
+
 void genc_metrics_close(genc_metrics *m) {
     if (!m) return;
     fclose(m->f);

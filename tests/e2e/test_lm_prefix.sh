@@ -53,6 +53,11 @@ grep -Eq '^first held-out: want " Aromi serves Italian food\.", got " [A-Z][a-z]
 "$genc" lm sample --checkpoint "$ck" --prefix "$tmp/p.safetensors" --prompt "name[Loch] food[Chinese] =>" \
     --max-tokens 10 --temperature 0 --threads 2 >"$tmp/s.out" 2>"$tmp/s.err" && ok || bad "sample --prefix failed: $(cat "$tmp/s.err")"
 grep -q 'tokens in' "$tmp/s.err" && ok || bad "no summary line"
+# --max-tokens past the context: the cap is said, counting the prefix (not the prompt alone)
+"$genc" lm sample --checkpoint "$ck" --prefix "$tmp/p.safetensors" --prompt "name[Loch] food[Chinese] =>" \
+    --max-tokens 16777216 --temperature 0 --threads 2 >/dev/null 2>"$tmp/cap.err" || bad "capped sample failed"
+grep -q "note: --max-tokens capped at .* (prefix 5 + prompt" "$tmp/cap.err" && [ "$(grep -c 'note:' "$tmp/cap.err")" -eq 1 ] \
+    && ok || bad "no single cap note with the prefix: $(cat "$tmp/cap.err")"
 # --stop with a prefix: the same greedy text, ending where the stop string first begins
 text=$(cat "$tmp/s.out") stop=$(cut -c4-6 "$tmp/s.out" | head -1)
 if [ ${#stop} -eq 3 ]; then

@@ -3,7 +3,10 @@
  * first byte picks the parser (its value mod 8: '0'..'6' in the seeds, 7 is the diffusion one
  * again), the rest is the JSON text. Any input must either be refused with one
  * non-empty line that starts with the label, or parse into a config that writes back to JSON
- * which parses again and writes back to the same text. Broken invariants abort. */
+ * which parses again and writes back to the same text, and whose model, built under a bound
+ * of 2^16 parameter values (genc_param_budget, as a loader bounds it by the values its file
+ * holds), either builds within the bound or is refused with one line: a config never makes
+ * a loader allocate beyond the file. Broken invariants abort. */
 #include "genc/core.h"
 #include "genc/flow.h"
 #include "genc/glow.h"
@@ -40,6 +43,46 @@ static genc_status parse_and_write(genc_ctx *ctx, int k, const char *json, void 
     return s;
 }
 
+#define BUDGET ((int64_t)1 << 16)
+
+/* Build the model of the config that parser k accepted, under the loaders' bound. */
+static void build_bounded(genc_ctx *ctx, int k, void *cfg) {
+    union {
+        genc_lm lm;
+        genc_unet unet;
+        genc_nice nice;
+        genc_glow glow;
+        genc_classifier cls;
+    } m;
+    memset(&m, 0, sizeof m);
+    genc_param_budget(ctx, BUDGET, "fuzz");
+    genc_status s;
+    const genc_params *p = NULL;
+    switch (k) {
+    case 0: s = genc_lm_init(ctx, &m.lm, cfg, 0.02); p = &m.lm.params; break;
+    case 1: case 2: s = genc_unet_init(ctx, &m.unet, cfg); p = &m.unet.params; break;
+    case 3: s = genc_nice_init(ctx, &m.nice, cfg); p = &m.nice.params; break;
+    case 4: s = genc_glow_init(ctx, &m.glow, cfg); p = &m.glow.params; break;
+    case 5: s = genc_classifier_init(ctx, &m.cls, cfg); p = &m.cls.params; break;
+    default: s = genc_unet_init(ctx, &m.unet, &((genc_diff_config *)cfg)->unet); p = &m.unet.params;
+    }
+    genc_param_budget(ctx, -1, NULL);
+    if (s) {
+        const char *msg = genc_last_error(ctx);
+        REQUIRE(msg[0] && !strchr(msg, '\n'));
+        genc_clear_error(ctx);
+        return;
+    }
+    REQUIRE(genc_params_numel(p) <= BUDGET);
+    switch (k) {
+    case 0: genc_lm_free(&m.lm); break;
+    case 3: genc_nice_free(&m.nice); break;
+    case 4: genc_glow_free(&m.glow); break;
+    case 5: genc_classifier_free(&m.cls); break;
+    default: genc_unet_free(&m.unet);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static genc_ctx *ctx;
     if (!ctx) ctx = genc_ctx_new();
@@ -67,6 +110,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         int back = k == 2 ? 1 : k; /* the U-Net part written by case 2 is a plain U-Net config */
         REQUIRE(parse_and_write(ctx, back, first, &b, &second) == GENC_OK && second);
         REQUIRE(strcmp(first, second) == 0);
+        build_bounded(ctx, k, &a);
     }
     free(first), free(second), free(json);
     return 0;
