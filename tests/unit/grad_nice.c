@@ -7,9 +7,9 @@
  * gradient is pre-filled (gradcheck.h), so a coupling that overwrote instead of adding its
  * share would fail too.
  *
- * nice.c references two float-only functions this test never calls (checkpoint loading
- * and the dataset's permutation helper); they are defined below: the checkpoint loader
- * fails, and the permutation is a plain Fisher-Yates shuffle (NICE only needs some fixed
+ * nice.c references three float-only functions this test never calls (checkpoint loading,
+ * its parameter budget, and the dataset's permutation helper); they are defined below: the
+ * checkpoint loader fails, the budget is a no-op, and the permutation is a plain Fisher-Yates shuffle (NICE only needs some fixed
  * permutation; the gradient does not flow through it). */
 #include "genc/data.h"
 #include "genc/flow.h"
@@ -20,6 +20,8 @@ genc_status genc_checkpoint_load(genc_ctx *ctx, const genc_st *st, const genc_pa
                                  genc_train_state *state) {
     return genc_error(ctx, GENC_ESTATE, "grad_nice: checkpoints are float-only");
 }
+
+void genc_checkpoint_param_budget(genc_ctx *ctx, const genc_st *st) { (void)ctx, (void)st; }
 
 void genc_data_permutation(int64_t *perm, int64_t n, uint64_t key) {
     for (int64_t i = 0; i < n; i++) perm[i] = i;
