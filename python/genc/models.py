@@ -98,7 +98,10 @@ class LanguageModel(_CoreModule):
 
     def grpo_rollout(self, task="arith", prompts=8, group=8, max_new=64, temperature=1.0, seed=1, index=0, **kw):
         """One GRPO batch: ``group`` sampled responses for each of ``prompts`` generated
-        problems (arith or countdown), scored by genc's rule-based rewards, with
+        training problems (arith or countdown; held-out problems skipped, as ``genc lm grpo``
+        does; keywords ``ops``, ``a_digits``, ``b_digits``, ``numbers``, ``max_number``,
+        ``target_max``, ``heldout``, ``heldout_seed``, ``template`` ("r1" or "short") with the
+        CLI's defaults), scored by genc's rule-based rewards under the R1 rule, with
         group-relative advantages. ``rollouts.loss()`` is the policy objective (autograd)."""
         return self._core.grpo_rollout(task, prompts, group, max_new, temperature, seed, index, **kw)
 

@@ -882,6 +882,7 @@ static PyTypeObject LM_Type = {
 typedef struct {
     PyObject_HEAD
     PyObject *lm; /* LMObject */
+    PyObject *prompts; /* list of the problems' prompt texts */
     genc_grpo_rollouts r;
     genc_grpo_config cfg;
     bool ready;
@@ -893,6 +894,7 @@ static int roll_traverse(RollObject *r, visitproc visit, void *arg) {
 }
 static int roll_clear(RollObject *r) {
     Py_CLEAR(r->lm);
+    Py_CLEAR(r->prompts);
     return 0;
 }
 static void roll_dealloc(RollObject *r) {
@@ -938,6 +940,8 @@ static PyObject *roll_get(RollObject *r, void *which) {
         return l;
     }
     case 6: return PyLong_FromLongLong(x->rows);
+    case 7: return Py_NewRef(r->prompts ? r->prompts : Py_None);
+    case 8: return PyFloat_FromDouble(x->think_rate);
     }
     Py_RETURN_NONE;
 }
@@ -953,6 +957,8 @@ static PyGetSetDef roll_getset[] = {
     {"rewards", (getter)roll_get, NULL, "reward of each rollout", (void *)4},
     {"texts", (getter)roll_get, NULL, "the responses", (void *)5},
     {"rows", (getter)roll_get, NULL, "training rows kept", (void *)6},
+    {"prompts", (getter)roll_get, NULL, "the problems' prompts, one per group", (void *)7},
+    {"think_rate", (getter)roll_get, NULL, "fraction well-formed with a non-blank think block", (void *)8},
     {NULL},
 };
 static PyTypeObject Roll_Type = {
@@ -969,25 +975,36 @@ static PyTypeObject Roll_Type = {
 };
 
 /* grpo_rollout(task="arith", prompts=8, group=8, max_new=64, temperature=1.0, seed=1, index=0,
- *              eps_low=0.2, eps_high=0.2, agg="grpo", scale_std=True, a_digits=2, b_digits=2) */
+ *              eps_low=0.2, eps_high=0.2, agg="grpo", scale_std=True, a_digits=2, b_digits=2,
+ *              template="r1", ops="+", numbers=3, max_number=25, target_max=100, heldout=200,
+ *              heldout_seed=777): the task defaults of `genc lm grpo`; training problems are drawn
+ * from index on, skipping every held-out problem, as the CLI does. */
 static PyObject *lm_grpo_rollout(LMObject *l, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"task", "prompts", "group", "max_new", "temperature", "seed", "index", "eps_low", "eps_high",
-                             "agg", "scale_std", "a_digits", "b_digits", "template", NULL};
-    const char *task = "arith", *agg = "grpo", *tmpl = "short";
-    long long prompts = 8, group = 8, max_new = 64, index = 0;
-    unsigned long long seed = 1;
+                             "agg", "scale_std", "a_digits", "b_digits", "template", "ops", "numbers", "max_number",
+                             "target_max", "heldout", "heldout_seed", NULL};
+    const char *task = "arith", *agg = "grpo", *tmpl = "r1", *ops = "+";
+    long long prompts = 8, group = 8, max_new = 64, index = 0, target_max = 100, heldout = 200;
+    unsigned long long seed = 1, heldout_seed = 777;
     double temp = 1.0, el = 0.2, eh = 0.2;
-    int scale_std = 1, ad = 2, bd = 2;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|sLLLdKLddspiis:grpo_rollout", kwlist, &task, &prompts, &group, &max_new,
-                                     &temp, &seed, &index, &el, &eh, &agg, &scale_std, &ad, &bd, &tmpl))
+    int scale_std = 1, ad = 2, bd = 2, numbers = 3, max_number = 25;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|sLLLdKLddspiissiiLLK:grpo_rollout", kwlist, &task, &prompts, &group,
+                                     &max_new, &temp, &seed, &index, &el, &eh, &agg, &scale_std, &ad, &bd, &tmpl, &ops,
+                                     &numbers, &max_number, &target_max, &heldout, &heldout_seed))
         return NULL;
     if (lm_busy(l)) return NULL;
     if (!l->tok) return PyErr_Format(PyExc_ValueError, "grpo_rollout: the model needs a tokenizer");
-    genc_task_cfg tc;
-    genc_task_cfg_default(&tc, strcmp(task, "countdown") ? GENC_TASK_ARITH : GENC_TASK_COUNTDOWN);
     if (strcmp(task, "arith") && strcmp(task, "countdown"))
         return PyErr_Format(PyExc_ValueError, "grpo_rollout: task must be arith or countdown, found \"%s\"", task);
-    if (tc.kind == GENC_TASK_ARITH) tc.a_digits = ad, tc.b_digits = bd;
+    if (strlen(ops) >= sizeof ((genc_task_cfg *)0)->ops)
+        return PyErr_Format(PyExc_ValueError, "grpo_rollout: ops must be a subset of +-*, found \"%s\"", ops);
+    if (prompts < 1 || prompts > 4096 || heldout < 0 || heldout > 1000000 || index < 0)
+        return PyErr_Format(PyExc_ValueError, "grpo_rollout: expected 1 <= prompts <= 4096, 0 <= heldout <= 10^6 and "
+                            "index >= 0, found %lld, %lld, %lld", prompts, heldout, index);
+    genc_task_cfg tc;
+    genc_task_cfg_default(&tc, strcmp(task, "countdown") ? GENC_TASK_ARITH : GENC_TASK_COUNTDOWN);
+    snprintf(tc.ops, sizeof tc.ops, "%s", ops);
+    tc.a_digits = ad, tc.b_digits = bd, tc.n_numbers = numbers, tc.max_number = max_number, tc.target_max = target_max;
     RollObject *r = PyObject_GC_New(RollObject, &Roll_Type);
     if (!r) return NULL;
     memset((char *)r + sizeof(PyObject), 0, sizeof *r - sizeof(PyObject));
@@ -997,12 +1014,22 @@ static PyObject *lm_grpo_rollout(LMObject *l, PyObject *args, PyObject *kw) {
     genc_grpo_config_default(&r->cfg);
     r->cfg.prompts = prompts, r->cfg.group = group, r->cfg.max_new = max_new, r->cfg.sampler.temperature = temp;
     r->cfg.eps_low = el, r->cfg.eps_high = eh, r->cfg.scale_std = scale_std;
-    r->cfg.template_kind = strcmp(tmpl, "r1") ? GENC_TEMPLATE_SHORT : GENC_TEMPLATE_R1;
-    genc_status s = genc_task_cfg_check(G.ctx, &tc);
+    genc_task_set held = {0};
+    genc_status s = genc_grpo_template_parse(G.ctx, tmpl, &r->cfg.template_kind);
+    if (!s) s = genc_task_cfg_check(G.ctx, &tc);
     if (!s) s = genc_grpo_agg_parse(G.ctx, agg, &r->cfg.agg);
-    genc_task_problem *probs = s ? NULL : calloc((size_t)(prompts > 0 ? prompts : 1), sizeof *probs);
+    if (!s && heldout > 0) s = genc_task_set_make(G.ctx, &tc, heldout_seed, heldout, &held);
+    genc_task_problem *probs = s ? NULL : calloc((size_t)prompts, sizeof *probs);
     if (!s && !probs) s = genc_error(G.ctx, GENC_ENOMEM, "out of memory");
-    for (int64_t p = 0; !s && p < prompts; p++) s = genc_task_generate(G.ctx, &tc, seed, (uint64_t)(index + p), &probs[p]);
+    uint64_t at = (uint64_t)index;
+    for (int64_t p = 0; !s && p < prompts; p++) s = genc_task_next_train(G.ctx, &tc, &held, seed, &at, &probs[p]);
+    genc_task_set_free(&held);
+    if (!s && !(r->prompts = PyList_New(prompts))) s = genc_error(G.ctx, GENC_ENOMEM, "out of memory");
+    for (int64_t p = 0; !s && p < prompts; p++) {
+        PyObject *t = PyUnicode_FromString(probs[p].prompt);
+        if (!t) s = genc_error(G.ctx, GENC_ENOMEM, "out of memory");
+        else PyList_SET_ITEM(r->prompts, p, t);
+    }
     if (s) {
         for (int64_t p = 0; probs && p < prompts; p++) genc_task_problem_free(&probs[p]);
         free(probs);

@@ -149,8 +149,9 @@ def test_unet_trains_with_ddpm_pairs():
 def test_grpo_rollouts_from_genc_tasks(corpus):
     tok, _ = corpus
     lm = small_lm(tok)
-    batch = lm.grpo_rollout("arith", prompts=2, group=4, max_new=8, temperature=1.0, seed=3)
+    batch = lm.grpo_rollout("arith", prompts=2, group=4, max_new=8, temperature=1.0, seed=3, template="short")
     assert len(batch.rewards) == 8 and len(batch.texts) == 8
+    assert all(t.startswith("<think>") for t in batch.texts)  # scored with the prompt's prefill
     assert all(0.0 <= r <= 1.1 for r in batch.rewards)
     assert batch.rows == 8  # skip_equal is off: every group trains
     loss, stats = batch.loss()
@@ -158,6 +159,24 @@ def test_grpo_rollouts_from_genc_tasks(corpus):
     assert abs(stats["ratio"] - 1) < 1e-3  # the policy that sampled is the one scored
     assert loss.grad_fn is not None and loss.grad_fn.name == "grpo_policy_loss"
     assert all(np.isfinite(np.asarray(p.grad)).all() for p in lm.parameters() if p.grad is not None)
+
+
+def test_grpo_rollout_takes_the_cli_task_and_skips_held_out(corpus):
+    tok, _ = corpus
+    lm = small_lm(tok)
+    # 1-digit sums: 55 distinct problems; with 50 held out, training draws only the other 5
+    kw = dict(prompts=12, group=2, max_new=2, template="short", a_digits=1, b_digits=1, ops="+")
+    b = lm.grpo_rollout("arith", heldout=50, heldout_seed=777, **kw)
+    assert len(b.rewards) == 24 and len(b.prompts) == 12 and 0 <= b.think_rate <= 1
+    def keys(prompts):  # "What is 3 + 5?": a sum's key is its sorted operands
+        return {tuple(sorted(int(w.strip("?")) for w in p.split()[2::2])) for p in prompts}
+    assert len(keys(b.prompts)) <= 5
+    assert len(keys(lm.grpo_rollout("arith", heldout=0, **kw).prompts)) > 5
+    assert all(" - " in p for p in lm.grpo_rollout("arith", heldout=0, **dict(kw, ops="-")).prompts)
+    with pytest.raises(ValueError, match="template"):
+        lm.grpo_rollout(prompts=1, group=2, max_new=2, template="chat")
+    with pytest.raises(ValueError):
+        lm.grpo_rollout(prompts=1, group=2, max_new=2, template="short", ops="/")
 
 
 def test_grpo_advantages_match_genc_definition():
