@@ -6,6 +6,7 @@
 #include "genc/tasks.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,16 +43,6 @@ typedef struct {
 } draws;
 
 static uint32_t draw(draws *d, uint32_t n) { return genc_philox_u32(d->key, d->ctr++) % n; }
-
-bool genc_corpus_think_rule_ok(const char *s, size_t len) {
-    static const char o[] = "<think>", c[] = "</think>";
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] != '<') continue;
-        if (len - i >= 7 && !memcmp(s + i, o, 7) && (len - i < 15 || memcmp(s + i + 7, c, 8))) return false;
-        if (len - i >= 8 && !memcmp(s + i, c, 8) && (i < 7 || memcmp(s + i - 7, o, 7))) return false;
-    }
-    return true;
-}
 
 /* ---- arithmetic worked solutions ---- */
 
@@ -174,23 +165,92 @@ static void qa_line(text *t, const genc_task_problem *p) {
         put(t, "Q: %s A: %s\n", p->prompt, p->answer);
 }
 
-static void tagged(text *t, draws *d, const genc_task_problem *p, bool format_note) {
+/* A question and its bare answer in answer tags (a quiz key, as web text marks answers). */
+static void tagged(text *t, draws *d, const genc_task_problem *p) {
     static const char *lead[] = {"Question: ", "", "Problem: "};
-    int k = (int)draw(d, 3);
-    if (format_note)
-        put(t, "In the reply format, the reasoning tags are written <think></think> and the answer tags "
-               "<answer></answer>. For example:\n");
-    put(t, "%s%s\n%s", lead[k], p->prompt, k == 2 ? "The final answer goes in answer tags.\n" : "");
-    put(t, "<answer>%s</answer>\n", p->answer);
+    put(t, "%s%s\n<answer>%s</answer>\n", lead[draw(d, 3)], p->prompt, p->answer);
 }
 
-/* A chat exchange: the assistant answers in answer tags, directly or after working the
- * problem out as ordinary text (never inside think tags). */
-static void dialogue(text *t, draws *d, const genc_task_problem *p, bool worked) {
-    put(t, "User: %s Assistant: ", p->prompt);
-    if (worked && p->kind == GENC_TASK_ARITH) arith_steps(t, p);
-    else if (worked) countdown_worked(t, d, p);
-    put(t, "<answer>%s</answer>\n", p->answer);
+/* A worked solution in prose; half of them close with the answer in answer tags, as a
+ * worked example on the web closes with a boxed result. */
+static void worked(text *t, draws *d, const genc_task_problem *p) {
+    if (p->kind == GENC_TASK_ARITH) arith_worked(t, p);
+    else countdown_worked(t, d, p);
+    if (draw(d, 2)) put(t, "The answer is <answer>%s</answer>.\n", p->answer);
+}
+
+/* A note on reply markup, as a style guide on the web would write it: the tags with
+ * placeholder words between them (the RL prompt's own example reads "<think> reasoning
+ * process here </think> <answer> answer here </answer>"). Placeholders never hold a
+ * problem, a number or any working: no reasoning ever sits inside think tags. */
+static const char *THINK_PH[] = {"reasoning process here", "the reasoning goes here", "your reasoning", "...",
+                                 "thoughts", "notes and working", "the steps", "scratch work here"};
+static const char *ANSWER_PH[] = {"answer here", "the final answer", "the result", "...", "final answer goes here"};
+
+static bool ws_char(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+/* Whether s[0..n), trimmed, is blank or one of the n_list placeholders. */
+static bool in_list(const char *s, size_t n, const char *const *list, size_t n_list) {
+    while (n && ws_char(*s)) s++, n--;
+    while (n && ws_char(s[n - 1])) n--;
+    if (!n) return true;
+    for (size_t i = 0; i < n_list; i++)
+        if (strlen(list[i]) == n && !memcmp(list[i], s, n)) return true;
+    return false;
+}
+static bool placeholder(const char *s, size_t n) { return in_list(s, n, THINK_PH, sizeof THINK_PH / sizeof *THINK_PH); }
+static bool answer_placeholder(const char *s, size_t n) {
+    return in_list(s, n, ANSWER_PH, sizeof ANSWER_PH / sizeof *ANSWER_PH);
+}
+
+/* Whether an assistant's turn (s, up to the end of the document) holds a tag around
+ * anything but a placeholder: a real reply in the RL format. */
+static bool tagged_reply(const char *s, size_t n) {
+    static const char ao[] = "<answer>", ac[] = "</answer>";
+    for (size_t i = 0; i < n && !(i + 1 < n && s[i] == '\n' && s[i + 1] == '\n'); i++) {
+        if (s[i] != '<' || n - i < 8 || memcmp(s + i, ao, 8)) continue;
+        const char *end = strstr(s + i, ac);
+        if (!end || !answer_placeholder(s + i + 8, (size_t)(end - s - i - 8))) return true;
+    }
+    return false;
+}
+
+/* Every "<think>" is closed by the next "</think>" with nothing between but whitespace or a
+ * placeholder; every "</think>" closes one; and no assistant turn holds a tag (the RL
+ * template's reply, "Assistant: <think>...", never appears). */
+bool genc_corpus_think_rule_ok(const char *s, size_t len) {
+    static const char o[] = "<think>", c[] = "</think>";
+    size_t open = SIZE_MAX; /* where the open block's content starts */
+    for (size_t i = 0; i < len; i++) {
+        if (len - i >= 7 && !memcmp(s + i, o, 7)) {
+            if (open != SIZE_MAX) return false;
+            open = i + 7, i += 6;
+        } else if (len - i >= 8 && !memcmp(s + i, c, 8)) {
+            if (open == SIZE_MAX || !placeholder(s + open, i - open)) return false;
+            open = SIZE_MAX, i += 7;
+        } else if (len - i >= 10 && !memcmp(s + i, "Assistant:", 10) && tagged_reply(s + i + 10, len - i - 10)) {
+            return false;
+        }
+    }
+    return open == SIZE_MAX;
+}
+
+/* A reply skeleton, as a style guide shows a format: a chat turn with placeholders where the
+ * question, the reasoning and the answer would go. It never holds a real problem. */
+static const char *QUESTION_PH[] = {"a question", "the question goes here", "...", "your question"};
+
+static void skeleton(text *t, draws *d) {
+    put(t, "Example of the format. User: %s Assistant: <think> %s </think>%s<answer> %s </answer>\n",
+        QUESTION_PH[draw(d, sizeof QUESTION_PH / sizeof *QUESTION_PH)], THINK_PH[draw(d, sizeof THINK_PH / sizeof *THINK_PH)],
+        draw(d, 2) ? " " : "\n", ANSWER_PH[draw(d, sizeof ANSWER_PH / sizeof *ANSWER_PH)]);
+}
+
+static void markup_note(text *t, draws *d) {
+    static const char *lead[] = {"Reply format: ", "Format of a reply:\n", "Use the tags like this: ",
+                                 "Markup for answers: "};
+    const char *tp = THINK_PH[draw(d, sizeof THINK_PH / sizeof *THINK_PH)];
+    const char *ap = ANSWER_PH[draw(d, sizeof ANSWER_PH / sizeof *ANSWER_PH)];
+    put(t, "%s<think> %s </think>%s<answer> %s </answer>\n", lead[draw(d, 4)], tp, draw(d, 2) ? " " : "\n", ap);
 }
 
 typedef struct {
@@ -200,20 +260,38 @@ typedef struct {
     uint64_t seed, index;
 } source;
 
-/* One document: style 0-2 a Q/A list, 3-6 a worked solution, 7-8 a tagged answer, 9 a
- * tagged answer after a note on the reply format, 10-12 a chat exchange answered directly
- * in answer tags, 13-15 one where the assistant works the problem out in plain text first. */
+/* A chat between two people in plain prose, as forums and chat logs show them: the second
+ * answers directly or works the problem out first. No tags and no system text: the RL
+ * template's framing is its system text and the think/answer tags, neither of which a
+ * dialogue has. */
+static void dialogue(text *t, draws *d, const genc_task_problem *p, bool work) {
+    static const char *who[][2] = {{"User", "Assistant"}, {"Student", "Tutor"}, {"Q", "A"}};
+    int k = (int)draw(d, 3);
+    put(t, "%s: %s%s%s: ", who[k][0], p->prompt, k ? "\n" : " ", who[k][1]);
+    if (work && p->kind == GENC_TASK_ARITH) arith_steps(t, p);
+    else if (work) countdown_worked(t, d, p);
+    else if (p->kind == GENC_TASK_ARITH)
+        put(t, "%lld %c %lld = %s.\n", (long long)p->numbers[0], p->op, (long long)p->numbers[1], p->answer);
+    else put(t, "%s = %lld.\n", p->answer, (long long)p->target);
+}
+
+/* One document (out of 12 draws): 0-3 a worked solution in prose, 4 a Q/A list of bare
+ * results (2-5 problems), 5-6 a question with its answer in answer tags, 7 a markup note,
+ * 8 a reply skeleton (placeholders only), 9-10 a dialogue where the answer is worked out,
+ * 11 one where it is given directly.
+ * No document is in the RL chat template, and no reasoning ever sits inside think tags. */
 static genc_status document(source *src, draws *d, text *t) {
     genc_task_problem p;
-    int style = (int)draw(d, 16), n = style < 3 ? 2 + (int)draw(d, 4) : 1;
+    int style = (int)draw(d, 12), n = style == 4 ? 2 + (int)draw(d, 4) : style == 7 || style == 8 ? 0 : 1;
+    if (style == 7) markup_note(t, d);
+    if (style == 8) skeleton(t, d);
     for (int k = 0; k < n; k++) {
         genc_status s = genc_task_next_train(src->ctx, src->cfg, src->heldout, src->seed, &src->index, &p);
         if (s) return s;
-        if (style < 3) qa_line(t, &p);
-        else if (style < 7 && p.kind == GENC_TASK_ARITH) arith_worked(t, &p);
-        else if (style < 7) countdown_worked(t, d, &p);
-        else if (style < 10) tagged(t, d, &p, style == 9);
-        else dialogue(t, d, &p, style >= 13);
+        if (style < 4) worked(t, d, &p);
+        else if (style == 4) qa_line(t, &p);
+        else if (style < 7) tagged(t, d, &p);
+        else dialogue(t, d, &p, style < 11);
         genc_task_problem_free(&p);
     }
     return GENC_OK;

@@ -343,6 +343,7 @@ static void test_rewards(void) {
         const char *r;
         int format, has, acc;
         double tz;
+        int blank; /* 1: the think block is blank (no format reward) */
     } cases[] = {
         {"<think>add</think><answer>799</answer>", 1, 1, 1, 1.0},
         {" \n<think>\nadd 2 and 7\n</think>\n<answer> 799 </answer>\n", 1, 1, 1, 1.0},
@@ -369,23 +370,32 @@ static void test_rewards(void) {
         {"<think>x</think><answer>\n799\n</answer>", 1, 1, 1, 0.0}, /* TinyZero's regex does not span lines */
         {"<think>x</think><answer>-799</answer>", 1, 1, 0, 0.1},
         {nines, 1, 1, 0, 0.1},
+        /* an empty or blank think block: well-formed (accuracy counts), but no format reward */
+        {"<think></think><answer>799</answer>", 1, 1, 1, 1.0, 1},
+        {"<think> \n\t</think>\n<answer>800</answer>", 1, 1, 0, 0.1, 1},
+        {"<think></think><answer>799</answer> trailing", 0, 1, 1, 1.0, 1},
     };
     genc_task_problem p = arith_problem();
     genc_reward_cfg w, tz, strict, heavy;
-    genc_reward_cfg_default(&w);
+    genc_reward_cfg_default(&strict);
+    CHECK(strict.accuracy_needs_format); /* the R1 rule is the default */
+    w = strict, w.accuracy_needs_format = false;
     tz = w, tz.mode = GENC_REWARD_TINYZERO;
-    strict = w, strict.accuracy_needs_format = true;
     heavy = w, heavy.w_acc = 2.0, heavy.w_fmt = 0.5;
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         const char *r = cases[i].r;
         size_t n = strlen(r);
+        int think = cases[i].format && !cases[i].blank;
         genc_reward a = genc_task_reward(&p, r, n, &w), b = genc_task_reward(&p, r, n, &tz);
         genc_reward c = genc_task_reward(&p, r, n, &strict), d = genc_task_reward(&p, r, n, &heavy);
         CHECK_MSG(a.format == cases[i].format && a.has_answer == (cases[i].has != 0) && a.accuracy == cases[i].acc,
                   "case %zu: format %d has %d acc %d (%s)", i, a.format, a.has_answer, a.accuracy, genc_check_name(a.check));
-        CHECK_CLOSE(a.reward, cases[i].acc + 0.1 * cases[i].format, 0, 1e-12);
-        CHECK_CLOSE(d.reward, 2.0 * cases[i].acc + 0.5 * cases[i].format, 0, 1e-12);
-        CHECK_CLOSE(c.reward, (cases[i].acc && cases[i].format) + 0.1 * cases[i].format, 0, 1e-12);
+        CHECK_MSG(a.think == think && c.think == think && genc_response_think(r, n) == (think != 0), "case %zu: think %d",
+                  i, a.think);
+        CHECK_CLOSE(a.reward, cases[i].acc + 0.1 * think, 0, 1e-12);
+        CHECK_CLOSE(d.reward, 2.0 * cases[i].acc + 0.5 * think, 0, 1e-12);
+        CHECK_CLOSE(c.reward, (cases[i].acc && cases[i].format) + 0.1 * think, 0, 1e-12);
+        CHECK(c.accuracy == (cases[i].acc && cases[i].format));
         CHECK_MSG(fabs(b.reward - cases[i].tz) < 1e-12, "case %zu: tinyzero %g", i, b.reward);
         CHECK(genc_response_format_ok(r, n) == (cases[i].format != 0));
     }
@@ -411,7 +421,7 @@ static void test_countdown_rewards(void) {
         {"<think>x</think><answer>(50-25)*7-3</answer>", 0.1, 0.1, GENC_CHECK_WRONG_VALUE},
         {"<think>x</think><answer>3/(50-50)+7+25</answer>", 0.1, 0.1, GENC_CHECK_DIV_ZERO},
         {"<think>x</think><answer>178</answer>", 0.1, 0.1, GENC_CHECK_WRONG_NUMBERS},
-        {"<answer>3+7*(50-25)</answer>", 1.0, 1.0, GENC_CHECK_OK},
+        {"<answer>3+7*(50-25)</answer>", 0.0, 1.0, GENC_CHECK_OK}, /* correct, not well-formed: the R1 rule */
         {"<think>x</think>", 0.0, 0.0, GENC_CHECK_NO_ANSWER},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
@@ -554,8 +564,14 @@ static void test_corpus(genc_ctx *ctx) {
         const char *s;
         bool ok;
     } rule[] = {{"", true}, {"<think></think>", true}, {"a <think></think> b </answer>", true}, {"<think>x</think>", false},
-                {"<think>", false}, {"</think>", false}, {"<think> </think>", false}, {"<think", true},
-                {"<think></think></think>", false}, {"<think><think></think>", false}};
+                {"<think>", false}, {"</think>", false}, {"<think> </think>", true}, {"<think", true},
+                {"<think></think></think>", false}, {"<think><think></think>", false}, {"<think>\n\t</think>", true},
+                {"<think> 1 </think>", false}, {"User: What is 1 + 2? Assistant: 3", true}, {"Assistant: <answer>3</answer>", false},
+                {"User: 1 + 2? Assistant: so\n<think></think>", true},
+                {"User: 1 + 2? Assistant: <think></think> <answer>3</answer>", false},
+                {"User: a question Assistant: <think> ... </think> <answer> answer here </answer>", true},
+                {"Assistant: <think> ... </think> <answer> 3 </answer>\n\n<answer>3</answer>", false}, {"Assistant: 3\n\n<think></think>", true},
+                {"<think> reasoning process here </think>", true}, {"<think> 3 + 4 = 7 </think>", false}};
     for (size_t i = 0; i < sizeof rule / sizeof *rule; i++)
         CHECK_MSG(genc_corpus_think_rule_ok(rule[i].s, strlen(rule[i].s)) == rule[i].ok, "rule case %zu", i);
     genc_task_cfg cfgs[] = {arith_cfg(2, 2, "+-*", false), arith_cfg(4, 3, "+-*", true), arith_cfg(18, 18, "*-", true),
@@ -568,7 +584,7 @@ static void test_corpus(genc_ctx *ctx) {
         CHECK(genc_task_set_make(ctx, &cfgs[c], 99, held_n[c], &held) == GENC_OK);
         char *s = corpus(ctx, &cfgs[c], &held, 7, n, &len), *s2 = corpus(ctx, &cfgs[c], &held, 7, n, &len2);
         CHECK(len == len2 && !memcmp(s, s2, len)); /* deterministic */
-        CHECK_MSG(genc_corpus_think_rule_ok(s, len) && strstr(s, "<think></think>"), "config %zu", c);
+        CHECK_MSG(genc_corpus_think_rule_ok(s, len) && strstr(s, "<think>") && strstr(s, "Assistant: "), "config %zu", c);
         CHECK(strlen(s) == len && strstr(s, "<answer>") && strstr(s, "Q: ") && !strstr(s, "\n\n\n"));
         int docs = 1;
         for (const char *q = strstr(s, "\n\n"); q; q = strstr(q + 2, "\n\n")) docs++;
