@@ -53,10 +53,10 @@ fuzz: deps
 	@bash tests/fuzz/run_fuzz_files.sh 60
 
 # The main job on embedded defaults, a few minutes: the R1-Zero recipe in short (a generated
-# arithmetic corpus, a small DeepSeek-V3-architecture base model, GRPO with rule-based
-# rewards), printing held-out pass@1 before and after GRPO. One thread: reproducible (see the script).
+# arithmetic corpus, a tiny DeepSeek-V3-architecture base model, GRPO with rule-based rewards
+# under the R1 rule), ending in a before/after table (scripts/r1zero.sh, docs/r1zero.md).
 demo: build
-	@bash scripts/demo_grpo.sh $(BUILD) 1
+	@bash scripts/demo_grpo.sh $(BUILD) $(THREADS)
 
 # The language-model demo: a tiny DeepSeek-V3-architecture model trained on Debian's fortunes
 # corpus for a few minutes, then sampled.

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The R1-Zero recipe end to end (docs/r1zero.md): a pre-training corpus that teaches the
+# skill only as ordinary prose (no document in the RL template, no reasoning inside think
+# tags), a tiny DeepSeek-V3-architecture base model trained on it, held-out evaluation in
+# the R1 format (accuracy only inside <answer> of a well-formed reply), GRPO with rule-based
+# rewards alone, the same evaluation after, the no-thinking ablation (the think block forced
+# empty) and an out-of-distribution set with one more digit.
+#
+# Usage: scripts/r1zero.sh [BUILD=build] [OUT=runs/r1zero]; environment (defaults give the
+# full run of docs/r1zero.md): SEED (1), THREADS (2), DOCS (20000), BASE_STEPS (2000),
+# GRPO_STEPS (150), EVAL_N (200 held-out problems), EVAL_K (4 samples each), TEMPLATE (short).
+# Every step writes into OUT; summary.txt holds the before/after table.
+set -euo pipefail
+build=${1:-build}
+out=${2:-runs/r1zero}
+genc="$build/genc"
+seed=${SEED:-1} threads=${THREADS:-2}
+start=$(date +%s)
+mkdir -p "$out"
+task=(--task arith --ops + --a-digits 3 --b-digits 3)
+ood=(--task arith --ops + --a-digits 4 --b-digits 4)
+held=(--heldout "${EVAL_N:-200}" --heldout-seed 777)
+reply=(--template "${TEMPLATE:-short}" --max-new 160)
+eval_opts=(--k "${EVAL_K:-4}" --temperature 0.7 --seed 5 --threads "$threads" "${reply[@]}")
+note() { printf '\n== %s (%d s)\n' "$1" $(($(date +%s) - start)); }
+
+note "1. pre-training corpus: 3-digit sums (held-out problems excluded) and 4-digit sums (the OOD set excluded)"
+"$genc" lm corpus "${task[@]}" "${held[@]}" --docs "${DOCS:-20000}" --seed "$seed" --out "$out/corpus3.txt"
+"$genc" lm corpus "${ood[@]}" "${held[@]}" --docs $(( ${DOCS:-20000} / 4 )) --seed "$seed" --out "$out/corpus4.txt"
+cat "$out/corpus3.txt" <(echo) "$out/corpus4.txt" > "$out/corpus.txt"
+
+note "2. base model: tiny preset (MLA, DeepSeekMoE, MTP), 512 positions"
+"$genc" lm train --data "$out/corpus.txt" --tok-vocab 400 --preset tiny --max-seq 512 --steps "${BASE_STEPS:-2000}" \
+  --batch 8 --seq 512 --lr 3e-3 --eval-every 1000 --seed "$seed" --threads "$threads" --out "$out/base"
+
+evaluate() { # checkpoint label
+  "$genc" lm eval --checkpoint "$1" "${task[@]}" "${held[@]}" "${eval_opts[@]}" | tee "$out/$2.txt"
+  "$genc" lm eval --checkpoint "$1" "${ood[@]}" "${held[@]}" "${eval_opts[@]}" | tee "$out/$2_ood.txt"
+  "$genc" lm eval --checkpoint "$1" "${task[@]}" "${held[@]}" "${eval_opts[@]}" --empty-think | tee "$out/$2_nothink.txt"
+}
+note "3. the base model, held-out, R1 rule (well-formed replies only)"
+evaluate "$out/base/checkpoint.safetensors" before
+
+note "4. GRPO: rule-based rewards only (accuracy in a well-formed reply + 0.1 for a non-blank think)"
+"$genc" lm grpo --base "$out/base/checkpoint.safetensors" "${task[@]}" "${held[@]}" "${reply[@]}" \
+  --steps "${GRPO_STEPS:-150}" --prompts 8 --group 8 --temperature 1.0 --lr 1e-4 --mu 2 --eps-high 0.28 \
+  --dynamic-sampling 2 --eval-every 25 --eval-problems 50 --eval-k 2 --seed "$seed" --threads "$threads" \
+  --out "$out/grpo"
+
+note "5. after GRPO: the same evaluations"
+evaluate "$out/grpo/checkpoint.safetensors" after
+
+field() { sed -n "s/.*$2 \([0-9.]*\)%.*/\1/p" "$out/$1.txt"; }
+tokens() { sed -n 's/.*think tokens \([0-9.]*\),.*/\1/p' "$out/$1.txt"; }
+length() { sed -n 's/.*mean length \([0-9.]*\) tokens.*/\1/p' "$out/$1.txt"; }
+{
+  printf '%-34s %10s %10s\n' "held-out, T 0.7" before after
+  for f in "pass@1:pass@1" "think rate:think" "correct after thinking:correct after thinking"; do
+    printf '%-34s %9s%% %9s%%\n' "${f%%:*}" "$(field before "${f#*:}")" "$(field after "${f#*:}")"
+  done
+  printf '%-34s %10s %10s\n' "think tokens" "$(tokens before)" "$(tokens after)"
+  printf '%-34s %10s %10s\n' "response tokens" "$(length before)" "$(length after)"
+  printf '%-34s %9s%% %9s%%\n' "pass@1, think forced empty" "$(field before_nothink pass@1)" "$(field after_nothink pass@1)"
+  printf '%-34s %9s%% %9s%%\n' "pass@1, 4-digit sums (OOD)" "$(field before_ood pass@1)" "$(field after_ood pass@1)"
+  grep -h "trivial baselines" "$out/after.txt" | head -1
+  printf 'total %d s\n' $(($(date +%s) - start))
+} | tee "$out/summary.txt"
