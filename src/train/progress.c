@@ -1,5 +1,7 @@
-/* The progress line every long-running verb shows (step/total, loss, rate, ETA; drawn only
- * on a terminal, at most 10 times a second) and the JSON-lines metrics log. */
+/* The progress line every long-running verb shows (step/total, loss, rate, ETA): redrawn in
+ * place at most 10 times a second on a terminal; on a pipe or a log file, a plain line every
+ * 5 seconds and at the last step (as tqdm does), so logged runs show progress too. Also the
+ * JSON-lines metrics log. */
 #include "core/internal.h"
 #include "genc/train.h"
 
@@ -35,18 +37,18 @@ static void fmt_duration(char *buf, size_t n, double s) {
 }
 
 void genc_progress_update(genc_progress *p, int64_t step, double loss, double items_per_step, const char *extra) {
-    double now = genc_now();
-    if (!p->tty || (now - p->last_draw < 0.1 && step < p->total)) return;
+    double now = genc_now(), every = p->tty ? 0.1 : 5.0;
+    if (step < p->total && (p->last_draw > 0 ? now - p->last_draw : now - p->t0) < every) return;
     p->last_draw = now;
     double el = now - p->t0, done = (double)(step - p->first_step);
     double sps = el > 0 ? done / el : 0, eta = sps > 0 ? (double)(p->total - step) / sps : -1;
     char e[16], t[16];
     fmt_duration(e, sizeof e, eta);
     fmt_duration(t, sizeof t, el);
-    fprintf(p->out, "\r\033[K%s %lld/%lld  loss %.4f  %.1f it/s", p->label, (long long)step, (long long)p->total,
-            loss, sps);
+    fprintf(p->out, "%s%s %lld/%lld  loss %.4f  %.1f it/s", p->tty ? "\r\033[K" : "", p->label, (long long)step,
+            (long long)p->total, loss, sps);
     if (items_per_step > 0) fprintf(p->out, "  %.0f items/s", sps * items_per_step);
-    fprintf(p->out, "  %s  ETA %s%s%s", t, e, extra ? "  " : "", extra ? extra : "");
+    fprintf(p->out, "  %s  ETA %s%s%s%s", t, e, extra ? "  " : "", extra ? extra : "", p->tty ? "" : "\n");
     fflush(p->out);
 }
 

@@ -12,6 +12,8 @@ val() { grep '"event":"eval"' "$1" | sed -n "$2p" | sed 's/.*"val_loss":\([0-9.e
 "$genc" lm train "${common[@]}" --out "$tmp/a" >"$tmp/a.log" 2>&1 || bad "train failed: $(tail -1 "$tmp/a.log")"
 v1=$(val "$tmp/a/metrics.jsonl" 1) v2=$(val "$tmp/a/metrics.jsonl" 2)
 python3 -c "import math,sys; sys.exit(0 if $v2 < $v1 < math.log(400) else 1)" && ok || bad "val loss $v1 -> $v2"
+# A run logged to a file still shows progress: plain lines (no carriage return), the last step's.
+grep -q '^lm 30/30  loss [0-9.]*  ' "$tmp/a.log" && ! grep -q $'\r' "$tmp/a.log" && ok || bad "no progress line in a log"
 
 # 2. Resume is bit-exact.
 "$genc" lm train "${common[@]}" --stop-at 15 --out "$tmp/b" >"$tmp/b1.log" 2>&1 || bad "first half failed"
