@@ -184,7 +184,7 @@ static genc_status run(genc_ctx *ctx, void *args) {
 }
 
 int genc_cli_lm_grpo(int argc, char **argv) {
-    grpo_args a = {.base = "runs/base/checkpoint.safetensors", .out = "runs/grpo", .agg = "grpo", .tmpl = "r1", .steps = 100,
+    grpo_args a = {.base = "runs/lm/checkpoint.safetensors", /* lm train's default --out */ .out = "runs/grpo", .agg = "grpo", .tmpl = "r1", .steps = 100,
                    .seed = 1, .eval_every = 25, .eval_problems = 100, .lr = 1e-3, .wd = 0.0, .clip = 1.0,
                    .warmup_frac = 0.05, .tf = GENC_TASK_FLAGS_DEFAULT};
     grpo_job j = {.eval_k = 4, .eval_max_new = 48};

@@ -25,10 +25,14 @@ static const genc_cli_verb VERBS[] = {
 };
 #define N_VERBS (int)(sizeof VERBS / sizeof VERBS[0])
 
-static void usage(FILE *f) {
-    fprintf(f, "usage: genc <family> <verb> [flags]   (genc <family> <verb> --help for its flags)\n\n");
-    for (int i = 0; i < N_VERBS; i++) fprintf(f, "  genc %-9s %-7s %s\n", VERBS[i].family, VERBS[i].verb, VERBS[i].help);
-    fprintf(f, "\n  genc --version       print the version\n");
+/* Every verb, or only those of `family` (non-NULL). */
+static void usage(FILE *f, const char *family) {
+    fprintf(f, "usage: genc %s <verb> [flags]   (genc %s <verb> --help for its flags)\n\n", family ? family : "<family>",
+            family ? family : "<family>");
+    for (int i = 0; i < N_VERBS; i++)
+        if (!family || !strcmp(family, VERBS[i].family))
+            fprintf(f, "  genc %-9s %-11s %s\n", VERBS[i].family, VERBS[i].verb, VERBS[i].help);
+    if (!family) fprintf(f, "\n  genc --version       print the version\n");
 }
 
 /* libgomp spins 300,000 times at every barrier by default. When another process holds a
@@ -46,7 +50,7 @@ static void tune_openmp_waiting(char **argv) {
 int main(int argc, char **argv) {
     tune_openmp_waiting(argv);
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        usage(argc < 2 ? stderr : stdout);
+        usage(argc < 2 ? stderr : stdout, NULL);
         return argc < 2 ? 2 : 0;
     }
     if (!strcmp(argv[1], "--version")) {
@@ -58,6 +62,10 @@ int main(int argc, char **argv) {
         if (strcmp(VERBS[i].family, argv[1])) continue;
         family_known = true;
         if (argc >= 3 && !strcmp(VERBS[i].verb, argv[2])) return VERBS[i].run(argc - 3, argv + 3);
+    }
+    if (family_known && argc == 3 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
+        usage(stdout, argv[1]); /* `genc lm --help`: the family's verbs */
+        return 0;
     }
     if (!family_known) fprintf(stderr, "genc: error: unknown command \"%s\" (try genc --help)\n", argv[1]);
     else fprintf(stderr, "genc: error: \"%s\" needs a verb, one of those listed by genc --help; found \"%s\"\n",

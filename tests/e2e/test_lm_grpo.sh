@@ -41,5 +41,12 @@ expect_error "task" 'task' "$genc" lm grpo --base "$tmp/base/checkpoint.safetens
 expect_error "no base" 'nope' "$genc" lm grpo --base "$tmp/nope.safetensors" --out "$tmp/x"
 printf '{"prompt": "What is 1 + 1?", "anwser": "2"}\n' >"$tmp/bad.jsonl"
 expect_error "jsonl" 'bad.jsonl:1' "$genc" lm grpo --base "$tmp/base/checkpoint.safetensors" --problems "$tmp/bad.jsonl" --out "$tmp/x"
+# The default pipeline: lm grpo's default --base is where lm train writes by default.
+mkdir -p "$tmp/pipe/runs/lm" && cp "$tmp/base/checkpoint.safetensors" "$tmp/pipe/runs/lm/"
+(cd "$tmp/pipe" && "$genc" lm grpo --template short --steps 1 --prompts 2 --group 2 --max-new 8 --eval-every 0 \
+  --eval-problems 2 --eval-k 1 --threads 1 >log 2>&1) && [ -s "$tmp/pipe/runs/grpo/checkpoint.safetensors" ] && ok \
+  || bad "lm grpo did not find lm train's default output: $(tail -1 "$tmp/pipe/log")"
+"$genc" lm --help >"$tmp/help.txt" && grep -q '^  genc lm  *grpo' "$tmp/help.txt" && ! grep -q 'genc image' "$tmp/help.txt" \
+  && ok || bad "genc lm --help"
 echo "e2e lm grpo: $pass passed, $fail failed"
 [ $fail -eq 0 ]
