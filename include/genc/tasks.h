@@ -59,6 +59,8 @@ typedef struct {
     int a_digits, b_digits; /* 1..18; d digits means [10^(d-1), 10^d - 1], or [0, 9] for d = 1 */
     char ops[4];            /* a non-empty subset of "+-*", each draw picks one uniformly */
     bool allow_negative;    /* subtraction: when false, a < b are swapped so a - b >= 0 */
+    int terms;              /* operands: 2 (a op b; 0 is read as 2) or 3..GENC_TASK_MAX_NUMBERS for a
+                               chain sum "a + b + c ..." (ops "+" only, every term a_digits digits) */
     /* countdown */
     int n_numbers;                  /* 2..6 (3 or 4 usual) */
     int max_number;                 /* numbers drawn uniformly from 1..max_number (<= 10000) */

@@ -11,7 +11,7 @@ genc_status genc_task_flags_apply(genc_ctx *ctx, const genc_task_flags *f, genc_
     if (strlen(f->ops) >= sizeof cfg->ops)
         return genc_error(ctx, GENC_EINVAL, "--ops: expected a subset of +-*, found \"%s\"", f->ops);
     snprintf(cfg->ops, sizeof cfg->ops, "%s", f->ops);
-    cfg->a_digits = (int)f->a_digits, cfg->b_digits = (int)f->b_digits;
+    cfg->a_digits = (int)f->a_digits, cfg->b_digits = (int)f->b_digits, cfg->terms = (int)f->terms;
     cfg->n_numbers = (int)f->n_numbers, cfg->max_number = (int)f->max_number, cfg->target_max = f->target_max;
     genc_status s = genc_task_cfg_check(ctx, cfg);
     if (s) return s;

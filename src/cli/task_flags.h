@@ -8,13 +8,13 @@
 
 typedef struct {
     const char *task, *ops, *problems, *reward;
-    int64_t a_digits, b_digits, n_numbers, max_number, target_max, heldout, heldout_seed;
+    int64_t a_digits, b_digits, terms, n_numbers, max_number, target_max, heldout, heldout_seed;
     double w_acc, w_fmt;
     bool acc_needs_format;
 } genc_task_flags;
 
 #define GENC_TASK_FLAGS_DEFAULT                                                                              \
-    {.task = "arith", .ops = "+", .reward = "weighted", .a_digits = 2, .b_digits = 2, .n_numbers = 3,        \
+    {.task = "arith", .ops = "+", .reward = "weighted", .a_digits = 2, .b_digits = 2, .terms = 2, .n_numbers = 3,        \
      .max_number = 25, .target_max = 100, .heldout = 200, .heldout_seed = 777, .w_acc = 1.0, .w_fmt = 0.1,     \
      .acc_needs_format = true}
 
@@ -24,6 +24,7 @@ typedef struct {
     {"ops", FLAG_STRING, &(tf).ops, "arith: operations, a subset of +-*"},                                    \
     {"a-digits", FLAG_INT, &(tf).a_digits, "arith: digits of the first operand", 1, 18},                      \
     {"b-digits", FLAG_INT, &(tf).b_digits, "arith: digits of the second operand", 1, 18},                     \
+    {"terms", FLAG_INT, &(tf).terms, "arith: operands; 3..6 for a chain sum a + b + c ... (--ops +)", 2, 6},    \
     {"numbers", FLAG_INT, &(tf).n_numbers, "countdown: numbers given", 2, 6},                                 \
     {"max-number", FLAG_INT, &(tf).max_number, "countdown: numbers drawn from 1..N", 1, 10000},               \
     {"target-max", FLAG_INT, &(tf).target_max, "countdown: largest target", 1, 1e12},                         \

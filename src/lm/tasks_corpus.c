@@ -97,8 +97,35 @@ static void partial_products(text *t, const char *a, const char *b) {
     if (lb > 1) put(t, "The partial products add up to %s.\n", sum);
 }
 
+/* The operands of an arithmetic problem joined by its operator: "3 + 5 + 2". */
+static void operands(const genc_task_problem *p, char *buf, size_t cap) {
+    size_t at = 0;
+    buf[0] = 0;
+    for (int i = 0; i < p->n_numbers && at < cap; i++) {
+        if (i) at += (size_t)snprintf(buf + at, cap - at, " %c ", p->op);
+        if (at < cap) at += (size_t)snprintf(buf + at, cap - at, "%lld", (long long)p->numbers[i]);
+    }
+}
+
+/* A chain sum one term at a time: each line adds the next term to the running total. */
+static void chain_steps(text *t, const genc_task_problem *p) {
+    char all[256];
+    long long sum = p->numbers[0];
+    put(t, "Add the numbers one at a time, from the left.\n");
+    for (int i = 1; i < p->n_numbers; i++) {
+        put(t, "%lld + %lld = %lld.\n", sum, (long long)p->numbers[i], sum + (long long)p->numbers[i]);
+        sum += p->numbers[i];
+    }
+    operands(p, all, sizeof all);
+    put(t, "So %s = %s.\n", all, p->answer);
+}
+
 /* The steps of an arithmetic problem, ending "So a op b = c." */
 static void arith_steps(text *t, const genc_task_problem *p) {
+    if (p->n_numbers > 2) {
+        chain_steps(t, p);
+        return;
+    }
     char a[24], b[24];
     snprintf(a, sizeof a, "%lld", (long long)p->numbers[0]);
     snprintf(b, sizeof b, "%lld", (long long)p->numbers[1]);
@@ -159,8 +186,10 @@ static void countdown_worked(text *t, draws *d, const genc_task_problem *p) {
 /* ---- documents ---- */
 
 static void qa_line(text *t, const genc_task_problem *p) {
+    char all[256];
+    operands(p, all, sizeof all);
     if (p->kind == GENC_TASK_ARITH)
-        put(t, "Q: %lld %c %lld = ? A: %s\n", (long long)p->numbers[0], p->op, (long long)p->numbers[1], p->answer);
+        put(t, "Q: %s = ? A: %s\n", all, p->answer);
     else
         put(t, "Q: %s A: %s\n", p->prompt, p->answer);
 }
@@ -270,8 +299,11 @@ static void dialogue(text *t, draws *d, const genc_task_problem *p, bool work) {
     put(t, "%s: %s%s%s: ", who[k][0], p->prompt, k ? "\n" : " ", who[k][1]);
     if (work && p->kind == GENC_TASK_ARITH) arith_steps(t, p);
     else if (work) countdown_worked(t, d, p);
-    else if (p->kind == GENC_TASK_ARITH)
-        put(t, "%lld %c %lld = %s.\n", (long long)p->numbers[0], p->op, (long long)p->numbers[1], p->answer);
+    else if (p->kind == GENC_TASK_ARITH) {
+        char all[256];
+        operands(p, all, sizeof all);
+        put(t, "%s = %s.\n", all, p->answer);
+    }
     else put(t, "%s = %lld.\n", p->answer, (long long)p->target);
 }
 

@@ -14,7 +14,7 @@
 void genc_task_cfg_default(genc_task_cfg *cfg, genc_task_kind kind) {
     memset(cfg, 0, sizeof *cfg);
     cfg->kind = kind;
-    cfg->a_digits = cfg->b_digits = 3;
+    cfg->a_digits = cfg->b_digits = 3, cfg->terms = 2;
     memcpy(cfg->ops, "+-*", 4);
     cfg->n_numbers = 4;
     cfg->max_number = 100;
@@ -37,6 +37,12 @@ genc_status genc_task_cfg_check(genc_ctx *ctx, const genc_task_cfg *cfg) {
             cfg->b_digits > GENC_TASK_MAX_DIGITS)
             return genc_error(ctx, GENC_EINVAL, "task config: expected a_digits and b_digits in 1..%d, found %d and %d",
                               GENC_TASK_MAX_DIGITS, cfg->a_digits, cfg->b_digits);
+        if (cfg->terms != 0 && (cfg->terms < 2 || cfg->terms > GENC_TASK_MAX_NUMBERS))
+            return genc_error(ctx, GENC_EINVAL, "task config: expected terms in 2..%d, found %d", GENC_TASK_MAX_NUMBERS,
+                              cfg->terms);
+        if (cfg->terms > 2 && strcmp(cfg->ops, "+"))
+            return genc_error(ctx, GENC_EINVAL, "task config: a chain of %d terms takes ops \"+\" only, found \"%s\"",
+                              cfg->terms, cfg->ops);
         return check_ops(ctx, cfg->ops);
     }
     if (cfg->kind != GENC_TASK_COUNTDOWN)
@@ -196,7 +202,24 @@ static int64_t draw_digits(rng *r, int d) {
     return d == 1 ? rng_range(r, 0, 9) : rng_range(r, lo, lo * 10 - 1);
 }
 
+/* A chain sum of cfg->terms terms of a_digits digits: "What is 3 + 5 + 2 + 7?". */
+static genc_status gen_chain(genc_ctx *ctx, const genc_task_cfg *cfg, rng *r, genc_task_problem *out) {
+    char sum[2 * DEC_MAX + 2] = "0", next[2 * DEC_MAX + 2], term[24], prompt[256] = "What is ";
+    size_t at = strlen(prompt);
+    out->kind = GENC_TASK_ARITH, out->op = '+', out->n_numbers = cfg->terms;
+    for (int i = 0; i < cfg->terms; i++) {
+        out->numbers[i] = draw_digits(r, cfg->a_digits);
+        snprintf(term, sizeof term, "%lld", (long long)out->numbers[i]);
+        GENC_ASSERT(genc_task_decimal('+', sum, term, next, sizeof next));
+        memcpy(sum, next, sizeof sum);
+        at += (size_t)snprintf(prompt + at, sizeof prompt - at, "%s%s", i ? " + " : "", term);
+    }
+    snprintf(prompt + at, sizeof prompt - at, "?");
+    return set_strings(ctx, out, prompt, sum);
+}
+
 static genc_status gen_arith(genc_ctx *ctx, const genc_task_cfg *cfg, rng *r, genc_task_problem *out) {
+    if (cfg->terms > 2) return gen_chain(ctx, cfg, r, out);
     char op = cfg->ops[rng_range(r, 0, (int64_t)strlen(cfg->ops) - 1)];
     int64_t a = draw_digits(r, cfg->a_digits), b = draw_digits(r, cfg->b_digits);
     if (op == '-' && !cfg->allow_negative && a < b) {

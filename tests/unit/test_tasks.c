@@ -603,6 +603,42 @@ static void test_corpus(genc_ctx *ctx) {
     }
 }
 
+/* Chain sums: "What is a + b + c ...?" with the exact total; one key for any order of the
+ * terms; the corpus works them one term at a time; bad chains are refused. */
+static void test_chains(genc_ctx *ctx) {
+    genc_task_cfg c = arith_cfg(1, 1, "+", false);
+    c.terms = 5;
+    CHECK(genc_task_cfg_check(ctx, &c) == GENC_OK);
+    for (uint64_t i = 0; i < 200; i++) {
+        genc_task_problem p;
+        CHECK(genc_task_generate(ctx, &c, 3, i, &p) == GENC_OK);
+        long long t[5], sum = 0;
+        CHECK(sscanf(p.prompt, "What is %lld + %lld + %lld + %lld + %lld?", &t[0], &t[1], &t[2], &t[3], &t[4]) == 5);
+        for (int k = 0; k < 5; k++) {
+            sum += t[k];
+            CHECK(t[k] == p.numbers[k] && t[k] >= 0 && t[k] <= 9);
+        }
+        CHECK(p.n_numbers == 5 && p.op == '+' && atoll(p.answer) == sum);
+        genc_task_problem q = p;
+        q.numbers[0] = p.numbers[4], q.numbers[4] = p.numbers[0];
+        CHECK(genc_task_problem_key(&q) == p.key);
+        genc_task_problem_free(&p);
+    }
+    genc_task_set held;
+    size_t len;
+    CHECK(genc_task_set_make(ctx, &c, 99, 100, &held) == GENC_OK);
+    char *s = corpus(ctx, &c, &held, 7, 300, &len);
+    CHECK(strstr(s, "Add the numbers one at a time, from the left.\n") && strstr(s, " + ") && genc_corpus_think_rule_ok(s, len));
+    free(s);
+    genc_task_set_free(&held);
+    c.terms = 7;
+    CHECK(genc_task_cfg_check(ctx, &c) == GENC_EINVAL);
+    genc_clear_error(ctx);
+    c.terms = 3, snprintf(c.ops, sizeof c.ops, "+-");
+    CHECK(genc_task_cfg_check(ctx, &c) == GENC_EINVAL && strstr(genc_last_error(ctx), "chain"));
+    genc_clear_error(ctx);
+}
+
 int main(void) {
     genc_ctx *ctx = genc_ctx_new();
     snprintf(tmpdir, sizeof tmpdir, "/tmp/genc_tasks_XXXXXX");
@@ -618,6 +654,7 @@ int main(void) {
     test_countdown_rewards();
     test_jsonl(ctx);
     test_corpus(ctx);
+    test_chains(ctx);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     CHECK(system(cmd) == 0);
