@@ -12,7 +12,7 @@ worked = direct = 0
 for i in range(n):
     a, b = rng.randint(100, 999), rng.randint(100, 999)
     for mode, prompt in (("worked", "Problem: What is %d + %d?\n" % (a, b)), ("direct", "Q: %d + %d = ? A:" % (a, b))):
-        out = subprocess.run([genc, "lm", "sample", "--checkpoint", ckpt, "--prompt", prompt, "--max-tokens", "90",
+        out = subprocess.run([genc, "lm", "sample", "--checkpoint", ckpt, "--prompt", prompt, "--max-tokens", "160",
                               "--temperature", "0.7", "--seed", str(i), "--threads", "1"],
                              capture_output=True, text=True, check=True).stdout
         body = out[len(prompt):] if out.startswith(prompt) else out
