@@ -34,7 +34,7 @@ open(sys.argv[2], 'wb').write(struct.pack('<Q', len(hb)) + hb + b[8 + n:])
 PY
 }
 
-# 1. kill -9 at random steps (16 lm train + 6 classify train trials, fixed seed): the last
+# 1. kill -9 at random steps (20 lm train + 20 classify train trials, fixed seed): the last
 #    checkpoint resumes to the uninterrupted run's bytes; no temp file survives; steps once.
 "$genc" lm train "${T[@]}" --steps 60 --save-every 2 --out ref >/dev/null 2>&1 || bad "lm reference run"
 "$genc" classify train "${C[@]}" --steps 40 --save-every 2 --out cref >/dev/null 2>&1 || bad "classify reference run"
@@ -55,10 +55,10 @@ trial() { # trial VERB STEPS REF N FLAGS...: kill -9 after a random step (0: dur
   [ -z "$(ls "$out" | grep '\.tmp\.')" ] && ok || bad "$verb trial $out: temp files survived: $(ls "$out")"
   steps_ok "$out/metrics.jsonl" "$steps" && ok || bad "$verb trial $out: metrics steps not 1..$steps once each"
 }
-for i in $(seq 1 16); do trial lm 60 ref "$i" "${T[@]}"; done
-for i in $(seq 1 6); do trial classify 40 cref "c$i" "${C[@]}"; done
-echo "kill -9: 22 trials, $mid killed mid-run, $resumed resumed from a checkpoint"
-[ $mid -ge 16 ] && [ $resumed -ge 10 ] && ok || bad "too few trials hit a run in progress ($mid) or a checkpoint ($resumed)"
+for i in $(seq 1 20); do trial lm 60 ref "$i" "${T[@]}"; done
+for i in $(seq 1 20); do trial classify 40 cref "c$i" "${C[@]}"; done
+echo "kill -9: 40 trials, $mid killed mid-run, $resumed resumed from a checkpoint"
+[ $mid -ge 32 ] && [ $resumed -ge 20 ] && ok || bad "too few trials hit a run in progress ($mid) or a checkpoint ($resumed)"
 fx=ref/checkpoint.safetensors
 
 # 2. Two writers on one --out: the second fails at once in one line.
