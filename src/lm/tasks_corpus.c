@@ -264,16 +264,6 @@ bool genc_corpus_think_rule_ok(const char *s, size_t len) {
     return open == SIZE_MAX;
 }
 
-/* A reply skeleton, as a style guide shows a format: a chat turn with placeholders where the
- * question, the reasoning and the answer would go. It never holds a real problem. */
-static const char *QUESTION_PH[] = {"a question", "the question goes here", "...", "your question"};
-
-static void skeleton(text *t, draws *d) {
-    put(t, "Example of the format. User: %s Assistant: <think> %s </think>%s<answer> %s </answer>\n",
-        QUESTION_PH[draw(d, sizeof QUESTION_PH / sizeof *QUESTION_PH)], THINK_PH[draw(d, sizeof THINK_PH / sizeof *THINK_PH)],
-        draw(d, 2) ? " " : "\n", ANSWER_PH[draw(d, sizeof ANSWER_PH / sizeof *ANSWER_PH)]);
-}
-
 static void markup_note(text *t, draws *d) {
     static const char *lead[] = {"Reply format: ", "Format of a reply:\n", "Use the tags like this: ",
                                  "Markup for answers: "};
@@ -308,15 +298,15 @@ static void dialogue(text *t, draws *d, const genc_task_problem *p, bool work) {
 }
 
 /* One document (out of 12 draws): 0-3 a worked solution in prose, 4 a Q/A list of bare
- * results (2-5 problems), 5-6 a question with its answer in answer tags, 7 a markup note,
- * 8 a reply skeleton (placeholders only), 9-10 a dialogue where the answer is worked out,
- * 11 one where it is given directly.
+ * results (2-5 problems), 5-6 a question with its answer in answer tags, 7-8 a markup
+ * note, 9-10 a dialogue where the answer is worked out, 11 one where it is given directly.
+ * (Reply skeletons, "User: a question Assistant: <think> ... </think> ...", were tried and
+ * dropped: the base then answered every RL prompt with the skeleton, docs/r1zero.md.)
  * No document is in the RL chat template, and no reasoning ever sits inside think tags. */
 static genc_status document(source *src, draws *d, text *t) {
     genc_task_problem p;
     int style = (int)draw(d, 12), n = style == 4 ? 2 + (int)draw(d, 4) : style == 7 || style == 8 ? 0 : 1;
-    if (style == 7) markup_note(t, d);
-    if (style == 8) skeleton(t, d);
+    if (style == 7 || style == 8) markup_note(t, d);
     for (int k = 0; k < n; k++) {
         genc_status s = genc_task_next_train(src->ctx, src->cfg, src->heldout, src->seed, &src->index, &p);
         if (s) return s;
