@@ -3,7 +3,8 @@
  *      den > 0, and the countdown checker accepts the expression for its own literals and
  *      (integer) value;
  *   1  the rest is a model response, scored against an arithmetic and a countdown problem
- *      in every reward mode: rewards take only their documented values;
+ *      in every reward mode: rewards take only their documented values (the R1 rule:
+ *      accuracy only in a well-formed reply, the format reward only for a non-blank think);
  *   2  the rest is "answer\nreference": the integer-answer rule is symmetric.
  * Crashes, sanitizer reports and broken invariants all abort. */
 #include "genc/tasks.h"
@@ -45,8 +46,11 @@ static void fuzz_response(const char *r, size_t n) {
     tz = w, tz.mode = GENC_REWARD_TINYZERO;
     for (int i = 0; i < 3; i++) {
         genc_reward x = genc_task_reward(ps[i], r, n, &w), y = genc_task_reward(ps[i], r, n, &tz);
-        REQUIRE(x.reward == x.accuracy + 0.1 * x.format);
+        REQUIRE(x.reward == x.accuracy + 0.1 * x.think);
         REQUIRE(!x.format || x.has_answer);
+        REQUIRE(!x.think || x.format);
+        REQUIRE(!x.accuracy || x.format);
+        REQUIRE(x.think == genc_response_think(r, n));
         REQUIRE(!x.accuracy || (x.has_answer && x.check == GENC_CHECK_OK));
         REQUIRE(y.reward == 0.0 || y.reward == 0.1 || y.reward == 1.0);
         REQUIRE((y.reward == 0.0) == !y.has_answer);
