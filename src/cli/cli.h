@@ -17,6 +17,14 @@ typedef struct {
     void *value;      /* int64_t*, double*, const char**, bool* */
     const char *help;
     double min, max;  /* numeric range (ignored when min == max) */
+    /* Optional, by designator (.unset = ...): */
+    const char *unset;    /* what the verb does when the flag is not given, in words; --help shows it in
+                             place of the initial value (for -1 / NaN / NULL "not given" markers) */
+    const char *choices;  /* FLAG_STRING: the accepted values, "a|b|c"; any other is a usage error */
+    const char *needs;    /* the flag acts only together with this one; given alone it is refused */
+    const char *alias_of; /* a deprecated old name of the flag named here (same value): accepted with a
+                             one-line note on stderr, not listed by --help */
+    int given;            /* set by the parser: how many times the flag was given */
 } genc_flag;
 
 /* Flag entries shared by verbs: `a` is the verb's argument struct. Training verbs keep a
@@ -28,8 +36,22 @@ typedef struct {
 #define GENC_THREADS_FLAG_ENTRY(a) {"threads", FLAG_INT, &(a).threads, "threads in all (0: every core)", 0, 1024}
 
 /* Parses --name value / --name=value / --bool-flag. Returns 0 when the verb should run,
- * 1 when --help was printed (exit 0), 2 on an error (already printed: exit 2). */
+ * 1 when --help was printed (exit 0), 2 on an error (already printed: exit 2). --help is
+ * printed before any value is set, so it shows the defaults whatever else is given; a flag
+ * given twice, an unknown flag (with the closest known name suggested), a value outside
+ * .choices and a flag whose .needs is missing are usage errors. The hidden --dump-defaults
+ * prints "name<TAB>value" per flag as parsed (what the verb would use) and returns 1. */
 int genc_flags_parse(const char *cmd, const char *summary, genc_flag *flags, int n, int argc, char **argv);
+/* True when the flag `name` (or a deprecated alias of it) was on the command line. */
+bool genc_flag_given(const genc_flag *flags, int n, const char *name);
+/* The first of `names` (space-separated flag names) that was given, or NULL. */
+const char *genc_flag_first_given(const genc_flag *flags, int n, const char *names);
+/* For flags that act only in some modes: when one of `names` (space-separated) was given,
+ * print "genc: error: CMD: --NAME has no effect WHY" and return 2 (the verb exits 2). */
+int genc_flag_refuse(const char *cmd, const genc_flag *flags, int n, const char *names, const char *why);
+/* While set, genc_flags_parse hands the verb's table to this function instead of parsing and
+ * returns 1 (the verb exits 0 without running): shell completion and the man page. */
+extern void (*genc_flags_visit)(const char *cmd, const char *summary, const genc_flag *flags, int n);
 
 /* A training verb's --out folder: refused when empty (it would mean "/"), created with its
  * parents, and locked (an advisory flock on OUT/.lock held until the process exits), so a

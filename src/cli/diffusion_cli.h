@@ -49,14 +49,14 @@ genc_status genc_diff_generate(genc_ctx *ctx, genc_diff_model *m, const genc_dif
 /* The sampling flags' entries (s: a genc_diff_sampling) and their defaults, shared by
  * `image sample` and `image fid`. */
 #define GENC_DIFF_SAMPLING_FLAG_ENTRIES(s)                                                                          \
-    {"sampler", FLAG_STRING, &(s).sampler, "ddpm or ddim (DDPM checkpoints); euler or heun (rectified flow)"},      \
+    {"sampler", FLAG_STRING, &(s).sampler, "ddpm or ddim (DDPM checkpoints); euler or heun (rectified flow)", .unset = "ddpm on a DDPM checkpoint, euler on rectified flow", .choices = "ddpm|ddim|euler|heun"},      \
     {"steps", FLAG_INT, &(s).steps, "ddim/euler/heun steps (ddpm always runs all T)", 1, 100000},                    \
     {"eta", FLAG_DOUBLE, &(s).eta, "ddim: 0 deterministic .. 1 DDPM-like noise", 0, 10},                              \
-    {"spacing", FLAG_STRING, &(s).spacing, "ddim timesteps: uniform, trailing, linspace or quadratic"},               \
-    {"variance", FLAG_STRING, &(s).variance, "ddpm: fixed_small or fixed_large"},                                     \
+    {"spacing", FLAG_STRING, &(s).spacing, "ddim timesteps", .choices = "uniform|trailing|linspace|quadratic"},               \
+    {"variance", FLAG_STRING, &(s).variance, "ddpm: posterior variance", .choices = "fixed_small|fixed_large"},                                     \
     {"clip", FLAG_BOOL, &(s).clip, "ddpm/ddim: clamp the predicted x0 to [-1, 1] (--clip=false: off)"},               \
     {"guidance", FLAG_DOUBLE, &(s).guidance, "conditional models: classifier-free guidance weight (1: none)", 0, 100}, \
-    {"label", FLAG_INT, &(s).label, "conditional models: the class (-1: cycle through the classes)", -1, 1e6},        \
+    {"label", FLAG_INT, &(s).label, "conditional models: the class", -1, 1e6, .unset = "cycle through the classes"},        \
     {"batch", FLAG_INT, &(s).batch, "samples per network batch", 1, 4096},                                            \
     {"first", FLAG_INT, &(s).first, "index of the first sample (a run split into parts: same images)", 0, 1e12}
 genc_diff_sampling genc_cli_diffusion_sampling_defaults(void);

@@ -95,29 +95,99 @@ int genc_cli_run(int64_t threads, int64_t seed, genc_status (*body)(genc_ctx *ct
     return code;
 }
 
-static const char *type_word(genc_flag_type t) {
-    return t == FLAG_INT ? "N" : t == FLAG_DOUBLE ? "X" : t == FLAG_STRING ? "S" : "";
+void (*genc_flags_visit)(const char *cmd, const char *summary, const genc_flag *flags, int n);
+
+static const char *type_word(const genc_flag *f) {
+    return f->type == FLAG_INT ? "N" : f->type == FLAG_DOUBLE ? "X" : f->type == FLAG_STRING ? "S" : "";
+}
+
+/* The flag's current value as --dump-defaults prints it ("" for an empty or absent string). */
+static void format_value(const genc_flag *f, char *buf, size_t size) {
+    if (f->type == FLAG_INT) snprintf(buf, size, "%lld", (long long)*(int64_t *)f->value);
+    else if (f->type == FLAG_DOUBLE) snprintf(buf, size, "%g", *(double *)f->value);
+    else if (f->type == FLAG_BOOL) snprintf(buf, size, "%s", *(bool *)f->value ? "true" : "false");
+    else snprintf(buf, size, "%s", *(const char **)f->value ? *(const char **)f->value : "");
+}
+
+/* " (default V)" with the value, or " (default: WORDS)" with .unset or for no string at all. */
+static void format_default(const genc_flag *f, char *buf, size_t size) {
+    char v[256];
+    format_value(f, v, sizeof v);
+    if (f->unset) snprintf(buf, size, " (default: %s)", f->unset);
+    else if (f->type == FLAG_STRING && !*v) snprintf(buf, size, " (default: none)");
+    else snprintf(buf, size, " (default %s)", v);
 }
 
 static void print_help(const char *cmd, const char *summary, const genc_flag *flags, int n) {
     printf("usage: genc %s [flags]\n%s\n\nflags:\n", cmd, summary);
     for (int i = 0; i < n; i++) {
-        char lhs[64], def[96] = "";
-        snprintf(lhs, sizeof lhs, "--%s %s", flags[i].name, type_word(flags[i].type));
         const genc_flag *f = &flags[i];
-        if (f->type == FLAG_INT) snprintf(def, sizeof def, " (default %lld)", (long long)*(int64_t *)f->value);
-        if (f->type == FLAG_DOUBLE) snprintf(def, sizeof def, " (default %g)", *(double *)f->value);
-        if (f->type == FLAG_STRING && *(const char **)f->value)
-            snprintf(def, sizeof def, " (default %s)", *(const char **)f->value);
-        printf("  %-24s %s%s\n", lhs, f->help, def);
+        if (f->alias_of) continue;
+        char lhs[96], def[320], more[160] = "";
+        snprintf(lhs, sizeof lhs, "--%s %s", f->name, type_word(f));
+        format_default(f, def, sizeof def);
+        if (f->choices) snprintf(more, sizeof more, " [%s]", f->choices);
+        if (f->needs) snprintf(more + strlen(more), sizeof more - strlen(more), " [with --%s]", f->needs);
+        printf("  %-24s %s%s%s\n", lhs, f->help, more, def);
     }
     printf("  %-24s %s\n", "--help", "show this help");
+}
+
+static void dump_defaults(const genc_flag *flags, int n) {
+    char v[256];
+    for (int i = 0; i < n; i++)
+        if (!flags[i].alias_of) {
+            format_value(&flags[i], v, sizeof v);
+            printf("%s\t%s\n", flags[i].name, v);
+        }
+}
+
+/* Levenshtein distance of a[0..na) and b, at most 63 characters each (else a large number). */
+static int edit_distance(const char *a, size_t na, const char *b) {
+    size_t nb = strlen(b);
+    if (na > 63 || nb > 63) return 1000;
+    int row[64];
+    for (size_t j = 0; j <= nb; j++) row[j] = (int)j;
+    for (size_t i = 1; i <= na; i++) {
+        int diag = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= nb; j++) {
+            int up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best) best = up + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            diag = up, row[j] = best;
+        }
+    }
+    return row[nb];
+}
+
+static void unknown_flag(const char *cmd, const genc_flag *flags, int n, const char *name, size_t len) {
+    const char *best = NULL;
+    int best_d = len <= 4 ? 1 : len <= 8 ? 2 : 3;
+    for (int k = 0; k < n; k++) {
+        int d = edit_distance(name, len, flags[k].name);
+        if (d <= best_d) best = flags[k].alias_of ? flags[k].alias_of : flags[k].name, best_d = d - 1;
+    }
+    if (best)
+        fprintf(stderr, "genc: error: %s: unknown flag --%.*s; did you mean --%s? (see genc %s --help)\n", cmd, (int)len,
+                name, best, cmd);
+    else fprintf(stderr, "genc: error: %s: unknown flag --%.*s (see genc %s --help)\n", cmd, (int)len, name, cmd);
 }
 
 static int set_value(const char *cmd, genc_flag *f, const char *v) {
     char *end;
     errno = 0;
     if (f->type == FLAG_STRING) {
+        if (f->choices) {
+            size_t len = strlen(v);
+            bool ok = false;
+            for (const char *c = f->choices; *c && !ok; c += strcspn(c, "|"), c += *c == '|')
+                ok = strcspn(c, "|") == len && !strncmp(c, v, len);
+            if (!ok) {
+                fprintf(stderr, "genc: error: %s: --%s expects one of %s, found \"%s\"\n", cmd, f->name, f->choices, v);
+                return 2;
+            }
+        }
         *(const char **)f->value = v;
         return 0;
     }
@@ -136,44 +206,118 @@ static int set_value(const char *cmd, genc_flag *f, const char *v) {
     return 0;
 }
 
-int genc_flags_parse(const char *cmd, const char *summary, genc_flag *flags, int n, int argc, char **argv) {
+static genc_flag *find_flag(genc_flag *flags, int n, const char *name, size_t len) {
+    for (int k = 0; k < n; k++)
+        if (strlen(flags[k].name) == len && !strncmp(flags[k].name, name, len)) return &flags[k];
+    return NULL;
+}
+
+/* The flag a deprecated alias stands for (itself otherwise). */
+static genc_flag *canonical(genc_flag *flags, int n, genc_flag *f) {
+    genc_flag *c = f->alias_of ? find_flag(flags, n, f->alias_of, strlen(f->alias_of)) : NULL;
+    return c ? c : f;
+}
+
+/* --help or -h among the arguments (skipping flag values), or the hidden --dump-defaults. */
+static int wants_help(genc_flag *flags, int n, int argc, char **argv) {
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            print_help(cmd, summary, flags, n);
-            return 1;
-        }
-        if (strncmp(a, "--", 2)) {
-            fprintf(stderr, "genc: error: %s: unexpected argument \"%s\" (flags start with --; see --help)\n", cmd, a);
-            return 2;
-        }
-        const char *eq = strchr(a, '=');
-        size_t len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
-        genc_flag *f = NULL;
-        for (int k = 0; k < n && !f; k++)
-            if (strlen(flags[k].name) == len && !strncmp(flags[k].name, a + 2, len)) f = &flags[k];
-        if (!f) {
-            fprintf(stderr, "genc: error: %s: unknown flag \"%.*s\" (see genc %s --help)\n", cmd, (int)len + 2, a, cmd);
-            return 2;
-        }
-        if (f->type == FLAG_BOOL && !eq) {
-            *(bool *)f->value = true;
-            continue;
-        }
-        const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
-        if (!v) {
-            fprintf(stderr, "genc: error: %s: --%s needs a value\n", cmd, f->name);
-            return 2;
-        }
-        if (f->type == FLAG_BOOL) {
-            if (strcmp(v, "true") && strcmp(v, "false") && strcmp(v, "1") && strcmp(v, "0")) {
-                fprintf(stderr, "genc: error: %s: --%s expects true or false, found \"%s\"\n", cmd, f->name, v);
-                return 2;
-            }
-            *(bool *)f->value = !strcmp(v, "true") || !strcmp(v, "1");
-        } else if (set_value(cmd, f, v)) {
-            return 2;
-        }
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) return 1;
+        if (!strcmp(a, "--dump-defaults")) return 2;
+        if (strncmp(a, "--", 2) || strchr(a, '=')) continue;
+        genc_flag *f = find_flag(flags, n, a + 2, strlen(a + 2));
+        if (f && f->type != FLAG_BOOL) i++;
     }
     return 0;
+}
+
+/* Sets one flag from its argument(s); advances *i past a separate value. */
+static int parse_one(const char *cmd, genc_flag *flags, int n, int argc, char **argv, int *i) {
+    const char *a = argv[*i];
+    if (strncmp(a, "--", 2)) {
+        fprintf(stderr, "genc: error: %s: unexpected argument \"%s\" (flags start with --; see --help)\n", cmd, a);
+        return 2;
+    }
+    const char *eq = strchr(a, '=');
+    size_t len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+    genc_flag *f = find_flag(flags, n, a + 2, len);
+    if (!f) {
+        unknown_flag(cmd, flags, n, a + 2, len);
+        return 2;
+    }
+    genc_flag *c = canonical(flags, n, f);
+    if (f != c) fprintf(stderr, "genc: note: %s: --%s is deprecated; use --%s\n", cmd, f->name, c->name);
+    if (c->given++) {
+        fprintf(stderr, "genc: error: %s: --%s given twice; give it once\n", cmd, c->name);
+        return 2;
+    }
+    if (f->type == FLAG_BOOL && !eq) {
+        *(bool *)f->value = true;
+        return 0;
+    }
+    const char *v = eq ? eq + 1 : (*i + 1 < argc ? argv[++*i] : NULL);
+    if (!v) {
+        fprintf(stderr, "genc: error: %s: --%s needs a value\n", cmd, f->name);
+        return 2;
+    }
+    if (f->type != FLAG_BOOL) return set_value(cmd, f, v);
+    if (strcmp(v, "true") && strcmp(v, "false") && strcmp(v, "1") && strcmp(v, "0")) {
+        fprintf(stderr, "genc: error: %s: --%s expects true or false, found \"%s\"\n", cmd, f->name, v);
+        return 2;
+    }
+    *(bool *)f->value = !strcmp(v, "true") || !strcmp(v, "1");
+    return 0;
+}
+
+int genc_flags_parse(const char *cmd, const char *summary, genc_flag *flags, int n, int argc, char **argv) {
+    if (genc_flags_visit) {
+        genc_flags_visit(cmd, summary, flags, n);
+        return 1;
+    }
+    int help = wants_help(flags, n, argc, argv);
+    if (help == 1) {
+        print_help(cmd, summary, flags, n);
+        return 1;
+    }
+    for (int k = 0; k < n; k++) flags[k].given = 0;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--dump-defaults")) continue;
+        int r = parse_one(cmd, flags, n, argc, argv, &i);
+        if (r) return r;
+    }
+    for (int k = 0; k < n; k++) {
+        genc_flag *f = &flags[k];
+        if (!f->given || !f->needs || genc_flag_given(flags, n, f->needs)) continue;
+        fprintf(stderr, "genc: error: %s: --%s acts only with --%s; add --%s or drop --%s\n", cmd, f->name, f->needs,
+                f->needs, f->name);
+        return 2;
+    }
+    if (help == 2) {
+        dump_defaults(flags, n);
+        return 1;
+    }
+    return 0;
+}
+
+bool genc_flag_given(const genc_flag *flags, int n, const char *name) {
+    for (int k = 0; k < n; k++)
+        if (!strcmp(flags[k].name, name) && flags[k].given) return true;
+    return false;
+}
+
+const char *genc_flag_first_given(const genc_flag *flags, int n, const char *names) {
+    for (const char *p = names; *p; p += strspn(p, " ")) {
+        size_t len = strcspn(p, " ");
+        for (int k = 0; k < n; k++)
+            if (flags[k].given && strlen(flags[k].name) == len && !strncmp(flags[k].name, p, len)) return flags[k].name;
+        p += len;
+    }
+    return NULL;
+}
+
+int genc_flag_refuse(const char *cmd, const genc_flag *flags, int n, const char *names, const char *why) {
+    const char *name = genc_flag_first_given(flags, n, names);
+    if (!name) return 0;
+    fprintf(stderr, "genc: error: %s: --%s has no effect %s\n", cmd, name, why);
+    return 2;
 }

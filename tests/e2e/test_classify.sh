@@ -27,7 +27,7 @@ grep -q 'accuracy' "$tmp/e.log" && ok || bad "eval printed no accuracy"
 expect_error "bad number" '--lr' "$genc" classify train --lr fast
 expect_error "unknown flag" '--nope' "$genc" classify train --nope 1
 expect_error "out of range" '--batch' "$genc" classify train --batch 0
-expect_error "bad arch" 'convnet or mlp' "$genc" classify train --arch rnn --steps 1 --out "$tmp/x"
+expect_error "bad arch" '--arch expects one of convnet|mlp' "$genc" classify train --arch rnn --steps 1 --out "$tmp/x"
 expect_error "unknown verb" 'classify' "$genc" classify fly
 expect_error "missing checkpoint" "$tmp/none.safetensors" "$genc" classify eval --checkpoint "$tmp/none.safetensors"
 ck="$tmp/a/checkpoint.safetensors"
@@ -39,7 +39,8 @@ expect_error "corrupt header length" 'flip.safetensors' "$genc" classify eval --
 echo 'not a checkpoint' >"$tmp/text.safetensors"
 expect_error "not safetensors" 'text.safetensors' "$genc" classify eval --checkpoint "$tmp/text.safetensors"
 # The resume of a model with other flags is refused with both configs named.
-expect_error "config mismatch" 'config' "$genc" classify train "${common[@]}" --hidden 32 --resume --out "$tmp/b"
+set_flag hidden 32 "${common[@]}"
+expect_error "config mismatch" 'config' "$genc" classify train "${args[@]}" --resume --out "$tmp/b"
 
 echo "e2e classify: $pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -44,6 +44,13 @@ grep -c 'sampled 6 images' "$tmp/s.log" | grep -qx 8 && ok || bad "not every sam
 "$genc" image sample --checkpoint "$ck" --invert 4 --steps 10 --threads 2 >"$tmp/inv.log" 2>&1 \
   && grep -q 'DDIM inversion round trip (10 steps, 4 test images): mean' "$tmp/inv.log" && ok || bad "inversion: $(cat "$tmp/inv.log")"
 
+# A flag the checkpoint or the sampler would ignore is refused: DDPM runs all T steps.
+expect_error "ddpm ignores --steps" '--steps has no effect with the ddpm sampler' "$genc" image sample --checkpoint "$ck" --steps 3 --out "$tmp/x.png"
+expect_error "ddim ignores --variance" '--variance has no effect outside --sampler ddpm' "$genc" image sample --checkpoint "$ck" \
+  --sampler ddim --variance fixed_large --out "$tmp/x.png"
+expect_error "unconditional guidance" '--guidance has no effect on an unconditional' "$genc" image sample --checkpoint "$ck" \
+  --sampler ddim --guidance 2 --out "$tmp/x.png"
+
 # Class-conditional with label dropout; guidance w != 1 costs two evaluations a step.
 "$genc" image train --model ddpm --cond --cond-drop 0.2 --T 50 --steps 4 "${net[@]}" --out "$tmp/cd" >"$tmp/cd.log" 2>&1 \
   || bad "conditional training failed: $(tail -1 "$tmp/cd.log")"
@@ -101,12 +108,12 @@ python3 -c "import sys; sys.exit(0 if abs($v) < 1e-6 else 1)" && ok || bad "FID(
 
 # 6. Bad input: one line "genc: error: ...", non-zero exit, no crash.
 expect_error "bad model" 'nice' "$genc" image train --model vae --steps 1 --out "$tmp/x"
-expect_error "bad schedule" '--beta-schedule: unknown beta schedule' "$genc" image train --model ddpm --beta-schedule exp "${net[@]}" --steps 1 --out "$tmp/x"
-expect_error "bad prediction" '--prediction: unknown prediction type' "$genc" image train --model ddpm --prediction noise "${net[@]}" --steps 1 --out "$tmp/x"
+expect_error "bad schedule" '--beta-schedule expects one of linear|scaled_linear|cosine' "$genc" image train --model ddpm --beta-schedule exp "${net[@]}" --steps 1 --out "$tmp/x"
+expect_error "bad prediction" '--prediction expects one of epsilon|v' "$genc" image train --model ddpm --prediction noise "${net[@]}" --steps 1 --out "$tmp/x"
 expect_error "bad mult" '--mult' "$genc" image train --model=ddpm "${net[@]}" --mult 1,2,x --steps 1 --out "$tmp/x"
 expect_error "distill without pairs" '--init' "$genc" image train --model rflow --distill "${net[@]}" --steps 1 --out "$tmp/x"
 expect_error "wrong sampler" 'euler or heun' "$genc" image sample --checkpoint "$fk" --sampler ddim --out "$tmp/x.png"
-expect_error "bad spacing" '--spacing: unknown' "$genc" image sample --checkpoint "$ck" --sampler ddim --spacing odd --out "$tmp/x.png"
+expect_error "bad spacing" '--spacing expects one of' "$genc" image sample --checkpoint "$ck" --sampler ddim --spacing odd --out "$tmp/x.png"
 expect_error "too many steps" '--steps' "$genc" image sample --checkpoint "$ck" --sampler ddim --steps 500 --out "$tmp/x.png"
 expect_error "bad eta" '--eta' "$genc" image sample --checkpoint "$ck" --sampler ddim --eta -1
 head -c 3000 "$ck" >"$tmp/trunc.safetensors"
@@ -116,7 +123,8 @@ python3 -c "import sys; b = open(sys.argv[1], 'rb').read(); n = b.count(b'beta_e
 open(sys.argv[2], 'wb').write(b.replace(b'beta_end\\\\\":0.02', b'beta_end\\\\\":2.00')); sys.exit(n != 1)" \
   "$ck" "$tmp/betas.safetensors" && ok || bad "could not write the bad-betas checkpoint"
 expect_error "bad betas" 'betas.safetensors: config: diffusion: betas' "$genc" image sample --checkpoint "$tmp/betas.safetensors"
-expect_error "config mismatch" 'config' "$genc" image train --model ddpm --T 100 --steps 30 "${net[@]}" --base 16 --resume --out "$tmp/r"
+set_flag base 16 "${net[@]}"
+expect_error "config mismatch" 'config' "$genc" image train --model ddpm --T 100 --steps 30 "${args[@]}" --resume --out "$tmp/r"
 expect_error "fid missing side" 'nowhere' "$genc" image fid --classifier "$cls" --a "$tmp/nowhere" --count 10
 expect_error "fid count" '--count' "$genc" image fid --classifier "$cls" --a mnist:test --count 999999
 expect_error "fid bad split" 'train or NAME:test' "$genc" image fid --classifier "$cls" --a fashion-mnist:val --count 10

@@ -20,9 +20,12 @@ grep -q 'image train: Glow on' "$tmp/a.log" && ok || bad "no Glow banner: $(head
 # 4. Bad input: one line "genc: error: ...", non-zero exit, no crash (exit < 128).
 expect_error "bad levels" '--levels' "$genc" image train --model glow --levels 9 --steps 1 --out "$tmp/x"
 expect_error "bad flow steps" '--flow-steps' "$genc" image train --model glow --flow-steps 0 --steps 1 --out "$tmp/x"
-expect_error "too many levels for 28x28" 'divisible' "$genc" image train "${common[@]}" --levels 3 --out "$tmp/x"
-expect_error "config mismatch" 'config' "$genc" image train "${common[@]}" --hidden 8 --resume --out "$tmp/b"
-"$genc" image train "${common[@]}" --steps 2 --eval-every 0 --out "$tmp/n" >/dev/null 2>&1 || bad "2-step run failed"
+set_flag levels 3 "${common[@]}"
+expect_error "too many levels for 28x28" 'divisible' "$genc" image train "${args[@]}" --out "$tmp/x"
+set_flag hidden 8 "${common[@]}"
+expect_error "config mismatch" 'config' "$genc" image train "${args[@]}" --resume --out "$tmp/b"
+set_flag steps 2 "${common[@]}"; set_flag eval-every 0 "${args[@]}"
+"$genc" image train "${args[@]}" --out "$tmp/n" >/dev/null 2>&1 || bad "2-step run failed"
 python3 - "$tmp/n/best.safetensors" <<'PY' || bad "could not corrupt the checkpoint"
 import json, struct, sys
 p = sys.argv[1]

@@ -17,9 +17,9 @@ flow_checks 20 0.8
 
 # 4. Bad input: one line "genc: error: ...", non-zero exit, no crash (exit < 128).
 expect_error "bad model" 'nice' "$genc" image train --model vae --steps 1 --out "$tmp/x"
-expect_error "bad prior" 'logistic or gaussian' "$genc" image train --data "$data" --prior laplace --steps 1 --out "$tmp/x"
-expect_error "bad scale init" 'data or zero' "$genc" image train --data "$data" --hidden 8 --layers 1 --scale-init ones --steps 1 --out "$tmp/x"
-expect_error "bad data" 'fashion-mnist or mnist' "$genc" image train --data cifar --steps 1 --out "$tmp/x"
+expect_error "bad prior" '--prior expects one of logistic|gaussian' "$genc" image train --data "$data" --prior laplace --steps 1 --out "$tmp/x"
+expect_error "bad scale init" '--scale-init expects one of data|zero' "$genc" image train --data "$data" --hidden 8 --layers 1 --scale-init ones --steps 1 --out "$tmp/x"
+expect_error "bad data" '--data expects one of mnist|fashion-mnist' "$genc" image train --data cifar --steps 1 --out "$tmp/x"
 expect_error "bad number" '--lr' "$genc" image train --lr fast
 expect_error "out of range" '--temperature' "$genc" image sample --temperature -1
 expect_error "unknown flag" '--nope' "$genc" image eval --nope 1
@@ -28,7 +28,8 @@ head -c 1000 "$ck" >"$tmp/trunc.safetensors"
 expect_error "truncated checkpoint" 'trunc.safetensors' "$genc" image sample --checkpoint "$tmp/trunc.safetensors" --out "$tmp/x.png"
 echo 'not a checkpoint' >"$tmp/text.safetensors"
 expect_error "not safetensors" 'text.safetensors' "$genc" image eval --checkpoint "$tmp/text.safetensors"
-expect_error "config mismatch" 'config' "$genc" image train "${common[@]}" --hidden 16 --resume --out "$tmp/b"
+set_flag hidden 16 "${common[@]}"
+expect_error "config mismatch" 'config' "$genc" image train "${args[@]}" --resume --out "$tmp/b"
 expect_error "bad interpolation index" 'interp' "$genc" image sample --checkpoint "$ck" --data "$data" --interp "$tmp/i2.png" --interp-b 99999 --out "$tmp/x.png"
 
 echo "e2e image nice: $pass passed, $fail failed"

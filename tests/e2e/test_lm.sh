@@ -22,8 +22,9 @@ cmp -s "$tmp/a/checkpoint.safetensors" "$tmp/b/checkpoint.safetensors" && ok || 
 
 # 3. Balancing: mean MaxVio over the last 10 of 80 steps is lower with the aux-loss-free bias
 #    (seen: 0.50 with the bias against 2.76 without).
-"$genc" lm train "${common[@]}" --steps 80 --eval-every 0 --bias-gamma 0.02 --out "$tmp/free" >/dev/null 2>&1 || bad "aux_free run failed"
-"$genc" lm train "${common[@]}" --steps 80 --eval-every 0 --balance none --out "$tmp/none" >/dev/null 2>&1 || bad "none run failed"
+set_flag steps 80 "${common[@]}"; set_flag eval-every 0 "${args[@]}"; long=("${args[@]}")
+"$genc" lm train "${long[@]}" --bias-gamma 0.02 --out "$tmp/free" >/dev/null 2>&1 || bad "aux_free run failed"
+"$genc" lm train "${long[@]}" --balance none --out "$tmp/none" >/dev/null 2>&1 || bad "none run failed"
 mv_of() { python3 - "$1" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if '"maxvio"' in l][-10:]
@@ -71,7 +72,7 @@ PY
 expect_error "no data" '--data' "$genc" lm train
 expect_error "missing file" 'nope.txt' "$genc" lm train --data "$tmp/nope.txt" --out "$tmp/x"
 expect_error "bad preset" 'preset' "$genc" lm train --data "$data" --preset huge --out "$tmp/x"
-expect_error "bad docs" "--docs: expected file, lines or paragraphs" "$genc" lm train --data "$data" --docs words --out "$tmp/x"
+expect_error "bad docs" "--docs expects one of file|lines|paragraphs, found \"words\"" "$genc" lm train --data "$data" --docs words --out "$tmp/x"
 expect_error "groups" 'n_group' "$genc" lm train --data "$data" --groups 3 --out "$tmp/x"
 expect_error "seq" 'max-seq' "$genc" lm train --data "$data" --seq 4096 --out "$tmp/x"
 expect_error "score" 'score' "$genc" lm train --data "$data" --score relu --out "$tmp/x"
