@@ -95,7 +95,8 @@ int64_t genc_rand_categorical(genc_ctx *ctx, const genc_real *p, int64_t n);
  * ("expected a regular file, found a FIFO"); *fd and *size on success (close the fd).
  * genc_file_read_all reads a whole regular file of at most max_bytes (0: no limit) into a
  * malloc'd buffer with a terminating NUL after the n bytes; a larger file is refused before
- * anything is allocated. */
+ * anything is allocated. The path "-" is standard input: read to its end at the first call
+ * and kept, so every later read of "-" gets the same bytes (a verb may read its input twice). */
 #define GENC_TEXT_MAX_BYTES ((int64_t)1 << 30) /* the limit on text inputs (--data, JSON lines) */
 genc_status genc_file_open(genc_ctx *ctx, const char *path, int *fd, int64_t *size);
 genc_status genc_file_read_all(genc_ctx *ctx, const char *path, int64_t max_bytes, uint8_t **buf, size_t *n);

@@ -83,6 +83,7 @@ int genc_cli_classify_eval(int argc, char **argv);
 void genc_cli_print_baseline_rank(double fashion_accuracy);
 int genc_cli_tokenizer_train(int argc, char **argv);
 int genc_cli_tokenizer_encode(int argc, char **argv);
+int genc_cli_tokenizer_decode(int argc, char **argv);
 int genc_cli_lm_train(int argc, char **argv);
 int genc_cli_lm_eval(int argc, char **argv);
 int genc_cli_lm_sample(int argc, char **argv);

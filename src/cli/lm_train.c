@@ -206,7 +206,7 @@ int genc_cli_lm_train(int argc, char **argv) {
                       .experts = -1, .shared = -1, .active = -1, .moe_inter = -1, .groups = -1, .topk_groups = -1,
                       .mtp = -1, .theta = NAN, .route_scale = NAN, .gamma = NAN, .alpha = NAN, .mtp_lambda = NAN};
     genc_flag flags[] = {
-        {"data", FLAG_STRING, &a.data, "text files, comma-separated; required"},
+        {"data", FLAG_STRING, &a.data, "text files, comma-separated (-: standard input); required"},
         {"tokenizer", FLAG_STRING, &a.tokenizer, "tokenizer file", .unset = "train one on --data"},
         {"tok-vocab", FLAG_INT, &a.tok_vocab, "vocabulary of the tokenizer trained on --data", 263, 1 << 20},
         {"preset", FLAG_STRING, &mf.preset, "model size; the flags below override it", .choices = "tiny|small|base|large"},

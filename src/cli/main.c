@@ -16,6 +16,7 @@ static const genc_cli_verb VERBS[] = {
     {"image", "fid", "FID on classifier features: checkpoints, PNG folders, data splits", genc_cli_image_fid},
     {"tokenizer", "train", "train a byte-level BPE tokenizer on text files", genc_cli_tokenizer_train},
     {"tokenizer", "encode", "print the token ids of a text", genc_cli_tokenizer_encode},
+    {"tokenizer", "decode", "print the text of token ids", genc_cli_tokenizer_decode},
     {"lm", "train", "train a DeepSeek-V3-architecture language model", genc_cli_lm_train},
     {"lm", "sample", "generate text from a language-model checkpoint", genc_cli_lm_sample},
     {"lm", "prefix-tune", "prefix-tune a frozen language model on input/output examples", genc_cli_lm_prefix_tune},

@@ -1,5 +1,6 @@
-/* genc tokenizer train|encode: learn a byte-level BPE tokenizer from text files and print
- * its statistics; print the token ids of a text or file with a saved tokenizer. */
+/* genc tokenizer train|encode|decode: learn a byte-level BPE tokenizer from text files and
+ * print its statistics; print the token ids of a text or file with a saved tokenizer, and
+ * the text of token ids. A file named "-" is standard input. */
 #include "cli/cli.h"
 #include "genc/tokenizer.h"
 
@@ -87,7 +88,7 @@ int genc_cli_tokenizer_train(int argc, char **argv) {
     const char *input = NULL, *out = "tokenizer.safetensors";
     int64_t vocab = 4096;
     genc_flag flags[] = {
-        {"input", FLAG_STRING, &input, "training text files, comma-separated (a.txt,b.txt); required"},
+        {"input", FLAG_STRING, &input, "training text files, comma-separated (a.txt,b.txt; -: standard input); required"},
         {"vocab", FLAG_INT, &vocab, "vocabulary size: 256 bytes + 7 special tokens + merges", GENC_TOK_FIRST_MERGE,
          262144},
         {"out", FLAG_STRING, &out, "the tokenizer file to write (safetensors)"},
@@ -139,7 +140,7 @@ int genc_cli_tokenizer_encode(int argc, char **argv) {
     genc_flag flags[] = {
         {"tokenizer", FLAG_STRING, &tok, "tokenizer file (from genc tokenizer train, or a checkpoint holding one)"},
         {"text", FLAG_STRING, &text, "the text to encode"},
-        {"file", FLAG_STRING, &file, "a file to encode (instead of --text)"},
+        {"file", FLAG_STRING, &file, "a file to encode (instead of --text; -: standard input)"},
         {"special", FLAG_BOOL, &special, "match special token strings such as <|eos|> as single tokens"},
     };
     const char *cmd = "tokenizer encode";
@@ -151,6 +152,66 @@ int genc_cli_tokenizer_encode(int argc, char **argv) {
     genc_ctx *ctx = genc_ctx_new();
     int code = !ctx ? (fprintf(stderr, "genc: error: out of memory\n"), 1)
                     : run_encode(ctx, tok, text, file, special) ? genc_cli_fail(ctx) : 0;
+    genc_ctx_free(ctx);
+    return code;
+}
+
+/* Whitespace- or comma-separated token ids in `text` (`what` names it in errors). */
+static genc_status parse_ids(genc_ctx *ctx, const char *what, const char *text, int32_t **ids, size_t *n) {
+    size_t cap = 16;
+    *n = 0;
+    *ids = malloc(cap * sizeof **ids);
+    for (const char *p = text; *ids;) {
+        p += strspn(p, " \t\r\n,");
+        if (!*p) return GENC_OK;
+        char *end;
+        errno = 0;
+        long long v = strtoll(p, &end, 10);
+        if (end == p || errno || v < 0 || v > INT32_MAX || (*end && !strchr(" \t\r\n,", *end)))
+            return genc_error(ctx, GENC_EINVAL, "%s: expected token ids (integers >= 0), found \"%.*s\" as id %zu", what,
+                              (int)strcspn(p, " \t\r\n,"), p, *n + 1);
+        if (*n == cap) {
+            int32_t *more = realloc(*ids, 2 * cap * sizeof **ids);
+            if (!more) break;
+            *ids = more, cap *= 2;
+        }
+        (*ids)[(*n)++] = (int32_t)v, p = end;
+    }
+    return genc_error(ctx, GENC_ENOMEM, "out of memory");
+}
+
+static genc_status run_decode(genc_ctx *ctx, const char *tok_path, const char *text, const char *file) {
+    genc_tokenizer *t = NULL;
+    uint8_t *buf = NULL, *bytes = NULL;
+    size_t n = 0, n_ids = 0, n_bytes = 0;
+    int32_t *ids = NULL;
+    genc_status s = genc_tokenizer_load(ctx, tok_path, &t);
+    if (!s && file) s = read_file(ctx, file, &buf, &n);
+    if (!s) s = parse_ids(ctx, file ? file : "--ids", file ? (const char *)buf : text, &ids, &n_ids);
+    if (!s) s = genc_tokenizer_decode(t, ctx, ids, n_ids, &bytes, &n_bytes);
+    if (!s && (fwrite(bytes, 1, n_bytes, stdout) != n_bytes || fflush(stdout)))
+        s = genc_error(ctx, GENC_EIO, "stdout: cannot write: %s", strerror(errno));
+    free(ids), free(buf), free(bytes);
+    genc_tokenizer_free(t);
+    return s;
+}
+
+int genc_cli_tokenizer_decode(int argc, char **argv) {
+    const char *tok = NULL, *ids = NULL, *file = NULL;
+    genc_flag flags[] = {
+        {"tokenizer", FLAG_STRING, &tok, "tokenizer file (from genc tokenizer train, or a checkpoint holding one)"},
+        {"ids", FLAG_STRING, &ids, "token ids, separated by spaces or commas (as tokenizer encode prints them)"},
+        {"file", FLAG_STRING, &file, "a file of token ids (instead of --ids; -: standard input)"},
+    };
+    const char *cmd = "tokenizer decode";
+    int r = genc_flags_parse(cmd, "Print the text of token ids (the inverse of tokenizer encode).", flags,
+                             (int)(sizeof flags / sizeof *flags), argc, argv);
+    if (r) return r == 1 ? 0 : 2;
+    if (!tok) return usage_error(cmd, "--tokenizer is required");
+    if (!ids == !file) return usage_error(cmd, "give exactly one of --ids and --file");
+    genc_ctx *ctx = genc_ctx_new();
+    int code = !ctx ? (fprintf(stderr, "genc: error: out of memory\n"), 1)
+                    : run_decode(ctx, tok, ids, file) ? genc_cli_fail(ctx) : 0;
     genc_ctx_free(ctx);
     return code;
 }

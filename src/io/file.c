@@ -41,8 +41,34 @@ genc_status genc_file_open(genc_ctx *ctx, const char *path, int *fd, int64_t *si
     return GENC_OK;
 }
 
+/* Standard input, read once to its end (at most max_bytes) and kept for later reads of "-". */
+static genc_status read_stdin(genc_ctx *ctx, int64_t max_bytes, uint8_t **buf, size_t *n) {
+    static uint8_t *kept;
+    static size_t kept_n;
+    static bool done;
+    size_t cap = 1 << 16;
+    while (!done) {
+        uint8_t *b = realloc(kept, cap + 1);
+        if (!b) return genc_error(ctx, GENC_ENOMEM, "-: out of memory reading standard input");
+        kept = b;
+        ssize_t r = read(0, kept + kept_n, cap - kept_n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return genc_error(ctx, GENC_EIO, "-: cannot read standard input: %s", strerror(errno));
+        kept_n += (size_t)r, done = r == 0;
+        if (max_bytes > 0 && (int64_t)kept_n > max_bytes)
+            return genc_error(ctx, GENC_EINVAL, "-: standard input holds more than the limit of %lld bytes for this input",
+                              (long long)max_bytes);
+        if (kept_n == cap) cap *= 2;
+    }
+    if (!(*buf = malloc(kept_n + 1))) return genc_error(ctx, GENC_ENOMEM, "-: out of memory");
+    if (kept_n) memcpy(*buf, kept, kept_n);
+    (*buf)[kept_n] = 0, *n = kept_n;
+    return GENC_OK;
+}
+
 genc_status genc_file_read_all(genc_ctx *ctx, const char *path, int64_t max_bytes, uint8_t **buf, size_t *n) {
     *buf = NULL, *n = 0;
+    if (!strcmp(path, "-")) return read_stdin(ctx, max_bytes, buf, n);
     int fd;
     int64_t size;
     genc_status s = genc_file_open(ctx, path, &fd, &size);

@@ -70,5 +70,18 @@ PY
 then expect_error "bad merge" 'merge 0 (token 263)' "$genc" tokenizer encode --tokenizer "$tmp/later.st" --text hi
 else bad "could not write the bad-merge tokenizer (python3 failed)"; fi
 
+# 5. Decode inverts encode; "-" reads standard input (train, encode and decode).
+back=$("$genc" tokenizer decode --tokenizer "$tmp/tok.safetensors" --ids "$ids")
+[ "$back" = "The keeper wrote about the ships." ] && ok || bad "decode of encode gave '$back'"
+back=$(echo "$ids" | "$genc" tokenizer decode --tokenizer "$tmp/tok.safetensors" --file -)
+[ "$back" = "The keeper wrote about the ships." ] && ok || bad "decode --file - gave '$back'"
+ids2=$(printf 'The keeper wrote about the ships.' | "$genc" tokenizer encode --tokenizer "$tmp/tok.safetensors" --file -)
+[ "$ids2" = "$ids" ] && ok || bad "encode --file - gave '$ids2', --text gave '$ids'"
+cat "$tmp/a.txt" "$tmp/b.txt" | "$genc" tokenizer train --vocab 300 --input - --out "$tmp/tok4.safetensors" >/dev/null 2>&1 \
+    && ok || bad "tokenizer train --input - failed"
+expect_error "decode bad id" '--ids: expected token ids (integers >= 0), found "x"' \
+    "$genc" tokenizer decode --tokenizer "$tmp/tok.safetensors" --ids "1 x"
+expect_error "decode out of vocabulary" 'id 99999' "$genc" tokenizer decode --tokenizer "$tmp/tok.safetensors" --ids "1 99999"
+
 echo "e2e tokenizer: $pass passed, $fail failed"
 [ $fail -eq 0 ]
