@@ -12,10 +12,10 @@
 #include <string.h>
 
 typedef struct {
-    const char *checkpoint, *prompt, *stop, *prefix;
+    const char *checkpoint, *prompt, *prompt_file, *stop, *prefix;
     int64_t max_tokens, top_k, seed, threads;
     double temperature, top_p;
-    bool speculative;
+    bool speculative, echo;
 } sample_args;
 
 static int stream_token(void *user, int64_t row, int32_t id, const uint8_t *text, size_t n) {
@@ -120,8 +120,13 @@ static genc_status run_sample(genc_ctx *ctx, void *args) {
     int n_stops = 0;
     char **stops = a->stop ? parse_stops(a->stop, &n_stops) : NULL;
     genc_status s = a->stop && !stops ? genc_error(ctx, GENC_ENOMEM, "out of memory") : 0;
+    uint8_t *file_text = NULL;
+    size_t file_n = 0;
+    if (!s && a->prompt_file) s = genc_file_read_all(ctx, a->prompt_file, GENC_TEXT_MAX_BYTES, &file_text, &file_n);
+    const char *prompt = file_text ? (const char *)file_text : a->prompt;
     if (!s) s = genc_cli_lm_load(ctx, a->checkpoint, &m, &tok);
-    if (!s) s = encode_prompt(ctx, tok, a->prompt, &ids, &n);
+    if (!s) s = encode_prompt(ctx, tok, prompt, &ids, &n);
+    if (!s && a->echo) fputs(prompt, stdout); /* the generated text follows it, streamed */
     int64_t plen = (int64_t)n, room = m.cfg.max_seq - plen;
     if (!s && room < 1)
         s = genc_error(ctx, GENC_EINVAL, "--prompt: %lld tokens leave no room in the model's %d positions",
@@ -144,7 +149,7 @@ static genc_status run_sample(genc_ctx *ctx, void *args) {
     if (!s && a->speculative) s = compare_plain(ctx, &m, prompts, &plen, cf, &r, (uint64_t)a->seed);
     genc_gen_result_free(&r);
     genc_cli_free_list(stops, n_stops);
-    free(ids);
+    free(ids), free(file_text);
     genc_tokenizer_free(tok);
     if (m.blocks) genc_lm_free(&m);
     return s;
@@ -152,10 +157,12 @@ static genc_status run_sample(genc_ctx *ctx, void *args) {
 
 int genc_cli_lm_sample(int argc, char **argv) {
     sample_args a = {.prompt = "", .max_tokens = 128, .top_k = 0, .seed = 0, .threads = 0, .temperature = 0.8,
-                     .top_p = 1.0};
+                     .top_p = 1.0, .echo = true};
     genc_flag flags[] = {
         {"checkpoint", FLAG_STRING, &a.checkpoint, "model checkpoint (genc lm train's checkpoint.safetensors)"},
         {"prompt", FLAG_STRING, &a.prompt, "text to continue (special tokens allowed)", .unset = "empty: a new document"},
+        {"prompt-file", FLAG_STRING, &a.prompt_file, "read the prompt from this file (-: standard input)"},
+        {"echo", FLAG_BOOL, &a.echo, "print the prompt before the generated text (--echo=false: the new text only)"},
         {"max-tokens", FLAG_INT, &a.max_tokens, "tokens to generate at most", 1, 1 << 24},
         {"temperature", FLAG_DOUBLE, &a.temperature, "softmax temperature (0: greedy)", 0, 100},
         {"top-k", FLAG_INT, &a.top_k, "sample among the k most likely tokens (0: all)", 0, 1 << 24},
@@ -169,6 +176,7 @@ int genc_cli_lm_sample(int argc, char **argv) {
     int n = (int)(sizeof flags / sizeof *flags);
     int r = genc_flags_parse("lm sample", "Generate text from a language-model checkpoint (streamed to stdout).", flags, n,
                              argc, argv);
+    if (!r && a.prompt_file) r = genc_flag_refuse("lm sample", flags, n, "prompt", "with --prompt-file (give one of them)");
     if (!r && a.temperature == 0)
         r = genc_flag_refuse("lm sample", flags, n, "top-k top-p", "with --temperature 0 (greedy decoding takes the most likely token)");
     if (r) return r == 1 ? 0 : 2;

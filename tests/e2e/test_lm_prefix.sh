@@ -51,7 +51,7 @@ grep -Eq '^first held-out: want " Aromi serves Italian food\.", got " [A-Z][a-z]
 
 # 3. Sampling with the prefix; the other base model refuses it, naming both hashes.
 "$genc" lm sample --checkpoint "$ck" --prefix "$tmp/p.safetensors" --prompt "name[Loch] food[Chinese] =>" \
-    --max-tokens 10 --temperature 0 --threads 2 >"$tmp/s.out" 2>"$tmp/s.err" && ok || bad "sample --prefix failed: $(cat "$tmp/s.err")"
+    --max-tokens 10 --temperature 0 --echo=false --threads 2 >"$tmp/s.out" 2>"$tmp/s.err" && ok || bad "sample --prefix failed: $(cat "$tmp/s.err")"
 grep -q 'tokens in' "$tmp/s.err" && ok || bad "no summary line"
 # --max-tokens past the context: the cap is said, counting the prefix (not the prompt alone)
 "$genc" lm sample --checkpoint "$ck" --prefix "$tmp/p.safetensors" --prompt "name[Loch] food[Chinese] =>" \
@@ -62,7 +62,7 @@ grep -q "note: --max-tokens capped at .* (prefix 5 + prompt" "$tmp/cap.err" && [
 text=$(cat "$tmp/s.out") stop=$(cut -c4-6 "$tmp/s.out" | head -1)
 if [ ${#stop} -eq 3 ]; then
   "$genc" lm sample --checkpoint "$ck" --prefix "$tmp/p.safetensors" --prompt "name[Loch] food[Chinese] =>" \
-      --max-tokens 10 --temperature 0 --stop "$stop" --threads 2 >"$tmp/st.out" 2>"$tmp/st.err" \
+      --max-tokens 10 --temperature 0 --echo=false --stop "$stop" --threads 2 >"$tmp/st.out" 2>"$tmp/st.err" \
       && ok || bad "sample --prefix --stop failed: $(cat "$tmp/st.err")"
   [ "$(cat "$tmp/st.out")" = "${text%%"$stop"*}" ] && ok || bad "--stop '$stop': got '$(cat "$tmp/st.out")' from '$text'"
   grep -q 'stopped at stop string' "$tmp/st.err" && ok || bad "no stop-string finish: $(cat "$tmp/st.err")"

@@ -46,6 +46,15 @@ grep -q 'stopped at stop string' "$tmp/r1.err" && ok || bad "no stop-string fini
 "$genc" lm sample --checkpoint "$ck" --prompt "The" --max-tokens 40 --temperature 0.9 --speculative --seed 5 \
     --threads 2 >/dev/null 2>&1 && ok || bad "speculative sampling at temperature 0.9 failed"
 
+# The prompt is echoed before the generated text (--echo=false: the new text only), and
+# --prompt-file - reads it from standard input.
+"$genc" lm sample --checkpoint "$ck" --prompt "The keeper" --max-tokens 30 --temperature 0 --echo=false --threads 2 \
+    >"$tmp/ne.out" 2>/dev/null || bad "--echo=false failed"
+[ "$(cat "$tmp/g.out")" = "The keeper$(cat "$tmp/ne.out")" ] && ok \
+    || bad "echo: '$(cat "$tmp/g.out")' is not the prompt then '$(cat "$tmp/ne.out")'"
+printf 'The keeper' | "$genc" lm sample --checkpoint "$ck" --prompt-file - --max-tokens 30 --temperature 0 --threads 2 \
+    >"$tmp/pf.out" 2>/dev/null && cmp -s "$tmp/pf.out" "$tmp/g.out" && ok || bad "--prompt-file - differs from --prompt"
+
 # 4. Errors: one "genc: error:" line and a non-zero exit.
 check_error() { # expected-exit description args...
     local want="$1" what="$2"
