@@ -177,7 +177,10 @@ static genc_status run_training(genc_ctx *ctx, void *args) {
         s = report(ctx, a, &m, &st, log);
     }
     if (!s) s = genc_plot_jsonl(ctx, mpath, png, "step", (const char *[]){"loss", "val_loss"}, 2, true);
-    if (!s) printf("wrote %s, %s, %s and %s\n", ckpt, best, mpath, png);
+    char what[64];
+    snprintf(what, sizeof what, "validation loss %.4f", st.best_metric);
+    if (!s && st.step == steps) genc_cli_print_saved(a->out, st.step, isfinite(st.best_metric) ? what : NULL);
+    if (!s) printf("wrote %s and %s\n", mpath, png);
     free(cfg_json), free(job.idx), free(job.labels);
     genc_metrics_close(log);
     genc_batcher_free(&job.batcher);

@@ -59,6 +59,12 @@ extern void (*genc_flags_visit)(const char *cmd, const char *summary, const genc
  * by writers that died are removed. */
 genc_status genc_cli_out_dir(genc_ctx *ctx, const char *out);
 
+/* The closing line of every trainer, one rule for all: OUT/checkpoint.safetensors holds the
+ * last step's weights (what --resume continues and the next verb reads by default),
+ * OUT/best.safetensors those of the evaluation with the best validation `metric` (in words,
+ * e.g. "validation loss 3.6503"; NULL when no evaluation ran). */
+void genc_cli_print_saved(const char *out, int64_t last_step, const char *metric);
+
 /* Print "genc: error: <message>" and return the exit code 1. */
 int genc_cli_fail(genc_ctx *ctx);
 /* Run a verb's body on a fresh context with `threads` threads (0: all) and random seed

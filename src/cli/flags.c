@@ -75,6 +75,14 @@ genc_status genc_cli_out_dir(genc_ctx *ctx, const char *out) {
     return GENC_OK; /* fd stays open, so the lock lives as long as the process */
 }
 
+void genc_cli_print_saved(const char *out, int64_t last_step, const char *metric) {
+    if (!metric) printf("saved %s/checkpoint.safetensors (the last step, %lld; no evaluation ran: no best.safetensors)\n",
+                        out, (long long)last_step);
+    else printf("saved %s/checkpoint.safetensors (the last step, %lld) and %s/best.safetensors (best %s)\n", out,
+           (long long)last_step, out, metric);
+    fflush(stdout);
+}
+
 int genc_cli_fail(genc_ctx *ctx) {
     fprintf(stderr, "genc: error: %s\n", genc_last_error(ctx));
     return 1;

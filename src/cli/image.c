@@ -295,7 +295,10 @@ static genc_status run_training(genc_ctx *ctx, void *args) {
         s = train_loop(ctx, a, &job, &o, &st, log, steps);
     }
     if (!s) s = genc_plot_jsonl(ctx, mpath, png, "step", (const char *[]){"loss", "val_nll"}, 2, false);
-    if (!s) printf("wrote %s, %s/best.safetensors, %s and %s\n", ckpt, a->out, mpath, png);
+    char what[96];
+    snprintf(what, sizeof what, "validation log-likelihood %.2f nats", -st.best_metric);
+    if (!s && st.step == steps) genc_cli_print_saved(a->out, st.step, isfinite(st.best_metric) ? what : NULL);
+    if (!s) printf("wrote %s and %s\n", mpath, png);
     free(job.idx), free(job.pix);
     genc_metrics_close(log);
     genc_batcher_free(&job.batcher);

@@ -516,8 +516,11 @@ static genc_status train_run(genc_ctx *ctx, train_args *a, train_job *j, genc_op
         genc_train_hooks h = {.user = j, .step_loss = step_loss, .evaluate = evaluate, .after_step = after_step};
         if (!s) s = genc_cli_train_run(ctx, &tc, &j->m->net.params, o, &h, &st);
     }
+    char what[64];
+    snprintf(what, sizeof what, "validation loss %.5f", st.best_metric);
     if (!s && st.step < a->steps)
         printf("stopped at step %lld of %lld; continue with --resume\n", (long long)st.step, (long long)a->steps);
+    else if (!s) genc_cli_print_saved(a->out, st.step, isfinite(st.best_metric) ? what : NULL);
     free(cfg_json);
     return s;
 }
@@ -557,7 +560,7 @@ static genc_status run_training(genc_ctx *ctx, void *args) {
     if (!s && !(log = genc_metrics_open(ctx, mpath, a->resume))) s = genc_ctx_status(ctx);
     if (!s) s = train_run(ctx, a, &j, &o, log, ckpt, best);
     if (!s) s = genc_plot_jsonl(ctx, mpath, png, "step", (const char *[]){"loss", "val_loss"}, 2, true);
-    if (!s) printf("wrote %s (EMA weights as extra.ema.*), %s, %s and %s\n", ckpt, best, mpath, png);
+    if (!s) printf("wrote %s and %s; the checkpoints hold the EMA weights as extra.ema.*\n", mpath, png);
     genc_metrics_close(log);
     genc_batcher_free(&j.batcher);
     genc_optim_free(&o);

@@ -119,8 +119,9 @@ static genc_status run(genc_ctx *ctx, void *args) {
     genc_tokenizer *tok = NULL, *tok2 = NULL;
     genc_task_set heldout = {0}, user_train = {0}, eval_set;
     genc_optim o = {0};
-    char ckpt[1024], mpath[1024];
+    char ckpt[1024], best[1024], mpath[1024];
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", a->out);
+    snprintf(best, sizeof best, "%s/best.safetensors", a->out);
     snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", a->out);
     genc_train_state st = {.data_seed = (uint64_t)a->seed, .best_metric = INFINITY};
     genc_status s = genc_cli_out_dir(ctx, a->out);
@@ -155,7 +156,7 @@ static genc_status run(genc_ctx *ctx, void *args) {
         genc_task_baselines_print(stdout, &eval_set);
         fflush(stdout);
         genc_train_config tc = {.steps = a->steps, .eval_every = a->eval_every, .save_every = a->save_every,
-                                .clip = a->clip, .checkpoint = ckpt, .config_json = cfg_json, .label = "grpo",
+                                .clip = a->clip, .checkpoint = ckpt, .best_checkpoint = best, .config_json = cfg_json, .label = "grpo",
                                 .metrics = j->log, .stop = &genc_cli_stop, .stop_at = a->stop_at,
                                 .ckpt_extra = save_tokenizer, .ckpt_extra_user = tok,
                                 .schedule = {.kind = GENC_LR_CONSTANT, .lr = a->lr,
@@ -163,8 +164,11 @@ static genc_status run(genc_ctx *ctx, void *args) {
         j->heldout = &eval_set;
         genc_train_hooks h = {.user = j, .step_loss = step_loss, .evaluate = evaluate, .after_step = after_step};
         s = genc_cli_train_run(ctx, &tc, &policy.params, &o, &h, &st);
-        if (!s) printf("best held-out pass@1 %.1f%% after %lld steps; wrote %s\n", -100 * st.best_metric,
-                       (long long)st.step, ckpt);
+        char what[64];
+        snprintf(what, sizeof what, "held-out pass@1 %.1f%%", -100 * st.best_metric);
+        if (!s && st.step < a->steps)
+            printf("stopped at step %lld of %lld; continue with --resume\n", (long long)st.step, (long long)a->steps);
+        else if (!s) genc_cli_print_saved(a->out, st.step, isfinite(st.best_metric) ? what : NULL);
     }
     char png[1024];
     snprintf(png, sizeof png, "%s/reward.png", a->out);

@@ -134,7 +134,7 @@ static genc_status run(genc_ctx *ctx, void *args) {
     train_args *a = ((run_args *)args)->a;
     model_flags *mf = ((run_args *)args)->mf;
     int n_files = 0;
-    char **files = genc_cli_split_list(a->data, &n_files), ckpt[1024], mpath[1024], png[1024];
+    char **files = genc_cli_split_list(a->data, &n_files), ckpt[1024], best[1024], mpath[1024], png[1024], what[96];
     genc_tokenizer *tok = NULL;
     genc_lm_corpus corpus = {0};
     genc_lm m = {0};
@@ -143,6 +143,7 @@ static genc_status run(genc_ctx *ctx, void *args) {
     genc_lm_config c;
     genc_train_state st = {.data_seed = (uint64_t)a->seed, .best_metric = INFINITY};
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", a->out);
+    snprintf(best, sizeof best, "%s/best.safetensors", a->out);
     snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", a->out);
     snprintf(png, sizeof png, "%s/loss.png", a->out);
     genc_status s = genc_cli_out_dir(ctx, a->out);
@@ -178,7 +179,7 @@ static genc_status run(genc_ctx *ctx, void *args) {
         lm_job job = {.m = &m, .corpus = &corpus, .B = a->batch, .T = a->seq, .eval_tokens = a->eval_tokens,
                       .eval_batch = 8, .seed = (uint64_t)a->seed, .batch = batch, .log = log};
         genc_train_config tc = {.steps = a->steps, .eval_every = a->eval_every, .save_every = a->save_every,
-                                .clip = a->clip, .checkpoint = ckpt, .config_json = cfg_json, .label = "lm",
+                                .clip = a->clip, .checkpoint = ckpt, .best_checkpoint = best, .config_json = cfg_json, .label = "lm",
                                 .metrics = log, .stop = &genc_cli_stop, .stop_at = a->stop_at, .ckpt_extra = save_tokenizer,
                                 .ckpt_extra_user = tok,
                                 .schedule = {.kind = GENC_LR_COSINE, .lr = a->lr, .min_lr = a->min_lr,
@@ -186,8 +187,10 @@ static genc_status run(genc_ctx *ctx, void *args) {
         genc_train_hooks h = {.user = &job, .step_loss = step_loss, .evaluate = evaluate, .after_step = after_step};
         s = genc_cli_train_run(ctx, &tc, &m.params, &o, &h, &st);
         if (!s && st.step < a->steps) printf("stopped at step %lld of %lld; continue with --resume\n", (long long)st.step, (long long)a->steps);
-        else if (!s) printf("best validation loss %.4f (perplexity %.2f) after %lld steps; wrote %s\n", st.best_metric,
-                            exp(st.best_metric), (long long)st.step, ckpt);
+        else if (!s) {
+            snprintf(what, sizeof what, "validation loss %.4f, perplexity %.2f", st.best_metric, exp(st.best_metric));
+            genc_cli_print_saved(a->out, st.step, isfinite(st.best_metric) ? what : NULL);
+        }
     }
     if (!s) s = genc_plot_jsonl(ctx, mpath, png, "step", (const char *[]){"loss", "val_loss"}, 2, true);
     free(cfg_json), free(batch);

@@ -14,6 +14,11 @@ v1=$(val "$tmp/a/metrics.jsonl" 1) v2=$(val "$tmp/a/metrics.jsonl" 2)
 python3 -c "import math,sys; sys.exit(0 if $v2 < $v1 < math.log(400) else 1)" && ok || bad "val loss $v1 -> $v2"
 # A run logged to a file still shows progress: plain lines (no carriage return), the last step's.
 grep -q '^lm 30/30  loss [0-9.]*  ' "$tmp/a.log" && ! grep -q $'\r' "$tmp/a.log" && ok || bad "no progress line in a log"
+# "best" is what was saved: checkpoint.safetensors holds the last step, best.safetensors the best
+# evaluation, and the closing line says which is which (the same rule as every trainer).
+best=$(python3 -c "print('%.4f' % min($v1, $v2))")
+grep -q "^saved $tmp/a/checkpoint.safetensors (the last step, 30) and $tmp/a/best.safetensors (best validation loss $best," \
+    "$tmp/a.log" && [ -s "$tmp/a/best.safetensors" ] && ok || bad "no best.safetensors or saved line: $(tail -1 "$tmp/a.log")"
 
 # 2. Resume is bit-exact.
 "$genc" lm train "${common[@]}" --stop-at 15 --out "$tmp/b" >"$tmp/b1.log" 2>&1 || bad "first half failed"
