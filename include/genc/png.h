@@ -52,9 +52,14 @@ genc_status genc_plot_png(genc_ctx *ctx, const char *path, const char *title, co
 /* Plot columns of a JSON-lines metrics file (800x500): each line that is an object with
  * numbers at xkey and ykeys[k] gives a point of series k. Blank lines and a partial last
  * line (no newline, not valid JSON) are skipped; other invalid lines are errors, and so is
- * a file where no line has a point. The title is the file's name. */
+ * a file where no line has a point. The title says what is plotted ("loss and val_loss by
+ * step"); genc_plot_jsonl_labelled takes the title and axis labels (with units), and adds
+ * "(log scale)" to the y label when log_y. */
 genc_status genc_plot_jsonl(genc_ctx *ctx, const char *jsonl_path, const char *png_path,
                             const char *xkey, const char **ykeys, int n_ykeys, bool log_y);
+genc_status genc_plot_jsonl_labelled(genc_ctx *ctx, const char *jsonl_path, const char *png_path, const char *title,
+                                     const char *xlabel, const char *ylabel, const char *xkey, const char **ykeys,
+                                     int n_ykeys, bool log_y);
 
 /* The 5x7 font: rows[r] (r = 0 top .. 6) holds the glyph's pixels in its low 5 bits, bit 4
  * the leftmost. Returns false (and the '?' glyph) for a character not in the font. */

@@ -129,6 +129,10 @@ typedef struct genc_train_hooks {
     genc_status (*evaluate)(genc_ctx *ctx, void *user, const genc_train_state *st, double *metric, genc_metrics *log);
     /* Optional: called after every optimiser step (e.g. MoE bias update). */
     genc_status (*after_step)(genc_ctx *ctx, void *user, genc_train_state *st);
+    /* Optional: the loss the progress line shows (default: `loss`, the one optimised) and
+     * text after it in `extra`: for an objective of weighted terms, the term validation
+     * measures, so the two numbers compare, and the others by name. */
+    double (*shown_loss)(void *user, double loss, char *extra, size_t n);
 } genc_train_hooks;
 
 typedef struct genc_train_config {

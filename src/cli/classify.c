@@ -176,7 +176,9 @@ static genc_status run_training(genc_ctx *ctx, void *args) {
     } else if (!s) {
         s = report(ctx, a, &m, &st, log);
     }
-    if (!s) s = genc_plot_jsonl(ctx, mpath, png, "step", (const char *[]){"loss", "val_loss"}, 2, true);
+    if (!s) s = genc_plot_jsonl_labelled(ctx, mpath, png, "classify train: cross-entropy, training and validation",
+                                         "optimiser step", "cross-entropy, nats per image", "step",
+                                         (const char *[]){"loss", "val_loss"}, 2, true);
     char what[64];
     snprintf(what, sizeof what, "validation loss %.4f", st.best_metric);
     if (!s && st.step == steps) genc_cli_print_saved(a->out, st.step, isfinite(st.best_metric) ? what : NULL);

@@ -294,7 +294,9 @@ static genc_status run_training(genc_ctx *ctx, void *args) {
         fflush(stdout);
         s = train_loop(ctx, a, &job, &o, &st, log, steps);
     }
-    if (!s) s = genc_plot_jsonl(ctx, mpath, png, "step", (const char *[]){"loss", "val_nll"}, 2, false);
+    if (!s) s = genc_plot_jsonl_labelled(ctx, mpath, png, "image train: negative log-likelihood, training and validation",
+                                         "optimiser step", "NLL, nats per image", "step",
+                                         (const char *[]){"loss", "val_nll"}, 2, false);
     char what[96];
     snprintf(what, sizeof what, "validation log-likelihood %.2f nats", -st.best_metric);
     if (!s && st.step == steps) genc_cli_print_saved(a->out, st.step, isfinite(st.best_metric) ? what : NULL);

@@ -559,7 +559,9 @@ static genc_status run_training(genc_ctx *ctx, void *args) {
     if (!s) s = train_alloc(ctx, &j, a->batch, j.train.dim);
     if (!s && !(log = genc_metrics_open(ctx, mpath, a->resume))) s = genc_ctx_status(ctx);
     if (!s) s = train_run(ctx, a, &j, &o, log, ckpt, best);
-    if (!s) s = genc_plot_jsonl(ctx, mpath, png, "step", (const char *[]){"loss", "val_loss"}, 2, true);
+    if (!s) s = genc_plot_jsonl_labelled(ctx, mpath, png, "image train: denoising loss, training and validation",
+                                         "optimiser step", "mean squared error per pixel", "step",
+                                         (const char *[]){"loss", "val_loss"}, 2, true);
     if (!s) printf("wrote %s and %s; the checkpoints hold the EMA weights as extra.ema.*\n", mpath, png);
     genc_metrics_close(log);
     genc_batcher_free(&j.batcher);

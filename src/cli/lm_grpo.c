@@ -172,11 +172,17 @@ static genc_status run(genc_ctx *ctx, void *args) {
     }
     char png[1024];
     snprintf(png, sizeof png, "%s/reward.png", a->out);
-    if (!s) s = genc_plot_jsonl(ctx, mpath, png, "step", (const char *[]){"reward", "accuracy", "format"}, 3, false);
+    if (!s) s = genc_plot_jsonl_labelled(ctx, mpath, png, "lm grpo: mean reward, accuracy and format rate of the rollouts",
+                                         "policy update (step)", "reward; fraction of rollouts", "step",
+                                         (const char *[]){"reward", "accuracy", "format"}, 3, false);
     snprintf(png, sizeof png, "%s/length.png", a->out);
-    if (!s) s = genc_plot_jsonl(ctx, mpath, png, "step", (const char *[]){"length", "think_tokens"}, 2, false);
+    if (!s) s = genc_plot_jsonl_labelled(ctx, mpath, png, "lm grpo: response length and think-block length",
+                                         "policy update (step)", "tokens per rollout (mean)", "step",
+                                         (const char *[]){"length", "think_tokens"}, 2, false);
     snprintf(png, sizeof png, "%s/think.png", a->out);
-    if (!s) s = genc_plot_jsonl(ctx, mpath, png, "step", (const char *[]){"think", "accuracy"}, 2, false);
+    if (!s) s = genc_plot_jsonl_labelled(ctx, mpath, png, "lm grpo: rollouts with a non-blank think block, and accuracy",
+                                         "policy update (step)", "fraction of rollouts", "step",
+                                         (const char *[]){"think", "accuracy"}, 2, false);
     for (int64_t p = 0; j->problems && p < j->cfg.prompts; p++) genc_task_problem_free(&j->problems[p]);
     free(j->problems), free(cfg_json);
     genc_grpo_rollouts_free(&j->roll);

@@ -59,7 +59,7 @@ typedef struct {
     int32_t *batch;
     genc_metrics *log;
     genc_lm_losses last;
-    double t_last;
+    double t_last, main_loss, mtp_loss; /* the last step's main and mean MTP losses */
 } lm_job;
 
 static genc_tensor *step_loss(genc_ctx *ctx, void *user, genc_train_state *st, double *items) {
@@ -79,13 +79,26 @@ static genc_status after_step(genc_ctx *ctx, void *user, genc_train_state *st) {
     json_t *vio = json_array(), *mtp = json_array();
     for (int l = 0; l < j->m->cfg.n_layers; l++)
         if (j->m->blocks[l].router) json_array_append_new(vio, json_real(genc_lm_maxvio(j->m, l)));
-    for (int k = 0; k < j->m->cfg.mtp_depth; k++) json_array_append_new(mtp, json_real(j->last.mtp[k]->data[0]));
+    j->main_loss = j->last.main->data[0], j->mtp_loss = 0;
+    for (int k = 0; k < j->m->cfg.mtp_depth; k++) {
+        json_array_append_new(mtp, json_real(j->last.mtp[k]->data[0]));
+        j->mtp_loss += j->last.mtp[k]->data[0] / j->m->cfg.mtp_depth;
+    }
     json_object_set_new(o, "maxvio", vio);
     json_object_set_new(o, "mtp_loss", mtp);
+    if (j->m->cfg.mtp_depth) json_object_set_new(o, "mtp_loss_mean", json_real(j->mtp_loss));
     double now = genc_now();
     if (j->t_last > 0) json_object_set_new(o, "tokens_per_s", json_real((double)(j->B * j->T) / (now - j->t_last)));
     j->t_last = now;
     return genc_metrics_log_json(j->log, o);
+}
+
+/* The progress line shows the main (next-token) loss, the one validation measures, and the
+ * MTP loss beside it; the objective optimised is main + mtp_lambda x the MTP losses. */
+static double shown_loss(void *user, double loss, char *extra, size_t n) {
+    lm_job *j = user;
+    if (j->m->cfg.mtp_depth) snprintf(extra, n, "mtp %.4f  objective %.4f", j->mtp_loss, loss);
+    return j->main_loss;
 }
 
 static genc_status evaluate(genc_ctx *ctx, void *user, const genc_train_state *st, double *metric, genc_metrics *log) {
@@ -184,7 +197,8 @@ static genc_status run(genc_ctx *ctx, void *args) {
                                 .ckpt_extra_user = tok,
                                 .schedule = {.kind = GENC_LR_COSINE, .lr = a->lr, .min_lr = a->min_lr,
                                              .warmup = a->warmup, .total = a->steps}};
-        genc_train_hooks h = {.user = &job, .step_loss = step_loss, .evaluate = evaluate, .after_step = after_step};
+        genc_train_hooks h = {.user = &job, .step_loss = step_loss, .evaluate = evaluate, .after_step = after_step,
+                              .shown_loss = shown_loss};
         s = genc_cli_train_run(ctx, &tc, &m.params, &o, &h, &st);
         if (!s && st.step < a->steps) printf("stopped at step %lld of %lld; continue with --resume\n", (long long)st.step, (long long)a->steps);
         else if (!s) {
@@ -192,7 +206,9 @@ static genc_status run(genc_ctx *ctx, void *args) {
             genc_cli_print_saved(a->out, st.step, isfinite(st.best_metric) ? what : NULL);
         }
     }
-    if (!s) s = genc_plot_jsonl(ctx, mpath, png, "step", (const char *[]){"loss", "val_loss"}, 2, true);
+    if (!s) s = genc_plot_jsonl_labelled(ctx, mpath, png, "lm train: next-token loss (training, validation) and MTP loss",
+                                         "optimiser step", "cross-entropy, nats per token", "step",
+                                         (const char *[]){"main_loss", "val_loss", "mtp_loss_mean"}, c.mtp_depth ? 3 : 2, true);
     free(cfg_json), free(batch);
     genc_metrics_close(log);
     genc_optim_free(&o), genc_lm_free(&m), genc_lm_corpus_free(&corpus), genc_tokenizer_free(tok);

@@ -1,6 +1,7 @@
 /* genc line plots: a small RGB rasteriser (pixels, lines, rectangles, 5x7 text) that draws
  * axes, grid, numbered ticks, a legend and up to 8 series, saved with genc_png_write_rgb;
- * and a JSON-lines front end for metrics files. */
+ * and a JSON-lines front end for metrics files. Each series has its own colour and dash
+ * pattern (solid, dashed, dotted, ...), so a series lying on another one still shows. */
 #include "genc/png.h"
 
 #include <errno.h>
@@ -36,6 +37,9 @@ static const color SERIES_COLORS[GENC_PLOT_MAX_SERIES] = {
     {31, 119, 180}, {255, 127, 14}, {44, 160, 44},  {214, 39, 40},
     {148, 103, 189}, {140, 86, 75}, {227, 119, 194}, {127, 127, 127}};
 static const color BLACK = {0, 0, 0}, GRID = {225, 225, 225}, FRAME = {90, 90, 90};
+/* Dash pattern of series k: pixels drawn, then pixels skipped (0: solid), at text scale 1. */
+static const int DASH_ON[GENC_PLOT_MAX_SERIES] = {0, 9, 3, 14, 0, 9, 3, 14};
+static const int DASH_OFF[GENC_PLOT_MAX_SERIES] = {0, 6, 4, 5, 0, 6, 4, 5};
 
 /* ---- rasteriser ---- */
 
@@ -67,6 +71,34 @@ static void line(const canvas *c, const box *clip, int x0, int y0, int x1, int y
         dot(c, clip, x0, y0, t, col);
         if (x0 == x1 && y0 == y1)
             return;
+        int e2 = 2 * err;
+        if (e2 >= dy) {
+            err += dy;
+            x0 += sx;
+        }
+        if (e2 <= dx) {
+            err += dx;
+            y0 += sy;
+        }
+    }
+}
+
+/* A line drawn with series k's dash pattern; *phase carries the pattern across segments. */
+static void dashed(const canvas *c, const box *clip, int x0, int y0, int x1, int y1, int t, color col, int k,
+                   int scale, int *phase) {
+    int on = DASH_ON[k] * scale, period = on + DASH_OFF[k] * scale;
+    if (!on) {
+        line(c, clip, x0, y0, x1, y1, t, col);
+        return;
+    }
+    int dx = abs(x1 - x0), dy = -abs(y1 - y0), sx = x0 < x1 ? 1 : -1, sy = y0 < y1 ? 1 : -1;
+    int err = dx + dy;
+    for (;;) {
+        if (*phase % period < on)
+            dot(c, clip, x0, y0, t, col);
+        if (x0 == x1 && y0 == y1)
+            return;
+        ++*phase;
         int e2 = 2 * err;
         if (e2 >= dy) {
             err += dy;
@@ -223,8 +255,9 @@ static void draw_axes(const plot *p, const char *xlabel, const char *ylabel) {
     text(c, 3 * s, (a->y0 + a->y1 + text_width(ylabel, s)) / 2, ylabel, s, true, BLACK);
 }
 
-static void draw_series(const plot *p, const genc_plot_series *sr, color col) {
-    int px = 0, py = 0, run = 0;
+static void draw_series(const plot *p, const genc_plot_series *sr, int k) {
+    color col = SERIES_COLORS[k];
+    int px = 0, py = 0, run = 0, phase = 0;
     for (int i = 0; i <= sr->n; i++) {
         bool ok = i < sr->n && usable(sr->x[i], sr->y[i], p->ay.log);
         if (!ok) { /* a lone point gets a dot so it shows */
@@ -236,13 +269,13 @@ static void draw_series(const plot *p, const genc_plot_series *sr, color col) {
         int x = to_px(&p->ax, sr->x[i], p->area.x0, p->area.x1);
         int y = to_px(&p->ay, sr->y[i], p->area.y1, p->area.y0);
         if (run > 0)
-            line(&p->c, &p->area, px, py, x, y, p->s, col);
+            dashed(&p->c, &p->area, px, py, x, y, k ? p->s : 2 * p->s, col, k, p->s, &phase);
         px = x, py = y, run++;
     }
 }
 
 static void draw_legend(const plot *p, const genc_plot_series *sr, int ns) {
-    int s = p->s, lh = (GENC_FONT_H + 4) * s, sample = 14 * s, w = 0;
+    int s = p->s, lh = (GENC_FONT_H + 4) * s, sample = 24 * s, w = 0;
     char names[GENC_PLOT_MAX_SERIES][48];
     for (int k = 0; k < ns; k++) {
         snprintf(names[k], sizeof names[k], "%s", sr[k].name ? sr[k].name : "series");
@@ -258,8 +291,9 @@ static void draw_legend(const plot *p, const genc_plot_series *sr, int ns) {
     for (int k = 0; k < ns; k++) {
         int y = b.y0 + 4 * s + k * lh;
         int mid = y + GENC_FONT_H * s / 2;
-        line(&p->c, &p->area, b.x0 + 4 * s, mid, b.x0 + 4 * s + sample, mid, 2 * s,
-             SERIES_COLORS[k]);
+        int phase = 0;
+        dashed(&p->c, &p->area, b.x0 + 4 * s, mid, b.x0 + 4 * s + sample, mid, 2 * s, SERIES_COLORS[k], k, s,
+               &phase);
         text(&p->c, b.x0 + 8 * s + sample, y, names[k], s, false, BLACK);
     }
 }
@@ -308,7 +342,7 @@ genc_status genc_plot_png(genc_ctx *ctx, const char *path, const char *title, co
     layout(&p, series, n_series, log_y);
     draw_axes(&p, xlabel ? xlabel : "", ylabel ? ylabel : "");
     for (int k = 0; k < n_series; k++)
-        draw_series(&p, &series[k], SERIES_COLORS[k]);
+        draw_series(&p, &series[k], k);
     draw_legend(&p, series, n_series);
     title = title ? title : "";
     text(&p.c, (width - text_width(title, p.s)) / 2, 4 * p.s, title, p.s, false, BLACK);
@@ -396,6 +430,18 @@ static genc_status read_jsonl(genc_ctx *ctx, const char *path, const char *xkey,
 
 genc_status genc_plot_jsonl(genc_ctx *ctx, const char *jsonl_path, const char *png_path,
                             const char *xkey, const char **ykeys, int n_ykeys, bool log_y) {
+    char title[256] = "";
+    for (int k = 0; ykeys && k < n_ykeys && k < GENC_PLOT_MAX_SERIES; k++)
+        snprintf(title + strlen(title), sizeof title - strlen(title), "%s%s", k ? (k + 1 < n_ykeys ? ", " : " and ") : "",
+                 ykeys[k] ? ykeys[k] : "");
+    snprintf(title + strlen(title), sizeof title - strlen(title), " by %s", xkey ? xkey : "");
+    return genc_plot_jsonl_labelled(ctx, jsonl_path, png_path, title, xkey, n_ykeys == 1 && ykeys ? ykeys[0] : "value",
+                                    xkey, ykeys, n_ykeys, log_y);
+}
+
+genc_status genc_plot_jsonl_labelled(genc_ctx *ctx, const char *jsonl_path, const char *png_path, const char *title,
+                                     const char *xlabel, const char *ylabel, const char *xkey, const char **ykeys,
+                                     int n_ykeys, bool log_y) {
     if (!jsonl_path || !png_path || !xkey || !ykeys || n_ykeys < 1 ||
         n_ykeys > GENC_PLOT_MAX_SERIES)
         return genc_error(ctx, GENC_EINVAL, "%s: plot_jsonl expects paths, an x key and 1..%d "
@@ -414,9 +460,9 @@ genc_status genc_plot_jsonl(genc_ctx *ctx, const char *jsonl_path, const char *p
                         "%s, found none", jsonl_path, xkey, ykeys[0],
                         n_ykeys > 1 ? " (or another y key)" : "");
     if (st == GENC_OK) {
-        const char *slash = strrchr(jsonl_path, '/');
-        st = genc_plot_png(ctx, png_path, slash ? slash + 1 : jsonl_path, xkey,
-                           n_ykeys == 1 ? ykeys[0] : "value", sr, n_ykeys, log_y, 800, 500);
+        char ylab[256];
+        snprintf(ylab, sizeof ylab, "%s%s", ylabel ? ylabel : "", log_y ? " (log scale)" : "");
+        st = genc_plot_png(ctx, png_path, title, xlabel, ylab, sr, n_ykeys, log_y, 800, 500);
     }
     for (int k = 0; k < n_ykeys; k++) {
         free(pts[k].x);

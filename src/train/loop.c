@@ -98,7 +98,9 @@ genc_status genc_train_run(genc_ctx *ctx, const genc_train_config *cfg, const ge
         if ((cfg->stop && *cfg->stop) || (cfg->stop_at > 0 && st->step >= cfg->stop_at)) break;
         double items = 0;
         if ((s = one_step(ctx, cfg, p, o, h, st, &loss, &items, &first_loss))) break;
-        genc_progress_update(&prog, st->step, loss, items, NULL);
+        char extra[128] = "";
+        double shown = h->shown_loss ? h->shown_loss(h->user, loss, extra, sizeof extra) : loss;
+        genc_progress_update(&prog, st->step, shown, items, *extra ? extra : NULL);
         bool last = st->step == cfg->steps;
         if ((cfg->eval_every && st->step % cfg->eval_every == 0) || last) s = evaluate(ctx, cfg, p, o, h, st);
         if (!s && ((cfg->save_every && st->step % cfg->save_every == 0) || last))

@@ -14,6 +14,12 @@ v1=$(val "$tmp/a/metrics.jsonl" 1) v2=$(val "$tmp/a/metrics.jsonl" 2)
 python3 -c "import math,sys; sys.exit(0 if $v2 < $v1 < math.log(400) else 1)" && ok || bad "val loss $v1 -> $v2"
 # A run logged to a file still shows progress: plain lines (no carriage return), the last step's.
 grep -q '^lm 30/30  loss [0-9.]*  ' "$tmp/a.log" && ! grep -q $'\r' "$tmp/a.log" && ok || bad "no progress line in a log"
+# The progress line's loss is the main (next-token) loss, the one validation measures, with the
+# MTP loss and the objective (main + lambda x MTP) beside it; metrics.jsonl logs both terms.
+main=$(grep '"event":"lm"' "$tmp/a/metrics.jsonl" | grep '"step":30,' | sed 's/.*"main_loss":\([0-9.e+-]*\).*/\1/')
+shown=$(sed -n 's/^lm 30\/30  loss \([0-9.]*\) .*  mtp [0-9.]*  objective [0-9.]*$/\1/p' "$tmp/a.log")
+grep -q '"mtp_loss_mean":' "$tmp/a/metrics.jsonl" && [ -n "$shown" ] && [ "$shown" = "$(printf '%.4f' "$main")" ] && ok \
+    || bad "progress loss '$shown' is not the main loss $main: $(grep '^lm 30/30' "$tmp/a.log")"
 # "best" is what was saved: checkpoint.safetensors holds the last step, best.safetensors the best
 # evaluation, and the closing line says which is which (the same rule as every trainer).
 best=$(python3 -c "print('%.4f' % min($v1, $v2))")

@@ -183,6 +183,29 @@ static void count_ink(const image *im, int r, int g, int b, int *ink, int *match
     }
 }
 
+/* Series that lie on one another all stay visible (issue #19: GRPO's reward line was hidden
+ * under accuracy): the later ones are dashed, so the first shows between their dashes. Seen
+ * red with every series drawn solid (blue 0 of the curve's pixels in the plot area). */
+static void test_plot_overlap(genc_ctx *ctx) {
+    enum { N = 40 };
+    double x[N], y[N];
+    for (int i = 0; i < N; i++) x[i] = i, y[i] = 0.2 + 0.6 * i / N;
+    genc_plot_series s[3] = {{"reward", x, y, N}, {"accuracy", x, y, N}, {"format", x, y, N}};
+    char p[256];
+    image im;
+    tmp_path(p, sizeof p, "plot-overlap.png");
+    CHECK(genc_plot_png(ctx, p, "overlap", "step", "fraction", s, 3, false, 640, 400) == GENC_OK);
+    CHECK(read_png(p, &im) && im.pix);
+    if (!im.pix)
+        return;
+    int ink, blue, orange, green;
+    count_ink(&im, 31, 119, 180, &ink, &blue);
+    count_ink(&im, 255, 127, 14, &ink, &orange);
+    count_ink(&im, 44, 160, 44, &ink, &green);
+    CHECK_MSG(blue > 300 && orange > 100 && green > 100, "series pixels %d %d %d", blue, orange, green);
+    free(im.pix);
+}
+
 static void test_plot(genc_ctx *ctx) {
     enum { N = 60 };
     double x[N], y1[N], y2[N];
@@ -325,6 +348,7 @@ int main(void) {
     test_grid(ctx);
     test_read_cells(ctx);
     test_plot(ctx);
+    test_plot_overlap(ctx);
     test_plot_jsonl(ctx);
     test_font();
     test_unwritable(ctx);
