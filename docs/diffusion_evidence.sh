@@ -28,7 +28,7 @@ DISTILL_STEPS=${DISTILL_STEPS:-250}
 JOBS=${JOBS:-3}
 mkdir -p "$OUT/logs"
 CLS="$OUT/classify/checkpoint.safetensors"
-NET=(--data "$DATA" --base 8 --mult 1,2,4 --levels 3 --groups 4 --res-blocks 1 --attn-heads 0 --dropout 0
+NET=(--data "$DATA" --width 8 --mult 1,2,4 --levels 3 --groups 4 --res-blocks 1 --attn-heads 0 --dropout 0
      --batch 32 --lr 1e-3 --warmup 50 --ema 0.995 --save-every 200 --eval-every 500 --threads 1)
 
 classify() { # the FID feature network (penultimate 256 features of the convnet); the npm digits are 10,000 images in
@@ -80,7 +80,7 @@ one_row() { # one line of row_list -> logs/row-NAME.log (and grid-NAME.png)
   local src="${rest%%|*}" flags="${rest#*|}"
   # shellcheck disable=SC2086
   "$G" image fid --classifier "$CLS" --a "$src" --b "$DATA:test" --count "$COUNT" --seed 7 --threads 1 $flags \
-    --grid "$OUT/grid-$name.png" >"$OUT/logs/row-$name.log" 2>&1 || echo "row $name failed: $(tail -1 "$OUT/logs/row-$name.log")"
+    --out "$OUT/grid-$name.png" >"$OUT/logs/row-$name.log" 2>&1 || echo "row $name failed: $(tail -1 "$OUT/logs/row-$name.log")"
 }
 
 # DDPM's 1000 steps dominate the cost: its COUNT samples are made in two halves in parallel
@@ -102,7 +102,7 @@ sample_halves() {
 fid_line() {
   local name=$1
   shift
-  "$G" image fid --classifier "$CLS" --b "$DATA:test" --count "$COUNT" --seed 7 --threads 1 --grid "$OUT/grid-$name.png" \
+  "$G" image fid --classifier "$CLS" --b "$DATA:test" --count "$COUNT" --seed 7 --threads 1 --out "$OUT/grid-$name.png" \
     "$@" 2>&1 | tee "$OUT/logs/fid-$name.log" | grep -o 'FID [0-9.]*\|[0-9.]* s CPU' | paste -sd' ' | sed "s/^/$name: /"
 }
 
@@ -111,7 +111,7 @@ ddpm1000() {
   local half=$((COUNT / 2)) d="$OUT/ddpm/checkpoint.safetensors"
   sample_halves "$d" "$OUT/ddpm1000"
   "$G" image fid --classifier "$CLS" --a "$OUT/ddpm1000-0.safetensors,$OUT/ddpm1000-$half.safetensors" \
-    --b "$DATA:test" --count "$COUNT" --grid "$OUT/grid-ddpm-1000.png" --threads 1 >"$OUT/logs/row-ddpm-1000.log" 2>&1
+    --b "$DATA:test" --count "$COUNT" --out "$OUT/grid-ddpm-1000.png" --threads 1 >"$OUT/logs/row-ddpm-1000.log" 2>&1
   cat "$OUT/logs/ddpm1000-0.log" "$OUT/logs/ddpm1000-$half.log" | awk -v n="$COUNT" -v d="$d" '/^sampled/ { w = $5 > w ? $5 : w; c += $10 }
     END { printf "a: sampled %d images from %s in %.2f s (two halves in parallel; %.2f s CPU; 1000 network evaluations per image)\n", n, d, w, c }' \
     >>"$OUT/logs/row-ddpm-1000.log"
@@ -133,7 +133,7 @@ straight() { # straightness of 1-RF and 2-RF on 100 noises, Euler 50 steps
 
 extras() { # the measurements quoted under the table: no clipping, the pairs' sampler, raw weights
   local d="$OUT/ddpm/checkpoint.safetensors" half=$((COUNT / 2))
-  fid_line ddim-100-eta0-noclip --a "$d" --sampler ddim --steps 100 --eta 0 --clip=false
+  fid_line ddim-100-eta0-noclip --a "$d" --sampler ddim --steps 100 --eta 0 --clip-x0=false
   fid_line rf1-heun-"$PAIR_STEPS" --a "$OUT/rf1/checkpoint.safetensors" --sampler heun --steps "$PAIR_STEPS"
   for se in "10 0" "20 0" "20 1" "50 0" "50 1" "100 0"; do
     set -- $se
@@ -184,7 +184,7 @@ big() { # "A larger DDPM" of docs/diffusion.md: 636K parameters with attention a
   local pred=${BIG_PRED:-epsilon} B="$OUT/ddpm_big" p=big resume=()
   [ "$pred" = v ] && B="$OUT/ddpm_big_v" p=big-v
   [ -s "$B/checkpoint.safetensors" ] && resume=(--resume) # continues (or, when finished, keeps) an earlier run
-  "$G" image train --model ddpm --prediction "$pred" --data "$DATA" --base 16 --mult 1,2,4 --levels 3 --res-blocks 1 --groups 8 --attn-heads 1 \
+  "$G" image train --model ddpm --prediction "$pred" --data "$DATA" --width 16 --mult 1,2,4 --levels 3 --res-blocks 1 --groups 8 --attn-heads 1 \
     --dropout 0 --batch 32 --lr 1e-3 --schedule cosine --min-lr 1e-5 --warmup 200 --ema 0.999 --steps "${BIG_STEPS:-11000}" \
     --save-every 500 --eval-every 1000 --threads "${BIG_THREADS:-1}" "${resume[@]}" --out "$B" >>"$OUT/logs/ddpm_$p.log" 2>&1
   score_ddpm "$B/checkpoint.safetensors" "$p"
@@ -195,14 +195,14 @@ bigc() { # the big model's DDPM-1000, DDIM-50 (eta 0 and 1; eta 0 also without x
   # code) and the floor at COUNT images (COUNT=1000 bash ... bigc)
   local d="$OUT/ddpm_big/checkpoint.safetensors"
   score_ddpm "$d" "bigc$COUNT" 50
-  fid_line "bigc$COUNT-ddim-50-eta0-noclip" --a "$d" --sampler ddim --steps 50 --eta 0 --clip=false
+  fid_line "bigc$COUNT-ddim-50-eta0-noclip" --a "$d" --sampler ddim --steps 50 --eta 0 --clip-x0=false
   fid_line "bigc$COUNT-floor-real-train" --a "$DATA:train"
 }
 
 bigx() { # the DDIM 50, eta 0 variants quoted under the "larger DDPM" table (spacing, raw weights, clipping, eta);
   # quadratic and linspace were added later (the DDIM paper's CIFAR-10 runs use quadratic)
   local d="$OUT/ddpm_big/checkpoint.safetensors" v
-  for v in "trailing|--eta 0 --spacing trailing" "noclip|--eta 0 --clip=false" "raw|--eta 0 --ema=false" \
+  for v in "trailing|--eta 0 --spacing trailing" "noclip|--eta 0 --clip-x0=false" "raw|--eta 0 --ema=false" \
            "eta0.5|--eta 0.5" "eta1-trailing|--eta 1 --spacing trailing" "quadratic|--eta 0 --spacing quadratic" \
            "linspace|--eta 0 --spacing linspace"; do
     # shellcheck disable=SC2086

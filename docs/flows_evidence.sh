@@ -27,7 +27,7 @@ glow=(--model glow --levels 2 --flow-steps 4 --hidden 64 --batch 64 --lr 5e-4 --
 for r in glow_mnist:mnist glow_fashion:fashion-mnist nice_fashion:fashion-mnist; do
     run=${r%%:*} data=${r#*:}
     "$genc" image eval --checkpoint "$runs/$run/best.safetensors" --data "$data" --threads 2
-    "$genc" image sample --checkpoint "$runs/$run/best.safetensors" --data "$data" --n 64 --temperature 0.7 \
+    "$genc" image sample --checkpoint "$runs/$run/best.safetensors" --data "$data" --count 64 --temperature 0.7 \
         --seed 1 --out "$img/${run}_samples.png" --recon "$img/${run}_recon.png" --interp "$img/${run}_interp.png"
     cp "$runs/$run/loss.png" "$img/${run}_loss.png"
 done

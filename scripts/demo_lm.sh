@@ -13,6 +13,6 @@ out=runs/demo
 for prompt in "The secret of life is" "A computer" "Q: Why did the"; do
   echo
   echo "--- genc lm sample --prompt \"$prompt\""
-  "$build/genc" lm sample --checkpoint "$out/checkpoint.safetensors" --prompt "$prompt" --max-tokens 80 \
+  "$build/genc" lm sample --checkpoint "$out/checkpoint.safetensors" --prompt "$prompt" --max-new 80 \
     --temperature 0.8 --top-p 0.95 --seed 1 --stop '\n\n' --threads "$threads"
 done

@@ -18,7 +18,7 @@ def record(inp):
 
 def generate(genc, ckpt, prefix, prompt):
     cmd = [genc, "lm", "sample", "--checkpoint", ckpt, "--prompt", prompt, "--temperature", "0",
-           "--max-tokens", "40", "--threads", "1"] + (["--prefix", prefix] if prefix else [])
+           "--max-new", "40", "--echo=false", "--threads", "1"] + (["--prefix", prefix] if prefix else [])
     return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
 
 

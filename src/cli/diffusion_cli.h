@@ -54,7 +54,8 @@ genc_status genc_diff_generate(genc_ctx *ctx, genc_diff_model *m, const genc_dif
     {"eta", FLAG_DOUBLE, &(s).eta, "ddim: 0 deterministic .. 1 DDPM-like noise", 0, 10},                              \
     {"spacing", FLAG_STRING, &(s).spacing, "ddim timesteps", .choices = "uniform|trailing|linspace|quadratic"},               \
     {"variance", FLAG_STRING, &(s).variance, "ddpm: posterior variance", .choices = "fixed_small|fixed_large"},                                     \
-    {"clip", FLAG_BOOL, &(s).clip, "ddpm/ddim: clamp the predicted x0 to [-1, 1] (--clip=false: off)"},               \
+    {"clip-x0", FLAG_BOOL, &(s).clip, "ddpm/ddim: clamp the predicted x0 to [-1, 1] (--clip-x0=false: off)"},        \
+    {"clip", FLAG_BOOL, &(s).clip, "", .alias_of = "clip-x0"},               \
     {"guidance", FLAG_DOUBLE, &(s).guidance, "conditional models: classifier-free guidance weight (1: none)", 0, 100}, \
     {"label", FLAG_INT, &(s).label, "conditional models: the class", -1, 1e6, .unset = "cycle through the classes"},        \
     {"batch", FLAG_INT, &(s).batch, "samples per network batch", 1, 4096},                                            \

@@ -254,11 +254,11 @@ static int parse_one(const char *cmd, genc_flag *flags, int n, int argc, char **
         return 2;
     }
     genc_flag *c = canonical(flags, n, f);
-    if (f != c) fprintf(stderr, "genc: note: %s: --%s is deprecated; use --%s\n", cmd, f->name, c->name);
     if (c->given++) {
         fprintf(stderr, "genc: error: %s: --%s given twice; give it once\n", cmd, c->name);
         return 2;
     }
+    if (f != c) fprintf(stderr, "genc: note: %s: --%s is deprecated; use --%s\n", cmd, f->name, c->name);
     if (f->type == FLAG_BOOL && !eq) {
         *(bool *)f->value = true;
         return 0;

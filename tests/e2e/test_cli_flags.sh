@@ -60,5 +60,19 @@ expect_error "eval data flag" "--seq has no effect without --data" "$genc" lm ev
 expect_error "other task" "--numbers has no effect with --task arith" "$genc" lm grpo --task arith --numbers 4 --base x --out ""
 expect_error "tokenizer given" "--tok-vocab has no effect with --tokenizer" "$genc" lm train --data x --tokenizer t --tok-vocab 300 --out ""
 
+# One vocabulary (docs/cli.md): the old names still work for now, with a one-line note.
+for old_new in "lm sample:max-tokens:max-new" "image sample:n:count" "image train --model ddpm:base:width" \
+               "image fid:grid:out" "image sample --sampler ddim:clip:clip-x0"; do
+    v=${old_new%%:*} rest=${old_new#*:}; old=${rest%%:*} new=${rest#*:}
+    # shellcheck disable=SC2086
+    "$genc" $v --"$old"=1 --dump-defaults >"$tmp/alias.out" 2>"$tmp/alias.err"
+    grep -q "^genc: note: ${v%% --*}: --$old is deprecated; use --$new\$" "$tmp/alias.err" \
+        && grep -q "^$new	" "$tmp/alias.out" && ! grep -q "^$old	" "$tmp/alias.out" && ok \
+        || bad "$v --$old: $(cat "$tmp/alias.err")"
+    # shellcheck disable=SC2086
+    "$genc" $v --help | grep -q -- "^  --$old " && bad "$v --help lists the deprecated --$old" || ok
+done
+expect_error "alias and name" "--max-new given twice" "$genc" lm sample --checkpoint x --max-new 3 --max-tokens 4
+
 echo "cli flags: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

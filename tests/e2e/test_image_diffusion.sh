@@ -9,7 +9,7 @@
 # A tiny U-Net on 500 Fashion-MNIST images, so it checks plumbing, not image quality.
 . "$(dirname "$0")/lib.sh" "$1"
 
-net=(--data fashion-mnist --base 8 --levels 2 --mult 1,2 --groups 4 --res-blocks 1 --attn-heads 2 --limit 500
+net=(--data fashion-mnist --width 8 --levels 2 --mult 1,2 --groups 4 --res-blocks 1 --attn-heads 2 --limit 500
      --val 100 --batch 16 --eval-every 10 --lr 2e-3 --warmup 0 --threads 2 --seed 3)
 
 # 1. DDPM training: validation loss falls; EMA tensors and the loss plot are written.
@@ -39,7 +39,7 @@ cmp -s "$tmp/p1.png" "$tmp/p2.png" && ok || bad "same seed, different ddpm sampl
 cmp -s "$tmp/p1.png" "$tmp/p3.png" && bad "different seeds, same samples" || ok
 [ -s "$tmp/traj.png" ] && ok || bad "no trajectory strip"
 for sp in uniform trailing linspace quadratic; do smp --sampler ddim --steps 5 --spacing "$sp" --out "$tmp/i_$sp.png"; done
-smp --sampler ddim --steps 5 --eta 1 --clip=false --ema=false --out "$tmp/e1.png" --save "$tmp/imgs.safetensors"
+smp --sampler ddim --steps 5 --eta 1 --clip-x0=false --ema=false --out "$tmp/e1.png" --save "$tmp/imgs.safetensors"
 grep -c 'sampled 6 images' "$tmp/s.log" | grep -qx 8 && ok || bad "not every sampler reported: $(cat "$tmp/s.log")"
 "$genc" image sample --checkpoint "$ck" --invert 4 --steps 10 --threads 2 >"$tmp/inv.log" 2>&1 \
   && grep -q 'DDIM inversion round trip (10 steps, 4 test images): mean' "$tmp/inv.log" && ok || bad "inversion: $(cat "$tmp/inv.log")"
@@ -93,7 +93,7 @@ python3 -c "import sys; sys.exit(0 if $v * 5 < $vs else 1)" && ok || bad "FID(te
 mkdir -p "$tmp/pngs" && cp "$tmp"/i_*.png "$tmp/p1.png" "$tmp/p2.png" "$tmp/pngs/"
 v=$(fid --a "$tmp/pngs" --b "$tmp/pngs" --count 30)
 python3 -c "import sys; sys.exit(0 if abs($v) < 1e-6 else 1)" && ok || bad "FID(folder, folder) = $v"
-v=$(fid --a "$tmp/imgs.safetensors" --b "$ck" --sampler ddim --steps 5 --eta 1 --clip=false --ema=false --count 6)
+v=$(fid --a "$tmp/imgs.safetensors" --b "$ck" --sampler ddim --steps 5 --eta 1 --clip-x0=false --ema=false --count 6)
 python3 -c "import sys; sys.exit(0 if abs($v) < 1e-6 else 1)" && ok || bad "FID(saved, resampled) = $v"
 # A run split in parts with --first gives the same images as one run.
 for part in "0 2" "2 4"; do set -- $part
@@ -123,7 +123,7 @@ python3 -c "import sys; b = open(sys.argv[1], 'rb').read(); n = b.count(b'beta_e
 open(sys.argv[2], 'wb').write(b.replace(b'beta_end\\\\\":0.02', b'beta_end\\\\\":2.00')); sys.exit(n != 1)" \
   "$ck" "$tmp/betas.safetensors" && ok || bad "could not write the bad-betas checkpoint"
 expect_error "bad betas" 'betas.safetensors: config: diffusion: betas' "$genc" image sample --checkpoint "$tmp/betas.safetensors"
-set_flag base 16 "${net[@]}"
+set_flag width 16 "${net[@]}"
 expect_error "config mismatch" 'config' "$genc" image train --model ddpm --T 100 --steps 30 "${args[@]}" --resume --out "$tmp/r"
 expect_error "fid missing side" 'nowhere' "$genc" image fid --classifier "$cls" --a "$tmp/nowhere" --count 10
 expect_error "fid count" '--count' "$genc" image fid --classifier "$cls" --a mnist:test --count 999999

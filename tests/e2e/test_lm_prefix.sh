@@ -51,18 +51,18 @@ grep -Eq '^first held-out: want " Aromi serves Italian food\.", got " [A-Z][a-z]
 
 # 3. Sampling with the prefix; the other base model refuses it, naming both hashes.
 "$genc" lm sample --checkpoint "$ck" --prefix "$tmp/p.safetensors" --prompt "name[Loch] food[Chinese] =>" \
-    --max-tokens 10 --temperature 0 --echo=false --threads 2 >"$tmp/s.out" 2>"$tmp/s.err" && ok || bad "sample --prefix failed: $(cat "$tmp/s.err")"
+    --max-new 10 --temperature 0 --echo=false --threads 2 >"$tmp/s.out" 2>"$tmp/s.err" && ok || bad "sample --prefix failed: $(cat "$tmp/s.err")"
 grep -q 'tokens in' "$tmp/s.err" && ok || bad "no summary line"
-# --max-tokens past the context: the cap is said, counting the prefix (not the prompt alone)
+# --max-new past the context: the cap is said, counting the prefix (not the prompt alone)
 "$genc" lm sample --checkpoint "$ck" --prefix "$tmp/p.safetensors" --prompt "name[Loch] food[Chinese] =>" \
-    --max-tokens 16777216 --temperature 0 --threads 2 >/dev/null 2>"$tmp/cap.err" || bad "capped sample failed"
-grep -q "note: --max-tokens capped at .* (prefix 5 + prompt" "$tmp/cap.err" && [ "$(grep -c 'note:' "$tmp/cap.err")" -eq 1 ] \
+    --max-new 16777216 --temperature 0 --threads 2 >/dev/null 2>"$tmp/cap.err" || bad "capped sample failed"
+grep -q "note: --max-new capped at .* (prefix 5 + prompt" "$tmp/cap.err" && [ "$(grep -c 'note:' "$tmp/cap.err")" -eq 1 ] \
     && ok || bad "no single cap note with the prefix: $(cat "$tmp/cap.err")"
 # --stop with a prefix: the same greedy text, ending where the stop string first begins
 text=$(cat "$tmp/s.out") stop=$(cut -c4-6 "$tmp/s.out" | head -1)
 if [ ${#stop} -eq 3 ]; then
   "$genc" lm sample --checkpoint "$ck" --prefix "$tmp/p.safetensors" --prompt "name[Loch] food[Chinese] =>" \
-      --max-tokens 10 --temperature 0 --echo=false --stop "$stop" --threads 2 >"$tmp/st.out" 2>"$tmp/st.err" \
+      --max-new 10 --temperature 0 --echo=false --stop "$stop" --threads 2 >"$tmp/st.out" 2>"$tmp/st.err" \
       && ok || bad "sample --prefix --stop failed: $(cat "$tmp/st.err")"
   [ "$(cat "$tmp/st.out")" = "${text%%"$stop"*}" ] && ok || bad "--stop '$stop': got '$(cat "$tmp/st.out")' from '$text'"
   grep -q 'stopped at stop string' "$tmp/st.err" && ok || bad "no stop-string finish: $(cat "$tmp/st.err")"
@@ -72,7 +72,7 @@ fi
 expect_error "prefix and speculative" '--speculative' "$genc" lm sample --checkpoint "$ck" \
     --prefix "$tmp/p.safetensors" --prompt x --speculative
 "$genc" lm sample --checkpoint "$tmp/base2/checkpoint.safetensors" --prefix "$tmp/p.safetensors" --prompt "x" \
-    --max-tokens 4 --threads 2 >/dev/null 2>"$tmp/x.err" && bad "a prefix for another base was accepted" || ok
+    --max-new 4 --threads 2 >/dev/null 2>"$tmp/x.err" && bad "a prefix for another base was accepted" || ok
 grep -Eq 'genc: error: .*p.safetensors: prefix made for base model [0-9a-f]{16}, but this base model is [0-9a-f]{16}' \
     "$tmp/x.err" && ok || bad "wrong-base error: $(cat "$tmp/x.err")"
 
@@ -83,7 +83,7 @@ grep -Eq 'genc: error: .*p.safetensors: prefix made for base model [0-9a-f]{16},
     && ok || bad "--full failed: $(cat "$tmp/f.err")"
 exact=$(sed -n 's/^eval .*: exact match \([0-9]*\)\/20 .*/\1/p' "$tmp/f.out")
 [ "${exact:-0}" -ge 8 ] && ok || bad "--full: exact match '${exact}'/20: $(cat "$tmp/f.out")"
-"$genc" lm sample --checkpoint "$tmp/full.safetensors" --prompt "name[Loch]" --max-tokens 4 --threads 2 \
+"$genc" lm sample --checkpoint "$tmp/full.safetensors" --prompt "name[Loch]" --max-new 4 --threads 2 \
     >/dev/null 2>&1 && ok || bad "the --full checkpoint does not load"
 cmp -s "$ck" "$tmp/base_copy.safetensors" && ok || bad "the base checkpoint changed after --full"
 
