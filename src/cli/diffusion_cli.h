@@ -49,7 +49,7 @@ genc_status genc_diff_generate(genc_ctx *ctx, genc_diff_model *m, const genc_dif
 /* The sampling flags' entries (s: a genc_diff_sampling) and their defaults, shared by
  * `image sample` and `image fid`. */
 #define GENC_DIFF_SAMPLING_FLAG_ENTRIES(s)                                                                          \
-    {"sampler", FLAG_STRING, &(s).sampler, "ddpm or ddim (DDPM checkpoints); euler or heun (rectified flow)", .unset = "ddpm on a DDPM checkpoint, euler on rectified flow", .choices = "ddpm|ddim|euler|heun"},      \
+    {"sampler", FLAG_STRING, &(s).sampler, "ddpm or ddim (DDPM checkpoints); euler or heun (rectified flow)", .unset = "ddpm on a DDPM checkpoint (the best measured), euler on rectified flow", .choices = "ddpm|ddim|euler|heun"},      \
     {"steps", FLAG_INT, &(s).steps, "ddim/euler/heun steps (ddpm always runs all T)", 1, 100000},                    \
     {"eta", FLAG_DOUBLE, &(s).eta, "ddim: 0 deterministic .. 1 DDPM-like noise", 0, 10},                              \
     {"spacing", FLAG_STRING, &(s).spacing, "ddim timesteps", .choices = "uniform|trailing|linspace|quadratic"},               \

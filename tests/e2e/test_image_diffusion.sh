@@ -44,6 +44,13 @@ grep -c 'sampled 6 images' "$tmp/s.log" | grep -qx 8 && ok || bad "not every sam
 "$genc" image sample --checkpoint "$ck" --invert 4 --steps 10 --threads 2 >"$tmp/inv.log" 2>&1 \
   && grep -q 'DDIM inversion round trip (10 steps, 4 test images): mean' "$tmp/inv.log" && ok || bad "inversion: $(cat "$tmp/inv.log")"
 
+# The defaults are the best measured (docs/diffusion.md): the ddpm sampler (all T = 100 steps
+# here) on a DDPM checkpoint, and eta 1 for ddim.
+"$genc" image sample --checkpoint "$ck" --count 2 --out "" --threads 2 2>&1 | grep -q '100 network evaluations per image' \
+  && ok || bad "the default sampler of a DDPM checkpoint is not ddpm"
+smp --sampler ddim --steps 5 --out "$tmp/d_default.png"; smp --sampler ddim --steps 5 --eta 1 --out "$tmp/d_eta1.png"
+cmp -s "$tmp/d_default.png" "$tmp/d_eta1.png" && ok || bad "ddim's default eta is not 1"
+
 # A flag the checkpoint or the sampler would ignore is refused: DDPM runs all T steps.
 expect_error "ddpm ignores --steps" '--steps has no effect with the ddpm sampler' "$genc" image sample --checkpoint "$ck" --steps 3 --out "$tmp/x.png"
 expect_error "ddim ignores --variance" '--variance has no effect outside --sampler ddpm' "$genc" image sample --checkpoint "$ck" \
