@@ -52,6 +52,11 @@ int genc_flag_refuse(const char *cmd, const genc_flag *flags, int n, const char 
 /* While set, genc_flags_parse hands the verb's table to this function instead of parsing and
  * returns 1 (the verb exits 0 without running): shell completion and the man page. */
 extern void (*genc_flags_visit)(const char *cmd, const char *summary, const genc_flag *flags, int n);
+/* " (default V)" or " (default: WORDS)", as --help shows the flag's default. */
+void genc_flag_default_text(const genc_flag *f, char *buf, size_t size);
+/* genc completion bash|zsh and genc man (src/cli/completion.c), from every verb's table. */
+int genc_cli_completion(const genc_cli_verb *verbs, int n, int argc, char **argv);
+int genc_cli_man(const genc_cli_verb *verbs, int n);
 
 /* A training verb's --out folder: refused when empty (it would mean "/"), created with its
  * parents, and locked (an advisory flock on OUT/.lock held until the process exits), so a

@@ -126,6 +126,10 @@ static void format_default(const genc_flag *f, char *buf, size_t size) {
     else snprintf(buf, size, " (default %s)", v);
 }
 
+void genc_flag_default_text(const genc_flag *f, char *buf, size_t size) {
+    format_default(f, buf, size);
+}
+
 static void print_help(const char *cmd, const char *summary, const genc_flag *flags, int n) {
     printf("usage: genc %s [flags]\n%s\n\nflags:\n", cmd, summary);
     for (int i = 0; i < n; i++) {

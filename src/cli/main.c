@@ -33,7 +33,10 @@ static void usage(FILE *f, const char *family) {
     for (int i = 0; i < N_VERBS; i++)
         if (!family || !strcmp(family, VERBS[i].family))
             fprintf(f, "  genc %-9s %-11s %s\n", VERBS[i].family, VERBS[i].verb, VERBS[i].help);
-    if (!family) fprintf(f, "\n  genc --version       print the version\n");
+    if (!family)
+        fprintf(f, "\n  genc --version       print the version\n"
+                   "  genc completion bash|zsh   shell completion (eval \"$(genc completion bash)\")\n"
+                   "  genc man             the manual page (genc man | man -l -)\n");
 }
 
 /* libgomp spins 300,000 times at every barrier by default. When another process holds a
@@ -58,6 +61,8 @@ int main(int argc, char **argv) {
         printf("genc %s\n", GENC_VERSION);
         return 0;
     }
+    if (!strcmp(argv[1], "completion")) return genc_cli_completion(VERBS, N_VERBS, argc - 2, argv + 2);
+    if (!strcmp(argv[1], "man")) return genc_cli_man(VERBS, N_VERBS);
     bool family_known = false;
     for (int i = 0; i < N_VERBS; i++) {
         if (strcmp(VERBS[i].family, argv[1])) continue;
