@@ -19,6 +19,7 @@ static const genc_cli_verb VERBS[] = {
     {"tokenizer", "decode", "print the text of token ids", genc_cli_tokenizer_decode},
     {"lm", "train", "train a DeepSeek-V3-architecture language model", genc_cli_lm_train},
     {"lm", "sample", "generate text from a language-model checkpoint", genc_cli_lm_sample},
+    {"lm", "chat", "chat with a language model: multi-turn over standard input", genc_cli_lm_chat},
     {"lm", "prefix-tune", "prefix-tune a frozen language model on input/output examples", genc_cli_lm_prefix_tune},
     {"lm", "corpus", "write a reasoning task's pre-training corpus", genc_cli_lm_corpus},
     {"lm", "grpo", "reinforcement learning with GRPO and rule-based rewards", genc_cli_lm_grpo},

@@ -9,7 +9,7 @@
 for i in $(seq 1 300); do
     echo "The keeper of light number $i wrote about the weather, the ships and the birds on the rocks."
 done >"$tmp/data.txt"
-"$genc" lm train --data "$tmp/data.txt" --steps 20 --out "$tmp/run" --threads 2 >"$tmp/train.log" 2>&1 \
+"$genc" lm train --data "$tmp/data.txt" --steps 20 --max-seq 1024 --out "$tmp/run" --threads 2 >"$tmp/train.log" 2>&1 \
     && ok || bad "training failed: $(tail -1 "$tmp/train.log")"
 ck="$tmp/run/checkpoint.safetensors"
 
@@ -54,6 +54,17 @@ grep -q 'stopped at stop string' "$tmp/r1.err" && ok || bad "no stop-string fini
     || bad "echo: '$(cat "$tmp/g.out")' is not the prompt then '$(cat "$tmp/ne.out")'"
 printf 'The keeper' | "$genc" lm sample --checkpoint "$ck" --prompt-file - --max-new 30 --temperature 0 --threads 2 \
     >"$tmp/pf.out" 2>/dev/null && cmp -s "$tmp/pf.out" "$tmp/g.out" && ok || bad "--prompt-file - differs from --prompt"
+
+# lm chat: a turn per line, the reply streamed; /reset forgets the conversation, so the same
+# line after it gets the first reply again (greedy), and /quit leaves before the next line.
+chat() { "$genc" lm chat --checkpoint "$ck" --max-new 12 --temperature 0 --threads 2 "$@" 2>"$tmp/chat.err"; }
+printf 'The keeper\n/quit\nThe ships\n' | chat >"$tmp/c1.out" && [ -s "$tmp/c1.out" ] && ok || bad "chat: $(cat "$tmp/chat.err")"
+printf 'The ships\nThe keeper\n' | chat >"$tmp/c2.out" || bad "chat without /reset: $(cat "$tmp/chat.err")"
+printf 'The ships\n/reset\nThe keeper\n' | chat >"$tmp/c3.out" || bad "chat with /reset: $(cat "$tmp/chat.err")"
+c1=$(cat "$tmp/c1.out") c2=$(cat "$tmp/c2.out") c3=$(cat "$tmp/c3.out")
+[ "$(wc -l <"$tmp/c1.out")" -eq "$(printf '%s\n' "$c1" | wc -l)" ] && [[ "$c3" == *"$c1" ]] && [[ "$c2" != *"$c1" ]] && ok \
+    || bad "/reset: first reply '$c1', after the history '$c2', after /reset '$c3'"
+printf 'What is 2 + 3?\n' | chat --template r1 | head -c 7 | grep -qx '<think>' && ok || bad "chat --template r1: no <think>"
 
 # 4. Errors: one "genc: error:" line and a non-zero exit.
 check_error() { # expected-exit description args...
