@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make demo`: train a tiny DeepSeek-V3-architecture model (MLA, DeepSeekMoE with
+# `make demo-lm`: train a tiny DeepSeek-V3-architecture model (MLA, DeepSeekMoE with
 # aux-loss-free balancing, MTP) on Debian's fortunes corpus (2.5 MB of English) for a few
 # minutes, report held-out perplexity, then sample from it with the latent KV cache.
 set -euo pipefail
