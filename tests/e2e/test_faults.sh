@@ -81,7 +81,8 @@ expect_error "fifo classifier" 'found a FIFO' timeout -k 1 5 "$genc" classify ev
 expect_error "fifo tokenizer" 'found a FIFO' timeout -k 1 5 "$genc" tokenizer encode --tokenizer fifo --text hi
 expect_error "fifo data" 'found a FIFO' timeout -k 1 5 "$genc" lm eval --checkpoint "$fx" --data fifo
 expect_error "dir data" 'expected a regular file, found a directory' "$genc" lm eval --checkpoint "$fx" --data "$tmp"
-expect_error "dev data" 'found a character device' timeout -k 1 5 "$genc" lm train "${T[@]}" --data /dev/zero --out z
+set_flag data /dev/zero "${T[@]}"
+expect_error "dev data" 'found a character device' timeout -k 1 5 "$genc" lm train "${args[@]}" --out z
 mkdir -p mn pngs && for d in 0 1 2 3 4 5 6 7 8 9; do mkfifo mn/$d.json; done && mkfifo pngs/a.png pngs/b.png
 expect_error "fifo mnist" 'mn/0.json: expected a regular file' timeout -k 1 5 "$genc" classify train --data mnist \
   --mnist-dir mn --out mo
@@ -129,7 +130,7 @@ expect_error "overflowing eval" 'huge.st: the loss on --data is .*nan, not a fin
 # 7. --out "" never means "/"; clear limits in messages.
 #    (with a bad --data, so a binary with the bug fails here too rather than write to /)
 expect_error "empty out" '--out: expected an output folder, found an empty name' "$genc" lm train --data nope.txt --out ""
-expect_error "empty out classify" '--out: expected an output folder' "$genc" classify train --data nope --out ""
+expect_error "empty out classify" '--out: expected an output folder' "$genc" classify train --out ""
 expect_error "val too big" '--val: expected 1 .. 59999 held-out images' "$genc" classify train --val 1000000000 --out v
 
 # 8. Signals: outside training the default action at once; in training a checkpoint, then
