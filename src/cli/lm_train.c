@@ -216,6 +216,46 @@ static genc_status run(genc_ctx *ctx, void *args) {
     return s;
 }
 
+/* The words --help shows for a model flag the preset decides; describe_preset fills in the
+ * default preset's value. */
+static const char PRESET_WORDS[] = "the preset's";
+
+/* The config JSON's (HF) name of a model flag: the first word of its help, or one of these. */
+static void config_key(const genc_flag *f, char *key, size_t n) {
+    static const char *const names[][2] = {{"score", "scoring_func"}, {"balance", "genc_balance"},
+                                           {"bias-gamma", "genc_bias_update_speed"}, {"seq-aux", "seq_aux"},
+                                           {"mtp-lambda", "genc_mtp_lambda"}};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (!strcmp(f->name, names[i][0])) {
+            snprintf(key, n, "%s", names[i][1]);
+            return;
+        }
+    snprintf(key, n, "%.*s", (int)strcspn(f->help, " "), f->help);
+}
+
+/* --help shows what "the preset's" means for the default preset: "the preset's; tiny: 64". */
+static void describe_preset(genc_flag *flags, int n, const char *preset) {
+    static char words[48][80];
+    genc_lm_config c;
+    genc_ctx *ctx = genc_ctx_new();
+    char *js = ctx && !genc_lm_preset(ctx, preset, &c) ? genc_lm_config_json(&c) : NULL;
+    json_t *o = js ? json_loads(js, 0, NULL) : NULL, *v;
+    char key[64], val[32];
+    for (int i = 0, w = 0; o && i < n && w < 48; i++) {
+        if (flags[i].unset != PRESET_WORDS) continue;
+        config_key(&flags[i], key, sizeof key);
+        if (!(v = json_object_get(o, key))) continue;
+        if (json_is_integer(v)) snprintf(val, sizeof val, "%lld", (long long)json_integer_value(v));
+        else if (json_is_real(v)) snprintf(val, sizeof val, "%g", json_real_value(v));
+        else if (json_is_boolean(v)) snprintf(val, sizeof val, "%s", json_is_true(v) ? "true" : "false");
+        else if (json_is_string(v)) snprintf(val, sizeof val, "%s", json_string_value(v));
+        else continue;
+        snprintf(words[w], sizeof words[w], "the preset's; %s: %s", preset, val);
+        flags[i].unset = words[w++];
+    }
+    json_decref(o), free(js), genc_ctx_free(ctx);
+}
+
 int genc_cli_lm_train(int argc, char **argv) {
     train_args a = {.out = "runs/lm", .steps = 300, .batch = 16, .seq = 128, .warmup = 30, .eval_every = 100,
                     .eval_tokens = 20000, .seed = 1, .tok_vocab = 512, .lr = 3e-3, .min_lr = 3e-4, .wd = 0.1,
@@ -230,32 +270,32 @@ int genc_cli_lm_train(int argc, char **argv) {
         {"tok-vocab", FLAG_INT, &a.tok_vocab, "vocabulary of the tokenizer trained on --data", 263, 1 << 20},
         {"preset", FLAG_STRING, &mf.preset, "model size; the flags below override it", .choices = "tiny|small|base|large"},
         {"vocab", FLAG_INT, &mf.vocab, "vocab_size", 2, 1 << 24, .unset = "the tokenizer's"},
-        {"dim", FLAG_INT, &mf.dim, "hidden_size", 2, 65536, .unset = "the preset's"},
-        {"layers", FLAG_INT, &mf.layers, "num_hidden_layers", 1, 1024, .unset = "the preset's"},
-        {"heads", FLAG_INT, &mf.heads, "num_attention_heads", 1, 1024, .unset = "the preset's"},
-        {"max-seq", FLAG_INT, &mf.max_seq, "max_position_embeddings", 2, 1 << 20, .unset = "the preset's"},
-        {"q-lora-rank", FLAG_INT, &mf.q_lora, "q_lora_rank (0: plain q projection)", 0, 65536, .unset = "the preset's"},
-        {"kv-lora-rank", FLAG_INT, &mf.kv_lora, "kv_lora_rank", 1, 65536, .unset = "the preset's"},
-        {"qk-nope-dim", FLAG_INT, &mf.nope, "qk_nope_head_dim", 1, 4096, .unset = "the preset's"},
-        {"qk-rope-dim", FLAG_INT, &mf.rope, "qk_rope_head_dim (even)", 2, 4096, .unset = "the preset's"},
-        {"v-dim", FLAG_INT, &mf.v, "v_head_dim", 1, 4096, .unset = "the preset's"},
-        {"rope-theta", FLAG_DOUBLE, &mf.theta, "rope_theta", 1, 1e12, .unset = "the preset's"},
-        {"dense-layers", FLAG_INT, &mf.dense_layers, "first_k_dense_replace", 0, 1024, .unset = "the preset's"},
-        {"dense-inter", FLAG_INT, &mf.dense_inter, "intermediate_size of dense FFNs", 1, 1 << 20, .unset = "the preset's"},
-        {"experts", FLAG_INT, &mf.experts, "n_routed_experts (0: all layers dense)", 0, 4096, .unset = "the preset's"},
-        {"shared-experts", FLAG_INT, &mf.shared, "n_shared_experts", 0, 64, .unset = "the preset's"},
-        {"active-experts", FLAG_INT, &mf.active, "num_experts_per_tok", 1, 4096, .unset = "the preset's"},
-        {"moe-inter", FLAG_INT, &mf.moe_inter, "moe_intermediate_size", 1, 1 << 20, .unset = "the preset's"},
-        {"groups", FLAG_INT, &mf.groups, "n_group (expert groups)", 1, 4096, .unset = "the preset's"},
-        {"topk-groups", FLAG_INT, &mf.topk_groups, "topk_group (groups kept per token)", 1, 4096, .unset = "the preset's"},
-        {"route-scale", FLAG_DOUBLE, &mf.route_scale, "routed_scaling_factor", 0, 1000, .unset = "the preset's"},
-        {"score", FLAG_STRING, &mf.score, "router scores: sigmoid (V3) or softmax (V2)", .unset = "the preset's (sigmoid)", .choices = "sigmoid|softmax"},
-        {"balance", FLAG_STRING, &mf.balance, "expert load balancing", .unset = "the preset's (aux_free)", .choices = "aux_free|aux_loss|none"},
-        {"bias-gamma", FLAG_DOUBLE, &mf.gamma, "aux-loss-free bias update speed", 0, 10, .unset = "the preset's"},
+        {"dim", FLAG_INT, &mf.dim, "hidden_size", 2, 65536, .unset = PRESET_WORDS},
+        {"layers", FLAG_INT, &mf.layers, "num_hidden_layers", 1, 1024, .unset = PRESET_WORDS},
+        {"heads", FLAG_INT, &mf.heads, "num_attention_heads", 1, 1024, .unset = PRESET_WORDS},
+        {"max-seq", FLAG_INT, &mf.max_seq, "max_position_embeddings", 2, 1 << 20, .unset = PRESET_WORDS},
+        {"q-lora-rank", FLAG_INT, &mf.q_lora, "q_lora_rank (0: plain q projection)", 0, 65536, .unset = PRESET_WORDS},
+        {"kv-lora-rank", FLAG_INT, &mf.kv_lora, "kv_lora_rank", 1, 65536, .unset = PRESET_WORDS},
+        {"qk-nope-dim", FLAG_INT, &mf.nope, "qk_nope_head_dim", 1, 4096, .unset = PRESET_WORDS},
+        {"qk-rope-dim", FLAG_INT, &mf.rope, "qk_rope_head_dim (even)", 2, 4096, .unset = PRESET_WORDS},
+        {"v-dim", FLAG_INT, &mf.v, "v_head_dim", 1, 4096, .unset = PRESET_WORDS},
+        {"rope-theta", FLAG_DOUBLE, &mf.theta, "rope_theta", 1, 1e12, .unset = PRESET_WORDS},
+        {"dense-layers", FLAG_INT, &mf.dense_layers, "first_k_dense_replace", 0, 1024, .unset = PRESET_WORDS},
+        {"dense-inter", FLAG_INT, &mf.dense_inter, "intermediate_size of dense FFNs", 1, 1 << 20, .unset = PRESET_WORDS},
+        {"experts", FLAG_INT, &mf.experts, "n_routed_experts (0: all layers dense)", 0, 4096, .unset = PRESET_WORDS},
+        {"shared-experts", FLAG_INT, &mf.shared, "n_shared_experts", 0, 64, .unset = PRESET_WORDS},
+        {"active-experts", FLAG_INT, &mf.active, "num_experts_per_tok", 1, 4096, .unset = PRESET_WORDS},
+        {"moe-inter", FLAG_INT, &mf.moe_inter, "moe_intermediate_size", 1, 1 << 20, .unset = PRESET_WORDS},
+        {"groups", FLAG_INT, &mf.groups, "n_group (expert groups)", 1, 4096, .unset = PRESET_WORDS},
+        {"topk-groups", FLAG_INT, &mf.topk_groups, "topk_group (groups kept per token)", 1, 4096, .unset = PRESET_WORDS},
+        {"route-scale", FLAG_DOUBLE, &mf.route_scale, "routed_scaling_factor", 0, 1000, .unset = PRESET_WORDS},
+        {"score", FLAG_STRING, &mf.score, "router scores: sigmoid (V3) or softmax (V2)", .unset = PRESET_WORDS, .choices = "sigmoid|softmax"},
+        {"balance", FLAG_STRING, &mf.balance, "expert load balancing", .unset = PRESET_WORDS, .choices = "aux_free|aux_loss|none"},
+        {"bias-gamma", FLAG_DOUBLE, &mf.gamma, "aux-loss-free bias update speed", 0, 10, .unset = PRESET_WORDS},
         {"aux-alpha", FLAG_DOUBLE, &mf.alpha, "balance-loss weight", 0, 100, .unset = "the preset's; 0.01 with --balance aux_loss"},
-        {"seq-aux", FLAG_STRING, &mf.seq_aux, "balance loss per sequence (true) or per batch (false)", .unset = "the preset's", .choices = "true|false"},
-        {"mtp", FLAG_INT, &mf.mtp, "num_nextn_predict_layers (MTP depth D, 0: off)", 0, 8, .unset = "the preset's"},
-        {"mtp-lambda", FLAG_DOUBLE, &mf.mtp_lambda, "MTP loss weight", 0, 100, .unset = "the preset's"},
+        {"seq-aux", FLAG_STRING, &mf.seq_aux, "balance loss per sequence (true) or per batch (false)", .unset = PRESET_WORDS, .choices = "true|false"},
+        {"mtp", FLAG_INT, &mf.mtp, "num_nextn_predict_layers (MTP depth D, 0: off)", 0, 8, .unset = PRESET_WORDS},
+        {"mtp-lambda", FLAG_DOUBLE, &mf.mtp_lambda, "MTP loss weight", 0, 100, .unset = PRESET_WORDS},
         {"steps", FLAG_INT, &a.steps, "optimiser steps", 1, 1e9},
         {"batch", FLAG_INT, &a.batch, "sequences per step", 1, 65536},
         {"seq", FLAG_INT, &a.seq, "tokens per sequence", 2, 1 << 20},
@@ -276,6 +316,7 @@ int genc_cli_lm_train(int argc, char **argv) {
         GENC_THREADS_FLAG_ENTRY(a),
     };
     int n = (int)(sizeof flags / sizeof *flags);
+    describe_preset(flags, n, mf.preset);
     int r = genc_flags_parse("lm train", "Train a DeepSeek-V3-architecture language model on text.", flags, n, argc, argv);
     if (!r && a.tokenizer) r = genc_flag_refuse("lm train", flags, n, "tok-vocab", "with --tokenizer (no tokenizer is trained)");
     if (r) return r == 1 ? 0 : 2;

@@ -37,6 +37,11 @@ for v in "${verbs[@]}"; do
     fi
 done
 
+# A model flag the preset decides says the default preset's value, not just "the preset's".
+"$genc" lm train --help >"$tmp/help"
+grep -q -- "--dim N .*(default: the preset's; tiny: [0-9][0-9]*)" "$tmp/help" && ! grep -q "the preset's)" "$tmp/help" && ok \
+    || bad "lm train --help: $(grep "the preset's" "$tmp/help" | head -3)"
+
 # Typos, duplicates and choices. (--out "": a run the parser lets through fails at once.)
 expect_error "typo" "unknown flag --inptu; did you mean --input?" "$genc" tokenizer train --inptu a.txt
 expect_error "typo far" "unknown flag --zzzzzz (see" "$genc" lm train --zzzzzz 1 --out ""
