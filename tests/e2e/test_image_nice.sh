@@ -19,7 +19,7 @@ flow_checks 20 0.8
 expect_error "bad model" 'nice' "$genc" image train --model vae --steps 1 --out "$tmp/x"
 expect_error "bad prior" '--prior expects one of logistic|gaussian' "$genc" image train --data "$data" --prior laplace --steps 1 --out "$tmp/x"
 expect_error "bad scale init" '--scale-init expects one of data|zero' "$genc" image train --data "$data" --hidden 8 --layers 1 --scale-init ones --steps 1 --out "$tmp/x"
-expect_error "bad data" '--data expects one of mnist|fashion-mnist' "$genc" image train --data cifar --steps 1 --out "$tmp/x"
+expect_error "bad data" '--data expects one of fashion-mnist|mnist' "$genc" image train --data cifar --steps 1 --out "$tmp/x"
 expect_error "bad number" '--lr' "$genc" image train --lr fast
 expect_error "out of range" '--temperature' "$genc" image sample --temperature -1
 expect_error "unknown flag" '--nope' "$genc" image eval --nope 1
