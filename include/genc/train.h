@@ -73,9 +73,17 @@ typedef struct genc_metrics genc_metrics;
 genc_metrics *genc_metrics_open(genc_ctx *ctx, const char *path, bool append);
 /* One line built with jansson's json_pack format, e.g. ("{s:I, s:f}", "step", 3, "loss", 0.5). */
 genc_status genc_metrics_log(genc_metrics *m, const char *fmt, ...);
-/* One line from a jansson object (the reference is stolen), for lines with arrays. */
-struct json_t;
-genc_status genc_metrics_log_json(genc_metrics *m, struct json_t *obj);
+/* A field appended after a line's formatted ones: an array of n numbers, or (values NULL)
+ * the one number `value`. */
+typedef struct genc_metric_field {
+    const char *key;
+    const double *values;
+    int64_t n;
+    double value;
+} genc_metric_field;
+/* One line: the fields of `fmt` (as genc_metrics_log), then `fields` in order. */
+genc_status genc_metrics_log_fields(genc_metrics *m, const genc_metric_field *fields, int n_fields, const char *fmt,
+                                    ...);
 /* Drop the lines past `step` (a resumed run replays them) and a torn last line. */
 genc_status genc_metrics_rewind(genc_metrics *m, int64_t step);
 void genc_metrics_close(genc_metrics *m);

@@ -64,16 +64,13 @@ static genc_status after_step(genc_ctx *ctx, void *user, genc_train_state *st) {
     const genc_grpo_rollouts *r = &j->roll;
     /* The balancing bias stays as pre-training left it: moving it would re-route the base
      * model's tokens under the policy (seen: accuracy 45% -> 0% in ten steps). */
-    json_t *rw = json_array();
-    for (int64_t i = 0; i < r->n_all; i++) json_array_append_new(rw, json_real(r->reward[i]));
-    json_t *o = json_pack("{s:s, s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:I}", "event", "grpo", "step",
-                          (json_int_t)st->step, "reward", r->mean_reward, "accuracy", r->accuracy, "format",
-                          r->format_rate, "think", r->think_rate, "think_tokens", r->think_len, "length", r->mean_len,
-                          "kl", j->stats.kl, "clip_frac", j->stats.clip_frac, "entropy", j->stats.entropy, "ratio",
-                          j->stats.ratio, "groups_with_signal", (json_int_t)r->kept_groups);
-    if (o) json_object_set_new(o, "rewards", rw);
-    else json_decref(rw);
-    return genc_metrics_log_json(j->log, o);
+    genc_metric_field rw = {"rewards", r->reward, r->n_all};
+    return genc_metrics_log_fields(j->log, &rw, 1, "{s:s, s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:I}",
+                                   "event", "grpo", "step", (json_int_t)st->step, "reward", r->mean_reward, "accuracy",
+                                   r->accuracy, "format", r->format_rate, "think", r->think_rate, "think_tokens",
+                                   r->think_len, "length", r->mean_len, "kl", j->stats.kl, "clip_frac",
+                                   j->stats.clip_frac, "entropy", j->stats.entropy, "ratio", j->stats.ratio,
+                                   "groups_with_signal", (json_int_t)r->kept_groups);
 }
 
 static genc_status evaluate(genc_ctx *ctx, void *user, const genc_train_state *st, double *metric, genc_metrics *log) {

@@ -74,18 +74,22 @@ static genc_tensor *step_loss(genc_ctx *ctx, void *user, genc_train_state *st, d
 static genc_status after_step(genc_ctx *ctx, void *user, genc_train_state *st) {
     lm_job *j = user;
     genc_lm_update_bias(j->m);
-    json_t *o = json_pack("{s:s, s:I, s:f}", "event", "lm", "step", (json_int_t)st->step, "main_loss",
-                          (double)j->last.main->data[0]);
-    json_t *vio = json_array(), *mtp = json_array();
-    for (int l = 0; l < j->m->cfg.n_layers; l++)
-        if (j->m->blocks[l].router) json_array_append_new(vio, json_real(genc_lm_maxvio(j->m, l)));
-    for (int k = 0; k < j->m->cfg.mtp_depth; k++) json_array_append_new(mtp, json_real(j->last.mtp[k]->data[0]));
-    json_object_set_new(o, "maxvio", vio);
-    json_object_set_new(o, "mtp_loss", mtp);
+    const genc_lm_config *c = &j->m->cfg;
+    double *vals = malloc((size_t)(c->n_layers + c->mtp_depth + 1) * sizeof *vals), *vio = vals, *mtp;
+    if (!vals) return genc_error(ctx, GENC_ENOMEM, "out of memory");
+    int n_vio = 0;
+    for (int l = 0; l < c->n_layers; l++)
+        if (j->m->blocks[l].router) vio[n_vio++] = genc_lm_maxvio(j->m, l);
+    mtp = vio + n_vio;
+    for (int k = 0; k < c->mtp_depth; k++) mtp[k] = j->last.mtp[k]->data[0];
     double now = genc_now();
-    if (j->t_last > 0) json_object_set_new(o, "tokens_per_s", json_real((double)(j->B * j->T) / (now - j->t_last)));
+    genc_metric_field f[3] = {{"maxvio", vio, n_vio}, {"mtp_loss", mtp, c->mtp_depth},
+                              {"tokens_per_s", NULL, 0, j->t_last > 0 ? (double)(j->B * j->T) / (now - j->t_last) : 0}};
+    genc_status s = genc_metrics_log_fields(j->log, f, j->t_last > 0 ? 3 : 2, "{s:s, s:I, s:f}", "event", "lm", "step",
+                                            (json_int_t)st->step, "main_loss", (double)j->last.main->data[0]);
     j->t_last = now;
-    return genc_metrics_log_json(j->log, o);
+    free(vals);
+    return s;
 }
 
 static genc_status evaluate(genc_ctx *ctx, void *user, const genc_train_state *st, double *metric, genc_metrics *log) {
