@@ -21,5 +21,6 @@
 #include "glow.h"
 #include "unet.h"
 #include "diffusion.h"
+#include "diffusion_model.h"
 #include "fid.h"
 #endif

@@ -145,7 +145,7 @@ static genc_status run_training(genc_ctx *ctx, void *args) {
     path_in(png, sizeof png, a->out, "loss.png");
     genc_train_state st = {.data_seed = (uint64_t)a->seed, .best_metric = INFINITY};
     genc_status s = genc_cli_out_dir(ctx, a->out);
-    if (!s) s = genc_cli_train_split(ctx, a->data, a->mnist_dir, a->val, a->seed, a->limit, &tr, &val);
+    if (!s) s = genc_data_train_split(ctx, a->data, a->mnist_dir, a->val, a->seed, a->limit, &tr, &val);
     if (!s) s = setup_model(ctx, a, tr.rows, tr.cols, 10, &m);
     if (!s) s = setup_optim(ctx, a, &m.params, &o);
     char *cfg_json = s ? NULL : genc_classifier_config_json(&m.cfg);

@@ -78,10 +78,6 @@ int genc_cli_image_fid(int argc, char **argv);
 
 struct genc_classifier;
 struct genc_dataset;
-/* A named data set's training images split into training and --val validation images (seed),
- * the training part cut to --limit (0: all); image_data.c. */
-genc_status genc_cli_train_split(genc_ctx *ctx, const char *data, const char *mnist_dir, int64_t n_val, int64_t seed,
-                                 int64_t limit, struct genc_dataset *tr, struct genc_dataset *val);
 genc_status genc_cli_classifier_load(genc_ctx *ctx, const char *path, struct genc_classifier *m);
 genc_status genc_cli_classifier_score(genc_ctx *ctx, struct genc_classifier *m, const struct genc_dataset *d,
                                       double *loss, double *acc, int64_t *per_class_right, int64_t *per_class_total);

@@ -158,7 +158,7 @@ static genc_status evaluate(genc_ctx *ctx, void *user, const genc_train_state *s
 }
 
 static genc_status prepare_data(genc_ctx *ctx, const train_args *a, genc_dataset *tr, genc_dataset *val) {
-    genc_status s = genc_cli_train_split(ctx, a->data, a->mnist_dir, a->val, a->seed, a->limit, tr, val);
+    genc_status s = genc_data_train_split(ctx, a->data, a->mnist_dir, a->val, a->seed, a->limit, tr, val);
     if (!s && a->batch > tr->n)
         s = genc_error(ctx, GENC_EINVAL, "--batch %lld is larger than the %lld training images", (long long)a->batch,
                        (long long)tr->n);

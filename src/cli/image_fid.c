@@ -151,7 +151,7 @@ static genc_status load_side(genc_ctx *ctx, const char *spec, const fid_args *a,
     int64_t dim = (int64_t)rows * cols;
     if (!stat(spec, &sb) && S_ISDIR(sb.st_mode)) return load_png_folder(ctx, spec, rows, cols, a->count, out);
     if (!stat(spec, &sb)) {
-        if (genc_cli_is_diffusion_checkpoint(spec)) return sample_checkpoint(ctx, spec, a, dim, out, side);
+        if (genc_diff_is_checkpoint(spec)) return sample_checkpoint(ctx, spec, a, dim, out, side);
         genc_st *f;
         genc_status s = genc_st_open(ctx, spec, &f);
         if (!s) s = load_image_file(ctx, f, spec, a->count, dim, out);
@@ -190,7 +190,7 @@ static genc_status run_fid(genc_ctx *ctx, void *args) {
 
 int genc_cli_image_fid(int argc, char **argv) {
     fid_args a = {.classifier = "runs/classify/checkpoint.safetensors", .a = "", .b = "fashion-mnist:test",
-                  .mnist_dir = genc_data_mnist_dir(), .grid = "", .smp = genc_cli_diffusion_sampling_defaults(), .count = 10000,
+                  .mnist_dir = genc_data_mnist_dir(), .grid = "", .smp = genc_diff_sampling_defaults(), .count = 10000,
                   .seed = 1, .ema = true};
     genc_flag flags[] = {
         {"classifier", FLAG_STRING, &a.classifier, "classifier checkpoint from genc classify train (the feature net)"},
