@@ -150,7 +150,7 @@ static genc_status run_eval(genc_ctx *ctx, void *args) {
     eval_args *a = args;
     genc_lm m = {0};
     genc_tokenizer *tok = NULL;
-    genc_status s = genc_cli_lm_load(ctx, a->ckpt, &m, &tok);
+    genc_status s = genc_lm_load(ctx, a->ckpt, true, &m, &tok);
     if (!s && a->task_mode) s = eval_task(ctx, &m, tok, &a->tf, &a->o, a->tmpl, a->show);
     if (!s && a->data) s = eval_text(ctx, a, &m, tok);
     genc_tokenizer_free(tok);

@@ -125,8 +125,8 @@ static genc_status run(genc_ctx *ctx, void *args) {
     if (!s) s = genc_grpo_agg_parse(ctx, a->agg, &j->cfg.agg);
     if (!s) s = genc_grpo_template_parse(ctx, a->tmpl, &j->cfg.template_kind);
     if (!s) s = genc_sampler_check(ctx, &j->cfg.sampler);
-    if (!s) s = genc_cli_lm_load(ctx, a->base, &policy, &tok);
-    if (!s && j->cfg.beta > 0) s = genc_cli_lm_load(ctx, a->base, &ref, &tok2);
+    if (!s) s = genc_lm_load(ctx, a->base, true, &policy, &tok);
+    if (!s && j->cfg.beta > 0) s = genc_lm_load(ctx, a->base, true, &ref, &tok2);
     genc_task_flags tf_gen = a->tf;
     tf_gen.problems = NULL; /* --problems are training prompts here; held-out ones are generated */
     if (!s) s = genc_task_flags_heldout(ctx, &tf_gen, &j->task, &heldout);

@@ -240,7 +240,7 @@ static genc_status run_prefix(genc_ctx *ctx, void *args) {
     genc_lm_examples train_set = {0};
     int64_t n_trained = 0;
     double t0 = 0, secs = 0;
-    genc_status s = genc_cli_lm_load(ctx, a->checkpoint, &m, &tok);
+    genc_status s = genc_lm_load(ctx, a->checkpoint, true, &m, &tok);
     uint64_t hash = s ? 0 : genc_lm_param_hash(&m);
     if (!s && a->prefix) s = genc_lm_prefix_load(ctx, a->prefix, &m, &pre);
     if (!s && !a->eval_only) s = genc_lm_examples_load(ctx, tok, a->data, a->limit, &train_set);
