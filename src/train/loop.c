@@ -3,7 +3,7 @@
  * and a clean stop (with a checkpoint) when asked. Resuming from a checkpoint continues
  * bit for bit: the schedule depends on the step only, the data position and the random
  * stream travel in the training state. */
-#include "core/internal.h"
+#include "genc/genc.h"
 #include "genc/train.h"
 
 #include <jansson.h>

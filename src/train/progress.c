@@ -2,7 +2,7 @@
  * place at most 10 times a second on a terminal; on a pipe or a log file, a plain line every
  * 5 seconds and at the last step (as tqdm does), so logged runs show progress too. Also the
  * JSON-lines metrics log. */
-#include "core/internal.h"
+#include "genc/genc.h"
 #include "genc/train.h"
 
 #include <errno.h>

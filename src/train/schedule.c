@@ -1,6 +1,6 @@
 /* Learning-rate schedules: constant, and linear warm-up followed by cosine decay to a floor
  * (lr_t = min + (peak - min) * (1 + cos(pi * progress)) / 2). */
-#include "core/internal.h"
+#include "genc/genc.h"
 #include "genc/train.h"
 
 #include <math.h>
