@@ -133,8 +133,10 @@ genc_status genc_lm_eval_loss(genc_ctx *ctx, genc_lm *m, const int32_t *tokens, 
  * On failure nothing stays allocated. */
 genc_status genc_lm_load(genc_ctx *ctx, const char *path, bool need_tokenizer, genc_lm *m,
                          struct genc_tokenizer **tok);
-/* An inference-only checkpoint (no optimiser state) of m, with tok (may be NULL) inside. */
-genc_status genc_lm_save(genc_ctx *ctx, const char *path, const genc_lm *m, const struct genc_tokenizer *tok);
+/* A checkpoint of m without optimiser state, with tok (may be NULL) inside and the training
+ * state st (NULL: none, an inference-only file). */
+genc_status genc_lm_save(genc_ctx *ctx, const char *path, const genc_lm *m, const struct genc_tokenizer *tok,
+                         const genc_train_state *st);
 
 /* ---- training (train.c) ---- */
 typedef struct genc_lm_train_config {

@@ -1,6 +1,6 @@
 /* Opening and saving a language-model checkpoint: the one loader the CLI verbs, GRPO,
  * prefix-tuning and Python share, with one vocabulary rule for the tokenizer that travels
- * inside the file, and the inference-only save. */
+ * inside the file, and the save without optimiser state. */
 #include "genc/lm.h"
 #include "genc/tokenizer.h"
 #include "genc/train.h"
@@ -35,11 +35,11 @@ static genc_status save_tokenizer(genc_ctx *ctx, void *user, genc_st_writer *w) 
     return genc_tokenizer_add_to(user, ctx, w);
 }
 
-genc_status genc_lm_save(genc_ctx *ctx, const char *path, const genc_lm *m, const genc_tokenizer *tok) {
+genc_status genc_lm_save(genc_ctx *ctx, const char *path, const genc_lm *m, const genc_tokenizer *tok,
+                         const genc_train_state *st) {
     char *cfg = genc_lm_config_json(&m->cfg);
     if (!cfg) return genc_error(ctx, GENC_ENOMEM, "out of memory");
-    genc_train_state st = {0};
-    genc_status s = genc_checkpoint_save(ctx, path, &m->params, NULL, cfg, &st, tok ? save_tokenizer : NULL, (void *)tok);
+    genc_status s = genc_checkpoint_save(ctx, path, &m->params, NULL, cfg, st, tok ? save_tokenizer : NULL, (void *)tok);
     free(cfg);
     return s;
 }

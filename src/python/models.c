@@ -378,7 +378,8 @@ static PyObject *lm_maxvio(LMObject *l, PyObject *u) {
 static PyObject *lm_save(LMObject *l, PyObject *args) {
     PyObject *path;
     if (lm_busy(l) || !PyArg_ParseTuple(args, "O&:save", PyUnicode_FSConverter, &path)) return NULL;
-    genc_status s = genc_lm_save(G.ctx, PyBytes_AS_STRING(path), &l->m, l->tok ? ((TokObject *)l->tok)->tok : NULL);
+    genc_train_state st = {0}; /* recorded as it always was: step 0 */
+    genc_status s = genc_lm_save(G.ctx, PyBytes_AS_STRING(path), &l->m, l->tok ? ((TokObject *)l->tok)->tok : NULL, &st);
     Py_DECREF(path);
     if (s) return pg_raise(s);
     Py_RETURN_NONE;
