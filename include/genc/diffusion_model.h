@@ -63,6 +63,10 @@ genc_status genc_diff_ddim_roundtrip(genc_ctx *ctx, genc_diff_model *m, int step
 /* Write `path` with F32 tensors names[i] -> data[i] [n, dim] and metadata "source". */
 genc_status genc_diff_save_samples(genc_ctx *ctx, const char *path, const char **names, float **data, int k, int64_t n,
                                    int64_t dim, const char *source);
+/* Read up to `max` images of the "images" tensor [N, dim] of a samples file into out;
+ * *n_read = min(N, max); a file with fewer than `need` images is an error. */
+genc_status genc_diff_read_samples(genc_ctx *ctx, const char *path, int64_t dim, int64_t need, int64_t max,
+                                   float *out, int64_t *n_read);
 
 /* ---- training (diffusion_train.c) ---- */
 typedef struct genc_diff_train_config {

@@ -137,6 +137,10 @@ genc_status genc_lm_load(genc_ctx *ctx, const char *path, bool need_tokenizer, g
  * state st (NULL: none, an inference-only file). */
 genc_status genc_lm_save(genc_ctx *ctx, const char *path, const genc_lm *m, const struct genc_tokenizer *tok,
                          const genc_train_state *st);
+/* Write `path` with "tokens" I32 [T] and the main head's "logits" F32 [T, vocab] of the first
+ * T = min(n, max_seq) tokens as one sequence (for comparisons with a reference); *T_out = T. */
+genc_status genc_lm_dump_logits(genc_ctx *ctx, genc_lm *m, const int32_t *tokens, int64_t n, const char *path,
+                                int64_t *T_out);
 
 /* ---- training (train.c) ---- */
 typedef struct genc_lm_train_config {

@@ -254,3 +254,23 @@ genc_diff_sampling genc_diff_sampling_defaults(void) {
     return (genc_diff_sampling){.sampler = "", .spacing = "uniform", .variance = "fixed_small", .steps = 50,
                                 .guidance = 1, .clip = true, .label = -1, .batch = 250};
 }
+
+genc_status genc_diff_read_samples(genc_ctx *ctx, const char *path, int64_t dim, int64_t need, int64_t max,
+                                   float *out, int64_t *n_read) {
+    genc_st *f;
+    *n_read = 0;
+    genc_status s = genc_st_open(ctx, path, &f);
+    if (s) return s;
+    const genc_st_entry *e = genc_st_find(f, "images");
+    int64_t take = e && e->ndim == 2 ? (e->shape[0] < max ? e->shape[0] : max) : 0, want = need > 0 ? need : take;
+    if (!e || e->ndim != 2 || e->shape[1] != dim || e->shape[0] < want)
+        s = genc_error(ctx, GENC_EINVAL, "%s: expected a diffusion checkpoint or an \"images\" tensor [>= %lld, %lld]",
+                       path, (long long)want, (long long)dim);
+    float *all = s ? NULL : malloc((size_t)(e->shape[0] * dim) * sizeof *all);
+    if (!s && !all) s = genc_error(ctx, GENC_ENOMEM, "out of memory");
+    if (!s) s = genc_st_read_f32(ctx, f, "images", all, 2, e->shape);
+    if (!s) memcpy(out, all, (size_t)(take * dim) * sizeof *out), *n_read = take;
+    free(all);
+    genc_st_close(f);
+    return s;
+}

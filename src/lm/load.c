@@ -1,6 +1,6 @@
-/* Opening and saving a language-model checkpoint: the one loader the CLI verbs, GRPO,
- * prefix-tuning and Python share, with one vocabulary rule for the tokenizer that travels
- * inside the file, and the save without optimiser state. */
+/* Language-model files: the one loader of a checkpoint the CLI verbs, GRPO, prefix-tuning and
+ * Python share, with one vocabulary rule for the tokenizer that travels inside the file; the
+ * save without optimiser state; the logits dump compared against a reference. */
 #include "genc/lm.h"
 #include "genc/tokenizer.h"
 #include "genc/train.h"
@@ -41,5 +41,21 @@ genc_status genc_lm_save(genc_ctx *ctx, const char *path, const genc_lm *m, cons
     if (!cfg) return genc_error(ctx, GENC_ENOMEM, "out of memory");
     genc_status s = genc_checkpoint_save(ctx, path, &m->params, NULL, cfg, st, tok ? save_tokenizer : NULL, (void *)tok);
     free(cfg);
+    return s;
+}
+
+genc_status genc_lm_dump_logits(genc_ctx *ctx, genc_lm *m, const int32_t *tokens, int64_t n, const char *path,
+                                int64_t *T_out) {
+    int64_t T = n < m->cfg.max_seq ? n : m->cfg.max_seq;
+    *T_out = T;
+    bool old = genc_set_grad_enabled(ctx, false);
+    genc_tensor *logits = genc_lm_logits(ctx, m, tokens, 1, T);
+    genc_set_grad_enabled(ctx, old);
+    if (!logits) return genc_ctx_status(ctx);
+    genc_st_writer *w = genc_st_writer_new(ctx);
+    genc_status s = w ? genc_st_writer_add(w, "tokens", GENC_DT_I32, 1, &T, tokens) : genc_ctx_status(ctx);
+    if (!s) s = genc_st_writer_add_f32(w, "logits", GENC_DT_F32, 2, (int64_t[]){T, m->cfg.vocab_size}, logits->data);
+    if (!s) s = genc_st_writer_save(w, path);
+    genc_st_writer_free(w);
     return s;
 }
