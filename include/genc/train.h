@@ -45,12 +45,14 @@ void genc_optim_free(genc_optim *o);
 
 /* ---- learning-rate schedules (schedule.c) ---- */
 typedef enum { GENC_LR_CONSTANT, GENC_LR_COSINE } genc_lr_kind;
+/* The shape of the learning rate over a run; its peak is the optimiser's lr (genc_optim_config),
+ * the one place a run's learning rate is stored. */
 typedef struct genc_schedule {
     genc_lr_kind kind;
-    double lr, min_lr;     /* peak and floor */
+    double min_lr;         /* floor */
     int64_t warmup, total; /* linear warm-up steps; total steps (cosine reaches min_lr there) */
 } genc_schedule;
-double genc_schedule_lr(const genc_schedule *s, int64_t step); /* step counts from 0 */
+double genc_schedule_lr(const genc_schedule *s, double peak, int64_t step); /* step counts from 0 */
 genc_status genc_schedule_parse(genc_ctx *ctx, const char *name, genc_lr_kind *out);
 
 /* ---- progress line and metrics (progress.c) ---- */

@@ -139,7 +139,7 @@ static genc_status train_run(genc_ctx *ctx, const genc_classifier_train_config *
                             .clip = a->clip, .checkpoint = a->checkpoint, .best_checkpoint = a->best_checkpoint,
                             .config_json = cfg_json, .label = "classify", .metrics = log, .stop = a->stop,
                             .stop_at = a->stop_at,
-                            .schedule = {.lr = a->lr, .min_lr = a->min_lr, .warmup = a->warmup, .total = r->steps}};
+                            .schedule = {.min_lr = a->min_lr, .warmup = a->warmup, .total = r->steps}};
     genc_status s = genc_schedule_parse(ctx, a->schedule, &tc.schedule.kind);
     genc_train_hooks h = {.user = job, .step_loss = step_loss, .evaluate = evaluate};
     if (!s) s = genc_train_run(ctx, &tc, &job->model->params, o, &h, st);

@@ -301,7 +301,7 @@ static genc_status train_run(genc_ctx *ctx, const genc_diff_train_config *a, tra
                                 .clip = a->clip, .checkpoint = a->checkpoint, .best_checkpoint = a->best_checkpoint,
                                 .config_json = cfg_json, .label = j->m->cfg.model, .metrics = log, .stop = a->stop,
                                 .stop_at = a->stop_at, .ckpt_extra = ema_save, .ckpt_extra_user = &j->ema,
-                                .schedule = {.lr = a->lr, .min_lr = a->min_lr, .warmup = a->warmup, .total = a->steps}};
+                                .schedule = {.min_lr = a->min_lr, .warmup = a->warmup, .total = a->steps}};
         s = genc_schedule_parse(ctx, a->schedule, &tc.schedule.kind);
         genc_train_hooks h = {.user = j, .step_loss = step_loss, .evaluate = evaluate, .after_step = after_step};
         if (!s) s = genc_train_run(ctx, &tc, &j->m->net.params, o, &h, &st);

@@ -212,7 +212,7 @@ static genc_status train_loop(genc_ctx *ctx, const genc_flow_train_config *a, tr
                             .checkpoint = a->checkpoint, .best_checkpoint = a->best_checkpoint, .config_json = cfg_json,
                             .label = job->model->glow ? "glow" : "nice", .metrics = log, .stop = a->stop,
                             .stop_at = a->stop_at, .ckpt_extra = ckpt_extra, .ckpt_extra_user = job->model,
-                            .schedule = {.lr = a->lr, .min_lr = a->min_lr, .warmup = a->warmup, .total = r->steps}};
+                            .schedule = {.min_lr = a->min_lr, .warmup = a->warmup, .total = r->steps}};
     genc_status s = genc_schedule_parse(ctx, a->schedule, &tc.schedule.kind);
     genc_train_hooks h = {.user = job, .step_loss = step_loss, .evaluate = evaluate};
     if (!s) s = genc_train_run(ctx, &tc, genc_flow_params(job->model), o, &h, st);

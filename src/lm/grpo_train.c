@@ -89,7 +89,7 @@ static genc_status run(genc_ctx *ctx, grpo_job *j, genc_optim *o, const char *cf
                             .clip = c->clip, .checkpoint = c->checkpoint, .config_json = cfg_json, .label = "grpo",
                             .metrics = j->log, .stop = c->stop, .stop_at = c->stop_at,
                             .ckpt_extra = save_tokenizer, .ckpt_extra_user = j->tok,
-                            .schedule = {.kind = GENC_LR_CONSTANT, .lr = c->lr,
+                            .schedule = {.kind = GENC_LR_CONSTANT,
                                          .warmup = (int64_t)(c->warmup_frac * (double)c->steps)}};
     genc_train_hooks h = {.user = j, .step_loss = step_loss, .evaluate = evaluate, .after_step = after_step};
     if (c->on_start) c->on_start(c->user, st->step);

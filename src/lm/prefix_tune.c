@@ -78,7 +78,7 @@ static genc_status train(genc_ctx *ctx, tune_job *j, const genc_params *p) {
     if (!s) s = genc_optim_init(ctx, &o, p, &oc);
     genc_train_state st = {.data_seed = c->seed};
     genc_train_config tc = {.steps = c->steps, .clip = c->clip, .label = "prefix-tune", .stop = c->stop,
-                            .schedule = {.kind = c->schedule, .lr = c->lr, .min_lr = c->min_lr, .warmup = c->warmup,
+                            .schedule = {.kind = c->schedule, .min_lr = c->min_lr, .warmup = c->warmup,
                                          .total = c->steps}};
     genc_train_hooks h = {.user = j, .step_loss = step_loss, .after_step = after_step};
     if (!s) s = genc_train_run(ctx, &tc, p, &o, &h, &st);

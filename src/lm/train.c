@@ -86,7 +86,7 @@ static genc_status run(genc_ctx *ctx, lm_job *j, genc_optim *o, const char *cfg_
                             .clip = c->clip, .checkpoint = c->checkpoint, .config_json = cfg_json, .label = "lm",
                             .metrics = j->log, .stop = c->stop, .stop_at = c->stop_at,
                             .ckpt_extra = j->tok ? save_tokenizer : NULL, .ckpt_extra_user = (void *)j->tok,
-                            .schedule = {.kind = GENC_LR_COSINE, .lr = c->lr, .min_lr = c->min_lr,
+                            .schedule = {.kind = GENC_LR_COSINE, .min_lr = c->min_lr,
                                          .warmup = c->warmup, .total = c->steps}};
     genc_train_hooks h = {.user = j, .step_loss = step_loss, .evaluate = c->validate ? evaluate : NULL,
                           .after_step = after_step};
