@@ -120,7 +120,7 @@ static genc_status run_sample(genc_ctx *ctx, void *args) {
     int n_stops = 0;
     char **stops = a->stop ? parse_stops(a->stop, &n_stops) : NULL;
     genc_status s = a->stop && !stops ? genc_error(ctx, GENC_ENOMEM, "out of memory") : 0;
-    if (!s) s = genc_cli_lm_load(ctx, a->checkpoint, &m, &tok);
+    if (!s) s = genc_lm_load(ctx, a->checkpoint, true, &m, &tok);
     if (!s) s = encode_prompt(ctx, tok, a->prompt, &ids, &n);
     int64_t plen = (int64_t)n, room = m.cfg.max_seq - plen;
     if (!s && room < 1)

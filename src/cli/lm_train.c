@@ -4,9 +4,7 @@
 #include "cli/cli.h"
 #include "cli/lm_common.h"
 #include "genc/png.h"
-#include "genc/train.h"
 
-#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,54 +50,6 @@ static genc_status apply_model_flags(genc_ctx *ctx, const model_flags *f, genc_l
 }
 
 typedef struct {
-    genc_lm *m;
-    const genc_lm_corpus *corpus;
-    int64_t B, T, eval_tokens, eval_batch;
-    uint64_t seed;
-    int32_t *batch;
-    genc_metrics *log;
-    genc_lm_losses last;
-    double t_last;
-} lm_job;
-
-static genc_tensor *step_loss(genc_ctx *ctx, void *user, genc_train_state *st, double *items) {
-    lm_job *j = user;
-    genc_lm_windows(j->corpus, j->seed, st->step, j->B, j->T, j->batch);
-    *items = (double)(j->B * j->T);
-    if (genc_lm_forward_train(ctx, j->m, j->batch, j->B, j->T, &j->last)) return NULL;
-    return j->last.total;
-}
-
-/* After the update: the balancing bias step, and per-step MoE/MTP metrics. */
-static genc_status after_step(genc_ctx *ctx, void *user, genc_train_state *st) {
-    lm_job *j = user;
-    genc_lm_update_bias(j->m);
-    json_t *o = json_pack("{s:s, s:I, s:f}", "event", "lm", "step", (json_int_t)st->step, "main_loss",
-                          (double)j->last.main->data[0]);
-    json_t *vio = json_array(), *mtp = json_array();
-    for (int l = 0; l < j->m->cfg.n_layers; l++)
-        if (j->m->blocks[l].router) json_array_append_new(vio, json_real(genc_lm_maxvio(j->m, l)));
-    for (int k = 0; k < j->m->cfg.mtp_depth; k++) json_array_append_new(mtp, json_real(j->last.mtp[k]->data[0]));
-    json_object_set_new(o, "maxvio", vio);
-    json_object_set_new(o, "mtp_loss", mtp);
-    double now = genc_now();
-    if (j->t_last > 0) json_object_set_new(o, "tokens_per_s", json_real((double)(j->B * j->T) / (now - j->t_last)));
-    j->t_last = now;
-    return genc_metrics_log_json(j->log, o);
-}
-
-static genc_status evaluate(genc_ctx *ctx, void *user, const genc_train_state *st, double *metric, genc_metrics *log) {
-    lm_job *j = user;
-    const genc_lm_corpus *c = j->corpus;
-    int64_t n = c->n - c->n_train, count;
-    if (j->eval_tokens > 0 && n > j->eval_tokens) n = j->eval_tokens;
-    genc_status s = genc_lm_eval_loss(ctx, j->m, c->tokens + c->n_train, n, j->T, j->eval_batch, metric, &count);
-    if (s) return s;
-    return genc_metrics_log(log, "{s:s, s:I, s:f, s:f, s:I}", "event", "eval", "step", (json_int_t)st->step, "val_loss",
-                            *metric, "val_ppl", exp(*metric), "val_tokens", (json_int_t)count);
-}
-
-typedef struct {
     const char *data, *tokenizer, *out, *docs;
     int64_t steps, batch, seq, warmup, eval_every, save_every, eval_tokens, seed, threads, stop_at, tok_vocab;
     double lr, min_lr, wd, beta2, clip, val_frac, init_std;
@@ -121,14 +71,29 @@ static genc_status tokenizer_for(genc_ctx *ctx, const train_args *a, char **file
     return genc_tokenizer_train(ctx, (const char *const *)files, n_files, (int)a->tok_vocab, tok);
 }
 
-static genc_status save_tokenizer(genc_ctx *ctx, void *user, genc_st_writer *w) {
-    return genc_tokenizer_add_to(user, ctx, w);
-}
-
 typedef struct {
     train_args *a;
     model_flags *mf;
 } run_args;
+
+typedef struct {
+    const genc_lm_corpus *corpus;
+    const train_args *a;
+    const char *preset;
+} start_info;
+
+/* The opening line, printed once the model and optimiser are set up; from here the training
+ * loop polls, so Ctrl-C stops after the step with a checkpoint. */
+static void on_start(void *user, const genc_lm *m, int64_t first_step) {
+    const start_info *i = user;
+    const genc_lm_corpus *corpus = i->corpus;
+    printf("lm: %lld training / %lld validation tokens, vocab %d, %lld parameters (%s preset), %lld steps of %lld x %lld tokens\n",
+           (long long)corpus->n_train, (long long)(corpus->n - corpus->n_train), m->cfg.vocab_size,
+           (long long)genc_params_numel(&m->params), i->preset, (long long)i->a->steps, (long long)i->a->batch,
+           (long long)i->a->seq);
+    fflush(stdout);
+    genc_cli_polling = 1;
+}
 
 static genc_status run(genc_ctx *ctx, void *args) {
     train_args *a = ((run_args *)args)->a;
@@ -138,10 +103,8 @@ static genc_status run(genc_ctx *ctx, void *args) {
     genc_tokenizer *tok = NULL;
     genc_lm_corpus corpus = {0};
     genc_lm m = {0};
-    genc_optim o = {0};
-    genc_metrics *log = NULL;
     genc_lm_config c;
-    genc_train_state st = {.data_seed = (uint64_t)a->seed, .best_metric = INFINITY};
+    genc_train_state st = {0};
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", a->out);
     snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", a->out);
     snprintf(png, sizeof png, "%s/loss.png", a->out);
@@ -161,46 +124,31 @@ static genc_status run(genc_ctx *ctx, void *args) {
         s = genc_error(ctx, GENC_EINVAL, "the training part has %lld tokens, fewer than --seq %lld + 2",
                        (long long)corpus.n_train, (long long)a->seq);
     if (!s) s = genc_lm_init(ctx, &m, &c, a->init_std);
-    genc_optim_config oc = genc_optim_defaults(GENC_OPT_ADAMW);
-    oc.lr = a->lr, oc.weight_decay = a->wd, oc.beta2 = a->beta2;
-    if (!s) s = genc_optim_init(ctx, &o, &m.params, &oc);
-    char *cfg_json = s ? NULL : genc_lm_config_json(&c);
-    if (!s && a->resume) s = genc_checkpoint_resume(ctx, ckpt, cfg_json, &m.params, &o, &st);
-    if (!s) genc_rng_set_offset(ctx, st.rng_offset);
-    if (!s && !(log = genc_metrics_open(ctx, mpath, a->resume))) s = genc_ctx_status(ctx);
-    int32_t *batch = malloc((size_t)(a->batch * (a->seq + 1)) * sizeof *batch);
-    if (!s && !batch) s = genc_error(ctx, GENC_ENOMEM, "out of memory");
-    if (!s) {
-        printf("lm: %lld training / %lld validation tokens, vocab %d, %lld parameters (%s preset), %lld steps of %lld x %lld tokens\n",
-               (long long)corpus.n_train, (long long)(corpus.n - corpus.n_train), c.vocab_size,
-               (long long)genc_params_numel(&m.params), mf->preset, (long long)a->steps, (long long)a->batch, (long long)a->seq);
-        fflush(stdout);
-        lm_job job = {.m = &m, .corpus = &corpus, .B = a->batch, .T = a->seq, .eval_tokens = a->eval_tokens,
-                      .eval_batch = 8, .seed = (uint64_t)a->seed, .batch = batch, .log = log};
-        genc_train_config tc = {.steps = a->steps, .eval_every = a->eval_every, .save_every = a->save_every,
-                                .clip = a->clip, .checkpoint = ckpt, .config_json = cfg_json, .label = "lm",
-                                .metrics = log, .stop = &genc_cli_stop, .stop_at = a->stop_at, .ckpt_extra = save_tokenizer,
-                                .ckpt_extra_user = tok,
-                                .schedule = {.kind = GENC_LR_COSINE, .lr = a->lr, .min_lr = a->min_lr,
-                                             .warmup = a->warmup, .total = a->steps}};
-        genc_train_hooks h = {.user = &job, .step_loss = step_loss, .evaluate = evaluate, .after_step = after_step};
-        s = genc_cli_train_run(ctx, &tc, &m.params, &o, &h, &st);
-        if (!s && st.step < a->steps) printf("stopped at step %lld of %lld; continue with --resume\n", (long long)st.step, (long long)a->steps);
-        else if (!s) printf("best validation loss %.4f (perplexity %.2f) after %lld steps; wrote %s\n", st.best_metric,
-                            exp(st.best_metric), (long long)st.step, ckpt);
-    }
+    genc_lm_train_config tc = genc_lm_train_defaults();
+    tc.steps = a->steps, tc.batch = a->batch, tc.seq = a->seq, tc.lr = a->lr, tc.min_lr = a->min_lr;
+    tc.warmup = a->warmup, tc.weight_decay = a->wd, tc.beta2 = a->beta2, tc.clip = a->clip;
+    tc.eval_every = a->eval_every, tc.eval_tokens = a->eval_tokens, tc.save_every = a->save_every;
+    tc.stop_at = a->stop_at, tc.seed = (uint64_t)a->seed, tc.resume = a->resume, tc.checkpoint = ckpt;
+    tc.metrics = mpath, tc.stop = &genc_cli_stop, tc.on_start = on_start;
+    start_info info = {.corpus = &corpus, .a = a, .preset = mf->preset};
+    tc.user = &info;
+    if (!s) s = genc_lm_train(ctx, &m, &corpus, tok, &tc, &st);
+    genc_cli_polling = 0;
+    if (!s && st.step < a->steps) printf("stopped at step %lld of %lld; continue with --resume\n", (long long)st.step, (long long)a->steps);
+    else if (!s) printf("best validation loss %.4f (perplexity %.2f) after %lld steps; wrote %s\n", st.best_metric,
+                        exp(st.best_metric), (long long)st.step, ckpt);
     if (!s) s = genc_plot_jsonl(ctx, mpath, png, "step", (const char *[]){"loss", "val_loss"}, 2, true);
-    free(cfg_json), free(batch);
-    genc_metrics_close(log);
-    genc_optim_free(&o), genc_lm_free(&m), genc_lm_corpus_free(&corpus), genc_tokenizer_free(tok);
+    genc_lm_free(&m), genc_lm_corpus_free(&corpus), genc_tokenizer_free(tok);
     genc_cli_free_list(files, n_files);
     return s;
 }
 
 int genc_cli_lm_train(int argc, char **argv) {
-    train_args a = {.out = "runs/lm", .steps = 300, .batch = 16, .seq = 128, .warmup = 30, .eval_every = 100,
-                    .eval_tokens = 20000, .seed = 1, .tok_vocab = 512, .lr = 3e-3, .min_lr = 3e-4, .wd = 0.1,
-                    .beta2 = 0.95, .clip = 1.0, .val_frac = 0.05, .docs = "file", .init_std = 0.02};
+    genc_lm_train_config d = genc_lm_train_defaults();
+    train_args a = {.out = "runs/lm", .steps = d.steps, .batch = d.batch, .seq = d.seq, .warmup = d.warmup,
+                    .eval_every = d.eval_every, .eval_tokens = d.eval_tokens, .seed = (int64_t)d.seed, .tok_vocab = 512,
+                    .lr = d.lr, .min_lr = d.min_lr, .wd = d.weight_decay, .beta2 = d.beta2, .clip = d.clip,
+                    .val_frac = 0.05, .docs = "file", .init_std = 0.02};
     model_flags mf = {.preset = "tiny", .vocab = -1, .dim = -1, .layers = -1, .heads = -1, .max_seq = -1, .q_lora = -1,
                       .kv_lora = -1, .nope = -1, .rope = -1, .v = -1, .dense_layers = -1, .dense_inter = -1,
                       .experts = -1, .shared = -1, .active = -1, .moe_inter = -1, .groups = -1, .topk_groups = -1,
