@@ -1,0 +1,34 @@
+/* Exporting genc language models for other runtimes: GGUF for llama.cpp (architecture
+ * "deepseek2").
+ * Exports hold weights only: never optimiser moments or training state. */
+#ifndef GENC_LM_EXPORT_H
+#define GENC_LM_EXPORT_H
+
+#include "gguf.h"
+#include "lm.h"
+#include "tokenizer.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The model and its tokenizer as one GGUF file in llama.cpp's deepseek2 layout: every
+ * hyper-parameter key llama.cpp reads for it, tensors named and shaped as its loader wants
+ * (experts stacked, kv_b split into attn_k_b / attn_v_b, the selection bias exp_probs_b),
+ * and the tokenizer as a byte-level "gpt2" vocabulary with merges. The MTP modules are left
+ * out (llama.cpp's converter drops them too). type: F32, F16 or Q8_0 for the matrices
+ * (norms, the router and the bias stay F32; a Q8_0 matrix whose rows are not a multiple of
+ * 32 is written F16). MoE layers without a shared expert get one of zero weights (llama.cpp
+ * requires the tensors; zero weights add exactly nothing). */
+genc_status genc_lm_export_gguf(genc_ctx *ctx, const genc_lm *m, const genc_tokenizer *tok, genc_ggml_type type,
+                                const char *path);
+
+/* The GPT-2 byte-level text of bytes s[0..n) (each byte one Unicode character: printable
+ * Latin-1 bytes as themselves, the others from U+0100 on), NUL-terminated, into out of at
+ * least 2 * n + 1 bytes; returns the length. */
+size_t genc_byte_level_encode(const uint8_t *s, size_t n, char *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
