@@ -1,5 +1,5 @@
 /* Exporting genc language models for other runtimes: GGUF for llama.cpp (architecture
- * "deepseek2").
+ * "deepseek2") and Hugging Face folders (config.json, model.safetensors, tokenizer.json).
  * Exports hold weights only: never optimiser moments or training state. */
 #ifndef GENC_LM_EXPORT_H
 #define GENC_LM_EXPORT_H
@@ -22,6 +22,17 @@ extern "C" {
  * requires the tensors; zero weights add exactly nothing). */
 genc_status genc_lm_export_gguf(genc_ctx *ctx, const genc_lm *m, const genc_tokenizer *tok, genc_ggml_type type,
                                 const char *path);
+
+/* The model as a Hugging Face folder dir (created if missing): config.json (every
+ * DeepSeek-V3 key with HF names, torch_dtype, bos/eos ids, genc's training settings under
+ * genc_* names), model.safetensors ({"format": "pt"}, the parameters in dt = F32, BF16 or
+ * F16, 1-D tensors F32; each MTP module also gets DeepSeek's copies embed_tokens,
+ * shared_head.norm (genc's MTP head uses the final norm) and shared_head.head),
+ * tokenizer.json (BPE, vocab and merges in byte-level spelling, specials as added tokens,
+ * genc-v1 pre-tokenisation as a Split regex then ByteLevel), tokenizer_config.json and
+ * generation_config.json. */
+genc_status genc_lm_export_hf(genc_ctx *ctx, const genc_lm *m, const genc_tokenizer *tok, genc_dtype dt,
+                              const char *dir);
 
 /* The GPT-2 byte-level text of bytes s[0..n) (each byte one Unicode character: printable
  * Latin-1 bytes as themselves, the others from U+0100 on), NUL-terminated, into out of at

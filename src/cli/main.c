@@ -22,7 +22,7 @@ static const genc_cli_verb VERBS[] = {
     {"lm", "corpus", "write a reasoning task's pre-training corpus", genc_cli_lm_corpus},
     {"lm", "grpo", "reinforcement learning with GRPO and rule-based rewards", genc_cli_lm_grpo},
     {"lm", "eval", "loss and perplexity of a language model on text; --dump-logits", genc_cli_lm_eval},
-    {"lm", "export", "export a language model: GGUF for llama.cpp", genc_cli_lm_export},
+    {"lm", "export", "export a language model: GGUF for llama.cpp, Hugging Face folder", genc_cli_lm_export},
 };
 #define N_VERBS (int)(sizeof VERBS / sizeof VERBS[0])
 

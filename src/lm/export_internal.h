@@ -1,4 +1,4 @@
-/* Internals shared by the exporters (export_vocab.c, export_gguf.c): the
+/* Internals shared by the exporters (export_vocab.c, export_gguf.c, export_hf.c): the
  * vocabulary as exchange-format strings. Not part of the public API. */
 #ifndef GENC_EXPORT_INTERNAL_H
 #define GENC_EXPORT_INTERNAL_H
@@ -20,4 +20,6 @@ genc_status genc_export_vocab_build(genc_ctx *ctx, const genc_tokenizer *tok, in
 void genc_export_vocab_free(genc_export_vocab *v);
 /* The tokenizer.ggml.* keys of a byte-level "gpt2" vocabulary. */
 genc_status genc_export_vocab_gguf(genc_ctx *ctx, const genc_tokenizer *tok, int n_vocab, genc_gguf_writer *w);
+/* genc-v1 pre-tokenisation as the regex of a HF tokenizers "Split" pre-tokenizer. */
+extern const char *const genc_hf_pretok_regex;
 #endif
