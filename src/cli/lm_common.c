@@ -1,11 +1,13 @@
 /* Shared helpers of the `genc lm` verbs (see lm_common.h). */
 #include "cli/lm_common.h"
+#include "genc/lm_import.h"
 #include "genc/train.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 genc_status genc_cli_lm_load(genc_ctx *ctx, const char *path, genc_lm *m, genc_tokenizer **tok) {
+    if (genc_lm_is_hf_dir(path)) return genc_lm_load_hf(ctx, path, m, tok); /* a Hugging Face folder */
     genc_st *f;
     genc_status s = genc_st_open(ctx, path, &f);
     if (s) return s;

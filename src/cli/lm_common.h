@@ -5,7 +5,8 @@
 #include "genc/lm.h"
 #include "genc/tokenizer.h"
 
-/* Model (config + parameters) and the tokenizer that travels inside the checkpoint. */
+/* Model (config + parameters) and the tokenizer that travels inside the checkpoint, or from
+ * a Hugging Face folder (config.json, weights, tokenizer.json; see genc/lm_import.h). */
 genc_status genc_cli_lm_load(genc_ctx *ctx, const char *path, genc_lm *m, genc_tokenizer **tok);
 /* "a.txt,b.txt" -> an array of n strings (NULL when out of memory); empty items skipped. */
 char **genc_cli_split_list(const char *csv, int *n);
