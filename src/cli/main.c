@@ -33,7 +33,8 @@ static void usage(FILE *f, const char *family) {
     for (int i = 0; i < N_VERBS; i++)
         if (!family || !strcmp(family, VERBS[i].family))
             fprintf(f, "  genc %-9s %-11s %s\n", VERBS[i].family, VERBS[i].verb, VERBS[i].help);
-    if (!family) fprintf(f, "\n  genc --version       print the version\n");
+    if (!family) fprintf(f, "\n  genc info FILE|DIR   what a model, tokenizer, GGUF file or Hugging Face folder is\n"
+                            "  genc --version       print the version\n");
 }
 
 /* libgomp spins 300,000 times at every barrier by default. When another process holds a
@@ -54,6 +55,7 @@ int main(int argc, char **argv) {
         usage(argc < 2 ? stderr : stdout, NULL);
         return argc < 2 ? 2 : 0;
     }
+    if (!strcmp(argv[1], "info")) return genc_cli_info(argc - 2, argv + 2);
     if (!strcmp(argv[1], "--version")) {
         printf("genc %s\n", GENC_VERSION);
         return 0;
