@@ -137,8 +137,8 @@ static genc_status info_gguf(genc_ctx *ctx, const char *path, uint64_t size) {
     size_t len = 0;
     const char *arch = genc_gguf_get_str(g, "general.architecture", &len);
     printf("file: %s (GGUF v%u, %llu bytes)\n", path, genc_gguf_version(g), (unsigned long long)size);
-    printf("kind: %s%.*s model for llama.cpp\n", arch ? "" : "GGUF (no general.architecture) ", (int)len,
-           arch ? arch : "");
+    if (arch) printf("kind: %.*s model for llama.cpp\n", (int)len, arch);
+    else printf("kind: GGUF file without general.architecture\n");
     printf("config (%d keys):\n", genc_gguf_kv_count(g));
     for (int i = 0; i < genc_gguf_kv_count(g); i++) {
         const genc_gguf_kv *kv = genc_gguf_kv_at(g, i);
