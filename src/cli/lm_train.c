@@ -100,10 +100,10 @@ static genc_status evaluate(genc_ctx *ctx, void *user, const genc_train_state *s
 }
 
 typedef struct {
-    const char *data, *tokenizer, *out, *docs;
+    const char *data, *tokenizer, *out, *docs, *init;
     int64_t steps, batch, seq, warmup, eval_every, save_every, eval_tokens, seed, threads, stop_at, tok_vocab;
     double lr, min_lr, wd, beta2, clip, val_frac, init_std;
-    bool resume;
+    bool resume, model_flags_given;
 } train_args;
 
 /* --docs: what one document is; each is followed by <|eos|> in the token stream. */
@@ -147,9 +147,14 @@ static genc_status run(genc_ctx *ctx, void *args) {
     snprintf(png, sizeof png, "%s/loss.png", a->out);
     genc_status s = genc_cli_out_dir(ctx, a->out);
     if (!s && (!files || !n_files)) s = genc_error(ctx, GENC_EINVAL, "--data: expected text files, found \"%s\"", a->data);
-    if (!s) s = apply_model_flags(ctx, mf, &c);
-    if (!s) s = tokenizer_for(ctx, a, files, n_files, &tok);
-    if (!s && mf->vocab < 0) c.vocab_size = genc_tokenizer_vocab_size(tok);
+    if (!s && a->init && (a->model_flags_given || a->tokenizer))
+        s = genc_error(ctx, GENC_EINVAL, "--init takes the model config and tokenizer from %s: drop the model and "
+                       "tokenizer flags", a->init);
+    if (!s && a->init) s = genc_cli_lm_load(ctx, a->init, &m, &tok); /* weights, config and tokenizer */
+    if (!s && a->init) c = m.cfg;
+    if (!s && !a->init) s = apply_model_flags(ctx, mf, &c);
+    if (!s && !a->init) s = tokenizer_for(ctx, a, files, n_files, &tok);
+    if (!s && !a->init && mf->vocab < 0) c.vocab_size = genc_tokenizer_vocab_size(tok);
     if (!s && genc_tokenizer_vocab_size(tok) > c.vocab_size)
         s = genc_error(ctx, GENC_EINVAL, "--vocab %d is smaller than the tokenizer's %d tokens", c.vocab_size,
                        genc_tokenizer_vocab_size(tok));
@@ -160,7 +165,7 @@ static genc_status run(genc_ctx *ctx, void *args) {
     if (!s && corpus.n_train < a->seq + 2)
         s = genc_error(ctx, GENC_EINVAL, "the training part has %lld tokens, fewer than --seq %lld + 2",
                        (long long)corpus.n_train, (long long)a->seq);
-    if (!s) s = genc_lm_init(ctx, &m, &c, a->init_std);
+    if (!s && !a->init) s = genc_lm_init(ctx, &m, &c, a->init_std);
     genc_optim_config oc = genc_optim_defaults(GENC_OPT_ADAMW);
     oc.lr = a->lr, oc.weight_decay = a->wd, oc.beta2 = a->beta2;
     if (!s) s = genc_optim_init(ctx, &o, &m.params, &oc);
@@ -171,9 +176,10 @@ static genc_status run(genc_ctx *ctx, void *args) {
     int32_t *batch = malloc((size_t)(a->batch * (a->seq + 1)) * sizeof *batch);
     if (!s && !batch) s = genc_error(ctx, GENC_ENOMEM, "out of memory");
     if (!s) {
-        printf("lm: %lld training / %lld validation tokens, vocab %d, %lld parameters (%s preset), %lld steps of %lld x %lld tokens\n",
+        printf("lm: %lld training / %lld validation tokens, vocab %d, %lld parameters (%s%s%s), %lld steps of %lld x %lld tokens\n",
                (long long)corpus.n_train, (long long)(corpus.n - corpus.n_train), c.vocab_size,
-               (long long)genc_params_numel(&m.params), mf->preset, (long long)a->steps, (long long)a->batch, (long long)a->seq);
+               (long long)genc_params_numel(&m.params), a->init ? "from " : "", a->init ? a->init : mf->preset, a->init ? "" : " preset",
+               (long long)a->steps, (long long)a->batch, (long long)a->seq);
         fflush(stdout);
         lm_job job = {.m = &m, .corpus = &corpus, .B = a->batch, .T = a->seq, .eval_tokens = a->eval_tokens,
                       .eval_batch = 8, .seed = (uint64_t)a->seed, .batch = batch, .log = log};
@@ -247,6 +253,8 @@ int genc_cli_lm_train(int argc, char **argv) {
         {"beta2", FLAG_DOUBLE, &a.beta2, "AdamW beta2", 0, 0.99999},
         {"clip", FLAG_DOUBLE, &a.clip, "global gradient-norm clip (0: off)", 0, 1e9},
         {"init-std", FLAG_DOUBLE, &a.init_std, "standard deviation of the initial weights", 0, 1},
+        {"init", FLAG_STRING, &a.init, "start from these weights: a checkpoint or Hugging Face folder (its config and "
+                                       "tokenizer; fresh optimiser)"},
         {"docs", FLAG_STRING, &a.docs, "one document (followed by <|eos|>) per: file, lines or paragraphs"},
         {"val-frac", FLAG_DOUBLE, &a.val_frac, "fraction of the tokens held out for validation", 0, 1},
         {"eval-every", FLAG_INT, &a.eval_every, "validate every N steps (0: at the end)", 0, 1e9},
@@ -256,9 +264,11 @@ int genc_cli_lm_train(int argc, char **argv) {
         {"seed", FLAG_INT, &a.seed, "random seed (weights, data windows)", 0, 9.2e18},
         GENC_THREADS_FLAG_ENTRY(a),
     };
+    const model_flags mf0 = mf;
     int r = genc_flags_parse("lm train", "Train a DeepSeek-V3-architecture language model on text.", flags,
                              (int)(sizeof flags / sizeof *flags), argc, argv);
     if (r) return r == 1 ? 0 : 2;
+    a.model_flags_given = memcmp(&mf, &mf0, sizeof mf) != 0; /* pointers and numbers, no padding */
     if (!a.data) {
         fprintf(stderr, "genc: error: lm train: --data is required (text files, comma-separated)\n");
         return 2;

@@ -10,6 +10,7 @@
    tokenizer.json is a BPE in the HF schema. `genc lm eval --dump-logits` on the folder
    gives bit-identical logits to the checkpoint, and the folder exported again from the
    folder has a byte-identical model.safetensors. BF16 export loads and stays close.
+   `genc lm train --init FOLDER` starts from its weights (one step at lr 0 keeps them).
 2. An HF folder written here with numpy from the published layout (safetensors bytes by
    hand with json + struct, not genc's writer), in BF16 and in DeepSeek's FP8 release layout
    (F8_E4M3 weights with weight_scale_inv per 128x128 block, quantization_config fp8), with
@@ -240,6 +241,16 @@ def part_roundtrip(genc, tmp, text):
     run([genc, "lm", "export", "--checkpoint", ck, "--format", "hf", "--type", "bf16", "--out", hfb])
     _, l_b = genc_logits(genc, hfb, text, os.path.join(tmp, "l_b.st"))
     check("hf.bf16_close", np.abs(l_b - l_ck).max() < 0.05, "max logit diff %.3g" % np.abs(l_b - l_ck).max())
+    # lm train --init HF folder: a step at learning rate 0 keeps every weight (the bias moves by its own rule)
+    ft = os.path.join(tmp, "finetune")
+    run([genc, "lm", "train", "--init", hf, "--data", os.path.join(tmp, "corpus.txt"), "--steps", "1", "--lr", "0",
+         "--min-lr", "0", "--batch", "2", "--seq", "32", "--threads", "1", "--out", ft])
+    ft_arrs, ft_meta = st_read(os.path.join(ft, "checkpoint.safetensors"))
+    same = all(np.array_equal(ft_arrs[k], arrs[k]) for k in params if not k.endswith("e_score_correction_bias"))
+    check("hf.train_init_loads_weights", same and "optim" in ft_meta)
+    out = run([genc, "lm", "train", "--init", hf, "--data", os.path.join(tmp, "corpus.txt"), "--dim", "32", "--out",
+               ft + "2"], expect_ok=False)
+    check("hf.train_init_refuses_model_flags", out.returncode != 0 and len(out.stderr.strip().splitlines()) == 1)
     return hf
 
 
