@@ -3,10 +3,12 @@
 // position (temperature 1, no top-k/top-p/min-p truncation), a greedy continuation, and
 // llama.cpp's detokenisation of the ids.
 //   node llama_eval.mjs NODE_LLAMA_CPP_DIR MODEL.gguf IN.json OUT.json
-// IN.json:  {"sequences": [[ids...], ...], "n_vocab": V, "greedy": N, "threads": T, "kv_f32": B}
+// IN.json:  {"sequences": [[ids...], ...], "n_vocab": V, "greedy": N, "threads": T, "kv_f32": B,
+//            "texts": [S, ...] (optional: llama.cpp's own tokenisation of each comes back)}
 //   T 1 on a busy machine: llama.cpp's spinning thread pool ran 17x slower with 2 threads on 2
 //   shared cores. kv_f32: an F32 KV cache instead of llama.cpp's default F16 one.
-// OUT.json: {"results": [{"probs": [[V floats] per position], "greedy": [N ids], "text": S}]}
+// OUT.json: {"results": [{"probs": [[V floats] per position], "greedy": [N ids], "text": S}],
+//            "tokenized": [[ids...] per text]}
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -49,6 +51,8 @@ for (const ids of job.sequences) {
     results.push({ probs, greedy, text: m.detokenize(ids) });
     await ctx.dispose();
 }
-writeFileSync(outPath, JSON.stringify({ results }));
+// llama.cpp's own tokenisation of each text (informational: genc's pre-tokenizer differs)
+const tokenized = (job.texts ?? []).map((t) => Array.from(m.tokenize(t, false)));
+writeFileSync(outPath, JSON.stringify({ results, tokenized }));
 await m.dispose();
 await llama.dispose();
