@@ -37,8 +37,12 @@ extern "C" {
 bool genc_lm_is_hf_dir(const char *path);
 /* Model and tokenizer from the folder dir; on failure nothing is left allocated. */
 genc_status genc_lm_load_hf(genc_ctx *ctx, const char *dir, genc_lm *m, genc_tokenizer **tok);
-/* The tokenizer alone from dir/tokenizer.json. */
+/* The tokenizer alone from a tokenizer.json file. */
 genc_status genc_tokenizer_load_hf(genc_ctx *ctx, const char *path, genc_tokenizer **out);
+/* The same two checks on text in memory (n bytes; `label` names it in messages). */
+genc_status genc_lm_config_from_hf(genc_ctx *ctx, const char *text, size_t n, const char *label, genc_lm_config *c);
+genc_status genc_tokenizer_from_hf_json(genc_ctx *ctx, const char *text, size_t n, const char *label,
+                                        genc_tokenizer **out);
 
 #ifdef __cplusplus
 }

@@ -119,28 +119,42 @@ static void fill_defaults(json_t *j) {
         json_object_set_new(j, "genc_balance", json_string("none")), json_object_set_new(j, "aux_loss_alpha", json_real(0));
 }
 
-static genc_status load_config(genc_ctx *ctx, const char *dir, genc_lm_config *c) {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    json_t *j;
-    genc_status s = read_json(ctx, path, &j);
-    if (s) return s;
+genc_status genc_lm_config_from_hf(genc_ctx *ctx, const char *text, size_t n, const char *label, genc_lm_config *c) {
+    json_error_t err;
+    json_t *j = json_loadb(text, n, JSON_REJECT_DUPLICATES, &err);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        return genc_error(ctx, GENC_EFORMAT, "%s: expected a JSON object: %s (line %d)", label, err.text, err.line);
+    }
+    genc_status s = GENC_OK;
     const char *key;
     json_t *v;
     json_object_foreach(j, key, v) {
         if (!s && !in(key, CONFIG_KEYS, N_OF(CONFIG_KEYS)) && !in(key, INERT_KEYS, N_OF(INERT_KEYS)))
             s = genc_error(ctx, GENC_EFORMAT, "%s: unknown key \"%.80s\": genc cannot tell whether it changes the model",
-                           path, key);
+                           label, key);
     }
     const char *mt = json_string_value(json_object_get(j, "model_type"));
     if (!s && mt && strcmp(mt, "deepseek_v3") && strcmp(mt, "deepseek_v2"))
-        s = genc_error(ctx, GENC_EFORMAT, "%s: model_type \"%.40s\": expected deepseek_v3 or deepseek_v2", path, mt);
-    if (!s) s = check_values(ctx, path, j);
+        s = genc_error(ctx, GENC_EFORMAT, "%s: model_type \"%.40s\": expected deepseek_v3 or deepseek_v2", label, mt);
+    if (!s) s = check_values(ctx, label, j);
     if (!s) fill_defaults(j);
     char *txt = s ? NULL : json_dumps(j, JSON_COMPACT);
     json_decref(j);
-    if (!s) s = txt ? genc_lm_config_parse(ctx, txt, path, c) : genc_error(ctx, GENC_ENOMEM, "out of memory");
+    if (!s) s = txt ? genc_lm_config_parse(ctx, txt, label, c) : genc_error(ctx, GENC_ENOMEM, "out of memory");
     free(txt);
+    return s;
+}
+
+static genc_status load_config(genc_ctx *ctx, const char *dir, genc_lm_config *c) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    uint8_t *b;
+    size_t n;
+    genc_status s = genc_file_read_all(ctx, path, MAX_JSON, &b, &n);
+    if (s) return s;
+    s = genc_lm_config_from_hf(ctx, (const char *)b, n, path, c);
+    free(b);
     return s;
 }
 

@@ -83,15 +83,12 @@ static genc_status read_merge(const tokctx *t, json_t *e, int i, int64_t *out) {
     return s;
 }
 
-genc_status genc_tokenizer_load_hf(genc_ctx *ctx, const char *path, genc_tokenizer **out) {
+genc_status genc_tokenizer_from_hf_json(genc_ctx *ctx, const char *text, size_t n, const char *path,
+                                        genc_tokenizer **out) {
     *out = NULL;
-    uint8_t *b;
-    size_t n;
-    genc_status s = genc_file_read_all(ctx, path, MAX_JSON, &b, &n);
-    if (s) return s;
+    genc_status s = GENC_OK;
     json_error_t err;
-    json_t *root = json_loadb((const char *)b, n, 0, &err);
-    free(b);
+    json_t *root = json_loadb(text, n, 0, &err);
     json_t *model = json_object_get(root, "model");
     tokctx t = {ctx, path, json_object_get(model, "vocab")};
     json_t *merges = json_object_get(model, "merges");
@@ -110,5 +107,16 @@ genc_status genc_tokenizer_load_hf(genc_ctx *ctx, const char *path, genc_tokeniz
     if (!s) s = genc_tokenizer_from_merges(ctx, m, (int)nm, path, out);
     free(m);
     json_decref(root);
+    return s;
+}
+
+genc_status genc_tokenizer_load_hf(genc_ctx *ctx, const char *path, genc_tokenizer **out) {
+    *out = NULL;
+    uint8_t *b;
+    size_t n;
+    genc_status s = genc_file_read_all(ctx, path, MAX_JSON, &b, &n);
+    if (s) return s;
+    s = genc_tokenizer_from_hf_json(ctx, (const char *)b, n, path, out);
+    free(b);
     return s;
 }
