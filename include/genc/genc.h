@@ -25,4 +25,7 @@
 #include "diffusion.h"
 #include "diffusion_model.h"
 #include "fid.h"
+#include "gguf.h"
+#include "lm_export.h"
+#include "lm_import.h"
 #endif

@@ -59,6 +59,8 @@ int genc_cli_lm_sample(int argc, char **argv);
 int genc_cli_lm_grpo(int argc, char **argv);
 int genc_cli_lm_corpus(int argc, char **argv);
 int genc_cli_lm_prefix_tune(int argc, char **argv);
+int genc_cli_lm_export(int argc, char **argv);
+int genc_cli_info(int argc, char **argv);
 int genc_cli_image_train(int argc, char **argv);
 int genc_cli_image_eval(int argc, char **argv);
 int genc_cli_image_sample(int argc, char **argv);

@@ -50,10 +50,10 @@ static genc_status apply_model_flags(genc_ctx *ctx, const model_flags *f, genc_l
 }
 
 typedef struct {
-    const char *data, *tokenizer, *out, *docs;
+    const char *data, *tokenizer, *out, *docs, *init;
     int64_t steps, batch, seq, warmup, eval_every, save_every, eval_tokens, seed, threads, stop_at, tok_vocab;
     double lr, min_lr, wd, beta2, clip, val_frac, init_std;
-    bool resume;
+    bool resume, model_flags_given;
 } train_args;
 
 /* --docs: what one document is; each is followed by <|eos|> in the token stream. */
@@ -87,10 +87,11 @@ typedef struct {
 static void on_start(void *user, const genc_lm *m, int64_t first_step) {
     const start_info *i = user;
     const genc_lm_corpus *corpus = i->corpus;
-    printf("lm: %lld training / %lld validation tokens, vocab %d, %lld parameters (%s preset), %lld steps of %lld x %lld tokens\n",
+    const char *init = i->a->init;
+    printf("lm: %lld training / %lld validation tokens, vocab %d, %lld parameters (%s%s%s), %lld steps of %lld x %lld tokens\n",
            (long long)corpus->n_train, (long long)(corpus->n - corpus->n_train), m->cfg.vocab_size,
-           (long long)genc_params_numel(&m->params), i->preset, (long long)i->a->steps, (long long)i->a->batch,
-           (long long)i->a->seq);
+           (long long)genc_params_numel(&m->params), init ? "from " : "", init ? init : i->preset, init ? "" : " preset",
+           (long long)i->a->steps, (long long)i->a->batch, (long long)i->a->seq);
     fflush(stdout);
     genc_cli_polling = 1;
 }
@@ -110,9 +111,14 @@ static genc_status run(genc_ctx *ctx, void *args) {
     snprintf(png, sizeof png, "%s/loss.png", a->out);
     genc_status s = genc_cli_out_dir(ctx, a->out);
     if (!s && (!files || !n_files)) s = genc_error(ctx, GENC_EINVAL, "--data: expected text files, found \"%s\"", a->data);
-    if (!s) s = apply_model_flags(ctx, mf, &c);
-    if (!s) s = tokenizer_for(ctx, a, files, n_files, &tok);
-    if (!s && mf->vocab < 0) c.vocab_size = genc_tokenizer_vocab_size(tok);
+    if (!s && a->init && (a->model_flags_given || a->tokenizer))
+        s = genc_error(ctx, GENC_EINVAL, "--init takes the model config and tokenizer from %s: drop the model and "
+                       "tokenizer flags", a->init);
+    if (!s && a->init) s = genc_lm_load(ctx, a->init, true, &m, &tok); /* weights, config and tokenizer */
+    if (!s && a->init) c = m.cfg;
+    if (!s && !a->init) s = apply_model_flags(ctx, mf, &c);
+    if (!s && !a->init) s = tokenizer_for(ctx, a, files, n_files, &tok);
+    if (!s && !a->init && mf->vocab < 0) c.vocab_size = genc_tokenizer_vocab_size(tok);
     if (!s && genc_tokenizer_vocab_size(tok) > c.vocab_size)
         s = genc_error(ctx, GENC_EINVAL, "--vocab %d is smaller than the tokenizer's %d tokens", c.vocab_size,
                        genc_tokenizer_vocab_size(tok));
@@ -123,7 +129,7 @@ static genc_status run(genc_ctx *ctx, void *args) {
     if (!s && corpus.n_train < a->seq + 2)
         s = genc_error(ctx, GENC_EINVAL, "the training part has %lld tokens, fewer than --seq %lld + 2",
                        (long long)corpus.n_train, (long long)a->seq);
-    if (!s) s = genc_lm_init(ctx, &m, &c, a->init_std);
+    if (!s && !a->init) s = genc_lm_init(ctx, &m, &c, a->init_std);
     genc_lm_train_config tc = genc_lm_train_defaults();
     tc.steps = a->steps, tc.batch = a->batch, tc.seq = a->seq, tc.lr = a->lr, tc.min_lr = a->min_lr;
     tc.warmup = a->warmup, tc.weight_decay = a->wd, tc.beta2 = a->beta2, tc.clip = a->clip;
@@ -195,6 +201,8 @@ int genc_cli_lm_train(int argc, char **argv) {
         {"beta2", FLAG_DOUBLE, &a.beta2, "AdamW beta2", 0, 0.99999},
         {"clip", FLAG_DOUBLE, &a.clip, "global gradient-norm clip (0: off)", 0, 1e9},
         {"init-std", FLAG_DOUBLE, &a.init_std, "standard deviation of the initial weights", 0, 1},
+        {"init", FLAG_STRING, &a.init, "start from these weights: a checkpoint or Hugging Face folder (its config and "
+                                       "tokenizer; fresh optimiser)"},
         {"docs", FLAG_STRING, &a.docs, "one document (followed by <|eos|>) per: file, lines or paragraphs"},
         {"val-frac", FLAG_DOUBLE, &a.val_frac, "fraction of the tokens held out for validation", 0, 1},
         {"eval-every", FLAG_INT, &a.eval_every, "validate every N steps (0: at the end)", 0, 1e9},
@@ -204,9 +212,11 @@ int genc_cli_lm_train(int argc, char **argv) {
         {"seed", FLAG_INT, &a.seed, "random seed (weights, data windows)", 0, 9.2e18},
         GENC_THREADS_FLAG_ENTRY(a),
     };
+    const model_flags mf0 = mf;
     int r = genc_flags_parse("lm train", "Train a DeepSeek-V3-architecture language model on text.", flags,
                              (int)(sizeof flags / sizeof *flags), argc, argv);
     if (r) return r == 1 ? 0 : 2;
+    a.model_flags_given = memcmp(&mf, &mf0, sizeof mf) != 0; /* pointers and numbers, no padding */
     if (!a.data) {
         fprintf(stderr, "genc: error: lm train: --data is required (text files, comma-separated)\n");
         return 2;

@@ -22,6 +22,7 @@ static const genc_cli_verb VERBS[] = {
     {"lm", "corpus", "write a reasoning task's pre-training corpus", genc_cli_lm_corpus},
     {"lm", "grpo", "reinforcement learning with GRPO and rule-based rewards", genc_cli_lm_grpo},
     {"lm", "eval", "loss and perplexity of a language model on text; --dump-logits", genc_cli_lm_eval},
+    {"lm", "export", "export a language model: GGUF for llama.cpp, Hugging Face folder", genc_cli_lm_export},
 };
 #define N_VERBS (int)(sizeof VERBS / sizeof VERBS[0])
 
@@ -32,7 +33,8 @@ static void usage(FILE *f, const char *family) {
     for (int i = 0; i < N_VERBS; i++)
         if (!family || !strcmp(family, VERBS[i].family))
             fprintf(f, "  genc %-9s %-11s %s\n", VERBS[i].family, VERBS[i].verb, VERBS[i].help);
-    if (!family) fprintf(f, "\n  genc --version       print the version\n");
+    if (!family) fprintf(f, "\n  genc info FILE|DIR   what a model, tokenizer, GGUF file or Hugging Face folder is\n"
+                            "  genc --version       print the version\n");
 }
 
 /* libgomp spins 300,000 times at every barrier by default. When another process holds a
@@ -53,6 +55,7 @@ int main(int argc, char **argv) {
         usage(argc < 2 ? stderr : stdout, NULL);
         return argc < 2 ? 2 : 0;
     }
+    if (!strcmp(argv[1], "info")) return genc_cli_info(argc - 2, argv + 2);
     if (!strcmp(argv[1], "--version")) {
         printf("genc %s\n", GENC_VERSION);
         return 0;

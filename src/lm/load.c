@@ -2,12 +2,14 @@
  * Python share, with one vocabulary rule for the tokenizer that travels inside the file; the
  * save without optimiser state; the logits dump compared against a reference. */
 #include "genc/lm.h"
+#include "genc/lm_import.h"
 #include "genc/tokenizer.h"
 #include "genc/train.h"
 
 #include <stdlib.h>
 
 genc_status genc_lm_load(genc_ctx *ctx, const char *path, bool need_tokenizer, genc_lm *m, genc_tokenizer **tok) {
+    if (genc_lm_is_hf_dir(path)) return genc_lm_load_hf(ctx, path, m, tok); /* a Hugging Face folder */
     genc_st *f;
     genc_status s = genc_st_open(ctx, path, &f);
     if (s) return s;
