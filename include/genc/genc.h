@@ -28,4 +28,5 @@
 #include "gguf.h"
 #include "lm_export.h"
 #include "lm_import.h"
+#include "info.h"
 #endif
