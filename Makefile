@@ -27,7 +27,7 @@ build: deps
 # Every test: unit (gradient checks, parsers), PyTorch reference, end-to-end; then the unit
 # tests again under ASan+UBSan, then bounded fuzz runs of the parsers (safetensors, tokenizer,
 # answer checker, model configs; IDX, problem, prefix, MNIST JSON, PNG, metrics, checkpoint and
-# prefix-tuning example files: 60 s, nine readers share it).
+# prefix-tuning example files: 60 s, nine readers share it; GGUF and HF config/tokenizer JSON: 30 s each).
 # GENC_REQUIRE_DEPS=1: the set-up (deps) installs every dependency, so a test that would
 # skip for want of one (exit 77, CTest's SKIP_RETURN_CODE) fails instead.
 test: build
@@ -51,6 +51,8 @@ fuzz: deps
 	@bash tests/fuzz/run_fuzz_expr.sh 30
 	@bash tests/fuzz/run_fuzz_configs.sh 30
 	@bash tests/fuzz/run_fuzz_files.sh 60
+	@bash tests/fuzz/run_fuzz_gguf.sh 30
+	@bash tests/fuzz/run_fuzz_hf.sh 30
 
 # The main job on embedded defaults, a few minutes: the R1-Zero recipe in short (a generated
 # arithmetic corpus, a tiny DeepSeek-V3-architecture base model, GRPO with rule-based rewards

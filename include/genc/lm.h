@@ -7,6 +7,7 @@
 
 #include "autograd.h"
 #include "safetensors.h"
+#include "train.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -123,6 +124,56 @@ void genc_lm_windows(const genc_lm_corpus *c, uint64_t seed, int64_t step, int64
  * tokens (stride T), B windows per forward. *count gets the number of predicted tokens. */
 genc_status genc_lm_eval_loss(genc_ctx *ctx, genc_lm *m, const int32_t *tokens, int64_t n, int64_t T, int64_t B,
                               double *loss, int64_t *count);
+
+/* ---- opening a checkpoint (load.c) ---- */
+/* The one loader of a language-model checkpoint: the config (the model is bounded by the
+ * parameter values the file holds before it is built), the parameters, and the tokenizer that
+ * travels inside it. The vocabulary rule: a tokenizer in the file must fit the model's
+ * vocabulary. need_tokenizer: a file without one is an error; otherwise *tok is NULL then.
+ * On failure nothing stays allocated. */
+genc_status genc_lm_load(genc_ctx *ctx, const char *path, bool need_tokenizer, genc_lm *m,
+                         struct genc_tokenizer **tok);
+/* A checkpoint of m without optimiser state, with tok (may be NULL) inside and the training
+ * state st (NULL: none, an inference-only file). */
+genc_status genc_lm_save(genc_ctx *ctx, const char *path, const genc_lm *m, const struct genc_tokenizer *tok,
+                         const genc_train_state *st);
+/* Write `path` with "tokens" I32 [T] and the main head's "logits" F32 [T, vocab] of the first
+ * T = min(n, max_seq) tokens as one sequence (for comparisons with a reference); *T_out = T. */
+genc_status genc_lm_dump_logits(genc_ctx *ctx, genc_lm *m, const int32_t *tokens, int64_t n, const char *path,
+                                int64_t *T_out);
+
+/* ---- training (train.c) ---- */
+typedef struct genc_lm_train_config {
+    int64_t steps, batch, seq;   /* optimiser steps of batch x seq tokens */
+    double lr, min_lr;           /* cosine from lr (after warmup) down to min_lr at the last step */
+    int64_t warmup;
+    double weight_decay, beta2;  /* AdamW (weight decay on matrices only) */
+    double clip;                 /* global gradient-norm clip, 0: off */
+    bool validate;               /* evaluate the held-out part of the corpus */
+    int64_t eval_every, eval_tokens, eval_batch; /* eval_tokens 0: all */
+    int64_t save_every, stop_at;
+    uint64_t seed;               /* data windows */
+    bool resume;                 /* continue from `checkpoint` */
+    const char *checkpoint;      /* NULL: none; rewritten at every save (the last step) */
+    const char *best_checkpoint; /* the best validation loss so far, NULL: none */
+    const char *metrics;         /* JSON-lines metrics file (appended to on resume), NULL: none */
+    volatile int *stop;          /* set non-zero to stop after a step (with a checkpoint) */
+    /* Optional: called once set up, right before the loop (e.g. to print the opening line). */
+    void (*on_start)(void *user, const genc_lm *m, int64_t first_step);
+    /* Optional: after every step's bias update and metrics line, with the step's total loss. */
+    genc_status (*on_step)(void *user, int64_t step, double loss);
+    void *user;
+} genc_lm_train_config;
+/* The defaults: lr 3e-3 -> 3e-4, warm-up 30, weight decay 0.1, beta2 0.95, clip 1.0, 300 steps
+ * of 16 x 128 tokens, validation every 100 steps on 20,000 tokens in batches of 8, seed 1. */
+genc_lm_train_config genc_lm_train_defaults(void);
+
+/* Train m on the corpus's training part: AdamW (resumed from the checkpoint when asked), the
+ * windows of genc_lm_windows, the auxiliary-loss-free bias update after each step, per-step
+ * MoE/MTP metrics, validation loss and perplexity. tok (may be NULL) is saved with every
+ * checkpoint. *st receives the final training state (step, best validation loss). */
+genc_status genc_lm_train(genc_ctx *ctx, genc_lm *m, const genc_lm_corpus *corpus, const struct genc_tokenizer *tok,
+                          const genc_lm_train_config *c, genc_train_state *st);
 
 #ifdef __cplusplus
 }

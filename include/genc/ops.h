@@ -54,6 +54,8 @@ genc_tensor *genc_mean_all(genc_ctx *ctx, genc_tensor *a); /* -> [1] */
 /* ---- softmax and losses (softmax.c) ---- over the last axis */
 genc_tensor *genc_softmax(genc_ctx *ctx, genc_tensor *a);
 genc_tensor *genc_log_softmax(genc_ctx *ctx, genc_tensor *a);
+/* log sum_j e^x_j of one row of V values, max-subtracted (the one every loss uses). */
+genc_real genc_row_logsumexp(const genc_real *x, int64_t V);
 /* Fused, numerically stable mean cross-entropy: logits [N, V] (or [..., V]), targets: N
  * class indices (int32); targets equal to ignore_index do not count. -> [1]; the mean is
  * over counted rows (0 if none). */
@@ -147,6 +149,12 @@ genc_tensor *genc_group_norm_silu(genc_ctx *ctx, genc_tensor *x, int groups, gen
                                   double eps);
 /* Nearest-neighbour upsampling by 2: x [N, C, H, W] -> [N, C, 2H, 2W]. */
 genc_tensor *genc_upsample_nearest2x(genc_ctx *ctx, genc_tensor *x);
+
+/* ---- flow ops (src/ops/flow_ops.c) ----
+ * x [N, C, H, W] (H, W even) -> [N, 4C, H/2, W/2], y[n, 4c + 2i + j, oy, ox] = x[n, c, 2oy + i, 2ox + j]
+ * (openai/glow's squeeze2d channel order); unsqueeze is its inverse. */
+genc_tensor *genc_squeeze2x2(genc_ctx *ctx, genc_tensor *x);
+genc_tensor *genc_unsqueeze2x2(genc_ctx *ctx, genc_tensor *y);
 
 #ifdef __cplusplus
 }

@@ -106,6 +106,32 @@ genc_status genc_lm_prefix_generate(genc_ctx *ctx, genc_lm *m, const genc_lm_pre
  * c->npre[b] = L (after genc_lm_cache_reset; needs start[b] >= L). */
 genc_status genc_lm_cache_set_prefix(genc_ctx *ctx, genc_lm_cache *c, int64_t b, const genc_lm_prefix *p);
 
+/* ---- prefix-tuning through the one training loop (prefix_tune.c) ---- */
+typedef struct genc_lm_prefix_tune_config {
+    int64_t len, reparam;    /* prefix length L; hidden size k of the reparameterisation MLP (0: P directly) */
+    const char *init_words;  /* NULL: a random initial P (init_std) */
+    double init_std;
+    bool full;               /* fine-tune every parameter instead (the baseline) */
+    int64_t steps, batch;    /* optimiser steps of `batch` examples drawn from Philox(seed, step) */
+    uint64_t seed;
+    double lr, min_lr;       /* AdamW without weight decay; the schedule's peak and floor */
+    int64_t warmup;
+    genc_lr_kind schedule;
+    double clip;             /* global gradient-norm clip, 0: off */
+    volatile int *stop;      /* set non-zero to stop after a step (the prefix so far is kept) */
+    /* Optional: after every step, with its loss and the running average (0.95 decay). */
+    void (*on_step)(void *user, int64_t step, int64_t steps, double loss, double avg);
+    void *user;
+} genc_lm_prefix_tune_config;
+/* L 10, k 512, random P of std 1, 300 steps of 8 examples, lr 5e-3 constant, clip 1, seed 1. */
+genc_lm_prefix_tune_config genc_lm_prefix_tune_defaults(void);
+
+/* Prefix-tune the frozen m on examples e (loss on the output tokens only), or with c->full
+ * fine-tune all of m. *pre gets the trained prefix (untouched with full); *n_trained the
+ * trained parameter count. Nothing stays allocated on failure. */
+genc_status genc_lm_prefix_tune(genc_ctx *ctx, genc_lm *m, struct genc_tokenizer *tok, const genc_lm_examples *e,
+                                const genc_lm_prefix_tune_config *c, genc_lm_prefix *pre, int64_t *n_trained);
+
 #ifdef __cplusplus
 }
 #endif

@@ -165,7 +165,9 @@ typedef struct {
 
 /* Weighted, w_acc 1, w_fmt 0.1, accuracy only in a well-formed response (the R1 rule);
  * TinyZero 0.1 / 1.0. The format reward is paid only when the think block holds something
- * other than whitespace: an empty <think></think> cannot collect it. */
+ * other than whitespace and the answer block holds an answer of the task's kind, right or
+ * wrong (an integer for arithmetic, an expression over the given numbers for Countdown):
+ * neither an empty <think></think> nor a placeholder answer ("answer here") collects it. */
 void genc_reward_cfg_default(genc_reward_cfg *cfg);
 
 typedef struct {
@@ -173,6 +175,7 @@ typedef struct {
     int accuracy;    /* 1 when the answer is correct */
     int format;      /* 1 when the response is well-formed (the exact format below) */
     int think;       /* 1 when it is well-formed and its think block is not blank */
+    int valid;       /* 1 when the answer block holds an answer of the task's kind (right or wrong) */
     bool has_answer; /* an answer block was found */
     genc_check check;/* why the answer was judged as it was (OK when correct) */
 } genc_reward;

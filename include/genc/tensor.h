@@ -74,6 +74,14 @@ genc_tensor *genc_slice(genc_ctx *ctx, genc_tensor *a, int dim, int64_t start, i
 /* A contiguous copy, or `a` itself when already contiguous. */
 genc_tensor *genc_contiguous(genc_ctx *ctx, genc_tensor *a);
 
+/* Strided helpers for kernels on up to 4 axes: dst[i] (+)= src[i] over `shape` with either
+ * side's strides; a tensor's shape and strides padded on the left to 4 axes; the strides of a
+ * contiguous 4-axis shape. */
+void genc_strided_apply(const int64_t shape[4], genc_real *dst, const int64_t dst_stride[4],
+                        const genc_real *src, const int64_t src_stride[4], bool accumulate);
+void genc_pad4(const genc_tensor *t, int64_t shape[4], int64_t stride[4]);
+void genc_contig_strides4(const int64_t shape[4], int64_t stride[4]);
+
 #ifdef __cplusplus
 }
 #endif

@@ -45,12 +45,14 @@ void genc_optim_free(genc_optim *o);
 
 /* ---- learning-rate schedules (schedule.c) ---- */
 typedef enum { GENC_LR_CONSTANT, GENC_LR_COSINE } genc_lr_kind;
+/* The shape of the learning rate over a run; its peak is the optimiser's lr (genc_optim_config),
+ * the one place a run's learning rate is stored. */
 typedef struct genc_schedule {
     genc_lr_kind kind;
-    double lr, min_lr;     /* peak and floor */
+    double min_lr;         /* floor */
     int64_t warmup, total; /* linear warm-up steps; total steps (cosine reaches min_lr there) */
 } genc_schedule;
-double genc_schedule_lr(const genc_schedule *s, int64_t step); /* step counts from 0 */
+double genc_schedule_lr(const genc_schedule *s, double peak, int64_t step); /* step counts from 0 */
 genc_status genc_schedule_parse(genc_ctx *ctx, const char *name, genc_lr_kind *out);
 
 /* ---- progress line and metrics (progress.c) ---- */
@@ -73,9 +75,17 @@ typedef struct genc_metrics genc_metrics;
 genc_metrics *genc_metrics_open(genc_ctx *ctx, const char *path, bool append);
 /* One line built with jansson's json_pack format, e.g. ("{s:I, s:f}", "step", 3, "loss", 0.5). */
 genc_status genc_metrics_log(genc_metrics *m, const char *fmt, ...);
-/* One line from a jansson object (the reference is stolen), for lines with arrays. */
-struct json_t;
-genc_status genc_metrics_log_json(genc_metrics *m, struct json_t *obj);
+/* A field appended after a line's formatted ones: an array of n numbers, or (values NULL)
+ * the one number `value`. */
+typedef struct genc_metric_field {
+    const char *key;
+    const double *values;
+    int64_t n;
+    double value;
+} genc_metric_field;
+/* One line: the fields of `fmt` (as genc_metrics_log), then `fields` in order. */
+genc_status genc_metrics_log_fields(genc_metrics *m, const genc_metric_field *fields, int n_fields, const char *fmt,
+                                    ...);
 /* Drop the lines past `step` (a resumed run replays them) and a torn last line. */
 genc_status genc_metrics_rewind(genc_metrics *m, int64_t step);
 void genc_metrics_close(genc_metrics *m);

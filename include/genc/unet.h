@@ -111,6 +111,11 @@ genc_status genc_unet_load_st(genc_ctx *ctx, const genc_st *f, const char *label
 /* The same from a path; genc_unet_load is genc_unet_load_ex without EMA (the raw weights). */
 genc_status genc_unet_load_ex(genc_ctx *ctx, const char *path, bool ema, genc_unet *m);
 genc_status genc_unet_load(genc_ctx *ctx, const char *path, genc_unet *m);
+/* genc_unet_load_ex that also reports *ema_loaded and returns the file's "config" metadata in
+ * *config (caller frees; NULL when the file has none). Nothing stays allocated on failure. */
+genc_status genc_unet_open(genc_ctx *ctx, const char *path, bool ema, genc_unet *m, bool *ema_loaded, char **config);
+/* A checkpoint of the flat U-Net config and the parameters (genc.UNet.save). */
+genc_status genc_unet_save(genc_ctx *ctx, const char *path, const genc_unet *m);
 
 /* x [N, channels*rows*cols] (flattened NCHW), t: N network times (floats; DDPM passes the integer
    step 0..999, rectified flow passes 1000*t), labels: N int32 in [0, classes] (classes = null) or

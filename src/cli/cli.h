@@ -80,14 +80,6 @@ int genc_cli_run(int64_t threads, int64_t seed, genc_status (*body)(genc_ctx *ct
  * the signal); otherwise, and at a second signal, the default action kills at once. */
 extern volatile int genc_cli_stop, genc_cli_polling;
 void genc_cli_catch_signals(void);
-/* genc_train_run with genc_cli_polling set. */
-struct genc_train_config;
-struct genc_train_hooks;
-struct genc_train_state;
-struct genc_optim;
-struct genc_params;
-genc_status genc_cli_train_run(genc_ctx *ctx, const struct genc_train_config *cfg, const struct genc_params *p,
-                               struct genc_optim *o, const struct genc_train_hooks *hooks, struct genc_train_state *st);
 
 int genc_cli_classify_train(int argc, char **argv);
 int genc_cli_classify_eval(int argc, char **argv);
@@ -102,6 +94,8 @@ int genc_cli_lm_chat(int argc, char **argv);
 int genc_cli_lm_grpo(int argc, char **argv);
 int genc_cli_lm_corpus(int argc, char **argv);
 int genc_cli_lm_prefix_tune(int argc, char **argv);
+int genc_cli_lm_export(int argc, char **argv);
+int genc_cli_info(int argc, char **argv);
 int genc_cli_image_train(int argc, char **argv);
 int genc_cli_image_eval(int argc, char **argv);
 int genc_cli_image_sample(int argc, char **argv);
@@ -111,13 +105,4 @@ int genc_cli_image_train_dispatch(int argc, char **argv);
 int genc_cli_image_sample_dispatch(int argc, char **argv);
 int genc_cli_image_fid(int argc, char **argv);
 
-struct genc_classifier;
-struct genc_dataset;
-/* A named data set's training images split into training and --val validation images (seed),
- * the training part cut to --limit (0: all); image_data.c. */
-genc_status genc_cli_train_split(genc_ctx *ctx, const char *data, const char *mnist_dir, int64_t n_val, int64_t seed,
-                                 int64_t limit, struct genc_dataset *tr, struct genc_dataset *val);
-genc_status genc_cli_classifier_load(genc_ctx *ctx, const char *path, struct genc_classifier *m);
-genc_status genc_cli_classifier_score(genc_ctx *ctx, struct genc_classifier *m, const struct genc_dataset *d,
-                                      double *loss, double *acc, int64_t *per_class_right, int64_t *per_class_total);
 #endif

@@ -64,7 +64,7 @@ static void bash(const genc_cli_verb *verbs, int n) {
            "    COMPREPLY=($(compgen -W \"");
     for (int i = 0; i < n; i++)
         if (!i || strcmp(verbs[i].family, verbs[i - 1].family)) printf("%s ", verbs[i].family);
-    printf("completion man --help --version\" -- \"$cur\")); return\n  fi\n"
+    printf("info completion man --help --version\" -- \"$cur\")); return\n  fi\n"
            "  if [ \"$COMP_CWORD\" -eq 2 ]; then\n    case $fam in\n");
     for (int i = 0; i < n; i++) {
         if (i && !strcmp(verbs[i].family, verbs[i - 1].family)) continue;
@@ -110,6 +110,9 @@ static void man(const genc_cli_verb *verbs, int n) {
            "its flags with \\fB\\-\\-help\\fR; the rules every verb follows (defaults, refused flags, exit codes, "
            "standard input) are in docs/cli.md. Exit status: 0 success, 1 an error while running, 2 a usage error, "
            "130 interrupted by Ctrl\\-C after a checkpoint.\n.SH COMMANDS\n", GENC_VERSION);
+    printf(".SS \"genc info \\fIFILE\\fR|\\fIDIR\\fR\"\nWhat a file is: a genc checkpoint of any family, a tokenizer, a "
+           "prefix, exported weights, a GGUF file, a Hugging Face folder or a training run's folder: family, config, "
+           "parameter count, dtypes, step, tokenizer and size by part.\n");
     static verb_info v;
     for (int i = 0; i < n; i++) {
         visit(&verbs[i], &v);

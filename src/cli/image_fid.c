@@ -16,7 +16,6 @@
 #include "genc/fid.h"
 #include "genc/image.h"
 #include "genc/png.h"
-#include "genc/safetensors.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -55,21 +54,6 @@ static genc_status load_split(genc_ctx *ctx, const char *spec, const fid_args *a
     }
     free(perm);
     genc_dataset_free(&d);
-    return s;
-}
-
-/* An "images" tensor of a safetensors file. */
-static genc_status load_image_file(genc_ctx *ctx, const genc_st *f, const char *path, int64_t count, int64_t dim,
-                                   float *out) {
-    const genc_st_entry *e = genc_st_find(f, "images");
-    if (!e || e->ndim != 2 || e->shape[1] != dim || e->shape[0] < count)
-        return genc_error(ctx, GENC_EINVAL, "%s: expected a diffusion checkpoint or an \"images\" tensor [>= %lld, %lld]",
-                          path, (long long)count, (long long)dim);
-    float *all = malloc((size_t)(e->shape[0] * dim) * sizeof *all);
-    if (!all) return genc_error(ctx, GENC_ENOMEM, "out of memory");
-    genc_status s = genc_st_read_f32(ctx, f, "images", all, 2, e->shape);
-    if (!s) memcpy(out, all, (size_t)(count * dim) * sizeof *out);
-    free(all);
     return s;
 }
 
@@ -130,12 +114,8 @@ static genc_status load_image_files(genc_ctx *ctx, const char *list, int64_t cou
         const char *comma = strchr(p, ',');
         size_t len = comma ? (size_t)(comma - p) : strlen(p);
         snprintf(path, sizeof path, "%.*s", (int)len, p);
-        genc_st *f;
-        genc_status s = genc_st_open(ctx, path, &f);
-        const genc_st_entry *e = s ? NULL : genc_st_find(f, "images");
-        int64_t take = e && e->ndim == 2 ? (e->shape[0] < count - have ? e->shape[0] : count - have) : 0;
-        if (!s) s = load_image_file(ctx, f, path, take, dim, out + have * dim);
-        genc_st_close(f);
+        int64_t take = 0;
+        genc_status s = genc_diff_read_samples(ctx, path, dim, 0, count - have, out + have * dim, &take);
         if (s) return s;
         have += take, p = comma ? comma + 1 : p + len;
     }
@@ -151,12 +131,9 @@ static genc_status load_side(genc_ctx *ctx, const char *spec, const fid_args *a,
     int64_t dim = (int64_t)rows * cols;
     if (!stat(spec, &sb) && S_ISDIR(sb.st_mode)) return load_png_folder(ctx, spec, rows, cols, a->count, out);
     if (!stat(spec, &sb)) {
-        if (genc_cli_is_diffusion_checkpoint(spec)) return sample_checkpoint(ctx, spec, a, dim, out, side);
-        genc_st *f;
-        genc_status s = genc_st_open(ctx, spec, &f);
-        if (!s) s = load_image_file(ctx, f, spec, a->count, dim, out);
-        genc_st_close(f);
-        return s;
+        if (genc_diff_is_checkpoint(spec)) return sample_checkpoint(ctx, spec, a, dim, out, side);
+        int64_t got;
+        return genc_diff_read_samples(ctx, spec, dim, a->count, a->count, out, &got);
     }
     if (strchr(spec, ',')) return load_image_files(ctx, spec, a->count, dim, out);
     if (strchr(spec, ':')) return load_split(ctx, spec, a, rows, cols, out);
@@ -168,7 +145,7 @@ static genc_status run_fid(genc_ctx *ctx, void *args) {
     fid_args *a = args;
     genc_classifier m = {0};
     genc_fid_stats sa = {0}, sb = {0};
-    genc_status s = genc_cli_classifier_load(ctx, a->classifier, &m);
+    genc_status s = genc_classifier_load(ctx, a->classifier, &m);
     int rows = m.cfg.rows, cols = m.cfg.cols;
     float *img = s ? NULL : malloc((size_t)(a->count * rows * cols) * sizeof *img);
     if (!s && !img) s = genc_error(ctx, GENC_ENOMEM, "out of memory");
@@ -190,7 +167,7 @@ static genc_status run_fid(genc_ctx *ctx, void *args) {
 
 int genc_cli_image_fid(int argc, char **argv) {
     fid_args a = {.classifier = "runs/classify/checkpoint.safetensors", .a = "", .b = "fashion-mnist:test",
-                  .mnist_dir = genc_data_mnist_dir(), .grid = "", .smp = genc_cli_diffusion_sampling_defaults(), .count = 10000,
+                  .mnist_dir = genc_data_mnist_dir(), .grid = "", .smp = genc_diff_sampling_defaults(), .count = 10000,
                   .seed = 1, .ema = true};
     genc_flag flags[] = {
         {"classifier", FLAG_STRING, &a.classifier, "classifier checkpoint from genc classify train (the feature net)"},

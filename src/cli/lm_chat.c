@@ -96,7 +96,7 @@ static genc_status run_chat(genc_ctx *ctx, void *args) {
     buf conv = {0};
     char line[8192];
     bool tty = isatty(0);
-    genc_status s = genc_cli_lm_load(ctx, a->checkpoint, &m, &tok);
+    genc_status s = genc_lm_load(ctx, a->checkpoint, true, &m, &tok);
     if (!s && tty)
         fprintf(stderr, "genc lm chat: %s, %s template; /reset starts afresh, /quit leaves\n", a->checkpoint, a->tmpl);
     while (!s && !genc_cli_stop) {

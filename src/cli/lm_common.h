@@ -1,12 +1,10 @@
-/* Pieces shared by the `genc lm` verbs: loading a model checkpoint with its tokenizer, and
- * splitting comma-separated file lists. */
+/* Pieces shared by the `genc lm` verbs: splitting comma-separated file lists (a model opens
+ * with genc_lm_load, include/genc/lm.h). */
 #ifndef GENC_CLI_LM_COMMON_H
 #define GENC_CLI_LM_COMMON_H
 #include "genc/lm.h"
 #include "genc/tokenizer.h"
 
-/* Model (config + parameters) and the tokenizer that travels inside the checkpoint. */
-genc_status genc_cli_lm_load(genc_ctx *ctx, const char *path, genc_lm *m, genc_tokenizer **tok);
 /* "a.txt,b.txt" -> an array of n strings (NULL when out of memory); empty items skipped. */
 char **genc_cli_split_list(const char *csv, int *n);
 void genc_cli_free_list(char **list, int n);

@@ -42,16 +42,8 @@ static genc_status tokens_of(genc_ctx *ctx, genc_tokenizer *tok, char **files, i
 
 /* tokens [T] and logits [T, V] of the first T <= max_seq tokens, one sequence. */
 static genc_status dump_logits(genc_ctx *ctx, genc_lm *m, const int32_t *tokens, int64_t n, const char *path) {
-    int64_t T = n < m->cfg.max_seq ? n : m->cfg.max_seq;
-    bool old = genc_set_grad_enabled(ctx, false);
-    genc_tensor *logits = genc_lm_logits(ctx, m, tokens, 1, T);
-    genc_set_grad_enabled(ctx, old);
-    if (!logits) return genc_ctx_status(ctx);
-    genc_st_writer *w = genc_st_writer_new(ctx);
-    genc_status s = w ? genc_st_writer_add(w, "tokens", GENC_DT_I32, 1, &T, tokens) : genc_ctx_status(ctx);
-    if (!s) s = genc_st_writer_add_f32(w, "logits", GENC_DT_F32, 2, (int64_t[]){T, m->cfg.vocab_size}, logits->data);
-    if (!s) s = genc_st_writer_save(w, path);
-    genc_st_writer_free(w);
+    int64_t T;
+    genc_status s = genc_lm_dump_logits(ctx, m, tokens, n, path, &T);
     if (!s) printf("wrote %s: tokens [%lld], logits [%lld, %d]\n", path, (long long)T, (long long)T, m->cfg.vocab_size);
     return s;
 }
@@ -150,7 +142,7 @@ static genc_status run_eval(genc_ctx *ctx, void *args) {
     eval_args *a = args;
     genc_lm m = {0};
     genc_tokenizer *tok = NULL;
-    genc_status s = genc_cli_lm_load(ctx, a->ckpt, &m, &tok);
+    genc_status s = genc_lm_load(ctx, a->ckpt, true, &m, &tok);
     if (!s && a->task_mode) s = eval_task(ctx, &m, tok, &a->tf, &a->o, a->tmpl, a->show);
     if (!s && a->data) s = eval_text(ctx, a, &m, tok);
     genc_tokenizer_free(tok);

@@ -5,94 +5,27 @@
 #include "cli/cli.h"
 #include "cli/lm_common.h"
 #include "cli/task_flags.h"
-#include "genc/grpo.h"
+#include "genc/grpo_train.h"
 #include "genc/png.h"
-#include "genc/train.h"
 
-#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* What the flags fill besides grpo_args: the objective's config and the evaluation size. */
 typedef struct {
-    genc_lm *policy, *ref;
-    genc_tokenizer *tok;
     genc_grpo_config cfg;
-    genc_task_cfg task;
-    const genc_task_set *heldout, *train_set; /* train_set: user problems (NULL: generated) */
     uint64_t seed;
-    genc_task_problem *problems;
-    genc_grpo_rollouts roll;
-    genc_grpo_stats stats;
-    genc_metrics *log;
     int64_t eval_k, eval_max_new;
 } grpo_job;
 
-/* The next cfg.prompts training problems; the stream position lives in st->pos. */
-static genc_status draw_problems(genc_ctx *ctx, grpo_job *j, genc_train_state *st) {
-    for (int64_t p = 0; p < j->cfg.prompts; p++) {
-        genc_task_problem_free(&j->problems[p]);
-        if (j->train_set) {
-            const genc_task_problem *src = &j->train_set->problems[st->pos++ % j->train_set->n];
-            j->problems[p] = *src;
-            j->problems[p].prompt = strdup(src->prompt), j->problems[p].answer = strdup(src->answer);
-            if (!j->problems[p].prompt || !j->problems[p].answer) return genc_error(ctx, GENC_ENOMEM, "out of memory");
-            continue;
-        }
-        uint64_t index = (uint64_t)st->pos;
-        genc_status s = genc_task_next_train(ctx, &j->task, j->heldout, j->seed, &index, &j->problems[p]);
-        if (s) return s;
-        st->pos = (int64_t)index;
-    }
-    return GENC_OK;
-}
+static void on_start(void *user, int64_t first_step) { genc_cli_polling = 1; }
 
-static genc_tensor *step_loss(genc_ctx *ctx, void *user, genc_train_state *st, double *items) {
-    grpo_job *j = user;
-    if (st->step % j->cfg.mu == 0 || !j->roll.rows) {
-        genc_grpo_rollouts_free(&j->roll);
-        if (draw_problems(ctx, j, st) || genc_grpo_rollout(ctx, j->policy, j->ref, j->tok, j->problems, &j->cfg, &j->roll))
-            return NULL;
-    }
-    *items = (double)j->roll.n_all;
-    return genc_grpo_policy_loss(ctx, j->policy, &j->roll, &j->cfg, &j->stats);
-}
-
-static genc_status after_step(genc_ctx *ctx, void *user, genc_train_state *st) {
-    grpo_job *j = user;
-    const genc_grpo_rollouts *r = &j->roll;
-    /* The balancing bias stays as pre-training left it: moving it would re-route the base
-     * model's tokens under the policy (seen: accuracy 45% -> 0% in ten steps). */
-    json_t *rw = json_array();
-    for (int64_t i = 0; i < r->n_all; i++) json_array_append_new(rw, json_real(r->reward[i]));
-    json_t *o = json_pack("{s:s, s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:I}", "event", "grpo", "step",
-                          (json_int_t)st->step, "reward", r->mean_reward, "accuracy", r->accuracy, "format",
-                          r->format_rate, "think", r->think_rate, "think_tokens", r->think_len, "length", r->mean_len,
-                          "kl", j->stats.kl, "clip_frac", j->stats.clip_frac, "entropy", j->stats.entropy, "ratio",
-                          j->stats.ratio, "groups_with_signal", (json_int_t)r->kept_groups);
-    if (o) json_object_set_new(o, "rewards", rw);
-    else json_decref(rw);
-    return genc_metrics_log_json(j->log, o);
-}
-
-static genc_status evaluate(genc_ctx *ctx, void *user, const genc_train_state *st, double *metric, genc_metrics *log) {
-    grpo_job *j = user;
-    genc_task_eval e;
-    genc_task_eval_opts o;
-    genc_task_eval_opts_default(&o);
-    o.k = j->eval_k, o.max_new = j->eval_max_new, o.sampler = j->cfg.sampler, o.reward = j->cfg.reward;
-    o.template_kind = j->cfg.template_kind;
-    genc_status s = genc_task_evaluate(ctx, j->policy, j->tok, j->heldout, &o, &e);
-    if (s) return s;
-    *metric = -e.pass1;
+static void on_eval(void *user, int64_t step, const genc_task_eval *e) {
     fprintf(stderr, "\nstep %lld: held-out pass@1 %.1f%%, cons@%lld %.1f%%, format %.1f%%, think %.1f%%, length %.1f\n",
-            (long long)st->step, 100 * e.pass1, (long long)e.k, 100 * e.consk, 100 * e.format_rate,
-            100 * e.think_rate, e.mean_len);
-    return genc_metrics_log(log, "{s:s, s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:I, s:I}", "event", "eval", "step",
-                            (json_int_t)st->step, "pass1", e.pass1, "consk", e.consk, "format", e.format_rate,
-                            "think", e.think_rate, "think_tokens", e.think_len, "correct_think", e.correct_think,
-                            "length", e.mean_len, "k", (json_int_t)e.k, "problems", (json_int_t)e.problems);
+            (long long)step, 100 * e->pass1, (long long)e->k, 100 * e->consk, 100 * e->format_rate,
+            100 * e->think_rate, e->mean_len);
 }
 
 typedef struct {
@@ -102,10 +35,6 @@ typedef struct {
     bool resume, no_std;
     genc_task_flags tf;
 } grpo_args;
-
-static genc_status save_tokenizer(genc_ctx *ctx, void *user, genc_st_writer *w) {
-    return genc_tokenizer_add_to(user, ctx, w);
-}
 
 typedef struct {
     grpo_args *a;
@@ -118,52 +47,40 @@ static genc_status run(genc_ctx *ctx, void *args) {
     genc_lm policy = {0}, ref = {0};
     genc_tokenizer *tok = NULL, *tok2 = NULL;
     genc_task_set heldout = {0}, user_train = {0}, eval_set;
-    genc_optim o = {0};
     char ckpt[1024], best[1024], mpath[1024];
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", a->out);
     snprintf(best, sizeof best, "%s/best.safetensors", a->out);
     snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", a->out);
-    genc_train_state st = {.data_seed = (uint64_t)a->seed, .best_metric = INFINITY};
+    genc_grpo_train_config c = {.seed = j->seed, .steps = a->steps, .eval_every = a->eval_every,
+                                .save_every = a->save_every, .stop_at = a->stop_at, .eval_k = j->eval_k,
+                                .eval_max_new = j->eval_max_new, .lr = a->lr, .weight_decay = a->wd, .clip = a->clip,
+                                .warmup_frac = a->warmup_frac, .resume = a->resume, .checkpoint = ckpt,
+                                .best_checkpoint = best, .metrics = mpath, .stop = &genc_cli_stop, .on_start = on_start,
+                                .on_eval = on_eval};
+    genc_train_state st = {0};
     genc_status s = genc_cli_out_dir(ctx, a->out);
-    if (!s) s = genc_task_flags_apply(ctx, &a->tf, &j->task, &j->cfg.reward);
+    if (!s) s = genc_task_flags_apply(ctx, &a->tf, &c.task, &j->cfg.reward);
     if (!s) s = genc_grpo_agg_parse(ctx, a->agg, &j->cfg.agg);
     if (!s) s = genc_grpo_template_parse(ctx, a->tmpl, &j->cfg.template_kind);
     if (!s) s = genc_sampler_check(ctx, &j->cfg.sampler);
-    if (!s) s = genc_cli_lm_load(ctx, a->base, &policy, &tok);
-    if (!s && j->cfg.beta > 0) s = genc_cli_lm_load(ctx, a->base, &ref, &tok2);
+    if (!s) s = genc_lm_load(ctx, a->base, true, &policy, &tok);
+    if (!s && j->cfg.beta > 0) s = genc_lm_load(ctx, a->base, true, &ref, &tok2);
     genc_task_flags tf_gen = a->tf;
     tf_gen.problems = NULL; /* --problems are training prompts here; held-out ones are generated */
-    if (!s) s = genc_task_flags_heldout(ctx, &tf_gen, &j->task, &heldout);
+    if (!s) s = genc_task_flags_heldout(ctx, &tf_gen, &c.task, &heldout);
     if (!s && a->tf.problems) s = genc_task_set_load_jsonl(ctx, a->tf.problems, &user_train);
-    genc_optim_config oc = genc_optim_defaults(GENC_OPT_ADAMW);
-    oc.lr = a->lr, oc.weight_decay = a->wd, oc.beta2 = 0.99;
-    if (!s) s = genc_optim_init(ctx, &o, &policy.params, &oc);
-    char *cfg_json = s ? NULL : genc_lm_config_json(&policy.cfg);
-    if (!s && a->resume) s = genc_checkpoint_resume(ctx, ckpt, cfg_json, &policy.params, &o, &st);
-    if (!s) genc_rng_set_offset(ctx, st.rng_offset);
-    j->problems = calloc((size_t)j->cfg.prompts, sizeof *j->problems);
-    if (!s && !j->problems) s = genc_error(ctx, GENC_ENOMEM, "out of memory");
-    if (!s && !(j->log = genc_metrics_open(ctx, mpath, a->resume))) s = genc_ctx_status(ctx);
     eval_set = heldout;
     if (!s && a->eval_problems > 0 && a->eval_problems < heldout.n) eval_set.n = a->eval_problems;
     if (!s) {
-        j->policy = &policy, j->ref = j->cfg.beta > 0 ? &ref : NULL, j->tok = tok, j->heldout = &heldout;
-        j->train_set = a->tf.problems ? &user_train : NULL;
+        c.grpo = j->cfg, c.eval_set = &eval_set, c.train_set = a->tf.problems ? &user_train : NULL;
         printf("grpo: %s task, %lld held-out problems (%lld evaluated), %lld steps of %lld prompts x %lld rollouts%s\n",
                a->tf.task, (long long)heldout.n, (long long)eval_set.n, (long long)a->steps,
                (long long)(j->cfg.keep_groups ? j->cfg.keep_groups : j->cfg.prompts), (long long)j->cfg.group,
                j->cfg.keep_groups ? " (dynamic sampling)" : "");
         genc_task_baselines_print(stdout, &eval_set);
         fflush(stdout);
-        genc_train_config tc = {.steps = a->steps, .eval_every = a->eval_every, .save_every = a->save_every,
-                                .clip = a->clip, .checkpoint = ckpt, .best_checkpoint = best, .config_json = cfg_json, .label = "grpo",
-                                .metrics = j->log, .stop = &genc_cli_stop, .stop_at = a->stop_at,
-                                .ckpt_extra = save_tokenizer, .ckpt_extra_user = tok,
-                                .schedule = {.kind = GENC_LR_CONSTANT, .lr = a->lr,
-                                             .warmup = (int64_t)(a->warmup_frac * (double)a->steps)}};
-        j->heldout = &eval_set;
-        genc_train_hooks h = {.user = j, .step_loss = step_loss, .evaluate = evaluate, .after_step = after_step};
-        s = genc_cli_train_run(ctx, &tc, &policy.params, &o, &h, &st);
+        s = genc_grpo_train(ctx, &policy, j->cfg.beta > 0 ? &ref : NULL, tok, &c, &st);
+        genc_cli_polling = 0;
         char what[64];
         snprintf(what, sizeof what, "held-out pass@1 %.1f%%", -100 * st.best_metric);
         if (!s && st.step < a->steps)
@@ -183,11 +100,7 @@ static genc_status run(genc_ctx *ctx, void *args) {
     if (!s) s = genc_plot_jsonl_labelled(ctx, mpath, png, "lm grpo: rollouts with a non-blank think block, and accuracy",
                                          "policy update (step)", "fraction of rollouts", "step",
                                          (const char *[]){"think", "accuracy"}, 2, false);
-    for (int64_t p = 0; j->problems && p < j->cfg.prompts; p++) genc_task_problem_free(&j->problems[p]);
-    free(j->problems), free(cfg_json);
-    genc_grpo_rollouts_free(&j->roll);
-    genc_metrics_close(j->log);
-    genc_optim_free(&o), genc_lm_free(&policy), genc_lm_free(&ref);
+    genc_lm_free(&policy), genc_lm_free(&ref);
     genc_tokenizer_free(tok), genc_tokenizer_free(tok2);
     genc_task_set_free(&heldout), genc_task_set_free(&user_train);
     return s;

@@ -7,7 +7,6 @@
 #include "cli/cli.h"
 #include "cli/lm_common.h"
 #include "genc/prefix.h"
-#include "genc/train.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -16,75 +15,16 @@
 
 typedef struct {
     const char *checkpoint, *data, *out, *eval, *prefix, *init_words;
-    int64_t len, reparam, steps, batch, seed, threads, max_new, limit;
-    double lr, init_std;
+    const char *schedule;
+    int64_t len, reparam, steps, batch, seed, threads, max_new, limit, warmup;
+    double lr, min_lr, clip, init_std;
     bool full, eval_only;
 } pt_args;
 
-/* A batch of B examples drawn from Philox(seed, step): inputs [B, T] (right-padded), targets
- * [B * T] (-1 on input positions and padding). Returns T. */
-static int64_t make_batch(const genc_lm_examples *e, uint64_t seed, int64_t step, int64_t B, int32_t *in, int32_t *tgt,
-                          int64_t maxT) {
-    int64_t T = 1, pick[256];
-    for (int64_t j = 0; j < B; j++) {
-        pick[j] = (int64_t)(genc_philox_u32(seed, (uint64_t)(step * B + j)) % (uint32_t)e->n);
-        T = e->ex[pick[j]].n - 1 > T ? e->ex[pick[j]].n - 1 : T;
-    }
-    T = T < maxT ? T : maxT;
-    for (int64_t j = 0; j < B; j++) {
-        const genc_lm_example *x = &e->ex[pick[j]];
-        for (int64_t t = 0; t < T; t++) {
-            bool real = t + 1 < x->n;
-            in[j * T + t] = real ? x->ids[t] : 0;
-            tgt[j * T + t] = real && t + 1 >= x->n_in ? x->ids[t + 1] : -1;
-        }
-    }
-    return T;
-}
-
-typedef struct {
-    genc_lm *m;
-    genc_lm_prefix_train *t; /* NULL: --full */
-    genc_tensor **ckv, **kpe;
-} trainee;
-
-/* One optimiser step's loss on a batch (graph built, backward done). */
-static genc_status train_step(genc_ctx *ctx, trainee *tr, const genc_lm_examples *e, const pt_args *a, int64_t step,
-                              int32_t *in, int32_t *tgt, double *loss) {
-    int64_t L = tr->t ? tr->t->len : 0;
-    int64_t T = make_batch(e, (uint64_t)a->seed, step, a->batch, in, tgt, tr->m->cfg.max_seq - L);
-    genc_status s = tr->t ? genc_lm_prefix_train_latents(ctx, tr->m, tr->t, tr->ckv, tr->kpe) : GENC_OK;
-    genc_tensor *logits = s ? NULL : genc_lm_prefix_logits(ctx, tr->m, tr->t ? tr->ckv : NULL, tr->t ? tr->kpe : NULL,
-                                                           in, a->batch, T);
-    genc_tensor *l = genc_cross_entropy(ctx, logits, tgt, -1);
-    if (!l) return genc_ctx_status(ctx);
-    *loss = l->data[0];
-    return genc_backward(ctx, l);
-}
-
-static genc_status train(genc_ctx *ctx, trainee *tr, const genc_params *p, const genc_lm_examples *e, const pt_args *a) {
-    genc_optim_config oc = genc_optim_defaults(GENC_OPT_ADAMW);
-    oc.lr = a->lr, oc.weight_decay = 0;
-    genc_optim o;
-    int64_t maxT = tr->m->cfg.max_seq;
-    int32_t *in = malloc((size_t)(a->batch * maxT) * sizeof *in), *tgt = malloc((size_t)(a->batch * maxT) * sizeof *tgt);
-    genc_status s = !in || !tgt ? genc_error(ctx, GENC_ENOMEM, "out of memory for a batch") : GENC_OK;
-    if (!s) s = genc_optim_init(ctx, &o, p, &oc);
-    double loss = 0, avg = 0;
-    genc_cli_polling = 1;
-    for (int64_t step = 0; !s && step < a->steps && !genc_cli_stop; step++) {
-        genc_zero_grad(p);
-        s = train_step(ctx, tr, e, a, step, in, tgt, &loss);
-        if (!s) genc_clip_grad_norm(p, 1.0), genc_optim_step(&o, a->lr);
-        genc_step_reset(ctx);
-        avg = step ? 0.95 * avg + 0.05 * loss : loss;
-        if (!s && ((step + 1) % 50 == 0 || step + 1 == a->steps))
-            fprintf(stderr, "step %lld/%lld  loss %.4f (avg %.4f)\n", (long long)step + 1, (long long)a->steps, loss, avg);
-    }
-    genc_cli_polling = 0;
-    if (!s) genc_optim_free(&o);
-    free(in), free(tgt);
-    return s;
+/* Every 50 steps and at the end, the step's loss and the running average. */
+static void on_step(void *user, int64_t step, int64_t steps, double loss, double avg) {
+    if (step % 50 == 0 || step == steps)
+        fprintf(stderr, "step %lld/%lld  loss %.4f (avg %.4f)\n", (long long)step, (long long)steps, loss, avg);
 }
 
 /* ---- evaluation ---- */
@@ -164,51 +104,24 @@ static genc_status evaluate(genc_ctx *ctx, genc_lm *m, genc_tokenizer *tok, cons
     return s;
 }
 
-static genc_status save_tokenizer(genc_ctx *ctx, void *user, genc_st_writer *w) {
-    return genc_tokenizer_add_to(user, ctx, w);
-}
-
-/* The initial prefix from --init-words (P itself with --reparam 0, else the MLP fitted to it). */
-static genc_status words_prefix(genc_ctx *ctx, genc_lm *m, genc_tokenizer *tok, const pt_args *a, genc_lm_prefix *p) {
-    int32_t *ids = NULL;
-    size_t n = 0;
-    genc_status s = genc_lm_prefix_new(ctx, m, a->len, p);
-    if (!s) s = genc_tokenizer_encode(tok, ctx, (const uint8_t *)a->init_words, strlen(a->init_words), true, &ids, &n);
-    if (!s) s = genc_lm_prefix_from_tokens(ctx, m, ids, (int64_t)n, p);
-    free(ids);
-    return s;
-}
-
 /* Prefix-tune (base frozen) or, with --full, fine-tune everything; *pre gets the prefix. */
 static genc_status tune(genc_ctx *ctx, genc_lm *m, genc_tokenizer *tok, const genc_lm_examples *e, const pt_args *a,
                         genc_lm_prefix *pre, int64_t *n_trained) {
-    genc_lm_prefix init = {0};
-    genc_lm_prefix_train t = {0};
-    genc_tensor **lat = calloc((size_t)m->cfg.n_layers * 2, sizeof *lat);
-    trainee tr = {m, a->full ? NULL : &t, lat, lat ? lat + m->cfg.n_layers : NULL};
-    genc_status s = lat ? GENC_OK : genc_error(ctx, GENC_ENOMEM, "out of memory");
-    if (!s && !a->full && a->init_words) s = words_prefix(ctx, m, tok, a, &init);
-    if (!s && !a->full) s = genc_lm_prefix_train_init(ctx, m, a->len, a->reparam, a->init_std,
-                                                      a->init_words ? &init : NULL, &t);
-    for (int i = 0; !s && !a->full && i < m->params.n; i++) m->params.t[i]->requires_grad = false; /* frozen */
-    *n_trained = a->full ? genc_params_numel(&m->params) : genc_params_numel(&t.params);
-    if (!s) s = train(ctx, &tr, a->full ? &m->params : &t.params, e, a);
-    if (!s && !a->full) s = genc_lm_prefix_train_export(ctx, m, &t, pre);
-    genc_step_reset(ctx);
-    genc_lm_prefix_train_free(&t);
-    genc_lm_prefix_free(&init);
-    free(lat);
+    genc_lm_prefix_tune_config c = genc_lm_prefix_tune_defaults();
+    c.len = a->len, c.reparam = a->reparam, c.init_words = a->init_words, c.init_std = a->init_std, c.full = a->full;
+    c.steps = a->steps, c.batch = a->batch, c.seed = (uint64_t)a->seed, c.lr = a->lr, c.min_lr = a->min_lr;
+    c.warmup = a->warmup, c.clip = a->clip, c.stop = &genc_cli_stop, c.on_step = on_step;
+    genc_status s = genc_schedule_parse(ctx, a->schedule, &c.schedule);
+    genc_cli_polling = 1; /* Ctrl-C stops after the step; the prefix so far is saved */
+    if (!s) s = genc_lm_prefix_tune(ctx, m, tok, e, &c, pre, n_trained);
+    genc_cli_polling = 0;
     return s;
 }
 
 static genc_status save_result(genc_ctx *ctx, genc_lm *m, genc_tokenizer *tok, const genc_lm_prefix *pre,
                                const pt_args *a) {
     if (!a->full) return genc_lm_prefix_save(ctx, m, pre, a->out);
-    char *cfg = genc_lm_config_json(&m->cfg);
-    genc_status s = cfg ? genc_checkpoint_save(ctx, a->out, &m->params, NULL, cfg, NULL, save_tokenizer, tok)
-                        : genc_error(ctx, GENC_ENOMEM, "out of memory");
-    free(cfg);
-    return s;
+    return genc_lm_save(ctx, a->out, m, tok, NULL);
 }
 
 static genc_status report(genc_ctx *ctx, genc_lm *m, genc_tokenizer *tok, const genc_lm_prefix *pre,
@@ -240,7 +153,7 @@ static genc_status run_prefix(genc_ctx *ctx, void *args) {
     genc_lm_examples train_set = {0};
     int64_t n_trained = 0;
     double t0 = 0, secs = 0;
-    genc_status s = genc_cli_lm_load(ctx, a->checkpoint, &m, &tok);
+    genc_status s = genc_lm_load(ctx, a->checkpoint, true, &m, &tok);
     uint64_t hash = s ? 0 : genc_lm_param_hash(&m);
     if (!s && a->prefix) s = genc_lm_prefix_load(ctx, a->prefix, &m, &pre);
     if (!s && !a->eval_only) s = genc_lm_examples_load(ctx, tok, a->data, a->limit, &train_set);
@@ -272,8 +185,10 @@ static int check_args(const pt_args *a) {
 }
 
 int genc_cli_lm_prefix_tune(int argc, char **argv) {
-    pt_args a = {.len = 10, .reparam = 512, .steps = 300, .batch = 8, .seed = 1, .max_new = 64, .lr = 5e-3,
-                 .init_std = 1.0};
+    genc_lm_prefix_tune_config d = genc_lm_prefix_tune_defaults(); /* seed 1, as every verb */
+    pt_args a = {.len = d.len, .reparam = d.reparam, .steps = d.steps, .batch = d.batch, .seed = (int64_t)d.seed,
+                 .max_new = 64, .lr = d.lr, .min_lr = d.min_lr, .clip = d.clip, .warmup = d.warmup,
+                 .schedule = "constant", .init_std = d.init_std};
     genc_flag flags[] = {
         {"checkpoint", FLAG_STRING, &a.checkpoint, "base model checkpoint (never modified)"},
         {"data", FLAG_STRING, &a.data, "training examples, JSON lines {\"input\": ..., \"output\": ...}"},
@@ -288,7 +203,11 @@ int genc_cli_lm_prefix_tune(int argc, char **argv) {
         {"full", FLAG_BOOL, &a.full, "fine-tune every parameter instead (baseline); --out gets a full checkpoint"},
         {"steps", FLAG_INT, &a.steps, "optimiser steps", 0, 1e12},
         {"batch", FLAG_INT, &a.batch, "examples per step", 1, 256},
-        {"lr", FLAG_DOUBLE, &a.lr, "AdamW learning rate (constant, no weight decay, gradient clip 1)", 1e-9, 10},
+        {"lr", FLAG_DOUBLE, &a.lr, "AdamW learning rate (peak of --schedule; no weight decay)", 1e-9, 10},
+        {"schedule", FLAG_STRING, &a.schedule, "learning-rate schedule (after --warmup)", .choices = "constant|cosine"},
+        {"min-lr", FLAG_DOUBLE, &a.min_lr, "final learning rate of the cosine schedule", 0, 10},
+        {"warmup", FLAG_INT, &a.warmup, "linear warm-up steps", 0, 1e12},
+        {"clip", FLAG_DOUBLE, &a.clip, "global gradient-norm clip (0: off)", 0, 1e9},
         {"seed", FLAG_INT, &a.seed, "seed of initialisation and batches", 0, 9.2e18},
         {"eval", FLAG_STRING, &a.eval, "held-out JSON lines: greedy exact match and BLEU-4 after training"},
         {"eval-only", FLAG_BOOL, &a.eval_only, "no training: evaluate the checkpoint (with --prefix FILE if given)"},

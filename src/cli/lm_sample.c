@@ -124,7 +124,7 @@ static genc_status run_sample(genc_ctx *ctx, void *args) {
     size_t file_n = 0;
     if (!s && a->prompt_file) s = genc_file_read_all(ctx, a->prompt_file, GENC_TEXT_MAX_BYTES, &file_text, &file_n);
     const char *prompt = file_text ? (const char *)file_text : a->prompt;
-    if (!s) s = genc_cli_lm_load(ctx, a->checkpoint, &m, &tok);
+    if (!s) s = genc_lm_load(ctx, a->checkpoint, true, &m, &tok);
     if (!s) s = encode_prompt(ctx, tok, prompt, &ids, &n);
     if (!s && a->echo) fputs(prompt, stdout); /* the generated text follows it, streamed */
     int64_t plen = (int64_t)n, room = m.cfg.max_seq - plen;

@@ -4,7 +4,6 @@
 #include "cli/cli.h"
 #include "cli/lm_common.h"
 #include "genc/png.h"
-#include "genc/train.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -52,71 +51,10 @@ static genc_status apply_model_flags(genc_ctx *ctx, const model_flags *f, genc_l
 }
 
 typedef struct {
-    genc_lm *m;
-    const genc_lm_corpus *corpus;
-    int64_t B, T, eval_tokens, eval_batch;
-    uint64_t seed;
-    int32_t *batch;
-    genc_metrics *log;
-    genc_lm_losses last;
-    double t_last, main_loss, mtp_loss; /* the last step's main and mean MTP losses */
-} lm_job;
-
-static genc_tensor *step_loss(genc_ctx *ctx, void *user, genc_train_state *st, double *items) {
-    lm_job *j = user;
-    genc_lm_windows(j->corpus, j->seed, st->step, j->B, j->T, j->batch);
-    *items = (double)(j->B * j->T);
-    if (genc_lm_forward_train(ctx, j->m, j->batch, j->B, j->T, &j->last)) return NULL;
-    return j->last.total;
-}
-
-/* After the update: the balancing bias step, and per-step MoE/MTP metrics. */
-static genc_status after_step(genc_ctx *ctx, void *user, genc_train_state *st) {
-    lm_job *j = user;
-    genc_lm_update_bias(j->m);
-    json_t *o = json_pack("{s:s, s:I, s:f}", "event", "lm", "step", (json_int_t)st->step, "main_loss",
-                          (double)j->last.main->data[0]);
-    json_t *vio = json_array(), *mtp = json_array();
-    for (int l = 0; l < j->m->cfg.n_layers; l++)
-        if (j->m->blocks[l].router) json_array_append_new(vio, json_real(genc_lm_maxvio(j->m, l)));
-    j->main_loss = j->last.main->data[0], j->mtp_loss = 0;
-    for (int k = 0; k < j->m->cfg.mtp_depth; k++) {
-        json_array_append_new(mtp, json_real(j->last.mtp[k]->data[0]));
-        j->mtp_loss += j->last.mtp[k]->data[0] / j->m->cfg.mtp_depth;
-    }
-    json_object_set_new(o, "maxvio", vio);
-    json_object_set_new(o, "mtp_loss", mtp);
-    if (j->m->cfg.mtp_depth) json_object_set_new(o, "mtp_loss_mean", json_real(j->mtp_loss));
-    double now = genc_now();
-    if (j->t_last > 0) json_object_set_new(o, "tokens_per_s", json_real((double)(j->B * j->T) / (now - j->t_last)));
-    j->t_last = now;
-    return genc_metrics_log_json(j->log, o);
-}
-
-/* The progress line shows the main (next-token) loss, the one validation measures, and the
- * MTP loss beside it; the objective optimised is main + mtp_lambda x the MTP losses. */
-static double shown_loss(void *user, double loss, char *extra, size_t n) {
-    lm_job *j = user;
-    if (j->m->cfg.mtp_depth) snprintf(extra, n, "mtp %.4f  objective %.4f", j->mtp_loss, loss);
-    return j->main_loss;
-}
-
-static genc_status evaluate(genc_ctx *ctx, void *user, const genc_train_state *st, double *metric, genc_metrics *log) {
-    lm_job *j = user;
-    const genc_lm_corpus *c = j->corpus;
-    int64_t n = c->n - c->n_train, count;
-    if (j->eval_tokens > 0 && n > j->eval_tokens) n = j->eval_tokens;
-    genc_status s = genc_lm_eval_loss(ctx, j->m, c->tokens + c->n_train, n, j->T, j->eval_batch, metric, &count);
-    if (s) return s;
-    return genc_metrics_log(log, "{s:s, s:I, s:f, s:f, s:I}", "event", "eval", "step", (json_int_t)st->step, "val_loss",
-                            *metric, "val_ppl", exp(*metric), "val_tokens", (json_int_t)count);
-}
-
-typedef struct {
-    const char *data, *tokenizer, *out, *docs;
+    const char *data, *tokenizer, *out, *docs, *init;
     int64_t steps, batch, seq, warmup, eval_every, save_every, eval_tokens, seed, threads, stop_at, tok_vocab;
     double lr, min_lr, wd, beta2, clip, val_frac, init_std;
-    bool resume;
+    bool resume, model_flags_given;
 } train_args;
 
 /* --docs: what one document is; each is followed by <|eos|> in the token stream. */
@@ -134,14 +72,30 @@ static genc_status tokenizer_for(genc_ctx *ctx, const train_args *a, char **file
     return genc_tokenizer_train(ctx, (const char *const *)files, n_files, (int)a->tok_vocab, tok);
 }
 
-static genc_status save_tokenizer(genc_ctx *ctx, void *user, genc_st_writer *w) {
-    return genc_tokenizer_add_to(user, ctx, w);
-}
-
 typedef struct {
     train_args *a;
     model_flags *mf;
 } run_args;
+
+typedef struct {
+    const genc_lm_corpus *corpus;
+    const train_args *a;
+    const char *preset;
+} start_info;
+
+/* The opening line, printed once the model and optimiser are set up; from here the training
+ * loop polls, so Ctrl-C stops after the step with a checkpoint. */
+static void on_start(void *user, const genc_lm *m, int64_t first_step) {
+    const start_info *i = user;
+    const genc_lm_corpus *corpus = i->corpus;
+    const char *init = i->a->init;
+    printf("lm: %lld training / %lld validation tokens, vocab %d, %lld parameters (%s%s%s), %lld steps of %lld x %lld tokens\n",
+           (long long)corpus->n_train, (long long)(corpus->n - corpus->n_train), m->cfg.vocab_size,
+           (long long)genc_params_numel(&m->params), init ? "from " : "", init ? init : i->preset, init ? "" : " preset",
+           (long long)i->a->steps, (long long)i->a->batch, (long long)i->a->seq);
+    fflush(stdout);
+    genc_cli_polling = 1;
+}
 
 static genc_status run(genc_ctx *ctx, void *args) {
     train_args *a = ((run_args *)args)->a;
@@ -151,19 +105,22 @@ static genc_status run(genc_ctx *ctx, void *args) {
     genc_tokenizer *tok = NULL;
     genc_lm_corpus corpus = {0};
     genc_lm m = {0};
-    genc_optim o = {0};
-    genc_metrics *log = NULL;
     genc_lm_config c;
-    genc_train_state st = {.data_seed = (uint64_t)a->seed, .best_metric = INFINITY};
+    genc_train_state st = {0};
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", a->out);
     snprintf(best, sizeof best, "%s/best.safetensors", a->out);
     snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", a->out);
     snprintf(png, sizeof png, "%s/loss.png", a->out);
     genc_status s = genc_cli_out_dir(ctx, a->out);
     if (!s && (!files || !n_files)) s = genc_error(ctx, GENC_EINVAL, "--data: expected text files, found \"%s\"", a->data);
-    if (!s) s = apply_model_flags(ctx, mf, &c);
-    if (!s) s = tokenizer_for(ctx, a, files, n_files, &tok);
-    if (!s && mf->vocab < 0) c.vocab_size = genc_tokenizer_vocab_size(tok);
+    if (!s && a->init && (a->model_flags_given || a->tokenizer))
+        s = genc_error(ctx, GENC_EINVAL, "--init takes the model config and tokenizer from %s: drop the model and "
+                       "tokenizer flags", a->init);
+    if (!s && a->init) s = genc_lm_load(ctx, a->init, true, &m, &tok); /* weights, config and tokenizer */
+    if (!s && a->init) c = m.cfg;
+    if (!s && !a->init) s = apply_model_flags(ctx, mf, &c);
+    if (!s && !a->init) s = tokenizer_for(ctx, a, files, n_files, &tok);
+    if (!s && !a->init && mf->vocab < 0) c.vocab_size = genc_tokenizer_vocab_size(tok);
     if (!s && genc_tokenizer_vocab_size(tok) > c.vocab_size)
         s = genc_error(ctx, GENC_EINVAL, "--vocab %d is smaller than the tokenizer's %d tokens", c.vocab_size,
                        genc_tokenizer_vocab_size(tok));
@@ -174,44 +131,26 @@ static genc_status run(genc_ctx *ctx, void *args) {
     if (!s && corpus.n_train < a->seq + 2)
         s = genc_error(ctx, GENC_EINVAL, "the training part has %lld tokens, fewer than --seq %lld + 2",
                        (long long)corpus.n_train, (long long)a->seq);
-    if (!s) s = genc_lm_init(ctx, &m, &c, a->init_std);
-    genc_optim_config oc = genc_optim_defaults(GENC_OPT_ADAMW);
-    oc.lr = a->lr, oc.weight_decay = a->wd, oc.beta2 = a->beta2;
-    if (!s) s = genc_optim_init(ctx, &o, &m.params, &oc);
-    char *cfg_json = s ? NULL : genc_lm_config_json(&c);
-    if (!s && a->resume) s = genc_checkpoint_resume(ctx, ckpt, cfg_json, &m.params, &o, &st);
-    if (!s) genc_rng_set_offset(ctx, st.rng_offset);
-    if (!s && !(log = genc_metrics_open(ctx, mpath, a->resume))) s = genc_ctx_status(ctx);
-    int32_t *batch = malloc((size_t)(a->batch * (a->seq + 1)) * sizeof *batch);
-    if (!s && !batch) s = genc_error(ctx, GENC_ENOMEM, "out of memory");
-    if (!s) {
-        printf("lm: %lld training / %lld validation tokens, vocab %d, %lld parameters (%s preset), %lld steps of %lld x %lld tokens\n",
-               (long long)corpus.n_train, (long long)(corpus.n - corpus.n_train), c.vocab_size,
-               (long long)genc_params_numel(&m.params), mf->preset, (long long)a->steps, (long long)a->batch, (long long)a->seq);
-        fflush(stdout);
-        lm_job job = {.m = &m, .corpus = &corpus, .B = a->batch, .T = a->seq, .eval_tokens = a->eval_tokens,
-                      .eval_batch = 8, .seed = (uint64_t)a->seed, .batch = batch, .log = log};
-        genc_train_config tc = {.steps = a->steps, .eval_every = a->eval_every, .save_every = a->save_every,
-                                .clip = a->clip, .checkpoint = ckpt, .best_checkpoint = best, .config_json = cfg_json, .label = "lm",
-                                .metrics = log, .stop = &genc_cli_stop, .stop_at = a->stop_at, .ckpt_extra = save_tokenizer,
-                                .ckpt_extra_user = tok,
-                                .schedule = {.kind = GENC_LR_COSINE, .lr = a->lr, .min_lr = a->min_lr,
-                                             .warmup = a->warmup, .total = a->steps}};
-        genc_train_hooks h = {.user = &job, .step_loss = step_loss, .evaluate = evaluate, .after_step = after_step,
-                              .shown_loss = shown_loss};
-        s = genc_cli_train_run(ctx, &tc, &m.params, &o, &h, &st);
-        if (!s && st.step < a->steps) printf("stopped at step %lld of %lld; continue with --resume\n", (long long)st.step, (long long)a->steps);
-        else if (!s) {
-            snprintf(what, sizeof what, "validation loss %.4f, perplexity %.2f", st.best_metric, exp(st.best_metric));
-            genc_cli_print_saved(a->out, st.step, isfinite(st.best_metric) ? what : NULL);
-        }
+    if (!s && !a->init) s = genc_lm_init(ctx, &m, &c, a->init_std);
+    genc_lm_train_config tc = genc_lm_train_defaults();
+    tc.steps = a->steps, tc.batch = a->batch, tc.seq = a->seq, tc.lr = a->lr, tc.min_lr = a->min_lr;
+    tc.warmup = a->warmup, tc.weight_decay = a->wd, tc.beta2 = a->beta2, tc.clip = a->clip;
+    tc.eval_every = a->eval_every, tc.eval_tokens = a->eval_tokens, tc.save_every = a->save_every;
+    tc.stop_at = a->stop_at, tc.seed = (uint64_t)a->seed, tc.resume = a->resume, tc.checkpoint = ckpt;
+    tc.best_checkpoint = best, tc.metrics = mpath, tc.stop = &genc_cli_stop, tc.on_start = on_start;
+    start_info info = {.corpus = &corpus, .a = a, .preset = mf->preset};
+    tc.user = &info;
+    if (!s) s = genc_lm_train(ctx, &m, &corpus, tok, &tc, &st);
+    genc_cli_polling = 0;
+    if (!s && st.step < a->steps) printf("stopped at step %lld of %lld; continue with --resume\n", (long long)st.step, (long long)a->steps);
+    else if (!s) {
+        snprintf(what, sizeof what, "validation loss %.4f, perplexity %.2f", st.best_metric, exp(st.best_metric));
+        genc_cli_print_saved(a->out, st.step, isfinite(st.best_metric) ? what : NULL);
     }
     if (!s) s = genc_plot_jsonl_labelled(ctx, mpath, png, "lm train: next-token loss (training, validation) and MTP loss",
                                          "optimiser step", "cross-entropy, nats per token", "step",
-                                         (const char *[]){"main_loss", "val_loss", "mtp_loss_mean"}, c.mtp_depth ? 3 : 2, true);
-    free(cfg_json), free(batch);
-    genc_metrics_close(log);
-    genc_optim_free(&o), genc_lm_free(&m), genc_lm_corpus_free(&corpus), genc_tokenizer_free(tok);
+                                         (const char *[]){"main_loss", "val_loss", "mtp_loss_mean"}, m.cfg.mtp_depth ? 3 : 2, true);
+    genc_lm_free(&m), genc_lm_corpus_free(&corpus), genc_tokenizer_free(tok);
     genc_cli_free_list(files, n_files);
     return s;
 }
@@ -257,9 +196,11 @@ static void describe_preset(genc_flag *flags, int n, const char *preset) {
 }
 
 int genc_cli_lm_train(int argc, char **argv) {
-    train_args a = {.out = "runs/lm", .steps = 300, .batch = 16, .seq = 128, .warmup = 30, .eval_every = 100,
-                    .eval_tokens = 20000, .seed = 1, .tok_vocab = 512, .lr = 3e-3, .min_lr = 3e-4, .wd = 0.1,
-                    .beta2 = 0.95, .clip = 1.0, .val_frac = 0.05, .docs = "file", .init_std = 0.02};
+    genc_lm_train_config d = genc_lm_train_defaults();
+    train_args a = {.out = "runs/lm", .steps = d.steps, .batch = d.batch, .seq = d.seq, .warmup = d.warmup,
+                    .eval_every = d.eval_every, .eval_tokens = d.eval_tokens, .seed = (int64_t)d.seed, .tok_vocab = 512,
+                    .lr = d.lr, .min_lr = d.min_lr, .wd = d.weight_decay, .beta2 = d.beta2, .clip = d.clip,
+                    .val_frac = 0.05, .docs = "file", .init_std = 0.02};
     model_flags mf = {.preset = "tiny", .vocab = -1, .dim = -1, .layers = -1, .heads = -1, .max_seq = -1, .q_lora = -1,
                       .kv_lora = -1, .nope = -1, .rope = -1, .v = -1, .dense_layers = -1, .dense_inter = -1,
                       .experts = -1, .shared = -1, .active = -1, .moe_inter = -1, .groups = -1, .topk_groups = -1,
@@ -306,6 +247,8 @@ int genc_cli_lm_train(int argc, char **argv) {
         {"beta2", FLAG_DOUBLE, &a.beta2, "AdamW beta2", 0, 0.99999},
         {"clip", FLAG_DOUBLE, &a.clip, "global gradient-norm clip (0: off)", 0, 1e9},
         {"init-std", FLAG_DOUBLE, &a.init_std, "standard deviation of the initial weights", 0, 1},
+        {"init", FLAG_STRING, &a.init, "start from these weights: a checkpoint or Hugging Face folder (its config and "
+                                       "tokenizer; fresh optimiser)"},
         {"docs", FLAG_STRING, &a.docs, "one document (followed by <|eos|>) per", .choices = "file|lines|paragraphs"},
         {"val-frac", FLAG_DOUBLE, &a.val_frac, "fraction of the tokens held out for validation", 0, 1},
         {"eval-every", FLAG_INT, &a.eval_every, "validate every N steps (0: at the end)", 0, 1e9},
@@ -315,11 +258,15 @@ int genc_cli_lm_train(int argc, char **argv) {
         {"seed", FLAG_INT, &a.seed, "random seed (weights, data windows)", 0, 9.2e18},
         GENC_THREADS_FLAG_ENTRY(a),
     };
+    const model_flags mf0 = mf;
     int n = (int)(sizeof flags / sizeof *flags);
     describe_preset(flags, n, mf.preset);
     int r = genc_flags_parse("lm train", "Train a DeepSeek-V3-architecture language model on text.", flags, n, argc, argv);
     if (!r && a.tokenizer) r = genc_flag_refuse("lm train", flags, n, "tok-vocab", "with --tokenizer (no tokenizer is trained)");
+    if (!r && a.init)
+        r = genc_flag_refuse("lm train", flags, n, "tok-vocab init-std", "with --init (its weights and tokenizer are used)");
     if (r) return r == 1 ? 0 : 2;
+    a.model_flags_given = memcmp(&mf, &mf0, sizeof mf) != 0; /* pointers and numbers, no padding */
     if (!a.data) {
         fprintf(stderr, "genc: error: lm train: --data is required (text files, comma-separated)\n");
         return 2;

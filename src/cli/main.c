@@ -24,6 +24,7 @@ static const genc_cli_verb VERBS[] = {
     {"lm", "corpus", "write a reasoning task's pre-training corpus", genc_cli_lm_corpus},
     {"lm", "grpo", "reinforcement learning with GRPO and rule-based rewards", genc_cli_lm_grpo},
     {"lm", "eval", "loss and perplexity of a language model on text; --dump-logits", genc_cli_lm_eval},
+    {"lm", "export", "export a language model: GGUF for llama.cpp, Hugging Face folder", genc_cli_lm_export},
 };
 #define N_VERBS (int)(sizeof VERBS / sizeof VERBS[0])
 
@@ -35,7 +36,8 @@ static void usage(FILE *f, const char *family) {
         if (!family || !strcmp(family, VERBS[i].family))
             fprintf(f, "  genc %-9s %-11s %s\n", VERBS[i].family, VERBS[i].verb, VERBS[i].help);
     if (!family)
-        fprintf(f, "\n  genc --version       print the version\n"
+        fprintf(f, "\n  genc info FILE|DIR   what a model, tokenizer, GGUF file or Hugging Face folder is\n"
+                   "  genc --version       print the version\n"
                    "  genc completion bash|zsh   shell completion (eval \"$(genc completion bash)\")\n"
                    "  genc man             the manual page (genc man | man -l -)\n");
 }
@@ -58,6 +60,7 @@ int main(int argc, char **argv) {
         usage(argc < 2 ? stderr : stdout, NULL);
         return argc < 2 ? 2 : 0;
     }
+    if (!strcmp(argv[1], "info")) return genc_cli_info(argc - 2, argv + 2);
     if (!strcmp(argv[1], "--version")) {
         printf("genc %s\n", GENC_VERSION);
         return 0;

@@ -1,5 +1,5 @@
-/* Internal definitions shared by genc's own sources: the context layout and helpers that
- * are not part of the public API. */
+/* Internal to src/core: the context's layout (errors, threads, the step arena, the autograd
+ * tape, the random stream, the parameter budget), which only src/core reads or writes. */
 #ifndef GENC_INTERNAL_H
 #define GENC_INTERNAL_H
 
@@ -25,17 +25,4 @@ struct genc_ctx {
     char budget_label[256];
 };
 
-/* Loop-parallel threshold: below this many elements a kernel runs on one thread. */
-#define GENC_PAR_MIN 32768
-
-
-
-/* log sum_j e^x_j of one row, max-subtracted (softmax.c; the one every loss uses). */
-genc_real genc_row_logsumexp(const genc_real *x, int64_t V);
-
-/* Strided helpers (tensor.c). */
-void genc_strided_apply(const int64_t shape[4], genc_real *dst, const int64_t dst_stride[4],
-                        const genc_real *src, const int64_t src_stride[4], bool accumulate);
-void genc_pad4(const genc_tensor *t, int64_t shape[4], int64_t stride[4]);
-void genc_contig_strides4(const int64_t shape[4], int64_t stride[4]);
 #endif

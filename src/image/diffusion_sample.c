@@ -4,7 +4,7 @@
  * state in float. Conventions and the noise keying: include/genc/diffusion.h and
  * docs/diffusion_math.md. */
 #include "genc/diffusion.h"
-#include "core/internal.h" /* GENC_PAR_MIN */
+#include "genc/genc.h" /* GENC_PAR_MIN */
 
 #include <math.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
  * diffusers' spacings, the DDPM training pair, the name parsers and the sampler noise keys.
  * Everything is computed in double and applied to float buffers. docs/diffusion_math.md. */
 #include "genc/diffusion.h"
-#include "core/internal.h" /* GENC_PAR_MIN */
+#include "genc/genc.h" /* GENC_PAR_MIN */
 
 #include <math.h>
 #include <stdlib.h>

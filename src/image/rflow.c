@@ -3,7 +3,7 @@
  * t = 1 (data), and the straightness S(Z) = int_0^1 E ||(Z1 - Z0) - dZt/dt||^2 dt measured on
  * the Euler path. docs/diffusion_math.md. */
 #include "genc/diffusion.h"
-#include "core/internal.h" /* GENC_PAR_MIN */
+#include "genc/genc.h" /* GENC_PAR_MIN */
 
 #include <math.h>
 #include <stdlib.h>

@@ -95,3 +95,25 @@ genc_status genc_unet_load_ex(genc_ctx *ctx, const char *path, bool ema, genc_un
 genc_status genc_unet_load(genc_ctx *ctx, const char *path, genc_unet *m) {
     return genc_unet_load_ex(ctx, path, false, m);
 }
+
+genc_status genc_unet_open(genc_ctx *ctx, const char *path, bool ema, genc_unet *m, bool *ema_loaded, char **config) {
+    genc_st *f;
+    *config = NULL;
+    genc_status s = genc_st_open(ctx, path, &f);
+    if (s) return s;
+    const char *meta = genc_st_meta(f, "config");
+    s = genc_unet_load_st(ctx, f, path, ema, m, ema_loaded);
+    if (!s && meta && !(*config = strdup(meta))) s = genc_error(ctx, GENC_ENOMEM, "out of memory");
+    if (s && m->res) genc_unet_free(m);
+    genc_st_close(f);
+    return s;
+}
+
+genc_status genc_unet_save(genc_ctx *ctx, const char *path, const genc_unet *m) {
+    char *cfg = genc_unet_config_json(&m->cfg);
+    if (!cfg) return genc_error(ctx, GENC_ENOMEM, "out of memory");
+    genc_train_state st = {0};
+    genc_status s = genc_checkpoint_save(ctx, path, &m->params, NULL, cfg, &st, NULL, NULL);
+    free(cfg);
+    return s;
+}

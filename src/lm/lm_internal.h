@@ -1,7 +1,7 @@
 /* Internal pieces of the language-model family shared between its files. */
 #ifndef GENC_LM_INTERNAL_H
 #define GENC_LM_INTERNAL_H
-#include "core/internal.h"
+#include "genc/genc.h"
 #include "genc/lm.h"
 #include "genc/ops.h"
 

@@ -1,6 +1,6 @@
 /* The DeepSeek-V3 model's tensors: creation with Hugging Face names, initialisation, and the
  * per-layer layout (MLA, dense or MoE FFN, MTP modules). */
-#include "core/internal.h"
+#include "genc/genc.h"
 #include "genc/lm.h"
 
 #include <stdarg.h>

@@ -1,8 +1,10 @@
 /* Pre-training corpus for the base model: documents that teach arithmetic and Countdown
  * as ordinary text (question/answer lists, worked solutions in prose, questions followed
  * by <answer> tags), built only from training problems. The corpus never puts reasoning
- * inside think tags: every "<think>" is immediately followed by "</think>" (and every
- * "</think>" immediately preceded by "<think>"), checked on each document before writing. */
+ * inside think tags: a think block holds nothing, a placeholder phrase, or a character's
+ * passing thought from a small grammar of everyday sentences (no digit, no operator, no
+ * word of the tasks), and no assistant reply is ever tagged; checked on each document
+ * before writing (genc_corpus_think_rule_ok). */
 #include "genc/tasks.h"
 
 #include <stdarg.h>
@@ -200,12 +202,17 @@ static void tagged(text *t, draws *d, const genc_task_problem *p) {
     put(t, "%s%s\n<answer>%s</answer>\n", lead[draw(d, 3)], p->prompt, p->answer);
 }
 
-/* A worked solution in prose; half of them close with the answer in answer tags, as a
- * worked example on the web closes with a boxed result. */
+/* A worked solution in prose; two in three close with the answer in answer tags, as a
+ * worked example on the web closes with a boxed result: after "The answer is", or alone
+ * on the last line. */
 static void worked(text *t, draws *d, const genc_task_problem *p) {
     if (p->kind == GENC_TASK_ARITH) arith_worked(t, p);
     else countdown_worked(t, d, p);
-    if (draw(d, 2)) put(t, "The answer is <answer>%s</answer>.\n", p->answer);
+    switch (draw(d, 3)) {
+    case 0: put(t, "The answer is <answer>%s</answer>.\n", p->answer); break;
+    case 1: put(t, "<answer>%s</answer>\n", p->answer); break;
+    default: break;
+    }
 }
 
 /* A note on reply markup, as a style guide on the web would write it: the tags with
@@ -227,7 +234,29 @@ static bool in_list(const char *s, size_t n, const char *const *list, size_t n_l
         if (strlen(list[i]) == n && !memcmp(list[i], s, n)) return true;
     return false;
 }
-static bool placeholder(const char *s, size_t n) { return in_list(s, n, THINK_PH, sizeof THINK_PH / sizeof *THINK_PH); }
+/* Whether s[0..n) is everyday prose, not working: no digit, no operator, no tag and no
+ * word of the tasks (case-insensitive). A thought in a story ("I hope the baker kept the
+ * old map.") passes; "3 + 4 = 7" or "add the ones column" does not. */
+static bool everyday(const char *s, size_t n) {
+    static const char *task_words[] = {"add", "sum", "carr", "column", "plus", "minus", "times", "multipl", "subtract",
+                                       "borrow", "number", "answer", "digit", "place", "solution", "target", "result",
+                                       "problem", "question", "countdown", "total", "equal", "product", "step"};
+    char low[512];
+    if (n >= sizeof low) return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if ((c >= '0' && c <= '9') || strchr("+-*/=<>", c) || !c) return false;
+        low[i] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+    }
+    low[n] = 0;
+    for (size_t i = 0; i < sizeof task_words / sizeof *task_words; i++)
+        if (strstr(low, task_words[i])) return false;
+    return true;
+}
+
+static bool placeholder(const char *s, size_t n) {
+    return in_list(s, n, THINK_PH, sizeof THINK_PH / sizeof *THINK_PH) || everyday(s, n);
+}
 static bool answer_placeholder(const char *s, size_t n) {
     return in_list(s, n, ANSWER_PH, sizeof ANSWER_PH / sizeof *ANSWER_PH);
 }
@@ -244,8 +273,8 @@ static bool tagged_reply(const char *s, size_t n) {
     return false;
 }
 
-/* Every "<think>" is closed by the next "</think>" with nothing between but whitespace or a
- * placeholder; every "</think>" closes one; and no assistant turn holds a tag (the RL
+/* Every "<think>" is closed by the next "</think>" with nothing between but whitespace, a
+ * placeholder or everyday prose; every "</think>" closes one; and no assistant turn holds a tag (the RL
  * template's reply, "Assistant: <think>...", never appears). */
 bool genc_corpus_think_rule_ok(const char *s, size_t len) {
     static const char o[] = "<think>", c[] = "</think>";
@@ -264,12 +293,84 @@ bool genc_corpus_think_rule_ok(const char *s, size_t len) {
     return open == SIZE_MAX;
 }
 
+/* ---- everyday prose: the stories' sentences and a character's thoughts ---- */
+
+#define PICK(d, list) list[draw(d, sizeof list / sizeof *list)]
+
+static const char *WHO[] = {"the farmer", "my sister", "a small dog", "the old captain", "our teacher", "the baker",
+                            "her cousin", "the tired traveller", "a young painter", "the mayor", "my grandmother",
+                            "the quiet boy", "the neighbours", "a tall stranger"};
+static const char *DID[] = {"brought", "painted", "found", "lost", "watched", "cleaned", "sold", "washed",
+                            "fixed", "forgot", "opened", "wanted", "hid", "mended"};
+static const char *WHAT[] = {"a red umbrella", "the garden gate", "an old map", "the kitchen window",
+                             "a basket of apples", "the blue bicycle", "a long letter", "the wooden boat",
+                             "a warm coat", "the library book", "a jar of honey", "the broken lamp"};
+static const char *WHERE[] = {"near the river", "in the market", "at the station", "by the lake", "in the village",
+                              "on the hill", "behind the school", "under the bridge", "at the harbour"};
+static const char *WHEN[] = {"this morning", "last winter", "before dinner", "after the storm", "on Sunday",
+                             "at dawn", "late at night", "in the spring"};
+static const char *FEEL[] = {"cold", "bright", "quiet", "windy", "warm", "grey", "strange", "calm"};
+
+static void cap_put(text *t, const char *s) { put(t, "%c%s", s[0] >= 'a' && s[0] <= 'z' ? s[0] - 'a' + 'A' : s[0], s + 1); }
+
+/* The words of a sentence are drawn one put() at a time: C leaves the order in which a
+ * call's arguments are evaluated open, and the corpus must not depend on the compiler. */
+static void word(text *t, draws *d, const char *const *list, size_t n) { put(t, " %s", list[draw(d, (uint32_t)n)]); }
+#define WORD(t, d, list) word(t, d, list, sizeof list / sizeof *list)
+
+/* One narrative sentence: "The baker found an old map near the river this morning." */
+static void told(text *t, draws *d) {
+    cap_put(t, PICK(d, WHO));
+    WORD(t, d, DID), WORD(t, d, WHAT), WORD(t, d, WHERE);
+    if (draw(d, 2)) WORD(t, d, WHEN);
+    put(t, ".");
+}
+
+/* One thought, first person: "I wonder whether the mayor lost the wooden boat." */
+static void thought(text *t, draws *d) {
+    switch (draw(d, 5)) {
+    case 0: put(t, "I wonder whether"), WORD(t, d, WHO), WORD(t, d, DID), WORD(t, d, WHAT); break;
+    case 1: put(t, "Perhaps"), WORD(t, d, WHO), WORD(t, d, DID), WORD(t, d, WHAT), WORD(t, d, WHEN); break;
+    case 2:
+        put(t, "It was"), WORD(t, d, FEEL), WORD(t, d, WHEN), put(t, ", so"), WORD(t, d, WHO);
+        put(t, " stayed"), WORD(t, d, WHERE);
+        break;
+    case 3: put(t, "I hope"), WORD(t, d, WHO), put(t, " kept"), WORD(t, d, WHAT); break;
+    default: put(t, "Maybe I left"), WORD(t, d, WHAT), WORD(t, d, WHERE); break;
+    }
+    put(t, ".");
+}
+
+/* 1 to 6 thoughts: think blocks of varied length, from a few tokens to a paragraph. */
+static void thoughts(text *t, draws *d) {
+    for (int k = 0, n = 1 + (int)draw(d, 6); k < n; k++) {
+        if (k) put(t, "%s", draw(d, 3) ? " " : "\n");
+        thought(t, d);
+    }
+}
+
+/* A short story in which a character's passing thoughts are marked with think tags, as
+ * fiction and chat logs on the web mark inner monologue: the base sees a think block close
+ * after text of any length, and none of that text is working. */
+static void story(text *t, draws *d) {
+    for (int k = 0, n = 1 + (int)draw(d, 2); k < n; k++) told(t, d), put(t, " ");
+    put(t, "%s<think> ", draw(d, 2) ? "\n" : "");
+    thoughts(t, d);
+    put(t, "%s</think>", draw(d, 2) ? "\n" : " "); /* a line may end before the block closes */
+    put(t, "%s", draw(d, 2) ? "\n" : " ");
+    told(t, d);
+    put(t, "\n");
+}
+
 static void markup_note(text *t, draws *d) {
     static const char *lead[] = {"Reply format: ", "Format of a reply:\n", "Use the tags like this: ",
                                  "Markup for answers: "};
-    const char *tp = THINK_PH[draw(d, sizeof THINK_PH / sizeof *THINK_PH)];
-    const char *ap = ANSWER_PH[draw(d, sizeof ANSWER_PH / sizeof *ANSWER_PH)];
-    put(t, "%s<think> %s </think>%s<answer> %s </answer>\n", lead[draw(d, 4)], tp, draw(d, 2) ? " " : "\n", ap);
+    put(t, "%s<think> ", PICK(d, lead));
+    if (draw(d, 2)) put(t, "%s", PICK(d, THINK_PH));
+    else thoughts(t, d); /* a note may show the block holding a line of prose, never working */
+    put(t, "%s</think>", draw(d, 2) ? "\n" : " ");
+    put(t, "%s<answer> ", draw(d, 2) ? " " : "\n");
+    put(t, "%s </answer>\n", PICK(d, ANSWER_PH));
 }
 
 typedef struct {
@@ -297,16 +398,18 @@ static void dialogue(text *t, draws *d, const genc_task_problem *p, bool work) {
     else put(t, "%s = %lld.\n", p->answer, (long long)p->target);
 }
 
-/* One document (out of 12 draws): 0-3 a worked solution in prose, 4 a Q/A list of bare
+/* One document (out of 14 draws): 0-3 a worked solution in prose, 4 a Q/A list of bare
  * results (2-5 problems), 5-6 a question with its answer in answer tags, 7-8 a markup
- * note, 9-10 a dialogue where the answer is worked out, 11 one where it is given directly.
+ * note, 9-10 a dialogue where the answer is worked out, 11 one where it is given directly,
+ * 12-13 a story with a character's thoughts in think tags.
  * (Reply skeletons, "User: a question Assistant: <think> ... </think> ...", were tried and
  * dropped: the base then answered every RL prompt with the skeleton, docs/r1zero.md.)
  * No document is in the RL chat template, and no reasoning ever sits inside think tags. */
 static genc_status document(source *src, draws *d, text *t) {
     genc_task_problem p;
-    int style = (int)draw(d, 12), n = style == 4 ? 2 + (int)draw(d, 4) : style == 7 || style == 8 ? 0 : 1;
+    int style = (int)draw(d, 14), n = style == 4 ? 2 + (int)draw(d, 4) : style >= 7 && style <= 8 ? 0 : style >= 12 ? 0 : 1;
     if (style == 7 || style == 8) markup_note(t, d);
+    if (style >= 12) story(t, d);
     for (int k = 0; k < n; k++) {
         genc_status s = genc_task_next_train(src->ctx, src->cfg, src->heldout, src->seed, &src->index, &p);
         if (s) return s;

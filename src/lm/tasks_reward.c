@@ -127,9 +127,10 @@ genc_reward genc_task_reward(const genc_task_problem *p, const char *response, s
     out.has_answer = genc_response_answer(response, len, tz, &off, &alen);
     out.check = out.has_answer ? genc_task_check_answer(p, response + off, alen) : GENC_CHECK_NO_ANSWER;
     out.accuracy = out.check == GENC_CHECK_OK && (tz || !cfg->accuracy_needs_format || out.format);
+    out.valid = out.check == GENC_CHECK_OK || out.check == GENC_CHECK_WRONG_VALUE || out.check == GENC_CHECK_WRONG_NUMBERS;
     if (tz)
         out.reward = !out.has_answer ? 0.0 : out.accuracy ? cfg->tz_correct : cfg->tz_format;
     else
-        out.reward = cfg->w_acc * out.accuracy + cfg->w_fmt * out.think;
+        out.reward = cfg->w_acc * out.accuracy + cfg->w_fmt * (out.think && out.valid);
     return out;
 }

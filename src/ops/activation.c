@@ -2,7 +2,7 @@
  * erf form), softplus, square, sqrt. Each is a pair of span kernels (forward y = f(x),
  * backward dx += g f'(x), written with x or y, whichever is cheaper) run in parallel over
  * contiguous spans of the flattened tensor. */
-#include "core/internal.h"
+#include "genc/genc.h"
 #include "ops/fastexp.h"
 
 #include <tgmath.h>

@@ -14,7 +14,7 @@
  *   S_ts = scale Q_t . K_s,  P = softmax over the visible keys of each row,  O = P V.
  * Backward (P saved): dV += P^T dO, dP = dO V^T, dS = P * (dP - rowsum(dP * P)),
  *   dQ += scale dS K, dK += scale dS^T Q. */
-#include "core/internal.h"
+#include "genc/genc.h"
 #include "ops/fastexp.h"
 
 #include <omp.h>

@@ -29,7 +29,7 @@
  * the dropped columns): dxp[:, q + i Wp + j] += W_ij^T dyw[:, q] and dW_ij += dyw xp_ij^T.
  * At 28x28 with 32-64 channels the unfolded matrix (9 C 784 reals an image) falls out of
  * cache and building it cost about as much as the product (bench/README.md). */
-#include "core/internal.h"
+#include "genc/genc.h"
 
 #include <omp.h>
 #include <string.h>

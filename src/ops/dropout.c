@@ -6,7 +6,7 @@
  * genc_rng_take and element i is kept iff philox_uniform(seed, first + i) >= p. Each draw
  * depends only on its counter, so the mask is the same for any thread count. The mask is
  * kept as bytes in the step arena for backward: dx += dy * mask / (1 - p). */
-#include "core/internal.h"
+#include "genc/genc.h"
 
 static void dropout_backward(genc_ctx *ctx, genc_node *n) {
     genc_tensor *a = n->in[0];

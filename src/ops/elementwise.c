@@ -10,7 +10,7 @@
  * Backward: d(a + b) = (g, g), d(a - b) = (g, -g), d(a b) = (g b, g a),
  * d(a / b) = (g / b, -g a / b^2 = -g y / b); each summed over the dims that operand was
  * broadcast along. */
-#include "core/internal.h"
+#include "genc/genc.h"
 
 #include <omp.h>
 #include <string.h>

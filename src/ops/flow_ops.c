@@ -7,8 +7,8 @@
  * The channel order (c, i, j) is openai/glow's squeeze2d (reshape [.., H/2, 2, W/2, 2, C],
  * move the two 2s after C), written for NCHW. Both maps are permutations of the elements, so
  * each one's backward is the other applied to the output gradient (and its log-det is 0). */
-#include "core/internal.h"
-#include "genc/glow.h"
+#include "genc/genc.h"
+#include "genc/ops.h"
 
 /* Offsets of element (n, c, y, x) of the unsqueezed tensor and of its squeezed position. */
 static void squeeze_index(int64_t C, int64_t H, int64_t W, int64_t n, int64_t c, int64_t y, int64_t x, int64_t *big,

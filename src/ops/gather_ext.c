@@ -5,7 +5,7 @@
  * Backward passes: take_along scatter-adds each output gradient into the entry it came
  * from (repeated indices accumulate; each row is owned by one thread, so no races);
  * expand sums the output gradient over the repeated dim. */
-#include "core/internal.h"
+#include "genc/genc.h"
 
 #include <string.h>
 

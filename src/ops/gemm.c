@@ -1,7 +1,7 @@
 /* The one GEMM wrapper: every matrix product in genc goes through genc_gemm, so the BLAS
  * backend is chosen here and nowhere else. Backend: OpenBLAS, OpenMP build (chosen by
  * measurement, see bench/matmul.c and the README). */
-#include "core/internal.h"
+#include "genc/genc.h"
 
 #include <cblas.h>
 #include <limits.h>

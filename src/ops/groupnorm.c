@@ -12,7 +12,7 @@
  * turns the incoming gradient into dL/dz = g s (1 + z (1 - s)), s = sigmoid(z), first.
  * The (n, g) blocks run in parallel; the per-channel parameter sums are first kept per image
  * ([N, C] in the arena) and then added over n in order, so results do not depend on threads. */
-#include "core/internal.h"
+#include "genc/genc.h"
 #include "ops/fastexp.h"
 
 #include <string.h>

@@ -5,7 +5,7 @@
  * dsurr/dlogp = r A where the unclipped term is the smaller, 0 where clipping binds, and at a
  * tie half from each side (PyTorch's convention for minimum, which gives r A when r is in
  * range, the case of every token when old_logp == logp). */
-#include "core/internal.h"
+#include "genc/genc.h"
 
 #include <string.h>
 #include <tgmath.h>

@@ -9,7 +9,7 @@
  *
  * Index arrays are validated before anything is computed and copied into the step arena, so
  * the caller may reuse its buffer before backward runs. */
-#include "core/internal.h"
+#include "genc/genc.h"
 
 #include <string.h>
 

@@ -3,7 +3,7 @@
  *
  * matmul backward (per batch): dA += dC op(B)^T, dB += op(A)^T dC.
  * linear backward: dx += dy W, dW += dy^T x, db += sum_rows dy. */
-#include "core/internal.h"
+#include "genc/genc.h"
 
 #include <omp.h>
 

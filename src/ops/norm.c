@@ -1,7 +1,7 @@
 /* Normalisation over the last axis: RMSNorm and LayerNorm, fused forward and backward.
  * Rows run in parallel; the weight and bias gradients (sums over rows) go through
  * per-thread partial sums in the arena, added up after the parallel loop. */
-#include "core/internal.h"
+#include "genc/genc.h"
 
 #include <omp.h>
 #include <tgmath.h>

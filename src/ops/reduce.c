@@ -3,7 +3,7 @@
  * An axis reduction views the contiguous input as [outer, D, inner] and writes
  * y[o, i] = s * sum_d x[o, d, i] (s = 1 for sum, 1/D for mean); backward broadcasts back:
  * dx[o, d, i] += s * g[o, i]. The whole-tensor forms accumulate in double. */
-#include "core/internal.h"
+#include "genc/genc.h"
 
 #define SPAN 4096
 

@@ -3,7 +3,7 @@
  * with the token's position, so q.k depends on the positions only through their
  * difference. The cos/sin table is computed once per call (in double) and saved for the
  * backward pass, which is the inverse rotation. */
-#include "core/internal.h"
+#include "genc/genc.h"
 
 #include <math.h>
 

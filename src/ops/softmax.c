@@ -1,6 +1,6 @@
 /* Softmax, log-softmax and the fused cross-entropy loss, all over the last axis and all
  * max-subtracted, so logits of any size stay finite. Rows run in parallel. */
-#include "core/internal.h"
+#include "genc/genc.h"
 #include "ops/fastexp.h"
 
 #include <tgmath.h>

@@ -1,7 +1,7 @@
 /* SwiGLU gate, fused: y = silu(a) * b, the elementwise heart of the SwiGLU MLP
  * w2(silu(w1 x) * (w3 x)) of DeepSeek-V3's dense layers and experts. One pass forward and
  * one backward instead of three ops and two intermediate tensors. */
-#include "core/internal.h"
+#include "genc/genc.h"
 #include "ops/fastexp.h"
 
 #include <tgmath.h>

@@ -2,7 +2,7 @@
  * convolution, as DDPM's Upsample):
  *     y[n, c, 2i + a, 2j + b] = x[n, c, i, j]      (a, b in {0, 1}),
  * and its adjoint, dx[n, c, i, j] += sum_{a, b} dy[n, c, 2i + a, 2j + b]. */
-#include "core/internal.h"
+#include "genc/genc.h"
 
 static void upsample_backward(genc_ctx *ctx, genc_node *nd) {
     genc_tensor *x = nd->in[0];

@@ -53,15 +53,7 @@ static int unet_finish(UNetObject *u) {
 /* A checkpoint of either config form (include/genc/unet.h), with its EMA weights when `ema`
  * and it has them; its config metadata is kept (genc.UNet.diffusion_config reads it). */
 static genc_status unet_open(UNetObject *u, const char *path, bool ema) {
-    genc_st *f;
-    genc_status s = genc_st_open(G.ctx, path, &f);
-    if (s) return s;
-    const char *meta = genc_st_meta(f, "config");
-    s = genc_unet_load_st(G.ctx, f, path, ema, &u->m, &u->ema);
-    if (!s && meta && !(u->meta = strdup(meta))) s = genc_error(G.ctx, GENC_ENOMEM, "out of memory");
-    if (s && u->m.res) genc_unet_free(&u->m);
-    genc_st_close(f);
-    return s;
+    return genc_unet_open(G.ctx, path, ema, &u->m, &u->ema, &u->meta);
 }
 
 /* UNetCore(config_json=None, path=None, ema=True): genc_unet_defaults() with the config's
@@ -146,10 +138,7 @@ static PyObject *unet_save(UNetObject *u, PyObject *args) {
     PyObject *path;
     if (pg_check_init((PyObject *)u, u->built) || !PyArg_ParseTuple(args, "O&:save", PyUnicode_FSConverter, &path))
         return NULL;
-    char *cfg = genc_unet_config_json(&u->m.cfg);
-    genc_train_state st = {0};
-    genc_status s = genc_checkpoint_save(G.ctx, PyBytes_AS_STRING(path), &u->m.params, NULL, cfg, &st, NULL, NULL);
-    free(cfg);
+    genc_status s = genc_unet_save(G.ctx, PyBytes_AS_STRING(path), &u->m);
     Py_DECREF(path);
     if (s) return pg_raise(s);
     Py_RETURN_NONE;

@@ -375,16 +375,11 @@ static PyObject *lm_maxvio(LMObject *l, PyObject *u) {
     return r;
 }
 
-static genc_status save_tok(genc_ctx *ctx, void *user, genc_st_writer *w) { return genc_tokenizer_add_to(user, ctx, w); }
-
 static PyObject *lm_save(LMObject *l, PyObject *args) {
     PyObject *path;
     if (lm_busy(l) || !PyArg_ParseTuple(args, "O&:save", PyUnicode_FSConverter, &path)) return NULL;
-    char *cfg = genc_lm_config_json(&l->m.cfg);
-    genc_train_state st = {0};
-    genc_status s = genc_checkpoint_save(G.ctx, PyBytes_AS_STRING(path), &l->m.params, NULL, cfg, &st,
-                                         l->tok ? save_tok : NULL, l->tok ? ((TokObject *)l->tok)->tok : NULL);
-    free(cfg);
+    genc_train_state st = {0}; /* recorded as it always was: step 0 */
+    genc_status s = genc_lm_save(G.ctx, PyBytes_AS_STRING(path), &l->m, l->tok ? ((TokObject *)l->tok)->tok : NULL, &st);
     Py_DECREF(path);
     if (s) return pg_raise(s);
     Py_RETURN_NONE;
@@ -397,17 +392,10 @@ static PyObject *lm_load(PyObject *cls, PyObject *args) {
     if (!PyArg_ParseTuple(args, "O&:load", PyUnicode_FSConverter, &path)) return NULL;
     const char *p = PyBytes_AS_STRING(path);
     LMObject *l = (LMObject *)LM_Type.tp_alloc(&LM_Type, 0);
-    genc_st *f = NULL;
-    genc_status s = l ? genc_st_open(G.ctx, p, &f) : GENC_ENOMEM;
-    genc_lm_config c;
-    const char *cj = f ? genc_st_meta(f, "config") : NULL;
-    if (!s && !cj) s = genc_error(G.ctx, GENC_EFORMAT, "%s: no \"config\" metadata (not a genc language-model checkpoint)", p);
-    if (!s) s = genc_lm_config_parse(G.ctx, cj, p, &c);
-    if (!s && !(s = genc_lm_init(G.ctx, &l->m, &c, 0.0))) l->built = true;
-    if (!s) s = genc_checkpoint_load(G.ctx, f, &l->m.params, NULL, NULL);
     genc_tokenizer *tk = NULL;
-    if (!s && genc_st_meta(f, "tokenizer") && !(s = genc_tokenizer_from_st(G.ctx, f, &tk))) l->tok = tok_wrap(tk);
-    genc_st_close(f);
+    genc_status s = l ? genc_lm_load(G.ctx, p, false, &l->m, &tk) : GENC_ENOMEM;
+    if (!s) l->built = true;
+    if (!s && tk) l->tok = tok_wrap(tk);
     Py_DECREF(path);
     if (s) {
         Py_XDECREF(l);
@@ -423,36 +411,23 @@ static PyObject *lm_load(PyObject *cls, PyObject *args) {
 /* ---- fit: genc's training loop with the GIL released ---- */
 
 typedef struct {
-    genc_lm *m;
     genc_lm_corpus corpus;
-    int64_t B, T;
-    uint64_t seed;
-    int32_t *batch;
     volatile int stop;
     PyObject *exc_type, *exc_value, *exc_tb; /* the exception a signal handler raised */
     PyObject *callback;
     double last_loss;
 } fit_job;
 
-static genc_tensor *fit_step_loss(genc_ctx *ctx, void *user, genc_train_state *st, double *items) {
+/* After each step (the family has updated the balancing bias): Python's signal handlers (with
+ * the GIL for a moment, so Ctrl-C raises KeyboardInterrupt; the loop then saves and stops) and
+ * the callback. */
+static genc_status fit_on_step(void *user, int64_t step, double loss) {
     fit_job *j = user;
-    genc_lm_windows(&j->corpus, j->seed, st->step, j->B, j->T, j->batch);
-    *items = (double)(j->B * j->T);
-    genc_lm_losses L;
-    if (genc_lm_forward_train(ctx, j->m, j->batch, j->B, j->T, &L)) return NULL;
-    j->last_loss = L.total->data[0];
-    return L.total;
-}
-
-/* After each update: the balancing bias, then Python's signal handlers (with the GIL for a
- * moment, so Ctrl-C raises KeyboardInterrupt; the loop then saves and stops). */
-static genc_status fit_after_step(genc_ctx *ctx, void *user, genc_train_state *st) {
-    fit_job *j = user;
-    genc_lm_update_bias(j->m);
+    j->last_loss = loss;
     PyGILState_STATE g = PyGILState_Ensure();
     int err = PyErr_CheckSignals();
     if (!err && j->callback) {
-        PyObject *r = PyObject_CallFunction(j->callback, "Ld", (long long)st->step, j->last_loss);
+        PyObject *r = PyObject_CallFunction(j->callback, "Ld", (long long)step, j->last_loss);
         if (!r) err = -1;
         else if (r == Py_False) j->stop = 1;
         Py_XDECREF(r);
@@ -469,8 +444,9 @@ static PyObject *lm_fit(LMObject *l, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"tokens", "steps", "batch", "seq", "lr", "min_lr", "warmup", "weight_decay", "beta2", "clip",
                              "checkpoint", "save_every", "seed", "threads", "resume", "callback", NULL};
     PyObject *tokens, *ckpt_obj = Py_None, *cb = Py_None;
-    long long steps = 100, B = 16, T = 128, warmup = 10, save_every = 0, seed = 1;
-    double lr = 3e-3, min_lr = 3e-4, wd = 0.1, beta2 = 0.95, clip = 1.0;
+    genc_lm_train_config d = genc_lm_train_defaults(); /* Python's quick fit: 100 steps, 10 warm-up */
+    long long steps = 100, B = d.batch, T = d.seq, warmup = 10, save_every = 0, seed = (long long)d.seed;
+    double lr = d.lr, min_lr = d.min_lr, wd = d.weight_decay, beta2 = d.beta2, clip = d.clip;
     int threads = 0, resume = 0;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "O|LLLddLdddOLLipO:fit", kwlist, &tokens, &steps, &B, &T, &lr, &min_lr,
                                      &warmup, &wd, &beta2, &clip, &ckpt_obj, &save_every, &seed, &threads, &resume, &cb))
@@ -482,7 +458,7 @@ static PyObject *lm_fit(LMObject *l, PyObject *args, PyObject *kw) {
     if (pg_shape_numel(2, win) < 0) return NULL;
     PyObject *ckpt = NULL;
     if (ckpt_obj != Py_None && !PyUnicode_FSConverter(ckpt_obj, &ckpt)) return NULL;
-    fit_job j = {.m = &l->m, .B = B, .T = T, .seed = (uint64_t)seed, .callback = cb == Py_None ? NULL : cb};
+    fit_job j = {.callback = cb == Py_None ? NULL : cb};
     int64_t n;
     if (pg_int32_array(tokens, &j.corpus.tokens, &n)) {
         Py_XDECREF(ckpt);
@@ -502,40 +478,31 @@ static PyObject *lm_fit(LMObject *l, PyObject *args, PyObject *kw) {
             return PyErr_Format(PyExc_ValueError, "fit: token %lld at position %lld is outside the vocabulary [0, %d)",
                                 bad, (long long)i, l->m.cfg.vocab_size);
         }
-    j.batch = malloc((size_t)(B * (T + 1)) * sizeof(int32_t));
     genc_ctx *ctx = genc_ctx_new();
-    genc_optim o = {0};
-    genc_optim_config oc = genc_optim_defaults(GENC_OPT_ADAMW);
-    oc.lr = lr, oc.weight_decay = wd, oc.beta2 = beta2;
-    char *cfg = genc_lm_config_json(&l->m.cfg);
-    genc_train_state st = {.data_seed = (uint64_t)seed, .best_metric = 1e300};
-    genc_status s = !ctx || !j.batch ? GENC_ENOMEM : GENC_OK;
+    genc_lm_train_config tc = genc_lm_train_defaults();
+    tc.steps = steps, tc.batch = B, tc.seq = T, tc.lr = lr, tc.min_lr = min_lr, tc.warmup = warmup;
+    tc.weight_decay = wd, tc.beta2 = beta2, tc.clip = clip, tc.validate = false, tc.save_every = save_every;
+    tc.seed = (uint64_t)seed, tc.resume = resume, tc.checkpoint = ckpt ? PyBytes_AS_STRING(ckpt) : NULL;
+    tc.stop = &j.stop, tc.on_step = fit_on_step, tc.user = &j;
+    genc_train_state st = {0};
+    genc_status s = !ctx ? GENC_ENOMEM : GENC_OK;
     if (!s) {
         genc_set_threads(ctx, threads);
         genc_rng_seed(ctx, (uint64_t)seed);
-        s = genc_optim_init(ctx, &o, &l->m.params, &oc);
     }
-    if (!s && resume && ckpt) s = genc_checkpoint_resume(ctx, PyBytes_AS_STRING(ckpt), cfg, &l->m.params, &o, &st);
-    if (!s) genc_rng_set_offset(ctx, st.rng_offset);
-    genc_train_config tc = {.steps = steps, .save_every = save_every, .clip = clip,
-                            .checkpoint = ckpt ? PyBytes_AS_STRING(ckpt) : NULL, .config_json = cfg, .label = "lm",
-                            .stop = &j.stop, .ckpt_extra = l->tok ? save_tok : NULL,
-                            .ckpt_extra_user = l->tok ? ((TokObject *)l->tok)->tok : NULL,
-                            .schedule = {.kind = GENC_LR_COSINE, .lr = lr, .min_lr = min_lr, .warmup = warmup, .total = steps}};
-    genc_train_hooks h = {.user = &j, .step_loss = fit_step_loss, .after_step = fit_after_step};
     l->busy = 1;
     if (!s) {
+        const genc_tokenizer *tk = l->tok ? ((TokObject *)l->tok)->tok : NULL;
         Py_BEGIN_ALLOW_THREADS
-        s = genc_train_run(ctx, &tc, &l->m.params, &o, &h, &st);
+        s = genc_lm_train(ctx, &l->m, &j.corpus, tk, &tc, &st);
         Py_END_ALLOW_THREADS
     }
     l->busy = 0;
     bump_all(l->named);
     char msg[600] = "";
     if (s && ctx) snprintf(msg, sizeof msg, "%s", genc_last_error(ctx));
-    genc_optim_free(&o);
     genc_ctx_free(ctx);
-    free(cfg), free(j.batch), free(j.corpus.tokens);
+    free(j.corpus.tokens);
     Py_XDECREF(ckpt);
     if (j.exc_type) { /* Ctrl-C (or the callback raised): the checkpoint is written; re-raise */
         PyErr_Restore(j.exc_type, j.exc_value, j.exc_tb);

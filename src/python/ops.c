@@ -2,7 +2,7 @@
  * Each op is a forward builder (arena tensors in, arena tensor out) that pg_run_op runs
  * and, when backward needs it, replays; indexing views get their own small node. */
 #include "python/pygenc.h"
-#include "core/internal.h"
+#include "genc/genc.h"
 
 #include <math.h>
 #include <string.h>

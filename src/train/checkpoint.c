@@ -1,7 +1,7 @@
 /* Checkpoints: parameters, optimiser moments, the model config and the training state in
  * one safetensors file, written atomically, and read back with every name, shape and
  * field checked (see include/genc/train.h for the layout). */
-#include "core/internal.h"
+#include "genc/genc.h"
 #include "genc/train.h"
 
 #include <inttypes.h>

@@ -3,7 +3,7 @@
  * and a clean stop (with a checkpoint) when asked. Resuming from a checkpoint continues
  * bit for bit: the schedule depends on the step only, the data position and the random
  * stream travel in the training state. */
-#include "core/internal.h"
+#include "genc/genc.h"
 #include "genc/train.h"
 
 #include <jansson.h>
@@ -66,7 +66,7 @@ static genc_status one_step(genc_ctx *ctx, const genc_train_config *cfg, const g
     }
     genc_status s = genc_backward(ctx, loss);
     if (s) return s;
-    double gnorm = genc_clip_grad_norm(p, cfg->clip), lr = genc_schedule_lr(&cfg->schedule, st->step);
+    double gnorm = genc_clip_grad_norm(p, cfg->clip), lr = genc_schedule_lr(&cfg->schedule, o->cfg.lr, st->step);
     if (!isfinite(gnorm)) {
         snprintf(what, sizeof what, "the gradient norm is %g (loss %g)", gnorm, lv);
         return diverged(ctx, cfg, st, what);

@@ -2,7 +2,7 @@
  * in the operation order of torch.optim.AdamW) and SGD with momentum (torch.optim.SGD's
  * convention: the buffer starts as the first gradient). Parameter groups: weight decay on
  * or off per parameter. */
-#include "core/internal.h"
+#include "genc/genc.h"
 #include "genc/train.h"
 
 #include <tgmath.h>

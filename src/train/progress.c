@@ -2,7 +2,7 @@
  * place at most 10 times a second on a terminal; on a pipe or a log file, a plain line every
  * 5 seconds and at the last step (as tqdm does), so logged runs show progress too. Also the
  * JSON-lines metrics log. */
-#include "core/internal.h"
+#include "genc/genc.h"
 #include "genc/train.h"
 
 #include <errno.h>
@@ -117,12 +117,27 @@ static genc_status write_line(genc_metrics *m, json_t *obj) {
     return bad ? genc_error(m->ctx, GENC_EIO, "%s: cannot write the metrics log", m->path) : GENC_OK;
 }
 
-genc_status genc_metrics_log_json(genc_metrics *m, json_t *obj) {
-    if (!m) {
-        json_decref(obj);
-        return GENC_OK;
+/* A value jansson cannot hold (NaN, infinity) is left out, as the line's array element or key. */
+static json_t *field_value(const genc_metric_field *f) {
+    if (!f->values) return json_real(f->value);
+    json_t *a = json_array();
+    for (int64_t i = 0; a && i < f->n; i++) json_array_append_new(a, json_real(f->values[i]));
+    return a;
+}
+
+genc_status genc_metrics_log_fields(genc_metrics *m, const genc_metric_field *fields, int n_fields, const char *fmt,
+                                    ...) {
+    if (!m) return GENC_OK;
+    va_list ap;
+    va_start(ap, fmt);
+    json_error_t err;
+    json_t *obj = json_vpack_ex(&err, 0, fmt, ap);
+    va_end(ap);
+    if (!obj) return genc_error(m->ctx, GENC_EINVAL, "%s: cannot log a metrics line: %s", m->path, err.text);
+    for (int i = 0; i < n_fields; i++) {
+        json_t *v = field_value(&fields[i]);
+        if (v) json_object_set_new(obj, fields[i].key, v);
     }
-    if (!obj) return genc_error(m->ctx, GENC_ENOMEM, "out of memory");
     return write_line(m, obj);
 }
 

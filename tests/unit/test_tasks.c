@@ -343,15 +343,16 @@ static void test_rewards(void) {
         const char *r;
         int format, has, acc;
         double tz;
-        int blank; /* 1: the think block is blank (no format reward) */
+        int blank;   /* 1: the think block is blank (no format reward) */
+        int invalid; /* 1: the answer block holds no integer (no format reward) */
     } cases[] = {
         {"<think>add</think><answer>799</answer>", 1, 1, 1, 1.0},
         {" \n<think>\nadd 2 and 7\n</think>\n<answer> 799 </answer>\n", 1, 1, 1, 1.0},
         {"<think>x</think><answer>800</answer>", 1, 1, 0, 0.1},
-        {"<think>x</think> <answer></answer>", 1, 1, 0, 0.1},
-        {"<think>x</think><answer>abc</answer>", 1, 1, 0, 0.1},
-        {"<think>x</think><answer>1,000</answer>", 1, 1, 0, 0.1},
-        {"<think>x</think><answer>799.0</answer>", 1, 1, 0, 0.1},
+        {"<think>x</think> <answer></answer>", 1, 1, 0, 0.1, 0, 1},
+        {"<think>x</think><answer>abc</answer>", 1, 1, 0, 0.1, 0, 1},
+        {"<think>x</think><answer>1,000</answer>", 1, 1, 0, 0.1, 0, 1},
+        {"<think>x</think><answer>799.0</answer>", 1, 1, 0, 0.1, 0, 1},
         {"<answer>799</answer>", 0, 1, 1, 1.0},                             /* no think block */
         {"<think>x<answer>799</answer>", 0, 1, 1, 1.0},                     /* missing </think> */
         {"<think>x</think><answer><answer>799</answer></answer>", 0, 0, 0, 0.1}, /* nested */
@@ -366,7 +367,7 @@ static void test_rewards(void) {
         {"<think>x</think></answer>799<answer>", 0, 0, 0, 0.0},
         {"the answer is 799", 0, 0, 0, 0.0},
         {"", 0, 0, 0, 0.0},
-        {"<think>\xc3\xa9\xe2\x9c\x93</think><answer>\xef\xbc\x97\xef\xbc\x99\xef\xbc\x99</answer>", 1, 1, 0, 0.1},
+        {"<think>\xc3\xa9\xe2\x9c\x93</think><answer>\xef\xbc\x97\xef\xbc\x99\xef\xbc\x99</answer>", 1, 1, 0, 0.1, 0, 1},
         {"<think>x</think><answer>\n799\n</answer>", 1, 1, 1, 0.0}, /* TinyZero's regex does not span lines */
         {"<think>x</think><answer>-799</answer>", 1, 1, 0, 0.1},
         {nines, 1, 1, 0, 0.1},
@@ -385,16 +386,17 @@ static void test_rewards(void) {
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         const char *r = cases[i].r;
         size_t n = strlen(r);
-        int think = cases[i].format && !cases[i].blank;
+        int think = cases[i].format && !cases[i].blank, paid = think && !cases[i].invalid;
         genc_reward a = genc_task_reward(&p, r, n, &w), b = genc_task_reward(&p, r, n, &tz);
         genc_reward c = genc_task_reward(&p, r, n, &strict), d = genc_task_reward(&p, r, n, &heavy);
         CHECK_MSG(a.format == cases[i].format && a.has_answer == (cases[i].has != 0) && a.accuracy == cases[i].acc,
                   "case %zu: format %d has %d acc %d (%s)", i, a.format, a.has_answer, a.accuracy, genc_check_name(a.check));
         CHECK_MSG(a.think == think && c.think == think && genc_response_think(r, n) == (think != 0), "case %zu: think %d",
                   i, a.think);
-        CHECK_CLOSE(a.reward, cases[i].acc + 0.1 * think, 0, 1e-12);
-        CHECK_CLOSE(d.reward, 2.0 * cases[i].acc + 0.5 * think, 0, 1e-12);
-        CHECK_CLOSE(c.reward, (cases[i].acc && cases[i].format) + 0.1 * think, 0, 1e-12);
+        CHECK_MSG(a.valid == (cases[i].has && !cases[i].invalid && a.check != GENC_CHECK_NO_ANSWER), "case %zu: valid %d", i, a.valid);
+        CHECK_CLOSE(a.reward, cases[i].acc + 0.1 * paid, 0, 1e-12);
+        CHECK_CLOSE(d.reward, 2.0 * cases[i].acc + 0.5 * paid, 0, 1e-12);
+        CHECK_CLOSE(c.reward, (cases[i].acc && cases[i].format) + 0.1 * paid, 0, 1e-12);
         CHECK(c.accuracy == (cases[i].acc && cases[i].format));
         CHECK_MSG(fabs(b.reward - cases[i].tz) < 1e-12, "case %zu: tinyzero %g", i, b.reward);
         CHECK(genc_response_format_ok(r, n) == (cases[i].format != 0));
@@ -419,7 +421,7 @@ static void test_countdown_rewards(void) {
         {"<think>x</think><answer>(50-25)*7+7</answer>", 0.1, 0.1, GENC_CHECK_WRONG_NUMBERS},
         {"<think>x</think><answer>(50-25)*7</answer>", 0.1, 0.1, GENC_CHECK_WRONG_NUMBERS},
         {"<think>x</think><answer>(50-25)*7-3</answer>", 0.1, 0.1, GENC_CHECK_WRONG_VALUE},
-        {"<think>x</think><answer>3/(50-50)+7+25</answer>", 0.1, 0.1, GENC_CHECK_DIV_ZERO},
+        {"<think>x</think><answer>3/(50-50)+7+25</answer>", 0.0, 0.1, GENC_CHECK_DIV_ZERO}, /* not a value: no format reward */
         {"<think>x</think><answer>178</answer>", 0.1, 0.1, GENC_CHECK_WRONG_NUMBERS},
         {"<answer>3+7*(50-25)</answer>", 0.0, 1.0, GENC_CHECK_OK}, /* correct, not well-formed: the R1 rule */
         {"<think>x</think>", 0.0, 0.0, GENC_CHECK_NO_ANSWER},
@@ -563,7 +565,7 @@ static void test_corpus(genc_ctx *ctx) {
     struct {
         const char *s;
         bool ok;
-    } rule[] = {{"", true}, {"<think></think>", true}, {"a <think></think> b </answer>", true}, {"<think>x</think>", false},
+    } rule[] = {{"", true}, {"<think></think>", true}, {"a <think></think> b </answer>", true}, {"<think>x</think>", true}, {"<think>x = y</think>", false}, {"<think>I hope the baker kept a warm coat.</think>", true}, {"<think>Add the tens column.</think>", false}, {"<think>Then carry one.</think>", false},
                 {"<think>", false}, {"</think>", false}, {"<think> </think>", true}, {"<think", true},
                 {"<think></think></think>", false}, {"<think><think></think>", false}, {"<think>\n\t</think>", true},
                 {"<think> 1 </think>", false}, {"User: What is 1 + 2? Assistant: 3", true}, {"Assistant: <answer>3</answer>", false},
@@ -590,7 +592,7 @@ static void test_corpus(genc_ctx *ctx) {
         for (const char *q = strstr(s, "\n\n"); q; q = strstr(q + 2, "\n\n")) docs++;
         CHECK_MSG(docs == n && s[len - 1] == '\n', "config %zu: %d documents, expected %d", c, docs, n);
         int leaks = corpus_leaks(s, &held, &seen);
-        CHECK_MSG(leaks == 0 && seen > n / 2, "config %zu: %d held-out problems in the corpus (%d seen)", c, leaks, seen);
+        CHECK_MSG(leaks == 0 && seen > n / 3, "config %zu: %d held-out problems in the corpus (%d seen)", c, leaks, seen);
         if (c == 0) { /* the check bites: without the held-out set the corpus would leak */
             char *u = corpus(ctx, &cfgs[c], NULL, 7, n, &len2);
             int seen2 = 0;

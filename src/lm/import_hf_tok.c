@@ -1,0 +1,122 @@
+/* tokenizer.json (the HF tokenizers schema) back into genc's tokenizer: only genc's own
+ * layout is accepted (see lm_import.h): the model a byte-level BPE whose byte tokens,
+ * specials and merges sit at genc's ids, and genc-v1's pre-tokenizer; anything else is
+ * refused in one line rather than tokenised differently. */
+#include "genc/lm_import.h"
+#include "lm/export_internal.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_JSON ((int64_t)256 << 20)
+
+typedef struct {
+    genc_ctx *ctx;
+    const char *path;
+    json_t *vocab; /* text -> id */
+} tokctx;
+
+/* The id of the byte-level text of bytes b[0..n), or -1. */
+static int64_t id_of_bytes(const tokctx *t, const uint8_t *b, size_t n) {
+    char *txt = malloc(2 * n + 1);
+    if (!txt) return -1;
+    genc_byte_level_encode(b, n, txt);
+    json_t *v = json_object_get(t->vocab, txt);
+    free(txt);
+    return json_is_integer(v) ? json_integer_value(v) : -1;
+}
+
+static genc_status check_pretokenizer(const tokctx *t, json_t *root) {
+    json_t *pre = json_object_get(root, "pre_tokenizer");
+    json_t *list = json_object_get(pre, "pretokenizers");
+    json_t *split = json_array_get(list, 0), *bl = json_array_get(list, 1);
+    const char *rx = json_string_value(json_object_get(json_object_get(split, "pattern"), "Regex"));
+    const char *bt = json_string_value(json_object_get(bl, "type"));
+    if (json_array_size(list) != 2 || !rx || strcmp(rx, genc_hf_pretok_regex) || !bt || strcmp(bt, "ByteLevel"))
+        return genc_error(t->ctx, GENC_EFORMAT, "%s: pre_tokenizer is not genc-v1's (Split with genc's regex, then "
+                          "ByteLevel): genc cannot reproduce another tokenizer's splits", t->path);
+    return GENC_OK;
+}
+
+/* Bytes at ids 0..255 and specials at 256..262. */
+static genc_status check_fixed_ids(const tokctx *t) {
+    for (int b = 0; b < GENC_TOK_N_BYTES; b++) {
+        uint8_t byte = (uint8_t)b;
+        if (id_of_bytes(t, &byte, 1) != b)
+            return genc_error(t->ctx, GENC_EFORMAT, "%s: byte 0x%02x is not token %d: not a genc-layout byte-level "
+                              "vocabulary", t->path, b, b);
+    }
+    for (int k = 0; k < GENC_TOK_N_SPECIAL; k++) {
+        json_t *v = json_object_get(t->vocab, genc_tokenizer_special_names[k]);
+        if (!json_is_integer(v) || json_integer_value(v) != GENC_TOK_N_BYTES + k)
+            return genc_error(t->ctx, GENC_EFORMAT, "%s: special token %s is not id %d", t->path,
+                              genc_tokenizer_special_names[k], GENC_TOK_N_BYTES + k);
+    }
+    return GENC_OK;
+}
+
+/* Merge i "left right" (or ["left", "right"]) -> ids, and its result must be id 263 + i. */
+static genc_status read_merge(const tokctx *t, json_t *e, int i, int64_t *out) {
+    const char *l = NULL, *r = NULL;
+    char *buf = NULL;
+    if (json_is_string(e)) {
+        buf = strdup(json_string_value(e));
+        char *sp = buf ? strchr(buf, ' ') : NULL;
+        if (sp) *sp = 0, l = buf, r = sp + 1;
+    } else if (json_array_size(e) == 2) {
+        l = json_string_value(json_array_get(e, 0)), r = json_string_value(json_array_get(e, 1));
+    }
+    json_t *a = l ? json_object_get(t->vocab, l) : NULL, *b = r ? json_object_get(t->vocab, r) : NULL;
+    char *joined = l && r ? malloc(strlen(l) + strlen(r) + 1) : NULL;
+    if (joined) strcpy(joined, l), strcat(joined, r);
+    json_t *c = joined ? json_object_get(t->vocab, joined) : NULL;
+    genc_status s = GENC_OK;
+    if (!json_is_integer(a) || !json_is_integer(b) || !json_is_integer(c) ||
+        json_integer_value(c) != GENC_TOK_FIRST_MERGE + i)
+        s = genc_error(t->ctx, GENC_EFORMAT, "%s: merge %d: expected two vocabulary tokens whose join is id %d", t->path,
+                       i, GENC_TOK_FIRST_MERGE + i);
+    else
+        out[0] = json_integer_value(a), out[1] = json_integer_value(b);
+    free(buf), free(joined);
+    return s;
+}
+
+genc_status genc_tokenizer_from_hf_json(genc_ctx *ctx, const char *text, size_t n, const char *path,
+                                        genc_tokenizer **out) {
+    *out = NULL;
+    genc_status s = GENC_OK;
+    json_error_t err;
+    json_t *root = json_loadb(text, n, 0, &err);
+    json_t *model = json_object_get(root, "model");
+    tokctx t = {ctx, path, json_object_get(model, "vocab")};
+    json_t *merges = json_object_get(model, "merges");
+    const char *type = json_string_value(json_object_get(model, "type"));
+    if (!root) s = genc_error(ctx, GENC_EFORMAT, "%s: invalid JSON: %s (line %d)", path, err.text, err.line);
+    else if (!type || strcmp(type, "BPE") || !json_is_object(t.vocab) || !json_is_array(merges))
+        s = genc_error(ctx, GENC_EFORMAT, "%s: expected model.type \"BPE\" with a vocab object and a merges array", path);
+    size_t nm = s ? 0 : json_array_size(merges);
+    if (!s && nm > 0) s = check_pretokenizer(&t, root); /* without merges every byte is its own token anyway */
+    if (!s) s = check_fixed_ids(&t);
+    if (!s && nm > (size_t)(GENC_TOK_MAX_VOCAB - GENC_TOK_FIRST_MERGE))
+        s = genc_error(ctx, GENC_EFORMAT, "%s: %zu merges, more than genc's vocabulary allows", path, nm);
+    int64_t *m = s ? NULL : malloc(2 * nm * sizeof *m + 1);
+    if (!s && !m) s = genc_error(ctx, GENC_ENOMEM, "%s: out of memory", path);
+    for (size_t i = 0; !s && i < nm; i++) s = read_merge(&t, json_array_get(merges, i), (int)i, m + 2 * i);
+    if (!s) s = genc_tokenizer_from_merges(ctx, m, (int)nm, path, out);
+    free(m);
+    json_decref(root);
+    return s;
+}
+
+genc_status genc_tokenizer_load_hf(genc_ctx *ctx, const char *path, genc_tokenizer **out) {
+    *out = NULL;
+    uint8_t *b;
+    size_t n;
+    genc_status s = genc_file_read_all(ctx, path, MAX_JSON, &b, &n);
+    if (s) return s;
+    s = genc_tokenizer_from_hf_json(ctx, (const char *)b, n, path, out);
+    free(b);
+    return s;
+}
