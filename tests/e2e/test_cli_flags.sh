@@ -7,8 +7,9 @@
 # (exit 2, one line); a flag that would be ignored in the mode chosen is refused in one line.
 . "$(dirname "$0")/lib.sh" "$1"
 
-# Every verb `genc --help` lists, plus the diffusion tables behind the image dispatch.
-mapfile -t verbs < <("$genc" --help | awk '$1 == "genc" && $2 !~ /^-/ && $2 != "completion" && $2 != "man" && NF > 3 {print $2 " " $3}')
+# Every verb `genc --help` lists (not info, completion or man: commands without a flag table),
+# plus the diffusion tables behind the image dispatch.
+mapfile -t verbs < <("$genc" --help | awk '$1 == "genc" && $2 !~ /^-/ && $2 != "completion" && $2 != "man" && $2 != "info" && NF > 3 {print $2 " " $3}')
 [ "${#verbs[@]}" -ge 14 ] && ok || bad "genc --help lists ${#verbs[@]} verbs"
 verbs+=("image train --model ddpm" "image sample --sampler ddim")
 
