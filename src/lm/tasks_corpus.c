@@ -202,19 +202,15 @@ static void tagged(text *t, draws *d, const genc_task_problem *p) {
     put(t, "%s%s\n<answer>%s</answer>\n", lead[draw(d, 3)], p->prompt, p->answer);
 }
 
-/* A worked solution in prose; two in three close with the answer in answer tags, as a
- * worked example on the web closes with a boxed result: after "The answer is", or alone
- * on the last line. */
+/* A worked solution in prose; half of them close with the answer in answer tags, as a
+ * worked example on the web closes with a boxed result. (Closing two in three, a third
+ * with the tags alone on the last line, was tried: GRPO then found no correct reply in
+ * 100 steps, docs/r1zero.md.) */
 static void worked(text *t, draws *d, const genc_task_problem *p) {
     if (p->kind == GENC_TASK_ARITH) arith_worked(t, p);
     else countdown_worked(t, d, p);
-    switch (draw(d, 3)) {
-    case 0: put(t, "The answer is <answer>%s</answer>.\n", p->answer); break;
-    case 1: put(t, "<answer>%s</answer>\n", p->answer); break;
-    default: break;
-    }
+    if (draw(d, 2)) put(t, "The answer is <answer>%s</answer>.\n", p->answer);
 }
-
 /* A note on reply markup, as a style guide on the web would write it: the tags with
  * placeholder words between them (the RL prompt's own example reads "<think> reasoning
  * process here </think> <answer> answer here </answer>"). Placeholders never hold a
