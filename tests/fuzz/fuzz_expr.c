@@ -4,7 +4,8 @@
  *      (integer) value;
  *   1  the rest is a model response, scored against an arithmetic and a countdown problem
  *      in every reward mode: rewards take only their documented values (the R1 rule:
- *      accuracy only in a well-formed reply, the format reward only for a non-blank think);
+ *      accuracy only in a well-formed reply, the format reward only for a non-blank think
+ *      and an answer of the task's kind, right or wrong);
  *   2  the rest is "answer\nreference": the integer-answer rule is symmetric.
  * Crashes, sanitizer reports and broken invariants all abort. */
 #include "genc/tasks.h"
@@ -46,7 +47,7 @@ static void fuzz_response(const char *r, size_t n) {
     tz = w, tz.mode = GENC_REWARD_TINYZERO;
     for (int i = 0; i < 3; i++) {
         genc_reward x = genc_task_reward(ps[i], r, n, &w), y = genc_task_reward(ps[i], r, n, &tz);
-        REQUIRE(x.reward == x.accuracy + 0.1 * x.think);
+        REQUIRE(x.reward == x.accuracy + 0.1 * (x.think && x.valid)); /* format: a think and an answer */
         REQUIRE(!x.format || x.has_answer);
         REQUIRE(!x.think || x.format);
         REQUIRE(!x.accuracy || x.format);
