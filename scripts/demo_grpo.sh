@@ -17,5 +17,5 @@ set -euo pipefail
 build=${1:-build}
 export THREADS=${2:-2}
 export DOCS=${DOCS:-20000} BASE_STEPS=${BASE_STEPS:-2000} GRPO_STEPS=${GRPO_STEPS:-80}
-export EVAL_N=${EVAL_N:-100} EVAL_K=${EVAL_K:-2}
+export EVAL_N=${EVAL_N:-200} EVAL_K=${EVAL_K:-2}
 exec bash "$(dirname "$0")/r1zero.sh" "$build" "${DEMO_OUT:-runs/demo_grpo}"
