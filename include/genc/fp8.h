@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "autograd.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -80,6 +82,12 @@ void genc_bf16_qdq(const float *x, int64_t rows, int64_t cols, int64_t ld, float
  * the end of the run the FP32 accumulator takes acc += p. */
 void genc_fp8_gemm_acc(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
                        float beta, float *C, int64_t ldc, int promote, int acc_bits);
+
+/* ---- the low-precision linear layer (qlinear.c) ---- */
+/* y = x W^T (no bias) with Fprop, Dgrad and Wgrad in the mode's precision: FP8 quantises
+ * x and dy per 1x128 tile along each GEMM's inner dimension and W per 128x128 block; BF16
+ * rounds the inputs. FP32 (or q NULL) is genc_linear. x [..., in], w [out, in] -> [..., out]. */
+genc_tensor *genc_linear_q(genc_ctx *ctx, genc_tensor *x, genc_tensor *w, const genc_qmode *q);
 
 #ifdef __cplusplus
 }

@@ -6,6 +6,7 @@
 #define GENC_LM_H
 
 #include "autograd.h"
+#include "fp8.h"
 #include "safetensors.h"
 
 #ifdef __cplusplus
@@ -75,6 +76,7 @@ typedef struct genc_lm {
     genc_params params; /* every tensor, trainable or not, in checkpoint order */
     genc_tensor *embed, *final_norm, *lm_head;
     genc_lm_block *blocks; /* n_layers + mtp_depth */
+    genc_qmode qmode;      /* precision of the linear layers' GEMMs (zero: FP32); see genc_lm_set_precision */
 } genc_lm;
 
 /* Build a model with weights from N(0, init_std) (norm weights 1, biases 0), drawing from the
@@ -95,6 +97,12 @@ genc_status genc_lm_forward_train(genc_ctx *ctx, genc_lm *m, const int32_t *toke
                                   genc_lm_losses *out);
 /* Logits [B, T, V] of the main model only (no MTP), for evaluation. */
 genc_tensor *genc_lm_logits(genc_ctx *ctx, genc_lm *m, const int32_t *tokens, int64_t B, int64_t T);
+
+/* Training precision (V3 report section 3.3): "fp32", "bf16" or "fp8" for the GEMMs of the
+ * linear layers (attention and MLA projections, dense, shared and routed expert FFNs, the MTP
+ * projection); the embedding, output head, MoE gate, norms and attention stay FP32. promote
+ * (FP8 only): "128" (or any N_C > 0) or "none". Sets m->qmode; one-line error otherwise. */
+genc_status genc_lm_set_precision(genc_ctx *ctx, genc_lm *m, const char *precision, const char *promote);
 
 /* Auxiliary-loss-free balancing (V3 section 2.1.2): after a step, b_i += gamma *
  * sign(mean load - load_i) for every MoE layer, from the loads of the last forward. */

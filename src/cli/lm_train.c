@@ -100,7 +100,7 @@ static genc_status evaluate(genc_ctx *ctx, void *user, const genc_train_state *s
 }
 
 typedef struct {
-    const char *data, *tokenizer, *out, *docs;
+    const char *data, *tokenizer, *out, *docs, *precision, *fp8_promote;
     int64_t steps, batch, seq, warmup, eval_every, save_every, eval_tokens, seed, threads, stop_at, tok_vocab;
     double lr, min_lr, wd, beta2, clip, val_frac, init_std;
     bool resume;
@@ -161,6 +161,7 @@ static genc_status run(genc_ctx *ctx, void *args) {
         s = genc_error(ctx, GENC_EINVAL, "the training part has %lld tokens, fewer than --seq %lld + 2",
                        (long long)corpus.n_train, (long long)a->seq);
     if (!s) s = genc_lm_init(ctx, &m, &c, a->init_std);
+    if (!s) s = genc_lm_set_precision(ctx, &m, a->precision, a->fp8_promote);
     genc_optim_config oc = genc_optim_defaults(GENC_OPT_ADAMW);
     oc.lr = a->lr, oc.weight_decay = a->wd, oc.beta2 = a->beta2;
     if (!s) s = genc_optim_init(ctx, &o, &m.params, &oc);
@@ -247,6 +248,8 @@ int genc_cli_lm_train(int argc, char **argv) {
         {"beta2", FLAG_DOUBLE, &a.beta2, "AdamW beta2", 0, 0.99999},
         {"clip", FLAG_DOUBLE, &a.clip, "global gradient-norm clip (0: off)", 0, 1e9},
         {"init-std", FLAG_DOUBLE, &a.init_std, "standard deviation of the initial weights", 0, 1},
+        {"precision", FLAG_STRING, &a.precision, "GEMMs of the linear layers: fp32 (default), bf16 or fp8 (V3 3.3)"},
+        {"fp8-promote", FLAG_STRING, &a.fp8_promote, "fp8: promote partial sums to FP32 every N (128) or none"},
         {"docs", FLAG_STRING, &a.docs, "one document (followed by <|eos|>) per: file, lines or paragraphs"},
         {"val-frac", FLAG_DOUBLE, &a.val_frac, "fraction of the tokens held out for validation", 0, 1},
         {"eval-every", FLAG_INT, &a.eval_every, "validate every N steps (0: at the end)", 0, 1e9},
