@@ -100,7 +100,7 @@ static genc_status evaluate(genc_ctx *ctx, void *user, const genc_train_state *s
 }
 
 typedef struct {
-    const char *data, *tokenizer, *out, *docs, *precision, *fp8_promote;
+    const char *data, *tokenizer, *out, *docs, *precision, *fp8_promote, *optim_state;
     int64_t steps, batch, seq, warmup, eval_every, save_every, eval_tokens, seed, threads, stop_at, tok_vocab;
     double lr, min_lr, wd, beta2, clip, val_frac, init_std;
     bool resume;
@@ -163,7 +163,9 @@ static genc_status run(genc_ctx *ctx, void *args) {
     if (!s) s = genc_lm_init(ctx, &m, &c, a->init_std);
     if (!s) s = genc_lm_set_precision(ctx, &m, a->precision, a->fp8_promote);
     genc_optim_config oc = genc_optim_defaults(GENC_OPT_ADAMW);
-    oc.lr = a->lr, oc.weight_decay = a->wd, oc.beta2 = a->beta2;
+    oc.lr = a->lr, oc.weight_decay = a->wd, oc.beta2 = a->beta2, oc.moments_bf16 = !strcmp(a->optim_state, "bf16");
+    if (!s && !oc.moments_bf16 && strcmp(a->optim_state, "fp32"))
+        s = genc_error(ctx, GENC_EINVAL, "--optim-state: expected fp32 or bf16, found \"%s\"", a->optim_state);
     if (!s) s = genc_optim_init(ctx, &o, &m.params, &oc);
     char *cfg_json = s ? NULL : genc_lm_config_json(&c);
     if (!s && a->resume) s = genc_checkpoint_resume(ctx, ckpt, cfg_json, &m.params, &o, &st);
@@ -201,7 +203,7 @@ static genc_status run(genc_ctx *ctx, void *args) {
 int genc_cli_lm_train(int argc, char **argv) {
     train_args a = {.out = "runs/lm", .steps = 300, .batch = 16, .seq = 128, .warmup = 30, .eval_every = 100,
                     .eval_tokens = 20000, .seed = 1, .tok_vocab = 512, .lr = 3e-3, .min_lr = 3e-4, .wd = 0.1,
-                    .beta2 = 0.95, .clip = 1.0, .val_frac = 0.05, .docs = "file", .init_std = 0.02};
+                    .beta2 = 0.95, .clip = 1.0, .val_frac = 0.05, .docs = "file", .init_std = 0.02, .optim_state = "fp32"};
     model_flags mf = {.preset = "tiny", .vocab = -1, .dim = -1, .layers = -1, .heads = -1, .max_seq = -1, .q_lora = -1,
                       .kv_lora = -1, .nope = -1, .rope = -1, .v = -1, .dense_layers = -1, .dense_inter = -1,
                       .experts = -1, .shared = -1, .active = -1, .moe_inter = -1, .groups = -1, .topk_groups = -1,
@@ -250,6 +252,7 @@ int genc_cli_lm_train(int argc, char **argv) {
         {"init-std", FLAG_DOUBLE, &a.init_std, "standard deviation of the initial weights", 0, 1},
         {"precision", FLAG_STRING, &a.precision, "GEMMs of the linear layers: fp32 (default), bf16 or fp8 (V3 3.3)"},
         {"fp8-promote", FLAG_STRING, &a.fp8_promote, "fp8: promote partial sums to FP32 every N (128) or none"},
+        {"optim-state", FLAG_STRING, &a.optim_state, "AdamW moments: fp32 or bf16"},
         {"docs", FLAG_STRING, &a.docs, "one document (followed by <|eos|>) per: file, lines or paragraphs"},
         {"val-frac", FLAG_DOUBLE, &a.val_frac, "fraction of the tokens held out for validation", 0, 1},
         {"eval-every", FLAG_INT, &a.eval_every, "validate every N steps (0: at the end)", 0, 1e9},

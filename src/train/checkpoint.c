@@ -38,16 +38,17 @@ static char *optim_json(const genc_optim *o) {
 
 static genc_status add_moments(genc_st_writer *w, const genc_params *p, const genc_optim *o) {
     char name[160];
+    genc_dtype dt = o->cfg.moments_bf16 ? GENC_DT_BF16 : GENC_DT_F32; /* BF16 moments are exact in BF16 */
     for (int i = 0; i < p->n; i++) {
         const genc_tensor *t = p->t[i];
         snprintf(name, sizeof name, "optim.m.%s", t->name);
-        genc_status s = genc_st_writer_add_f32(w, name, GENC_DT_F32, t->ndim, t->shape, (const float *)o->m[i]);
+        genc_status s = genc_st_writer_add_f32(w, name, dt, t->ndim, t->shape, (const float *)o->m[i]);
         if (s || !o->v[i]) {
             if (s) return s;
             continue;
         }
         snprintf(name, sizeof name, "optim.v.%s", t->name);
-        if ((s = genc_st_writer_add_f32(w, name, GENC_DT_F32, t->ndim, t->shape, (const float *)o->v[i]))) return s;
+        if ((s = genc_st_writer_add_f32(w, name, dt, t->ndim, t->shape, (const float *)o->v[i]))) return s;
     }
     return GENC_OK;
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# End-to-end checks of `genc lm train --precision fp8|bf16 --fp8-promote` (DeepSeek-V3 report
-# section 3.3): FP8 and BF16 training run and stay near FP32 but not equal to it (the quantised
-# GEMMs are in use); bad values give one error line.
+# End-to-end checks of `genc lm train --precision fp8|bf16 --fp8-promote --optim-state bf16`
+# (DeepSeek-V3 report section 3.3): FP8 and BF16 training run and stay near FP32 but not equal
+# to it (the quantised GEMMs are in use); BF16 AdamW moments are stored as BF16 in the
+# checkpoint and 12 steps equal 6 + resume + 6 byte for byte; bad values give one error line.
 . "$(dirname "$0")/lib.sh" "$1"
 data=/usr/share/common-licenses/GPL-3,/usr/share/common-licenses/Apache-2.0
 common=(--data "$data" --tok-vocab 300 --batch 4 --seq 64 --steps 12 --eval-every 0 --eval-tokens 2000 --threads 2)
@@ -17,8 +18,25 @@ import sys
 a, b, c, d = $l32, $l16, $l8, $ln
 sys.exit(0 if all(0 < abs(x - a) / a < 0.02 for x in (b, c, d)) and c != d else 1)" && ok || bad "losses fp32 $l32 bf16 $l16 fp8 $l8 none $ln"
 
+# BF16 moments: BF16 in the file, and resume is bit-exact.
+opt=(--precision fp8 --optim-state bf16)
+"$genc" lm train "${common[@]}" "${opt[@]}" --out "$tmp/a" >/dev/null 2>&1 || bad "bf16-state run failed"
+"$genc" lm train "${common[@]}" "${opt[@]}" --stop-at 6 --out "$tmp/b" >/dev/null 2>&1 || bad "first half failed"
+"$genc" lm train "${common[@]}" "${opt[@]}" --resume --out "$tmp/b" >"$tmp/b2.log" 2>&1 || bad "resume failed: $(tail -1 "$tmp/b2.log")"
+cmp -s "$tmp/a/checkpoint.safetensors" "$tmp/b/checkpoint.safetensors" && ok || bad "resumed checkpoint differs"
+python3 - "$tmp/a/checkpoint.safetensors" <<'PY' && ok || bad "moments are not BF16 in the checkpoint"
+import json, struct, sys
+raw = open(sys.argv[1], "rb").read()
+hdr = json.loads(raw[8:8 + struct.unpack("<Q", raw[:8])[0]])
+mom = [v["dtype"] for k, v in hdr.items() if k.startswith("optim.")]
+par = [v["dtype"] for k, v in hdr.items() if not k.startswith(("optim.", "tokenizer.", "__"))]
+sys.exit(0 if mom and set(mom) == {"BF16"} and set(par) == {"F32"} else 1)
+PY
+cmp -s "$tmp/a/checkpoint.safetensors" "$tmp/fp8/checkpoint.safetensors" && bad "bf16 moments changed nothing" || ok
+
 expect_error "precision" '--precision: expected fp32, bf16 or fp8' "$genc" lm train "${common[@]}" --precision fp16 --out "$tmp/e"
 expect_error "promote" '--fp8-promote: expected' "$genc" lm train "${common[@]}" --precision fp8 --fp8-promote 0 --out "$tmp/e"
 expect_error "promote fp32" '--fp8-promote: only meaningful' "$genc" lm train "${common[@]}" --fp8-promote 128 --out "$tmp/e"
+expect_error "optim state" '--optim-state: expected fp32 or bf16' "$genc" lm train "${common[@]}" --optim-state fp8 --out "$tmp/e"
 echo "e2e lm fp8: $pass passed, $fail failed"
 [ $fail -eq 0 ]
