@@ -72,6 +72,12 @@ const char *genc_precision_name(genc_precision p);
  * ceil(cols/gc) values row-major. out may equal x when ldo == ld. */
 void genc_fp8_qdq(const float *x, int64_t rows, int64_t cols, int64_t ld, int64_t gr, int64_t gc, float *out,
                   int64_t ldo, float *scales);
+/* Quantise x [rows, cols] (contiguous) to E4M3 codes with one scale per gr x gc group, the
+ * scales as genc_fp8_qdq; and back: out = code value times its group's scale. */
+void genc_fp8_quantize(const float *x, int64_t rows, int64_t cols, int64_t gr, int64_t gc, uint8_t *codes,
+                       float *scales);
+void genc_fp8_dequantize(const uint8_t *codes, int64_t rows, int64_t cols, int64_t gr, int64_t gc, const float *scales,
+                         float *out);
 /* The same through BF16 (no scales). */
 void genc_bf16_qdq(const float *x, int64_t rows, int64_t cols, int64_t ld, float *out, int64_t ldo);
 

@@ -104,6 +104,14 @@ genc_tensor *genc_lm_logits(genc_ctx *ctx, genc_lm *m, const int32_t *tokens, in
  * (FP8 only): "128" (or any N_C > 0) or "none". Sets m->qmode; one-line error otherwise. */
 genc_status genc_lm_set_precision(genc_ctx *ctx, genc_lm *m, const char *precision, const char *promote);
 
+/* FP8 weights (fp8_export.c): whether a parameter is stored as F8_E4M3 + 128x128 block
+ * scales (every block linear weight; not the embedding, head or MoE gate), and writing the
+ * model so (fp8_weights.h layout, config and `extra` side-cars such as the tokenizer). Any
+ * checkpoint reader loads the file, dequantising. *n_fp8: how many tensors went to FP8. */
+bool genc_lm_param_is_fp8(const genc_tensor *t);
+genc_status genc_lm_save_fp8(genc_ctx *ctx, const genc_lm *m, const char *path,
+                             genc_status (*extra)(genc_ctx *, void *, genc_st_writer *), void *extra_user, int64_t *n_fp8);
+
 /* Auxiliary-loss-free balancing (V3 section 2.1.2): after a step, b_i += gamma *
  * sign(mean load - load_i) for every MoE layer, from the loads of the last forward. */
 void genc_lm_update_bias(genc_lm *m);

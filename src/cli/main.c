@@ -22,6 +22,7 @@ static const genc_cli_verb VERBS[] = {
     {"lm", "corpus", "write a reasoning task's pre-training corpus", genc_cli_lm_corpus},
     {"lm", "grpo", "reinforcement learning with GRPO and rule-based rewards", genc_cli_lm_grpo},
     {"lm", "eval", "loss and perplexity of a language model on text; --dump-logits", genc_cli_lm_eval},
+    {"lm", "quantize", "write a model's weights as FP8 (E4M3, 128x128 block scales)", genc_cli_lm_quantize},
 };
 #define N_VERBS (int)(sizeof VERBS / sizeof VERBS[0])
 

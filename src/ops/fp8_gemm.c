@@ -33,14 +33,19 @@ const char *genc_precision_name(genc_precision p) {
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
-/* One group [r0, r0 + nr) x [c0, c0 + nc) of x through E4M3 at its max-abs scale. */
-static float qdq_group(const float *x, int64_t ld, int64_t r0, int64_t nr, int64_t c0, int64_t nc, float *out,
-                       int64_t ldo) {
-    float amax = 0, col[GENC_FP8_TILE] = {0};
-    uint8_t code[GENC_FP8_TILE];
+/* The max-abs scale of the group [r0, r0 + nr) x [c0, c0 + nc): amax / 448, 1 for zeros. */
+static float group_scale(const float *x, int64_t ld, int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
+    float amax = 0;
     for (int64_t r = r0; r < r0 + nr; r++)
         for (int64_t c = c0; c < c0 + nc; c++) amax = fmaxf(amax, fabsf(x[r * ld + c]));
-    float s = amax > 0 && isfinite(amax) ? amax / GENC_E4M3_MAX : 1.0f;
+    return amax > 0 && isfinite(amax) ? amax / GENC_E4M3_MAX : 1.0f;
+}
+
+/* One group of x through E4M3 at its max-abs scale. */
+static float qdq_group(const float *x, int64_t ld, int64_t r0, int64_t nr, int64_t c0, int64_t nc, float *out,
+                       int64_t ldo) {
+    float col[GENC_FP8_TILE] = {0}, s = group_scale(x, ld, r0, nr, c0, nc);
+    uint8_t code[GENC_FP8_TILE];
     if (nc > 1 || nr == 1) { /* along rows, in runs of at most 128 */
         for (int64_t r = r0; r < r0 + nr; r++)
             for (int64_t c = c0; c < c0 + nc; c += GENC_FP8_TILE) {
@@ -65,6 +70,25 @@ void genc_fp8_qdq(const float *x, int64_t rows, int64_t cols, int64_t ld, int64_
         int64_t i = b / bc, j = b % bc;
         float s = qdq_group(x, ld, i * gr, min64(gr, rows - i * gr), j * gc, min64(gc, cols - j * gc), out, ldo);
         if (scales) scales[b] = s;
+    }
+}
+
+void genc_fp8_quantize(const float *x, int64_t rows, int64_t cols, int64_t gr, int64_t gc, uint8_t *codes,
+                       float *scales) {
+    int64_t br = (rows + gr - 1) / gr, bc = (cols + gc - 1) / gc;
+    for (int64_t b = 0; b < br * bc; b++) {
+        int64_t r0 = b / bc * gr, c0 = b % bc * gc, nr = min64(gr, rows - r0), nc = min64(gc, cols - c0);
+        float s = scales[b] = group_scale(x, cols, r0, nr, c0, nc);
+        for (int64_t r = r0; r < r0 + nr; r++) genc_e4m3_encode_n(x + r * cols + c0, s, codes + r * cols + c0, nc);
+    }
+}
+
+void genc_fp8_dequantize(const uint8_t *codes, int64_t rows, int64_t cols, int64_t gr, int64_t gc, const float *scales,
+                         float *out) {
+    int64_t br = (rows + gr - 1) / gr, bc = (cols + gc - 1) / gc;
+    for (int64_t b = 0; b < br * bc; b++) {
+        int64_t r0 = b / bc * gr, c0 = b % bc * gc, nr = min64(gr, rows - r0), nc = min64(gc, cols - c0);
+        for (int64_t r = r0; r < r0 + nr; r++) genc_e4m3_decode_n(codes + r * cols + c0, scales[b], out + r * cols + c0, nc);
     }
 }
 
