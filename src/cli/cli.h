@@ -56,6 +56,7 @@ int genc_cli_tokenizer_encode(int argc, char **argv);
 int genc_cli_lm_train(int argc, char **argv);
 int genc_cli_lm_eval(int argc, char **argv);
 int genc_cli_lm_sample(int argc, char **argv);
+int genc_cli_lm_quantize(int argc, char **argv);
 int genc_cli_lm_grpo(int argc, char **argv);
 int genc_cli_lm_corpus(int argc, char **argv);
 int genc_cli_lm_prefix_tune(int argc, char **argv);
