@@ -8,8 +8,11 @@
 #
 # Usage: scripts/r1zero.sh [BUILD=build] [OUT=runs/r1zero]; environment (defaults give the
 # full run of docs/r1zero.md): SEED (1), THREADS (2), DOCS (20000), BASE_STEPS (2000),
-# GRPO_STEPS (150), EVAL_N (200 held-out problems), EVAL_K (4 samples each), TEMPLATE (short).
-# Every step writes into OUT; summary.txt holds the before/after table.
+# GRPO_STEPS (120), EVAL_N (200 held-out problems), EVAL_K (4 samples each), TEMPLATE (short),
+# RULE: the reward GRPO trains on, "anywhere" (default: accuracy for a right answer block
+# anywhere in the reply, no format reward; the only rule under which reasoning has emerged
+# here) or "r1" (accuracy only in a well-formed reply + 0.1 format reward, genc's default).
+# Every evaluation scores both rules. Every step writes into OUT; summary.txt holds the table.
 set -euo pipefail
 build=${1:-build}
 out=${2:-runs/r1zero}
@@ -22,6 +25,11 @@ ood=(--task arith --ops + --a-digits 4 --b-digits 4)
 held=(--heldout "${EVAL_N:-200}" --heldout-seed 777)
 reply=(--template "${TEMPLATE:-short}" --max-new 160)
 eval_opts=(--k "${EVAL_K:-4}" --temperature 0.7 --seed 5 --threads "$threads" "${reply[@]}")
+case "${RULE:-anywhere}" in
+  anywhere) rule=(--acc-needs-format=false --w-fmt 0) ;;
+  r1) rule=() ;;
+  *) echo "r1zero.sh: RULE: expected anywhere or r1, found \"$RULE\"" >&2; exit 2 ;;
+esac
 note() { printf '\n== %s (%d s)\n' "$1" $(($(date +%s) - start)); }
 
 note "1. pre-training corpus: 3-digit sums (held-out problems excluded) and 4-digit sums (the OOD set excluded)"
@@ -37,14 +45,18 @@ evaluate() { # checkpoint label
   "$genc" lm eval --checkpoint "$1" "${task[@]}" "${held[@]}" "${eval_opts[@]}" | tee "$out/$2.txt"
   "$genc" lm eval --checkpoint "$1" "${ood[@]}" "${held[@]}" "${eval_opts[@]}" | tee "$out/$2_ood.txt"
   "$genc" lm eval --checkpoint "$1" "${task[@]}" "${held[@]}" "${eval_opts[@]}" --empty-think | tee "$out/$2_nothink.txt"
+  "$genc" lm eval --checkpoint "$1" "${task[@]}" "${held[@]}" "${eval_opts[@]}" --acc-needs-format=false | tee "$out/$2_any.txt"
+  "$genc" lm eval --checkpoint "$1" "${ood[@]}" "${held[@]}" "${eval_opts[@]}" --acc-needs-format=false | tee "$out/$2_any_ood.txt"
+  "$genc" lm eval --checkpoint "$1" "${task[@]}" "${held[@]}" "${eval_opts[@]}" --acc-needs-format=false --empty-think \
+    | tee "$out/$2_any_nothink.txt"
 }
 note "3. the base model, held-out, R1 rule (well-formed replies only)"
 evaluate "$out/base/checkpoint.safetensors" before
 
-note "4. GRPO: rule-based rewards only (accuracy in a well-formed reply + 0.1 for a non-blank think)"
-"$genc" lm grpo --base "$out/base/checkpoint.safetensors" "${task[@]}" "${held[@]}" "${reply[@]}" \
-  --steps "${GRPO_STEPS:-150}" --prompts 8 --group 8 --temperature 1.0 --lr 1e-4 --mu 2 --eps-high 0.28 \
-  --dynamic-sampling 2 --eval-every 25 --eval-problems 50 --eval-k 2 --seed "$seed" --threads "$threads" \
+note "4. GRPO: rule-based rewards only (RULE=${RULE:-anywhere})"
+"$genc" lm grpo --base "$out/base/checkpoint.safetensors" "${task[@]}" "${held[@]}" "${reply[@]}" "${rule[@]}" \
+  --steps "${GRPO_STEPS:-120}" --prompts 8 --group 8 --temperature 1.0 --lr 1e-4 \
+  --dynamic-sampling 4 --eval-every 40 --eval-problems 50 --eval-k 2 --seed "$seed" --threads "$threads" \
   --out "$out/grpo"
 
 note "5. after GRPO: the same evaluations"
@@ -54,14 +66,20 @@ field() { sed -n "s/.*$2 \([0-9.]*\)%.*/\1/p" "$out/$1.txt"; }
 tokens() { sed -n 's/.*think tokens \([0-9.]*\),.*/\1/p' "$out/$1.txt"; }
 length() { sed -n 's/.*mean length \([0-9.]*\) tokens.*/\1/p' "$out/$1.txt"; }
 {
-  printf '%-34s %10s %10s\n' "held-out, T 0.7" before after
-  for f in "pass@1:pass@1" "think rate:think" "correct after thinking:correct after thinking"; do
-    printf '%-34s %9s%% %9s%%\n' "${f%%:*}" "$(field before "${f#*:}")" "$(field after "${f#*:}")"
-  done
-  printf '%-34s %10s %10s\n' "think tokens" "$(tokens before)" "$(tokens after)"
-  printf '%-34s %10s %10s\n' "response tokens" "$(length before)" "$(length after)"
-  printf '%-34s %9s%% %9s%%\n' "pass@1, think forced empty" "$(field before_nothink pass@1)" "$(field after_nothink pass@1)"
-  printf '%-34s %9s%% %9s%%\n' "pass@1, 4-digit sums (OOD)" "$(field before_ood pass@1)" "$(field after_ood pass@1)"
+  printf 'GRPO trained on RULE=%s\n' "${RULE:-anywhere}"
+  printf '%-44s %10s %10s\n' "held-out, T 0.7" before after
+  row() { printf '%-44s %9s%% %9s%%\n' "$1" "$(field "before$2" "$3")" "$(field "after$2" "$3")"; }
+  row "pass@1, R1 rule (well-formed replies only)" "" pass@1
+  row "pass@1, answer block anywhere" _any pass@1
+  row "format (well-formed)" "" format
+  row "think rate" "" think
+  row "correct after thinking" "" "correct after thinking"
+  printf '%-44s %10s %10s\n' "think tokens" "$(tokens before)" "$(tokens after)"
+  printf '%-44s %10s %10s\n' "response tokens" "$(length before)" "$(length after)"
+  row "pass@1, think forced empty, R1 rule" _nothink pass@1
+  row "pass@1, think forced empty, anywhere" _any_nothink pass@1
+  row "pass@1, 4-digit sums (OOD), R1 rule" _ood pass@1
+  row "pass@1, 4-digit sums (OOD), anywhere" _any_ood pass@1
   grep -h "trivial baselines" "$out/after.txt" | head -1
   printf 'total %d s\n' $(($(date +%s) - start))
 } | tee "$out/summary.txt"

@@ -29,4 +29,6 @@
 #include "lm_export.h"
 #include "lm_import.h"
 #include "info.h"
+#include "fp8.h"
+#include "fp8_weights.h"
 #endif

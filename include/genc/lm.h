@@ -6,6 +6,7 @@
 #define GENC_LM_H
 
 #include "autograd.h"
+#include "fp8.h"
 #include "safetensors.h"
 #include "train.h"
 
@@ -76,6 +77,7 @@ typedef struct genc_lm {
     genc_params params; /* every tensor, trainable or not, in checkpoint order */
     genc_tensor *embed, *final_norm, *lm_head;
     genc_lm_block *blocks; /* n_layers + mtp_depth */
+    genc_qmode qmode;      /* precision of the linear layers' GEMMs (zero: FP32); see genc_lm_set_precision */
 } genc_lm;
 
 /* Build a model with weights from N(0, init_std) (norm weights 1, biases 0), drawing from the
@@ -96,6 +98,20 @@ genc_status genc_lm_forward_train(genc_ctx *ctx, genc_lm *m, const int32_t *toke
                                   genc_lm_losses *out);
 /* Logits [B, T, V] of the main model only (no MTP), for evaluation. */
 genc_tensor *genc_lm_logits(genc_ctx *ctx, genc_lm *m, const int32_t *tokens, int64_t B, int64_t T);
+
+/* Training precision (V3 report section 3.3): "fp32", "bf16" or "fp8" for the GEMMs of the
+ * linear layers (attention and MLA projections, dense, shared and routed expert FFNs, the MTP
+ * projection); the embedding, output head, MoE gate, norms and attention stay FP32. promote
+ * (FP8 only): "128" (or any N_C > 0) or "none". Sets m->qmode; one-line error otherwise. */
+genc_status genc_lm_set_precision(genc_ctx *ctx, genc_lm *m, const char *precision, const char *promote);
+
+/* FP8 weights (fp8_export.c): whether a parameter is stored as F8_E4M3 + 128x128 block
+ * scales (every block linear weight; not the embedding, head or MoE gate), and writing the
+ * model so (fp8_weights.h layout, config and `extra` side-cars such as the tokenizer). Any
+ * checkpoint reader loads the file, dequantising. *n_fp8: how many tensors went to FP8. */
+bool genc_lm_param_is_fp8(const genc_tensor *t);
+genc_status genc_lm_save_fp8(genc_ctx *ctx, const genc_lm *m, const char *path,
+                             genc_status (*extra)(genc_ctx *, void *, genc_st_writer *), void *extra_user, int64_t *n_fp8);
 
 /* Auxiliary-loss-free balancing (V3 section 2.1.2): after a step, b_i += gamma *
  * sign(mean load - load_i) for every MoE layer, from the loads of the last forward. */
@@ -148,6 +164,7 @@ typedef struct genc_lm_train_config {
     double lr, min_lr;           /* cosine from lr (after warmup) down to min_lr at the last step */
     int64_t warmup;
     double weight_decay, beta2;  /* AdamW (weight decay on matrices only) */
+    bool moments_bf16;           /* AdamW moments kept at BF16 precision (--optim-state bf16) */
     double clip;                 /* global gradient-norm clip, 0: off */
     bool validate;               /* evaluate the held-out part of the corpus */
     int64_t eval_every, eval_tokens, eval_batch; /* eval_tokens 0: all */

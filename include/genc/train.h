@@ -23,6 +23,8 @@ typedef struct genc_optim_config {
     double beta1, beta2, eps;  /* AdamW */
     double momentum;           /* SGD (0 = plain SGD) */
     double weight_decay;       /* AdamW: decoupled; SGD: L2 added to the gradient */
+    bool moments_bf16;         /* AdamW: moments kept at BF16 precision (rounded to nearest even after
+                                  every update; DeepSeek-V3 section 3.3.3) and checkpointed as BF16 */
 } genc_optim_config;
 
 /* PyTorch's defaults: AdamW lr 1e-3, betas (0.9, 0.999), eps 1e-8, weight decay 0.01. */
@@ -100,7 +102,7 @@ typedef struct genc_train_state {
 } genc_train_state;
 
 /* Parameters as F32 under their names; optimiser moments as "optim.m.<name>" /
- * "optim.v.<name>" (F32, so resume is bit-exact); metadata "config" (the model's JSON),
+ * "optim.v.<name>" (F32, or BF16 with moments_bf16: either way resume is bit-exact); metadata "config" (the model's JSON),
  * "optim" and "train_state" (JSON), "format" = "genc-1". Atomic (temp, fsync, rename).
  * `optim` and `state` may be NULL (an inference-only file). */
 /* A family's side-car tensors and metadata (e.g. the tokenizer), written into the same file.

@@ -84,6 +84,11 @@ class LanguageModel(_CoreModule):
     def maxvio(self):
         return self._core.maxvio()
 
+    def set_precision(self, precision, promote=None):
+        """GEMMs of the linear layers in "fp32", "bf16" or "fp8" (E4M3, 1x128 / 128x128 scales,
+        promotion to FP32 every ``promote`` = "128" products or "none"), DeepSeek-V3 3.3."""
+        self._core.set_precision(precision, promote)
+
     def generate(self, prompt, max_new_tokens=64, temperature=1.0, top_k=0, top_p=1.0, eos=None):
         """A generator of token ids (text prompts need a tokenizer): ``send(text)`` appends
         text to the context mid-stream, ``close()`` frees the latent KV cache at once."""

@@ -91,6 +91,7 @@ int genc_cli_lm_train(int argc, char **argv);
 int genc_cli_lm_eval(int argc, char **argv);
 int genc_cli_lm_sample(int argc, char **argv);
 int genc_cli_lm_chat(int argc, char **argv);
+int genc_cli_lm_quantize(int argc, char **argv);
 int genc_cli_lm_grpo(int argc, char **argv);
 int genc_cli_lm_corpus(int argc, char **argv);
 int genc_cli_lm_prefix_tune(int argc, char **argv);

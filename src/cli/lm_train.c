@@ -51,7 +51,7 @@ static genc_status apply_model_flags(genc_ctx *ctx, const model_flags *f, genc_l
 }
 
 typedef struct {
-    const char *data, *tokenizer, *out, *docs, *init;
+    const char *data, *tokenizer, *out, *docs, *init, *precision, *fp8_promote, *optim_state;
     int64_t steps, batch, seq, warmup, eval_every, save_every, eval_tokens, seed, threads, stop_at, tok_vocab;
     double lr, min_lr, wd, beta2, clip, val_frac, init_std;
     bool resume, model_flags_given;
@@ -132,12 +132,16 @@ static genc_status run(genc_ctx *ctx, void *args) {
         s = genc_error(ctx, GENC_EINVAL, "the training part has %lld tokens, fewer than --seq %lld + 2",
                        (long long)corpus.n_train, (long long)a->seq);
     if (!s && !a->init) s = genc_lm_init(ctx, &m, &c, a->init_std);
+    if (!s) s = genc_lm_set_precision(ctx, &m, a->precision, a->fp8_promote);
+    if (!s && strcmp(a->optim_state, "fp32") && strcmp(a->optim_state, "bf16"))
+        s = genc_error(ctx, GENC_EINVAL, "--optim-state: expected fp32 or bf16, found \"%s\"", a->optim_state);
     genc_lm_train_config tc = genc_lm_train_defaults();
     tc.steps = a->steps, tc.batch = a->batch, tc.seq = a->seq, tc.lr = a->lr, tc.min_lr = a->min_lr;
     tc.warmup = a->warmup, tc.weight_decay = a->wd, tc.beta2 = a->beta2, tc.clip = a->clip;
     tc.eval_every = a->eval_every, tc.eval_tokens = a->eval_tokens, tc.save_every = a->save_every;
     tc.stop_at = a->stop_at, tc.seed = (uint64_t)a->seed, tc.resume = a->resume, tc.checkpoint = ckpt;
     tc.best_checkpoint = best, tc.metrics = mpath, tc.stop = &genc_cli_stop, tc.on_start = on_start;
+    tc.moments_bf16 = !strcmp(a->optim_state, "bf16");
     start_info info = {.corpus = &corpus, .a = a, .preset = mf->preset};
     tc.user = &info;
     if (!s) s = genc_lm_train(ctx, &m, &corpus, tok, &tc, &st);
@@ -200,7 +204,8 @@ int genc_cli_lm_train(int argc, char **argv) {
     train_args a = {.out = "runs/lm", .steps = d.steps, .batch = d.batch, .seq = d.seq, .warmup = d.warmup,
                     .eval_every = d.eval_every, .eval_tokens = d.eval_tokens, .seed = (int64_t)d.seed, .tok_vocab = 512,
                     .lr = d.lr, .min_lr = d.min_lr, .wd = d.weight_decay, .beta2 = d.beta2, .clip = d.clip,
-                    .val_frac = 0.05, .docs = "file", .init_std = 0.02};
+                    .val_frac = 0.05, .docs = "file", .init_std = 0.02,
+                    .optim_state = "fp32"};
     model_flags mf = {.preset = "tiny", .vocab = -1, .dim = -1, .layers = -1, .heads = -1, .max_seq = -1, .q_lora = -1,
                       .kv_lora = -1, .nope = -1, .rope = -1, .v = -1, .dense_layers = -1, .dense_inter = -1,
                       .experts = -1, .shared = -1, .active = -1, .moe_inter = -1, .groups = -1, .topk_groups = -1,
@@ -247,6 +252,11 @@ int genc_cli_lm_train(int argc, char **argv) {
         {"beta2", FLAG_DOUBLE, &a.beta2, "AdamW beta2", 0, 0.99999},
         {"clip", FLAG_DOUBLE, &a.clip, "global gradient-norm clip (0: off)", 0, 1e9},
         {"init-std", FLAG_DOUBLE, &a.init_std, "standard deviation of the initial weights", 0, 1},
+        {"precision", FLAG_STRING, &a.precision, "GEMMs of the linear layers (fp8: DeepSeek-V3 section 3.3)",
+         .unset = "fp32", .choices = "fp32|bf16|fp8"},
+        {"fp8-promote", FLAG_STRING, &a.fp8_promote, "fp8: promote partial sums to FP32 every N products, or none",
+         .unset = "128"},
+        {"optim-state", FLAG_STRING, &a.optim_state, "AdamW moments", .choices = "fp32|bf16"},
         {"init", FLAG_STRING, &a.init, "start from these weights: a checkpoint or Hugging Face folder (its config and "
                                        "tokenizer; fresh optimiser)"},
         {"docs", FLAG_STRING, &a.docs, "one document (followed by <|eos|>) per", .choices = "file|lines|paragraphs"},

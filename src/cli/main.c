@@ -25,6 +25,7 @@ static const genc_cli_verb VERBS[] = {
     {"lm", "grpo", "reinforcement learning with GRPO and rule-based rewards", genc_cli_lm_grpo},
     {"lm", "eval", "loss and perplexity of a language model on text; --dump-logits", genc_cli_lm_eval},
     {"lm", "export", "export a language model: GGUF for llama.cpp, Hugging Face folder", genc_cli_lm_export},
+    {"lm", "quantize", "write a model's weights as FP8 (E4M3, 128x128 block scales)", genc_cli_lm_quantize},
 };
 #define N_VERBS (int)(sizeof VERBS / sizeof VERBS[0])
 

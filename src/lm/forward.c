@@ -61,7 +61,7 @@ static genc_tensor *mtp_module(genc_ctx *ctx, genc_lm *m, int k, genc_tensor *h_
     genc_tensor *e = embed(ctx, m, window(ctx, tokens, B, T + 1, k, len), B, len);
     genc_tensor *cat = genc_concat(ctx, (genc_tensor *[]){genc_rmsnorm(ctx, e, blk->enorm, eps),
                                                           genc_rmsnorm(ctx, h, blk->hnorm, eps)}, 2, 2);
-    return block(ctx, m, blk, genc_linear(ctx, cat, blk->eh_proj, NULL), positions(ctx, len), NULL);
+    return block(ctx, m, blk, genc_lm_linear(ctx, m, cat, blk->eh_proj), positions(ctx, len), NULL);
 }
 
 genc_status genc_lm_forward_train(genc_ctx *ctx, genc_lm *m, const int32_t *tokens, int64_t B, int64_t T,

@@ -21,6 +21,11 @@ genc_tensor *genc_lm_ffn(genc_ctx *ctx, genc_lm *m, genc_lm_block *k, genc_tenso
  * every row's text starts as an empty string. */
 struct genc_gen_result;
 genc_status genc_gen_result_alloc(genc_ctx *ctx, struct genc_gen_result *r, int64_t B, int64_t max_new, bool text);
-/* SwiGLU MLP: down(silu(gate u) * up u). */
-genc_tensor *genc_lm_swiglu_mlp(genc_ctx *ctx, genc_tensor *u, genc_tensor *gate, genc_tensor *up, genc_tensor *down);
+/* SwiGLU MLP: down(silu(gate u) * up u), its GEMMs in precision q (NULL: FP32). */
+genc_tensor *genc_lm_swiglu_mlp(genc_ctx *ctx, const genc_qmode *q, genc_tensor *u, genc_tensor *gate, genc_tensor *up,
+                                genc_tensor *down);
+/* A linear layer of the model (no bias) in the model's training precision (precision.c). */
+static inline genc_tensor *genc_lm_linear(genc_ctx *ctx, const genc_lm *m, genc_tensor *x, genc_tensor *w) {
+    return genc_linear_q(ctx, x, w, &m->qmode);
+}
 #endif

@@ -26,14 +26,14 @@ genc_tensor *genc_lm_mla_prefix(genc_ctx *ctx, const genc_lm *m, const genc_lm_b
     int64_t B = x->shape[0], T = x->shape[1], H = c->n_heads, nope = c->qk_nope_dim, rope = c->qk_rope_dim;
     /* query: q = W_qb rmsnorm(W_qa x) (eqs. 6-7) or q = W_q x; per head [q_nope ; q_pe] */
     genc_tensor *q = c->q_lora_rank > 0
-        ? genc_linear(ctx, genc_rmsnorm(ctx, genc_linear(ctx, x, k->q_a, NULL), k->q_a_norm, c->norm_eps), k->q_b, NULL)
-        : genc_linear(ctx, x, k->q_proj, NULL);
+        ? genc_lm_linear(ctx, m, genc_rmsnorm(ctx, genc_lm_linear(ctx, m, x, k->q_a), k->q_a_norm, c->norm_eps), k->q_b)
+        : genc_lm_linear(ctx, m, x, k->q_proj);
     q = genc_reshape(ctx, q, 4, (int64_t[]){B, T, H, nope + rope});
     genc_tensor *qp[2];
     if (genc_split(ctx, q, 3, (int64_t[]){nope, rope}, 2, qp)) return NULL;
     genc_tensor *q_pe = genc_rope(ctx, qp[1], pos, c->rope_theta);
     /* latent and decoupled key: [c_kv ; k_pe] = W_kva x, c_kv = rmsnorm(c_kv) (eqs. 1, 3) */
-    genc_tensor *kv = genc_linear(ctx, x, k->kv_a, NULL), *kvp[2];
+    genc_tensor *kv = genc_lm_linear(ctx, m, x, k->kv_a), *kvp[2];
     if (genc_split(ctx, kv, 2, (int64_t[]){c->kv_lora_rank, rope}, 2, kvp)) return NULL;
     genc_tensor *ckv = genc_rmsnorm(ctx, kvp[0], k->kv_a_norm, c->norm_eps);
     genc_tensor *k_pe = genc_rope(ctx, genc_reshape(ctx, kvp[1], 4, (int64_t[]){B, T, 1, rope}), pos, c->rope_theta);
@@ -43,7 +43,7 @@ genc_tensor *genc_lm_mla_prefix(genc_ctx *ctx, const genc_lm *m, const genc_lm_b
         k_pe = prepend(ctx, genc_reshape(ctx, pre_kpe, 4, (int64_t[]){pre_kpe->shape[0], S - T, 1, rope}), k_pe, B);
     }
     /* per head [k_nope ; v] = W_kvb c_kv (eqs. 2, 5) */
-    genc_tensor *kvb = genc_reshape(ctx, genc_linear(ctx, ckv, k->kv_b, NULL), 4, (int64_t[]){B, S, H, nope + c->v_dim});
+    genc_tensor *kvb = genc_reshape(ctx, genc_lm_linear(ctx, m, ckv, k->kv_b), 4, (int64_t[]){B, S, H, nope + c->v_dim});
     genc_tensor *kvs[2];
     if (genc_split(ctx, kvb, 3, (int64_t[]){nope, c->v_dim}, 2, kvs)) return NULL;
     genc_tensor *qh = genc_concat(ctx, (genc_tensor *[]){qp[0], q_pe}, 2, 3);
@@ -51,5 +51,5 @@ genc_tensor *genc_lm_mla_prefix(genc_ctx *ctx, const genc_lm *m, const genc_lm_b
     /* softmax(q.k / sqrt(nope + rope)) v, causal (eqs. 8-10), then W_o (eq. 11) */
     genc_tensor *o = genc_attention(ctx, qh, kh, kvs[1], 1.0 / sqrt((double)(nope + rope)), true, NULL);
     o = genc_reshape(ctx, o, 3, (int64_t[]){B, T, H * c->v_dim});
-    return genc_linear(ctx, o, k->o_proj, NULL);
+    return genc_lm_linear(ctx, m, o, k->o_proj);
 }

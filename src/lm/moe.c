@@ -10,8 +10,9 @@
 
 #define MAX_EXPERTS 4096
 
-genc_tensor *genc_lm_swiglu_mlp(genc_ctx *ctx, genc_tensor *u, genc_tensor *gate, genc_tensor *up, genc_tensor *down) {
-    return genc_linear(ctx, genc_swiglu(ctx, genc_linear(ctx, u, gate, NULL), genc_linear(ctx, u, up, NULL)), down, NULL);
+genc_tensor *genc_lm_swiglu_mlp(genc_ctx *ctx, const genc_qmode *q, genc_tensor *u, genc_tensor *gate, genc_tensor *up,
+                                genc_tensor *down) {
+    return genc_linear_q(ctx, genc_swiglu(ctx, genc_linear_q(ctx, u, gate, q), genc_linear_q(ctx, u, up, q)), down, q);
 }
 
 /* Index of the largest value among the unmasked, ties to the lowest index. */
@@ -86,8 +87,8 @@ static genc_status route_all(genc_ctx *ctx, genc_lm_block *k, const genc_lm_conf
 
 /* Routed experts on u [N, dim]: gather rows by expert, one SwiGLU MLP per expert on its
  * contiguous group, weight by g, scatter-add back to tokens. */
-static genc_tensor *routed_experts(genc_ctx *ctx, const genc_lm_config *c, genc_lm_block *k, genc_tensor *u,
-                                   genc_tensor *g, const routing *r, int64_t N) {
+static genc_tensor *routed_experts(genc_ctx *ctx, const genc_lm_config *c, const genc_qmode *q, genc_lm_block *k,
+                                   genc_tensor *u, genc_tensor *g, const routing *r, int64_t N) {
     int E = c->n_routed;
     int64_t NK = N * c->n_active;
     genc_tensor *xs = genc_gather_rows(ctx, u, r->perm_tok, NK);
@@ -99,7 +100,7 @@ static genc_tensor *routed_experts(genc_ctx *ctx, const genc_lm_config *c, genc_
         int64_t cnt = r->offset[e + 1] - r->offset[e];
         if (cnt == 0) continue;
         genc_tensor *xe = genc_slice(ctx, xs, 0, r->offset[e], cnt);
-        outs[n_out++] = genc_lm_swiglu_mlp(ctx, xe, k->e_gate[e], k->e_up[e], k->e_down[e]);
+        outs[n_out++] = genc_lm_swiglu_mlp(ctx, q, xe, k->e_gate[e], k->e_up[e], k->e_down[e]);
     }
     genc_tensor *ys = n_out == 1 ? outs[0] : genc_concat(ctx, outs, n_out, 0);
     return genc_scatter_add_rows(ctx, genc_mul(ctx, ys, gs), r->perm_tok, N);
@@ -120,8 +121,8 @@ static genc_tensor *balance_loss(genc_ctx *ctx, const genc_lm_config *c, genc_te
     return genc_scale(ctx, genc_sum_all(ctx, genc_mul(ctx, P, f)), c->aux_alpha / (double)seqs);
 }
 
-static genc_tensor *moe(genc_ctx *ctx, const genc_lm_config *c, genc_lm_block *k, genc_tensor *u, int64_t B,
-                        int64_t T, genc_tensor **bal) {
+static genc_tensor *moe(genc_ctx *ctx, const genc_lm_config *c, const genc_qmode *q, genc_lm_block *k,
+                        genc_tensor *u, int64_t B, int64_t T, genc_tensor **bal) {
     int64_t N = u->shape[0];
     genc_tensor *logits = genc_linear(ctx, u, k->router, NULL);
     genc_tensor *s = c->score == GENC_SCORE_SOFTMAX ? genc_softmax(ctx, logits) : genc_sigmoid(ctx, logits);
@@ -130,8 +131,8 @@ static genc_tensor *moe(genc_ctx *ctx, const genc_lm_config *c, genc_lm_block *k
     genc_tensor *g = genc_take_along(ctx, s, r.idx, c->n_active);
     if (c->score == GENC_SCORE_SIGMOID || c->norm_topk) g = genc_div(ctx, g, genc_sum(ctx, g, -1, true));
     g = genc_scale(ctx, g, c->route_scale);
-    genc_tensor *out = routed_experts(ctx, c, k, u, g, &r, N);
-    if (k->s_gate) out = genc_add(ctx, out, genc_lm_swiglu_mlp(ctx, u, k->s_gate, k->s_up, k->s_down));
+    genc_tensor *out = routed_experts(ctx, c, q, k, u, g, &r, N);
+    if (k->s_gate) out = genc_add(ctx, out, genc_lm_swiglu_mlp(ctx, q, u, k->s_gate, k->s_up, k->s_down));
     if (bal) *bal = c->aux_alpha > 0 ? balance_loss(ctx, c, s, &r, B, T) : NULL;
     return out;
 }
@@ -140,8 +141,8 @@ genc_tensor *genc_lm_ffn(genc_ctx *ctx, genc_lm *m, genc_lm_block *k, genc_tenso
                          genc_tensor **bal_loss) {
     if (bal_loss) *bal_loss = NULL;
     if (!u) return NULL;
-    if (k->w_gate) return genc_lm_swiglu_mlp(ctx, u, k->w_gate, k->w_up, k->w_down);
-    return moe(ctx, &m->cfg, k, u, B, T, bal_loss);
+    if (k->w_gate) return genc_lm_swiglu_mlp(ctx, &m->qmode, u, k->w_gate, k->w_up, k->w_down);
+    return moe(ctx, &m->cfg, &m->qmode, k, u, B, T, bal_loss);
 }
 
 void genc_lm_update_bias(genc_lm *m) {

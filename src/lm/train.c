@@ -114,7 +114,7 @@ genc_status genc_lm_train(genc_ctx *ctx, genc_lm *m, const genc_lm_corpus *corpu
     *st = (genc_train_state){.data_seed = c->seed, .best_metric = INFINITY};
     genc_optim o = {0};
     genc_optim_config oc = genc_optim_defaults(GENC_OPT_ADAMW);
-    oc.lr = c->lr, oc.weight_decay = c->weight_decay, oc.beta2 = c->beta2;
+    oc.lr = c->lr, oc.weight_decay = c->weight_decay, oc.beta2 = c->beta2, oc.moments_bf16 = c->moments_bf16;
     lm_job j = {.m = m, .corpus = corpus, .c = c, .tok = tok};
     genc_status s = genc_optim_init(ctx, &o, &m->params, &oc);
     char *cfg_json = s ? NULL : genc_lm_config_json(&m->cfg);

@@ -364,6 +364,14 @@ static PyObject *lm_update_bias(LMObject *l, PyObject *u) {
     Py_RETURN_NONE;
 }
 
+static PyObject *lm_set_precision(LMObject *l, PyObject *args) {
+    const char *prec, *promote = NULL;
+    if (lm_busy(l) || !PyArg_ParseTuple(args, "s|z:set_precision", &prec, &promote)) return NULL;
+    genc_status s = genc_lm_set_precision(G.ctx, &l->m, prec, promote);
+    if (s) return pg_raise(s);
+    Py_RETURN_NONE;
+}
+
 static PyObject *lm_maxvio(LMObject *l, PyObject *u) {
     PyObject *r = PyList_New(0);
     for (int b = 0; r && l->built && b < l->m.cfg.n_layers; b++)
@@ -808,6 +816,8 @@ static PyMethodDef lm_methods[] = {
     {"logits", (PyCFunction)lm_logits, METH_O, "logits(tokens [B, T]) -> Tensor [B, T, V] with autograd"},
     {"update_bias", (PyCFunction)lm_update_bias, METH_NOARGS, "aux-loss-free balancing step from the last forward's loads"},
     {"maxvio", (PyCFunction)lm_maxvio, METH_NOARGS, "MaxVio of each MoE layer in the last forward"},
+    {"set_precision", (PyCFunction)lm_set_precision, METH_VARARGS,
+     "set_precision('fp32'|'bf16'|'fp8', promote='128'|'none'|None): the linear layers' GEMMs (V3 3.3)"},
     {"save", (PyCFunction)lm_save, METH_VARARGS, "save(path): checkpoint with config and tokenizer"},
     {"load", (PyCFunction)lm_load, METH_VARARGS | METH_CLASS, "LMCore.load(path)"},
     {"fit", (PyCFunction)(void (*)(void))lm_fit, METH_VARARGS | METH_KEYWORDS,

@@ -2,6 +2,7 @@
  * one safetensors file, written atomically, and read back with every name, shape and
  * field checked (see include/genc/train.h for the layout). */
 #include "genc/genc.h"
+#include "genc/fp8_weights.h"
 #include "genc/train.h"
 
 #include <inttypes.h>
@@ -38,16 +39,17 @@ static char *optim_json(const genc_optim *o) {
 
 static genc_status add_moments(genc_st_writer *w, const genc_params *p, const genc_optim *o) {
     char name[160];
+    genc_dtype dt = o->cfg.moments_bf16 ? GENC_DT_BF16 : GENC_DT_F32; /* BF16 moments are exact in BF16 */
     for (int i = 0; i < p->n; i++) {
         const genc_tensor *t = p->t[i];
         snprintf(name, sizeof name, "optim.m.%s", t->name);
-        genc_status s = genc_st_writer_add_f32(w, name, GENC_DT_F32, t->ndim, t->shape, (const float *)o->m[i]);
+        genc_status s = genc_st_writer_add_f32(w, name, dt, t->ndim, t->shape, (const float *)o->m[i]);
         if (s || !o->v[i]) {
             if (s) return s;
             continue;
         }
         snprintf(name, sizeof name, "optim.v.%s", t->name);
-        if ((s = genc_st_writer_add_f32(w, name, GENC_DT_F32, t->ndim, t->shape, (const float *)o->v[i]))) return s;
+        if ((s = genc_st_writer_add_f32(w, name, dt, t->ndim, t->shape, (const float *)o->v[i]))) return s;
     }
     return GENC_OK;
 }
@@ -87,10 +89,11 @@ genc_status genc_checkpoint_save(genc_ctx *ctx, const char *path, const genc_par
     return s;
 }
 
-/* Side-car tensors and optimiser moments: in a checkpoint but not parameters. */
+/* Side-car tensors, optimiser moments and FP8 block scales: in a checkpoint but not parameters. */
 static bool is_side_car(const char *name) {
+    char base[256];
     return !strncmp(name, "tokenizer.", 10) || !strncmp(name, "extra.", 6) || !strncmp(name, "optim.m.", 8) ||
-           !strncmp(name, "optim.v.", 8);
+           !strncmp(name, "optim.v.", 8) || genc_fp8_scale_of(name, base, sizeof base);
 }
 
 void genc_checkpoint_param_budget(genc_ctx *ctx, const genc_st *st) {
@@ -102,12 +105,16 @@ void genc_checkpoint_param_budget(genc_ctx *ctx, const genc_st *st) {
     genc_param_budget(ctx, values, genc_st_label(st));
 }
 
-/* Every tensor in the file must be a parameter or an optimiser moment of one. */
+/* Every tensor in the file must be a parameter, an optimiser moment of one or the block
+ * scales of an F8_E4M3 one (fp8_weights.h). */
 static genc_status check_no_extra(genc_ctx *ctx, const genc_st *st, const genc_params *p) {
     for (int i = 0; i < genc_st_count(st); i++) {
         const char *name = genc_st_at(st, i)->name, *base = name;
+        char weight[256];
         if (!strncmp(name, "tokenizer.", 10) || !strncmp(name, "extra.", 6)) continue; /* side-car */
         if (!strncmp(name, "optim.m.", 8) || !strncmp(name, "optim.v.", 8)) base = name + 8;
+        const genc_st_entry *w = genc_fp8_scale_of(name, weight, sizeof weight) ? genc_st_find(st, weight) : NULL;
+        if (w && w->dtype == GENC_DT_F8_E4M3) base = weight;
         if (!genc_params_find(p, base))
             return genc_error(ctx, GENC_EFORMAT, "%s: tensor \"%s\" is not a parameter of this model", genc_st_label(st),
                               name);
@@ -191,7 +198,7 @@ genc_status genc_checkpoint_load(genc_ctx *ctx, const genc_st *st, const genc_pa
     genc_status s = check_no_extra(ctx, st, p);
     for (int i = 0; !s && i < p->n; i++) {
         genc_tensor *t = p->t[i];
-        s = genc_st_read_f32(ctx, st, t->name, (float *)t->data, t->ndim, t->shape);
+        s = genc_fp8_weights_read(ctx, st, t->name, (float *)t->data, t->ndim, t->shape);
     }
     int64_t at;
     const genc_tensor *bad = s ? NULL : genc_params_nonfinite(p, &at);

@@ -3,6 +3,7 @@
  * convention: the buffer starts as the first gradient). Parameter groups: weight decay on
  * or off per parameter. */
 #include "genc/genc.h"
+#include "genc/fp8.h"
 #include "genc/train.h"
 
 #include <tgmath.h>
@@ -41,6 +42,7 @@ void genc_optim_set_decay(genc_optim *o, int index, bool decay) { o->decay[index
 
 static void adamw_update(genc_real *w, const genc_real *g, genc_real *m, genc_real *v, int64_t n,
                          const genc_optim_config *c, double lr, bool decay, int64_t t) {
+    bool bf16 = c->moments_bf16;
     genc_real shrink = (genc_real)(1.0 - lr * (decay ? c->weight_decay : 0.0));
     genc_real b1 = (genc_real)c->beta1, b2 = (genc_real)c->beta2;
     genc_real step_size = (genc_real)(lr / (1.0 - pow(c->beta1, (double)t)));
@@ -50,6 +52,7 @@ static void adamw_update(genc_real *w, const genc_real *g, genc_real *m, genc_re
         w[i] *= shrink;
         m[i] = m[i] * b1 + g[i] * (1 - b1);
         v[i] = v[i] * b2 + g[i] * g[i] * (1 - b2);
+        if (bf16) m[i] = genc_bf16_decode(genc_bf16_encode((float)m[i])), v[i] = genc_bf16_decode(genc_bf16_encode((float)v[i]));
         genc_real denom = sqrt(v[i]) / bc2_sqrt + eps;
         w[i] -= step_size * (m[i] / denom);
     }

@@ -1,7 +1,8 @@
 # The installable library: `cmake --install` of the build into a staging prefix holds
 # libgenc.so with its soname, every public header, the genc command and genc.pc; genc.h
 # includes every public header; examples/c/train_tiny.c compiles with nothing but
-# `pkg-config --cflags --libs genc` from that prefix, links the shared library and runs.
+# `pkg-config --cflags --libs genc` from that prefix, links the shared library and runs; the
+# Python package is installed too and imports from the prefix.
 . "$(dirname "$0")/lib.sh" "$1"
 build="$2"
 command -v pkg-config >/dev/null && command -v cc >/dev/null || { echo "SKIP: pkg-config or cc missing"; exit 77; }
@@ -29,6 +30,13 @@ if [ -x "$tmp/train_tiny" ]; then
     || bad "train_tiny does not link the installed libgenc.so.0"
   LD_LIBRARY_PATH="$(dirname "$lib")" "$tmp/train_tiny" >"$tmp/run.log" 2>&1 && ok || bad "train_tiny failed: $(cat "$tmp/run.log")"
   grep -q '^xor: loss' "$tmp/run.log" && grep -q '^tiny lm:' "$tmp/run.log" && ok || bad "train_tiny printed: $(cat "$tmp/run.log")"
+fi
+# The Python package, when this build has one: the installed copy imports and computes.
+if [ -d "$build/python/genc" ]; then
+  pydir="$prefix/lib/python3/dist-packages"
+  [ -f "$pydir/genc/__init__.py" ] && ls "$pydir"/genc/_genc*.so >/dev/null 2>&1 && ok || bad "the Python package is not installed under $pydir"
+  out=$(cd "$tmp" && PYTHONPATH="$pydir" /usr/bin/python3 -c 'import genc; print(genc.__file__); print(float((genc.tensor([1.0, 2.0]) * 3).sum()))' 2>&1)
+  case "$out" in "$pydir"/genc/__init__.py*9.0) ok ;; *) bad "installed genc does not import from the prefix: $out" ;; esac
 fi
 echo "install: $pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -182,3 +182,25 @@ def test_grpo_rollout_takes_the_cli_task_and_skips_held_out(corpus):
 def test_grpo_advantages_match_genc_definition():
     adv = genc.grpo_advantages([1.0, 0.0, 0.0, 1.0], group=4)
     assert np.allclose(adv, [0.86603, -0.86603, -0.86603, 0.86603], atol=1e-3)  # sample std, as genc's GRPO
+
+
+def test_lm_precision_fp8_and_bf16(corpus):
+    """set_precision (DeepSeek-V3 3.3): FP8 and BF16 GEMMs give a loss near FP32's but not equal;
+    bad values raise with the CLI's message."""
+    tok, ids = corpus
+    lm = small_lm(tok)
+    batch = np.array(ids[:4 * 33], dtype=np.int32).reshape(4, 33)
+    losses = {}
+    for p, promote in (("fp32", None), ("bf16", None), ("fp8", "128"), ("fp8", "none")):
+        lm.set_precision(p, promote)
+        loss, _ = lm.loss(batch)
+        loss.backward()
+        losses[(p, promote)] = loss.item()
+    ref = losses[("fp32", None)]
+    for k, v in losses.items():
+        assert abs(v - ref) / ref < 0.02, (k, v, ref)
+    assert losses[("fp8", "128")] != ref and losses[("bf16", None)] != ref
+    with pytest.raises(Exception, match="--precision"):
+        lm.set_precision("fp16")
+    with pytest.raises(Exception, match="--fp8-promote"):
+        lm.set_precision("fp8", "0")
