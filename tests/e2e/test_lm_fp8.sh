@@ -56,9 +56,9 @@ open(sys.argv[2], "wb").write(struct.pack("<Q", len(h)) + h + raw[8 + n:])
 PY
 expect_error "bad scale dtype" '_scale_inv" must be F32, found I32' "$genc" lm eval --checkpoint "$tmp/bad.safetensors" --data "$data"
 
-expect_error "precision" '--precision: expected fp32, bf16 or fp8' "$genc" lm train "${common[@]}" --precision fp16 --out "$tmp/e"
+expect_error "precision" '--precision expects one of fp32|bf16|fp8' "$genc" lm train "${common[@]}" --precision fp16 --out "$tmp/e"
 expect_error "promote" '--fp8-promote: expected' "$genc" lm train "${common[@]}" --precision fp8 --fp8-promote 0 --out "$tmp/e"
 expect_error "promote fp32" '--fp8-promote: only meaningful' "$genc" lm train "${common[@]}" --fp8-promote 128 --out "$tmp/e"
-expect_error "optim state" '--optim-state: expected fp32 or bf16' "$genc" lm train "${common[@]}" --optim-state fp8 --out "$tmp/e"
+expect_error "optim state" '--optim-state expects one of fp32|bf16' "$genc" lm train "${common[@]}" --optim-state fp8 --out "$tmp/e"
 echo "e2e lm fp8: $pass passed, $fail failed"
 [ $fail -eq 0 ]
