@@ -183,6 +183,10 @@ PyObject *pg_getitem(TensorObject *t, PyObject *key);
 int pg_setitem(TensorObject *t, PyObject *key, PyObject *value);
 PyObject *pg_binary(PyObject *a, PyObject *b, int kind);
 
+/* elementwise comparisons giving 0./1. tensors, identity hash (compare.c) */
+PyObject *pg_richcompare(PyObject *self, PyObject *other, int op);
+Py_hash_t pg_tensor_hash(PyObject *self);
+
 /* modules, optimisers, model families */
 int pg_module_init_types(PyObject *m);
 int pg_optim_init_types(PyObject *m);

@@ -43,7 +43,7 @@ def test_tolist_nested_and_item():
     t = genc.tensor([[1, 2], [3, 4]])
     assert t.tolist() == [[1.0, 2.0], [3.0, 4.0]]
     assert genc.tensor([5.0]).item() == 5.0
-    with pytest.raises(ValueError):
+    with pytest.raises(RuntimeError):
         t.item()
 
 
