@@ -18,11 +18,15 @@ from . import _genc
 from ._genc import (  # noqa: F401
     AdamW, Module as _CModule, Node, Parameter, SGD, Tensor, __version__, attention, avg_pool2x2,
     clip_grad_norm, concat, conv2d, cross_entropy, dropout, embedding, enable_grad, exp, expand,
-    from_numpy, full, gather_rows, gelu, get_threads, grpo_loss, is_grad_enabled, layer_norm, linear,
+    full, gather_rows, gelu, get_threads, grpo_loss, is_grad_enabled, layer_norm, linear,
     load, load_metadata, log, log_softmax, manual_seed, matmul, max_pool2x2, no_grad, ones, rand, randn,
     relu, rms_norm, rope, save, set_grad_enabled, set_threads, sigmoid, silu, softmax, softplus, sqrt,
-    swiglu, take_along, tanh, tensor, zeros,
+    swiglu, take_along, tanh, zeros,
 )
+from . import _tensor_ext
+from ._tensor_ext import asarray, from_numpy, tensor  # noqa: F401  (copy / share-or-refuse / share-if-possible)
+
+_tensor_ext.install()
 
 for _name in ("LMCore", "Generation", "Tokenizer", "NICECore", "ClassifierCore", "DataLoader"):
     if hasattr(_genc, _name):

@@ -186,6 +186,8 @@ PyObject *pg_binary(PyObject *a, PyObject *b, int kind);
 /* elementwise comparisons giving 0./1. tensors, identity hash (compare.c) */
 PyObject *pg_richcompare(PyObject *self, PyObject *other, int op);
 Py_hash_t pg_tensor_hash(PyObject *self);
+/* adds _install_tensor_methods to the module (tensor_ext.c) */
+int pg_tensor_ext_init(PyObject *m);
 
 /* modules, optimisers, model families */
 int pg_module_init_types(PyObject *m);

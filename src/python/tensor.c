@@ -971,9 +971,11 @@ int pg_tensor_init_types(PyObject *m) {
     tensor_sequence.sq_length = (lenfunc)tensor_len;
     Tensor_Type.tp_as_number = &pg_tensor_number;
     if (PyType_Ready(&Storage_Type) < 0 || PyType_Ready(&Tensor_Type) < 0) return -1;
-    /* numpy's binary operators defer to ours (array * tensor gives a tensor, with autograd) */
+    /* numpy's binary operators defer to ours (array * tensor gives a tensor, with autograd) until
+     * genc/_tensor_ext.py installs the real __array_ufunc__ */
     if (PyDict_SetItemString(Tensor_Type.tp_dict, "__array_ufunc__", Py_None) < 0) return -1;
     PyType_Modified(&Tensor_Type);
+    if (pg_tensor_ext_init(m) < 0) return -1;
     Py_INCREF(&Tensor_Type);
     return PyModule_AddObject(m, "Tensor", (PyObject *)&Tensor_Type);
 }
