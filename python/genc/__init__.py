@@ -18,13 +18,14 @@ from . import _genc
 from ._genc import (  # noqa: F401
     AdamW, Module as _CModule, Node, Parameter, SGD, Tensor, __version__, attention, avg_pool2x2,
     clip_grad_norm, concat, conv2d, cross_entropy, dropout, embedding, enable_grad, exp, expand,
-    full, gather_rows, gelu, get_threads, grpo_loss, is_grad_enabled, layer_norm, linear,
+    gather_rows, gelu, get_threads, grpo_loss, is_grad_enabled, layer_norm, linear,
     load, load_metadata, log, log_softmax, manual_seed, matmul, max_pool2x2, no_grad, ones, rand, randn,
-    relu, rms_norm, rope, save, set_grad_enabled, set_threads, sigmoid, silu, softmax, softplus, sqrt,
+    relu, rms_norm, rope, save, set_threads, sigmoid, silu, softmax, softplus, sqrt,
     swiglu, take_along, tanh, zeros,
 )
 from . import _tensor_ext
 from ._tensor_ext import asarray, from_numpy, tensor  # noqa: F401  (copy / share-or-refuse / share-if-possible)
+from ._tensor_ext import full, set_grad_enabled  # noqa: F401  (PyTorch's signatures over the C ones)
 
 _tensor_ext.install()
 

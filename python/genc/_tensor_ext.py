@@ -177,7 +177,134 @@ def mean(self, dim=None, keepdim=False, *, axis=None, dtype=None, out=None, keep
     return _reduce(_c_mean, "mean", self, dim, keepdim, axis, dtype, out, keepdims)
 
 
-_METHODS = ("__array__", "__array_ufunc__", "sum", "mean")
+def requires_grad_(self, requires_grad=True):
+    """requires_grad_(self, requires_grad=True)
+
+    Set ``requires_grad`` in place and return the tensor (PyTorch's spelling)."""
+    self.requires_grad = requires_grad
+    return self
+
+
+def float(self):
+    """float(self)
+
+    The tensor itself: genc tensors are already float32 (as ``torch.Tensor.float`` on a
+    float32 tensor)."""
+    return self
+
+
+def to(self, dtype=None, *, copy=False):
+    """to(self, dtype=None, *, copy=False)
+
+    The tensor itself (a copy with ``copy=True``) for dtype None, "float32" or
+    numpy.float32; any other dtype raises TypeError, as genc has one dtype."""
+    _check_dtype(dtype, "to")
+    return self.clone() if copy else self
+
+
+def _norm_dim(d, n, what):
+    if not isinstance(d, int) or isinstance(d, bool):
+        raise TypeError(f"{what}: dims are ints, found {type(d).__name__}")
+    if not -n <= d < n:
+        raise IndexError(f"{what}: dim {d} out of range for {n} dims")
+    return d % n
+
+
+def permute(self, *dims):
+    """permute(self, *dims)
+
+    The dims reordered (``t.permute(2, 0, 1)`` or ``t.permute((2, 0, 1))``), a view made of
+    transposes, with autograd."""
+    if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+        dims = tuple(dims[0])
+    n = self.ndim
+    order = [_norm_dim(d, n, "permute") for d in dims]
+    if sorted(order) != list(range(n)):
+        raise ValueError(f"permute: {tuple(dims)} is not a permutation of the {n} dims")
+    cur, x = list(range(n)), self
+    for i in range(n):  # selection: bring the wanted dim to position i
+        j = cur.index(order[i])
+        if j != i:
+            x = x.transpose(i, j)
+            cur[i], cur[j] = cur[j], cur[i]
+    return x
+
+
+def unsqueeze(self, dim):
+    """unsqueeze(self, dim)
+
+    A size-1 dim inserted at ``dim`` (-ndim-1 <= dim <= ndim), as a reshape (with autograd)."""
+    n = self.ndim
+    d = _norm_dim(dim, n + 1, "unsqueeze")
+    if n >= 4:
+        raise ValueError("unsqueeze: genc tensors have at most 4 dims")
+    shape = list(self.shape)
+    shape.insert(d, 1)
+    return self.reshape(*shape)
+
+
+def squeeze(self, dim=None):
+    """squeeze(self, dim=None)
+
+    The size-1 dims removed (all of them, or only ``dim`` when it has size 1), as a reshape
+    (with autograd). genc has no 0-d tensors, so squeezing every dim of a one-element tensor
+    leaves shape (1,)."""
+    shape = list(self.shape)
+    if dim is None:
+        keep = [n for n in shape if n != 1]
+    else:
+        d = _norm_dim(dim, len(shape), "squeeze")
+        keep = shape[:d] + shape[d + 1:] if shape[d] == 1 else shape
+    return self.reshape(*(keep or [1]))
+
+
+_MISSING = object()
+
+
+def full(*size, fill_value=_MISSING, value=_MISSING, requires_grad=False):
+    """full(*size, fill_value, requires_grad=False)
+
+    A tensor of ``size`` filled with ``fill_value``: PyTorch's ``full((2, 3), 7.0)`` (or
+    ``fill_value=7.0``), and genc's older ``full(2, 3, value=7.0)``."""
+    if len(size) == 2 and isinstance(size[0], (tuple, list)) and fill_value is _MISSING and value is _MISSING:
+        size, fill_value = size[0], size[1]
+    elif len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = size[0]
+    if fill_value is not _MISSING and value is not _MISSING:
+        raise TypeError("full() got both fill_value= and value= (the same argument)")
+    v = value if fill_value is _MISSING else fill_value
+    if v is _MISSING:
+        raise TypeError("full() missing its fill value: full(size, fill_value) or full(*shape, value=v)")
+    return _genc.full(*size, value=v, requires_grad=requires_grad)
+
+
+class set_grad_enabled:
+    """set_grad_enabled(mode)
+
+    Turn autograd recording on or off for this thread, at once (as PyTorch does); used as a
+    context manager (``with genc.set_grad_enabled(False): ...``) the previous mode comes back
+    on exit. ``bool(set_grad_enabled(m))`` is the previous mode, as before."""
+
+    def __init__(self, mode):
+        self.prev = _genc.set_grad_enabled(bool(mode))
+        self.mode = bool(mode)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        _genc.set_grad_enabled(self.prev)
+        return False
+
+    def __bool__(self):
+        return self.prev
+
+    def __repr__(self):
+        return f"genc.set_grad_enabled({self.mode})"
+
+
+_METHODS = ("__array__", "__array_ufunc__", "sum", "mean", "requires_grad_", "float", "to", "permute",
+            "unsqueeze", "squeeze")
 
 
 def install():

@@ -181,16 +181,23 @@ static PyMethodDef gm_methods[] = {
     {"__exit__", (PyCFunction)gm_exit, METH_VARARGS, NULL},
     {NULL},
 };
-static PyObject *no_grad_new(PyTypeObject *type, PyObject *a, PyObject *k) {
+/* no_grad() / enable_grad(): the context manager. no_grad(fn) (the decorator written without
+ * parentheses, `@genc.no_grad`) gives the wrapped function, as PyTorch does; any other
+ * argument is a TypeError (it used to be ignored, silently replacing the function). */
+static PyObject *grad_mode_new(PyTypeObject *type, PyObject *a, PyObject *k, int enable) {
+    if ((k && PyDict_GET_SIZE(k)) || PyTuple_GET_SIZE(a) > 1 ||
+        (PyTuple_GET_SIZE(a) == 1 && !PyCallable_Check(PyTuple_GET_ITEM(a, 0))))
+        return PyErr_Format(PyExc_TypeError, "%s() takes no arguments (or, as a decorator, one callable)", type->tp_name);
     GradModeObject *g = (GradModeObject *)type->tp_alloc(type, 0);
-    if (g) g->enable = 0;
-    return (PyObject *)g;
+    if (!g) return NULL;
+    g->enable = enable;
+    if (PyTuple_GET_SIZE(a) == 0) return (PyObject *)g;
+    PyObject *f = gm_call(g, a, NULL);
+    Py_DECREF(g);
+    return f;
 }
-static PyObject *enable_grad_new(PyTypeObject *type, PyObject *a, PyObject *k) {
-    GradModeObject *g = (GradModeObject *)type->tp_alloc(type, 0);
-    if (g) g->enable = 1;
-    return (PyObject *)g;
-}
+static PyObject *no_grad_new(PyTypeObject *type, PyObject *a, PyObject *k) { return grad_mode_new(type, a, k, 0); }
+static PyObject *enable_grad_new(PyTypeObject *type, PyObject *a, PyObject *k) { return grad_mode_new(type, a, k, 1); }
 static PyTypeObject NoGrad_Type = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "genc.no_grad",
     .tp_basicsize = sizeof(GradModeObject),
