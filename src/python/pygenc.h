@@ -188,6 +188,8 @@ PyObject *pg_richcompare(PyObject *self, PyObject *other, int op);
 Py_hash_t pg_tensor_hash(PyObject *self);
 /* adds _install_tensor_methods to the module (tensor_ext.c) */
 int pg_tensor_ext_init(PyObject *m);
+/* "name(sig)\n--\n\n" docstrings for the module's C functions (signatures.c) */
+int pg_sign_functions(PyObject *m);
 
 /* modules, optimisers, model families */
 int pg_module_init_types(PyObject *m);

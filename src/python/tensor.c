@@ -946,7 +946,7 @@ PyTypeObject Tensor_Type = {
     .tp_as_sequence = &tensor_sequence,
     .tp_as_buffer = &tensor_buffer,
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE,
-    .tp_doc = "A float32 tensor (1 to 4 dims) that views a Storage; ops on it record autograd nodes.",
+    .tp_doc = "Tensor(data, requires_grad=False)\n--\n\nA float32 tensor (1 to 4 dims) that views a Storage; ops on it record autograd nodes.",
     .tp_traverse = (traverseproc)tensor_traverse,
     .tp_clear = (inquiry)tensor_clear,
     .tp_weaklistoffset = offsetof(TensorObject, weakreflist),
