@@ -150,7 +150,9 @@ def _reduce(c_fn, name, x, dim, keepdim, axis, dtype, out, keepdims):
     _check_dtype(dtype, name)
     if dim is None or isinstance(dim, int):
         return c_fn(x, dim, bool(keepdim))
-    dims = sorted({d % x.ndim for d in dim}, reverse=True)
+    dims = sorted((_norm_dim(d, x.ndim, name) for d in dim), reverse=True)
+    if len(set(dims)) != len(dims):
+        raise ValueError(f"{name}: dim {tuple(dim)} names a dim twice")
     for d in dims:
         x = c_fn(x, d, True)
     if not keepdim and len(dims) < x.ndim:

@@ -86,6 +86,10 @@ def test_sum_takes_dim_or_axis():
     assert t.sum(dim=(0, 1), keepdim=True).shape == (1, 1)
     with pytest.raises(TypeError, match="both"):
         t.sum(dim=0, axis=0)
+    with pytest.raises(ValueError, match="twice"):
+        t.sum(dim=(0, -2))
+    with pytest.raises(IndexError):
+        t.sum(dim=(0, 5))
     with pytest.raises(TypeError):
         t.sum(dim=0, bogus=1)
     with pytest.raises(TypeError, match="float32"):
