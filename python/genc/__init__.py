@@ -18,11 +18,16 @@ from . import _genc
 from ._genc import (  # noqa: F401
     AdamW, Module as _CModule, Node, Parameter, SGD, Tensor, __version__, attention, avg_pool2x2,
     clip_grad_norm, concat, conv2d, cross_entropy, dropout, embedding, enable_grad, exp, expand,
-    from_numpy, full, gather_rows, gelu, get_threads, grpo_loss, is_grad_enabled, layer_norm, linear,
+    gather_rows, gelu, get_threads, grpo_loss, is_grad_enabled, layer_norm, linear,
     load, load_metadata, log, log_softmax, manual_seed, matmul, max_pool2x2, no_grad, ones, rand, randn,
-    relu, rms_norm, rope, save, set_grad_enabled, set_threads, sigmoid, silu, softmax, softplus, sqrt,
-    swiglu, take_along, tanh, tensor, zeros,
+    relu, rms_norm, rope, save, set_threads, sigmoid, silu, softmax, softplus, sqrt,
+    swiglu, take_along, tanh, zeros,
 )
+from . import _tensor_ext
+from ._tensor_ext import asarray, from_numpy, tensor  # noqa: F401  (copy / share-or-refuse / share-if-possible)
+from ._tensor_ext import full, set_grad_enabled  # noqa: F401  (PyTorch's signatures over the C ones)
+
+_tensor_ext.install()
 
 for _name in ("LMCore", "Generation", "Tokenizer", "NICECore", "ClassifierCore", "DataLoader"):
     if hasattr(_genc, _name):
@@ -41,6 +46,9 @@ class Module(_CModule):
     """Base class of every genc model: subclass it, assign tensors made with
     ``genc.Parameter`` and sub-modules as attributes (directly, or in lists, tuples and
     dicts), define ``forward``; calling the module calls ``forward``."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)  # the C base refuses leftover arguments (TypeError)
 
     def named_children(self):
         """(name, module) for each direct sub-module, in attribute order."""
@@ -220,6 +228,8 @@ class Linear(Module):
 
 
 class Embedding(Module):
+    """Rows of a [num, dim] table at integer ids, initialised N(0, std^2)."""
+
     def __init__(self, num, dim, std=0.02):
         super().__init__()
         self.weight = Parameter(randn(num, dim, std=std))
@@ -233,6 +243,8 @@ class Embedding(Module):
 
 
 class RMSNorm(Module):
+    """RMSNorm over the last dim, with a learned scale (initialised to ones)."""
+
     def __init__(self, dim, eps=1e-6):
         super().__init__()
         self.weight = Parameter(ones(dim))
@@ -246,6 +258,8 @@ class RMSNorm(Module):
 
 
 class LayerNorm(Module):
+    """LayerNorm over the last dim, with a learned scale and shift."""
+
     def __init__(self, dim, eps=1e-5):
         super().__init__()
         self.weight = Parameter(ones(dim))
@@ -260,6 +274,8 @@ class LayerNorm(Module):
 
 
 class Conv2d(Module):
+    """NCHW convolution with a square kernel, initialised as PyTorch does (uniform, 1/sqrt(fan in))."""
+
     def __init__(self, cin, cout, kernel, stride=1, padding=0, bias=True):
         super().__init__()
         bound = 1 / _math.sqrt(cin * kernel * kernel)
@@ -276,6 +292,8 @@ class Conv2d(Module):
 
 
 class Dropout(Module):
+    """Inverted dropout with probability p while training; the identity in eval mode."""
+
     def __init__(self, p=0.5):
         super().__init__()
         self.p = p
@@ -288,25 +306,38 @@ class Dropout(Module):
 
 
 class _Activation(Module):
+    """An elementwise activation as a module (no parameters)."""
+
     fn = None
+
+    def __init__(self):
+        super().__init__()
 
     def forward(self, x):
         return type(self).fn(x)
 
 
 class ReLU(_Activation):
+    """max(x, 0), elementwise."""
+
     fn = staticmethod(relu)
 
 
 class SiLU(_Activation):
+    """x * sigmoid(x), elementwise."""
+
     fn = staticmethod(silu)
 
 
 class Tanh(_Activation):
+    """tanh(x), elementwise."""
+
     fn = staticmethod(tanh)
 
 
 class GELU(_Activation):
+    """the exact GELU, elementwise."""
+
     fn = staticmethod(gelu)
 
 
@@ -330,8 +361,17 @@ class Sequential(Module):
 
 
 def mse_loss(a, b):
+    """The mean of (a - b)^2 over every element (a one-element tensor)."""
     d = a - b
     return (d * d).mean()
 
 
 from .models import *  # noqa: E402,F401,F403
+
+
+def _public_names():
+    import types
+    return sorted(n for n, v in globals().items() if not n.startswith("_") and not isinstance(v, types.ModuleType))
+
+
+__all__ = _public_names()  # every public class and function (the C extension's and this package's)

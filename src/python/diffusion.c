@@ -261,7 +261,8 @@ static PyTypeObject Sched_Type = {
     .tp_basicsize = sizeof(SchedObject),
     .tp_dealloc = (destructor)sched_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "DDPMSchedule(kind='linear'|'scaled_linear'|'cosine', T=1000, beta_start=1e-4, beta_end=0.02).",
+    .tp_doc = "DDPMSchedule(kind='linear', T=1000, beta_start=0.0001, beta_end=0.02)\n--\n\n"
+               "The DDPM noise schedule; kind is 'linear', 'scaled_linear' or 'cosine'.",
     .tp_methods = sched_methods,
     .tp_getset = sched_getset,
     .tp_init = (initproc)sched_init,

@@ -181,23 +181,37 @@ static PyMethodDef gm_methods[] = {
     {"__exit__", (PyCFunction)gm_exit, METH_VARARGS, NULL},
     {NULL},
 };
-static PyObject *no_grad_new(PyTypeObject *type, PyObject *a, PyObject *k) {
+/* no_grad() / enable_grad(): the context manager. no_grad(fn) (the decorator written without
+ * parentheses, `@genc.no_grad`) gives the wrapped function, as PyTorch does; any other
+ * argument is a TypeError (it used to be ignored, silently replacing the function). */
+static PyObject *grad_mode_new(PyTypeObject *type, PyObject *a, PyObject *k, int enable) {
+    if (PyTuple_GET_SIZE(a) == 1 && PyTuple_GET_ITEM(a, 0) == Py_None) a = PyTuple_GetSlice(a, 0, 0);
+    else Py_INCREF(a);
+    if (!a) return NULL;
+    if ((k && PyDict_GET_SIZE(k)) || PyTuple_GET_SIZE(a) > 1 ||
+        (PyTuple_GET_SIZE(a) == 1 && !PyCallable_Check(PyTuple_GET_ITEM(a, 0)))) {
+        Py_DECREF(a);
+        return PyErr_Format(PyExc_TypeError, "%s() takes no arguments (or, as a decorator, one callable)", type->tp_name);
+    }
     GradModeObject *g = (GradModeObject *)type->tp_alloc(type, 0);
-    if (g) g->enable = 0;
-    return (PyObject *)g;
+    PyObject *r = (PyObject *)g;
+    if (g) g->enable = enable;
+    if (g && PyTuple_GET_SIZE(a) == 1) {
+        r = gm_call(g, a, NULL);
+        Py_DECREF(g);
+    }
+    Py_DECREF(a);
+    return r;
 }
-static PyObject *enable_grad_new(PyTypeObject *type, PyObject *a, PyObject *k) {
-    GradModeObject *g = (GradModeObject *)type->tp_alloc(type, 0);
-    if (g) g->enable = 1;
-    return (PyObject *)g;
-}
+static PyObject *no_grad_new(PyTypeObject *type, PyObject *a, PyObject *k) { return grad_mode_new(type, a, k, 0); }
+static PyObject *enable_grad_new(PyTypeObject *type, PyObject *a, PyObject *k) { return grad_mode_new(type, a, k, 1); }
 static PyTypeObject NoGrad_Type = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "genc.no_grad",
     .tp_basicsize = sizeof(GradModeObject),
     .tp_dealloc = (destructor)gm_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .tp_traverse = (traverseproc)gm_traverse,
-    .tp_doc = "Context manager (or decorator): ops inside record no autograd nodes.",
+    .tp_doc = "no_grad(func=None, /)\n--\n\nContext manager (or decorator, with or without parentheses): ops inside record no autograd nodes.",
     .tp_call = (ternaryfunc)gm_call,
     .tp_methods = gm_methods,
     .tp_new = no_grad_new,
@@ -208,7 +222,7 @@ static PyTypeObject EnableGrad_Type = {
     .tp_dealloc = (destructor)gm_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .tp_traverse = (traverseproc)gm_traverse,
-    .tp_doc = "Context manager (or decorator): ops inside record autograd nodes.",
+    .tp_doc = "enable_grad(func=None, /)\n--\n\nContext manager (or decorator, with or without parentheses): ops inside record autograd nodes.",
     .tp_call = (ternaryfunc)gm_call,
     .tp_methods = gm_methods,
     .tp_new = enable_grad_new,
@@ -633,7 +647,7 @@ PyMODINIT_FUNC PyInit__genc(void) {
     PyModule_AddObject(m, "Module", (PyObject *)&Module_Type);
     PyModule_AddStringConstant(m, "__version__", GENC_VERSION);
     if (pg_optim_init_types(m) < 0 || pg_lm_init_types(m) < 0 || pg_models_init_types(m) < 0 ||
-        pg_diffusion_init_types(m) < 0)
+        pg_diffusion_init_types(m) < 0 || pg_sign_functions(m) < 0)
         return NULL;
     return m;
 }

@@ -668,9 +668,11 @@ static PyObject *fn_swiglu(PyObject *s, PyObject *args) {
 static PyObject *fn_attention(PyObject *s, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"q", "k", "v", "scale", "causal", NULL};
     PyObject *o[3];
-    double scale = NAN;
+    PyObject *so = Py_None; /* None: 1/sqrt(head dim) */
     int causal = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO|dp:attention", kwlist, &o[0], &o[1], &o[2], &scale, &causal)) return NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO|Op:attention", kwlist, &o[0], &o[1], &o[2], &so, &causal)) return NULL;
+    double scale = so == Py_None ? NAN : PyFloat_AsDouble(so);
+    if (scale == -1 && PyErr_Occurred()) return NULL;
     if (isnan(scale) && Tensor_Check(o[0])) scale = 1.0 / sqrt((double)T(o[0])->t.shape[T(o[0])->t.ndim - 1]);
     OpArgs a = {.i = {causal}, .f = {scale}};
     return run("attention", f_attention, 3, o, &a, false);

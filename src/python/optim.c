@@ -219,7 +219,8 @@ static PyTypeObject AdamW_Type = {
     .tp_dealloc = (destructor)opt_dealloc,
     .tp_repr = (reprfunc)opt_repr,
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE,
-    .tp_doc = "AdamW(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01); decay on ndim >= 2 only.",
+    .tp_doc = "AdamW(params, lr=0.001, betas=(0.9, 0.999), eps=1e-08, weight_decay=0.01)\n--\n\n"
+               "AdamW; weight decay on ndim >= 2 only.",
     .tp_traverse = (traverseproc)opt_traverse,
     .tp_clear = (inquiry)opt_clear,
     .tp_methods = opt_methods,
@@ -233,7 +234,7 @@ static PyTypeObject SGD_Type = {
     .tp_dealloc = (destructor)opt_dealloc,
     .tp_repr = (reprfunc)opt_repr,
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE,
-    .tp_doc = "SGD(params, lr=..., momentum=0, weight_decay=0).",
+    .tp_doc = "SGD(params, lr=0.001, momentum=0.0, weight_decay=0.0)\n--\n\nStochastic gradient descent, with momentum when asked.",
     .tp_traverse = (traverseproc)opt_traverse,
     .tp_clear = (inquiry)opt_clear,
     .tp_methods = opt_methods,

@@ -183,6 +183,14 @@ PyObject *pg_getitem(TensorObject *t, PyObject *key);
 int pg_setitem(TensorObject *t, PyObject *key, PyObject *value);
 PyObject *pg_binary(PyObject *a, PyObject *b, int kind);
 
+/* elementwise comparisons giving 0./1. tensors, identity hash (compare.c) */
+PyObject *pg_richcompare(PyObject *self, PyObject *other, int op);
+Py_hash_t pg_tensor_hash(PyObject *self);
+/* adds _install_tensor_methods to the module (tensor_ext.c) */
+int pg_tensor_ext_init(PyObject *m);
+/* "name(sig)\n--\n\n" docstrings for the module's C functions (signatures.c) */
+int pg_sign_functions(PyObject *m);
+
 /* modules, optimisers, model families */
 int pg_module_init_types(PyObject *m);
 int pg_optim_init_types(PyObject *m);

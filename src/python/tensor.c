@@ -704,10 +704,34 @@ static PyObject *tolist_rec(const genc_tensor *t, int d, const genc_real *p) {
 
 static PyObject *tensor_tolist(TensorObject *t, PyObject *u) { return tolist_rec(&t->t, 0, t->t.data); }
 
+/* item(), float(t), int(t): one-element tensors only, as in PyTorch (RuntimeError otherwise). */
 static PyObject *tensor_item(TensorObject *t, PyObject *u) {
     if (genc_numel(&t->t) != 1)
-        return PyErr_Format(PyExc_ValueError, "item: the tensor has %lld elements, expected 1", (long long)genc_numel(&t->t));
+        return PyErr_Format(PyExc_RuntimeError, "a Tensor with %lld elements cannot be converted to a Python number "
+                            "(item(), float() and int() need exactly one element)", (long long)genc_numel(&t->t));
     return PyFloat_FromDouble(t->t.data[0]);
+}
+
+static PyObject *tensor_int(TensorObject *t) {
+    PyObject *f = tensor_item(t, NULL);
+    PyObject *r = f ? PyNumber_Long(f) : NULL; /* truncates; ValueError for nan, OverflowError for inf */
+    Py_XDECREF(f);
+    return r;
+}
+
+/* format(t, spec): a one-element tensor formats as its float (f"{loss:.4f}"); any tensor
+ * takes the empty spec (str(t)); a spec on a bigger tensor is a TypeError, as in PyTorch. */
+static PyObject *tensor_format(TensorObject *t, PyObject *spec) {
+    if (!PyUnicode_Check(spec)) return PyErr_Format(PyExc_TypeError, "__format__: the spec must be a str");
+    if (genc_numel(&t->t) == 1) {
+        PyObject *f = PyFloat_FromDouble(t->t.data[0]);
+        PyObject *r = f ? PyObject_Format(f, spec) : NULL;
+        Py_XDECREF(f);
+        return r;
+    }
+    if (PyUnicode_GetLength(spec) == 0) return PyObject_Str((PyObject *)t);
+    return PyErr_Format(PyExc_TypeError, "unsupported format string passed to genc.Tensor.__format__: "
+                        "only one-element tensors take a spec (this one has %lld elements)", (long long)genc_numel(&t->t));
 }
 
 static void append(char *buf, size_t cap, size_t *k, const char *fmt, ...) {
@@ -898,7 +922,8 @@ static PyObject *tensor_retain(TensorObject *t, PyObject *u) {
 
 static PyMethodDef tensor_methods[] = {
     {"tolist", (PyCFunction)tensor_tolist, METH_NOARGS, "nested lists of floats"},
-    {"item", (PyCFunction)tensor_item, METH_NOARGS, "the value of a one-element tensor"},
+    {"item", (PyCFunction)tensor_item, METH_NOARGS, "item($self, /)\n--\n\nthe value of a one-element tensor as a float (RuntimeError otherwise)"},
+    {"__format__", (PyCFunction)tensor_format, METH_O, "__format__($self, spec, /)\n--\n\nformat(t, spec): one-element tensors format as their float"},
     {"backward", (PyCFunction)(void (*)(void))tensor_backward, METH_VARARGS | METH_KEYWORDS,
      "accumulate d(self)/d(leaf) into every leaf's .grad (gradient: seed for non-scalars)"},
     {"numpy", (PyCFunction)tensor_numpy, METH_NOARGS, "a numpy array viewing the same memory (no copy)"},
@@ -921,7 +946,7 @@ PyTypeObject Tensor_Type = {
     .tp_as_sequence = &tensor_sequence,
     .tp_as_buffer = &tensor_buffer,
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE,
-    .tp_doc = "A float32 tensor (1 to 4 dims) that views a Storage; ops on it record autograd nodes.",
+    .tp_doc = "Tensor(data, requires_grad=False)\n--\n\nA float32 tensor (1 to 4 dims) that views a Storage; ops on it record autograd nodes.",
     .tp_traverse = (traverseproc)tensor_traverse,
     .tp_clear = (inquiry)tensor_clear,
     .tp_weaklistoffset = offsetof(TensorObject, weakreflist),
@@ -940,12 +965,17 @@ int pg_tensor_init_types(PyObject *m) {
     Tensor_Type.tp_methods = all;
     pg_tensor_number.nb_float = (unaryfunc)tensor_float;
     pg_tensor_number.nb_bool = (inquiry)tensor_bool;
+    pg_tensor_number.nb_int = (unaryfunc)tensor_int;
+    Tensor_Type.tp_richcompare = pg_richcompare;
+    Tensor_Type.tp_hash = pg_tensor_hash;
     tensor_sequence.sq_length = (lenfunc)tensor_len;
     Tensor_Type.tp_as_number = &pg_tensor_number;
     if (PyType_Ready(&Storage_Type) < 0 || PyType_Ready(&Tensor_Type) < 0) return -1;
-    /* numpy's binary operators defer to ours (array * tensor gives a tensor, with autograd) */
+    /* numpy's binary operators defer to ours (array * tensor gives a tensor, with autograd) until
+     * genc/_tensor_ext.py installs the real __array_ufunc__ */
     if (PyDict_SetItemString(Tensor_Type.tp_dict, "__array_ufunc__", Py_None) < 0) return -1;
     PyType_Modified(&Tensor_Type);
+    if (pg_tensor_ext_init(m) < 0) return -1;
     Py_INCREF(&Tensor_Type);
     return PyModule_AddObject(m, "Tensor", (PyObject *)&Tensor_Type);
 }

@@ -401,7 +401,7 @@ def test_long_work_releases_the_gil(what, tmp_path):
 
 def test_unknown_keywords_are_refused():
     out = run_snippet("""
-        check(lambda: genc.full(2, 2, fill_value=7), TypeError, "unexpected keyword argument 'fill_value'")
+        check(lambda: genc.full(2, 2, fill=7), TypeError, "unexpected keyword argument 'fill'")
         check(lambda: genc.zeros(2, value=3), TypeError, "unexpected keyword argument 'value'")
         check(lambda: genc.ones(2, std=3), TypeError, "unexpected keyword argument 'std'")
         check(lambda: genc.randn(2, valu=3), TypeError, "unexpected keyword argument 'valu'")
