@@ -55,8 +55,9 @@ fuzz: deps
 	@bash tests/fuzz/run_fuzz_hf.sh 30
 
 # The main job on embedded defaults, a few minutes: the R1-Zero recipe in short (a generated
-# arithmetic corpus, a tiny DeepSeek-V3-architecture base model, GRPO with rule-based rewards
-# under the R1 rule), ending in a before/after table (scripts/r1zero.sh, docs/r1zero.md).
+# arithmetic corpus, a tiny DeepSeek-V3-architecture base model, GRPO with rule-based rewards),
+# ending in a before/after table under the R1 rule and with the answer block anywhere
+# (scripts/r1zero.sh, docs/r1zero.md).
 demo: build
 	@bash scripts/demo_grpo.sh $(BUILD) $(THREADS)
 
