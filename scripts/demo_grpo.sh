@@ -8,11 +8,12 @@
 # environment: DEMO_OUT (runs/demo_grpo) and any of r1zero.sh's sizes.
 #
 # GRPO trains with the answer block allowed anywhere (RULE=anywhere, r1zero.sh); every
-# evaluation is scored under both that rule and the R1 rule. At these sizes it reproduces the
-# first 80 steps of docs/r1zero.md's run A (base 2,000 steps, then GRPO): reasoning emerges
-# inside the think block, which the model never closes, so the R1-rule column stays at 0%.
-# It takes about 9 minutes on 2 quiet threads (~18 CPU-minutes; a 1,500-step base with 60
-# GRPO steps fits the 10 CPU-minutes but found no correct reply).
+# evaluation is scored under both that rule and the R1 rule. It builds run A's base of
+# docs/r1zero.md (byte-identical) and runs its GRPO recipe for 80 steps (the warm-up is 5% of
+# the steps, so not step for step run A's first 80): reasoning emerges inside the think block,
+# which the model never closes, so the R1-rule rows stay at 0%. It takes about 9 minutes on
+# 2 threads (~18 CPU-minutes; a 1,500-step base with 60 GRPO steps fits the 10
+# CPU-minutes but found no correct reply).
 set -euo pipefail
 build=${1:-build}
 export THREADS=${2:-2}
