@@ -133,8 +133,6 @@ static genc_status run(genc_ctx *ctx, void *args) {
                        (long long)corpus.n_train, (long long)a->seq);
     if (!s && !a->init) s = genc_lm_init(ctx, &m, &c, a->init_std);
     if (!s) s = genc_lm_set_precision(ctx, &m, a->precision, a->fp8_promote);
-    if (!s && strcmp(a->optim_state, "fp32") && strcmp(a->optim_state, "bf16"))
-        s = genc_error(ctx, GENC_EINVAL, "--optim-state: expected fp32 or bf16, found \"%s\"", a->optim_state);
     genc_lm_train_config tc = genc_lm_train_defaults();
     tc.steps = a->steps, tc.batch = a->batch, tc.seq = a->seq, tc.lr = a->lr, tc.min_lr = a->min_lr;
     tc.warmup = a->warmup, tc.weight_decay = a->wd, tc.beta2 = a->beta2, tc.clip = a->clip;
