@@ -361,7 +361,7 @@ class Sequential(Module):
 
 
 def mse_loss(a, b):
-    """The mean of (a - b)^2 over every element (a one-element tensor)."""
+    """The mean of (a - b)^2 over every element (a 0-d tensor)."""
     d = a - b
     return (d * d).mean()
 

@@ -50,7 +50,7 @@ def from_numpy(ndarray):
     """from_numpy(ndarray)
 
     A tensor sharing ``ndarray``'s memory (writes show through both ways), as
-    ``torch.from_numpy``. The array must be float32 in native byte order, with 1 to 4 dims,
+    ``torch.from_numpy``. The array must be float32 in native byte order, with 0 to 4 dims,
     no zero dims and non-negative, element-aligned strides; anything else raises (TypeError
     for a wrong type or dtype, ValueError for a layout genc cannot view) rather than copying
     silently: use ``genc.tensor`` (always a copy) or ``genc.asarray`` (shares when it can)."""
@@ -63,7 +63,7 @@ def from_numpy(ndarray):
     bad = [s for s in ndarray.strides if s < 0 or s % 4]
     if bad or not ndarray.flags.aligned or ndarray.ndim > 4 or 0 in ndarray.shape:
         raise ValueError(f"from_numpy: genc cannot view this array (shape {ndarray.shape}, strides {ndarray.strides}, "
-                         f"aligned {ndarray.flags.aligned}): it needs 1 to 4 non-empty dims and non-negative, "
+                         f"aligned {ndarray.flags.aligned}): it needs 0 to 4 non-empty dims and non-negative, "
                          "element-aligned strides; genc.tensor(a) copies it")
     return _c_tensor(ndarray)
 
@@ -158,7 +158,7 @@ def _reduce(c_fn, name, x, dim, keepdim, axis, dtype, out, keepdims):
     if not keepdim and len(dims) < x.ndim:
         x = x.reshape(*[n for i, n in enumerate(x.shape) if i not in dims])
     elif not keepdim:
-        x = x.reshape(1)
+        x = x.reshape(())  # every dim reduced: 0-d, as in PyTorch
     return x
 
 
@@ -166,7 +166,7 @@ def sum(self, dim=None, keepdim=False, *, axis=None, dtype=None, out=None, keepd
     """sum(self, dim=None, keepdim=False, *, axis=None, dtype=None, out=None, keepdims=None)
 
     Sum over ``dim`` (an int or a tuple of ints; ``axis`` is numpy's name for it, either
-    may be given, not both), or over everything (a one-element tensor). ``keepdim`` keeps the
+    may be given, not both), or over everything (a 0-d tensor, shape ()). ``keepdim`` keeps the
     reduced dims with size 1; ``dtype`` may only be float32 and ``out`` only None (numpy's
     ``np.sum(t)`` passes them)."""
     return _reduce(_c_sum, "sum", self, dim, keepdim, axis, dtype, out, keepdims)
@@ -207,6 +207,7 @@ def to(self, dtype=None, *, copy=False):
 def _norm_dim(d, n, what):
     if not isinstance(d, int) or isinstance(d, bool):
         raise TypeError(f"{what}: dims are ints, found {type(d).__name__}")
+    n = max(n, 1)  # a 0-d tensor takes dim 0 or -1, as in PyTorch
     if not -n <= d < n:
         raise IndexError(f"{what}: dim {d} out of range for {n} dims")
     return d % n
@@ -249,15 +250,14 @@ def squeeze(self, dim=None):
     """squeeze(self, dim=None)
 
     The size-1 dims removed (all of them, or only ``dim`` when it has size 1), as a reshape
-    (with autograd). genc has no 0-d tensors, so squeezing every dim of a one-element tensor
-    leaves shape (1,)."""
+    (with autograd); squeezing every dim of a one-element tensor gives a 0-d tensor."""
     shape = list(self.shape)
     if dim is None:
         keep = [n for n in shape if n != 1]
     else:
         d = _norm_dim(dim, len(shape), "squeeze")
-        keep = shape[:d] + shape[d + 1:] if shape[d] == 1 else shape
-    return self.reshape(*(keep or [1]))
+        keep = shape[:d] + shape[d + 1:] if shape and shape[d] == 1 else shape
+    return self.reshape(tuple(keep))
 
 
 _MISSING = object()

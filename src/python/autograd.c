@@ -152,6 +152,18 @@ void pg_exec_leave(pg_exec *ex) {
     if (ex != &G && !ex->own_rng) genc_rng_set_offset(G.ctx, genc_rng_offset(ex->ctx));
 }
 
+/* Whether every input is 0-d (and there is one): then a one-element result is 0-d too
+ * (elementwise ops, softmax, ...); ops that reduce to a scalar mark their result themselves. */
+static bool all_scalar(int n_in, TensorObject **in) {
+    int seen = 0;
+    for (int i = 0; i < n_in; i++) {
+        if (!in[i]) continue;
+        if (!in[i]->scalar) return false;
+        seen++;
+    }
+    return seen > 0;
+}
+
 static PyObject *run_op(pg_exec *ex, const char *name, op_fwd fwd, int n_in, TensorObject **in, OpArgs *args,
                         PyObject *extra, PyObject *watch, bool view) {
     bool nogil = ex != &G;
@@ -192,6 +204,7 @@ static PyObject *run_op(pg_exec *ex, const char *name, op_fwd fwd, int n_in, Ten
         r = pg_tensor_new(out->ndim, out->shape);
         if (r) genc_copy(ctx, &r->t, out);
     }
+    if (r && all_scalar(n_in, in) && out->ndim == 1 && out->shape[0] == 1) pg_scalar((PyObject *)r); /* 0-d in, 0-d out */
     NodeObject *n = NULL;
     if (r && any && out->requires_grad) n = PyObject_GC_New(NodeObject, &Node_Type);
     if (!r || !n) {
@@ -338,6 +351,7 @@ static int accumulate_leaf(TensorObject *t, const genc_real *g) {
     if (!t->grad) {
         TensorObject *gt = pg_tensor_new(t->t.ndim, t->t.shape);
         if (!gt) return -1;
+        if (t->scalar) pg_scalar((PyObject *)gt); /* .grad has its tensor's shape, () included */
         t->grad = (PyObject *)gt;
     }
     TensorObject *gt = (TensorObject *)t->grad;

@@ -73,6 +73,7 @@ PyObject *pg_richcompare(PyObject *self, PyObject *other, int op) {
     TensorObject *r = NULL;
     if (broadcast(a, b, &ndim, shape, sa, sb) == 0 && (r = pg_tensor_new(ndim, shape)))
         compare_fill(a, b, ndim, shape, sa, sb, op, r->t.data);
+    if (r && ((TensorObject *)self)->scalar && ((TensorObject *)o)->scalar) pg_scalar((PyObject *)r); /* 0-d with 0-d */
     Py_DECREF(o);
     return (PyObject *)r;
 }

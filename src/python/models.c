@@ -335,7 +335,7 @@ static PyObject *lm_loss(LMObject *l, PyObject *tokens) {
     a.model = &l->m;
     double aux[10] = {0};
     a.out_aux = aux;
-    PyObject *r = pg_run_model_op(&l->ex, "lm_loss", f_lm_loss, 0, NULL, &a, (PyObject *)l, l->watch);
+    PyObject *r = pg_scalar(pg_run_model_op(&l->ex, "lm_loss", f_lm_loss, 0, NULL, &a, (PyObject *)l, l->watch)); /* 0-d */
     if (!r) return NULL;
     if (((TensorObject *)r)->grad_fn) ((TensorObject *)r)->grad_fn->args.out_aux = NULL;
     PyObject *mtp = PyList_New(0);
@@ -892,7 +892,8 @@ static PyObject *roll_loss(RollObject *r, PyObject *u) {
     if (!r->r.rows) return PyErr_Format(PyExc_ValueError, "grpo: every group was skipped (equal rewards); no loss");
     genc_grpo_stats st = {0};
     OpArgs a = {.model = r, .out_aux = &st};
-    PyObject *loss = pg_run_model_op(&l->ex, "grpo_policy_loss", f_grpo_policy, 0, NULL, &a, (PyObject *)r, l->watch);
+    PyObject *loss = pg_scalar(pg_run_model_op(&l->ex, "grpo_policy_loss", f_grpo_policy, 0, NULL, &a, (PyObject *)r,
+                                               l->watch)); /* a loss is 0-d */
     if (!loss) return NULL;
     if (((TensorObject *)loss)->grad_fn) ((TensorObject *)loss)->grad_fn->args.out_aux = NULL;
     return Py_BuildValue("N{sdsdsdsd}", loss, "kl", st.kl, "clip_frac", st.clip_frac, "entropy", st.entropy, "ratio", st.ratio);
@@ -1122,7 +1123,9 @@ static PyObject *prefix_run(PrefixObject *p, PyObject *tokens, bool loss) {
         a.ids = all, a.n_ids = B * T;
     }
     a.i[0] = B, a.i[1] = T, a.i[2] = loss;
-    return pg_run_model_op(&l->ex, loss ? "prefix_loss" : "prefix_logits", f_prefix, 0, NULL, &a, (PyObject *)p, p->watch);
+    PyObject *r = pg_run_model_op(&l->ex, loss ? "prefix_loss" : "prefix_logits", f_prefix, 0, NULL, &a, (PyObject *)p,
+                                  p->watch);
+    return loss ? pg_scalar(r) : r; /* a loss is 0-d */
 }
 static PyObject *prefix_loss(PrefixObject *p, PyObject *t) { return prefix_run(p, t, true); }
 static PyObject *prefix_logits(PrefixObject *p, PyObject *t) { return prefix_run(p, t, false); }

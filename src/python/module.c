@@ -259,9 +259,12 @@ static PyObject *make(PyObject *args, PyObject *kw, int kind) {
     }
     if (kind == 2 && !o) return PyErr_Format(PyExc_TypeError, "full() missing required keyword argument 'value'");
     if (o && ((kind == 3 ? (std = PyFloat_AsDouble(o)) : (v = PyFloat_AsDouble(o))) == -1.0) && PyErr_Occurred()) return NULL;
-    if (pg_parse_shape(args, &ndim, shape)) return NULL;
+    if (pg_parse_shape0(args, &ndim, shape)) return NULL;
+    bool zero_d = ndim == 0; /* zeros(()): a 0-d tensor */
+    if (zero_d) ndim = 1, shape[0] = 1;
     TensorObject *t = pg_tensor_new(ndim, shape);
     if (!t) return NULL;
+    if (zero_d) pg_scalar((PyObject *)t);
     if (kind == 3) genc_fill_normal(G.ctx, &t->t, 0, std);
     else if (kind == 4) genc_fill_uniform(G.ctx, &t->t, 0, 1);
     else if (v != 0) genc_fill(&t->t, (genc_real)v);
@@ -283,6 +286,7 @@ static PyObject *fn_tensor(PyObject *s, PyObject *args, PyObject *kw) {
     if (t && Tensor_Check(data)) { /* a new leaf over the same memory */
         TensorObject *src = (TensorObject *)t;
         PyObject *r = (PyObject *)pg_tensor_view(src->storage, src->t.ndim, src->t.shape, src->t.stride, src->t.data);
+        if (r && src->scalar) pg_scalar(r);
         Py_DECREF(t);
         t = r;
     }
@@ -299,6 +303,7 @@ static PyObject *fn_parameter(PyObject *s, PyObject *args, PyObject *kw) {
     if (!t) return NULL;
     TensorObject *src = (TensorObject *)t;
     TensorObject *p = pg_tensor_view(src->storage, src->t.ndim, src->t.shape, src->t.stride, src->t.data);
+    if (p && src->scalar) pg_scalar((PyObject *)p);
     Py_DECREF(t);
     if (!p) return NULL;
     p->t.requires_grad = rg;
@@ -377,6 +382,7 @@ static PyObject *fn_load(PyObject *s, PyObject *args) {
             }
             if (t) t->storage->readonly = true;
         }
+        if (t && e->ndim == 0) pg_scalar((PyObject *)t); /* a 0-d tensor in the file */
         if (!t || PyDict_SetItemString(d, e->name, (PyObject *)t) < 0) {
             Py_XDECREF(t);
             Py_CLEAR(d);
@@ -417,8 +423,9 @@ static PyObject *fn_save(PyObject *s, PyObject *args, PyObject *kw) {
     Py_ssize_t n = items ? PyList_GET_SIZE(items) : 0, nm = 0;
     const char **names = calloc((size_t)n + 1, sizeof *names), **mk = NULL, **mv = NULL;
     genc_tensor *ts = calloc((size_t)n + 1, sizeof *ts);
-    bool ok = items && held && names && ts;
-    if (items && (!names || !ts)) PyErr_NoMemory();
+    bool *zero_d = calloc((size_t)n + 1, sizeof *zero_d); /* 0-d tensors are written with shape [] */
+    bool ok = items && held && names && ts && zero_d;
+    if (items && (!names || !ts || !zero_d)) PyErr_NoMemory();
     for (Py_ssize_t i = 0; ok && i < n; i++) {
         PyObject *pair = PyList_GET_ITEM(items, i);
         PyObject *k = PyTuple_Check(pair) && PyTuple_GET_SIZE(pair) == 2 ? PyTuple_GET_ITEM(pair, 0) : NULL;
@@ -429,7 +436,7 @@ static PyObject *fn_save(PyObject *s, PyObject *args, PyObject *kw) {
         }
         PyObject *t = (names[i] = PyUnicode_AsUTF8(k)) ? pg_as_tensor(PyTuple_GET_ITEM(pair, 1)) : NULL;
         ok = t && PyList_Append(held, t) == 0;
-        if (ok) ts[i] = ((TensorObject *)t)->t;
+        if (ok) ts[i] = ((TensorObject *)t)->t, zero_d[i] = ((TensorObject *)t)->scalar;
         Py_XDECREF(t);
     }
     if (ok && meta != Py_None) {
@@ -468,7 +475,7 @@ static PyObject *fn_save(PyObject *s, PyObject *args, PyObject *kw) {
             int64_t st_ = 1;
             for (int d = dst.ndim - 1; d >= 0; d--) dst.stride[d] = st_, st_ *= dst.shape[d];
             genc_copy(ctx, &dst, &ts[i]);
-            rc = genc_st_writer_add_f32(w, names[i], GENC_DT_F32, dst.ndim, dst.shape, dst.data);
+            rc = genc_st_writer_add_f32(w, names[i], GENC_DT_F32, zero_d[i] ? 0 : dst.ndim, dst.shape, dst.data);
             free(dst.data);
         }
         for (Py_ssize_t i = 0; !rc && i < nm; i++) rc = genc_st_writer_meta(w, mk[i], mv[i]);
@@ -476,7 +483,7 @@ static PyObject *fn_save(PyObject *s, PyObject *args, PyObject *kw) {
         genc_st_writer_free(w);
         Py_END_ALLOW_THREADS
     }
-    free(names), free(ts), free(mk), free(mv);
+    free(names), free(ts), free(zero_d), free(mk), free(mv);
     Py_XDECREF(items), Py_XDECREF(mi), Py_XDECREF(held);
     Py_DECREF(path);
     PyObject *r = NULL;

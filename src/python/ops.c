@@ -9,6 +9,13 @@
 
 static TensorObject *T(PyObject *o) { return (TensorObject *)o; }
 
+/* IndexError for a 0-d tensor where the op needs dims (matmul, transpose, concat, expand), as PyTorch. */
+static int refuse_0d(PyObject *o, const char *what) {
+    if (!Tensor_Check(o) || !T(o)->scalar) return 0;
+    PyErr_Format(PyExc_IndexError, "%s: a 0-d tensor has no dims (reshape(1) makes it 1-d)", what);
+    return -1;
+}
+
 /* Run an op on Python objects converted to tensors (None stays NULL); a long one (matmul,
  * linear, conv2d) on W, with the GIL released. */
 static PyObject *run_ex(const char *name, op_fwd fwd, int n, PyObject **objs, OpArgs *a, bool view, bool is_long) {
@@ -171,6 +178,7 @@ PyObject *pg_binary(PyObject *x, PyObject *y, int kind) {
     if (!(Tensor_Check(x) || PyObject_CheckBuffer(x) || PyList_Check(x)) ||
         !(Tensor_Check(y) || PyObject_CheckBuffer(y) || PyList_Check(y)))
         Py_RETURN_NOTIMPLEMENTED;
+    if (kind == B_MATMUL && (refuse_0d(x, "matmul") || refuse_0d(y, "matmul"))) return NULL;
     a.i[0] = kind;
     PyObject *objs[2] = {x, y};
     return run_ex(bin_names[kind], f_binary, 2, objs, &a, false, kind == B_MATMUL);
@@ -382,20 +390,36 @@ static genc_tensor *f_index(genc_ctx *c, genc_tensor **in, int n, OpArgs *a) {
     return out;
 }
 
+/* A 0-d tensor takes only t[()] and t[...] (itself, as a view); other keys raise IndexError. */
+static int plan_index_0d(TensorObject *t, PyObject *key, index_plan *p) {
+    if (!t->scalar) return plan_index(&t->t, key, p);
+    bool ok = key == Py_Ellipsis || (PyTuple_Check(key) && PyTuple_GET_SIZE(key) == 0) ||
+              (PyTuple_Check(key) && PyTuple_GET_SIZE(key) == 1 && PyTuple_GET_ITEM(key, 0) == Py_Ellipsis);
+    if (!ok) {
+        PyErr_SetString(PyExc_IndexError, "invalid index of a 0-d tensor (only t[()] and t[...]; t.item() is its value)");
+        return -1;
+    }
+    PyObject *none = PyTuple_New(0);
+    int r = none ? plan_index(&t->t, none, p) : -1;
+    Py_XDECREF(none);
+    return r;
+}
+
 PyObject *pg_getitem(TensorObject *t, PyObject *key) {
     OpArgs a = {0};
     index_plan p;
-    if (plan_index(&t->t, key, &p)) return NULL;
+    if (plan_index_0d(t, key, &p)) return NULL;
     a.r = malloc(sizeof p);
     if (!a.r) return PyErr_NoMemory();
     memcpy(a.r, &p, sizeof p);
     PyObject *o = (PyObject *)t;
-    return run("index", f_index, 1, &o, &a, true);
+    PyObject *r = run("index", f_index, 1, &o, &a, true);
+    return p.out_ndim == 0 ? pg_scalar(r) : r; /* every dim taken by an int: a 0-d view, as in PyTorch */
 }
 
 int pg_setitem(TensorObject *t, PyObject *key, PyObject *value) {
     index_plan p;
-    if (plan_index(&t->t, key, &p)) return -1;
+    if (plan_index_0d(t, key, &p)) return -1;
     genc_tensor view;
     int64_t coff, cs[4];
     plan_apply(&t->t, &p, &view, &coff, cs);
@@ -437,21 +461,35 @@ static PyObject *reduce(PyObject *x, PyObject *args, PyObject *kw, bool mean) {
         a.i[0] = PyLong_AsLongLong(axis);
         if (a.i[0] == -1 && PyErr_Occurred()) return NULL;
     }
-    return run(mean ? "mean" : "sum", f_reduce, 1, &x, &a, false);
+    /* 0-d results, as in PyTorch: a full reduction, a 1-d tensor reduced over its dim, or a 0-d input */
+    bool zero_d = Tensor_Check(x) && (T(x)->scalar || (!keep && (axis == Py_None || T(x)->t.ndim == 1)));
+    PyObject *r = run(mean ? "mean" : "sum", f_reduce, 1, &x, &a, false);
+    return zero_d ? pg_scalar(r) : r;
 }
 static PyObject *m_sum(PyObject *x, PyObject *args, PyObject *kw) { return reduce(x, args, kw, false); }
 static PyObject *m_mean(PyObject *x, PyObject *args, PyObject *kw) { return reduce(x, args, kw, true); }
 
+/* reshape(()) of a one-element tensor is 0-d; any other shape gives a tensor with dims. */
 static PyObject *m_reshape(PyObject *x, PyObject *args) {
     OpArgs a = {0};
     int nd;
-    if (pg_parse_shape(args, &nd, a.i + 1)) return NULL;
+    if (pg_parse_shape0(args, &nd, a.i + 1)) return NULL;
+    bool zero_d = nd == 0;
+    if (zero_d) {
+        if (genc_numel(&T(x)->t) != 1)
+            return PyErr_Format(PyExc_ValueError, "reshape: shape () is invalid for %lld elements (0-d holds one)",
+                                (long long)genc_numel(&T(x)->t));
+        nd = 1, a.i[1] = 1;
+    }
     a.i[0] = nd;
-    return run("reshape", f_reshape, 1, &x, &a, genc_is_contiguous(&T(x)->t));
+    PyObject *r = run("reshape", f_reshape, 1, &x, &a, genc_is_contiguous(&T(x)->t));
+    if (r) T(r)->scalar = false; /* reshape(1) of a 0-d tensor is 1-d */
+    return zero_d ? pg_scalar(r) : r;
 }
 static PyObject *m_transpose(PyObject *x, PyObject *args) {
     int d0 = -2, d1 = -1;
     if (!PyArg_ParseTuple(args, "|ii:transpose", &d0, &d1)) return NULL;
+    if (refuse_0d(x, "transpose")) return NULL;
     OpArgs a = {.i = {d0, d1}};
     return run("transpose", f_transpose, 1, &x, &a, true);
 }
@@ -625,7 +663,7 @@ static PyObject *fn_cross_entropy(PyObject *s, PyObject *args, PyObject *kw) {
                                 (long long)a.n_ids);
         }
     }
-    return run("cross_entropy", f_xent, 1, o, &a, false);
+    return pg_scalar(run("cross_entropy", f_xent, 1, o, &a, false)); /* a loss is 0-d */
 }
 
 static PyObject *fn_dropout(PyObject *s, PyObject *args, PyObject *kw) {
@@ -651,7 +689,11 @@ static PyObject *fn_concat(PyObject *s, PyObject *args, PyObject *kw) {
         return PyErr_Format(PyExc_ValueError, "concat: 1 to 8 tensors, found %zd", n);
     }
     PyObject *o[8];
-    for (Py_ssize_t i = 0; i < n; i++) o[i] = PySequence_Fast_GET_ITEM(f, i);
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (refuse_0d(o[i] = PySequence_Fast_GET_ITEM(f, i), "concat")) {
+            Py_DECREF(f);
+            return NULL;
+        }
     OpArgs a = {.i = {axis}};
     PyObject *r = run("concat", f_concat, (int)n, o, &a, false);
     Py_DECREF(f);
@@ -692,7 +734,7 @@ static PyObject *fn_expand(PyObject *s, PyObject *args) {
     PyObject *o[1];
     int axis;
     long long n;
-    if (!PyArg_ParseTuple(args, "OiL:expand", &o[0], &axis, &n)) return NULL;
+    if (!PyArg_ParseTuple(args, "OiL:expand", &o[0], &axis, &n) || refuse_0d(o[0], "expand")) return NULL;
     if (Tensor_Check(o[0]) && n > 1) { /* the expanded element count must fit */
         int64_t sh[2] = {genc_numel(&T(o[0])->t), n};
         if (pg_shape_numel(2, sh) < 0) return NULL;
@@ -757,7 +799,7 @@ static PyObject *fn_grpo_loss(PyObject *s, PyObject *args, PyObject *kw) {
     }
     genc_grpo_stats st = {0};
     a.out_aux = &st;
-    PyObject *loss = run("grpo_loss", f_grpo, 1, o, &a, false);
+    PyObject *loss = pg_scalar(run("grpo_loss", f_grpo, 1, o, &a, false)); /* a loss is 0-d */
     if (!loss) return NULL;
     if (T(loss)->grad_fn) T(loss)->grad_fn->args.out_aux = NULL;
     return Py_BuildValue("N{sdsdsdsd}", loss, "kl", st.kl, "clip_frac", st.clip_frac, "entropy", st.entropy, "ratio",

@@ -39,6 +39,7 @@ static int ensure_grad(TensorObject *t) {
     if (!t->grad) {
         TensorObject *g = pg_tensor_new(t->t.ndim, t->t.shape);
         if (!g) return -1;
+        if (t->scalar) pg_scalar((PyObject *)g); /* .grad has its tensor's shape, () included */
         t->grad = (PyObject *)g;
     }
     return 0;

@@ -61,6 +61,7 @@ typedef struct {
     NodeObject *grad_fn;    /* NULL for leaves */
     genc_tensor *bound;     /* a C model's parameter this tensor shows (NULL if none) */
     bool is_param;
+    bool scalar;            /* 0-d to Python (shape ()): the header is shape [1], as the engine has 1 to 4 dims */
     PyObject *dict;
     PyObject *weakreflist;
 } TensorObject;
@@ -159,6 +160,11 @@ PyObject *pg_as_tensor(PyObject *o);  /* new reference: a Tensor (o itself, or c
 int pg_check_writable(TensorObject *t, const char *what);
 void pg_bump(TensorObject *t);
 int pg_parse_shape(PyObject *args, int *ndim, int64_t *shape); /* also refuses overflowing products */
+int pg_parse_shape0(PyObject *args, int *ndim, int64_t *shape); /* the same, () allowed: *ndim = 0 */
+/* 0-d tensors: Python sees shape () over a [1] header. pg_scalar marks r (a one-element
+ * Tensor, or NULL) 0-d and returns it; pg_ndim is the dim count Python sees. */
+PyObject *pg_scalar(PyObject *r);
+static inline int pg_ndim(const TensorObject *t) { return t->scalar ? 0 : t->t.ndim; }
 int64_t pg_shape_numel(int ndim, const int64_t *shape); /* -1 (OverflowError) when it overflows */
 int pg_int32_array(PyObject *o, int32_t **out, int64_t *n); /* list or buffer of ints */
 int pg_real_array(PyObject *o, genc_real **out, int64_t *n);

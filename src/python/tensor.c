@@ -173,6 +173,16 @@ int pg_check_writable(TensorObject *t, const char *what) {
 
 void pg_bump(TensorObject *t) { t->storage->version++; }
 
+PyObject *pg_scalar(PyObject *r) {
+    if (r && Tensor_Check(r) && genc_numel(&((TensorObject *)r)->t) == 1) {
+        TensorObject *t = (TensorObject *)r; /* data points at the one element: any strides do */
+        t->t.ndim = 1;
+        for (int i = 0; i < GENC_MAX_DIMS; i++) t->t.shape[i] = 1, t->t.stride[i] = 1;
+        t->scalar = true;
+    }
+    return r;
+}
+
 /* ---- conversion from Python objects ---- */
 
 static int nested_shape(PyObject *o, int depth, int *ndim, int64_t *shape) {
@@ -264,6 +274,7 @@ static PyObject *tensor_from_buffer(PyObject *o) {
         return NULL;
     }
     int ndim = v.ndim ? v.ndim : 1;
+    bool v0 = v.ndim == 0; /* a 0-d array gives a 0-d tensor */
     int64_t shape[GENC_MAX_DIMS], stride[GENC_MAX_DIMS];
     bool aligned = kind == 'f' && ((uintptr_t)v.buf % sizeof(float)) == 0;
     for (int i = 0; i < ndim; i++) {
@@ -292,7 +303,7 @@ static PyObject *tensor_from_buffer(PyObject *o) {
         PyObject_GC_Track(s);
         TensorObject *t = pg_tensor_view(s, ndim, shape, stride, (genc_real *)v.buf);
         Py_DECREF(s);
-        return (PyObject *)t;
+        return v0 ? pg_scalar((PyObject *)t) : (PyObject *)t;
     }
     TensorObject *t = pg_tensor_new(ndim, shape);
     if (t) {
@@ -301,7 +312,7 @@ static PyObject *tensor_from_buffer(PyObject *o) {
         else buffer_copy(&v, kind, 0, v.buf, &dst);
     }
     PyBuffer_Release(&v);
-    return (PyObject *)t;
+    return v0 ? pg_scalar((PyObject *)t) : (PyObject *)t;
 }
 
 PyObject *pg_as_tensor(PyObject *o) {
@@ -314,7 +325,7 @@ PyObject *pg_as_tensor(PyObject *o) {
         int64_t one = 1;
         TensorObject *t = pg_tensor_new(1, &one);
         if (t) t->t.data[0] = (genc_real)PyFloat_AsDouble(o);
-        return (PyObject *)t;
+        return pg_scalar((PyObject *)t); /* a number is 0-d, as torch.tensor(2.0) */
     }
     if (PyList_Check(o) || PyTuple_Check(o)) {
         int ndim = 0;
@@ -333,14 +344,14 @@ PyObject *pg_as_tensor(PyObject *o) {
                         Py_TYPE(o)->tp_name);
 }
 
-/* Shape from f(2, 3) or f((2, 3)). */
-int pg_parse_shape(PyObject *args, int *ndim, int64_t *shape) {
+/* Shape from f(2, 3) or f((2, 3)); f() and f(()) only when allow0 (then *ndim = 0). */
+static int parse_shape(PyObject *args, int *ndim, int64_t *shape, bool allow0) {
     if (PyTuple_GET_SIZE(args) == 1 && (PyTuple_Check(PyTuple_GET_ITEM(args, 0)) || PyList_Check(PyTuple_GET_ITEM(args, 0))))
         args = PyTuple_GET_ITEM(args, 0);
     PyObject *seq = PySequence_Fast(args, "shape: expected integers");
     if (!seq) return -1;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-    if (n < 1 || n > GENC_MAX_DIMS) {
+    if ((n < 1 && !allow0) || n > GENC_MAX_DIMS) {
         Py_DECREF(seq);
         PyErr_Format(PyExc_ValueError, "shape: genc tensors have 1 to %d dims, found %zd", GENC_MAX_DIMS, n);
         return -1;
@@ -362,6 +373,8 @@ int pg_parse_shape(PyObject *args, int *ndim, int64_t *shape) {
     Py_DECREF(seq);
     return pg_shape_numel(*ndim, shape) < 0 ? -1 : 0;
 }
+int pg_parse_shape(PyObject *args, int *ndim, int64_t *shape) { return parse_shape(args, ndim, shape, false); }
+int pg_parse_shape0(PyObject *args, int *ndim, int64_t *shape) { return parse_shape(args, ndim, shape, true); }
 
 int pg_int32_array(PyObject *o, int32_t **out, int64_t *n) {
     if (Tensor_Check(o)) {
@@ -531,6 +544,7 @@ static PyObject *tensor_new_py(PyTypeObject *type, PyObject *args, PyObject *kw)
     TensorObject *t = src;
     if (Tensor_Check(data)) { /* genc.Tensor(t): a new leaf viewing the same storage */
         t = pg_tensor_view(src->storage, src->t.ndim, src->t.shape, src->t.stride, src->t.data);
+        if (t) t->scalar = src->scalar;
         Py_DECREF(src);
         if (!t) return NULL;
     }
@@ -539,16 +553,16 @@ static PyObject *tensor_new_py(PyTypeObject *type, PyObject *args, PyObject *kw)
 }
 
 static PyObject *tensor_shape(TensorObject *t, void *c) {
-    PyObject *r = PyTuple_New(t->t.ndim);
-    for (int i = 0; r && i < t->t.ndim; i++) PyTuple_SET_ITEM(r, i, PyLong_FromLongLong(t->t.shape[i]));
+    PyObject *r = PyTuple_New(pg_ndim(t));
+    for (int i = 0; r && i < pg_ndim(t); i++) PyTuple_SET_ITEM(r, i, PyLong_FromLongLong(t->t.shape[i]));
     return r;
 }
 static PyObject *tensor_strides(TensorObject *t, void *c) {
-    PyObject *r = PyTuple_New(t->t.ndim);
-    for (int i = 0; r && i < t->t.ndim; i++) PyTuple_SET_ITEM(r, i, PyLong_FromLongLong(t->t.stride[i]));
+    PyObject *r = PyTuple_New(pg_ndim(t));
+    for (int i = 0; r && i < pg_ndim(t); i++) PyTuple_SET_ITEM(r, i, PyLong_FromLongLong(t->t.stride[i]));
     return r;
 }
-static PyObject *tensor_ndim(TensorObject *t, void *c) { return PyLong_FromLong(t->t.ndim); }
+static PyObject *tensor_ndim(TensorObject *t, void *c) { return PyLong_FromLong(pg_ndim(t)); }
 static PyObject *tensor_dtype(TensorObject *t, void *c) { return PyUnicode_FromString("float32"); }
 static PyObject *tensor_version(TensorObject *t, void *c) { return PyLong_FromUnsignedLongLong(t->storage->version); }
 static PyObject *tensor_data_ptr(TensorObject *t, void *c) { return PyLong_FromVoidPtr(t->t.data); }
@@ -599,7 +613,7 @@ static PyObject *tensor_get_grad(TensorObject *t, void *c) {
 }
 static int tensor_set_grad(TensorObject *t, PyObject *v, void *c) {
     if (v && v != Py_None) {
-        if (!Tensor_Check(v) || !genc_same_shape(&((TensorObject *)v)->t, &t->t)) {
+        if (!Tensor_Check(v) || !genc_same_shape(&((TensorObject *)v)->t, &t->t) || ((TensorObject *)v)->scalar != t->scalar) {
             PyErr_SetString(PyExc_TypeError, "grad: expected None or a Tensor of the same shape");
             return -1;
         }
@@ -674,9 +688,9 @@ static int tensor_getbuffer(TensorObject *t, Py_buffer *v, int flags) {
     v->readonly = t->storage->readonly;
     v->itemsize = sizeof(genc_real);
     v->format = (flags & PyBUF_FORMAT) ? (sizeof(genc_real) == 4 ? "f" : "d") : NULL;
-    v->ndim = t->t.ndim;
-    v->shape = (flags & PyBUF_ND) ? meta : NULL;
-    v->strides = (flags & PyBUF_STRIDES) ? meta + GENC_MAX_DIMS : NULL;
+    v->ndim = pg_ndim(t); /* 0-d: no shape, no strides (the buffer protocol's scalar) */
+    v->shape = (flags & PyBUF_ND) && !t->scalar ? meta : NULL;
+    v->strides = (flags & PyBUF_STRIDES) && !t->scalar ? meta + GENC_MAX_DIMS : NULL;
     v->suboffsets = NULL;
     v->internal = meta;
     return 0;
@@ -702,7 +716,9 @@ static PyObject *tolist_rec(const genc_tensor *t, int d, const genc_real *p) {
     return l;
 }
 
-static PyObject *tensor_tolist(TensorObject *t, PyObject *u) { return tolist_rec(&t->t, 0, t->t.data); }
+static PyObject *tensor_tolist(TensorObject *t, PyObject *u) {
+    return t->scalar ? PyFloat_FromDouble(t->t.data[0]) : tolist_rec(&t->t, 0, t->t.data);
+}
 
 /* item(), float(t), int(t): one-element tensors only, as in PyTorch (RuntimeError otherwise). */
 static PyObject *tensor_item(TensorObject *t, PyObject *u) {
@@ -767,10 +783,12 @@ static PyObject *tensor_repr(TensorObject *t) {
     size_t k = 0;
     int64_t n = genc_numel(&t->t);
     append(buf, sizeof buf, &k, "tensor(");
-    repr_values(&t->t, 0, t->t.data, buf, sizeof buf, &k);
+    genc_tensor shown = t->t;
+    shown.ndim = pg_ndim(t);
+    repr_values(&shown, 0, t->t.data, buf, sizeof buf, &k);
     append(buf, sizeof buf, &k, ", shape=(");
-    for (int i = 0; i < t->t.ndim; i++) append(buf, sizeof buf, &k, "%s%lld", i ? ", " : "", (long long)t->t.shape[i]);
-    append(buf, sizeof buf, &k, t->t.ndim == 1 ? ",)" : ")");
+    for (int i = 0; i < shown.ndim; i++) append(buf, sizeof buf, &k, "%s%lld", i ? ", " : "", (long long)t->t.shape[i]);
+    append(buf, sizeof buf, &k, shown.ndim == 1 ? ",)" : ")");
     append(buf, sizeof buf, &k, ", dtype=float32");
     if (n > 36) { /* a summary of every value */
         double mn = INFINITY, mx = -INFINITY, s = 0, ss = 0;
@@ -795,12 +813,16 @@ static PyObject *tensor_repr(TensorObject *t) {
     return PyUnicode_FromString(buf);
 }
 
-static Py_ssize_t tensor_len(TensorObject *t) { return (Py_ssize_t)t->t.shape[0]; }
+static Py_ssize_t tensor_len(TensorObject *t) {
+    if (t->scalar) return PyErr_SetString(PyExc_TypeError, "len() of a 0-d tensor"), -1;
+    return (Py_ssize_t)t->t.shape[0];
+}
 
 static PyObject *tensor_subscript(TensorObject *t, PyObject *key) { return pg_getitem(t, key); }
 
 /* Iteration over the first dim (t[0], t[1], ...), as for a sequence. */
 static PyObject *tensor_item_at(TensorObject *t, Py_ssize_t i) {
+    if (t->scalar) return PyErr_Format(PyExc_TypeError, "iteration over a 0-d tensor");
     if (i < 0 || i >= t->t.shape[0]) return PyErr_Format(PyExc_IndexError, "index %zd out of range", i);
     PyObject *k = PyLong_FromSsize_t(i);
     PyObject *r = k ? pg_getitem(t, k) : NULL;
@@ -843,10 +865,13 @@ static PyObject *tensor_numpy(TensorObject *t, PyObject *u) {
 
 static PyObject *tensor_detach(TensorObject *t, PyObject *u) {
     TensorObject *r = pg_tensor_view(t->storage, t->t.ndim, t->t.shape, t->t.stride, t->t.data);
-    return (PyObject *)r;
+    return t->scalar ? pg_scalar((PyObject *)r) : (PyObject *)r;
 }
 
-static PyObject *tensor_clone(TensorObject *t, PyObject *u) { return (PyObject *)pg_tensor_from_genc(&t->t); }
+static PyObject *tensor_clone(TensorObject *t, PyObject *u) {
+    PyObject *r = (PyObject *)pg_tensor_from_genc(&t->t);
+    return t->scalar ? pg_scalar(r) : r;
+}
 
 static PyObject *tensor_numel(TensorObject *t, PyObject *u) { return PyLong_FromLongLong(genc_numel(&t->t)); }
 
@@ -854,8 +879,8 @@ static PyObject *tensor_size(TensorObject *t, PyObject *args) {
     int d = INT32_MIN;
     if (!PyArg_ParseTuple(args, "|i:size", &d)) return NULL;
     if (d == INT32_MIN) return tensor_shape(t, NULL);
-    if (d < 0) d += t->t.ndim;
-    if (d < 0 || d >= t->t.ndim) return PyErr_Format(PyExc_IndexError, "size: dim out of range for %d dims", t->t.ndim);
+    if (d < 0) d += pg_ndim(t);
+    if (d < 0 || d >= pg_ndim(t)) return PyErr_Format(PyExc_IndexError, "size: dim out of range for %d dims", pg_ndim(t));
     return PyLong_FromLongLong(t->t.shape[d]);
 }
 
@@ -867,6 +892,7 @@ static PyObject *tensor_deepcopy(TensorObject *t, PyObject *memo) {
     if (c) {
         c->t.requires_grad = t->t.requires_grad && !t->grad_fn;
         c->is_param = t->is_param;
+        c->scalar = t->scalar;
         snprintf(c->t.name, sizeof c->t.name, "%s", t->t.name);
     }
     return (PyObject *)c;
@@ -899,9 +925,12 @@ PyObject *pg_from_bytes(PyObject *self, PyObject *args) {
     int nd;
     int64_t sh[GENC_MAX_DIMS];
     PyObject *tup = PyTuple_Pack(1, shape);
-    int bad = !tup || pg_parse_shape(tup, &nd, sh);
+    int bad = !tup || pg_parse_shape0(tup, &nd, sh);
     Py_XDECREF(tup);
+    bool zero_d = !bad && nd == 0;
+    if (zero_d) nd = 1, sh[0] = 1;
     TensorObject *t = bad ? NULL : pg_tensor_new(nd, sh);
+    if (t && zero_d) pg_scalar((PyObject *)t);
     if (t && (size_t)raw.len != (size_t)genc_numel(&t->t) * sizeof(genc_real)) {
         Py_CLEAR(t);
         PyErr_SetString(PyExc_ValueError, "_from_bytes: the data does not match the shape");
@@ -946,7 +975,7 @@ PyTypeObject Tensor_Type = {
     .tp_as_sequence = &tensor_sequence,
     .tp_as_buffer = &tensor_buffer,
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE,
-    .tp_doc = "Tensor(data, requires_grad=False)\n--\n\nA float32 tensor (1 to 4 dims) that views a Storage; ops on it record autograd nodes.",
+    .tp_doc = "Tensor(data, requires_grad=False)\n--\n\nA float32 tensor (0 to 4 dims; a 0-d one is a [1] header shown as shape ()) that views a Storage; ops on it record autograd nodes.",
     .tp_traverse = (traverseproc)tensor_traverse,
     .tp_clear = (inquiry)tensor_clear,
     .tp_weaklistoffset = offsetof(TensorObject, weakreflist),

@@ -51,7 +51,7 @@ def test_unsqueeze_squeeze():
     assert x.unsqueeze(0).shape == (1, 2, 3) and x.unsqueeze(-1).shape == (2, 3, 1) and x.unsqueeze(1).shape == (2, 1, 3)
     y = genc.zeros(1, 3, 1)
     assert y.squeeze().shape == (3,) and y.squeeze(0).shape == (3, 1) and y.squeeze(1).shape == (1, 3, 1)
-    assert genc.zeros(1, 1).squeeze().shape == (1,)  # no 0-d tensors in genc
+    assert genc.zeros(1, 1).squeeze().shape == ()  # every size-1 dim squeezed: 0-d
     (x.unsqueeze(0).squeeze(0) * 2).sum().backward()
     assert x.grad.tolist() == [[2.0] * 3] * 2
     with pytest.raises(ValueError, match="4 dims"):

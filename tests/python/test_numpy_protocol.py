@@ -82,7 +82,7 @@ def test_sum_takes_dim_or_axis():
     assert t.sum(dim=0).tolist() == [4.0, 6.0]
     assert t.sum(axis=1).tolist() == [3.0, 7.0]
     assert t.sum(0, keepdim=True).shape == (1, 2)
-    assert t.mean(dim=(0, 1)).tolist() == [2.5]
+    assert t.mean(dim=(0, 1)).tolist() == 2.5
     assert t.sum(dim=(0, 1), keepdim=True).shape == (1, 1)
     with pytest.raises(TypeError, match="both"):
         t.sum(dim=0, axis=0)

@@ -54,7 +54,7 @@ def test_indexing_gives_views():
     col = t[:, 1, ::2]
     assert col.shape == (2, 2) and col.tolist() == [[4.0, 6.0], [16.0, 18.0]]
     assert t[..., 3].tolist() == [[3.0, 7.0, 11.0], [15.0, 19.0, 23.0]]
-    assert t[-1, -1, -1].tolist() == [23.0]
+    assert t[-1, -1, -1].tolist() == 23.0
     v0 = t._version
     t[0, 0] = 0.5  # writing through a view changes the base and its version
     assert t.tolist()[0][0] == [0.5] * 4 and t._version == v0 + 1
