@@ -164,7 +164,7 @@ static PyTypeObject UNet_Type = {
     .tp_basicsize = sizeof(UNetObject),
     .tp_dealloc = (destructor)unet_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE,
-    .tp_doc = "UNetCore(config_json=None, path=None): genc's diffusion / rectified-flow U-Net.",
+    .tp_doc = "UNetCore(config_json=None, path=None, ema=True)\n--\n\ngenc's diffusion / rectified-flow U-Net.",
     .tp_traverse = (traverseproc)unet_traverse,
     .tp_clear = (inquiry)unet_clear,
     .tp_methods = unet_methods,

@@ -177,7 +177,7 @@ static PyTypeObject Tok_Type = {
     .tp_dealloc = (destructor)tok_dealloc,
     .tp_repr = (reprfunc)tok_repr,
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Tokenizer(path): genc's byte-level BPE tokenizer; Tokenizer.train(text, vocab_size) makes one.",
+    .tp_doc = "Tokenizer(path)\n--\n\ngenc's byte-level BPE tokenizer; Tokenizer.train(text, vocab_size) makes one.",
     .tp_methods = tok_methods,
     .tp_getset = tok_getset,
     .tp_init = (initproc)tok_init,
@@ -844,7 +844,8 @@ static PyTypeObject LM_Type = {
     .tp_basicsize = sizeof(LMObject),
     .tp_dealloc = (destructor)lm_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE,
-    .tp_doc = "LMCore(preset='tiny', config_json=None, init_std=0.02): a DeepSeek-V3-architecture model (MLA, MoE, MTP).",
+    .tp_doc = "LMCore(preset='tiny', config_json=None, init_std=0.02)\n--\n\n"
+              "A DeepSeek-V3-architecture model (MLA, MoE, MTP).",
     .tp_traverse = (traverseproc)lm_traverse,
     .tp_clear = (inquiry)lm_clear,
     .tp_weaklistoffset = offsetof(LMObject, weakreflist),
@@ -1203,7 +1204,7 @@ static PyTypeObject Prefix_Type = {
     .tp_basicsize = sizeof(PrefixObject),
     .tp_dealloc = (destructor)prefix_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE,
-    .tp_doc = "PrefixCore(lm_core, length=8, hidden=0, std=0.02): prefix-tuning of an MLA language model.",
+    .tp_doc = "PrefixCore(lm, length=8, hidden=0, std=0.02)\n--\n\nPrefix-tuning of an MLA language model (lm: an LMCore).",
     .tp_traverse = (traverseproc)prefix_traverse,
     .tp_clear = (inquiry)prefix_clear,
     .tp_methods = prefix_methods,
@@ -1347,7 +1348,8 @@ static PyTypeObject Nice_Type = {
     .tp_basicsize = sizeof(NiceObject),
     .tp_dealloc = (destructor)nice_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE,
-    .tp_doc = "NICECore(rows=28, cols=28, hidden=1000, layers=5, couplings=4, prior='logistic'): the NICE flow.",
+    .tp_doc = "NICECore(rows=28, cols=28, hidden=1000, layers=5, couplings=4, prior='logistic', perm_seed=1)\n--\n\n"
+              "The NICE flow.",
     .tp_traverse = (traverseproc)nice_traverse,
     .tp_clear = (inquiry)nice_clear,
     .tp_methods = nice_methods,
@@ -1436,7 +1438,8 @@ static PyTypeObject Cls_Type = {
     .tp_basicsize = sizeof(ClsObject),
     .tp_dealloc = (destructor)cls_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE,
-    .tp_doc = "ClassifierCore(arch='convnet', rows=28, cols=28, classes=10): genc's image classifier.",
+    .tp_doc = "ClassifierCore(arch='convnet', rows=28, cols=28, classes=10, hidden=256, dropout=0.25)\n--\n\n"
+              "genc's image classifier.",
     .tp_traverse = (traverseproc)cls_traverse,
     .tp_clear = (inquiry)cls_clear,
     .tp_methods = cls_methods,
@@ -1540,7 +1543,7 @@ static PyTypeObject Loader_Type = {
     .tp_dealloc = (destructor)loader_dealloc,
     .tp_as_sequence = &loader_seq,
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "DataLoader(name='mnist', train=True, batch_size=64, seed=1, drop_last=False, limit=0): an iterator of "
+    .tp_doc = "DataLoader(name='mnist', train=True, batch_size=64, seed=1, drop_last=False, limit=0)\n--\n\nAn iterator of "
               "(images [B, 784], labels) over one shuffled epoch; iterate again for the next epoch.",
     .tp_iter = loader_iter,
     .tp_iternext = (iternextfunc)loader_next,

@@ -7,9 +7,6 @@ import pytest
 
 import genc
 
-# C types of the model families (src/python/models.c) whose constructors take no text
-# signature yet; the list may only shrink.
-NO_SIGNATURE_YET = {"ClassifierCore", "DataLoader", "LMCore", "NICECore", "Tokenizer"}
 
 
 def own_doc(obj):
@@ -33,11 +30,30 @@ def test_public_name_has_doc_and_signature(name):
     if not callable(obj):
         return  # __version__-like constants
     assert own_doc(obj), f"genc.{name} has no docstring of its own"
-    if name in NO_SIGNATURE_YET:
-        with pytest.raises(ValueError):  # when this starts to work, take it off the list
-            inspect.signature(obj)
-        return
     inspect.signature(obj)
+
+
+CORES = ["Tokenizer", "LMCore", "PrefixCore", "NICECore", "ClassifierCore", "DataLoader", "UNetCore"]
+
+
+@pytest.mark.parametrize("name", CORES)
+def test_model_core_signatures_match_their_parsers(name):
+    """Each parameter the text signature names is a keyword the C constructor parses (given
+    an odd value it is refused for its type or taken as a flag, never as an unknown keyword),
+    and the count matches (one positional argument more is refused as 'at most N')."""
+    cls = getattr(genc._genc, name)
+    params = inspect.signature(cls).parameters
+    assert params, name
+    optional = all(q.default is not inspect.Parameter.empty for q in params.values())
+    for p in list(params) + (["no_such_argument"] if optional else []):  # the check itself can fail
+        try:
+            cls(**{p: object()})
+            err = ""
+        except Exception as e:  # noqa: BLE001 (any refusal but an unknown keyword will do)
+            err = str(e)
+        assert ("invalid keyword" in err) == (p == "no_such_argument"), (name, p, err)
+    with pytest.raises(TypeError, match=f"at most {len(params)} argument"):
+        cls(*[object()] * (len(params) + 1))
 
 
 def test_tensor_methods_have_doc_and_signature():
