@@ -341,23 +341,7 @@ class GELU(_Activation):
     fn = staticmethod(gelu)
 
 
-class Sequential(Module):
-    """Modules applied in order (held in a list attribute, so discovery goes through it)."""
-
-    def __init__(self, *layers):
-        super().__init__()
-        self.layers = list(layers)
-
-    def forward(self, x):
-        for layer in self.layers:
-            x = layer(x)
-        return x
-
-    def __getitem__(self, i):
-        return self.layers[i]
-
-    def __len__(self):
-        return len(self.layers)
+from .containers import ModuleDict, ModuleList, Sequential  # noqa: E402
 
 
 def mse_loss(a, b):
