@@ -16,7 +16,7 @@ import math as _math
 
 from . import _genc
 from ._genc import (  # noqa: F401
-    AdamW, Module as _CModule, Node, Parameter, SGD, Tensor, __version__, attention, avg_pool2x2,
+    Module as _CModule, Node, Parameter, Tensor, __version__, attention, avg_pool2x2,
     clip_grad_norm, concat, conv2d, cross_entropy, dropout, embedding, enable_grad, exp, expand,
     gather_rows, gelu, get_threads, grpo_loss, is_grad_enabled, layer_norm, linear,
     load, load_metadata, log, log_softmax, manual_seed, matmul, max_pool2x2, no_grad, ones, rand, randn,
@@ -26,6 +26,7 @@ from ._genc import (  # noqa: F401
 from . import _tensor_ext
 from ._tensor_ext import asarray, from_numpy, tensor  # noqa: F401  (copy / share-or-refuse / share-if-possible)
 from ._tensor_ext import full, set_grad_enabled  # noqa: F401  (PyTorch's signatures over the C ones)
+from .optim import AdamW, SGD  # noqa: F401  (parameter groups over the C optimisers)
 
 _tensor_ext.install()
 

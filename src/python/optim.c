@@ -187,6 +187,25 @@ static int opt_set_lr(OptimObject *o, PyObject *v, void *c) {
     o->opt.cfg.lr = lr;
     return 0;
 }
+/* The other hyperparameters, read by every step: genc.AdamW / genc.SGD (python/genc/optim.py)
+ * copy each parameter group's values here before stepping its optimiser. */
+static double *hyper(OptimObject *o, const char *name) {
+    genc_optim_config *c = &o->opt.cfg;
+    return !strcmp(name, "weight_decay") ? &c->weight_decay : !strcmp(name, "eps") ? &c->eps
+           : !strcmp(name, "momentum") ? &c->momentum : !strcmp(name, "beta1") ? &c->beta1 : &c->beta2;
+}
+static PyObject *opt_get_hyper(OptimObject *o, void *name) {
+    return pg_check_init((PyObject *)o, o->ready) ? NULL : PyFloat_FromDouble(*hyper(o, name));
+}
+static int opt_set_hyper(OptimObject *o, PyObject *v, void *name) {
+    if (pg_check_init((PyObject *)o, o->ready)) return -1;
+    if (!v) return PyErr_Format(PyExc_TypeError, "%s cannot be deleted", (const char *)name), -1;
+    double x = PyFloat_AsDouble(v);
+    if (x == -1 && PyErr_Occurred()) return -1;
+    if (!(x >= 0)) return PyErr_Format(PyExc_ValueError, "%s: expected a number >= 0, found %R", (const char *)name, v), -1;
+    *hyper(o, name) = x;
+    return 0;
+}
 static PyObject *opt_get_steps(OptimObject *o, void *c) { return PyLong_FromLongLong(o->opt.step); }
 static PyObject *opt_get_params(OptimObject *o, void *c) {
     PyObject *p = o->params ? o->params : Py_None;
@@ -211,11 +230,16 @@ static PyGetSetDef opt_getset[] = {
     {"lr", (getter)opt_get_lr, (setter)opt_set_lr, "learning rate", NULL},
     {"steps", (getter)opt_get_steps, NULL, "updates done", NULL},
     {"params", (getter)opt_get_params, NULL, "the parameters", NULL},
+    {"weight_decay", (getter)opt_get_hyper, (setter)opt_set_hyper, "decoupled weight decay (AdamW) / L2 (SGD)", "weight_decay"},
+    {"eps", (getter)opt_get_hyper, (setter)opt_set_hyper, "AdamW's epsilon", "eps"},
+    {"momentum", (getter)opt_get_hyper, (setter)opt_set_hyper, "SGD's momentum", "momentum"},
+    {"beta1", (getter)opt_get_hyper, (setter)opt_set_hyper, "AdamW's first-moment decay", "beta1"},
+    {"beta2", (getter)opt_get_hyper, (setter)opt_set_hyper, "AdamW's second-moment decay", "beta2"},
     {NULL},
 };
 
 static PyTypeObject AdamW_Type = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "genc.AdamW",
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "genc._genc.AdamW",
     .tp_basicsize = sizeof(OptimObject),
     .tp_dealloc = (destructor)opt_dealloc,
     .tp_repr = (reprfunc)opt_repr,
@@ -230,7 +254,7 @@ static PyTypeObject AdamW_Type = {
     .tp_new = PyType_GenericNew,
 };
 static PyTypeObject SGD_Type = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "genc.SGD",
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "genc._genc.SGD",
     .tp_basicsize = sizeof(OptimObject),
     .tp_dealloc = (destructor)opt_dealloc,
     .tp_repr = (reprfunc)opt_repr,
