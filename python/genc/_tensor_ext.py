@@ -305,8 +305,46 @@ class set_grad_enabled:
         return f"genc.set_grad_enabled({self.mode})"
 
 
+# ---- subclasses: pickle and deepcopy keep the class and the instance's attributes ----
+
+def _rebuild_subclass(cls, fn, args, state):
+    base = fn(*args)
+    t = Tensor.__new__(cls, base, base.requires_grad)
+    if state:
+        vars(t).update(state)
+    return t
+
+
+def _subclass_reduce_ex(self, protocol):
+    fn, args = Tensor.__reduce__(self)
+    return _rebuild_subclass, (type(self), fn, args, dict(vars(self)))
+
+
+def _subclass_deepcopy(self, memo):
+    import copy
+    base = Tensor.__deepcopy__(self, memo)
+    t = Tensor.__new__(type(self), base, base.requires_grad)
+    memo[id(self)] = t
+    vars(t).update(copy.deepcopy(dict(vars(self)), memo))
+    return t
+
+
+def __init_subclass__(cls, **kwargs):
+    """__init_subclass__(cls, **kwargs)
+
+    Gives each subclass of genc.Tensor a pickle and copy.deepcopy that keep its class and
+    its instances' attributes (genc.Tensor's own give a plain genc.Tensor)."""
+    super(Tensor, cls).__init_subclass__(**kwargs)
+    if "__reduce_ex__" not in vars(cls) and "__reduce__" not in vars(cls):
+        cls.__reduce_ex__ = _subclass_reduce_ex
+    if "__deepcopy__" not in vars(cls):
+        cls.__deepcopy__ = _subclass_deepcopy
+
+
+__init_subclass__ = classmethod(__init_subclass__)
+
 _METHODS = ("__array__", "__array_ufunc__", "sum", "mean", "requires_grad_", "float", "to", "permute",
-            "unsqueeze", "squeeze")
+            "unsqueeze", "squeeze", "__init_subclass__")
 
 
 def install():

@@ -83,9 +83,10 @@ static TensorObject *tensor_alloc(PyTypeObject *type) {
     return t; /* tp_alloc zero-fills */
 }
 
-TensorObject *pg_tensor_view(StorageObject *s, int ndim, const int64_t *shape, const int64_t *stride,
-                             genc_real *data) {
-    TensorObject *t = tensor_alloc(&Tensor_Type);
+/* A tensor of `type` (genc.Tensor or a subclass) viewing s. */
+static TensorObject *view_typed(PyTypeObject *type, StorageObject *s, int ndim, const int64_t *shape,
+                                const int64_t *stride, genc_real *data) {
+    TensorObject *t = tensor_alloc(type);
     if (!t) return NULL;
     t->t.ndim = ndim;
     for (int i = 0; i < GENC_MAX_DIMS; i++) {
@@ -97,6 +98,11 @@ TensorObject *pg_tensor_view(StorageObject *s, int ndim, const int64_t *shape, c
     Py_INCREF(s);
     t->storage = s;
     return t;
+}
+
+TensorObject *pg_tensor_view(StorageObject *s, int ndim, const int64_t *shape, const int64_t *stride,
+                             genc_real *data) {
+    return view_typed(&Tensor_Type, s, ndim, shape, stride, data);
 }
 
 static void contig_strides(int ndim, const int64_t *shape, int64_t *stride) {
@@ -542,8 +548,10 @@ static PyObject *tensor_new_py(PyTypeObject *type, PyObject *args, PyObject *kw)
     TensorObject *src = (TensorObject *)pg_as_tensor(data);
     if (!src) return NULL;
     TensorObject *t = src;
-    if (Tensor_Check(data)) { /* genc.Tensor(t): a new leaf viewing the same storage */
-        t = pg_tensor_view(src->storage, src->t.ndim, src->t.shape, src->t.stride, src->t.data);
+    /* genc.Tensor(t): a new leaf viewing the same storage; a subclass (class T(genc.Tensor))
+     * gets an instance of its own type over the converted data, and its __init__ runs */
+    if (Tensor_Check(data) || type != &Tensor_Type) {
+        t = view_typed(type, src->storage, src->t.ndim, src->t.shape, src->t.stride, src->t.data);
         if (t) t->scalar = src->scalar;
         Py_DECREF(src);
         if (!t) return NULL;
@@ -975,7 +983,9 @@ PyTypeObject Tensor_Type = {
     .tp_as_sequence = &tensor_sequence,
     .tp_as_buffer = &tensor_buffer,
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE,
-    .tp_doc = "Tensor(data, requires_grad=False)\n--\n\nA float32 tensor (0 to 4 dims; a 0-d one is a [1] header shown as shape ()) that views a Storage; ops on it record autograd nodes.",
+    .tp_doc = "Tensor(data, requires_grad=False)\n--\n\nA float32 tensor (0 to 4 dims; a 0-d one is a [1] header shown as shape ()) that views a Storage; ops on it record "
+               "autograd nodes. Subclasses (class T(genc.Tensor)) construct as T (their __init__ runs; pickle and "
+               "copy.deepcopy keep the class and attributes); ops on them return genc.Tensor.",
     .tp_traverse = (traverseproc)tensor_traverse,
     .tp_clear = (inquiry)tensor_clear,
     .tp_weaklistoffset = offsetof(TensorObject, weakreflist),
