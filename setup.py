@@ -35,6 +35,7 @@ setup(
     description="genc: tensors, autograd and generative models in C, from Python",
     packages=["genc"],
     package_dir={"": "python"},
+    package_data={"genc": ["py.typed", "*.pyi"]},  # the extension's type stubs (PEP 561)
     ext_modules=[Extension("genc._genc", sources=[])],
     cmdclass={"build_ext": CMakeExtension},
     options={"build": {"build_base": "build-pip"}, "egg_info": {"egg_base": "build-pip"}},

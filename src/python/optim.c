@@ -127,7 +127,10 @@ static int sgd_init(OptimObject *o, PyObject *args, PyObject *kw) {
 static PyObject *opt_step(OptimObject *o, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"lr", NULL};
     double lr = -1;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|d:step", kwlist, &lr)) return NULL;
+    PyObject *lro = Py_None; /* None: the configured lr */
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|O:step", kwlist, &lro)) return NULL;
+    if (lro != Py_None && (lr = PyFloat_AsDouble(lro)) == -1 && PyErr_Occurred()) return NULL;
+    if (lro != Py_None && !(lr >= 0)) return PyErr_Format(PyExc_ValueError, "step: lr must be >= 0, found %R", lro);
     if (pg_check_init((PyObject *)o, o->ready)) return NULL;
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(o->params); i++) {
         TensorObject *t = (TensorObject *)PyTuple_GET_ITEM(o->params, i);

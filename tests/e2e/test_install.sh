@@ -2,7 +2,7 @@
 # libgenc.so with its soname, every public header, the genc command and genc.pc; genc.h
 # includes every public header; examples/c/train_tiny.c compiles with nothing but
 # `pkg-config --cflags --libs genc` from that prefix, links the shared library and runs; the
-# Python package is installed too and imports from the prefix.
+# Python package is installed too (with its type stubs and py.typed) and imports from the prefix.
 . "$(dirname "$0")/lib.sh" "$1"
 build="$2"
 command -v pkg-config >/dev/null && command -v cc >/dev/null || { echo "SKIP: pkg-config or cc missing"; exit 77; }
@@ -37,6 +37,8 @@ if [ -d "$build/python/genc" ]; then
   [ -f "$pydir/genc/__init__.py" ] && ls "$pydir"/genc/_genc*.so >/dev/null 2>&1 && ok || bad "the Python package is not installed under $pydir"
   out=$(cd "$tmp" && PYTHONPATH="$pydir" /usr/bin/python3 -c 'import genc; print(genc.__file__); print(float((genc.tensor([1.0, 2.0]) * 3).sum()))' 2>&1)
   case "$out" in "$pydir"/genc/__init__.py*9.0) ok ;; *) bad "installed genc does not import from the prefix: $out" ;; esac
+  # PEP 561: the marker and the extension's stubs are installed with the package
+  [ -f "$pydir/genc/py.typed" ] && [ -f "$pydir/genc/_genc.pyi" ] && ok || bad "py.typed or _genc.pyi is not installed under $pydir/genc"
 fi
 echo "install: $pass passed, $fail failed"
 [ $fail -eq 0 ]
