@@ -17,10 +17,42 @@ DataLoader = _genc.DataLoader
 
 
 class _CoreModule(Module):
-    """A module whose parameters are a C model's tensors."""
+    """A module whose parameters are a C model's tensors. pickle and copy.deepcopy rebuild it
+    from its constructor's arguments (``_init_args``) and load its state_dict; the other
+    Python attributes and the training flag come along."""
 
     def _own_parameters(self):
         yield from self._core.named_tensors
+
+    def _init_args(self):
+        raise TypeError(f"cannot pickle or copy a genc.{type(self).__name__}: save it with .save(path) instead")
+
+    def __reduce_ex__(self, protocol):
+        args = self._init_args()
+        state = dict(self.state_dict())
+        extra = {k: v for k, v in vars(self).items() if k != "_core"}
+        return _rebuild_core_module, (type(self), args, state, self.training, extra)
+
+
+def _rebuild_core_module(cls, args, state, training, extra):
+    m = cls(**args)
+    m.load_state_dict(state)
+    vars(m).update(extra)
+    return m.train(training)
+
+
+def _lm_from_checkpoint(cls, data, training, extra):
+    import os
+    import tempfile
+    fd, path = tempfile.mkstemp(suffix=".safetensors")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        m = cls.load(path)
+    finally:
+        os.unlink(path)
+    vars(m).update(extra)
+    return m.train(training)
 
 
 class LanguageModel(_CoreModule):
@@ -53,6 +85,22 @@ class LanguageModel(_CoreModule):
     def load(cls, path):
         """A model (and its tokenizer) from a genc checkpoint (CLI or Python)."""
         return cls(_core=_genc.LMCore.load(path))
+
+    def __reduce_ex__(self, protocol):
+        """pickle / deepcopy: the model as its checkpoint (config, weights, balancing biases,
+        tokenizer), written to a temporary file and read back as bytes."""
+        import os
+        import tempfile
+        fd, path = tempfile.mkstemp(suffix=".safetensors")
+        os.close(fd)
+        try:
+            self.save(path)
+            with open(path, "rb") as f:
+                data = f.read()
+        finally:
+            os.unlink(path)
+        extra = {k: v for k, v in vars(self).items() if k != "_core"}
+        return _lm_from_checkpoint, (type(self), data, self.training, extra)
 
     def save(self, path):
         self._core.save(path)
@@ -159,6 +207,11 @@ class NICE(_CoreModule):
 
     log_prob = forward
 
+    def _init_args(self):
+        c = _json.loads(self._core.config_json)
+        c.pop("model", None)
+        return c
+
     def inverse(self, h):
         return self._core.inverse(h)
 
@@ -176,6 +229,10 @@ class Classifier(_CoreModule):
         super().__init__()
         self._core = _genc.ClassifierCore(arch, rows, cols, classes, hidden, dropout)
         self.arch = arch
+        self._args = {"arch": arch, "rows": rows, "cols": cols, "classes": classes, "hidden": hidden, "dropout": dropout}
+
+    def _init_args(self):
+        return self._args
 
     def forward(self, x):
         return self._core.forward(x, self.training)
@@ -215,6 +272,9 @@ class UNet(_CoreModule):
     @property
     def config(self):
         return _json.loads(self._core.config_json)
+
+    def _init_args(self):
+        return self.config
 
     @property
     def diffusion_config(self):
