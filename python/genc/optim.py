@@ -76,10 +76,23 @@ class _Optimizer:
         core.lr = _number(group, "lr", self._name())
         core.weight_decay = _number(group, "weight_decay", self._name())
 
+    def _check_groups(self):
+        """The groups still hold the tensors their C optimisers step (editing settings is
+        fine; replacing, removing or adding tensors or groups in place is refused)."""
+        if not isinstance(self.param_groups, list) or len(self.param_groups) != len(self._groups) or \
+                any(g is not h for g, h in zip(self.param_groups, self._groups)):
+            raise RuntimeError(f"{self._name()}: param_groups was replaced or resized; add groups with add_param_group")
+        for i, (g, core) in enumerate(zip(self.param_groups, self._cores)):
+            ps = g.get("params")
+            if not isinstance(ps, list) or len(ps) != len(core.params) or any(p is not q for p, q in zip(ps, core.params)):
+                raise RuntimeError(f"{self._name()}: param_groups[{i}]['params'] changed after the group was added; "
+                                   "add tensors with add_param_group")
+
     def step(self, lr=None):
         """One update of every group from the current gradients; ``lr`` (when given)
         overrides every group's learning rate for this step only."""
         self._ready()
+        self._check_groups()
         for group, core in zip(self.param_groups, self._cores):
             self._sync(group, core)
         for core in self._cores:

@@ -9,7 +9,8 @@
 
 static TensorObject *T(PyObject *o) { return (TensorObject *)o; }
 
-/* IndexError for a 0-d tensor where the op needs dims (matmul, transpose, concat, expand), as PyTorch. */
+/* IndexError for a 0-d tensor where the op needs dims (matmul, transpose, concat, expand,
+ * cross_entropy's logits), as PyTorch. */
 static int refuse_0d(PyObject *o, const char *what) {
     if (!Tensor_Check(o) || !T(o)->scalar) return 0;
     PyErr_Format(PyExc_IndexError, "%s: a 0-d tensor has no dims (reshape(1) makes it 1-d)", what);
@@ -651,7 +652,9 @@ static PyObject *fn_cross_entropy(PyObject *s, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"logits", "targets", "ignore_index", NULL};
     PyObject *o[1], *tg;
     int ignore = -100;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|i:cross_entropy", kwlist, &o[0], &tg, &ignore)) return NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|i:cross_entropy", kwlist, &o[0], &tg, &ignore) ||
+        refuse_0d(o[0], "cross_entropy"))
+        return NULL;
     OpArgs a = {.i = {ignore}};
     if (pg_int32_array(tg, &a.ids, &a.n_ids)) return NULL;
     if (Tensor_Check(o[0])) {
