@@ -139,11 +139,54 @@ class Module(_CModule):
             p.requires_grad = True
         return self
 
+    def register_buffer(self, name, tensor, persistent=True):
+        """Keep ``tensor`` (or None) as attribute ``name``: state that is not a parameter
+        (running statistics, masks), listed by ``named_buffers`` and, when ``persistent``, in
+        ``state_dict``, as PyTorch's register_buffer."""
+        if not isinstance(name, str):
+            raise TypeError(f"register_buffer: the name must be a str, found {type(name).__name__}")
+        if not name or "." in name:
+            raise KeyError(f"register_buffer: a buffer name is non-empty and has no '.', found {name!r}")
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"register_buffer: expected a genc.Tensor or None for {name!r}, found {type(tensor).__name__}")
+        bufs = vars(self).setdefault("_buffers", {})
+        if name not in bufs and (name in vars(self) or hasattr(type(self), name)):
+            raise KeyError(f"register_buffer: attribute {name!r} already exists")
+        if _is_param(tensor):
+            raise KeyError(f"register_buffer: {name!r} is a parameter (genc.Parameter); buffers are plain tensors")
+        bufs[name] = bool(persistent)
+        setattr(self, name, tensor)
+
+    def named_buffers(self, prefix="", recurse=True):
+        """A generator of (dotted name, buffer) over the registered buffers that are tensors."""
+        mods = self.named_modules(prefix) if recurse else [(prefix, self)]
+        for mname, m in mods:
+            for name in vars(m).get("_buffers", {}):
+                t = vars(m).get(name)
+                if isinstance(t, Tensor):
+                    yield (f"{mname}.{name}" if mname else name), t
+
+    def buffers(self, recurse=True):
+        for _, t in self.named_buffers(recurse=recurse):
+            yield t
+
+    def _persistent_buffers(self):
+        for mname, m in self.named_modules():
+            for name, keep in vars(m).get("_buffers", {}).items():
+                t = vars(m).get(name)
+                if keep and isinstance(t, Tensor):
+                    yield (f"{mname}.{name}" if mname else name), t
+
     def state_dict(self):
-        return dict(self.named_parameters())
+        """Parameters, then persistent buffers, by dotted name: tensors that share the module's
+        memory without autograd (``.detach()``), as PyTorch's state_dict."""
+        d = {k: p.detach() for k, p in self.named_parameters()}
+        d.update((k, t.detach()) for k, t in self._persistent_buffers())
+        return d
 
     def load_state_dict(self, state, strict=True):
         own = dict(self.named_parameters())
+        own.update(self._persistent_buffers())
         missing = [k for k in own if k not in state]
         extra = [k for k in state if k not in own]
         if strict and (missing or extra):
