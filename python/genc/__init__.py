@@ -25,7 +25,7 @@ from ._genc import (  # noqa: F401
 )
 from . import _tensor_ext
 from ._tensor_ext import asarray, from_numpy, tensor  # noqa: F401  (copy / share-or-refuse / share-if-possible)
-from ._tensor_ext import full, set_grad_enabled  # noqa: F401  (PyTorch's signatures over the C ones)
+from ._tensor_ext import full, inference_mode, set_grad_enabled  # noqa: F401  (PyTorch's signatures over the C ones)
 from .optim import AdamW, SGD  # noqa: F401  (parameter groups over the C optimisers)
 
 _tensor_ext.install()

@@ -343,6 +343,49 @@ def __init_subclass__(cls, **kwargs):
 
 __init_subclass__ = classmethod(__init_subclass__)
 
+class inference_mode:
+    """inference_mode(mode=True)
+
+    PyTorch's inference mode: with ``mode`` true, ops record no autograd graph (genc has no
+    separate inference tensors, so this is ``no_grad``); ``inference_mode(False)`` leaves grad
+    mode as it is. A context manager and a decorator (``@genc.inference_mode()`` or
+    ``@genc.inference_mode``); per thread, as grad mode."""
+
+    def __new__(cls, mode=True):
+        if callable(mode) and not isinstance(mode, (bool, int)):  # @genc.inference_mode without parentheses
+            return cls(True)(mode)
+        return super().__new__(cls)
+
+    def __init__(self, mode=True):
+        self.mode = bool(mode)
+        self._prev = []
+
+    def __enter__(self):
+        self._prev.append(_genc.is_grad_enabled())
+        if self.mode:
+            _genc.set_grad_enabled(False)
+        return self
+
+    def __exit__(self, *exc):
+        _genc.set_grad_enabled(self._prev.pop())
+        return False
+
+    def __call__(self, fn):
+        if not callable(fn):
+            raise TypeError(f"inference_mode() decorates callables, found {type(fn).__name__}")
+        import functools
+        mode = self.mode
+
+        @functools.wraps(fn)
+        def run(*args, **kwargs):
+            with inference_mode(mode):
+                return fn(*args, **kwargs)
+        return run
+
+    def __repr__(self):
+        return f"genc.inference_mode({self.mode})"
+
+
 _METHODS = ("__array__", "__array_ufunc__", "sum", "mean", "requires_grad_", "float", "to", "permute",
             "unsqueeze", "squeeze", "__init_subclass__")
 

@@ -1,6 +1,9 @@
 """Module state as in PyTorch: register_buffer (buffers in named_buffers and, when
 persistent, in state_dict after the parameters, loaded back by load_state_dict and save/
-load) and state_dict values that share the module's memory without autograd."""
+load), state_dict values that share the module's memory without autograd, inference_mode
+(context manager and decorator)."""
+import threading
+
 import pytest
 
 import genc
@@ -102,3 +105,34 @@ def test_register_buffer_refuses_bad_input():
     m.register_buffer("x", genc.zeros(1))
     m.register_buffer("x", genc.ones(1))  # registering the same name again replaces it
     assert m.x.tolist() == [1.0]
+
+
+def test_inference_mode():
+    assert genc.is_grad_enabled()
+    x = genc.ones(2, requires_grad=True)
+    with genc.inference_mode():
+        assert not genc.is_grad_enabled() and (x * 2).grad_fn is None
+        with genc.inference_mode(False):
+            assert not genc.is_grad_enabled()  # False leaves the mode as it is
+    assert genc.is_grad_enabled()
+
+    @genc.inference_mode
+    def f(t):
+        return t * 2
+
+    @genc.inference_mode()
+    def g(t):
+        raise RuntimeError("inside")
+
+    assert f(x).grad_fn is None and f.__name__ == "f" and genc.is_grad_enabled()
+    with pytest.raises(RuntimeError, match="inside"):
+        g(x)
+    assert genc.is_grad_enabled()  # restored after an exception
+    seen = []
+    with genc.inference_mode():
+        t = threading.Thread(target=lambda: seen.append(genc.is_grad_enabled()))
+        t.start()
+        t.join()
+    assert seen == [True]  # per thread
+    with pytest.raises(TypeError):
+        genc.inference_mode()(3)
