@@ -540,6 +540,7 @@ typedef struct {
     int state;             /* 0 fresh, 1 running, 2 finished */
     bool executing;        /* a send/next is inside (it releases the GIL while decoding) */
     PyObject *ids;         /* list of generated ids */
+    PyObject *weakreflist; /* weakref.ref(generation) works, as for a Python generator */
 } GenObject;
 
 /* Like a Python generator, a generation runs one call at a time: another thread's next(),
@@ -573,6 +574,7 @@ static int gen_clear(GenObject *g) {
 }
 static void gen_dealloc(GenObject *g) {
     PyObject_GC_UnTrack(g);
+    if (g->weakreflist) PyObject_ClearWeakRefs((PyObject *)g);
     gen_clear(g);
     Py_TYPE(g)->tp_free(g);
 }
@@ -733,6 +735,7 @@ static PyTypeObject Gen_Type = {
     .tp_iternext = (iternextfunc)gen_next,
     .tp_methods = gen_methods,
     .tp_getset = gen_getset,
+    .tp_weaklistoffset = offsetof(GenObject, weakreflist),
 };
 
 static PyObject *lm_generate(LMObject *l, PyObject *args, PyObject *kw) {

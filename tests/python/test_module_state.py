@@ -1,8 +1,10 @@
 """Module state as in PyTorch: register_buffer (buffers in named_buffers and, when
 persistent, in state_dict after the parameters, loaded back by load_state_dict and save/
 load), state_dict values that share the module's memory without autograd, inference_mode
-(context manager and decorator)."""
+(context manager and decorator), and weak references to a Generation."""
+import gc
 import threading
+import weakref
 
 import pytest
 
@@ -136,3 +138,14 @@ def test_inference_mode():
     assert seen == [True]  # per thread
     with pytest.raises(TypeError):
         genc.inference_mode()(3)
+
+
+def test_generation_takes_weak_references():
+    lm = genc.LanguageModel("tiny", vocab_size=64)
+    g = lm.generate([1, 2, 3], max_new_tokens=2, temperature=0.0)
+    r = weakref.ref(g)
+    assert r() is g
+    next(g)
+    del g
+    gc.collect()
+    assert r() is None
