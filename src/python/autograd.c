@@ -164,6 +164,14 @@ static bool all_scalar(int n_in, TensorObject **in) {
     return seen > 0;
 }
 
+/* The class of an op's result: that of its first input from a subclass of genc.Tensor, else
+ * genc.Tensor (PyTorch's default __torch_function__ rule). */
+static PyTypeObject *result_type(int n_in, TensorObject **in) {
+    for (int i = 0; i < n_in; i++)
+        if (in[i] && Py_TYPE(in[i]) != &Tensor_Type) return Py_TYPE(in[i]);
+    return &Tensor_Type;
+}
+
 static PyObject *run_op(pg_exec *ex, const char *name, op_fwd fwd, int n_in, TensorObject **in, OpArgs *args,
                         PyObject *extra, PyObject *watch, bool view) {
     bool nogil = ex != &G;
@@ -205,6 +213,7 @@ static PyObject *run_op(pg_exec *ex, const char *name, op_fwd fwd, int n_in, Ten
         if (r) genc_copy(ctx, &r->t, out);
     }
     if (r && all_scalar(n_in, in) && out->ndim == 1 && out->shape[0] == 1) pg_scalar((PyObject *)r); /* 0-d in, 0-d out */
+    r = pg_tensor_as(result_type(n_in, in), r); /* a subclass input gives a subclass result */
     NodeObject *n = NULL;
     if (r && any && out->requires_grad) n = PyObject_GC_New(NodeObject, &Node_Type);
     if (!r || !n) {

@@ -74,6 +74,8 @@ PyObject *pg_richcompare(PyObject *self, PyObject *other, int op) {
     if (broadcast(a, b, &ndim, shape, sa, sb) == 0 && (r = pg_tensor_new(ndim, shape)))
         compare_fill(a, b, ndim, shape, sa, sb, op, r->t.data);
     if (r && ((TensorObject *)self)->scalar && ((TensorObject *)o)->scalar) pg_scalar((PyObject *)r); /* 0-d with 0-d */
+    TensorObject *in[2] = {(TensorObject *)self, (TensorObject *)o};
+    r = pg_tensor_as(Py_TYPE(in[0]) != &Tensor_Type ? Py_TYPE(in[0]) : Py_TYPE(in[1]), r); /* a subclass stays one */
     Py_DECREF(o);
     return (PyObject *)r;
 }

@@ -150,6 +150,9 @@ TensorObject *pg_tensor_new(int ndim, const int64_t *shape); /* zero-filled, own
 TensorObject *pg_tensor_view(StorageObject *s, int ndim, const int64_t *shape, const int64_t *stride,
                              genc_real *data);
 TensorObject *pg_tensor_from_genc(const genc_tensor *t);  /* copies the data */
+/* t as an instance of `type` (a subclass of genc.Tensor) over the same storage, flags kept;
+ * t itself (a new reference) when type is genc.Tensor. Steals t; NULL with an exception set. */
+TensorObject *pg_tensor_as(PyTypeObject *type, TensorObject *t);
 TensorObject *pg_tensor_bound(genc_tensor *p, PyObject *owner); /* views a C model's parameter */
 /* A C parameter set as a tuple of (name, Tensor) pairs viewing the model's memory (and its
  * gradients), and the tuple of those tensors alone (what model nodes watch for in-place

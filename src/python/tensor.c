@@ -105,6 +105,19 @@ TensorObject *pg_tensor_view(StorageObject *s, int ndim, const int64_t *shape, c
     return view_typed(&Tensor_Type, s, ndim, shape, stride, data);
 }
 
+TensorObject *pg_tensor_as(PyTypeObject *type, TensorObject *t) {
+    if (!t || type == &Tensor_Type || Py_TYPE(t) == type) return t;
+    TensorObject *r = view_typed(type, t->storage, t->t.ndim, t->t.shape, t->t.stride, t->t.data);
+    if (r) {
+        r->t = t->t;
+        r->scalar = t->scalar, r->is_param = t->is_param;
+        r->grad_fn = t->grad_fn; /* the node moves to r with the result */
+        t->grad_fn = NULL;
+    }
+    Py_DECREF(t);
+    return r;
+}
+
 static void contig_strides(int ndim, const int64_t *shape, int64_t *stride) {
     int64_t s = 1;
     for (int i = ndim - 1; i >= 0; i--) stride[i] = s, s *= shape[i];
@@ -871,14 +884,17 @@ static PyObject *tensor_numpy(TensorObject *t, PyObject *u) {
     return r;
 }
 
+/* detach() and clone() give the caller's class (a subclass stays one, as in PyTorch). */
 static PyObject *tensor_detach(TensorObject *t, PyObject *u) {
     TensorObject *r = pg_tensor_view(t->storage, t->t.ndim, t->t.shape, t->t.stride, t->t.data);
-    return t->scalar ? pg_scalar((PyObject *)r) : (PyObject *)r;
+    if (r && t->scalar) pg_scalar((PyObject *)r);
+    return (PyObject *)pg_tensor_as(Py_TYPE(t), r);
 }
 
 static PyObject *tensor_clone(TensorObject *t, PyObject *u) {
     PyObject *r = (PyObject *)pg_tensor_from_genc(&t->t);
-    return t->scalar ? pg_scalar(r) : r;
+    if (r && t->scalar) pg_scalar(r);
+    return (PyObject *)pg_tensor_as(Py_TYPE(t), (TensorObject *)r);
 }
 
 static PyObject *tensor_numel(TensorObject *t, PyObject *u) { return PyLong_FromLongLong(genc_numel(&t->t)); }
@@ -985,7 +1001,8 @@ PyTypeObject Tensor_Type = {
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE,
     .tp_doc = "Tensor(data, requires_grad=False)\n--\n\nA float32 tensor (0 to 4 dims; a 0-d one is a [1] header shown as shape ()) that views a Storage; ops on it record "
                "autograd nodes. Subclasses (class T(genc.Tensor)) construct as T (their __init__ runs; pickle and "
-               "copy.deepcopy keep the class and attributes); ops on them return genc.Tensor.",
+               "copy.deepcopy keep the class and attributes); ops give the class of their first subclass input "
+               "(without running __init__ or copying attributes), as PyTorch's default __torch_function__.",
     .tp_traverse = (traverseproc)tensor_traverse,
     .tp_clear = (inquiry)tensor_clear,
     .tp_weaklistoffset = offsetof(TensorObject, weakreflist),

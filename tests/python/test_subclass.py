@@ -1,6 +1,7 @@
-"""Subclassing genc.Tensor: T(data) is a T whose __init__ runs, it takes part in ops and
-autograd like any tensor (ops give plain genc.Tensor, as documented), pickle and deepcopy
-keep its class and attributes, cycles through it are collected, and layouts that cannot
+"""Subclassing genc.Tensor: T(data) is a T whose __init__ runs; ops, indexing, clone and
+detach give the class of their first subclass input without running __init__ or copying
+attributes (PyTorch's default __torch_function__ rule), with autograd; pickle and deepcopy
+keep the class and attributes, cycles through it are collected, and layouts that cannot
 mix are refused when the class is made."""
 import copy
 import gc
@@ -39,12 +40,18 @@ def test_construction_gives_the_subclass_and_runs_init():
 
 
 def test_ops_and_autograd_on_a_subclass():
-    t = Tagged([1.0, 2.0, 3.0], requires_grad=True)
+    t = Tagged([1.0, 2.0, 3.0], requires_grad=True, tag="input")
+    n = Tagged.inits
     y = t.double().square().sum()
-    assert type(y) is genc.Tensor and y.item() == 56.0
+    assert type(y) is Tagged and y.item() == 56.0 and y.shape == () and y.grad_fn is not None
+    assert Tagged.inits == n and "tag" not in vars(y)  # results: the class, not __init__ or attributes
     y.backward()
     assert t.grad.tolist() == [8.0, 16.0, 24.0]
-    assert genc.matmul(Tagged([[1.0, 2.0]]), genc.ones(2, 1)).tolist() == [[3.0]]
+    m = genc.matmul(genc.ones(1, 2), Tagged([[1.0], [2.0]]))  # the first subclass input, wherever it is
+    assert type(m) is Tagged and m.tolist() == [[3.0]]
+    for r in (t[1:], t.detach(), t.clone(), t.reshape(3, 1), t == 2.0, genc.relu(t), t + genc.ones(3)):
+        assert type(r) is Tagged, r
+    assert type(genc.ones(2) * 2) is genc.Tensor
 
 
 def test_pickle_and_deepcopy_keep_class_and_attributes():
