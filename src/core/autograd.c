@@ -16,6 +16,7 @@ bool genc_grad_enabled(const genc_ctx *ctx) { return ctx->grad_enabled; }
 
 genc_node *genc_record(genc_ctx *ctx, const char *op, genc_backward_fn backward,
                        genc_tensor *out, int n_in, genc_tensor *const *in) {
+    if (ctx->prof) genc_profile_forward_op(ctx, op);
     if (!ctx->grad_enabled || !out) return NULL;
     bool any = false;
     for (int i = 0; i < n_in; i++) any |= in[i] && in[i]->requires_grad;
@@ -58,9 +59,11 @@ genc_status genc_backward_with(genc_ctx *ctx, genc_tensor *out, const genc_real 
     int64_t n = genc_numel(out);
     for (int64_t i = 0; i < n; i++) g[i] += seed ? seed[i] : 1;
     /* Only nodes recorded up to `out` can contribute; start from out's node. */
+    if (ctx->prof) genc_profile_backward_begin(ctx);
     for (genc_node *nd = out->node; nd; nd = nd->prev) {
         if (!nd->out->grad) continue; /* nothing flowed into this node */
         nd->backward(ctx, nd);
+        if (ctx->prof) genc_profile_backward_op(ctx, nd->op);
         if (genc_ctx_status(ctx)) return genc_ctx_status(ctx);
     }
     return GENC_OK;

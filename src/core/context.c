@@ -42,6 +42,7 @@ void genc_ctx_free(genc_ctx *ctx) {
         free(b);
         b = next;
     }
+    genc_profile_free(ctx);
     free(ctx);
 }
 

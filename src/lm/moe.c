@@ -128,6 +128,7 @@ static genc_tensor *moe(genc_ctx *ctx, const genc_lm_config *c, const genc_qmode
     genc_tensor *s = c->score == GENC_SCORE_SOFTMAX ? genc_softmax(ctx, logits) : genc_sigmoid(ctx, logits);
     routing r;
     if (!s || route_all(ctx, k, c, s, N, &r)) return NULL;
+    genc_profile_mark(ctx, "routing");
     genc_tensor *g = genc_take_along(ctx, s, r.idx, c->n_active);
     if (c->score == GENC_SCORE_SIGMOID || c->norm_topk) g = genc_div(ctx, g, genc_sum(ctx, g, -1, true));
     g = genc_scale(ctx, g, c->route_scale);
