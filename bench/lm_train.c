@@ -16,7 +16,8 @@
  * Timing: --warmup steps untimed (at least 3: the losses of steps 0, 1 and 2 are printed as
  * "LOSS step total main" lines and written to PREFIX.losses, for lm_train.py to check), then
  * --blocks blocks of --steps steps; prints the median block's tokens/s with min and max (the
- * machine may be shared: noisy) and "RESULT genc threads=N params=P tokens_per_s=X peak_rss_mib=R".
+ * machine may be shared: noisy) and "RESULT genc threads=N params=P tokens_per_s=X cpu_share=S peak_rss_mib=R base_rss_mib=R0" (R0:
+ * resident memory before the first step).
  * Then --profile steps (default 3) run under the step profiler (in process CPU time, so a
  * shared machine's descheduling does not count) and print per-phase CPU times
  * (PROFILE lines, bench/lm_profile.h: the linear-layer GEMMs' GFLOP/s against the FMA peak
@@ -42,6 +43,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 /* KEY=VALUE override of an integer config field; 0 on success. */
 static int set_field(genc_lm_config *c, const char *kv) {
@@ -95,6 +97,17 @@ static genc_status train_step(genc_ctx *ctx, step_args *a, double loss[2]) {
     genc_step_reset(ctx);
     genc_profile_mark(ctx, "step_reset");
     return GENC_OK;
+}
+
+/* Resident memory now in MiB, from /proc/self/statm (0 where there is none). */
+static double rss_now_mib(void) {
+    long pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f) return 0;
+    long size = 0;
+    if (fscanf(f, "%ld %ld", &size, &pages) != 2) pages = 0;
+    fclose(f);
+    return (double)pages * (double)sysconf(_SC_PAGESIZE) / 1048576.0;
 }
 
 static int fail(genc_ctx *ctx) {
@@ -176,7 +189,7 @@ int main(int argc, char **argv) {
     genc_optim opt;
     if (genc_optim_init(ctx, &opt, &m.params, &oc)) return fail(ctx);
 
-    double rate[100], cpu0 = 0, wall0 = 0, loss0[3][2];
+    double rate[100], cpu0 = 0, wall0 = 0, loss0[3][2], base_rss = rss_now_mib();
     int64_t step = 0;
     step_args sa = {&m, &opt, tokens, B, T, oc.lr, 0, 0};
     for (int blk = -1; blk < blocks; blk++) {
@@ -207,8 +220,8 @@ int main(int argc, char **argv) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double rss = (double)ru.ru_maxrss / 1024.0;
-    printf("MEMORY peak RSS %.1f MiB; step arena %.1f MiB after forward, %.1f MiB after backward; parameters + "
-           "gradients + AdamW moments %.1f MiB\n", rss, sa.arena_fwd / 1048576.0, sa.arena_bwd / 1048576.0,
+    printf("MEMORY peak RSS %.1f MiB (%.1f MiB before the first step); step arena %.1f MiB after forward, %.1f MiB after backward; parameters + "
+           "gradients + AdamW moments %.1f MiB\n", rss, base_rss, sa.arena_fwd / 1048576.0, sa.arena_bwd / 1048576.0,
            4.0 * (double)n_params * sizeof(genc_real) / 1048576.0);
     if (profile > 0) {
         double peak = bench_fma_core_peak(5);
@@ -220,8 +233,8 @@ int main(int argc, char **argv) {
         genc_profile_stop(ctx);
         prof_print(ctx, profile, threads, peak, c.n_layers + c.mtp_depth);
     }
-    printf("RESULT genc threads=%d params=%lld tokens_per_s=%.1f peak_rss_mib=%.1f\n", threads, (long long)n_params,
-           sorted[blocks / 2], rss);
+    printf("RESULT genc threads=%d params=%lld tokens_per_s=%.1f cpu_share=%.3f peak_rss_mib=%.1f base_rss_mib=%.1f\n",
+           threads, (long long)n_params, sorted[blocks / 2], share, rss, base_rss);
     free(cfg_json), free(tokens);
     genc_optim_free(&opt);
     genc_lm_free(&m);
