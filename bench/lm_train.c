@@ -23,7 +23,8 @@
  * (PROFILE lines, bench/lm_profile.h: the linear-layer GEMMs' GFLOP/s against the FMA peak
  * measured here, the share of the step outside them), per-op times (OP), forward
  * activations per layer (LAYER) and the step arena after forward and backward (MEMORY).
- * Peak RSS is the process's (getrusage), after all steps.
+ * Peak RSS is the process's (getrusage), after all steps. Intermediate gradients are recycled
+ * during backward (genc_set_recycle_grads), as in genc_lm_train; GENC_KEEP_GRADS=1 keeps them.
  *
  * usage: bench_lm_train [--preset tiny] [--batch 16] [--seq 128] [--threads 2] [--warmup 3]
  *                       [--steps 5] [--blocks 5] [--init-std 0.02] [--seed 1] [--out PREFIX]
@@ -152,6 +153,8 @@ int main(int argc, char **argv) {
     genc_ctx *ctx = genc_ctx_new();
     if (!ctx) return 1;
     genc_set_threads(ctx, threads);
+    const char *keep = getenv("GENC_KEEP_GRADS");
+    genc_set_recycle_grads(ctx, !keep || !*keep || !strcmp(keep, "0")); /* as genc_lm_train does */
     genc_rng_seed(ctx, seed);
     genc_lm_config c;
     if (genc_lm_preset(ctx, preset, &c)) return fail(ctx);

@@ -24,6 +24,8 @@ struct genc_ctx {
     int64_t param_budget, param_used; /* genc_param_budget: values left to a loading model */
     char budget_label[256];
     struct genc_profile_state *prof; /* NULL unless profiling (src/core/profile.c) */
+    bool recycle_grads;   /* genc_set_recycle_grads */
+    void *grad_pool;      /* released gradient buffers (arena memory), reused by size */
 };
 
 /* Profile hooks (src/core/profile.c): the op `name` recorded (forward), and a backward
