@@ -98,79 +98,43 @@ genc_tensor *genc_log_softmax(genc_ctx *ctx, genc_tensor *a) {
  * Row r with target t_r counts unless t_r == ignore_index; with C counted rows,
  * L = (1/C) sum_r (logsumexp(x_r) - x_r[t_r]) (0 when C = 0), and
  * dx_r = (softmax(x_r) - onehot(t_r)) * dL / C for counted rows, 0 for the others.
- * Single pass: when the loss is recorded, the forward writes (softmax - onehot) / C into a
- * buffer as it computes the log-sum-exp (the exponentials it needs anyway), and the
- * backward only scales it by dL, in place when it becomes the logits' first gradient. */
+ * When this is the logits' first gradient (genc_grad_fresh), the backward writes it in one
+ * pass instead of zero-filling a buffer and adding into it (same values, bit for bit). */
 
 typedef struct {
     int32_t *targets; /* copied into the arena: the caller's buffer may not outlive the step */
-    genc_real *dx;    /* [N, V] (softmax - onehot) / C, or NULL when not recording */
+    genc_real *lse;   /* per row */
 } ce_saved;
-
-/* One row's log-sum-exp; with dx, also dx = (softmax(x) - onehot(t)) * inv_count (a zero row
- * when the row is ignored). */
-static genc_real ce_row(const genc_real *x, int64_t V, int32_t t, bool ignored, genc_real inv_count, genc_real *dx) {
-    if (ignored) {
-        if (dx) memset(dx, 0, (size_t)V * sizeof *dx);
-        return 0;
-    }
-    genc_real m = row_max(x, V), s = 0;
-    if (!dx) {
-#pragma omp simd reduction(+ : s)
-        for (int64_t j = 0; j < V; j++) s += fastexp(x[j] - m);
-        return m + log(s);
-    }
-#pragma omp simd reduction(+ : s)
-    for (int64_t j = 0; j < V; j++) {
-        dx[j] = fastexp(x[j] - m);
-        s += dx[j];
-    }
-    genc_real scale = inv_count / s;
-#pragma omp simd
-    for (int64_t j = 0; j < V; j++) dx[j] *= scale;
-    dx[t] -= inv_count;
-    return m + log(s);
-}
-
-/* A second backward over the same tape (the buffer was taken over by the first): the rows
- * again, from the logits, added to the gradient scaled by d. */
-static void ce_backward_again(genc_ctx *ctx, genc_node *n, genc_real *gx, genc_real d) {
-    const ce_saved *sv = n->saved;
-    int64_t N = n->iarg[0], V = n->iarg[1];
-    genc_real inv_count = n->iarg[3] ? 1 / (genc_real)n->iarg[3] : 0;
-    genc_real *row = genc_arena_alloc(ctx, (size_t)V * sizeof *row);
-    if (!row) return;
-    for (int64_t r = 0; r < N; r++) {
-        ce_row(n->in[0]->data + r * V, V, sv->targets[r], sv->targets[r] == (int32_t)n->iarg[4], inv_count, row);
-        for (int64_t j = 0; j < V; j++) gx[r * V + j] += d * row[j];
-    }
-}
 
 static void cross_entropy_backward(genc_ctx *ctx, genc_node *n) {
     const ce_saved *sv = n->saved;
-    genc_tensor *a = n->in[0];
-    int64_t NV = n->iarg[0] * n->iarg[1];
-    const genc_real d = n->out->grad[0];
-    if (n->iarg[2]) { /* taken over already */
-        genc_real *gx = genc_grad(ctx, a);
-        if (gx) ce_backward_again(ctx, n, gx, d);
-        return;
-    }
-    if (!a->grad && !a->persistent) { /* the first contribution: take the buffer over */
-        genc_real *g = sv->dx; /* a local pointer: through a->grad the loop would gather */
-        n->iarg[2] = 1;
-        a->grad = g;
-        if (d != 1) {
-#pragma omp parallel for simd if (NV > GENC_PAR_MIN) schedule(static)
-            for (int64_t i = 0; i < NV; i++) g[i] *= d;
-        }
-        return;
-    }
-    genc_real *gx = genc_grad(ctx, a);
-    const genc_real *dx = sv->dx;
+    int64_t N = n->iarg[0], V = n->iarg[1], count = n->iarg[2];
+    int32_t ignore = (int32_t)n->iarg[3];
+    bool fresh;
+    genc_real *gx = genc_grad_fresh(ctx, n->in[0], &fresh);
     if (!gx) return;
-#pragma omp parallel for simd if (NV > GENC_PAR_MIN) schedule(static)
-    for (int64_t i = 0; i < NV; i++) gx[i] += d * dx[i];
+    if (count == 0) {
+        if (fresh) memset(gx, 0, (size_t)(N * V) * sizeof *gx);
+        return;
+    }
+    const genc_real *x = n->in[0]->data, d = n->out->grad[0] / (genc_real)count;
+#pragma omp parallel for if (N * V > GENC_PAR_MIN) schedule(static)
+    for (int64_t r = 0; r < N; r++) {
+        const genc_real *xr = x + r * V, lse = sv->lse[r];
+        genc_real *dx = gx + r * V;
+        if (sv->targets[r] == ignore) {
+            if (fresh) memset(dx, 0, (size_t)V * sizeof *dx);
+            continue;
+        }
+        if (fresh) {
+#pragma omp simd
+            for (int64_t j = 0; j < V; j++) dx[j] = d * fastexp(xr[j] - lse);
+        } else {
+#pragma omp simd
+            for (int64_t j = 0; j < V; j++) dx[j] += d * fastexp(xr[j] - lse);
+        }
+        dx[sv->targets[r]] -= d;
+    }
 }
 
 /* Copy the targets and check them; the row count or -1 (error set). */
@@ -197,25 +161,22 @@ genc_tensor *genc_cross_entropy(genc_ctx *ctx, genc_tensor *logits, const int32_
     }
     genc_tensor *a = genc_contiguous(ctx, logits);
     int64_t one = 1, V = a ? last_dim(a) : 1, N = a ? genc_numel(a) / V : 0;
-    bool save = a && genc_grad_enabled(ctx) && a->requires_grad;
     ce_saved *sv = a ? genc_arena_calloc(ctx, sizeof *sv) : NULL;
     if (sv) sv->targets = genc_arena_alloc(ctx, (size_t)N * sizeof(int32_t));
-    if (sv && sv->targets && save) sv->dx = genc_arena_alloc(ctx, (size_t)(N * V) * sizeof(genc_real));
-    genc_tensor *y = sv && sv->targets && (!save || sv->dx) ? genc_tensor_empty(ctx, 1, &one) : NULL;
+    if (sv && sv->targets) sv->lse = genc_arena_alloc(ctx, (size_t)N * sizeof(genc_real));
+    genc_tensor *y = sv && sv->lse ? genc_tensor_empty(ctx, 1, &one) : NULL;
     if (!y) return NULL;
     int64_t count = ce_targets(ctx, sv->targets, targets, N, V, ignore_index);
     if (count < 0) return NULL;
-    genc_real inv_count = count ? 1 / (genc_real)count : 0;
     double loss = 0;
 #pragma omp parallel for reduction(+ : loss) if (N * V > GENC_PAR_MIN) schedule(static)
     for (int64_t r = 0; r < N; r++) {
         const genc_real *x = a->data + r * V;
-        int32_t t = sv->targets[r];
-        genc_real lse = ce_row(x, V, t, t == ignore_index, inv_count, sv->dx ? sv->dx + r * V : NULL);
-        if (t != ignore_index) loss += (double)(lse - x[t]);
+        sv->lse[r] = genc_row_logsumexp(x, V);
+        if (sv->targets[r] != ignore_index) loss += (double)(sv->lse[r] - x[sv->targets[r]]);
     }
     y->data[0] = count ? (genc_real)(loss / (double)count) : 0;
     genc_node *n = genc_record(ctx, "cross_entropy", cross_entropy_backward, y, 1, &a);
-    if (n) n->saved = sv, n->iarg[0] = N, n->iarg[1] = V, n->iarg[3] = count, n->iarg[4] = ignore_index;
+    if (n) n->saved = sv, n->iarg[0] = N, n->iarg[1] = V, n->iarg[2] = count, n->iarg[3] = ignore_index;
     return genc_ctx_status(ctx) ? NULL : y;
 }
