@@ -11,12 +11,12 @@
 
 enum { PH_GEMM, PH_ATTN, PH_NORM, PH_ROPE, PH_SWIGLU, PH_ROUTE, PH_CE, PH_OPT, PH_OTHER, PH_N };
 static const char *const prof_phase_name[PH_N] = {
-    "GEMMs (linear layers)", "attention + softmax", "norms (RMSNorm)", "RoPE", "SwiGLU",
+    "GEMMs (linear, SwiGLU in)", "attention + softmax", "norms (RMSNorm)", "RoPE", "SwiGLU",
     "MoE routing + gather/scatter", "cross-entropy", "optimiser (zero, clip, AdamW)", "other (add, copy, embed)"};
 
 static int prof_phase_of(const char *op) {
     static const struct { const char *op; int ph; } M[] = {
-        {"linear", PH_GEMM}, {"linear_q", PH_GEMM}, {"matmul", PH_GEMM}, {"attention", PH_ATTN},
+        {"linear", PH_GEMM}, {"linear_q", PH_GEMM}, {"matmul", PH_GEMM}, {"swiglu_linear", PH_GEMM}, {"attention", PH_ATTN},
         {"softmax", PH_ATTN}, {"rmsnorm", PH_NORM}, {"layernorm", PH_NORM}, {"rope", PH_ROPE},
         {"swiglu", PH_SWIGLU}, {"routing", PH_ROUTE}, {"take_along", PH_ROUTE}, {"gather_rows", PH_ROUTE},
         {"scatter_add_rows", PH_ROUTE}, {"sigmoid", PH_ROUTE}, {"cross_entropy", PH_CE}, {"zero_grad", PH_OPT},

@@ -17,7 +17,9 @@
 # genc's logs also hold its per-phase profile (PROFILE, OP, LAYER and MEMORY lines).
 #
 # Environment: B (16), T (128), ROUNDS (2), STEPS (4), BLOCKS (5), WARMUP (3), ONLY (a regex of
-# config names to run), KEEP_LOGS (a folder for the raw outputs; default a temporary one).
+# config names to run), KEEP_LOGS (a folder for the raw outputs; default a temporary one),
+# ONE_SETTING=1 (run THREADS only, not the other setting too: the "best" columns then repeat it),
+# EXTRA (more KEY=VALUE overrides for every config, e.g. max_seq=1024).
 # Timings on a shared machine are noisy: the raw lines in the logs carry min/max per run.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,6 +34,9 @@ WARMUP=${WARMUP:-3}
 ONLY=${ONLY:-.}
 PY=/usr/bin/python3
 OTHER=$([ "$THREADS" = 1 ] && echo 2 || echo 1)
+SETTINGS="$THREADS $OTHER"
+[ "${ONE_SETTING:-0}" = 1 ] && SETTINGS=$THREADS
+EXTRA=${EXTRA:-}
 
 # name | preset and KEY=VALUE overrides (bench_lm_train's); experts=0 makes every layer dense.
 CONFIGS=(
@@ -63,7 +68,7 @@ printf '%-12s %10s | %27s %7s | %37s | %19s | %11s\n' "" "" "(both at $THREADS t
 best_of() { # prints "value threads" of the larger median among the two thread settings
     local a b
     a=$(median <"$WORK/$1$THREADS") b=$(median <"$WORK/$1$OTHER")
-    if awk "BEGIN {exit !($b > $a)}"; then echo "$b $OTHER"; else echo "$a $THREADS"; fi
+    if [ "$b" != nan ] && awk "BEGIN {exit !($b > $a)}"; then echo "$b $OTHER"; else echo "$a $THREADS"; fi
 }
 for entry in "${CONFIGS[@]}"; do
     name=${entry%%|*}
@@ -72,9 +77,9 @@ for entry in "${CONFIGS[@]}"; do
     pfx=$WORK/$name
     for f in "g$THREADS" "g$OTHER" "t$THREADS" "t$OTHER" gm tm gc tc; do : >"$WORK/$f"; done
     for r in $(seq "$ROUNDS"); do
-        for thr in "$THREADS" "$OTHER"; do
+        for thr in $SETTINGS; do
             # shellcheck disable=SC2086
-            "$BUILD/bench_lm_train" $args --batch "$B" --seq "$T" --threads "$thr" --warmup "$WARMUP" \
+            "$BUILD/bench_lm_train" $args $EXTRA --batch "$B" --seq "$T" --threads "$thr" --warmup "$WARMUP" \
                 --steps "$STEPS" --blocks "$BLOCKS" --out "$pfx" >"$LOGS/$name.genc$thr.$r.log" 2>&1 ||
                 { echo "$name: bench_lm_train failed (see $LOGS/$name.genc$thr.$r.log)"; continue 3; }
             field "$LOGS/$name.genc$thr.$r.log" tokens_per_s >>"$WORK/g$thr"
