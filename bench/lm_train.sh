@@ -47,6 +47,7 @@ CONFIGS=(
     "10M-dense|--preset base experts=0"
     "10M-moe|--preset base layers=4 vocab=4096 moe_inter=64"
     "base-moe|--preset base"
+    "50M-moe|--preset base dim=512 layers=6"
 )
 
 if [ ! -f "$BUILD/CMakeCache.txt" ]; then cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null; fi
