@@ -5,6 +5,7 @@
 #include "core.h"
 #include "tensor.h"
 #include "autograd.h"
+#include "profile.h"
 #include "ops.h"
 #include "safetensors.h"
 #include "png.h"

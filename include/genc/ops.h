@@ -103,6 +103,10 @@ genc_tensor *genc_attention(genc_ctx *ctx, genc_tensor *q, genc_tensor *k, genc_
                             const int32_t *key_start);
 /* silu(a) * b, fused (the SwiGLU MLP's gate): a, b same shape. */
 genc_tensor *genc_swiglu(genc_ctx *ctx, genc_tensor *a, genc_tensor *b);
+/* The SwiGLU MLP's gate and up projections and gate in one op (src/ops/swiglu_linear.c):
+ * y = silu(x Wg^T) * (x Wu^T), x [..., D], Wg and Wu [I, D] -> y [..., I]. One GEMM against
+ * [Wg ; Wu] forward, one for dx backward; the same function as genc_swiglu of two linears. */
+genc_tensor *genc_swiglu_linear(genc_ctx *ctx, genc_tensor *x, genc_tensor *w_gate, genc_tensor *w_up);
 /* out[n, j] = x[n, idx[n * K + j]] for x [N, E] -> [N, K] (take along the last axis; the
  * MoE gate's chosen scores). */
 genc_tensor *genc_take_along(genc_ctx *ctx, genc_tensor *x, const int32_t *idx, int64_t K);

@@ -12,6 +12,8 @@
 
 genc_tensor *genc_lm_swiglu_mlp(genc_ctx *ctx, const genc_qmode *q, genc_tensor *u, genc_tensor *gate, genc_tensor *up,
                                 genc_tensor *down) {
+    if (!q || q->prec == GENC_PREC_FP32) /* gate and up as one GEMM */
+        return genc_linear(ctx, genc_swiglu_linear(ctx, u, gate, up), down, NULL);
     return genc_linear_q(ctx, genc_swiglu(ctx, genc_linear_q(ctx, u, gate, q), genc_linear_q(ctx, u, up, q)), down, q);
 }
 
@@ -128,6 +130,7 @@ static genc_tensor *moe(genc_ctx *ctx, const genc_lm_config *c, const genc_qmode
     genc_tensor *s = c->score == GENC_SCORE_SOFTMAX ? genc_softmax(ctx, logits) : genc_sigmoid(ctx, logits);
     routing r;
     if (!s || route_all(ctx, k, c, s, N, &r)) return NULL;
+    genc_profile_mark(ctx, "routing");
     genc_tensor *g = genc_take_along(ctx, s, r.idx, c->n_active);
     if (c->score == GENC_SCORE_SIGMOID || c->norm_topk) g = genc_div(ctx, g, genc_sum(ctx, g, -1, true));
     g = genc_scale(ctx, g, c->route_scale);

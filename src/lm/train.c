@@ -106,7 +106,10 @@ static genc_status run(genc_ctx *ctx, lm_job *j, genc_optim *o, const char *cfg_
     genc_train_hooks h = {.user = j, .step_loss = step_loss, .evaluate = c->validate ? evaluate : NULL,
                           .after_step = after_step, .shown_loss = shown_loss};
     if (c->on_start) c->on_start(c->user, j->m, st->step);
-    return genc_train_run(ctx, &tc, &j->m->params, o, &h, st);
+    bool recycle = genc_set_recycle_grads(ctx, true); /* only the parameters' gradients are read */
+    genc_status s = genc_train_run(ctx, &tc, &j->m->params, o, &h, st);
+    genc_set_recycle_grads(ctx, recycle);
+    return s;
 }
 
 genc_status genc_lm_train(genc_ctx *ctx, genc_lm *m, const genc_lm_corpus *corpus, const genc_tokenizer *tok,
