@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "autograd.h"
+#include "dist.h"
 #include "safetensors.h"
 
 #ifdef __cplusplus
@@ -162,6 +163,10 @@ typedef struct genc_train_config {
     FILE *progress_out;             /* NULL = stderr */
     genc_ckpt_extra_fn ckpt_extra;  /* may be NULL */
     void *ckpt_extra_user;
+    genc_dist *dist;                /* data parallelism across MPI ranks (NULL: one process): each rank's
+                                       step_loss is its equal shard of the global batch; gradients, the
+                                       loss and the stop flag are averaged / OR-ed across ranks before the
+                                       clip; only rank 0 writes checkpoints and draws progress */
 } genc_train_config;
 
 /* Runs from st->step to cfg->steps: zero grads, step_loss, backward, clip, optimiser step,

@@ -28,4 +28,10 @@ genc_tensor *genc_lm_swiglu_mlp(genc_ctx *ctx, const genc_qmode *q, genc_tensor 
 static inline genc_tensor *genc_lm_linear(genc_ctx *ctx, const genc_lm *m, genc_tensor *x, genc_tensor *w) {
     return genc_linear_q(ctx, x, w, &m->qmode);
 }
+/* Data parallelism (train_dist.c), no-ops with one rank: refuse a run whose batch does not split
+ * over the ranks, a batch-wise balance loss, or ranks started differently; and after a step,
+ * replace mean[0..n_mean) by its mean over ranks and every block's expert loads by their sums. */
+genc_status genc_lm_dist_start(genc_ctx *ctx, const genc_lm *m, const genc_lm_corpus *corpus,
+                               const genc_lm_train_config *c, const char *cfg_json);
+genc_status genc_lm_dist_step(genc_ctx *ctx, genc_lm *m, genc_dist *d, int64_t step, double *mean, int n_mean);
 #endif
