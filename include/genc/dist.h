@@ -40,6 +40,8 @@ uint64_t genc_dist_bytes_sent(const genc_dist *d);
 /* True after a failure every rank detected together (e.g. a configuration mismatch): rank 0
  * reports it, the others may stay silent so the job prints one line. */
 bool genc_dist_failed_together(const genc_dist *d);
+/* True once an exchange failed or timed out: the job is broken, no collective may follow. */
+bool genc_dist_broken(const genc_dist *d);
 
 /* Sum n doubles across ranks in place, by exchanging every rank's values and adding them in rank
  * order, so every rank gets the same bits. Doubles as the heartbeat: a rank whose values do not

@@ -18,6 +18,7 @@ struct genc_dist {
     int rank, size;
     bool mpi_started; /* MPI_Init was called here */
     bool together;    /* the last failure was seen by every rank */
+    bool broken;      /* an exchange failed or timed out */
     double timeout;
     uint64_t sent;
 };
@@ -42,6 +43,7 @@ int genc_dist_size(const genc_dist *d) { return d ? d->size : 1; }
 double genc_dist_timeout(const genc_dist *d) { return d ? d->timeout : genc_dist_default_timeout(); }
 uint64_t genc_dist_bytes_sent(const genc_dist *d) { return d ? d->sent : 0; }
 bool genc_dist_failed_together(const genc_dist *d) { return d && d->together; }
+bool genc_dist_broken(const genc_dist *d) { return d && d->broken; }
 
 /* The number of tasks a launcher says it started (1 when none did). */
 static long launched_tasks(void) {
@@ -114,7 +116,7 @@ static int wait_all(genc_dist *d, MPI_Request *req, int n, int *late, int *err) 
             if (req[i] == MPI_REQUEST_NULL) continue;
             int done = 0, e = MPI_Test(&req[i], &done, MPI_STATUS_IGNORE);
             if (e != MPI_SUCCESS) {
-                *late = i, *err = e;
+                *late = i, *err = e, d->broken = true;
                 return FAILED;
             }
             all &= done;
@@ -126,6 +128,7 @@ static int wait_all(genc_dist *d, MPI_Request *req, int n, int *late, int *err) 
     }
     for (int i = 0; i < n && *late < 0; i++)
         if (req[i] != MPI_REQUEST_NULL) *late = i;
+    d->broken = true;
     return LATE;
 }
 
@@ -148,6 +151,7 @@ genc_status genc_dist_sum_f64(genc_ctx *ctx, genc_dist *d, double *buf, int n, c
     }
     int w = wait_all(d, req, 2 * R, &late, &err);
     genc_status s = GENC_OK;
+    if (w != DONE) all = NULL, req = NULL; /* pending receives may still write there: the process is leaving */
     if (w == DONE) {
         for (int i = 0; i < n; i++) {
             double sum = 0;
@@ -163,6 +167,28 @@ genc_status genc_dist_sum_f64(genc_ctx *ctx, genc_dist *d, double *buf, int n, c
     }
     free(all), free(req);
     return s;
+}
+
+/* After a collective timed out, which rank is gone: every surviving rank lands here within about
+ * the timeout, and greets every other (tag 8, apart from the exchanges' tag 7); the first that
+ * does not answer within the timeout is named (-1: all answered). */
+static int roll_call(genc_dist *d) {
+    int R = d->size, late, err, hello = 1, *got = calloc((size_t)R, sizeof *got);
+    MPI_Request *req = malloc(2 * (size_t)R * sizeof *req);
+    if (!got || !req) {
+        free(got), free(req);
+        return -1;
+    }
+    for (int r = 0; r < 2 * R; r++) req[r] = MPI_REQUEST_NULL;
+    for (int r = 0; r < R; r++) {
+        if (r == d->rank) continue;
+        MPI_Irecv(&got[r], 1, MPI_INT, r, 8, MPI_COMM_WORLD, &req[r]);
+        MPI_Isend(&hello, 1, MPI_INT, r, 8, MPI_COMM_WORLD, &req[R + r]);
+    }
+    int w = wait_all(d, req, 2 * R, &late, &err);
+    if (w != DONE) return late % R; /* got and req stay: MPI may still write there; the process is leaving */
+    free(got), free(req);
+    return -1;
 }
 
 #define BUCKET (1 << 20) /* reals per all-reduce: 4 MiB of floats */
@@ -184,6 +210,10 @@ genc_status genc_dist_sum_real(genc_ctx *ctx, genc_dist *d, genc_real *buf, int6
     d->sent += (uint64_t)(2.0 * (d->size - 1) / d->size * (double)n * sizeof *buf);
     int w = wait_all(d, req, nb, &late, &err);
     free(req);
+    int missing = w == LATE ? roll_call(d) : -1;
+    if (w == LATE && missing >= 0)
+        return genc_error(ctx, GENC_EIO, "rank %d: rank %d did not answer within %g s at %s (it died or hangs; the "
+                          "timeout is --dist-timeout or GENC_DIST_TIMEOUT)", d->rank, missing, d->timeout, at);
     if (w == LATE)
         return genc_error(ctx, GENC_EIO, "rank %d: the gradient all-reduce did not finish within %g s at %s (a rank died or "
                           "hangs; the timeout is --dist-timeout or GENC_DIST_TIMEOUT)", d->rank, d->timeout, at);

@@ -55,6 +55,7 @@ genc_status genc_dist_average_grads(genc_ctx *ctx, genc_dist *d, const genc_para
     if (!s) pack(p, any, flat, true, (genc_real)(1.0 / R));
     if (!s) *loss = v[0] / R, *stop = v[1] > 0;
     *bytes = genc_dist_bytes_sent(d) - sent0;
+    if (genc_dist_broken(d)) flat = NULL, v = NULL; /* a pending all-reduce may still write there; the run is over */
     free(flat), free(v);
     return s;
 }

@@ -102,6 +102,17 @@ static genc_status one_step(genc_ctx *ctx, const genc_train_config *cfg, const g
                                    (json_int_t)st->step, "loss", lv, "lr", lr, "grad_norm", gnorm);
 }
 
+/* The ranks leave together: none exits (and makes the launcher end the job) before rank 0 has
+ * written the last checkpoint, and a rank 0 that failed to write fails the others. */
+static genc_status finish_together(genc_ctx *ctx, const genc_train_config *cfg, genc_status s) {
+    double failed = s && s != GENC_EINTR ? 1 : 0;
+    genc_status e = genc_dist_sum_f64(ctx, cfg->dist, &failed, 1, "the end of the run (rank 0's last checkpoint)");
+    if (e) return e;
+    if (failed > 0 && !s) return genc_error(ctx, GENC_EIO, "rank %d: another rank failed at the end of the run (see "
+                                            "its message)", genc_dist_rank(cfg->dist));
+    return s;
+}
+
 genc_status genc_train_run(genc_ctx *ctx, const genc_train_config *cfg, const genc_params *p, genc_optim *o,
                            const genc_train_hooks *h, genc_train_state *st) {
     genc_progress prog;
@@ -136,6 +147,7 @@ genc_status genc_train_run(genc_ctx *ctx, const genc_train_config *cfg, const ge
         if (!s) s = genc_error(ctx, GENC_EINTR, "interrupted at step %lld; the checkpoint %s holds it (resume with --resume)",
                                (long long)st->step, cfg->checkpoint ? cfg->checkpoint : "(none)");
     }
+    if (multi && !genc_dist_broken(cfg->dist)) s = finish_together(ctx, cfg, s);
     if (!s)
         genc_metrics_log(cfg->metrics, "{s:s, s:I, s:f}", "event", "done", "steps", (json_int_t)(st->step - first),
                          "seconds", genc_now() - t0);
