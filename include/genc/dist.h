@@ -50,6 +50,11 @@ genc_status genc_dist_sum_f64(genc_ctx *ctx, genc_dist *d, double *buf, int n, c
 /* Sum n reals across ranks in place (MPI_Iallreduce in buckets of at most 4 MiB, all in flight
  * together, polled against the timeout). */
 genc_status genc_dist_sum_real(genc_ctx *ctx, genc_dist *d, genc_real *buf, int64_t n, const char *at);
+/* lo[0..R]: rank r's part of a flat vector is [lo[r], lo[r+1]). Gather: rank 0 receives every
+ * rank's part of `all` (the others send theirs from `all` too). Allgather: every rank receives
+ * every part (MPI_Iallgatherv). Both polled against the timeout. */
+genc_status genc_dist_gather_real(genc_ctx *ctx, genc_dist *d, genc_real *all, const int64_t *lo, const char *at);
+genc_status genc_dist_allgather_real(genc_ctx *ctx, genc_dist *d, genc_real *all, const int64_t *lo, const char *at);
 /* Refuse to go on unless `what` (a description of the run: version, config, data) is the same on
  * every rank: its 64-bit hash is exchanged and compared; the error names the first rank that
  * differs from rank 0. */

@@ -182,6 +182,8 @@ typedef struct genc_lm_train_config {
     genc_dist *dist;             /* data parallelism over MPI ranks (NULL: one process): each rank runs
                                     batch / ranks of every step's windows; every rank must be given the
                                     same config and data (checked at start) */
+    int zero;                    /* 1: ZeRO-1, the AdamW moments sharded over the ranks */
+    int64_t *optim_bytes;        /* optional out: this rank's optimiser-state bytes */
     /* Optional: called once set up, right before the loop (e.g. to print the opening line). */
     void (*on_start)(void *user, const genc_lm *m, int64_t first_step);
     /* Optional: after every step's bias update and metrics line, with the step's total loss. */

@@ -52,7 +52,7 @@ static genc_status apply_model_flags(genc_ctx *ctx, const model_flags *f, genc_l
 
 typedef struct {
     const char *data, *tokenizer, *out, *docs, *init, *precision, *fp8_promote, *optim_state;
-    int64_t steps, batch, seq, warmup, eval_every, save_every, eval_tokens, seed, threads, stop_at, tok_vocab;
+    int64_t steps, batch, seq, warmup, eval_every, save_every, eval_tokens, seed, threads, stop_at, tok_vocab, zero;
     double lr, min_lr, wd, beta2, clip, val_frac, init_std, dist_timeout;
     bool resume, model_flags_given;
 } train_args;
@@ -100,6 +100,31 @@ static void on_start(void *user, const genc_lm *m, int64_t first_step) {
 }
 
 static genc_status train(genc_ctx *ctx, train_args *a, model_flags *mf, genc_dist *dist);
+
+/* This process's peak resident memory (VmHWM), bytes; 0 where /proc does not say. */
+static double peak_rss(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    double kb = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "VmHWM:", 6)) kb = atof(line + 6);
+    if (f) fclose(f);
+    return kb * 1024;
+}
+
+/* Every rank's optimiser state and peak memory, measured there, printed by rank 0. */
+static genc_status print_memory(genc_ctx *ctx, genc_dist *d, int64_t optim_bytes, int64_t zero) {
+    int R = genc_dist_size(d), me = genc_dist_rank(d);
+    double *v = calloc(2 * (size_t)R, sizeof *v);
+    if (!v) return genc_error(ctx, GENC_ENOMEM, "out of memory");
+    v[2 * me] = (double)optim_bytes, v[2 * me + 1] = peak_rss();
+    genc_status s = genc_dist_sum_f64(ctx, d, v, 2 * R, "the end (memory report)");
+    for (int r = 0; !s && r < R; r++)
+        printf("%s rank %d: optimiser state %.3f MiB, peak resident memory %.1f MiB\n", zero ? "zero 1:" : "dist:", r,
+               v[2 * r] / 1048576, v[2 * r + 1] / 1048576);
+    free(v);
+    return s;
+}
 
 /* Join the MPI job (one rank when not launched by mpirun/srun); ranks other than 0 print
  * nothing but their own failures (a failure all ranks saw is rank 0's to report). */
@@ -156,12 +181,15 @@ static genc_status train(genc_ctx *ctx, train_args *a, model_flags *mf, genc_dis
     tc.stop_at = a->stop_at, tc.seed = (uint64_t)a->seed, tc.resume = a->resume, tc.checkpoint = ckpt;
     tc.best_checkpoint = best, tc.metrics = mpath, tc.stop = &genc_cli_stop, tc.on_start = on_start;
     tc.moments_bf16 = !strcmp(a->optim_state, "bf16"), tc.dist = dist;
+    int64_t optim_bytes = 0;
+    tc.zero = (int)a->zero, tc.optim_bytes = &optim_bytes;
     start_info info = {.corpus = &corpus, .a = a, .preset = mf->preset};
     tc.user = &info;
     int64_t step0 = a->resume ? -1 : 0;
     info.first_step = &step0;
     if (!s) s = genc_lm_train(ctx, &m, &corpus, tok, &tc, &st);
     genc_cli_polling = 0;
+    if (!s && genc_dist_size(dist) > 1) s = print_memory(ctx, dist, optim_bytes, a->zero);
     if (!s && genc_dist_size(dist) > 1 && st.step > step0)
         printf("dist: %d ranks x %lld sequences; %.0f bytes sent per step per rank (gradient all-reduce as ring "
                "volume, plus exchanges)\n", genc_dist_size(dist), (long long)(a->batch / genc_dist_size(dist)),
@@ -287,6 +315,7 @@ int genc_cli_lm_train(int argc, char **argv) {
         {"out", FLAG_STRING, &a.out, "output folder"},
         {"seed", FLAG_INT, &a.seed, "random seed (weights, data windows)", 0, 9.2e18},
         GENC_THREADS_FLAG_ENTRY(a),
+        {"zero", FLAG_INT, &a.zero, "under mpirun/srun: 1 shards the AdamW moments over the ranks (ZeRO-1)", 0, 1},
         {"dist-timeout", FLAG_DOUBLE, &a.dist_timeout, "under mpirun/srun: seconds a rank waits for the others before "
                                                        "failing, naming the rank that did not answer", 0.1, 1e6,
          .unset = "GENC_DIST_TIMEOUT, else 300"},

@@ -105,14 +105,15 @@ static genc_status save_tokenizer(genc_ctx *ctx, void *user, genc_st_writer *w) 
     return genc_tokenizer_add_to(user, ctx, w);
 }
 
-static genc_status run(genc_ctx *ctx, lm_job *j, genc_optim *o, const char *cfg_json, genc_train_state *st) {
+static genc_status run(genc_ctx *ctx, lm_job *j, genc_optim *o, genc_zero *z, const char *cfg_json,
+                       genc_train_state *st) {
     const genc_lm_train_config *c = j->c;
     genc_train_config tc = {.steps = c->steps, .eval_every = c->eval_every, .save_every = c->save_every,
                             .clip = c->clip, .checkpoint = c->checkpoint,
                             .best_checkpoint = c->validate ? c->best_checkpoint : NULL, .config_json = cfg_json, .label = "lm",
                             .metrics = j->log, .stop = c->stop, .stop_at = c->stop_at,
                             .ckpt_extra = j->tok ? save_tokenizer : NULL, .ckpt_extra_user = (void *)j->tok,
-                            .dist = c->dist,
+                            .dist = c->dist, .zero = z,
                             .schedule = {.kind = GENC_LR_COSINE, .min_lr = c->min_lr,
                                          .warmup = c->warmup, .total = c->steps}};
     genc_train_hooks h = {.user = j, .step_loss = step_loss, .evaluate = c->validate ? evaluate : NULL,
@@ -124,25 +125,34 @@ static genc_status run(genc_ctx *ctx, lm_job *j, genc_optim *o, const char *cfg_
 genc_status genc_lm_train(genc_ctx *ctx, genc_lm *m, const genc_lm_corpus *corpus, const genc_tokenizer *tok,
                           const genc_lm_train_config *c, genc_train_state *st) {
     *st = (genc_train_state){.data_seed = c->seed, .best_metric = INFINITY};
-    genc_optim o = {0};
+    genc_optim full = {0}, *o = &full;
+    genc_zero z = {0};
     genc_optim_config oc = genc_optim_defaults(GENC_OPT_ADAMW);
     oc.lr = c->lr, oc.weight_decay = c->weight_decay, oc.beta2 = c->beta2, oc.moments_bf16 = c->moments_bf16;
     lm_job j = {.m = m, .corpus = corpus, .c = c, .tok = tok};
     double *losses = malloc((size_t)(m->cfg.mtp_depth + 2) * sizeof *losses);
     j.mtp = losses ? losses + 2 : NULL;
-    genc_status s = losses ? genc_optim_init(ctx, &o, &m->params, &oc) : genc_error(ctx, GENC_ENOMEM, "out of memory");
+    genc_status s = losses ? GENC_OK : genc_error(ctx, GENC_ENOMEM, "out of memory");
+    if (!s && c->zero) s = genc_zero_init(ctx, &z, c->dist, &m->params, &oc), o = &z.o;
+    else if (!s) s = genc_optim_init(ctx, o, &m->params, &oc);
     char *cfg_json = s ? NULL : genc_lm_config_json(&m->cfg);
     if (!s && !cfg_json) s = genc_error(ctx, GENC_ENOMEM, "out of memory");
     if (!s) s = genc_lm_dist_start(ctx, m, corpus, c, cfg_json);
-    if (!s && c->resume && c->checkpoint) s = genc_checkpoint_resume(ctx, c->checkpoint, cfg_json, &m->params, &o, st);
+    if (!s && c->resume && c->checkpoint)
+        s = c->zero ? genc_zero_resume(ctx, &z, c->checkpoint, cfg_json, st)
+                    : genc_checkpoint_resume(ctx, c->checkpoint, cfg_json, &m->params, o, st);
+    if (!s && c->optim_bytes)
+        *c->optim_bytes = c->zero ? genc_zero_state_bytes(&z)
+                                  : genc_params_numel(&m->params) * (int64_t)sizeof(genc_real) * 2;
     if (!s) genc_rng_set_offset(ctx, st->rng_offset);
     bool writer = genc_dist_rank(c->dist) == 0; /* rank 0 alone writes the metrics */
     if (!s && writer && c->metrics && !(j.log = genc_metrics_open(ctx, c->metrics, c->resume))) s = genc_ctx_status(ctx);
     j.batch = malloc((size_t)(c->batch * (c->seq + 1)) * sizeof *j.batch);
     if (!s && !j.batch) s = genc_error(ctx, GENC_ENOMEM, "out of memory");
-    if (!s) s = run(ctx, &j, &o, cfg_json, st);
+    if (!s) s = run(ctx, &j, o, c->zero ? &z : NULL, cfg_json, st);
     free(cfg_json), free(j.batch), free(losses);
     genc_metrics_close(j.log);
-    genc_optim_free(&o);
+    if (c->zero) genc_zero_free(&z);
+    else genc_optim_free(&full);
     return s;
 }

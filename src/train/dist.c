@@ -5,6 +5,7 @@
 #include "genc/dist.h"
 #include "genc/genc.h"
 
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -222,6 +223,68 @@ genc_status genc_dist_sum_real(genc_ctx *ctx, genc_dist *d, genc_real *buf, int6
     return GENC_OK;
 }
 
+/* A rank's part as an MPI count (parts past INT_MAX values are refused). */
+static genc_status part_count(genc_ctx *ctx, const int64_t *lo, int r, int *count) {
+    int64_t n = lo[r + 1] - lo[r];
+    if (n > INT_MAX) return genc_error(ctx, GENC_EINVAL, "a rank's part of %lld values exceeds MPI's count", (long long)n);
+    *count = (int)n;
+    return GENC_OK;
+}
+
+static genc_status late_error(genc_ctx *ctx, genc_dist *d, int w, int peer, int err, const char *what, const char *at) {
+    if (w == LATE && peer < 0) peer = roll_call(d);
+    if (w == LATE && peer >= 0)
+        return genc_error(ctx, GENC_EIO, "rank %d: rank %d did not answer within %g s at %s (it died or hangs; the "
+                          "timeout is --dist-timeout or GENC_DIST_TIMEOUT)", d->rank, peer, d->timeout, at);
+    if (w == LATE)
+        return genc_error(ctx, GENC_EIO, "rank %d: the %s did not finish within %g s at %s (a rank died or hangs; the "
+                          "timeout is --dist-timeout or GENC_DIST_TIMEOUT)", d->rank, what, d->timeout, at);
+    return genc_error(ctx, GENC_EIO, "rank %d: the %s failed at %s (MPI error %d: a rank died?)", d->rank, what, at, err);
+}
+
+genc_status genc_dist_gather_real(genc_ctx *ctx, genc_dist *d, genc_real *all, const int64_t *lo, const char *at) {
+    if (!d || d->size == 1) return GENC_OK;
+    int R = d->size, n = 0, late = -1, err, w = DONE;
+    MPI_Datatype type = sizeof(genc_real) == sizeof(double) ? MPI_DOUBLE : MPI_FLOAT;
+    MPI_Request *req = calloc((size_t)R, sizeof *req);
+    if (!req) return genc_error(ctx, GENC_ENOMEM, "out of memory");
+    genc_status s = GENC_OK;
+    for (int r = 0; r < R; r++) req[r] = MPI_REQUEST_NULL;
+    for (int r = 1; !s && r < R; r++) { /* rank 0 receives from every other; rank r sends its part */
+        if (d->rank != 0 && d->rank != r) continue;
+        if ((s = part_count(ctx, lo, r, &n))) break;
+        if (d->rank == 0) MPI_Irecv(all + lo[r], n, type, r, 9, MPI_COMM_WORLD, &req[r]);
+        else MPI_Isend(all + lo[r], n, type, 0, 9, MPI_COMM_WORLD, &req[r]), d->sent += (uint64_t)n * sizeof *all;
+    }
+    if (!s) w = wait_all(d, req, R, &late, &err);
+    if (w != DONE) return late_error(ctx, d, w, d->rank ? 0 : late, err, "gather to rank 0", at); /* req stays */
+    free(req);
+    return s;
+}
+
+genc_status genc_dist_allgather_real(genc_ctx *ctx, genc_dist *d, genc_real *all, const int64_t *lo, const char *at) {
+    if (!d || d->size == 1) return GENC_OK;
+    int R = d->size, late, err, *count = calloc(2 * (size_t)R, sizeof *count), *displ = count + R;
+    if (!count) return genc_error(ctx, GENC_ENOMEM, "out of memory");
+    genc_status s = GENC_OK;
+    for (int r = 0; !s && r < R; r++) s = part_count(ctx, lo, r, &count[r]);
+    if (!s && lo[R] > INT_MAX) s = genc_error(ctx, GENC_EINVAL, "%lld values exceed MPI's displacements", (long long)lo[R]);
+    for (int r = 0; !s && r < R; r++) displ[r] = (int)lo[r];
+    MPI_Request req = MPI_REQUEST_NULL;
+    MPI_Datatype type = sizeof(genc_real) == sizeof(double) ? MPI_DOUBLE : MPI_FLOAT;
+    if (!s && MPI_Iallgatherv(MPI_IN_PLACE, 0, type, all, count, displ, type, MPI_COMM_WORLD, &req) != MPI_SUCCESS)
+        s = genc_error(ctx, GENC_EIO, "rank %d: MPI_Iallgatherv failed at %s", d->rank, at);
+    if (s) {
+        free(count);
+        return s;
+    }
+    d->sent += (uint64_t)((double)(R - 1) / R * (double)lo[R] * sizeof *all); /* ring volume */
+    int w = wait_all(d, &req, 1, &late, &err);
+    if (w != DONE) return late_error(ctx, d, w, -1, err, "parameter all-gather", at); /* count stays */
+    free(count);
+    return GENC_OK;
+}
+
 genc_status genc_dist_check_same(genc_ctx *ctx, genc_dist *d, const char *label, const void *what, size_t n) {
     if (!d || d->size == 1) return GENC_OK;
     int R = d->size;
@@ -265,6 +328,12 @@ genc_status genc_dist_sum_real(genc_ctx *ctx, genc_dist *d, genc_real *buf, int6
     return GENC_OK;
 }
 genc_status genc_dist_check_same(genc_ctx *ctx, genc_dist *d, const char *label, const void *what, size_t n) {
+    return GENC_OK;
+}
+genc_status genc_dist_gather_real(genc_ctx *ctx, genc_dist *d, genc_real *all, const int64_t *lo, const char *at) {
+    return GENC_OK;
+}
+genc_status genc_dist_allgather_real(genc_ctx *ctx, genc_dist *d, genc_real *all, const int64_t *lo, const char *at) {
     return GENC_OK;
 }
 

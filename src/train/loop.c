@@ -4,7 +4,7 @@
  * bit for bit: the schedule depends on the step only, the data position and the random
  * stream travel in the training state. With several ranks (cfg->dist) the step's gradients,
  * loss and stop flag are global, so every rank takes the same steps and stops at the same one;
- * rank 0 alone writes. */
+ * rank 0 alone writes (with ZeRO-1, after gathering the sharded optimiser state). */
 #include "genc/genc.h"
 #include "genc/train.h"
 
@@ -14,10 +14,16 @@
 
 static genc_status save(genc_ctx *ctx, const genc_train_config *cfg, const char *path, const genc_params *p,
                         const genc_optim *o, genc_train_state *st) {
-    if (!path || genc_dist_rank(cfg->dist) != 0) return GENC_OK;
+    if (!path) return GENC_OK;
+    genc_optim full = {0};
+    genc_status s = cfg->zero ? genc_zero_gather(ctx, cfg->zero, &full) : GENC_OK; /* every rank takes part */
+    if (s || genc_dist_rank(cfg->dist) != 0) return s;
     st->rng_seed = genc_rng_get_seed(ctx);
     st->rng_offset = genc_rng_offset(ctx);
-    return genc_checkpoint_save(ctx, path, p, o, cfg->config_json, st, cfg->ckpt_extra, cfg->ckpt_extra_user);
+    s = genc_checkpoint_save(ctx, path, p, cfg->zero ? &full : o, cfg->config_json, st, cfg->ckpt_extra,
+                             cfg->ckpt_extra_user);
+    if (cfg->zero) genc_optim_free(&full);
+    return s;
 }
 
 /* Evaluation runs without gradients and must not disturb the training random stream. */
@@ -85,7 +91,8 @@ static genc_status one_step(genc_ctx *ctx, const genc_train_config *cfg, const g
         snprintf(what, sizeof what, "the gradient norm is %g (loss %g)", gnorm, lv);
         return diverged(ctx, cfg, st, what);
     }
-    genc_optim_step(o, lr);
+    if (!cfg->zero) genc_optim_step(o, lr);
+    else if ((s = genc_zero_step(ctx, cfg->zero, lr, st->step))) return s;
     int64_t at;
     const genc_tensor *bad = genc_params_nonfinite(p, &at);
     if (bad) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Data parallelism over MPI (mpirun --oversubscribe -np 2, loopback): 2 ranks give the
 # parameters of 1 rank on the same global batch; a run resumes across rank counts (2 -> 1 and
-# 1 -> 2) to the parameters of the uninterrupted run; ranks started with different flags are
+# 1 -> 2) to the parameters of the uninterrupted run; ZeRO-1 (moments sharded) the same; ranks started with different flags are
 # refused at start with one line naming the rank; a batch that does not split is refused.
 # Tolerance: the ranks' gradients are summed in another order than one process's, so the
 # parameters agree to float rounding, not bit for bit: at most 1e-5 apart after 12 AdamW steps
@@ -41,13 +41,33 @@ d=$(params_diff "$tmp/one/checkpoint.safetensors" "$tmp/r12/checkpoint.safetenso
 echo "1 rank then 2: $d"
 within $tol "$d" && ok || bad "1 -> 2 rank resume differs by $d"
 
-# 3. Ranks started with different flags are refused at start: one error line, naming rank 1.
+# 3. ZeRO-1: the AdamW moments sharded over 2 ranks give the same parameters; each rank holds half
+#    of the moments (127,472 parameters x 2 moments x 4 bytes = 0.973 MiB; 0.486 MiB per rank);
+#    its checkpoint (moments gathered to rank 0) resumes on 1 rank, and 1 rank's on 2 ZeRO ranks.
+mpi -np 2 "$genc" lm train "${common[@]}" --zero 1 --out "$tmp/z" >"$tmp/z.log" 2>&1 || bad "zero failed: $(cat "$tmp/z.log")"
+d=$(params_diff "$tmp/one/checkpoint.safetensors" "$tmp/z/checkpoint.safetensors")
+echo "1 rank vs 2 ZeRO-1 ranks: $d"
+within $tol "$d" && ok || bad "ZeRO-1 differs from 1 rank by $d"
+grep '^zero 1: rank' "$tmp/z.log"
+[ "$(grep -c '^zero 1: rank [01]: optimiser state 0.486 MiB, peak resident memory [0-9.]* MiB$' "$tmp/z.log")" -eq 2 ] && ok \
+  || bad "no per-rank memory lines: $(cat "$tmp/z.log")"
+mpi -np 2 "$genc" lm train "${common[@]}" --zero 1 --stop-at 6 --out "$tmp/z21" >/dev/null 2>&1 || bad "zero half failed"
+"$genc" lm train "${common[@]}" --resume --out "$tmp/z21" >/dev/null 2>&1 || bad "1-rank resume of a ZeRO run failed"
+d=$(params_diff "$tmp/one/checkpoint.safetensors" "$tmp/z21/checkpoint.safetensors")
+within $tol "$d" && ok || bad "ZeRO 2 -> 1 rank resume differs by $d"
+"$genc" lm train "${common[@]}" --stop-at 6 --out "$tmp/z12" >/dev/null 2>&1 || bad "1-rank half failed"
+mpi -np 2 "$genc" lm train "${common[@]}" --zero 1 --resume --out "$tmp/z12" >/dev/null 2>&1 || bad "ZeRO resume failed"
+d=$(params_diff "$tmp/one/checkpoint.safetensors" "$tmp/z12/checkpoint.safetensors")
+echo "ZeRO resumes (2 -> 1, 1 -> 2): $(params_diff "$tmp/one/checkpoint.safetensors" "$tmp/z21/checkpoint.safetensors"), $d"
+within $tol "$d" && ok || bad "1 -> 2 ZeRO ranks resume differs by $d"
+
+# 4. Ranks started with different flags are refused at start: one error line, naming rank 1.
 mpi -np 1 "$genc" lm train "${common[@]}" --out "$tmp/mm" : -np 1 "$genc" lm train "${common[@]}" --lr 1e-3 \
   --out "$tmp/mm" >"$tmp/mm.log" 2>&1 && bad "mismatched ranks ran"
 [ "$(grep -c '^genc: error: ' "$tmp/mm.log")" -eq 1 ] && grep -q '^genc: error: rank 1 was started with a different configuration' \
   "$tmp/mm.log" && ok || bad "mismatch: $(cat "$tmp/mm.log")"
 
-# 4. A global batch that does not split over the ranks.
+# 5. A global batch that does not split over the ranks.
 set_flag batch 3 "${common[@]}"
 mpi -np 2 "$genc" lm train "${args[@]}" --out "$tmp/odd" >"$tmp/odd.log" 2>&1 && bad "batch 3 on 2 ranks ran"
 grep -q '^genc: error: --batch 3 does not split over 2 ranks' "$tmp/odd.log" && ok || bad "odd batch: $(cat "$tmp/odd.log")"
