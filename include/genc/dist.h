@@ -55,6 +55,10 @@ genc_status genc_dist_sum_real(genc_ctx *ctx, genc_dist *d, genc_real *buf, int6
  * every part (MPI_Iallgatherv). Both polled against the timeout. */
 genc_status genc_dist_gather_real(genc_ctx *ctx, genc_dist *d, genc_real *all, const int64_t *lo, const char *at);
 genc_status genc_dist_allgather_real(genc_ctx *ctx, genc_dist *d, genc_real *all, const int64_t *lo, const char *at);
+/* All-to-all of rows of `width` reals: send[rows of dest 0 | dest 1 | ...] (scount[r] rows for
+ * rank r), recv likewise (rcount[r] rows from rank r); point-to-point, polled against the timeout. */
+genc_status genc_dist_alltoall_rows(genc_ctx *ctx, genc_dist *d, const genc_real *send, const int64_t *scount,
+                                   genc_real *recv, const int64_t *rcount, int64_t width, const char *at);
 /* Refuse to go on unless `what` (a description of the run: version, config, data) is the same on
  * every rank: its 64-bit hash is exchanged and compared; the error names the first rank that
  * differs from rank 0. */

@@ -78,6 +78,8 @@ typedef struct genc_lm {
     genc_tensor *embed, *final_norm, *lm_head;
     genc_lm_block *blocks; /* n_layers + mtp_depth */
     genc_qmode qmode;      /* precision of the linear layers' GEMMs (zero: FP32); see genc_lm_set_precision */
+    genc_dist *ep;         /* expert parallelism over these ranks (NULL: off); genc_lm_train sets it for
+                              the run with c->ep */
 } genc_lm;
 
 /* Build a model with weights from N(0, init_std) (norm weights 1, biases 0), drawing from the
@@ -183,6 +185,7 @@ typedef struct genc_lm_train_config {
                                     batch / ranks of every step's windows; every rank must be given the
                                     same config and data (checked at start) */
     int zero;                    /* 1: ZeRO-1, the AdamW moments sharded over the ranks */
+    int ep;                      /* > 1: expert parallelism over that many ranks (all of them) */
     int64_t *optim_bytes;        /* optional out: this rank's optimiser-state bytes */
     /* Optional: called once set up, right before the loop (e.g. to print the opening line). */
     void (*on_start)(void *user, const genc_lm *m, int64_t first_step);

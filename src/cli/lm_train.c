@@ -52,7 +52,7 @@ static genc_status apply_model_flags(genc_ctx *ctx, const model_flags *f, genc_l
 
 typedef struct {
     const char *data, *tokenizer, *out, *docs, *init, *precision, *fp8_promote, *optim_state;
-    int64_t steps, batch, seq, warmup, eval_every, save_every, eval_tokens, seed, threads, stop_at, tok_vocab, zero;
+    int64_t steps, batch, seq, warmup, eval_every, save_every, eval_tokens, seed, threads, stop_at, tok_vocab, zero, ep;
     double lr, min_lr, wd, beta2, clip, val_frac, init_std, dist_timeout;
     bool resume, model_flags_given;
 } train_args;
@@ -182,7 +182,7 @@ static genc_status train(genc_ctx *ctx, train_args *a, model_flags *mf, genc_dis
     tc.best_checkpoint = best, tc.metrics = mpath, tc.stop = &genc_cli_stop, tc.on_start = on_start;
     tc.moments_bf16 = !strcmp(a->optim_state, "bf16"), tc.dist = dist;
     int64_t optim_bytes = 0;
-    tc.zero = (int)a->zero, tc.optim_bytes = &optim_bytes;
+    tc.zero = (int)a->zero, tc.optim_bytes = &optim_bytes, tc.ep = (int)a->ep;
     start_info info = {.corpus = &corpus, .a = a, .preset = mf->preset};
     tc.user = &info;
     int64_t step0 = a->resume ? -1 : 0;
@@ -316,6 +316,8 @@ int genc_cli_lm_train(int argc, char **argv) {
         {"seed", FLAG_INT, &a.seed, "random seed (weights, data windows)", 0, 9.2e18},
         GENC_THREADS_FLAG_ENTRY(a),
         {"zero", FLAG_INT, &a.zero, "under mpirun/srun: 1 shards the AdamW moments over the ranks (ZeRO-1)", 0, 1},
+        {"ep", FLAG_INT, &a.ep, "under mpirun/srun: spread the routed experts over this many ranks (all of them)",
+         0, 4096, .unset = "off"},
         {"dist-timeout", FLAG_DOUBLE, &a.dist_timeout, "under mpirun/srun: seconds a rank waits for the others before "
                                                        "failing, naming the rank that did not answer", 0.1, 1e6,
          .unset = "GENC_DIST_TIMEOUT, else 300"},

@@ -138,6 +138,7 @@ genc_status genc_lm_train(genc_ctx *ctx, genc_lm *m, const genc_lm_corpus *corpu
     char *cfg_json = s ? NULL : genc_lm_config_json(&m->cfg);
     if (!s && !cfg_json) s = genc_error(ctx, GENC_ENOMEM, "out of memory");
     if (!s) s = genc_lm_dist_start(ctx, m, corpus, c, cfg_json);
+    if (!s && c->ep > 1) m->ep = c->dist; /* for this run only */
     if (!s && c->resume && c->checkpoint)
         s = c->zero ? genc_zero_resume(ctx, &z, c->checkpoint, cfg_json, st)
                     : genc_checkpoint_resume(ctx, c->checkpoint, cfg_json, &m->params, o, st);
@@ -152,6 +153,7 @@ genc_status genc_lm_train(genc_ctx *ctx, genc_lm *m, const genc_lm_corpus *corpu
     if (!s) s = run(ctx, &j, o, c->zero ? &z : NULL, cfg_json, st);
     free(cfg_json), free(j.batch), free(losses);
     genc_metrics_close(j.log);
+    m->ep = NULL;
     if (c->zero) genc_zero_free(&z);
     else genc_optim_free(&full);
     return s;

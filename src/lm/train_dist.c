@@ -18,6 +18,12 @@ static uint64_t hash_tokens(const int32_t *t, int64_t n) {
 genc_status genc_lm_dist_start(genc_ctx *ctx, const genc_lm *m, const genc_lm_corpus *corpus,
                                const genc_lm_train_config *c, const char *cfg_json) {
     int R = genc_dist_size(c->dist);
+    if (c->ep > 1 && c->ep != R)
+        return genc_error(ctx, GENC_EINVAL, "--ep %d: expected the number of ranks, %d (experts are spread over all "
+                          "of them)", c->ep, R);
+    if (c->ep > 1 && (m->cfg.n_routed == 0 || m->cfg.n_routed % R))
+        return genc_error(ctx, GENC_EINVAL, "--ep %d: the %d routed experts do not split over %d ranks", c->ep,
+                          m->cfg.n_routed, R);
     if (R == 1) return GENC_OK;
     if (c->batch % R)
         return genc_error(ctx, GENC_EINVAL, "--batch %lld does not split over %d ranks: expected a multiple of %d",
@@ -30,12 +36,12 @@ genc_status genc_lm_dist_start(genc_ctx *ctx, const genc_lm *m, const genc_lm_co
     if (!desc) return genc_error(ctx, GENC_ENOMEM, "out of memory");
     snprintf(desc, n, "genc %s\n%s\nsteps %lld batch %lld seq %lld lr %.17g %.17g warmup %lld wd %.17g beta2 %.17g "
              "bf16 %d clip %.17g validate %d eval %lld %lld %lld save %lld stop %lld seed %llu resume %d prec %d %d %d "
-             "tokens %lld %lld %016llx zero %d", GENC_VERSION, cfg_json, (long long)c->steps, (long long)c->batch,
+             "tokens %lld %lld %016llx zero %d ep %d", GENC_VERSION, cfg_json, (long long)c->steps, (long long)c->batch,
              (long long)c->seq, c->lr, c->min_lr, (long long)c->warmup, c->weight_decay, c->beta2, c->moments_bf16,
              c->clip, c->validate, (long long)c->eval_every, (long long)c->eval_tokens, (long long)c->eval_batch,
              (long long)c->save_every, (long long)c->stop_at, (unsigned long long)c->seed, c->resume,
              (int)m->qmode.prec, m->qmode.promote, m->qmode.acc_bits, (long long)corpus->n, (long long)corpus->n_train,
-             (unsigned long long)hash_tokens(corpus->tokens, corpus->n), c->zero);
+             (unsigned long long)hash_tokens(corpus->tokens, corpus->n), c->zero, c->ep);
     genc_status s = genc_dist_check_same(ctx, c->dist, "configuration (flags, model, data)", desc, strlen(desc));
     free(desc);
     return s;

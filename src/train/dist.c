@@ -285,6 +285,36 @@ genc_status genc_dist_allgather_real(genc_ctx *ctx, genc_dist *d, genc_real *all
     return GENC_OK;
 }
 
+genc_status genc_dist_alltoall_rows(genc_ctx *ctx, genc_dist *d, const genc_real *send, const int64_t *scount,
+                                   genc_real *recv, const int64_t *rcount, int64_t width, const char *at) {
+    int R = genc_dist_size(d), me = genc_dist_rank(d), late, err;
+    int64_t so = 0, ro = 0, so_me = 0, ro_me = 0;
+    for (int r = 0; r < me; r++) so_me += scount[r], ro_me += rcount[r];
+    memcpy(recv + ro_me * width, send + so_me * width, (size_t)(scount[me] * width) * sizeof *send); /* to itself */
+    if (R == 1) return GENC_OK;
+    MPI_Request *req = malloc(2 * (size_t)R * sizeof *req);
+    if (!req) return genc_error(ctx, GENC_ENOMEM, "out of memory");
+    MPI_Datatype type = sizeof(genc_real) == sizeof(double) ? MPI_DOUBLE : MPI_FLOAT;
+    for (int r = 0; r < R; r++) {
+        req[r] = req[R + r] = MPI_REQUEST_NULL;
+        if (rcount[r] * width > INT_MAX || scount[r] * width > INT_MAX) {
+            free(req);
+            return genc_error(ctx, GENC_EINVAL, "all-to-all: a block of rows exceeds MPI's count");
+        }
+        if (r != me && rcount[r])
+            MPI_Irecv(recv + ro * width, (int)(rcount[r] * width), type, r, 10, MPI_COMM_WORLD, &req[r]);
+        if (r != me && scount[r]) {
+            MPI_Isend(send + so * width, (int)(scount[r] * width), type, r, 10, MPI_COMM_WORLD, &req[R + r]);
+            d->sent += (uint64_t)(scount[r] * width) * sizeof *send;
+        }
+        so += scount[r], ro += rcount[r];
+    }
+    int w = wait_all(d, req, 2 * R, &late, &err);
+    if (w != DONE) return late_error(ctx, d, w, late % R, err, "expert all-to-all", at); /* req stays */
+    free(req);
+    return GENC_OK;
+}
+
 genc_status genc_dist_check_same(genc_ctx *ctx, genc_dist *d, const char *label, const void *what, size_t n) {
     if (!d || d->size == 1) return GENC_OK;
     int R = d->size;
@@ -331,6 +361,11 @@ genc_status genc_dist_check_same(genc_ctx *ctx, genc_dist *d, const char *label,
     return GENC_OK;
 }
 genc_status genc_dist_gather_real(genc_ctx *ctx, genc_dist *d, genc_real *all, const int64_t *lo, const char *at) {
+    return GENC_OK;
+}
+genc_status genc_dist_alltoall_rows(genc_ctx *ctx, genc_dist *d, const genc_real *send, const int64_t *scount,
+                                   genc_real *recv, const int64_t *rcount, int64_t width, const char *at) {
+    memcpy(recv, send, (size_t)(scount[0] * width) * sizeof *send);
     return GENC_OK;
 }
 genc_status genc_dist_allgather_real(genc_ctx *ctx, genc_dist *d, genc_real *all, const int64_t *lo, const char *at) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Data parallelism over MPI (mpirun --oversubscribe -np 2, loopback): 2 ranks give the
 # parameters of 1 rank on the same global batch; a run resumes across rank counts (2 -> 1 and
-# 1 -> 2) to the parameters of the uninterrupted run; ZeRO-1 (moments sharded) the same; ranks started with different flags are
+# 1 -> 2) to the parameters of the uninterrupted run; ZeRO-1 (moments sharded) and expert
+# parallelism (--ep 2) the same; ranks started with different flags are
 # refused at start with one line naming the rank; a batch that does not split is refused.
 # Tolerance: the ranks' gradients are summed in another order than one process's, so the
 # parameters agree to float rounding, not bit for bit: at most 1e-5 apart after 12 AdamW steps
@@ -60,6 +61,14 @@ mpi -np 2 "$genc" lm train "${common[@]}" --zero 1 --resume --out "$tmp/z12" >/d
 d=$(params_diff "$tmp/one/checkpoint.safetensors" "$tmp/z12/checkpoint.safetensors")
 echo "ZeRO resumes (2 -> 1, 1 -> 2): $(params_diff "$tmp/one/checkpoint.safetensors" "$tmp/z21/checkpoint.safetensors"), $d"
 within $tol "$d" && ok || bad "1 -> 2 ZeRO ranks resume differs by $d"
+
+# 3b. Expert parallelism: --ep 2 spreads the 8 routed experts over the 2 ranks (tokens dispatched
+#     and combined with all-to-all, in the forward and the backward): the same parameters again.
+mpi -np 2 "$genc" lm train "${common[@]}" --ep 2 --out "$tmp/ep" >"$tmp/ep.log" 2>&1 || bad "ep failed: $(cat "$tmp/ep.log")"
+d=$(params_diff "$tmp/one/checkpoint.safetensors" "$tmp/ep/checkpoint.safetensors")
+echo "1 rank vs 2 EP ranks: $d"
+within $tol "$d" && ok || bad "EP differs from 1 rank by $d"
+expect_error "ep on one rank" "--ep 2: expected the number of ranks, 1" "$genc" lm train "${common[@]}" --ep 2 --out "$tmp/ep1"
 
 # 4. Ranks started with different flags are refused at start: one error line, naming rank 1.
 mpi -np 1 "$genc" lm train "${common[@]}" --out "$tmp/mm" : -np 1 "$genc" lm train "${common[@]}" --lr 1e-3 \
