@@ -126,18 +126,12 @@ static genc_status print_memory(genc_ctx *ctx, genc_dist *d, int64_t optim_bytes
     return s;
 }
 
-/* Join the MPI job (one rank when not launched by mpirun/srun); ranks other than 0 print
- * nothing but their own failures (a failure all ranks saw is rank 0's to report). */
+static genc_status train_rank(genc_ctx *ctx, void *args, genc_dist *dist) {
+    return train(ctx, ((run_args *)args)->a, ((run_args *)args)->mf, dist);
+}
+
 static genc_status run(genc_ctx *ctx, void *args) {
-    genc_dist *dist = NULL;
-    train_args *a = ((run_args *)args)->a;
-    genc_status s = genc_dist_open(ctx, a->dist_timeout, &dist);
-    if (!s && genc_dist_rank(dist) != 0 && !freopen("/dev/null", "w", stdout))
-        s = genc_error(ctx, GENC_EIO, "cannot silence rank %d's standard output", genc_dist_rank(dist));
-    if (!s) s = train(ctx, a, ((run_args *)args)->mf, dist);
-    if (s && genc_dist_rank(dist) != 0 && genc_dist_failed_together(dist)) (void)!freopen("/dev/null", "w", stderr);
-    genc_dist_close(dist, s != GENC_OK);
-    return s;
+    return genc_cli_dist_run(ctx, ((run_args *)args)->a->dist_timeout, train_rank, args);
 }
 
 static genc_status train(genc_ctx *ctx, train_args *a, model_flags *mf, genc_dist *dist) {
@@ -318,9 +312,7 @@ int genc_cli_lm_train(int argc, char **argv) {
         {"zero", FLAG_INT, &a.zero, "under mpirun/srun: 1 shards the AdamW moments over the ranks (ZeRO-1)", 0, 1},
         {"ep", FLAG_INT, &a.ep, "under mpirun/srun: spread the routed experts over this many ranks (all of them)",
          0, 4096, .unset = "off"},
-        {"dist-timeout", FLAG_DOUBLE, &a.dist_timeout, "under mpirun/srun: seconds a rank waits for the others before "
-                                                       "failing, naming the rank that did not answer", 0.1, 1e6,
-         .unset = "GENC_DIST_TIMEOUT, else 300"},
+        GENC_DIST_FLAG_ENTRY(a),
     };
     const model_flags mf0 = mf;
     int n = (int)(sizeof flags / sizeof *flags);

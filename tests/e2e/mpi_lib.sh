@@ -12,11 +12,12 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl=se
        OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo
 mpi() { mpirun --oversubscribe "$@"; }
 
-# rank_pid MPIRUN_PID RANK: the pid of that rank's process (waits up to 20 s for it to start).
+# rank_pid PID RANK: the pid of that rank's process, a child or grandchild of PID (mpirun, or a
+# command such as timeout that runs it); waits up to 20 s for it to start.
 rank_pid() {
   local i c
   for i in $(seq 200); do
-    for c in $(pgrep -P "$1"); do
+    for c in $(pgrep -P "$1") $(for k in $(pgrep -P "$1"); do pgrep -P "$k"; done); do
       tr '\0' '\n' <"/proc/$c/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$2" && { echo "$c"; return 0; }
     done
     sleep 0.1

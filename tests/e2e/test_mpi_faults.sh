@@ -16,21 +16,19 @@ common=(--data "$data" --tok-vocab 300 --batch 4 --seq 32 --steps 3000 --eval-ev
 bound=16 # two timeouts (the exchange, then the roll call naming the rank) + 10 s
 
 # start NAME [MPIRUN FLAGS]: a long 2-rank run in $tmp/NAME, once its first checkpoint exists;
-# sets mp (mpirun's pid), r0 and r1 (the ranks' pids). A watchdog ends the job after 90 s.
+# sets mp (the launch's pid: timeout, which ends mpirun after 90 s), r0 and r1 (the ranks' pids).
 start() {
   local name=$1; shift
-  mpirun --oversubscribe "$@" -np 2 "$genc" lm train "${common[@]}" --out "$tmp/$name" >"$tmp/$name.log" 2>&1 & mp=$!
-  ( sleep 90; kill -9 $mp 2>/dev/null ) & watchdog=$!
+  timeout -s KILL 90 mpirun --oversubscribe "$@" -np 2 "$genc" lm train "${common[@]}" --out "$tmp/$name" \
+    >"$tmp/$name.log" 2>&1 & mp=$!
   for _ in $(seq 300); do [ -s "$tmp/$name/checkpoint.safetensors" ] && break; sleep 0.1; done
   r0=$(rank_pid $mp 0) r1=$(rank_pid $mp 1)
   [ -n "$r0" ] && [ -n "$r1" ] || bad "$name: the ranks' processes were not found"
 }
-# finish: wait for mpirun, end the watchdog and any rank left.
+# finish: wait for the launch, end any rank left.
 finish() {
   wait $mp
-  kill $watchdog 2>/dev/null
   kill -9 $r0 $r1 2>/dev/null
-  wait $watchdog 2>/dev/null
 }
 # gone PID SECONDS: true when PID has exited within SECONDS.
 gone() { [ -n "$1" ] || return 1; local i; for i in $(seq $(($2 * 10))); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done; return 1; }
