@@ -60,28 +60,44 @@ static double *all_counts(genc_ctx *ctx, genc_dist *d, const int64_t *offset, in
     return genc_dist_sum_f64(ctx, d, cnt, R * E, "an expert dispatch (counts)") ? NULL : cnt;
 }
 
+/* The received rows come source-major (rank 0's rows for this rank's experts, expert by expert,
+ * then rank 1's, ...); perm[j] is where the j-th row in expert-major order sits, inv the reverse. */
+static void expert_major(const double *cnt, int R, int E, int e0, int per, int32_t *perm, int32_t *inv) {
+    int64_t j = 0;
+    for (int e = e0; e < e0 + per; e++) {
+        int64_t base = 0; /* where rank s's rows start */
+        for (int s = 0; s < R; s++) {
+            int64_t before = 0, rows_s = 0; /* rank s's rows of this rank's experts below e; all of them */
+            for (int f = e0; f < e0 + per; f++) {
+                rows_s += (int64_t)cnt[s * E + f];
+                if (f < e) before += (int64_t)cnt[s * E + f];
+            }
+            for (int64_t t = 0; t < (int64_t)cnt[s * E + e]; t++, j++) {
+                perm[j] = (int32_t)(base + before + t);
+                inv[base + before + t] = (int32_t)j;
+            }
+            base += rows_s;
+        }
+    }
+}
+
 /* This rank's experts on the received rows (source-major) -> their outputs, source-major. */
 static genc_tensor *local_experts(genc_ctx *ctx, const genc_lm_config *c, const genc_qmode *q, genc_lm_block *k,
                                   genc_dist *d, genc_tensor *x, const double *cnt, int64_t M) {
     int R = genc_dist_size(d), E = c->n_routed, per = E / R, e0 = genc_dist_rank(d) * per;
-    int32_t *perm = genc_arena_alloc(ctx, (size_t)M * sizeof *perm), *inv = genc_arena_alloc(ctx, (size_t)M * sizeof *inv);
+    int32_t *perm = genc_arena_alloc(ctx, (size_t)M * sizeof *perm);
+    int32_t *inv = genc_arena_alloc(ctx, (size_t)M * sizeof *inv);
     genc_tensor **outs = genc_arena_alloc(ctx, (size_t)per * sizeof *outs);
     if (!perm || !inv || !outs) return NULL;
-    int64_t j = 0;
-    for (int e = e0; e < e0 + per; e++) /* expert-major order: perm[j] = the row's place in x */
-        for (int s = 0, base = 0; s < R; s++) {
-            int64_t before = 0, rows_s = 0;
-            for (int f = e0; f < e0 + per; f++) rows_s += (int64_t)cnt[s * E + f], before += f < e ? (int64_t)cnt[s * E + f] : 0;
-            for (int64_t t = 0; t < (int64_t)cnt[s * E + e]; t++) inv[base + before + t] = (int32_t)j, perm[j++] = (int32_t)(base + before + t);
-            base += (int)rows_s;
-        }
+    expert_major(cnt, R, E, e0, per, perm, inv);
     genc_tensor *xs = genc_gather_rows(ctx, x, perm, M);
     int n_out = 0;
-    for (int e = e0, at = 0; xs && e < e0 + per; e++) {
+    for (int64_t e = e0, at = 0; xs && e < e0 + per; e++) {
         int64_t n = 0;
         for (int s = 0; s < R; s++) n += (int64_t)cnt[s * E + e];
-        if (n) outs[n_out++] = genc_lm_swiglu_mlp(ctx, q, genc_slice(ctx, xs, 0, at, n), k->e_gate[e], k->e_up[e], k->e_down[e]);
-        at += (int)n;
+        if (n) outs[n_out++] = genc_lm_swiglu_mlp(ctx, q, genc_slice(ctx, xs, 0, at, n), k->e_gate[e], k->e_up[e],
+                                                  k->e_down[e]);
+        at += n;
     }
     genc_tensor *ys = n_out == 1 ? outs[0] : genc_concat(ctx, outs, n_out, 0);
     return genc_gather_rows(ctx, ys, inv, M);

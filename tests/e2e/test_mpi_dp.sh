@@ -68,6 +68,11 @@ mpi -np 2 "$genc" lm train "${common[@]}" --ep 2 --out "$tmp/ep" >"$tmp/ep.log" 
 d=$(params_diff "$tmp/one/checkpoint.safetensors" "$tmp/ep/checkpoint.safetensors")
 echo "1 rank vs 2 EP ranks: $d"
 within $tol "$d" && ok || bad "EP differs from 1 rank by $d"
+# 4 ranks (one sequence each), 2 experts per rank, with ZeRO-1 too (seen 7.5e-7).
+mpi -np 4 "$genc" lm train "${common[@]}" --ep 4 --zero 1 --out "$tmp/ep4" >"$tmp/ep4.log" 2>&1 || bad "ep 4 failed: $(cat "$tmp/ep4.log")"
+d=$(params_diff "$tmp/one/checkpoint.safetensors" "$tmp/ep4/checkpoint.safetensors")
+echo "1 rank vs 4 EP + ZeRO-1 ranks: $d"
+within $tol "$d" && ok || bad "4 EP ranks differ from 1 rank by $d"
 expect_error "ep on one rank" "--ep 2: expected the number of ranks, 1" "$genc" lm train "${common[@]}" --ep 2 --out "$tmp/ep1"
 
 # 4. Ranks started with different flags are refused at start: one error line, naming rank 1.
