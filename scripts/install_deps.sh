@@ -15,6 +15,7 @@ packages=(
   python3-dev python3-pytest         # the Python package (genc._genc) and its tests
   python3-setuptools python3-pip     # `pip install .` of the Python package, offline
   clang libclang-rt-14-dev           # libFuzzer target, sanitizers
+  libopenmpi-dev openmpi-bin         # MPI: data- and expert-parallel training (mpirun -np N)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -10,6 +10,7 @@
 #include "safetensors.h"
 #include "png.h"
 #include "data.h"
+#include "dist.h"
 #include "train.h"
 #include "tokenizer.h"
 #include "lm.h"

@@ -78,6 +78,8 @@ typedef struct genc_lm {
     genc_tensor *embed, *final_norm, *lm_head;
     genc_lm_block *blocks; /* n_layers + mtp_depth */
     genc_qmode qmode;      /* precision of the linear layers' GEMMs (zero: FP32); see genc_lm_set_precision */
+    genc_dist *ep;         /* expert parallelism over these ranks (NULL: off); genc_lm_train sets it for
+                              the run with c->ep */
 } genc_lm;
 
 /* Build a model with weights from N(0, init_std) (norm weights 1, biases 0), drawing from the
@@ -136,6 +138,10 @@ void genc_lm_corpus_free(genc_lm_corpus *c);
 /* B training windows of T + 1 tokens at offsets drawn from Philox(seed, step): the batch of
  * a step depends only on (seed, step), so a resumed run sees the same data. */
 void genc_lm_windows(const genc_lm_corpus *c, uint64_t seed, int64_t step, int64_t B, int64_t T, int32_t *out);
+/* Rows first .. first + count - 1 of that batch of B (a data-parallel rank's shard): the same
+ * windows whatever the number of ranks. */
+void genc_lm_windows_rows(const genc_lm_corpus *c, uint64_t seed, int64_t step, int64_t B, int64_t first, int64_t count,
+                          int64_t T, int32_t *out);
 /* Mean next-token loss of the main head over tokens[0..n) in consecutive windows of T + 1
  * tokens (stride T), B windows per forward. *count gets the number of predicted tokens. */
 genc_status genc_lm_eval_loss(genc_ctx *ctx, genc_lm *m, const int32_t *tokens, int64_t n, int64_t T, int64_t B,
@@ -175,6 +181,12 @@ typedef struct genc_lm_train_config {
     const char *best_checkpoint; /* the best validation loss so far, NULL: none */
     const char *metrics;         /* JSON-lines metrics file (appended to on resume), NULL: none */
     volatile int *stop;          /* set non-zero to stop after a step (with a checkpoint) */
+    genc_dist *dist;             /* data parallelism over MPI ranks (NULL: one process): each rank runs
+                                    batch / ranks of every step's windows; every rank must be given the
+                                    same config and data (checked at start) */
+    int zero;                    /* 1: ZeRO-1, the AdamW moments sharded over the ranks */
+    int ep;                      /* > 1: expert parallelism over that many ranks (all of them) */
+    int64_t *optim_bytes;        /* optional out: this rank's optimiser-state bytes */
     /* Optional: called once set up, right before the loop (e.g. to print the opening line). */
     void (*on_start)(void *user, const genc_lm *m, int64_t first_step);
     /* Optional: after every step's bias update and metrics line, with the step's total loss. */
