@@ -30,6 +30,14 @@ typedef struct genc_lm_config {
     int qk_rope_dim;         /* qk_rope_head_dim */
     int v_dim;               /* v_head_dim */
     double rope_theta;       /* rope_theta */
+    /* rope_scaling {"type": "yarn", ...}: YaRN (Peng et al. 2023) as DeepSeek-V3 uses it
+     * (src/lm/yarn.c); yarn_factor 0: no scaling (rope_scaling null) */
+    double yarn_factor;      /* factor (s = L'/L) */
+    int yarn_orig_max_pos;   /* original_max_position_embeddings (L) */
+    double yarn_beta_fast;   /* beta_fast (turns above which a frequency is kept; default 32) */
+    double yarn_beta_slow;   /* beta_slow (turns below which it is divided by factor; default 1) */
+    double yarn_mscale;      /* mscale (default 1) */
+    double yarn_mscale_all_dim; /* mscale_all_dim (default 0) */
     double norm_eps;         /* rms_norm_eps */
     int n_dense_layers;      /* first_k_dense_replace */
     int dense_inter;         /* intermediate_size */

@@ -43,7 +43,6 @@ static json_t *config_json(const genc_lm_config *c, const genc_tokenizer *tok, g
     json_object_set_new(j, "eos_token_id", json_integer(genc_tokenizer_special(tok, "<|eos|>")));
     json_object_set_new(j, "pad_token_id", json_integer(genc_tokenizer_special(tok, "<|pad|>")));
     json_object_set_new(j, "num_key_value_heads", json_integer(c->n_heads));
-    json_object_set_new(j, "rope_scaling", json_null());
     json_object_set_new(j, "rope_interleave", json_true()); /* RoPE on (x[2i], x[2i+1]) pairs */
     json_object_set_new(j, "attention_bias", json_false());
     json_object_set_new(j, "attention_dropout", json_real(0.0));
