@@ -3,7 +3,7 @@
  * weights (ragged 128-blocks, one and several rows, with and without accumulation), a model
  * whose weights are held in FP8 against the same model with those weights quantised and
  * dequantised in place (full forward and cached decode), the bytes reported, and a backward
- * through a held weight refused. */
+ * through a held weight, or a view of one, refused. */
 #include "genc/fp8.h"
 #include "genc/genc.h"
 #include "genc/lm.h"
@@ -90,6 +90,11 @@ static void test_model(genc_ctx *ctx) {
     genc_tensor *y = genc_lm_logits(ctx, &b, tok, 1, T);
     genc_tensor *l = y ? genc_mean_all(ctx, y) : NULL;
     CHECK(l && genc_backward(ctx, l) != GENC_OK && strstr(genc_last_error(ctx), "FP8"));
+    genc_clear_error(ctx);
+    /* nor can a view of one be taken (its numbers are not in data) */
+    genc_tensor *held = NULL;
+    for (int i = 0; i < b.params.n && !held; i++) held = b.params.t[i]->w8 ? b.params.t[i] : NULL;
+    CHECK(held && !genc_transpose(ctx, held, 0, 1) && strstr(genc_last_error(ctx), "held in FP8"));
     genc_clear_error(ctx);
     genc_lm_free(&a), genc_lm_free(&b);
 }
