@@ -30,6 +30,14 @@ typedef struct genc_lm_config {
     int qk_rope_dim;         /* qk_rope_head_dim */
     int v_dim;               /* v_head_dim */
     double rope_theta;       /* rope_theta */
+    /* rope_scaling {"type": "yarn", ...}: YaRN (Peng et al. 2023) as DeepSeek-V3 uses it
+     * (src/lm/yarn.c); yarn_factor 0: no scaling (rope_scaling null) */
+    double yarn_factor;      /* factor (s = L'/L) */
+    int yarn_orig_max_pos;   /* original_max_position_embeddings (L) */
+    double yarn_beta_fast;   /* beta_fast (turns above which a frequency is kept; default 32) */
+    double yarn_beta_slow;   /* beta_slow (turns below which it is divided by factor; default 1) */
+    double yarn_mscale;      /* mscale (default 1) */
+    double yarn_mscale_all_dim; /* mscale_all_dim (default 0) */
     double norm_eps;         /* rms_norm_eps */
     int n_dense_layers;      /* first_k_dense_replace */
     int dense_inter;         /* intermediate_size */
@@ -80,12 +88,21 @@ typedef struct genc_lm {
     genc_qmode qmode;      /* precision of the linear layers' GEMMs (zero: FP32); see genc_lm_set_precision */
     genc_dist *ep;         /* expert parallelism over these ranks (NULL: off); genc_lm_train sets it for
                               the run with c->ep */
+    struct genc_w8 *w8;    /* weights held in FP8 (genc_lm_hold_fp8), n_w8 of them; NULL: none */
+    int n_w8;
 } genc_lm;
 
 /* Build a model with weights from N(0, init_std) (norm weights 1, biases 0), drawing from the
  * context's random stream. Tensor names are Hugging Face's DeepSeek-V3 names. */
 genc_status genc_lm_init(genc_ctx *ctx, genc_lm *m, const genc_lm_config *cfg, double init_std);
 void genc_lm_free(genc_lm *m);
+/* For inference: hold the blocks' linear weights (those genc lm quantize stores in FP8,
+ * except kv_b_proj, which cached decoding reads as floats) as E4M3 codes with one scale per
+ * 128x128 block instead of floats; their F32 data and gradient buffers are freed, and
+ * genc_linear decodes them inside the GEMM. The values are those of an FP8 weight file of
+ * the same weights. No training afterwards (a backward through them is an error). *f32 and
+ * *fp8 (may be NULL) get the bytes of those weights before and after. */
+genc_status genc_lm_hold_fp8(genc_ctx *ctx, genc_lm *m, int64_t *f32, int64_t *fp8);
 
 /* Losses of one training forward on tokens [B, T + 1] (inputs t_0..t_{T-1}, targets
  * t_1..t_T). total = main + lambda / D * sum_k mtp[k] + balance. Tensors live in the step

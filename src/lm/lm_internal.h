@@ -8,6 +8,10 @@
 #include <math.h>
 
 /* x [B, T, dim] -> attention output [B, T, dim] (mla.c). pos: T positions. */
+/* RoPE frequencies (qk_rope_dim / 2 of them) and the cos/sin magnitude of a config, and the
+ * attention softmax scale: plain RoPE, or YaRN when rope_scaling is set (yarn.c). */
+void genc_lm_rope_freqs(const genc_lm_config *c, double *freq, double *mag);
+double genc_lm_attn_scale(const genc_lm_config *c);
 genc_tensor *genc_lm_mla(genc_ctx *ctx, const genc_lm *m, const genc_lm_block *k, genc_tensor *x, const int32_t *pos);
 /* The same with a prefix (prefix.h): pre_ckv [B|1, L, kv_lora_rank], pre_kpe [B|1, L, rope]
  * prepended to the keys and values (both NULL: genc_lm_mla). */

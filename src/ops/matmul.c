@@ -3,6 +3,7 @@
  *
  * matmul backward (per batch): dA += dC op(B)^T, dB += op(A)^T dC.
  * linear backward: dx += dy W, dW += dy^T x, db += sum_rows dy. */
+#include "genc/fp8.h"
 #include "genc/genc.h"
 
 #include <omp.h>
@@ -121,6 +122,11 @@ bad_shape:
 
 static void linear_backward(genc_ctx *ctx, genc_node *n) {
     genc_tensor *x = n->in[0], *w = n->in[1], *bias = n->n_in > 2 ? n->in[2] : NULL;
+    if (w->w8) {
+        genc_error(ctx, GENC_EINVAL, "linear: weight \"%s\" is held in FP8 for inference: no gradients through it",
+                   w->name);
+        return;
+    }
     int64_t M = n->iarg[0], in = w->shape[1], out = w->shape[0];
     const genc_real *dy = n->out->grad;
     double flops = 2.0 * (double)M * (double)in * (double)out;
@@ -151,7 +157,7 @@ genc_tensor *genc_linear(genc_ctx *ctx, genc_tensor *x, genc_tensor *w, genc_ten
     }
     x = genc_contiguous(ctx, x);
     if (!x) return NULL;
-    GENC_ASSERT(genc_is_contiguous(w));
+    GENC_ASSERT(w->w8 || genc_is_contiguous(w));
     int64_t M = genc_numel(x) / in, out_dim = w->shape[0], oshape[4];
     for (int i = 0; i < x->ndim; i++) oshape[i] = x->shape[i];
     oshape[x->ndim - 1] = out_dim;
@@ -160,7 +166,9 @@ genc_tensor *genc_linear(genc_ctx *ctx, genc_tensor *x, genc_tensor *w, genc_ten
     if (bias)
         for (int64_t i = 0; i < M; i++)
             for (int64_t j = 0; j < out_dim; j++) y->data[i * out_dim + j] = bias->data[j];
-    genc_gemm(false, true, M, out_dim, in, 1, x->data, in, w->data, in, bias ? 1 : 0, y->data, out_dim);
+    if (!w->w8) genc_gemm(false, true, M, out_dim, in, 1, x->data, in, w->data, in, bias ? 1 : 0, y->data, out_dim);
+    else if (!genc_w8_matmul_nt(M, x->data, in, w->w8, bias ? 1 : 0, y->data, out_dim))
+        return genc_error(ctx, GENC_ENOMEM, "linear: out of memory decoding FP8 weight \"%s\"", w->name), NULL;
     genc_profile_flops(ctx, 2.0 * (double)M * (double)out_dim * (double)in);
     genc_tensor *ins[3] = {x, w, bias};
     genc_node *n = genc_record(ctx, "linear", linear_backward, y, bias ? 3 : 2, ins);

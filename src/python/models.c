@@ -80,16 +80,22 @@ static int tok_init(TokObject *t, PyObject *args, PyObject *kw) {
 }
 
 static PyObject *tok_train(PyObject *cls, PyObject *args, PyObject *kw) {
-    static char *kwlist[] = {"text", "vocab_size", NULL};
+    static char *kwlist[] = {"text", "vocab_size", "pretokenizer", NULL};
     Py_buffer text;
     int vocab = 512;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "s*|i:train", kwlist, &text, &vocab)) return NULL;
+    const char *pre = "genc-v1";
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "s*|is:train", kwlist, &text, &vocab, &pre)) return NULL;
+    genc_pretokenizer p;
+    if (!genc_pretokenizer_parse(pre, &p)) {
+        PyBuffer_Release(&text);
+        return PyErr_Format(PyExc_ValueError, "pretokenizer: expected \"genc-v1\" or \"gpt2\", found \"%s\"", pre);
+    }
     genc_tokenizer *tk = NULL;
     genc_status s;
     char msg[600] = ""; /* G is only touched with the GIL held: the error comes back here */
     Py_BEGIN_ALLOW_THREADS
     genc_ctx *c = genc_ctx_new();
-    s = c ? genc_tokenizer_train_memory(c, text.buf, (size_t)text.len, vocab, &tk) : GENC_ENOMEM;
+    s = c ? genc_tokenizer_train_memory_with(c, text.buf, (size_t)text.len, vocab, p, &tk) : GENC_ENOMEM;
     if (s && c) snprintf(msg, sizeof msg, "%s", genc_last_error(c));
     genc_ctx_free(c);
     Py_END_ALLOW_THREADS
@@ -162,14 +168,23 @@ static PyObject *tok_repr(TokObject *t) {
 
 static PyMethodDef tok_methods[] = {
     {"train", (PyCFunction)(void (*)(void))tok_train, METH_VARARGS | METH_KEYWORDS | METH_CLASS,
-     "Tokenizer.train(text, vocab_size=512): train byte-level BPE on a str or bytes"},
+     "Tokenizer.train(text, vocab_size=512, pretokenizer='genc-v1'): train byte-level BPE on a str or bytes "
+     "('gpt2': GPT-2's regex split, as HF ByteLevel and llama.cpp)"},
     {"encode", (PyCFunction)(void (*)(void))tok_encode, METH_VARARGS | METH_KEYWORDS, "text -> list of ids"},
     {"decode", (PyCFunction)tok_decode, METH_O, "ids -> text (invalid UTF-8 replaced)"},
     {"save", (PyCFunction)tok_save, METH_VARARGS, "write a safetensors tokenizer file"},
     {"special", (PyCFunction)tok_special, METH_O, "id of a special token such as '<|eos|>'"},
     {NULL},
 };
-static PyGetSetDef tok_getset[] = {{"vocab_size", (getter)tok_vocab, NULL, "tokens", NULL}, {NULL}};
+static PyObject *tok_pretok(TokObject *t, void *c) {
+    (void)c;
+    TOK_READY(t, NULL);
+    return PyUnicode_FromString(genc_pretokenizer_name(genc_tokenizer_pretokenizer(t->tok)));
+}
+
+static PyGetSetDef tok_getset[] = {{"vocab_size", (getter)tok_vocab, NULL, "tokens", NULL},
+                                   {"pretokenizer", (getter)tok_pretok, NULL, "'genc-v1' or 'gpt2'", NULL},
+                                   {NULL}};
 
 static PyTypeObject Tok_Type = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "genc.Tokenizer",

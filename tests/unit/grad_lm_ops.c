@@ -67,6 +67,40 @@ static void check_rope(genc_ctx *ctx) {
     genc_tensor_free(xv);
 }
 
+/* genc_rope_freqs: y = mag R(pos freq) x with arbitrary frequencies (YaRN's) and magnitude. */
+typedef struct {
+    const int32_t *pos;
+    const double *freq;
+    double mag;
+} rope_freq_arg;
+
+static genc_tensor *f_rope_freqs(genc_ctx *c, genc_tensor **in, void *u) {
+    rope_freq_arg *a = u;
+    return genc_rope_freqs(c, in[0], a->pos, a->freq, a->mag);
+}
+
+static void check_rope_freqs(genc_ctx *ctx) {
+    int32_t pos[4] = {0, 3, 17, 250};
+    double freq[3] = {1.0, 0.031, 2.5e-4};
+    rope_freq_arg a = {pos, freq, 1.37};
+    int64_t s[4] = {2, 4, 3, 6};
+    genc_tensor *x = gc_input(ctx, 4, s, 23);
+    genc_step_reset(ctx);
+    genc_tensor *y = genc_rope_freqs(ctx, x, pos, freq, a.mag);
+    double err = y ? 0 : 1;
+    for (int64_t b = 0; y && b < 2; b++)
+        for (int64_t t = 0; t < 4; t++)
+            for (int64_t h = 0; h < 3; h++)
+                for (int64_t i = 0; i < 3; i++) {
+                    double ang = pos[t] * freq[i], x0 = at4(x, b, t, h, 2 * i), x1 = at4(x, b, t, h, 2 * i + 1);
+                    err = fmax(err, fabs(at4(y, b, t, h, 2 * i) - a.mag * (x0 * cos(ang) - x1 * sin(ang))));
+                    err = fmax(err, fabs(at4(y, b, t, h, 2 * i + 1) - a.mag * (x0 * sin(ang) + x1 * cos(ang))));
+                }
+    CHECK_MSG(err < 1e-12, "rope_freqs vs the rotation written out: %g", err);
+    gradcheck(ctx, "rope with frequencies and magnitude", f_rope_freqs, &x, 1, &a, 1e-7, 1e-9);
+    genc_tensor_free(x);
+}
+
 /* ---- attention ---- */
 
 typedef struct {
@@ -278,6 +312,7 @@ static void check_errors(genc_ctx *ctx) {
 int main(void) {
     genc_ctx *ctx = genc_ctx_new();
     check_rope(ctx);
+    check_rope_freqs(ctx);
     check_attention(ctx);
     check_swiglu(ctx);
     check_swiglu_linear(ctx);
