@@ -16,7 +16,7 @@ extra=()
 if [ ! -s "$dir/$data.safetensors" ]; then
     mkdir -p "$dir/runs"
     "$genc" classify train --data "$data" "${extra[@]}" --seed 1 --threads 1 --eval-every 0 \
-        --out "$dir/runs/$data" >"$dir/runs/$data.log"
+        --out "$dir/runs/$data" >"$dir/runs/$data.log" 2>&1
     tail -n 3 "$dir/runs/$data.log"
     cp "$dir/runs/$data/checkpoint.safetensors" "$dir/$data.safetensors.tmp"
     mv "$dir/$data.safetensors.tmp" "$dir/$data.safetensors"
