@@ -251,6 +251,14 @@ int genc_cli_image_fid(int argc, char **argv) {
         fprintf(stderr, "genc: error: image fid: --classifier is required when neither side is a NAME:SPLIT\n");
         return 2;
     }
+    struct stat sb;
+    const char *pinned = strstr(a.classifier, "/fid/");
+    if (pinned && stat(a.classifier, &sb) != 0) {
+        fprintf(stderr, "genc: error: image fid: %s: no pinned feature net; train it once with `bash scripts/fid_net.sh "
+                        "%.*s` in the genc source tree, or name one with --classifier\n", a.classifier,
+                (int)(strlen(pinned + 5) - strlen(".safetensors")), pinned + 5);
+        return 1;
+    }
     if (!*a.a && !a.hash_only) {
         fprintf(stderr, "genc: error: image fid: --a is required (NAME:train|test, a PNG folder or a checkpoint)\n");
         return 2;

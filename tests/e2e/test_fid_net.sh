@@ -30,7 +30,7 @@ grep -q "^feature net: $tmp/data/fid/fashion-mnist.safetensors, .*not Inception-
 [ "$(grep -c '^FID [0-9.e+-]*  KID [0-9.e+-]* \[[0-9.e+-]*, [0-9.e+-]*\]  precision [0-9.]* recall' "$tmp/f.log")" = 3 ] \
     && ok || bad "expected 3 lines of FID, KID [lo, hi], precision, recall"
 grep -q '^over 3 seeds .* FID .* KID .* precision .* recall' "$tmp/f.log" && ok || bad "no summary over 3 seeds"
-expect_error "no pinned net" "fid/fashion-mnist.safetensors" env GENC_DATA="$tmp/none" "$genc" image fid \
+expect_error "no pinned net" "fid/fashion-mnist.safetensors: no pinned feature net; train it once with .bash scripts/fid_net.sh fashion-mnist." env GENC_DATA="$tmp/none" "$genc" image fid \
     --a fashion-mnist:test --count 10
 expect_error "no split, no classifier" "--classifier is required" "$genc" image fid --a "$tmp/x" --b "$tmp/y"
 
