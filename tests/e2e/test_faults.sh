@@ -84,7 +84,7 @@ expect_error "dir data" 'expected a regular file, found a directory' "$genc" lm 
 set_flag data /dev/zero "${T[@]}"
 expect_error "dev data" 'found a character device' timeout -k 1 5 "$genc" lm train "${args[@]}" --out z
 mkdir -p mn pngs && for d in 0 1 2 3 4 5 6 7 8 9; do mkfifo mn/$d.json; done && mkfifo pngs/a.png pngs/b.png
-expect_error "fifo mnist" 'mn/0.json: expected a regular file' timeout -k 1 5 "$genc" classify train --data mnist \
+expect_error "fifo mnist" 'mn/0.json: expected a regular file' timeout -k 1 5 "$genc" classify train --data mnist-small \
   --mnist-dir mn --out mo
 expect_error "fifo png" 'a.png: expected a regular file, found a FIFO' timeout -k 1 5 "$genc" image fid \
   --classifier cref/checkpoint.safetensors --a pngs --b pngs --count 2

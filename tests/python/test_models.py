@@ -74,7 +74,7 @@ def test_classifier_and_data_loader():
     digits = os.environ.get("GENC_MNIST_DIR", "build/data/package/src/digits")
     if not os.path.isdir(digits) and not os.path.isdir("/usr/share/datasets/fashion-mnist"):
         pytest.skip("no image data set installed")
-    name = "mnist" if os.path.isdir(digits) else "fashion-mnist"
+    name = "mnist-small" if os.path.isdir(digits) else "fashion-mnist"
     loader = genc.DataLoader(name, batch_size=32, limit=96, seed=1)
     assert len(loader) == 3
     batches = list(loader)

