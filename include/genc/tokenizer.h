@@ -50,6 +50,7 @@ extern "C" {
 
 #define GENC_TOK_N_BYTES 256
 #define GENC_TOK_N_SPECIAL 7
+#define GENC_TOK_N_CONTROL 3 /* <|bos|> <|eos|> <|pad|>: special whatever the tag mode */
 #define GENC_TOK_FIRST_MERGE (GENC_TOK_N_BYTES + GENC_TOK_N_SPECIAL) /* 263 */
 #define GENC_TOK_MAX_CHUNK 64       /* bytes per pre-tokenised chunk */
 #define GENC_TOK_MAX_VOCAB (1 << 24) /* the largest vocab_size training or loading accepts */
@@ -57,6 +58,16 @@ extern "C" {
 #define GENC_TOK_FORMAT_VERSION 1
 
 typedef struct genc_tokenizer genc_tokenizer;
+
+/* Tag modes. GENC_TAGS_SPECIAL (the default): encoding with allow_special matches the
+ * strings <think> </think> <answer> </answer> as the single tokens 259..262, as Hugging
+ * Face tokenizers match added tokens. GENC_TAGS_TEXT: only <|bos|> <|eos|> <|pad|> are
+ * matched; the four tags are ordinary text, cut into chunks and merged like any markup
+ * ("</", "think", ">"), so a model that has learned to close the tags it has seen can
+ * close one it has never seen (docs/r1zero.md). Ids 259..262 stay in the vocabulary and
+ * decode to their strings, but encoding never produces them. The mode is saved with the
+ * tokenizer ("tags": "text" in its metadata; absent means special). */
+typedef enum { GENC_TAGS_SPECIAL = 0, GENC_TAGS_TEXT = 1 } genc_tags;
 
 /* The special token strings, in id order (GENC_TOK_N_SPECIAL of them). */
 extern const char *const genc_tokenizer_special_names[GENC_TOK_N_SPECIAL];
@@ -66,6 +77,10 @@ extern const char *const genc_tokenizer_special_names[GENC_TOK_N_SPECIAL];
  * the file or flag. */
 genc_status genc_tokenizer_train(genc_ctx *ctx, const char *const *files, int n_files, int vocab_size,
                                  genc_tokenizer **out);
+/* The same with a tag mode: under GENC_TAGS_TEXT the tags are not chunk boundaries in
+ * training either, and the tokenizer comes out in that mode. */
+genc_status genc_tokenizer_train_tags(genc_ctx *ctx, const char *const *files, int n_files, int vocab_size,
+                                      genc_tags tags, genc_tokenizer **out);
 /* The same from one buffer. */
 genc_status genc_tokenizer_train_memory(genc_ctx *ctx, const uint8_t *text, size_t n, int vocab_size,
                                         genc_tokenizer **out);
@@ -88,12 +103,16 @@ int genc_tokenizer_vocab_size(const genc_tokenizer *t);
 int genc_tokenizer_n_merges(const genc_tokenizer *t);
 /* The merge that made token id (>= 263) into a and b; false for other ids. */
 bool genc_tokenizer_merge(const genc_tokenizer *t, int32_t id, int32_t *a, int32_t *b);
+/* The tag mode (GENC_TAGS_SPECIAL for NULL); set_tags changes how later encodes match. */
+void genc_tokenizer_set_tags(genc_tokenizer *t, genc_tags tags);
+genc_tags genc_tokenizer_tags(const genc_tokenizer *t);
 /* The id of a special token by name ("<|eos|>", "<think>", ...); -1 if unknown. */
 int32_t genc_tokenizer_special(const genc_tokenizer *t, const char *name);
 
 /* Serialisation: tensor "tokenizer.merges" (I32, [n_merges, 2]) and metadata "tokenizer",
  * a JSON object {"version": 1, "type": "byte_bpe", "pretokenizer": "genc-v1",
- * "vocab_size": V, "n_merges": M, "specials": [the 7 names in id order]}. The same two
+ * "vocab_size": V, "n_merges": M, "specials": [the 7 names in id order]}, plus "tags":
+ * "text" for a GENC_TAGS_TEXT tokenizer ("special" is accepted too). The same two
  * names carry the tokenizer inside a model checkpoint (add_to / from_st). Loading
  * validates everything: unknown or missing JSON fields, version, pretokenizer, specials,
  * vocab_size == 263 + n_merges, the tensor's dtype and shape, and every merge (ids in
