@@ -84,6 +84,8 @@ genc_status genc_tokenizer_train_tags(genc_ctx *ctx, const char *const *files, i
 /* The same from one buffer. */
 genc_status genc_tokenizer_train_memory(genc_ctx *ctx, const uint8_t *text, size_t n, int vocab_size,
                                         genc_tokenizer **out);
+genc_status genc_tokenizer_train_memory_tags(genc_ctx *ctx, const uint8_t *text, size_t n, int vocab_size,
+                                             genc_tags tags, genc_tokenizer **out);
 /* A tokenizer from a merge list merges[2*i], merges[2*i+1], validated as the loader does;
  * `label` names the source in messages. */
 genc_status genc_tokenizer_from_merges(genc_ctx *ctx, const int64_t *merges, int n_merges, const char *label,

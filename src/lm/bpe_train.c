@@ -253,13 +253,19 @@ static genc_status check_vocab(genc_ctx *ctx, int vocab_size) {
 
 genc_status genc_tokenizer_train_memory(genc_ctx *ctx, const uint8_t *text, size_t n, int vocab_size,
                                         genc_tokenizer **out) {
+    return genc_tokenizer_train_memory_tags(ctx, text, n, vocab_size, GENC_TAGS_SPECIAL, out);
+}
+
+genc_status genc_tokenizer_train_memory_tags(genc_ctx *ctx, const uint8_t *text, size_t n, int vocab_size,
+                                             genc_tags tags, genc_tokenizer **out) {
     *out = NULL;
     genc_status s = check_vocab(ctx, vocab_size);
     if (s) return s;
     if (!text && n) return genc_error(ctx, GENC_EINVAL, "genc_tokenizer_train_memory: text is NULL");
     genc_tok_strmap m = {0};
-    if (!count_chunks(&m, text, n, GENC_TAGS_SPECIAL)) s = genc_error(ctx, GENC_ENOMEM, "tokenizer training: out of memory");
+    if (!count_chunks(&m, text, n, tags)) s = genc_error(ctx, GENC_ENOMEM, "tokenizer training: out of memory");
     if (!s) s = learn(ctx, &m, vocab_size, out);
+    if (!s) genc_tokenizer_set_tags(*out, tags);
     genc_tok_strmap_free(&m);
     return s;
 }
