@@ -16,14 +16,24 @@
  * Timing: --warmup steps untimed (at least 3: the losses of steps 0, 1 and 2 are printed as
  * "LOSS step total main" lines and written to PREFIX.losses, for lm_train.py to check), then
  * --blocks blocks of --steps steps; prints the median block's tokens/s with min and max (the
- * machine may be shared: noisy) and "RESULT genc threads=N params=P tokens_per_s=X".
+ * machine may be shared: noisy) and "RESULT genc threads=N params=P tokens_per_s=X cpu_share=S peak_rss_mib=R base_rss_mib=R0" (R0:
+ * resident memory before the first step).
+ * Then --profile steps (default 3) run under the step profiler (in process CPU time, so a
+ * shared machine's descheduling does not count) and print per-phase CPU times
+ * (PROFILE lines, bench/lm_profile.h: the linear-layer GEMMs' GFLOP/s against the FMA peak
+ * measured here, the share of the step outside them), per-op times (OP), forward
+ * activations per layer (LAYER) and the step arena after forward and backward (MEMORY).
+ * Peak RSS is the process's (getrusage), after all steps. Intermediate gradients are recycled
+ * during backward (genc_set_recycle_grads), as in genc_lm_train; GENC_KEEP_GRADS=1 keeps them.
  *
  * usage: bench_lm_train [--preset tiny] [--batch 16] [--seq 128] [--threads 2] [--warmup 3]
  *                       [--steps 5] [--blocks 5] [--init-std 0.02] [--seed 1] [--out PREFIX]
- *                       [--params-only] [KEY=VALUE ...]
+ *                       [--profile 3] [--params-only] [KEY=VALUE ...]
  * KEYs: vocab dim layers heads q_lora kv_lora nope rope v dense_layers dense_inter experts
  *       shared active moe_inter groups topk_groups mtp max_seq */
 #include "bench_util.h"
+#include "fma_peak.h"
+#include "lm_profile.h"
 #include "genc/genc.h"
 #include "genc/lm.h"
 #include "genc/train.h"
@@ -32,7 +42,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 /* KEY=VALUE override of an integer config field; 0 on success. */
 static int set_field(genc_lm_config *c, const char *kv) {
@@ -58,6 +70,47 @@ static int set_field(genc_lm_config *c, const char *kv) {
     return -1;
 }
 
+typedef struct {
+    genc_lm *m;
+    genc_optim *opt;
+    const int32_t *tokens;
+    int64_t B, T;
+    double lr;
+    size_t arena_fwd, arena_bwd; /* step-arena bytes after the forward and after the backward */
+} step_args;
+
+/* One training step (what genc_train_run does); marks name the phases outside the ops. */
+static genc_status train_step(genc_ctx *ctx, step_args *a, double loss[2]) {
+    genc_zero_grad(&a->m->params);
+    genc_profile_mark(ctx, "zero_grad");
+    genc_lm_losses L;
+    if (genc_lm_forward_train(ctx, a->m, a->tokens, a->B, a->T, &L)) return genc_ctx_status(ctx);
+    a->arena_fwd = genc_arena_used(ctx);
+    if (genc_backward(ctx, L.total)) return genc_ctx_status(ctx);
+    a->arena_bwd = genc_arena_used(ctx);
+    loss[0] = L.total->data[0], loss[1] = L.main->data[0];
+    genc_profile_mark(ctx, "backward_end");
+    genc_clip_grad_norm(&a->m->params, 1.0);
+    genc_profile_mark(ctx, "clip");
+    genc_optim_step(a->opt, a->lr);
+    genc_profile_mark(ctx, "optimizer");
+    genc_lm_update_bias(a->m);
+    genc_step_reset(ctx);
+    genc_profile_mark(ctx, "step_reset");
+    return GENC_OK;
+}
+
+/* Resident memory now in MiB, from /proc/self/statm (0 where there is none). */
+static double rss_now_mib(void) {
+    long pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f) return 0;
+    long size = 0;
+    if (fscanf(f, "%ld %ld", &size, &pages) != 2) pages = 0;
+    fclose(f);
+    return (double)pages * (double)sysconf(_SC_PAGESIZE) / 1048576.0;
+}
+
 static int fail(genc_ctx *ctx) {
     fprintf(stderr, "bench_lm_train: %s\n", genc_last_error(ctx));
     return 1;
@@ -65,7 +118,7 @@ static int fail(genc_ctx *ctx) {
 
 int main(int argc, char **argv) {
     const char *preset = "tiny", *out = "/tmp/genc_bench_lm";
-    int threads = 2, warmup = 3, steps = 5, blocks = 5, params_only = 0;
+    int threads = 2, warmup = 3, steps = 5, blocks = 5, params_only = 0, profile = 3;
     int64_t B = 16, T = 128;
     double init_std = 0.02;
     unsigned long long seed = 1;
@@ -83,21 +136,25 @@ int main(int argc, char **argv) {
         else if (i + 1 < argc && !strcmp(a, "--init-std")) init_std = atof(argv[++i]);
         else if (i + 1 < argc && !strcmp(a, "--seed")) seed = strtoull(argv[++i], NULL, 10);
         else if (i + 1 < argc && !strcmp(a, "--out")) out = argv[++i];
+        else if (i + 1 < argc && !strcmp(a, "--profile")) profile = atoi(argv[++i]);
         else if (!strcmp(a, "--params-only")) params_only = 1;
         else if (strchr(a, '=') && a[0] != '-' && n_over < 64) overrides[n_over++] = argv[i];
         else {
             fprintf(stderr, "usage: bench_lm_train [--preset tiny] [--batch 16] [--seq 128] [--threads 2] [--warmup 3]\n"
-                            "       [--steps 5] [--blocks 5] [--init-std 0.02] [--seed 1] [--out PREFIX] [--params-only]\n"
+                            "       [--steps 5] [--blocks 5] [--init-std 0.02] [--seed 1] [--out PREFIX] [--profile 3]\n"
+                            "       [--params-only]\n"
                             "       [KEY=VALUE ...]\n");
             return 2;
         }
     }
-    if (threads < 1 || warmup < 3 || steps < 1 || blocks < 1 || blocks > 100 || B < 1 || T < 2)
+    if (threads < 1 || warmup < 3 || steps < 1 || blocks < 1 || blocks > 100 || B < 1 || T < 2 || profile < 0)
         return fprintf(stderr, "bench_lm_train: bad arguments (warm-up must be >= 3)\n"), 2;
 
     genc_ctx *ctx = genc_ctx_new();
     if (!ctx) return 1;
     genc_set_threads(ctx, threads);
+    const char *keep = getenv("GENC_KEEP_GRADS");
+    genc_set_recycle_grads(ctx, !keep || !*keep || !strcmp(keep, "0")); /* as genc_lm_train does */
     genc_rng_seed(ctx, seed);
     genc_lm_config c;
     if (genc_lm_preset(ctx, preset, &c)) return fail(ctx);
@@ -135,21 +192,16 @@ int main(int argc, char **argv) {
     genc_optim opt;
     if (genc_optim_init(ctx, &opt, &m.params, &oc)) return fail(ctx);
 
-    double rate[100], cpu0 = 0, wall0 = 0, loss0[3][2];
+    double rate[100], cpu0 = 0, wall0 = 0, loss0[3][2], base_rss = rss_now_mib();
     int64_t step = 0;
+    step_args sa = {&m, &opt, tokens, B, T, oc.lr, 0, 0};
     for (int blk = -1; blk < blocks; blk++) {
         int n = blk < 0 ? warmup : steps;
-        double t0 = genc_now();
+        double t0 = genc_now(), loss[2];
         if (blk == 0) cpu0 = bench_cpu_now(), wall0 = t0;
         for (int s = 0; s < n; s++, step++) {
-            genc_zero_grad(&m.params);
-            genc_lm_losses L;
-            if (genc_lm_forward_train(ctx, &m, tokens, B, T, &L) || genc_backward(ctx, L.total)) return fail(ctx);
-            if (step < 3) loss0[step][0] = L.total->data[0], loss0[step][1] = L.main->data[0];
-            genc_clip_grad_norm(&m.params, 1.0);
-            genc_optim_step(&opt, oc.lr);
-            genc_lm_update_bias(&m);
-            genc_step_reset(ctx);
+            if (train_step(ctx, &sa, loss)) return fail(ctx);
+            if (step < 3) loss0[step][0] = loss[0], loss0[step][1] = loss[1];
         }
         if (blk >= 0) rate[blk] = (double)(n * B * T) / (genc_now() - t0);
     }
@@ -168,7 +220,24 @@ int main(int argc, char **argv) {
            "max %.0f)  cpu %.0f%%  step-0 loss %.6f\n",
            preset, (long long)n_params, (long long)B, (long long)T, threads, sorted[blocks / 2], blocks, steps, sorted[0],
            sorted[blocks - 1], 100 * share, loss0[0][0]);
-    printf("RESULT genc threads=%d params=%lld tokens_per_s=%.1f\n", threads, (long long)n_params, sorted[blocks / 2]);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double rss = (double)ru.ru_maxrss / 1024.0;
+    printf("MEMORY peak RSS %.1f MiB (%.1f MiB before the first step); step arena %.1f MiB after forward, %.1f MiB after backward; parameters + "
+           "gradients + AdamW moments %.1f MiB\n", rss, base_rss, sa.arena_fwd / 1048576.0, sa.arena_bwd / 1048576.0,
+           4.0 * (double)n_params * sizeof(genc_real) / 1048576.0);
+    if (profile > 0) {
+        double peak = bench_fma_core_peak(5);
+        if (genc_profile_start(ctx, GENC_PROFILE_CPU)) return fail(ctx);
+        for (int s = 0; s < profile; s++) {
+            double loss[2];
+            if (train_step(ctx, &sa, loss)) return fail(ctx);
+        }
+        genc_profile_stop(ctx);
+        prof_print(ctx, profile, threads, peak, c.n_layers + c.mtp_depth);
+    }
+    printf("RESULT genc threads=%d params=%lld tokens_per_s=%.1f cpu_share=%.3f peak_rss_mib=%.1f base_rss_mib=%.1f\n",
+           threads, (long long)n_params, sorted[blocks / 2], share, rss, base_rss);
     free(cfg_json), free(tokens);
     genc_optim_free(&opt);
     genc_lm_free(&m);

@@ -20,7 +20,9 @@ updates: this checks gradients and the optimiser too) are reported and must agre
 
 Timing: --warmup steps untimed (>= 3), then --blocks blocks of --steps steps; prints the
 median block's tokens/s (min/max too: the machine may be shared, so it is noisy) and
-"RESULT torch threads=N tokens_per_s=X". torch.set_num_threads(--threads); set
+"RESULT torch threads=N tokens_per_s=X cpu_share=S peak_rss_mib=R base_rss_mib=R0" (S: process CPU
+time / (wall x threads) over the timed blocks; R: the process's peak resident memory, getrusage;
+R0: resident memory before the first step). torch.set_num_threads(--threads); set
 OMP_NUM_THREADS to the same in the environment (bench/lm_train.sh does).
 
     /usr/bin/python3 bench/lm_train.py --prefix PREFIX --batch 16 --seq 128 [--threads 2]
@@ -29,6 +31,7 @@ OMP_NUM_THREADS to the same in the environment (bench/lm_train.sh does).
 import argparse
 import json
 import os
+import resource
 import statistics
 import sys
 import time
@@ -206,6 +209,15 @@ class Model:
         return self.c.aux_free and self.c.gamma != 0 and self.c.n_routed > 0
 
 
+def rss_now_mib():
+    """Resident memory now, from /proc/self/statm (0 where there is none)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1048576.0
+    except OSError:
+        return 0.0
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--prefix", required=True)
@@ -246,6 +258,7 @@ def main():
         model.update_bias()
         return total.item(), main_loss.item()
 
+    base_rss = rss_now_mib()
     got = {}
     for i in range(a.warmup):
         r = step()
@@ -263,16 +276,21 @@ def main():
         raise SystemExit("lm_train.py: losses differ from genc's at %s: not the same model" % bad)
 
     rates = []
+    cpu0, wall0 = time.process_time(), time.perf_counter()
     for _ in range(a.blocks):
         t0 = time.perf_counter()
         for _ in range(a.steps):
             step()
         rates.append(a.steps * B * T / (time.perf_counter() - t0))
+    share = (time.process_time() - cpu0) / ((time.perf_counter() - wall0) * a.threads)
     med = statistics.median(rates)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     print("torch  %d params  B=%d T=%d threads=%d foreach=%d  %.0f tokens/s (median of %d blocks of %d steps; "
-          "min %.0f, max %.0f)  step-0 loss %.6f" % (n_params, B, T, a.threads, a.foreach, med, a.blocks, a.steps,
-                                                     min(rates), max(rates), got[0][0]))
-    print("RESULT torch threads=%d params=%d tokens_per_s=%.1f" % (a.threads, n_params, med))
+          "min %.0f, max %.0f)  cpu %.0f%%  step-0 loss %.6f" % (n_params, B, T, a.threads, a.foreach, med, a.blocks,
+                                                                a.steps, min(rates), max(rates), 100 * share, got[0][0]))
+    print("MEMORY peak RSS %.1f MiB (%.1f MiB before the first step)" % (peak, base_rss))
+    print("RESULT torch threads=%d params=%d tokens_per_s=%.1f cpu_share=%.3f peak_rss_mib=%.1f base_rss_mib=%.1f"
+          % (a.threads, n_params, med, share, peak, base_rss))
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@
  * usage: bench_matmul [--threads 1,2] [--quick] [--only model|square] [--backend genc|dnnl] */
 #define _GNU_SOURCE
 #include "bench_util.h"
+#include "fma_peak.h"
 #include "genc/genc.h"
 
 #include <dlfcn.h>
@@ -33,37 +34,6 @@
 static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* ---- FMA peak ---- */
-#define FMA_ACC 12
-static volatile float fma_sink;
-
-__attribute__((target("avx2,fma"), noinline)) static void fma_loop(int64_t iters) {
-    __m256 acc[FMA_ACC];
-    for (int j = 0; j < FMA_ACC; j++) acc[j] = _mm256_set1_ps((float)j);
-    const __m256 m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-6f);
-    for (int64_t i = 0; i < iters; i++) {
-        /* written out so the 12 chains stay in registers */
-        acc[0] = _mm256_fmadd_ps(acc[0], m, c), acc[1] = _mm256_fmadd_ps(acc[1], m, c);
-        acc[2] = _mm256_fmadd_ps(acc[2], m, c), acc[3] = _mm256_fmadd_ps(acc[3], m, c);
-        acc[4] = _mm256_fmadd_ps(acc[4], m, c), acc[5] = _mm256_fmadd_ps(acc[5], m, c);
-        acc[6] = _mm256_fmadd_ps(acc[6], m, c), acc[7] = _mm256_fmadd_ps(acc[7], m, c);
-        acc[8] = _mm256_fmadd_ps(acc[8], m, c), acc[9] = _mm256_fmadd_ps(acc[9], m, c);
-        acc[10] = _mm256_fmadd_ps(acc[10], m, c), acc[11] = _mm256_fmadd_ps(acc[11], m, c);
-    }
-    __m256 s = acc[0];
-    for (int j = 1; j < FMA_ACC; j++) s = _mm256_add_ps(s, acc[j]);
-    float out[8];
-    _mm256_storeu_ps(out, s);
-    fma_sink = out[0];
-}
-#define FMA_FLOPS_PER_ITER (FMA_ACC * 8 * 2)
-
-static double thread_cpu_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 

@@ -12,9 +12,11 @@ packages=(
   dataset-fashion-mnist              # Fashion-MNIST, the classifier's data
   fortunes                           # 2.5 MB of English text: the language-model demo's corpus
   python3-torch python3-numpy        # PyTorch reference tests
+  python3-regex                      # the GPT-2 pre-tokenizer reference (\p{L} classes)
   python3-dev python3-pytest         # the Python package (genc._genc) and its tests
   python3-setuptools python3-pip     # `pip install .` of the Python package, offline
   clang libclang-rt-14-dev           # libFuzzer target, sanitizers
+  libopenmpi-dev openmpi-bin         # MPI: data- and expert-parallel training (mpirun -np N)
 )
 missing=()
 for p in "${packages[@]}"; do

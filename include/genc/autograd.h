@@ -43,6 +43,18 @@ genc_node *genc_record(genc_ctx *ctx, const char *op, genc_backward_fn backward,
 /* The gradient buffer of t, allocated zero-filled on first use (arena for step tensors,
  * heap for persistent ones). NULL with GENC_ENOMEM. */
 genc_real *genc_grad(genc_ctx *ctx, genc_tensor *t);
+/* For a backward that can write (=) its whole contribution: t's gradient buffer, and *fresh
+ * true when it was just allocated and NOT zero-filled (the caller must then write every
+ * element); false when it existed (or is a persistent tensor's, zero-filled): add into it. */
+genc_real *genc_grad_fresh(genc_ctx *ctx, genc_tensor *t, bool *fresh);
+
+/* Recycle gradient buffers during backward (default off): once a node's backward has run,
+ * the gradient of its output (an intermediate step tensor, not the tensor backward started
+ * from) goes back to a pool that later gradients of the same size reuse, and the tensor's
+ * grad becomes NULL. Leaves (parameters, inputs) keep theirs. Cuts a training step's arena
+ * to the activations plus the gradients live at one time; a second backward over the same
+ * tape then no longer reaches past the recycled tensors. Returns the previous setting. */
+bool genc_set_recycle_grads(genc_ctx *ctx, bool on);
 
 /* Reverse pass from a scalar `loss` (1 element): gradients accumulate into every tensor
  * that requires one. */

@@ -95,6 +95,24 @@ void genc_fp8_gemm_acc(int64_t M, int64_t N, int64_t K, const float *A, int64_t 
  * rounds the inputs. FP32 (or q NULL) is genc_linear. x [..., in], w [out, in] -> [..., out]. */
 genc_tensor *genc_linear_q(genc_ctx *ctx, genc_tensor *x, genc_tensor *w, const genc_qmode *q);
 
+/* ---- weights held in FP8 for inference (w8_gemm.c) ---- */
+/* A weight [rows, cols] as E4M3 codes (row-major, 1 byte each) and one F32 scale per
+ * 128x128 block ([ceil(rows/128), ceil(cols/128)]): DeepSeek-V3's release layout in memory. */
+typedef struct genc_w8 {
+    int64_t rows, cols;
+    uint8_t *codes;
+    float *scales;
+} genc_w8;
+/* Quantise w (genc_fp8_quantize, 128x128 blocks) into out (owned; genc_w8_free). */
+genc_status genc_w8_from_f32(genc_ctx *ctx, const float *w, int64_t rows, int64_t cols, genc_w8 *out);
+void genc_w8_free(genc_w8 *w);
+int64_t genc_w8_bytes(const genc_w8 *w); /* codes + scales */
+/* y [M, rows] (row stride ldy) = x [M, cols] (row stride ldx) W^T + beta y, W decoded 128
+ * rows at a time into a per-thread float panel; false only when the panel cannot be
+ * allocated. Equal to genc_gemm on genc_fp8_dequantize's W up to the BLAS summation order. */
+bool genc_w8_matmul_nt(int64_t M, const genc_real *x, int64_t ldx, const genc_w8 *w, genc_real beta, genc_real *y,
+                       int64_t ldy);
+
 #ifdef __cplusplus
 }
 #endif

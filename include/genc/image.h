@@ -5,6 +5,7 @@
 
 #include "autograd.h"
 #include "data.h"
+#include "dist.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -63,6 +64,8 @@ typedef struct genc_classifier_train_config {
     bool resume;
     const char *checkpoint, *best_checkpoint, *metrics;
     volatile int *stop;            /* set non-zero to stop after a step (with a checkpoint) */
+    genc_dist *dist;               /* data parallelism over MPI ranks (NULL: one process): each rank takes
+                                      its rows of every batch; rank 0 alone writes */
     void (*on_start)(void *user, const genc_classifier_train_info *info); /* optional, before the loop */
     void *user;
 } genc_classifier_train_config;

@@ -30,6 +30,14 @@ typedef struct genc_lm_config {
     int qk_rope_dim;         /* qk_rope_head_dim */
     int v_dim;               /* v_head_dim */
     double rope_theta;       /* rope_theta */
+    /* rope_scaling {"type": "yarn", ...}: YaRN (Peng et al. 2023) as DeepSeek-V3 uses it
+     * (src/lm/yarn.c); yarn_factor 0: no scaling (rope_scaling null) */
+    double yarn_factor;      /* factor (s = L'/L) */
+    int yarn_orig_max_pos;   /* original_max_position_embeddings (L) */
+    double yarn_beta_fast;   /* beta_fast (turns above which a frequency is kept; default 32) */
+    double yarn_beta_slow;   /* beta_slow (turns below which it is divided by factor; default 1) */
+    double yarn_mscale;      /* mscale (default 1) */
+    double yarn_mscale_all_dim; /* mscale_all_dim (default 0) */
     double norm_eps;         /* rms_norm_eps */
     int n_dense_layers;      /* first_k_dense_replace */
     int dense_inter;         /* intermediate_size */
@@ -78,12 +86,23 @@ typedef struct genc_lm {
     genc_tensor *embed, *final_norm, *lm_head;
     genc_lm_block *blocks; /* n_layers + mtp_depth */
     genc_qmode qmode;      /* precision of the linear layers' GEMMs (zero: FP32); see genc_lm_set_precision */
+    genc_dist *ep;         /* expert parallelism over these ranks (NULL: off); genc_lm_train sets it for
+                              the run with c->ep */
+    struct genc_w8 *w8;    /* weights held in FP8 (genc_lm_hold_fp8), n_w8 of them; NULL: none */
+    int n_w8;
 } genc_lm;
 
 /* Build a model with weights from N(0, init_std) (norm weights 1, biases 0), drawing from the
  * context's random stream. Tensor names are Hugging Face's DeepSeek-V3 names. */
 genc_status genc_lm_init(genc_ctx *ctx, genc_lm *m, const genc_lm_config *cfg, double init_std);
 void genc_lm_free(genc_lm *m);
+/* For inference: hold the blocks' linear weights (those genc lm quantize stores in FP8,
+ * except kv_b_proj, which cached decoding reads as floats) as E4M3 codes with one scale per
+ * 128x128 block instead of floats; their F32 data and gradient buffers are freed, and
+ * genc_linear decodes them inside the GEMM. The values are those of an FP8 weight file of
+ * the same weights. No training afterwards (a backward through them is an error). *f32 and
+ * *fp8 (may be NULL) get the bytes of those weights before and after. */
+genc_status genc_lm_hold_fp8(genc_ctx *ctx, genc_lm *m, int64_t *f32, int64_t *fp8);
 
 /* Losses of one training forward on tokens [B, T + 1] (inputs t_0..t_{T-1}, targets
  * t_1..t_T). total = main + lambda / D * sum_k mtp[k] + balance. Tensors live in the step
@@ -136,6 +155,10 @@ void genc_lm_corpus_free(genc_lm_corpus *c);
 /* B training windows of T + 1 tokens at offsets drawn from Philox(seed, step): the batch of
  * a step depends only on (seed, step), so a resumed run sees the same data. */
 void genc_lm_windows(const genc_lm_corpus *c, uint64_t seed, int64_t step, int64_t B, int64_t T, int32_t *out);
+/* Rows first .. first + count - 1 of that batch of B (a data-parallel rank's shard): the same
+ * windows whatever the number of ranks. */
+void genc_lm_windows_rows(const genc_lm_corpus *c, uint64_t seed, int64_t step, int64_t B, int64_t first, int64_t count,
+                          int64_t T, int32_t *out);
 /* Mean next-token loss of the main head over tokens[0..n) in consecutive windows of T + 1
  * tokens (stride T), B windows per forward. *count gets the number of predicted tokens. */
 genc_status genc_lm_eval_loss(genc_ctx *ctx, genc_lm *m, const int32_t *tokens, int64_t n, int64_t T, int64_t B,
@@ -175,6 +198,12 @@ typedef struct genc_lm_train_config {
     const char *best_checkpoint; /* the best validation loss so far, NULL: none */
     const char *metrics;         /* JSON-lines metrics file (appended to on resume), NULL: none */
     volatile int *stop;          /* set non-zero to stop after a step (with a checkpoint) */
+    genc_dist *dist;             /* data parallelism over MPI ranks (NULL: one process): each rank runs
+                                    batch / ranks of every step's windows; every rank must be given the
+                                    same config and data (checked at start) */
+    int zero;                    /* 1: ZeRO-1, the AdamW moments sharded over the ranks */
+    int ep;                      /* > 1: expert parallelism over that many ranks (all of them) */
+    int64_t *optim_bytes;        /* optional out: this rank's optimiser-state bytes */
     /* Optional: called once set up, right before the loop (e.g. to print the opening line). */
     void (*on_start)(void *user, const genc_lm *m, int64_t first_step);
     /* Optional: after every step's bias update and metrics line, with the step's total loss. */

@@ -29,7 +29,8 @@ genc_status genc_lm_export_gguf(genc_ctx *ctx, const genc_lm *m, const genc_toke
  * F16, 1-D tensors F32; each MTP module also gets DeepSeek's copies embed_tokens,
  * shared_head.norm (genc's MTP head uses the final norm) and shared_head.head),
  * tokenizer.json (BPE, vocab and merges in byte-level spelling, specials as added tokens,
- * genc-v1 pre-tokenisation as a Split regex then ByteLevel), tokenizer_config.json and
+ * the tokenizer's pre-tokenisation: genc-v1 as a Split regex then ByteLevel, gpt2 as
+ * ByteLevel with its GPT-2 regex), tokenizer_config.json and
  * generation_config.json. */
 genc_status genc_lm_export_hf(genc_ctx *ctx, const genc_lm *m, const genc_tokenizer *tok, genc_dtype dt,
                               const char *dir);
@@ -38,6 +39,9 @@ genc_status genc_lm_export_hf(genc_ctx *ctx, const genc_lm *m, const genc_tokeni
  * Latin-1 bytes as themselves, the others from U+0100 on), NUL-terminated, into out of at
  * least 2 * n + 1 bytes; returns the length. */
 size_t genc_byte_level_encode(const uint8_t *s, size_t n, char *out);
+/* Its inverse: the bytes of the byte-level text s[0..n) into out (at least n bytes), their
+ * count in *n_out; false for text that is not UTF-8 of the 256 mapped characters. */
+bool genc_byte_level_decode(const char *s, size_t n, uint8_t *out, size_t *n_out);
 
 #ifdef __cplusplus
 }

@@ -6,8 +6,9 @@
  * config.json: every key is honoured or refused in one line. Honoured: the DeepSeek-V3
  * fields of genc_lm_config (null q_lora_rank, n_routed_experts, n_group, topk_group read
  * as 0/0/1/1), genc's own genc_* training settings, and keys that do not change the
- * function (ids, dtype, initializer_range, use_cache, ...). Refused: rope_scaling other than
- * null (YaRN is not implemented), norm_topk_prob false with sigmoid scoring (genc always
+ * function (ids, dtype, initializer_range, use_cache, ...), and rope_scaling null or YaRN
+ * as DeepSeek-V3 writes it (src/lm/yarn.c). Refused: any other rope_scaling type or key,
+ * norm_topk_prob false with sigmoid scoring (genc always
  * renormalises sigmoid weights), topk_method other than noaux_tc/greedy with groups,
  * hidden_act other than silu, attention_bias, moe_layer_freq other than 1,
  * rope_interleave false, tie_word_embeddings true, quantization_config other than
@@ -21,8 +22,10 @@
  *
  * tokenizer.json must be a genc-layout byte-level BPE (as genc lm export --format hf
  * writes): the 256 bytes as ids 0..255, genc's 7 specials at 256..262, merge i making id
- * 263 + i, and genc-v1's pre-tokenizer (any pre-tokenizer when there are no merges: each
- * byte is then its own token whatever the splits). */
+ * 263 + i, and genc-v1's pre-tokenizer (a Split with genc's regex, then ByteLevel) or
+ * GPT-2's (ByteLevel with use_regex: the "gpt2" mode); any pre-tokenizer when there are no
+ * merges (each byte is then its own token whatever the splits). Vocabularies at other ids
+ * (a GPT-2, Llama-3 or DeepSeek-V3 tokenizer.json) are refused with one line. */
 #ifndef GENC_LM_IMPORT_H
 #define GENC_LM_IMPORT_H
 

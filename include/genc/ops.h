@@ -94,6 +94,10 @@ genc_tensor *genc_avgpool2x2(genc_ctx *ctx, genc_tensor *x);
 /* Rotary embedding on interleaved pairs (x[2i], x[2i+1]) rotated by the angle
  * pos[t] * theta^(-2i/d) (DeepSeek-V3 / RoFormer): x [B, T, H, d] (d even), pos: T int32. */
 genc_tensor *genc_rope(genc_ctx *ctx, genc_tensor *x, const int32_t *pos, double theta);
+/* The same with the angle pos[t] * freq[i] (freq: d/2 values) and the rotated pair scaled by
+ * mag: y = mag R(angle) x (YaRN, Peng et al. 2023: the "NTK-by-parts" frequencies and the
+ * cos/sin scale DeepSeek-V3 applies). genc_rope is freq[i] = theta^(-2i/d), mag 1. */
+genc_tensor *genc_rope_freqs(genc_ctx *ctx, genc_tensor *x, const int32_t *pos, const double *freq, double mag);
 /* Fused scaled-dot-product attention: q [B, T, H, dk], k [B, S, H, dk], v [B, S, H, dv]
  * -> [B, T, H, dv]. With `causal`, query t sits at key position t + (S - T) and sees keys
  * s <= t + (S - T) (so keys prepended before the queries, a cache or a prefix, are always
@@ -103,6 +107,10 @@ genc_tensor *genc_attention(genc_ctx *ctx, genc_tensor *q, genc_tensor *k, genc_
                             const int32_t *key_start);
 /* silu(a) * b, fused (the SwiGLU MLP's gate): a, b same shape. */
 genc_tensor *genc_swiglu(genc_ctx *ctx, genc_tensor *a, genc_tensor *b);
+/* The SwiGLU MLP's gate and up projections and gate in one op (src/ops/swiglu_linear.c):
+ * y = silu(x Wg^T) * (x Wu^T), x [..., D], Wg and Wu [I, D] -> y [..., I]. One GEMM against
+ * [Wg ; Wu] forward, one for dx backward; the same function as genc_swiglu of two linears. */
+genc_tensor *genc_swiglu_linear(genc_ctx *ctx, genc_tensor *x, genc_tensor *w_gate, genc_tensor *w_up);
 /* out[n, j] = x[n, idx[n * K + j]] for x [N, E] -> [N, K] (take along the last axis; the
  * MoE gate's chosen scores). */
 genc_tensor *genc_take_along(genc_ctx *ctx, genc_tensor *x, const int32_t *idx, int64_t K);

@@ -50,13 +50,19 @@ bool genc_dtype_parse(const char *name, genc_dtype *out);
  *  - F8_E4M3 is the OCP "E4M3FN" variant (torch.float8_e4m3fn): bias 7, no infinities,
  *    largest finite value 448 (S.1111.110), NaN is S.1111.111, subnormals down to 2^-9.
  *    Encoding SATURATES: any finite value beyond 448 in magnitude and +-infinity become
- *    +-448; NaN becomes NaN (0x7f or 0xff, keeping the sign). */
+ *    +-448; NaN becomes NaN (0x7f or 0xff, keeping the sign).
+ *  - F8_E5M2 (torch.float8_e5m2): bias 15, IEEE-like (infinities 0x7c/0xfc, NaNs above),
+ *    largest finite 57344, subnormals down to 2^-16. Encoding saturates like E4M3 (to
+ *    +-57344, infinities too, as PTX cvt.satfinite); NaN becomes S.1111111.
+ * These are genc's one scalar implementation; genc/fp8.h's codecs are built on them. */
 uint16_t genc_bf16_from_f32(float x);
 float genc_f32_from_bf16(uint16_t h);
 uint16_t genc_f16_from_f32(float x);
 float genc_f32_from_f16(uint16_t h);
 uint8_t genc_f8e4m3_from_f32(float x);
 float genc_f32_from_f8e4m3(uint8_t b);
+uint8_t genc_f8e5m2_from_f32(float x);
+float genc_f32_from_f8e5m2(uint8_t b);
 
 /* One tensor of a parsed file. `name` lives as long as the genc_st. begin/end are byte
  * offsets into the data section; ndim 0 is a scalar (one element). */

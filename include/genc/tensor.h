@@ -33,6 +33,8 @@ typedef struct genc_tensor {
     bool owns_data;                /* persistent tensor whose data genc_tensor_free frees */
     char name[96];                 /* parameters: the checkpoint name */
     struct genc_node *node;        /* the op that produced it; NULL for leaves */
+    struct genc_w8 *w8;            /* a weight held in FP8 instead of data (NULL then), for
+                                      inference through genc_linear (fp8.h); owned elsewhere */
 } genc_tensor;
 
 /* Persistent tensors, zero-filled. NULL with GENC_EINVAL on a bad shape (ndim outside

@@ -22,6 +22,13 @@
  * A chunk longer than GENC_TOK_MAX_CHUNK bytes is cut into pieces of that size, so
  * encoding stays linear in the input whatever it holds.
  *
+ * Pre-tokenisation "gpt2" (chosen at training, stored with the tokenizer): the chunks of
+ * OpenAI's GPT-2 regex  's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+ * on Unicode code points, the split of the HF tokenizers ByteLevel pre-tokenizer and of
+ * llama.cpp's "gpt-2" pre-type, so an exported tokenizer of this mode tokenises identically
+ * there (chunks of more than GENC_TOK_MAX_CHUNK bytes aside: genc cuts them, they do not).
+ * Invalid UTF-8 bytes count as single code points of no class.
+ *
  * Special tokens: genc_tokenizer_encode with allow_special matches their exact strings in
  * the input (leftmost first) and emits their single ids; the text between them is
  * pre-tokenised separately. Without allow_special their text is plain bytes. Training
@@ -69,6 +76,11 @@ typedef struct genc_tokenizer genc_tokenizer;
  * tokenizer ("tags": "text" in its metadata; absent means special). */
 typedef enum { GENC_TAGS_SPECIAL = 0, GENC_TAGS_TEXT = 1 } genc_tags;
 
+/* The pre-tokenisation modes, and their names in files and flags ("genc-v1", "gpt2"). */
+typedef enum { GENC_PRETOK_GENC_V1 = 0, GENC_PRETOK_GPT2 = 1 } genc_pretokenizer;
+const char *genc_pretokenizer_name(genc_pretokenizer p);
+bool genc_pretokenizer_parse(const char *name, genc_pretokenizer *out); /* false if unknown */
+
 /* The special token strings, in id order (GENC_TOK_N_SPECIAL of them). */
 extern const char *const genc_tokenizer_special_names[GENC_TOK_N_SPECIAL];
 
@@ -77,20 +89,25 @@ extern const char *const genc_tokenizer_special_names[GENC_TOK_N_SPECIAL];
  * the file or flag. */
 genc_status genc_tokenizer_train(genc_ctx *ctx, const char *const *files, int n_files, int vocab_size,
                                  genc_tokenizer **out);
-/* The same with a tag mode: under GENC_TAGS_TEXT the tags are not chunk boundaries in
- * training either, and the tokenizer comes out in that mode. */
-genc_status genc_tokenizer_train_tags(genc_ctx *ctx, const char *const *files, int n_files, int vocab_size,
-                                      genc_tags tags, genc_tokenizer **out);
 /* The same from one buffer. */
 genc_status genc_tokenizer_train_memory(genc_ctx *ctx, const uint8_t *text, size_t n, int vocab_size,
                                         genc_tokenizer **out);
-genc_status genc_tokenizer_train_memory_tags(genc_ctx *ctx, const uint8_t *text, size_t n, int vocab_size,
-                                             genc_tags tags, genc_tokenizer **out);
+/* Both with a chosen pre-tokenisation and tag mode (the two above use genc-v1 and special
+ * tags). Under GENC_TAGS_TEXT the tags are not chunk boundaries in training either, and
+ * the tokenizer comes out in that mode. */
+genc_status genc_tokenizer_train_with(genc_ctx *ctx, const char *const *files, int n_files, int vocab_size,
+                                      genc_pretokenizer pretok, genc_tags tags, genc_tokenizer **out);
+genc_status genc_tokenizer_train_memory_with(genc_ctx *ctx, const uint8_t *text, size_t n, int vocab_size,
+                                             genc_pretokenizer pretok, genc_tags tags, genc_tokenizer **out);
 /* A tokenizer from a merge list merges[2*i], merges[2*i+1], validated as the loader does;
  * `label` names the source in messages. */
 genc_status genc_tokenizer_from_merges(genc_ctx *ctx, const int64_t *merges, int n_merges, const char *label,
                                        genc_tokenizer **out);
 void genc_tokenizer_free(genc_tokenizer *t); /* NULL is fine */
+/* The pre-tokenisation a tokenizer encodes with; setting it (genc_tokenizer_from_merges
+ * makes genc-v1) empties the chunk cache. */
+genc_pretokenizer genc_tokenizer_pretokenizer(const genc_tokenizer *t);
+void genc_tokenizer_set_pretokenizer(genc_tokenizer *t, genc_pretokenizer p);
 
 /* Encode n bytes; *ids (caller frees; non-NULL even when *n_ids is 0) and *n_ids. */
 genc_status genc_tokenizer_encode(genc_tokenizer *t, genc_ctx *ctx, const uint8_t *bytes, size_t n,
@@ -112,7 +129,7 @@ genc_tags genc_tokenizer_tags(const genc_tokenizer *t);
 int32_t genc_tokenizer_special(const genc_tokenizer *t, const char *name);
 
 /* Serialisation: tensor "tokenizer.merges" (I32, [n_merges, 2]) and metadata "tokenizer",
- * a JSON object {"version": 1, "type": "byte_bpe", "pretokenizer": "genc-v1",
+ * a JSON object {"version": 1, "type": "byte_bpe", "pretokenizer": "genc-v1" | "gpt2",
  * "vocab_size": V, "n_merges": M, "specials": [the 7 names in id order]}, plus "tags":
  * "text" for a GENC_TAGS_TEXT tokenizer ("special" is accepted too). The same two
  * names carry the tokenizer inside a model checkpoint (add_to / from_st). Loading

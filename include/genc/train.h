@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "autograd.h"
+#include "dist.h"
 #include "safetensors.h"
 
 #ifdef __cplusplus
@@ -130,6 +131,32 @@ void genc_checkpoint_param_budget(genc_ctx *ctx, const genc_st *st);
 genc_status genc_checkpoint_resume(genc_ctx *ctx, const char *path, const char *config_json, const genc_params *p,
                                    genc_optim *optim, genc_train_state *state);
 
+/* ---- ZeRO-1: the optimiser state sharded over data-parallel ranks (zero.c) ---- */
+typedef struct genc_zero {
+    genc_dist *dist;
+    const genc_params *params; /* the whole model (borrowed) */
+    genc_params views;         /* 1-D views over this rank's slice of each parameter */
+    int *part;                 /* views.t[k] is a slice of params->t[part[k]] ... */
+    int64_t *offset;           /* ... starting at this element */
+    int64_t *lo;               /* [ranks + 1]: rank r owns flat elements [lo[r], lo[r+1]) */
+    genc_real *flat;           /* every parameter, flat, for the all-gather */
+    genc_optim o;              /* the optimiser over the views: this rank's moments only */
+} genc_zero;
+/* Shard: rank r owns about 1/R of the flat parameter vector and its moments. */
+genc_status genc_zero_init(genc_ctx *ctx, genc_zero *z, genc_dist *d, const genc_params *p, const genc_optim_config *cfg);
+/* Resume from a whole checkpoint (written with any rank count): the parameters and state whole,
+ * this rank's slice of the moments (a whole optimiser lives for the duration of the call). */
+genc_status genc_zero_resume(genc_ctx *ctx, genc_zero *z, const char *path, const char *config_json,
+                             genc_train_state *st);
+/* One update from the all-reduced gradients: this rank's slice, then the all-gather. */
+genc_status genc_zero_step(genc_ctx *ctx, genc_zero *z, double lr, int64_t step);
+/* Collective: rank 0 gets the whole optimiser state in *full (initialised here; the caller frees
+ * it with genc_optim_free), the others nothing (*full zeroed). */
+genc_status genc_zero_gather(genc_ctx *ctx, genc_zero *z, genc_optim *full);
+/* Bytes of optimiser state this rank holds. */
+int64_t genc_zero_state_bytes(const genc_zero *z);
+void genc_zero_free(genc_zero *z);
+
 /* ---- the training loop (loop.c) ---- */
 typedef struct genc_train_hooks {
     void *user;
@@ -162,6 +189,12 @@ typedef struct genc_train_config {
     FILE *progress_out;             /* NULL = stderr */
     genc_ckpt_extra_fn ckpt_extra;  /* may be NULL */
     void *ckpt_extra_user;
+    genc_zero *zero;                /* ZeRO-1 (NULL: off): `o` must be zero->o; updates and saves go
+                                       through it */
+    genc_dist *dist;                /* data parallelism across MPI ranks (NULL: one process): each rank's
+                                       step_loss is its equal shard of the global batch; gradients, the
+                                       loss and the stop flag are averaged / OR-ed across ranks before the
+                                       clip; only rank 0 writes checkpoints and draws progress */
 } genc_train_config;
 
 /* Runs from st->step to cfg->steps: zero grads, step_loss, backward, clip, optimiser step,

@@ -15,7 +15,7 @@
 typedef struct {
     const char *data, *mnist_dir, *arch, *out, *optim, *schedule;
     int64_t epochs, steps, stop_at, batch, hidden, c1, c2, val, limit, threads, seed, warmup, eval_every, save_every;
-    double lr, min_lr, wd, momentum, dropout, clip;
+    double lr, min_lr, wd, momentum, dropout, clip, dist_timeout;
     bool resume;
 } train_args;
 
@@ -30,14 +30,14 @@ static void on_start(void *user, const genc_classifier_train_info *i) {
     genc_cli_polling = 1; /* from here Ctrl-C stops after the step with a checkpoint */
 }
 
-static genc_status run_training(genc_ctx *ctx, void *args) {
+static genc_status train_rank(genc_ctx *ctx, void *args, genc_dist *dist) {
     const train_args *ta = args;
     genc_classifier_train_config c = {
         .data = ta->data, .mnist_dir = ta->mnist_dir, .arch = ta->arch, .optim = ta->optim, .schedule = ta->schedule,
         .epochs = ta->epochs, .steps = ta->steps, .stop_at = ta->stop_at, .batch = ta->batch, .hidden = ta->hidden,
         .c1 = ta->c1, .c2 = ta->c2, .val = ta->val, .limit = ta->limit, .seed = ta->seed, .warmup = ta->warmup,
         .eval_every = ta->eval_every, .save_every = ta->save_every, .lr = ta->lr, .min_lr = ta->min_lr, .wd = ta->wd,
-        .momentum = ta->momentum, .dropout = ta->dropout, .clip = ta->clip, .resume = ta->resume};
+        .momentum = ta->momentum, .dropout = ta->dropout, .clip = ta->clip, .resume = ta->resume, .dist = dist};
     genc_classifier_train_config *a = &c;
     char ckpt[1024], best[1024], mpath[1024], png[1024];
     path_in(ckpt, sizeof ckpt, ta->out, "checkpoint.safetensors");
@@ -47,7 +47,8 @@ static genc_status run_training(genc_ctx *ctx, void *args) {
     a->checkpoint = ckpt, a->best_checkpoint = best, a->metrics = mpath, a->stop = &genc_cli_stop;
     a->on_start = on_start, a->user = a;
     genc_classifier_result r;
-    genc_status s = genc_cli_out_dir(ctx, ta->out);
+    bool writer = genc_dist_rank(dist) == 0; /* rank 0 writes */
+    genc_status s = writer ? genc_cli_out_dir(ctx, ta->out) : GENC_OK;
     if (!s) s = genc_classifier_train(ctx, a, &r);
     genc_cli_polling = 0;
     if (!s && r.steps_done < r.steps)
@@ -55,7 +56,7 @@ static genc_status run_training(genc_ctx *ctx, void *args) {
     else if (!s)
         printf("%s test: %lld images, loss %.4f, accuracy %.2f%% after %lld steps\n", a->data,
                (long long)r.test_images, r.test_loss, 100 * r.test_acc, (long long)r.steps_done);
-    if (!s) s = genc_plot_jsonl_labelled(ctx, mpath, png, "classify train: cross-entropy, training and validation",
+    if (!s && writer) s = genc_plot_jsonl_labelled(ctx, mpath, png, "classify train: cross-entropy, training and validation",
                                          "optimiser step", "cross-entropy, nats per image", "step",
                                          (const char *[]){"loss", "val_loss"}, 2, true);
     char what[64];
@@ -64,6 +65,10 @@ static genc_status run_training(genc_ctx *ctx, void *args) {
         genc_cli_print_saved(ta->out, r.steps_done, isfinite(r.best_val_loss) ? what : NULL);
     if (!s) printf("wrote %s and %s\n", mpath, png);
     return s;
+}
+
+static genc_status run_training(genc_ctx *ctx, void *args) {
+    return genc_cli_dist_run(ctx, ((train_args *)args)->dist_timeout, train_rank, args);
 }
 
 int genc_cli_classify_train(int argc, char **argv) {
@@ -98,6 +103,7 @@ int genc_cli_classify_train(int argc, char **argv) {
         {"out", FLAG_STRING, &a.out, "output folder"},
         {"seed", FLAG_INT, &a.seed, "random seed (initialisation, data order, dropout)", 0, 9.2e18},
         GENC_THREADS_FLAG_ENTRY(a),
+        GENC_DIST_FLAG_ENTRY(a),
     };
     int n = (int)(sizeof flags / sizeof *flags);
     const char *cmd = "classify train";

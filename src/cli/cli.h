@@ -63,6 +63,13 @@ int genc_cli_man(const genc_cli_verb *verbs, int n);
  * second process on the same folder fails at once in one line; temporary files left there
  * by writers that died are removed. */
 genc_status genc_cli_out_dir(genc_ctx *ctx, const char *out);
+/* Run a training verb's body as one rank of the MPI job the process was launched in (dist_cli.c):
+ * ranks other than 0 print nothing but their own failures. timeout: --dist-timeout (0: default). */
+genc_status genc_cli_dist_run(genc_ctx *ctx, double timeout, genc_status (*body)(genc_ctx *, void *, genc_dist *),
+                              void *args);
+#define GENC_DIST_FLAG_ENTRY(a)                                                                                \
+    {"dist-timeout", FLAG_DOUBLE, &(a).dist_timeout, "under mpirun/srun: seconds a rank waits for the others " \
+     "before failing, naming the rank that did not answer", 0.1, 1e6, .unset = "GENC_DIST_TIMEOUT, else 300"}
 
 /* The closing line of every trainer, one rule for all: OUT/checkpoint.safetensors holds the
  * last step's weights (what --resume continues and the next verb reads by default),

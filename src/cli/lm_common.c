@@ -1,6 +1,7 @@
 /* Shared helpers of the `genc lm` verbs (see lm_common.h). */
 #include "cli/lm_common.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,4 +24,13 @@ char **genc_cli_split_list(const char *csv, int *n) {
 void genc_cli_free_list(char **list, int n) {
     for (int i = 0; list && i < n; i++) free(list[i]);
     free(list);
+}
+
+genc_status genc_cli_hold_fp8(genc_ctx *ctx, genc_lm *m) {
+    int64_t f32 = 0, fp8 = 0;
+    genc_status s = genc_lm_hold_fp8(ctx, m, &f32, &fp8);
+    if (!s)
+        fprintf(stderr, "weights held in FP8: %d matrices, %lld bytes as F32 -> %lld as E4M3 + block scales (%.2fx)\n",
+                m->n_w8, (long long)f32, (long long)fp8, fp8 ? (double)f32 / (double)fp8 : 0.0);
+    return s;
 }

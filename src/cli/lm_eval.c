@@ -110,7 +110,7 @@ static genc_status eval_task(genc_ctx *ctx, genc_lm *m, genc_tokenizer *tok, con
 }
 
 typedef struct {
-    const char *ckpt, *data, *dump, *tmpl;
+    const char *ckpt, *data, *dump, *tmpl, *weights;
     int64_t seq, batch, threads, show, seed;
     genc_task_flags tf;
     genc_task_eval_opts o;
@@ -143,6 +143,7 @@ static genc_status run_eval(genc_ctx *ctx, void *args) {
     genc_lm m = {0};
     genc_tokenizer *tok = NULL;
     genc_status s = genc_lm_load(ctx, a->ckpt, true, &m, &tok);
+    if (!s && !strcmp(a->weights, "fp8")) s = genc_cli_hold_fp8(ctx, &m);
     if (!s && a->task_mode) s = eval_task(ctx, &m, tok, &a->tf, &a->o, a->tmpl, a->show);
     if (!s && a->data) s = eval_text(ctx, a, &m, tok);
     genc_tokenizer_free(tok);
@@ -151,12 +152,14 @@ static genc_status run_eval(genc_ctx *ctx, void *args) {
 }
 
 int genc_cli_lm_eval(int argc, char **argv) {
-    eval_args a = {.ckpt = "runs/lm/checkpoint.safetensors", .seq = 128, .batch = 8, .seed = 1, .tmpl = "r1",
+    eval_args a = {.weights = "f32", .ckpt = "runs/lm/checkpoint.safetensors", .seq = 128, .batch = 8, .seed = 1, .tmpl = "r1",
                    .tf = GENC_TASK_FLAGS_DEFAULT};
     genc_task_eval_opts_default(&a.o);
     a.o.max_new = 48;
     a.tf.task = NULL; /* --task switches to task scoring */
     genc_flag flags[] = {
+        {"weights", FLAG_STRING, &a.weights, "how the blocks' linear weights are held in memory (fp8: E4M3 with "
+         "128x128 block scales, 1 byte per weight, decoded in the GEMM)", .choices = "f32|fp8"},
         GENC_TASK_FLAG_ENTRIES(a.tf),
         {"k", FLAG_INT, &a.o.k, "task: samples per problem (pass@1 averaged over them, cons@k)", 1, 4096},
         {"max-new", FLAG_INT, &a.o.max_new, "task: response length limit", 1, 1 << 20},

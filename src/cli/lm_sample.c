@@ -12,7 +12,7 @@
 #include <string.h>
 
 typedef struct {
-    const char *checkpoint, *prompt, *prompt_file, *stop, *prefix;
+    const char *checkpoint, *prompt, *prompt_file, *stop, *prefix, *weights;
     int64_t max_tokens, top_k, seed, threads;
     double temperature, top_p;
     bool speculative, echo;
@@ -125,6 +125,7 @@ static genc_status run_sample(genc_ctx *ctx, void *args) {
     if (!s && a->prompt_file) s = genc_file_read_all(ctx, a->prompt_file, GENC_TEXT_MAX_BYTES, &file_text, &file_n);
     const char *prompt = file_text ? (const char *)file_text : a->prompt;
     if (!s) s = genc_lm_load(ctx, a->checkpoint, true, &m, &tok);
+    if (!s && !strcmp(a->weights, "fp8")) s = genc_cli_hold_fp8(ctx, &m);
     if (!s) s = encode_prompt(ctx, tok, prompt, &ids, &n);
     if (!s && a->echo) fputs(prompt, stdout); /* the generated text follows it, streamed */
     int64_t plen = (int64_t)n, room = m.cfg.max_seq - plen;
@@ -156,7 +157,7 @@ static genc_status run_sample(genc_ctx *ctx, void *args) {
 }
 
 int genc_cli_lm_sample(int argc, char **argv) {
-    sample_args a = {.prompt = "", .max_tokens = 128, .top_k = 0, .seed = 1, .threads = 0, .temperature = 0.8,
+    sample_args a = {.weights = "f32", .prompt = "", .max_tokens = 128, .top_k = 0, .seed = 1, .threads = 0, .temperature = 0.8,
                      .top_p = 1.0, .echo = true};
     genc_flag flags[] = {
         {"checkpoint", FLAG_STRING, &a.checkpoint, "model checkpoint (genc lm train's checkpoint.safetensors)"},
@@ -171,6 +172,8 @@ int genc_cli_lm_sample(int argc, char **argv) {
         {"seed", FLAG_INT, &a.seed, "random seed of the sampler", 0, 9.2e18},
         {"stop", FLAG_STRING, &a.stop, "stop strings, comma-separated (\\n, \\t, \\, escapes)"},
         {"speculative", FLAG_BOOL, &a.speculative, "self-speculative decoding with the MTP modules (one row)"},
+        {"weights", FLAG_STRING, &a.weights, "how the blocks' linear weights are held in memory (fp8: E4M3 with "
+         "128x128 block scales, 1 byte per weight, decoded in the GEMM)", .choices = "f32|fp8"},
         GENC_THREADS_FLAG_ENTRY(a),
         {"prefix", FLAG_STRING, &a.prefix, "prefix file (genc lm prefix-tune) made for this checkpoint"},
     };

@@ -51,9 +51,9 @@ static genc_status apply_model_flags(genc_ctx *ctx, const model_flags *f, genc_l
 }
 
 typedef struct {
-    const char *data, *tokenizer, *out, *docs, *init, *precision, *fp8_promote, *optim_state, *tok_tags;
-    int64_t steps, batch, seq, warmup, eval_every, save_every, eval_tokens, seed, threads, stop_at, tok_vocab;
-    double lr, min_lr, wd, beta2, clip, val_frac, init_std;
+    const char *data, *tokenizer, *out, *docs, *init, *precision, *fp8_promote, *optim_state, *tok_pretok, *tok_tags;
+    int64_t steps, batch, seq, warmup, eval_every, save_every, eval_tokens, seed, threads, stop_at, tok_vocab, zero, ep;
+    double lr, min_lr, wd, beta2, clip, val_frac, init_std, dist_timeout;
     bool resume, model_flags_given;
 } train_args;
 
@@ -71,7 +71,9 @@ static genc_status tokenizer_for(genc_ctx *ctx, const train_args *a, char **file
     bool text = !strcmp(a->tok_tags, "text");
     printf("training a %lld-token BPE tokenizer on the data%s\n", (long long)a->tok_vocab,
            text ? " (tags as text)" : "");
-    return genc_tokenizer_train_tags(ctx, (const char *const *)files, n_files, (int)a->tok_vocab,
+    genc_pretokenizer p = GENC_PRETOK_GENC_V1;
+    genc_pretokenizer_parse(a->tok_pretok, &p); /* the flag's choices are the names */
+    return genc_tokenizer_train_with(ctx, (const char *const *)files, n_files, (int)a->tok_vocab, p,
                                      text ? GENC_TAGS_TEXT : GENC_TAGS_SPECIAL, tok);
 }
 
@@ -84,6 +86,7 @@ typedef struct {
     const genc_lm_corpus *corpus;
     const train_args *a;
     const char *preset;
+    int64_t *first_step; /* set by on_start */
 } start_info;
 
 /* The opening line, printed once the model and optimiser are set up; from here the training
@@ -97,12 +100,46 @@ static void on_start(void *user, const genc_lm *m, int64_t first_step) {
            (long long)genc_params_numel(&m->params), init ? "from " : "", init ? init : i->preset, init ? "" : " preset",
            (long long)i->a->steps, (long long)i->a->batch, (long long)i->a->seq);
     fflush(stdout);
+    *i->first_step = first_step;
     genc_cli_polling = 1;
 }
 
+static genc_status train(genc_ctx *ctx, train_args *a, model_flags *mf, genc_dist *dist);
+
+/* This process's peak resident memory (VmHWM), bytes; 0 where /proc does not say. */
+static double peak_rss(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    double kb = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "VmHWM:", 6)) kb = atof(line + 6);
+    if (f) fclose(f);
+    return kb * 1024;
+}
+
+/* Every rank's optimiser state and peak memory, measured there, printed by rank 0. */
+static genc_status print_memory(genc_ctx *ctx, genc_dist *d, int64_t optim_bytes, int64_t zero) {
+    int R = genc_dist_size(d), me = genc_dist_rank(d);
+    double *v = calloc(2 * (size_t)R, sizeof *v);
+    if (!v) return genc_error(ctx, GENC_ENOMEM, "out of memory");
+    v[2 * me] = (double)optim_bytes, v[2 * me + 1] = peak_rss();
+    genc_status s = genc_dist_sum_f64(ctx, d, v, 2 * R, "the end (memory report)");
+    for (int r = 0; !s && r < R; r++)
+        printf("%s rank %d: optimiser state %.3f MiB, peak resident memory %.1f MiB\n", zero ? "zero 1:" : "dist:", r,
+               v[2 * r] / 1048576, v[2 * r + 1] / 1048576);
+    free(v);
+    return s;
+}
+
+static genc_status train_rank(genc_ctx *ctx, void *args, genc_dist *dist) {
+    return train(ctx, ((run_args *)args)->a, ((run_args *)args)->mf, dist);
+}
+
 static genc_status run(genc_ctx *ctx, void *args) {
-    train_args *a = ((run_args *)args)->a;
-    model_flags *mf = ((run_args *)args)->mf;
+    return genc_cli_dist_run(ctx, ((run_args *)args)->a->dist_timeout, train_rank, args);
+}
+
+static genc_status train(genc_ctx *ctx, train_args *a, model_flags *mf, genc_dist *dist) {
     int n_files = 0;
     char **files = genc_cli_split_list(a->data, &n_files), ckpt[1024], best[1024], mpath[1024], png[1024], what[96];
     genc_tokenizer *tok = NULL;
@@ -114,7 +151,7 @@ static genc_status run(genc_ctx *ctx, void *args) {
     snprintf(best, sizeof best, "%s/best.safetensors", a->out);
     snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", a->out);
     snprintf(png, sizeof png, "%s/loss.png", a->out);
-    genc_status s = genc_cli_out_dir(ctx, a->out);
+    genc_status s = genc_dist_rank(dist) == 0 ? genc_cli_out_dir(ctx, a->out) : GENC_OK; /* rank 0 writes */
     if (!s && (!files || !n_files)) s = genc_error(ctx, GENC_EINVAL, "--data: expected text files, found \"%s\"", a->data);
     if (!s && a->init && (a->model_flags_given || a->tokenizer))
         s = genc_error(ctx, GENC_EINVAL, "--init takes the model config and tokenizer from %s: drop the model and "
@@ -142,17 +179,26 @@ static genc_status run(genc_ctx *ctx, void *args) {
     tc.eval_every = a->eval_every, tc.eval_tokens = a->eval_tokens, tc.save_every = a->save_every;
     tc.stop_at = a->stop_at, tc.seed = (uint64_t)a->seed, tc.resume = a->resume, tc.checkpoint = ckpt;
     tc.best_checkpoint = best, tc.metrics = mpath, tc.stop = &genc_cli_stop, tc.on_start = on_start;
-    tc.moments_bf16 = !strcmp(a->optim_state, "bf16");
+    tc.moments_bf16 = !strcmp(a->optim_state, "bf16"), tc.dist = dist;
+    int64_t optim_bytes = 0;
+    tc.zero = (int)a->zero, tc.optim_bytes = &optim_bytes, tc.ep = (int)a->ep;
     start_info info = {.corpus = &corpus, .a = a, .preset = mf->preset};
     tc.user = &info;
+    int64_t step0 = a->resume ? -1 : 0;
+    info.first_step = &step0;
     if (!s) s = genc_lm_train(ctx, &m, &corpus, tok, &tc, &st);
     genc_cli_polling = 0;
+    if (!s && genc_dist_size(dist) > 1) s = print_memory(ctx, dist, optim_bytes, a->zero);
+    if (!s && genc_dist_size(dist) > 1 && st.step > step0)
+        printf("dist: %d ranks x %lld sequences; %.0f bytes sent per step per rank (gradient all-reduce as ring "
+               "volume, plus exchanges)\n", genc_dist_size(dist), (long long)(a->batch / genc_dist_size(dist)),
+               (double)genc_dist_bytes_sent(dist) / (double)(st.step - step0));
     if (!s && st.step < a->steps) printf("stopped at step %lld of %lld; continue with --resume\n", (long long)st.step, (long long)a->steps);
     else if (!s) {
         snprintf(what, sizeof what, "validation loss %.4f, perplexity %.2f", st.best_metric, exp(st.best_metric));
         genc_cli_print_saved(a->out, st.step, isfinite(st.best_metric) ? what : NULL);
     }
-    if (!s) s = genc_plot_jsonl_labelled(ctx, mpath, png, "lm train: next-token loss (training, validation) and MTP loss",
+    if (!s && genc_dist_rank(dist) == 0) s = genc_plot_jsonl_labelled(ctx, mpath, png, "lm train: next-token loss (training, validation) and MTP loss",
                                          "optimiser step", "cross-entropy, nats per token", "step",
                                          (const char *[]){"main_loss", "val_loss", "mtp_loss_mean"}, m.cfg.mtp_depth ? 3 : 2, true);
     genc_lm_free(&m), genc_lm_corpus_free(&corpus), genc_tokenizer_free(tok);
@@ -206,7 +252,7 @@ int genc_cli_lm_train(int argc, char **argv) {
                     .eval_every = d.eval_every, .eval_tokens = d.eval_tokens, .seed = (int64_t)d.seed, .tok_vocab = 512,
                     .lr = d.lr, .min_lr = d.min_lr, .wd = d.weight_decay, .beta2 = d.beta2, .clip = d.clip,
                     .val_frac = 0.05, .docs = "file", .init_std = 0.02,
-                    .optim_state = "fp32", .tok_tags = "special"};
+                    .optim_state = "fp32", .tok_pretok = "genc-v1", .tok_tags = "special"};
     model_flags mf = {.preset = "tiny", .vocab = -1, .dim = -1, .layers = -1, .heads = -1, .max_seq = -1, .q_lora = -1,
                       .kv_lora = -1, .nope = -1, .rope = -1, .v = -1, .dense_layers = -1, .dense_inter = -1,
                       .experts = -1, .shared = -1, .active = -1, .moe_inter = -1, .groups = -1, .topk_groups = -1,
@@ -217,6 +263,8 @@ int genc_cli_lm_train(int argc, char **argv) {
         {"tok-vocab", FLAG_INT, &a.tok_vocab, "vocabulary of the tokenizer trained on --data", 263, 1 << 20},
         {"tok-tags", FLAG_STRING, &a.tok_tags, "the trained tokenizer's <think> </think> <answer> </answer>: single "
                                               "special tokens, or text like any markup", .choices = "special|text"},
+        {"tok-pretok", FLAG_STRING, &a.tok_pretok, "pre-tokenisation of that tokenizer (gpt2: GPT-2's regex, as HF "
+         "ByteLevel and llama.cpp split)", .choices = "genc-v1|gpt2"},
         {"preset", FLAG_STRING, &mf.preset, "model size; the flags below override it", .choices = "tiny|small|base|large"},
         {"vocab", FLAG_INT, &mf.vocab, "vocab_size", 2, 1 << 24, .unset = "the tokenizer's"},
         {"dim", FLAG_INT, &mf.dim, "hidden_size", 2, 65536, .unset = PRESET_WORDS},
@@ -270,12 +318,17 @@ int genc_cli_lm_train(int argc, char **argv) {
         {"out", FLAG_STRING, &a.out, "output folder"},
         {"seed", FLAG_INT, &a.seed, "random seed (weights, data windows)", 0, 9.2e18},
         GENC_THREADS_FLAG_ENTRY(a),
+        {"zero", FLAG_INT, &a.zero, "under mpirun/srun: 1 shards the AdamW moments over the ranks (ZeRO-1)", 0, 1},
+        {"ep", FLAG_INT, &a.ep, "under mpirun/srun: spread the routed experts over this many ranks (all of them)",
+         0, 4096, .unset = "off"},
+        GENC_DIST_FLAG_ENTRY(a),
     };
     const model_flags mf0 = mf;
     int n = (int)(sizeof flags / sizeof *flags);
     describe_preset(flags, n, mf.preset);
     int r = genc_flags_parse("lm train", "Train a DeepSeek-V3-architecture language model on text.", flags, n, argc, argv);
-    if (!r && a.tokenizer) r = genc_flag_refuse("lm train", flags, n, "tok-vocab tok-tags", "with --tokenizer (no tokenizer is trained)");
+    if (!r && a.tokenizer) r = genc_flag_refuse("lm train", flags, n, "tok-vocab", "with --tokenizer (no tokenizer is trained)");
+    if (!r && a.tokenizer) r = genc_flag_refuse("lm train", flags, n, "tok-pretok tok-tags", "with --tokenizer (no tokenizer is trained)");
     if (!r && a.init)
         r = genc_flag_refuse("lm train", flags, n, "tok-vocab tok-tags init-std", "with --init (its weights and tokenizer are used)");
     if (r) return r == 1 ? 0 : 2;

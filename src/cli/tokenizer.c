@@ -61,10 +61,13 @@ static genc_status measure(genc_ctx *ctx, genc_tokenizer *t, char **files, int n
     return GENC_OK;
 }
 
-static genc_status run_train(genc_ctx *ctx, char **files, int n_files, int vocab, genc_tags tags, const char *out) {
+static genc_status run_train(genc_ctx *ctx, char **files, int n_files, int vocab, const char *pretok, genc_tags tags,
+                             const char *out) {
     double t0 = now_s();
     genc_tokenizer *t = NULL;
-    genc_status s = genc_tokenizer_train_tags(ctx, (const char *const *)files, n_files, vocab, tags, &t);
+    genc_pretokenizer p = GENC_PRETOK_GENC_V1;
+    genc_pretokenizer_parse(pretok, &p); /* the flag's choices are the names */
+    genc_status s = genc_tokenizer_train_with(ctx, (const char *const *)files, n_files, vocab, p, tags, &t);
     double t1 = now_s();
     size_t bytes = 0, tokens = 0;
     if (!s) s = measure(ctx, t, files, n_files, &bytes, &tokens);
@@ -85,12 +88,14 @@ static genc_status run_train(genc_ctx *ctx, char **files, int n_files, int vocab
 }
 
 int genc_cli_tokenizer_train(int argc, char **argv) {
-    const char *input = NULL, *out = "tokenizer.safetensors", *tags = "special";
+    const char *input = NULL, *out = "tokenizer.safetensors", *pretok = "genc-v1", *tags = "special";
     int64_t vocab = 4096;
     genc_flag flags[] = {
         {"input", FLAG_STRING, &input, "training text files, comma-separated (a.txt,b.txt; -: standard input); required"},
         {"vocab", FLAG_INT, &vocab, "vocabulary size: 256 bytes + 7 special tokens + merges", GENC_TOK_FIRST_MERGE,
          262144},
+        {"pretok", FLAG_STRING, &pretok, "pre-tokenisation (gpt2: GPT-2's regex, as HF ByteLevel and llama.cpp split)",
+         .choices = "genc-v1|gpt2"},
         {"tags", FLAG_STRING, &tags, "<think> </think> <answer> </answer>: single special tokens, or text like any "
                                      "markup", .choices = "special|text"},
         {"out", FLAG_STRING, &out, "the tokenizer file to write (safetensors)"},
@@ -112,7 +117,8 @@ int genc_cli_tokenizer_train(int argc, char **argv) {
     }
     genc_ctx *ctx = genc_ctx_new();
     int code = !ctx ? (fprintf(stderr, "genc: error: out of memory\n"), 1)
-                    : run_train(ctx, files, n_files, (int)vocab, strcmp(tags, "text") ? GENC_TAGS_SPECIAL : GENC_TAGS_TEXT, out) ? genc_cli_fail(ctx) : 0;
+                    : run_train(ctx, files, n_files, (int)vocab, pretok, strcmp(tags, "text") ? GENC_TAGS_SPECIAL : GENC_TAGS_TEXT,
+                                out) ? genc_cli_fail(ctx) : 0;
     genc_ctx_free(ctx);
     free(files), free(list);
     return code;

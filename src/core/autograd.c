@@ -16,6 +16,7 @@ bool genc_grad_enabled(const genc_ctx *ctx) { return ctx->grad_enabled; }
 
 genc_node *genc_record(genc_ctx *ctx, const char *op, genc_backward_fn backward,
                        genc_tensor *out, int n_in, genc_tensor *const *in) {
+    if (ctx->prof) genc_profile_forward_op(ctx, op);
     if (!ctx->grad_enabled || !out) return NULL;
     bool any = false;
     for (int i = 0; i < n_in; i++) any |= in[i] && in[i]->requires_grad;
@@ -37,6 +38,49 @@ genc_node *genc_record(genc_ctx *ctx, const char *op, genc_backward_fn backward,
     return n;
 }
 
+/* A released gradient buffer, its header written over its first bytes. */
+typedef struct pooled {
+    struct pooled *next;
+    size_t bytes;
+} pooled;
+
+bool genc_set_recycle_grads(genc_ctx *ctx, bool on) {
+    bool old = ctx->recycle_grads;
+    ctx->recycle_grads = on;
+    return old;
+}
+
+/* A pooled buffer of exactly `bytes`, taken off the list, or NULL. */
+static void *pool_take(genc_ctx *ctx, size_t bytes) {
+    for (pooled **pp = (pooled **)&ctx->grad_pool; *pp; pp = &(*pp)->next)
+        if ((*pp)->bytes == bytes) {
+            pooled *b = *pp;
+            *pp = b->next;
+            return b;
+        }
+    return NULL;
+}
+
+/* Give t's gradient (a step tensor's, arena memory) back to the pool. */
+static void pool_put(genc_ctx *ctx, genc_tensor *t) {
+    size_t bytes = (size_t)genc_numel(t) * sizeof(genc_real);
+    if (bytes < sizeof(pooled)) return;
+    pooled *b = (pooled *)(void *)t->grad;
+    b->bytes = bytes, b->next = ctx->grad_pool;
+    ctx->grad_pool = b;
+    t->grad = NULL;
+}
+
+genc_real *genc_grad_fresh(genc_ctx *ctx, genc_tensor *t, bool *fresh) {
+    *fresh = false;
+    if (t->grad || t->persistent) return genc_grad(ctx, t);
+    size_t bytes = (size_t)genc_numel(t) * sizeof(genc_real);
+    void *b = ctx->grad_pool ? pool_take(ctx, bytes) : NULL;
+    t->grad = b ? b : genc_arena_alloc(ctx, bytes);
+    *fresh = t->grad != NULL;
+    return t->grad;
+}
+
 genc_real *genc_grad(genc_ctx *ctx, genc_tensor *t) {
     if (t->grad) return t->grad;
     size_t bytes = (size_t)genc_numel(t) * sizeof(genc_real);
@@ -44,7 +88,9 @@ genc_real *genc_grad(genc_ctx *ctx, genc_tensor *t) {
         t->grad = calloc(1, bytes ? bytes : 1);
         if (!t->grad) genc_error(ctx, GENC_ENOMEM, "out of memory for the gradient of %s", t->name);
     } else {
-        t->grad = genc_arena_calloc(ctx, bytes);
+        void *b = ctx->grad_pool ? pool_take(ctx, bytes) : NULL;
+        if (b) memset(b, 0, bytes);
+        t->grad = b ? b : genc_arena_calloc(ctx, bytes);
     }
     return t->grad;
 }
@@ -58,9 +104,12 @@ genc_status genc_backward_with(genc_ctx *ctx, genc_tensor *out, const genc_real 
     int64_t n = genc_numel(out);
     for (int64_t i = 0; i < n; i++) g[i] += seed ? seed[i] : 1;
     /* Only nodes recorded up to `out` can contribute; start from out's node. */
+    if (ctx->prof) genc_profile_backward_begin(ctx);
     for (genc_node *nd = out->node; nd; nd = nd->prev) {
         if (!nd->out->grad) continue; /* nothing flowed into this node */
         nd->backward(ctx, nd);
+        if (ctx->recycle_grads && nd->out != out && !nd->out->persistent) pool_put(ctx, nd->out);
+        if (ctx->prof) genc_profile_backward_op(ctx, nd->op);
         if (genc_ctx_status(ctx)) return genc_ctx_status(ctx);
     }
     return GENC_OK;

@@ -42,6 +42,7 @@ void genc_ctx_free(genc_ctx *ctx) {
         free(b);
         b = next;
     }
+    genc_profile_free(ctx);
     free(ctx);
 }
 
@@ -174,6 +175,7 @@ void genc_step_reset(genc_ctx *ctx) {
     }
     for (arena_block *p = ctx->blocks; p; p = p->next) p->used = 0;
     ctx->arena_live = 0;
+    ctx->grad_pool = NULL;
     ctx->tape = NULL;
     ctx->tape_len = 0;
 }

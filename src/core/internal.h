@@ -23,6 +23,16 @@ struct genc_ctx {
     uint64_t rng_seed, rng_offset;
     int64_t param_budget, param_used; /* genc_param_budget: values left to a loading model */
     char budget_label[256];
+    struct genc_profile_state *prof; /* NULL unless profiling (src/core/profile.c) */
+    bool recycle_grads;   /* genc_set_recycle_grads */
+    void *grad_pool;      /* released gradient buffers (arena memory), reused by size */
 };
+
+/* Profile hooks (src/core/profile.c): the op `name` recorded (forward), and a backward
+ * call's span. */
+void genc_profile_forward_op(genc_ctx *ctx, const char *name);
+void genc_profile_backward_begin(genc_ctx *ctx);
+void genc_profile_backward_op(genc_ctx *ctx, const char *name);
+void genc_profile_free(genc_ctx *ctx);
 
 #endif

@@ -204,6 +204,11 @@ genc_status genc_copy(genc_ctx *ctx, genc_tensor *dst, const genc_tensor *src) {
 /* ---- views ---- */
 
 static genc_tensor *view_of(genc_ctx *ctx, genc_tensor *a) {
+    if (a->w8) { /* its numbers are E4M3 codes elsewhere: only genc_linear reads them */
+        genc_error(ctx, GENC_EINVAL, "view of \"%s\": the weight is held in FP8 (inference through linear only)",
+                   a->name);
+        return NULL;
+    }
     genc_tensor *t = genc_arena_calloc(ctx, sizeof *t);
     if (!t) return NULL;
     *t = *a;

@@ -32,6 +32,7 @@ typedef struct {
     genc_batcher batcher;
     int64_t *idx;
     int32_t *labels;
+    genc_dist *dist;
 } train_job;
 
 /* Copy the batch's pixels into the arena and wrap them as an input tensor. */
@@ -42,13 +43,18 @@ static genc_tensor *batch_input(genc_ctx *ctx, const genc_dataset *d, const int6
     return x;
 }
 
+/* With R ranks, rank r takes rows [r n/R, (r+1) n/R) of the batch and scales its mean loss by
+ * n_r R / n, so the mean over ranks (the data-parallel average) is the batch's mean loss even when
+ * the shards differ in size; a rank left without rows (n < R) runs row 0 with weight 0. */
 static genc_tensor *step_loss(genc_ctx *ctx, void *user, genc_train_state *st, double *items) {
     train_job *j = user;
-    int64_t n = genc_batcher_next(&j->batcher, j->idx);
+    int64_t n = genc_batcher_next(&j->batcher, j->idx), R = genc_dist_size(j->dist), r = genc_dist_rank(j->dist);
     st->epoch = j->batcher.epoch, st->pos = j->batcher.pos;
     *items = (double)n;
-    genc_tensor *x = batch_input(ctx, j->train, j->idx, n, j->labels);
-    return genc_cross_entropy(ctx, genc_classifier_forward(ctx, j->model, x, NULL), j->labels, -1);
+    int64_t lo = r * n / R, hi = (r + 1) * n / R, rows = hi > lo ? hi - lo : 1;
+    genc_tensor *x = batch_input(ctx, j->train, j->idx + (hi > lo ? lo : 0), rows, j->labels);
+    genc_tensor *loss = genc_cross_entropy(ctx, genc_classifier_forward(ctx, j->model, x, NULL), j->labels, -1);
+    return R == 1 ? loss : genc_scale(ctx, loss, (double)(hi - lo) * (double)R / (double)n);
 }
 
 /* Mean loss and accuracy of the model on a whole data set, in batches, no gradients. */
@@ -138,7 +144,7 @@ static genc_status train_run(genc_ctx *ctx, const genc_classifier_train_config *
     genc_train_config tc = {.steps = r->steps, .eval_every = a->eval_every, .save_every = a->save_every,
                             .clip = a->clip, .checkpoint = a->checkpoint, .best_checkpoint = a->best_checkpoint,
                             .config_json = cfg_json, .label = "classify", .metrics = log, .stop = a->stop,
-                            .stop_at = a->stop_at,
+                            .stop_at = a->stop_at, .dist = a->dist,
                             .schedule = {.min_lr = a->min_lr, .warmup = a->warmup, .total = r->steps}};
     genc_status s = genc_schedule_parse(ctx, a->schedule, &tc.schedule.kind);
     genc_train_hooks h = {.user = job, .step_loss = step_loss, .evaluate = evaluate};
@@ -146,6 +152,21 @@ static genc_status train_run(genc_ctx *ctx, const genc_classifier_train_config *
     r->steps_done = st->step;
     if (!s && st->step >= r->steps) s = test_report(ctx, a, job->model, st, log, r);
     return s;
+}
+
+/* Several ranks must have been started alike: version, model, flags and data size (hashed and
+ * compared across ranks; the error names the first rank that differs). */
+static genc_status same_on_every_rank(genc_ctx *ctx, const genc_classifier_train_config *a, const char *cfg_json,
+                                      int64_t n_train) {
+    if (genc_dist_size(a->dist) == 1) return GENC_OK;
+    char desc[2048];
+    snprintf(desc, sizeof desc, "genc %s %s %s %s %s %s steps %lld epochs %lld batch %lld val %lld limit %lld seed %lld "
+             "warmup %lld eval %lld save %lld stop %lld lr %.17g %.17g wd %.17g mom %.17g clip %.17g resume %d n %lld",
+             GENC_VERSION, cfg_json ? cfg_json : "", a->data, a->optim, a->schedule, a->arch, (long long)a->steps,
+             (long long)a->epochs, (long long)a->batch, (long long)a->val, (long long)a->limit, (long long)a->seed,
+             (long long)a->warmup, (long long)a->eval_every, (long long)a->save_every, (long long)a->stop_at, a->lr,
+             a->min_lr, a->wd, a->momentum, a->clip, a->resume, (long long)n_train);
+    return genc_dist_check_same(ctx, a->dist, "configuration (flags, model, data)", desc, strlen(desc));
 }
 
 genc_status genc_classifier_train(genc_ctx *ctx, const genc_classifier_train_config *a, genc_classifier_result *r) {
@@ -160,6 +181,7 @@ genc_status genc_classifier_train(genc_ctx *ctx, const genc_classifier_train_con
     if (!s) s = setup_model(ctx, a, tr.rows, tr.cols, 10, &m);
     if (!s) s = setup_optim(ctx, a, &m.params, &o);
     char *cfg_json = s ? NULL : genc_classifier_config_json(&m.cfg);
+    if (!s) s = same_on_every_rank(ctx, a, cfg_json, tr.n);
     if (!s && a->resume) s = genc_checkpoint_resume(ctx, a->checkpoint, cfg_json, &m.params, &o, &st);
     if (!s) genc_rng_set_offset(ctx, st.rng_offset);
     if (!s) s = genc_batcher_init(ctx, &job.batcher, tr.n, a->batch, st.data_seed, true);
@@ -167,7 +189,9 @@ genc_status genc_classifier_train(genc_ctx *ctx, const genc_classifier_train_con
     job.idx = malloc((size_t)a->batch * sizeof *job.idx);
     job.labels = malloc((size_t)a->batch * sizeof *job.labels);
     if (!s && (!job.idx || !job.labels)) s = genc_error(ctx, GENC_ENOMEM, "out of memory");
-    if (!s && !(log = genc_metrics_open(ctx, a->metrics, a->resume))) s = genc_ctx_status(ctx);
+    job.dist = a->dist;
+    bool writer = genc_dist_rank(a->dist) == 0; /* rank 0 alone writes the metrics */
+    if (!s && writer && !(log = genc_metrics_open(ctx, a->metrics, a->resume))) s = genc_ctx_status(ctx);
     r->steps = a->steps > 0 ? a->steps : a->epochs * (tr.n / a->batch);
     if (!s) s = train_run(ctx, a, &job, &o, log, cfg_json, &st, r);
     r->best_val_loss = st.best_metric;

@@ -1,6 +1,8 @@
 /* genc element types: safetensors names and sizes, and the float conversions between
- * f32 and bf16 / f16 / f8 e4m3fn (round-to-nearest-even when narrowing, exact when
- * widening). Everything works on bit patterns, so results never depend on the FPU mode. */
+ * f32 and bf16 / f16 / f8 e4m3fn / f8 e5m2 (round-to-nearest-even when narrowing, exact when
+ * widening). Everything works on bit patterns, so results never depend on the FPU mode.
+ * These are genc's only scalar codecs: the FP8 training numerics (src/ops/fp8.c) call them
+ * and add vector (AVX2) loops that must give the same bytes. */
 #include "genc/safetensors.h"
 
 #include <string.h>
@@ -96,6 +98,24 @@ uint8_t genc_f8e4m3_from_f32(float x) {
     if ((a >> 23) == 0) return (uint8_t)sign;
     uint32_t b = narrow(a, 3, 7);
     return (uint8_t)(sign | (b > 0x7eu ? 0x7eu : b));
+}
+
+uint8_t genc_f8e5m2_from_f32(float x) {
+    uint32_t u = f32_bits(x), sign = (u >> 24) & 0x80u, a = u & 0x7fffffffu;
+    if (a > 0x7f800000u) return (uint8_t)(sign | 0x7fu);
+    if (a >= 0x7f800000u || (a >> 23) >= 127 + 16) return (uint8_t)(sign | 0x7bu); /* saturate */
+    if ((a >> 23) == 0) return (uint8_t)sign;
+    uint32_t b = narrow(a, 2, 15);
+    return (uint8_t)(sign | (b > 0x7bu ? 0x7bu : b));
+}
+
+float genc_f32_from_f8e5m2(uint8_t b) {
+    int e = (b >> 2) & 0x1f, m = b & 3;
+    float v;
+    if (e == 31) v = f32_from_bits(m ? 0x7fc00000u : 0x7f800000u);
+    else if (e == 0) v = (float)m * (1.0f / 65536.0f); /* m * 2^-16 */
+    else v = f32_from_bits((uint32_t)(e + 112) << 23 | (uint32_t)m << 21);
+    return (b & 0x80) ? -v : v;
 }
 
 float genc_f32_from_f8e4m3(uint8_t b) {

@@ -3,6 +3,7 @@
 #include "genc/lm.h"
 
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +62,13 @@ genc_status genc_lm_config_check(genc_ctx *ctx, const genc_lm_config *c) {
             "qk_rope_head_dim: expected an even number in 2 .. 4096, found %d",
             c->qk_rope_dim);
     REQUIRE(c->rope_theta > 1, "rope_theta: expected > 1, found %g", c->rope_theta);
+    REQUIRE(c->yarn_factor == 0 || (c->yarn_factor >= 1 && c->yarn_factor <= 1e6),
+            "rope_scaling.factor: expected 1 .. 1e6 (or no rope_scaling), found %g", c->yarn_factor);
+    REQUIRE(c->yarn_factor == 0 || (c->yarn_orig_max_pos >= 1 && c->yarn_beta_fast > 0 && c->yarn_beta_slow > 0 &&
+                                    isfinite(c->yarn_mscale) && isfinite(c->yarn_mscale_all_dim)),
+            "rope_scaling: expected original_max_position_embeddings >= 1, beta_fast and beta_slow > 0 and finite "
+            "mscale, mscale_all_dim; found %d, %g, %g, %g, %g", c->yarn_orig_max_pos, c->yarn_beta_fast,
+            c->yarn_beta_slow, c->yarn_mscale, c->yarn_mscale_all_dim);
     REQUIRE(c->norm_eps > 0 && c->norm_eps < 1, "rms_norm_eps: expected in (0, 1), found %g", c->norm_eps);
     REQUIRE(c->n_dense_layers >= 0 && c->n_dense_layers <= 1024, "first_k_dense_replace: expected 0 .. 1024, found %d",
             c->n_dense_layers);
@@ -93,6 +101,58 @@ genc_status genc_lm_config_check(genc_ctx *ctx, const genc_lm_config *c) {
 
 static const char *BAL_NAMES[] = {"aux_free", "aux_loss", "none"};
 
+/* rope_scaling as DeepSeek-V3's config.json writes it, or null. */
+static json_t *rope_scaling_json(const genc_lm_config *c) {
+    if (!(c->yarn_factor > 0)) return json_null();
+    return json_pack("{s:s, s:f, s:i, s:f, s:f, s:f, s:f}", "type", "yarn", "factor", c->yarn_factor,
+                     "original_max_position_embeddings", c->yarn_orig_max_pos, "beta_fast", c->yarn_beta_fast,
+                     "beta_slow", c->yarn_beta_slow, "mscale", c->yarn_mscale, "mscale_all_dim", c->yarn_mscale_all_dim);
+}
+
+/* rope_scaling null, or {"type" (or "rope_type"): "yarn", "factor", ...} with DeepSeek-V3's
+ * defaults for the keys left out; any other type or key is refused (err gets the reason). */
+static bool parse_rope_scaling(json_t *r, genc_lm_config *c, json_error_t *err) {
+    if (!r || json_is_null(r)) return true;
+    const char *type = json_string_value(json_object_get(r, "type"));
+    if (!type) type = json_string_value(json_object_get(r, "rope_type"));
+    static const char *const known[] = {"type", "rope_type", "factor", "original_max_position_embeddings", "beta_fast",
+                                        "beta_slow", "mscale", "mscale_all_dim"};
+    const char *key;
+    json_t *v;
+    json_object_foreach(r, key, v) {
+        bool found = false;
+        for (size_t i = 0; i < sizeof known / sizeof *known; i++) found = found || !strcmp(key, known[i]);
+        if (!found) {
+            snprintf(err->text, sizeof err->text, "rope_scaling.%s: genc does not implement this key", key);
+            return false;
+        }
+    }
+    if (!json_is_object(r) || !type || strcmp(type, "yarn")) {
+        snprintf(err->text, sizeof err->text, "rope_scaling: genc implements type \"yarn\" only, found %s",
+                 type ? type : "no type");
+        return false;
+    }
+    json_t *f = json_object_get(r, "factor"), *L = json_object_get(r, "original_max_position_embeddings");
+    if (!json_is_number(f) || !json_is_integer(L) || json_integer_value(L) < 1 || json_integer_value(L) > (1 << 30)) {
+        snprintf(err->text, sizeof err->text, "rope_scaling: expected a number \"factor\" and an integer "
+                 "\"original_max_position_embeddings\" in 1 .. 2^30");
+        return false;
+    }
+    static const char *const opt[] = {"beta_fast", "beta_slow", "mscale", "mscale_all_dim"};
+    double *dst[] = {&c->yarn_beta_fast, &c->yarn_beta_slow, &c->yarn_mscale, &c->yarn_mscale_all_dim};
+    const double dflt[] = {32, 1, 1, 0}; /* DeepSeek-V3's DeepseekV3YarnRotaryEmbedding defaults */
+    for (int i = 0; i < 4; i++) {
+        json_t *x = json_object_get(r, opt[i]);
+        if (x && !json_is_number(x)) {
+            snprintf(err->text, sizeof err->text, "rope_scaling.%s: expected a number", opt[i]);
+            return false;
+        }
+        *dst[i] = x ? json_number_value(x) : dflt[i];
+    }
+    c->yarn_factor = json_number_value(f), c->yarn_orig_max_pos = (int)json_integer_value(L);
+    return true;
+}
+
 char *genc_lm_config_json(const genc_lm_config *c) {
     json_t *j = json_pack(
         "{s:s, s:[s], s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:i, s:i, s:i, s:i, s:i, s:i,"
@@ -109,6 +169,7 @@ char *genc_lm_config_json(const genc_lm_config *c) {
         "noaux_tc", "num_nextn_predict_layers", c->mtp_depth, "genc_balance", BAL_NAMES[c->balance],
         "genc_bias_update_speed", c->bias_gamma, "aux_loss_alpha", c->aux_alpha, "seq_aux", c->seq_aux,
         "genc_mtp_lambda", c->mtp_lambda, "tie_word_embeddings", 0, "hidden_act", "silu");
+    if (j) json_object_set_new(j, "rope_scaling", rope_scaling_json(c));
     char *s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(j);
     return s;
@@ -119,11 +180,12 @@ genc_status genc_lm_config_parse(genc_ctx *ctx, const char *json, const char *la
     json_t *j = json ? json_loads(json, 0, &err) : NULL;
     const char *score = "sigmoid", *bal = "aux_free";
     int norm_topk = 1, seq_aux = 1;
+    json_t *rs = NULL;
     memset(c, 0, sizeof *c);
     int bad = !j || json_unpack_ex(
         j, &err, 0,
         "{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:F, s:F, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:F,"
-        " s:s, s:b, s:i, s?s, s?F, s?F, s?b, s?F}",
+        " s:s, s:b, s:i, s?s, s?F, s?F, s?b, s?F, s?o}",
         "vocab_size", &c->vocab_size, "hidden_size", &c->dim, "num_hidden_layers", &c->n_layers, "num_attention_heads",
         &c->n_heads, "max_position_embeddings", &c->max_seq, "q_lora_rank", &c->q_lora_rank, "kv_lora_rank",
         &c->kv_lora_rank, "qk_nope_head_dim", &c->qk_nope_dim, "qk_rope_head_dim", &c->qk_rope_dim, "v_head_dim",
@@ -133,7 +195,8 @@ genc_status genc_lm_config_parse(genc_ctx *ctx, const char *json, const char *la
         &c->n_groups, "topk_group", &c->topk_groups, "routed_scaling_factor", &c->route_scale, "scoring_func", &score,
         "norm_topk_prob", &norm_topk, "num_nextn_predict_layers", &c->mtp_depth, "genc_balance", &bal,
         "genc_bias_update_speed", &c->bias_gamma, "aux_loss_alpha", &c->aux_alpha, "seq_aux", &seq_aux,
-        "genc_mtp_lambda", &c->mtp_lambda);
+        "genc_mtp_lambda", &c->mtp_lambda, "rope_scaling", &rs);
+    if (!bad) bad = !parse_rope_scaling(rs, c, &err);
     if (!bad) {
         c->score = !strcmp(score, "softmax") ? GENC_SCORE_SOFTMAX : GENC_SCORE_SIGMOID;
         c->norm_topk = norm_topk, c->seq_aux = seq_aux;

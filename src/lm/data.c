@@ -87,12 +87,17 @@ void genc_lm_corpus_free(genc_lm_corpus *c) {
 }
 
 void genc_lm_windows(const genc_lm_corpus *c, uint64_t seed, int64_t step, int64_t B, int64_t T, int32_t *out) {
+    genc_lm_windows_rows(c, seed, step, B, 0, B, T, out);
+}
+
+void genc_lm_windows_rows(const genc_lm_corpus *c, uint64_t seed, int64_t step, int64_t B, int64_t first, int64_t count,
+                          int64_t T, int32_t *out) {
     int64_t span = c->n_train - (T + 1) + 1;
-    for (int64_t b = 0; b < B; b++) {
+    for (int64_t b = first; b < first + count; b++) {
         uint64_t draw = (uint64_t)(step * B + b);
         int64_t off = span > 1 ? (int64_t)(genc_philox_uniform(seed, draw) * (double)span) : 0;
         if (span < 1) off = 0; /* a stream shorter than a window: the caller checks T first */
-        memcpy(out + b * (T + 1), c->tokens + off, (size_t)(T + 1) * sizeof *out);
+        memcpy(out + (b - first) * (T + 1), c->tokens + off, (size_t)(T + 1) * sizeof *out);
     }
 }
 

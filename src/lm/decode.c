@@ -5,7 +5,7 @@
  *   k_pe = RoPE([W_kva x]_{r:}, pos)            (eq. 4, shared by every head)
  * and a new token's attention, per head h, is
  *   q_nope'_h = W_kvb_k[h]^T q_nope_h           (W_kvb_k[h]: the nope rows of kv_b, [nope, r])
- *   score_s   = (q_nope'_h . c_kv_s + q_pe_h . k_pe_s) / sqrt(nope + rope)
+ *   score_s   = (q_nope'_h . c_kv_s + q_pe_h . k_pe_s) / sqrt(nope + rope)   (YaRN: times mscale^2)
  *   p         = softmax over the visible slots, o_lat_h = sum_s p_s c_kv_s
  *   o_h       = W_kvb_v[h] o_lat_h              (W_kvb_v[h]: the v rows of kv_b, [v, r])
  * then W_o [o_1; ...; o_H]. Since q_nope . (W_k c) = (W_k^T q_nope) . c and
@@ -89,13 +89,13 @@ int64_t genc_lm_mha_cache_bytes_per_token(const genc_lm *m) {
            (int64_t)sizeof(genc_real);
 }
 
-/* RoPE of one vector, as ops/rope.c computes it: pair (x[2i], x[2i+1]) rotated by
- * a = pos * theta^(-2i/d): y[2i] = x[2i] cos a - x[2i+1] sin a, y[2i+1] = x[2i] sin a + x[2i+1] cos a. */
-static void rope_vec(genc_real *x, int64_t d, int64_t pos, double theta) {
+/* RoPE of one vector, as ops/rope.c computes it: pair (x[2i], x[2i+1]) rotated by angle a_i,
+ * cs[i] = mag cos a_i, sn[i] = mag sin a_i (a_i = pos * freq[i], genc_lm_rope_freqs):
+ * y[2i] = x[2i] cs - x[2i+1] sn, y[2i+1] = x[2i] sn + x[2i+1] cs. */
+static void rope_vec(genc_real *x, int64_t d, const genc_real *cs, const genc_real *sn) {
     for (int64_t i = 0; i < d / 2; i++) {
-        double a = (double)pos * pow(theta, -(double)(2 * i) / (double)d);
-        genc_real cs = (genc_real)cos(a), sn = (genc_real)sin(a), x0 = x[2 * i], x1 = x[2 * i + 1];
-        x[2 * i] = x0 * cs - x1 * sn, x[2 * i + 1] = x0 * sn + x1 * cs;
+        genc_real x0 = x[2 * i], x1 = x[2 * i + 1];
+        x[2 * i] = x0 * cs[i] - x1 * sn[i], x[2 * i + 1] = x0 * sn[i] + x1 * cs[i];
     }
 }
 
@@ -108,18 +108,23 @@ static int64_t slot_pos(const genc_lm_cache *c, int64_t b, int64_t s) {
  * [B, n, rope] raw decoupled keys. q_pe rows [B, n, H] of rope numbers (stride qs) are
  * roped in place at the same positions. */
 static void cache_append(genc_lm_cache *c, int bi, const genc_real *ckv, const genc_real *kv_pe, genc_real *q_pe,
-                         int64_t qs, int64_t H, int64_t n, double theta) {
+                         int64_t qs, int64_t H, int64_t n, const double *freq, double mag, genc_real *tab) {
     int64_t B = c->batch, r = c->rank, d = c->rope, len = c->len[bi];
 #pragma omp parallel for if (B * n * H * d > 4096) schedule(static)
     for (int64_t bt = 0; bt < B * n; bt++) {
         int64_t b = bt / n, s = len + bt % n, pos = slot_pos(c, b, s);
+        genc_real *cs = tab + bt * d, *sn = cs + d / 2; /* this slot's mag cos / mag sin, once for all heads */
+        for (int64_t i = 0; i < d / 2; i++) {
+            double a = (double)pos * freq[i];
+            cs[i] = (genc_real)(mag * cos(a)), sn[i] = (genc_real)(mag * sin(a));
+        }
         if (s >= c->start[b]) { /* padding slots are never read; they may hold a prefix */
             memcpy(ckv_at(c, bi, b, s), ckv + bt * r, (size_t)r * sizeof(genc_real));
             genc_real *k = kpe_at(c, bi, b, s);
             memcpy(k, kv_pe + bt * d, (size_t)d * sizeof(genc_real));
-            rope_vec(k, d, pos, theta);
+            rope_vec(k, d, cs, sn);
         }
-        for (int64_t h = 0; h < H; h++) rope_vec(q_pe + (bt * H + h) * qs, d, pos, theta);
+        for (int64_t h = 0; h < H; h++) rope_vec(q_pe + (bt * H + h) * qs, d, cs, sn);
     }
 }
 
@@ -192,12 +197,15 @@ static genc_tensor *mla_absorbed(genc_ctx *w, const genc_lm *m, genc_lm_cache *c
     genc_real *q_lat = genc_arena_alloc(w, (size_t)(M * H * r) * sizeof(genc_real));
     genc_real *o_lat = genc_arena_alloc(w, (size_t)(M * H * r) * sizeof(genc_real));
     genc_real *scratch = genc_arena_alloc(w, (size_t)(M * H * c->max_len) * sizeof(genc_real));
+    genc_real *tab = genc_arena_alloc(w, (size_t)(M * rope) * sizeof(genc_real));
+    double *freq = genc_arena_alloc(w, (size_t)(rope / 2 + 1) * sizeof *freq), mag = 1;
     genc_tensor *o = genc_tensor_empty(w, 3, (int64_t[]){B, n, H * vd});
-    if (!ckv || !kpe || !q_lat || !o_lat || !scratch || !o) return NULL;
-    cache_append(c, bi, ckv->data, kpe->data, q->data + nope, qs, H, n, cf->rope_theta);
+    if (!ckv || !kpe || !q_lat || !o_lat || !scratch || !tab || !freq || !o) return NULL;
+    genc_lm_rope_freqs(cf, freq, &mag);
+    cache_append(c, bi, ckv->data, kpe->data, q->data + nope, qs, H, n, freq, mag, tab);
     /* q_nope'_h = q_nope_h W_kvb_k[h]   ([M, nope] x [nope, r]) */
     per_head_gemm(M, H, nope, r, q->data, H * qs, qs, k->kv_b->data, (nope + vd) * r, r, false, q_lat);
-    absorbed_attention(c, bi, q_lat, q->data + nope, qs, H, n, 1.0 / sqrt((double)(nope + rope)), o_lat, scratch);
+    absorbed_attention(c, bi, q_lat, q->data + nope, qs, H, n, genc_lm_attn_scale(cf), o_lat, scratch);
     /* o_h = o_lat_h W_kvb_v[h]^T   ([M, r] x [r, v]) */
     per_head_gemm(M, H, r, vd, o_lat, H * r, r, k->kv_b->data + nope * r, (nope + vd) * r, r, true, o->data);
     c->len[bi] += n;

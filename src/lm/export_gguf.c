@@ -152,6 +152,14 @@ static genc_status put_hparams(genc_gguf_writer *w, const genc_lm_config *c, gen
     F32("attention.layer_norm_rms_epsilon", c->norm_eps);
     F32("rope.freq_base", c->rope_theta);
     U32("rope.dimension_count", c->qk_rope_dim);
+    if (c->yarn_factor > 0) { /* llama.cpp: kq scale (1 + log_mul ln factor)^2 / sqrt(d_qk), ggml's YaRN ramp */
+        if (!s) s = genc_gguf_set_str(w, ARCH ".rope.scaling.type", "yarn");
+        F32("rope.scaling.factor", c->yarn_factor);
+        U32("rope.scaling.original_context_length", c->yarn_orig_max_pos);
+        F32("rope.scaling.yarn_log_multiplier", 0.1 * c->yarn_mscale_all_dim);
+        F32("rope.scaling.yarn_beta_fast", c->yarn_beta_fast);
+        F32("rope.scaling.yarn_beta_slow", c->yarn_beta_slow);
+    }
     U32("leading_dense_block_count", moe ? c->n_dense_layers : c->n_layers);
     U32("expert_count", moe ? c->n_routed : 0);
     U32("expert_used_count", moe ? c->n_active : 0);
@@ -172,6 +180,10 @@ static genc_status put_hparams(genc_gguf_writer *w, const genc_lm_config *c, gen
 genc_status genc_lm_export_gguf(genc_ctx *ctx, const genc_lm *m, const genc_tokenizer *tok, genc_ggml_type type,
                                 const char *path) {
     const genc_lm_config *c = &m->cfg;
+    if (c->yarn_factor > 0 && c->yarn_mscale != c->yarn_mscale_all_dim)
+        return genc_error(ctx, GENC_EINVAL, "export: rope_scaling mscale %g differs from mscale_all_dim %g: llama.cpp's "
+                          "deepseek2 keeps the rotary magnitude at 1 (it has no key for their ratio)", c->yarn_mscale,
+                          c->yarn_mscale_all_dim);
     exporter x = {ctx, genc_gguf_writer_new(ctx), type};
     if (!x.w) return genc_ctx_status(ctx);
     genc_status s = put_hparams(x.w, c, type);

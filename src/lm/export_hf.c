@@ -43,7 +43,6 @@ static json_t *config_json(const genc_lm_config *c, const genc_tokenizer *tok, g
     json_object_set_new(j, "eos_token_id", json_integer(genc_tokenizer_special(tok, "<|eos|>")));
     json_object_set_new(j, "pad_token_id", json_integer(genc_tokenizer_special(tok, "<|pad|>")));
     json_object_set_new(j, "num_key_value_heads", json_integer(c->n_heads));
-    json_object_set_new(j, "rope_scaling", json_null());
     json_object_set_new(j, "rope_interleave", json_true()); /* RoPE on (x[2i], x[2i+1]) pairs */
     json_object_set_new(j, "attention_bias", json_false());
     json_object_set_new(j, "attention_dropout", json_real(0.0));
@@ -89,17 +88,25 @@ static json_t *added_token(int id, const char *text) {
                      "rstrip", 0, "normalized", 0, "special", 1);
 }
 
-static json_t *tokenizer_json(const genc_export_vocab *v) {
+/* The pre_tokenizer of each mode: genc-v1 as a Split regex then ByteLevel without its own
+ * regex; gpt2 is ByteLevel with its built-in GPT-2 regex. */
+static json_t *pre_tokenizer(genc_pretokenizer p) {
+    if (p == GENC_PRETOK_GPT2)
+        return json_pack("{s:s, s:b, s:b, s:b}", "type", "ByteLevel", "add_prefix_space", 0, "trim_offsets", 1,
+                         "use_regex", 1);
+    return json_pack("{s:s, s:[{s:s, s:{s:s}, s:s, s:b}, {s:s, s:b, s:b, s:b}]}", "type", "Sequence", "pretokenizers",
+                     "type", "Split", "pattern", "Regex", genc_hf_pretok_regex, "behavior", "Isolated", "invert", 0,
+                     "type", "ByteLevel", "add_prefix_space", 0, "trim_offsets", 1, "use_regex", 0);
+}
+
+static json_t *tokenizer_json(const genc_export_vocab *v, genc_pretokenizer p) {
     json_t *vocab = json_object(), *merges = json_array(), *added = json_array();
     for (int id = 0; id < v->n; id++) {
         json_object_set_new(vocab, v->tokens[id], json_integer(id));
         if (v->types[id] != GENC_TOKTYPE_NORMAL) json_array_append_new(added, added_token(id, v->tokens[id]));
     }
     for (int i = 0; i < v->n_merges; i++) json_array_append_new(merges, json_string(v->merges[i]));
-    json_t *pre = json_pack("{s:s, s:[{s:s, s:{s:s}, s:s, s:b}, {s:s, s:b, s:b, s:b}]}", "type", "Sequence",
-                            "pretokenizers", "type", "Split", "pattern", "Regex", genc_hf_pretok_regex, "behavior",
-                            "Isolated", "invert", 0, "type", "ByteLevel", "add_prefix_space", 0, "trim_offsets", 1,
-                            "use_regex", 0);
+    json_t *pre = pre_tokenizer(p);
     json_t *model = json_pack("{s:s, s:n, s:n, s:n, s:n, s:b, s:b, s:b, s:o, s:o}", "type", "BPE", "dropout",
                               "unk_token", "continuing_subword_prefix", "end_of_word_suffix", "fuse_unk", 0,
                               "byte_fallback", 0, "ignore_merges", 0, "vocab", vocab, "merges", merges);
@@ -114,7 +121,7 @@ static genc_status write_tokenizer(genc_ctx *ctx, const genc_tokenizer *tok, con
     genc_export_vocab v;
     genc_status s = genc_export_vocab_build(ctx, tok, c->vocab_size, &v);
     if (s) return s;
-    s = save_json(ctx, tokenizer_json(&v), dir, "tokenizer.json");
+    s = save_json(ctx, tokenizer_json(&v, genc_tokenizer_pretokenizer(tok)), dir, "tokenizer.json");
     genc_export_vocab_free(&v);
     json_t *tc = json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:i, s:b}", "tokenizer_class", "PreTrainedTokenizerFast",
                            "bos_token", "<|bos|>", "eos_token", "<|eos|>", "pad_token", "<|pad|>", "add_bos_token", 0,

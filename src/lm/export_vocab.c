@@ -33,6 +33,31 @@ size_t genc_byte_level_encode(const uint8_t *s, size_t n, char *out) {
     return o;
 }
 
+/* The byte of code point cp under byte_cp, or -1. The 68 remapped bytes are 0x00-0x20,
+ * 0x7F-0xA0 and 0xAD, in that order from U+0100. */
+static int cp_byte(unsigned cp) {
+    if (cp < 256) return byte_cp((uint8_t)cp) == cp ? (int)cp : -1;
+    unsigned k = cp - 256;
+    return k < 33 ? (int)k : k < 67 ? (int)(0x7f + k - 33) : k == 67 ? 0xad : -1;
+}
+
+bool genc_byte_level_decode(const char *s, size_t n, uint8_t *out, size_t *n_out) {
+    size_t o = 0;
+    for (size_t i = 0; i < n; o++) {
+        uint8_t c = (uint8_t)s[i];
+        unsigned cp = c;
+        if (c >= 0xc2 && c <= 0xc5 && i + 1 < n && ((uint8_t)s[i + 1] & 0xc0) == 0x80)
+            cp = (unsigned)(c & 0x1f) << 6 | ((uint8_t)s[i + 1] & 0x3f), i += 2;
+        else if (c < 0x80) i++;
+        else return false;
+        int b = cp_byte(cp);
+        if (b < 0) return false;
+        out[o] = (uint8_t)b;
+    }
+    *n_out = o;
+    return true;
+}
+
 /* Padding ids past the tokenizer's vocabulary (the model's vocab_size may be larger). */
 static void pad_name(int id, char *out, size_t cap) { snprintf(out, cap, "<|genc_unused_%d|>", id); }
 

@@ -44,9 +44,11 @@ static genc_tensor *trunk(genc_ctx *ctx, genc_lm *m, const int32_t *ids, int64_t
     genc_tensor *x = pos ? embed(ctx, m, ids, B, T) : NULL;
     for (int l = 0; l < m->cfg.n_layers; l++) {
         genc_tensor *lb = NULL;
+        genc_profile_layer(ctx, l);
         x = block(ctx, m, &m->blocks[l], x, pos, bal ? &lb : NULL);
         if (lb) *bal = *bal ? genc_add(ctx, *bal, lb) : lb;
     }
+    genc_profile_layer(ctx, -1);
     return x;
 }
 
@@ -57,11 +59,14 @@ static genc_tensor *mtp_module(genc_ctx *ctx, genc_lm *m, int k, genc_tensor *h_
     genc_lm_block *blk = &m->blocks[m->cfg.n_layers + k - 1];
     int64_t len = T - k;
     double eps = m->cfg.norm_eps;
+    genc_profile_layer(ctx, m->cfg.n_layers + k - 1);
     genc_tensor *h = genc_slice(ctx, h_prev, 1, 0, len);
     genc_tensor *e = embed(ctx, m, window(ctx, tokens, B, T + 1, k, len), B, len);
     genc_tensor *cat = genc_concat(ctx, (genc_tensor *[]){genc_rmsnorm(ctx, e, blk->enorm, eps),
                                                           genc_rmsnorm(ctx, h, blk->hnorm, eps)}, 2, 2);
-    return block(ctx, m, blk, genc_lm_linear(ctx, m, cat, blk->eh_proj), positions(ctx, len), NULL);
+    genc_tensor *out = block(ctx, m, blk, genc_lm_linear(ctx, m, cat, blk->eh_proj), positions(ctx, len), NULL);
+    genc_profile_layer(ctx, -1);
+    return out;
 }
 
 genc_status genc_lm_forward_train(genc_ctx *ctx, genc_lm *m, const int32_t *tokens, int64_t B, int64_t T,

@@ -48,13 +48,13 @@ static const char *const CONFIG_KEYS[] = {
     "rms_norm_eps", "intermediate_size", "n_routed_experts", "n_shared_experts", "num_experts_per_tok",
     "moe_intermediate_size", "n_group", "topk_group", "routed_scaling_factor", "scoring_func", "norm_topk_prob",
     "num_nextn_predict_layers", "genc_balance", "genc_bias_update_speed", "aux_loss_alpha", "seq_aux",
-    "genc_mtp_lambda"};
+    "genc_mtp_lambda", "rope_scaling"};
 /* Keys that do not change the function (ids, storage, bookkeeping, training-time dropout). */
 static const char *const INERT_KEYS[] = {
     "model_type", "architectures", "torch_dtype", "dtype", "bos_token_id", "eos_token_id", "pad_token_id",
     "num_key_value_heads", "initializer_range", "use_cache", "pretraining_tp", "ep_size", "transformers_version",
     "attention_dropout", "auto_map", "_name_or_path", "tie_word_embeddings", "hidden_act", "attention_bias",
-    "moe_layer_freq", "topk_method", "rope_scaling", "rope_interleave", "quantization_config"};
+    "moe_layer_freq", "topk_method", "rope_interleave", "quantization_config"};
 
 static bool in(const char *key, const char *const *list, size_t n) {
     for (size_t i = 0; i < n; i++)
@@ -69,8 +69,6 @@ static bool in(const char *key, const char *const *list, size_t n) {
 static genc_status check_values(genc_ctx *ctx, const char *label, json_t *j) {
     json_t *v;
 #define REFUSE(...) return genc_error(ctx, GENC_EFORMAT, __VA_ARGS__)
-    if ((v = json_object_get(j, "rope_scaling")) && !json_is_null(v))
-        REFUSE("%s: rope_scaling is set (YaRN context extension): genc implements plain RoPE only", label);
     if ((v = json_object_get(j, "hidden_act")) && !(json_is_string(v) && !strcmp(json_string_value(v), "silu")))
         REFUSE("%s: hidden_act: genc implements \"silu\" only", label);
     if ((v = json_object_get(j, "attention_bias")) && !json_is_false(v))

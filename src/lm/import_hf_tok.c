@@ -1,7 +1,7 @@
 /* tokenizer.json (the HF tokenizers schema) back into genc's tokenizer: only genc's own
  * layout is accepted (see lm_import.h): the model a byte-level BPE whose byte tokens,
- * specials and merges sit at genc's ids, and genc-v1's pre-tokenizer; anything else is
- * refused in one line rather than tokenised differently. */
+ * specials and merges sit at genc's ids, and genc-v1's or GPT-2's pre-tokenizer; anything
+ * else is refused in one line rather than tokenised differently. */
 #include "genc/lm_import.h"
 #include "lm/export_internal.h"
 
@@ -28,16 +28,31 @@ static int64_t id_of_bytes(const tokctx *t, const uint8_t *b, size_t n) {
     return json_is_integer(v) ? json_integer_value(v) : -1;
 }
 
-static genc_status check_pretokenizer(const tokctx *t, json_t *root) {
+static bool is_byte_level(json_t *o, bool use_regex) {
+    const char *type = json_string_value(json_object_get(o, "type"));
+    json_t *rx = json_object_get(o, "use_regex"), *prefix = json_object_get(o, "add_prefix_space");
+    return type && !strcmp(type, "ByteLevel") && json_is_boolean(rx) && json_is_true(rx) == use_regex &&
+           !json_is_true(prefix);
+}
+
+/* genc-v1 (a Split with genc's regex, then ByteLevel without a regex) or gpt2 (ByteLevel with
+ * its GPT-2 regex, alone or as a one-element Sequence, no prefix space). */
+static genc_status read_pretokenizer(const tokctx *t, json_t *root, genc_pretokenizer *p) {
     json_t *pre = json_object_get(root, "pre_tokenizer");
     json_t *list = json_object_get(pre, "pretokenizers");
     json_t *split = json_array_get(list, 0), *bl = json_array_get(list, 1);
     const char *rx = json_string_value(json_object_get(json_object_get(split, "pattern"), "Regex"));
-    const char *bt = json_string_value(json_object_get(bl, "type"));
-    if (json_array_size(list) != 2 || !rx || strcmp(rx, genc_hf_pretok_regex) || !bt || strcmp(bt, "ByteLevel"))
-        return genc_error(t->ctx, GENC_EFORMAT, "%s: pre_tokenizer is not genc-v1's (Split with genc's regex, then "
-                          "ByteLevel): genc cannot reproduce another tokenizer's splits", t->path);
-    return GENC_OK;
+    if (is_byte_level(pre, true) || (json_array_size(list) == 1 && is_byte_level(split, true))) {
+        *p = GENC_PRETOK_GPT2;
+        return GENC_OK;
+    }
+    if (json_array_size(list) == 2 && rx && !strcmp(rx, genc_hf_pretok_regex) && is_byte_level(bl, false)) {
+        *p = GENC_PRETOK_GENC_V1;
+        return GENC_OK;
+    }
+    return genc_error(t->ctx, GENC_EFORMAT, "%s: pre_tokenizer is neither GPT-2's (ByteLevel with use_regex, no prefix "
+                      "space) nor genc-v1's (Split with genc's regex, then ByteLevel): genc cannot reproduce another "
+                      "tokenizer's splits", t->path);
 }
 
 /* Whether the vocabulary maps name to id. */
@@ -109,7 +124,8 @@ genc_status genc_tokenizer_from_hf_json(genc_ctx *ctx, const char *text, size_t 
     else if (!type || strcmp(type, "BPE") || !json_is_object(t.vocab) || !json_is_array(merges))
         s = genc_error(ctx, GENC_EFORMAT, "%s: expected model.type \"BPE\" with a vocab object and a merges array", path);
     size_t nm = s ? 0 : json_array_size(merges);
-    if (!s && nm > 0) s = check_pretokenizer(&t, root); /* without merges every byte is its own token anyway */
+    genc_pretokenizer p = GENC_PRETOK_GENC_V1;
+    if (!s && nm > 0) s = read_pretokenizer(&t, root, &p); /* without merges every byte is its own token anyway */
     genc_tags tags = GENC_TAGS_SPECIAL;
     if (!s) s = check_fixed_ids(&t, &tags);
     if (!s && nm > (size_t)(GENC_TOK_MAX_VOCAB - GENC_TOK_FIRST_MERGE))
@@ -118,7 +134,7 @@ genc_status genc_tokenizer_from_hf_json(genc_ctx *ctx, const char *text, size_t 
     if (!s && !m) s = genc_error(ctx, GENC_ENOMEM, "%s: out of memory", path);
     for (size_t i = 0; !s && i < nm; i++) s = read_merge(&t, json_array_get(merges, i), (int)i, m + 2 * i);
     if (!s) s = genc_tokenizer_from_merges(ctx, m, (int)nm, path, out);
-    if (!s) genc_tokenizer_set_tags(*out, tags);
+    if (!s) genc_tokenizer_set_pretokenizer(*out, p), genc_tokenizer_set_tags(*out, tags);
     free(m);
     json_decref(root);
     return s;

@@ -8,6 +8,10 @@
 #include <math.h>
 
 /* x [B, T, dim] -> attention output [B, T, dim] (mla.c). pos: T positions. */
+/* RoPE frequencies (qk_rope_dim / 2 of them) and the cos/sin magnitude of a config, and the
+ * attention softmax scale: plain RoPE, or YaRN when rope_scaling is set (yarn.c). */
+void genc_lm_rope_freqs(const genc_lm_config *c, double *freq, double *mag);
+double genc_lm_attn_scale(const genc_lm_config *c);
 genc_tensor *genc_lm_mla(genc_ctx *ctx, const genc_lm *m, const genc_lm_block *k, genc_tensor *x, const int32_t *pos);
 /* The same with a prefix (prefix.h): pre_ckv [B|1, L, kv_lora_rank], pre_kpe [B|1, L, rope]
  * prepended to the keys and values (both NULL: genc_lm_mla). */
@@ -28,4 +32,15 @@ genc_tensor *genc_lm_swiglu_mlp(genc_ctx *ctx, const genc_qmode *q, genc_tensor 
 static inline genc_tensor *genc_lm_linear(genc_ctx *ctx, const genc_lm *m, genc_tensor *x, genc_tensor *w) {
     return genc_linear_q(ctx, x, w, &m->qmode);
 }
+/* Data parallelism (train_dist.c), no-ops with one rank: refuse a run whose batch does not split
+ * over the ranks, a batch-wise balance loss, or ranks started differently; and after a step,
+ * replace mean[0..n_mean) by its mean over ranks and every block's expert loads by their sums. */
+genc_status genc_lm_dist_start(genc_ctx *ctx, const genc_lm *m, const genc_lm_corpus *corpus,
+                               const genc_lm_train_config *c, const char *cfg_json);
+genc_status genc_lm_dist_step(genc_ctx *ctx, genc_lm *m, genc_dist *d, int64_t step, double *mean, int n_mean);
+/* Expert parallelism (ep.c): the routed experts of this rank's share on xs [N K, dim] (rows
+ * sorted by expert, offset[E + 1] their groups), dispatched to and combined from the experts'
+ * ranks with all-to-all; returns the expert outputs in xs's row order. */
+genc_tensor *genc_lm_ep_experts(genc_ctx *ctx, const genc_lm_config *c, const genc_qmode *q, genc_lm_block *k,
+                                genc_dist *d, genc_tensor *xs, const int64_t *offset);
 #endif

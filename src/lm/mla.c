@@ -31,12 +31,15 @@ genc_tensor *genc_lm_mla_prefix(genc_ctx *ctx, const genc_lm *m, const genc_lm_b
     q = genc_reshape(ctx, q, 4, (int64_t[]){B, T, H, nope + rope});
     genc_tensor *qp[2];
     if (genc_split(ctx, q, 3, (int64_t[]){nope, rope}, 2, qp)) return NULL;
-    genc_tensor *q_pe = genc_rope(ctx, qp[1], pos, c->rope_theta);
+    double *freq = genc_arena_alloc(ctx, (size_t)(rope / 2 + 1) * sizeof *freq), mag = 1;
+    if (!freq) return NULL;
+    genc_lm_rope_freqs(c, freq, &mag);
+    genc_tensor *q_pe = genc_rope_freqs(ctx, qp[1], pos, freq, mag);
     /* latent and decoupled key: [c_kv ; k_pe] = W_kva x, c_kv = rmsnorm(c_kv) (eqs. 1, 3) */
     genc_tensor *kv = genc_lm_linear(ctx, m, x, k->kv_a), *kvp[2];
     if (genc_split(ctx, kv, 2, (int64_t[]){c->kv_lora_rank, rope}, 2, kvp)) return NULL;
     genc_tensor *ckv = genc_rmsnorm(ctx, kvp[0], k->kv_a_norm, c->norm_eps);
-    genc_tensor *k_pe = genc_rope(ctx, genc_reshape(ctx, kvp[1], 4, (int64_t[]){B, T, 1, rope}), pos, c->rope_theta);
+    genc_tensor *k_pe = genc_rope_freqs(ctx, genc_reshape(ctx, kvp[1], 4, (int64_t[]){B, T, 1, rope}), pos, freq, mag);
     int64_t S = T + (pre_ckv ? pre_ckv->shape[1] : 0);
     if (pre_ckv) {
         ckv = prepend(ctx, pre_ckv, ckv, B);
@@ -48,8 +51,8 @@ genc_tensor *genc_lm_mla_prefix(genc_ctx *ctx, const genc_lm *m, const genc_lm_b
     if (genc_split(ctx, kvb, 3, (int64_t[]){nope, c->v_dim}, 2, kvs)) return NULL;
     genc_tensor *qh = genc_concat(ctx, (genc_tensor *[]){qp[0], q_pe}, 2, 3);
     genc_tensor *kh = genc_concat(ctx, (genc_tensor *[]){kvs[0], genc_expand(ctx, k_pe, 2, H)}, 2, 3);
-    /* softmax(q.k / sqrt(nope + rope)) v, causal (eqs. 8-10), then W_o (eq. 11) */
-    genc_tensor *o = genc_attention(ctx, qh, kh, kvs[1], 1.0 / sqrt((double)(nope + rope)), true, NULL);
+    /* softmax(q.k / sqrt(nope + rope)) v, causal (eqs. 8-10; YaRN: times mscale^2), then W_o (eq. 11) */
+    genc_tensor *o = genc_attention(ctx, qh, kh, kvs[1], genc_lm_attn_scale(c), true, NULL);
     o = genc_reshape(ctx, o, 3, (int64_t[]){B, T, H * c->v_dim});
     return genc_lm_linear(ctx, m, o, k->o_proj);
 }

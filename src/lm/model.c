@@ -135,6 +135,8 @@ void genc_lm_free(genc_lm *m) {
         free(m->blocks[i].load);
     }
     free(m->blocks);
+    for (int i = 0; i < m->n_w8; i++) genc_w8_free(&m->w8[i]);
+    free(m->w8);
     genc_params_free_all(&m->params);
     memset(m, 0, sizeof *m);
 }

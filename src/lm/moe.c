@@ -12,6 +12,8 @@
 
 genc_tensor *genc_lm_swiglu_mlp(genc_ctx *ctx, const genc_qmode *q, genc_tensor *u, genc_tensor *gate, genc_tensor *up,
                                 genc_tensor *down) {
+    if (!q || q->prec == GENC_PREC_FP32) /* gate and up as one GEMM */
+        return genc_linear(ctx, genc_swiglu_linear(ctx, u, gate, up), down, NULL);
     return genc_linear_q(ctx, genc_swiglu(ctx, genc_linear_q(ctx, u, gate, q), genc_linear_q(ctx, u, up, q)), down, q);
 }
 
@@ -88,13 +90,16 @@ static genc_status route_all(genc_ctx *ctx, genc_lm_block *k, const genc_lm_conf
 /* Routed experts on u [N, dim]: gather rows by expert, one SwiGLU MLP per expert on its
  * contiguous group, weight by g, scatter-add back to tokens. */
 static genc_tensor *routed_experts(genc_ctx *ctx, const genc_lm_config *c, const genc_qmode *q, genc_lm_block *k,
-                                   genc_tensor *u, genc_tensor *g, const routing *r, int64_t N) {
+                                   genc_tensor *u, genc_tensor *g, const routing *r, int64_t N, genc_dist *ep) {
     int E = c->n_routed;
     int64_t NK = N * c->n_active;
     genc_tensor *xs = genc_gather_rows(ctx, u, r->perm_tok, NK);
     genc_tensor *gs = genc_gather_rows(ctx, genc_reshape(ctx, g, 2, (int64_t[]){NK, 1}), r->perm_slot, NK);
     genc_tensor **outs = genc_arena_alloc(ctx, (size_t)E * sizeof *outs);
     if (!outs || !xs || !gs) return NULL;
+    if (ep) /* expert parallelism: the experts' ranks compute them (ep.c) */
+        return genc_scatter_add_rows(ctx, genc_mul(ctx, genc_lm_ep_experts(ctx, c, q, k, ep, xs, r->offset), gs),
+                                     r->perm_tok, N);
     int n_out = 0;
     for (int e = 0; e < E; e++) {
         int64_t cnt = r->offset[e + 1] - r->offset[e];
@@ -122,16 +127,17 @@ static genc_tensor *balance_loss(genc_ctx *ctx, const genc_lm_config *c, genc_te
 }
 
 static genc_tensor *moe(genc_ctx *ctx, const genc_lm_config *c, const genc_qmode *q, genc_lm_block *k,
-                        genc_tensor *u, int64_t B, int64_t T, genc_tensor **bal) {
+                        genc_tensor *u, int64_t B, int64_t T, genc_tensor **bal, genc_dist *ep) {
     int64_t N = u->shape[0];
     genc_tensor *logits = genc_linear(ctx, u, k->router, NULL);
     genc_tensor *s = c->score == GENC_SCORE_SOFTMAX ? genc_softmax(ctx, logits) : genc_sigmoid(ctx, logits);
     routing r;
     if (!s || route_all(ctx, k, c, s, N, &r)) return NULL;
+    genc_profile_mark(ctx, "routing");
     genc_tensor *g = genc_take_along(ctx, s, r.idx, c->n_active);
     if (c->score == GENC_SCORE_SIGMOID || c->norm_topk) g = genc_div(ctx, g, genc_sum(ctx, g, -1, true));
     g = genc_scale(ctx, g, c->route_scale);
-    genc_tensor *out = routed_experts(ctx, c, q, k, u, g, &r, N);
+    genc_tensor *out = routed_experts(ctx, c, q, k, u, g, &r, N, ep);
     if (k->s_gate) out = genc_add(ctx, out, genc_lm_swiglu_mlp(ctx, q, u, k->s_gate, k->s_up, k->s_down));
     if (bal) *bal = c->aux_alpha > 0 ? balance_loss(ctx, c, s, &r, B, T) : NULL;
     return out;
@@ -142,7 +148,7 @@ genc_tensor *genc_lm_ffn(genc_ctx *ctx, genc_lm *m, genc_lm_block *k, genc_tenso
     if (bal_loss) *bal_loss = NULL;
     if (!u) return NULL;
     if (k->w_gate) return genc_lm_swiglu_mlp(ctx, &m->qmode, u, k->w_gate, k->w_up, k->w_down);
-    return moe(ctx, &m->cfg, &m->qmode, k, u, B, T, bal_loss);
+    return moe(ctx, &m->cfg, &m->qmode, k, u, B, T, bal_loss, m->ep);
 }
 
 void genc_lm_update_bias(genc_lm *m) {

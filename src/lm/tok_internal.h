@@ -45,6 +45,7 @@ void genc_tok_strmap_free(genc_tok_strmap *m);
 
 struct genc_tokenizer {
     int n_merges, vocab;
+    genc_pretokenizer pretok;
     int32_t *merges;         /* 2 * n_merges ids */
     uint8_t *bytes;          /* every token's bytes, concatenated */
     size_t bytes_cap;
@@ -56,8 +57,20 @@ struct genc_tokenizer {
     genc_tags tags;          /* which special strings encoding matches (tokenizer.h) */
 };
 
-/* Length of the pre-tokenised chunk that starts s[0..n), n >= 1 (see tokenizer.h). */
+/* Length of the pre-tokenised chunk that starts s[0..n), n >= 1 (see tokenizer.h): genc-v1's,
+ * GPT-2's (tok_gpt2.c), or the one of the mode given. */
 size_t genc_tok_chunk_len(const uint8_t *s, size_t n);
+size_t genc_tok_chunk_len_gpt2(const uint8_t *s, size_t n);
+size_t genc_tok_chunk(genc_pretokenizer p, const uint8_t *s, size_t n);
+
+/* Code point classes of the GPT-2 pattern: 0 \p{L}, 1 \p{N}, 2 \s, 3 anything else; the
+ * sorted, disjoint ranges behind them (tok_unicode.c, generated). */
+int genc_tok_cp_class(uint32_t cp);
+typedef struct {
+    uint32_t lo, hi;
+} genc_tok_cprange;
+extern const genc_tok_cprange genc_tok_letters[], genc_tok_numbers[], genc_tok_spaces[];
+extern const int genc_tok_letters_n, genc_tok_numbers_n, genc_tok_spaces_n;
 /* Position of the first special token string in s[0..n) (its index in *which), or n;
  * with GENC_TAGS_TEXT only <|bos|> <|eos|> <|pad|> count, the tags are text. */
 size_t genc_tok_next_special(const uint8_t *s, size_t n, genc_tags tags, int *which);

@@ -45,6 +45,21 @@ size_t genc_tok_chunk_len(const uint8_t *s, size_t n) {
     return len < GENC_TOK_MAX_CHUNK ? len : GENC_TOK_MAX_CHUNK;
 }
 
+size_t genc_tok_chunk(genc_pretokenizer p, const uint8_t *s, size_t n) {
+    return p == GENC_PRETOK_GPT2 ? genc_tok_chunk_len_gpt2(s, n) : genc_tok_chunk_len(s, n);
+}
+
+const char *genc_pretokenizer_name(genc_pretokenizer p) { return p == GENC_PRETOK_GPT2 ? "gpt2" : GENC_TOK_PRETOKENIZER; }
+
+bool genc_pretokenizer_parse(const char *name, genc_pretokenizer *out) {
+    for (int p = GENC_PRETOK_GENC_V1; name && p <= GENC_PRETOK_GPT2; p++)
+        if (!strcmp(name, genc_pretokenizer_name((genc_pretokenizer)p))) {
+            *out = (genc_pretokenizer)p;
+            return true;
+        }
+    return false;
+}
+
 size_t genc_tok_next_special(const uint8_t *s, size_t n, genc_tags tags, int *which) {
     int n_special = tags == GENC_TAGS_TEXT ? GENC_TOK_N_CONTROL : GENC_TOK_N_SPECIAL;
     for (const uint8_t *p = s; (p = memchr(p, '<', n - (size_t)(p - s))) != NULL; p++) {
@@ -248,7 +263,7 @@ static int encode_chunk(genc_tokenizer *t, const uint8_t *s, size_t n, int32_t *
 static size_t encode_plain(genc_tokenizer *t, const uint8_t *s, size_t n, int32_t *dst) {
     size_t k = 0;
     for (size_t i = 0; i < n;) {
-        size_t len = genc_tok_chunk_len(s + i, n - i);
+        size_t len = genc_tok_chunk(t->pretok, s + i, n - i);
         k += (size_t)encode_chunk(t, s + i, len, dst + k);
         i += len;
     }
@@ -313,6 +328,15 @@ const uint8_t *genc_tokenizer_token_bytes(const genc_tokenizer *t, int32_t id, s
 }
 
 int genc_tokenizer_vocab_size(const genc_tokenizer *t) { return t ? t->vocab : 0; }
+
+genc_pretokenizer genc_tokenizer_pretokenizer(const genc_tokenizer *t) { return t ? t->pretok : GENC_PRETOK_GENC_V1; }
+
+void genc_tokenizer_set_pretokenizer(genc_tokenizer *t, genc_pretokenizer p) {
+    if (!t || t->pretok == p) return;
+    t->pretok = p;
+    genc_tok_strmap_clear(&t->cache);
+    t->cache_n = 0;
+}
 
 int genc_tokenizer_n_merges(const genc_tokenizer *t) { return t ? t->n_merges : 0; }
 

@@ -16,7 +16,7 @@ static char *meta_json(const genc_tokenizer *t) {
     json_t *specials = json_array();
     for (int k = 0; k < GENC_TOK_N_SPECIAL; k++) json_array_append_new(specials, json_string(genc_tokenizer_special_names[k]));
     json_t *o = json_pack("{s:i, s:s, s:s, s:i, s:i, s:o}", "version", GENC_TOK_FORMAT_VERSION, "type", TYPE_NAME,
-                          "pretokenizer", GENC_TOK_PRETOKENIZER, "vocab_size", t->vocab, "n_merges", t->n_merges,
+                          "pretokenizer", genc_pretokenizer_name(t->pretok), "vocab_size", t->vocab, "n_merges", t->n_merges,
                           "specials", specials);
     if (o && t->tags == GENC_TAGS_TEXT) json_object_set_new(o, "tags", json_string("text"));
     char *s = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
@@ -121,9 +121,18 @@ static genc_status meta_tags(genc_ctx *ctx, const char *label, const json_t *o, 
                       label, describe(x, buf, sizeof buf));
 }
 
-/* Parse and check the metadata JSON; *n_merges and *tags from it. */
+static genc_status meta_pretok(genc_ctx *ctx, const char *label, const json_t *o, genc_pretokenizer *p) {
+    const json_t *x = json_object_get(o, "pretokenizer");
+    char buf[64];
+    if (!json_is_string(x) || !genc_pretokenizer_parse(json_string_value(x), p))
+        return genc_error(ctx, GENC_EFORMAT, "%s: tokenizer metadata: expected \"pretokenizer\": \"genc-v1\" or \"gpt2\", "
+                          "found %s", label, describe(x, buf, sizeof buf));
+    return GENC_OK;
+}
+
+/* Parse and check the metadata JSON; *n_merges, *p and *tags from it. */
 static genc_status check_meta(genc_ctx *ctx, const char *label, const char *text, json_int_t *n_merges,
-                              genc_tags *tags) {
+                              genc_pretokenizer *p, genc_tags *tags) {
     if (!text) return genc_error(ctx, GENC_EFORMAT, "%s: no tokenizer: metadata \"%s\" is missing", label, META_KEY);
     json_error_t err;
     json_t *o = json_loads(text, JSON_REJECT_DUPLICATES, &err);
@@ -148,7 +157,7 @@ static genc_status check_meta(genc_ctx *ctx, const char *label, const char *text
     json_int_t version, vocab;
     if (!s) s = meta_int(ctx, label, o, "version", GENC_TOK_FORMAT_VERSION, GENC_TOK_FORMAT_VERSION, &version);
     if (!s) s = meta_str(ctx, label, o, "type", TYPE_NAME);
-    if (!s) s = meta_str(ctx, label, o, "pretokenizer", GENC_TOK_PRETOKENIZER);
+    if (!s) s = meta_pretok(ctx, label, o, p);
     if (!s) s = meta_int(ctx, label, o, "n_merges", 0, GENC_TOK_MAX_VOCAB - GENC_TOK_FIRST_MERGE, n_merges);
     if (!s) s = meta_int(ctx, label, o, "vocab_size", GENC_TOK_FIRST_MERGE, GENC_TOK_MAX_VOCAB, &vocab);
     if (!s && vocab != GENC_TOK_FIRST_MERGE + *n_merges)
@@ -165,8 +174,9 @@ genc_status genc_tokenizer_from_st(genc_ctx *ctx, const genc_st *st, genc_tokeni
     if (!st) return genc_error(ctx, GENC_EINVAL, "genc_tokenizer_from_st: file is NULL");
     const char *label = genc_st_label(st);
     json_int_t n;
+    genc_pretokenizer p;
     genc_tags tags;
-    genc_status s = check_meta(ctx, label, genc_st_meta(st, META_KEY), &n, &tags);
+    genc_status s = check_meta(ctx, label, genc_st_meta(st, META_KEY), &n, &p, &tags);
     if (s) return s;
     const genc_st_entry *e = genc_st_find(st, MERGES_NAME);
     if (!e) return genc_error(ctx, GENC_EFORMAT, "%s: no tokenizer: tensor \"%s\" is missing", label, MERGES_NAME);
@@ -182,7 +192,7 @@ genc_status genc_tokenizer_from_st(genc_ctx *ctx, const genc_st *st, genc_tokeni
     char where[1100];
     snprintf(where, sizeof where, "%s: %s", label, MERGES_NAME);
     if (!s) s = genc_tokenizer_from_merges(ctx, m, (int)n, where, out);
-    if (!s) genc_tokenizer_set_tags(*out, tags);
+    if (!s) genc_tokenizer_set_pretokenizer(*out, p), genc_tokenizer_set_tags(*out, tags);
     free(m);
     return s;
 }

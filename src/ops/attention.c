@@ -110,6 +110,18 @@ static void attn_bwd_pair(const attn_plan *p, const attn_ptrs *a, const genc_rea
     }
 }
 
+/* The GEMM FLOPs of all pairs, for the profiler: per block m x n scores, each costing
+ * 2 (dk + dv) forward (S = Q K^T, O = P V) and 4 (dk + dv) backward (dV, dP, dQ, dK). */
+static double attn_flops(const attn_plan *p, bool backward) {
+    double f = 0;
+    for (int64_t b = 0; b < p->B; b++)
+        for (int64_t t0 = 0; t0 < p->T; t0 += p->blk) {
+            int64_t m = p->T - t0 < p->blk ? p->T - t0 : p->blk, n = key_hi(p, t0 + m - 1) - key_lo(p, b);
+            f += n > 0 ? (double)m * (double)n : 0;
+        }
+    return f * (double)p->H * (double)(p->dk + p->dv) * (backward ? 4 : 2);
+}
+
 /* Pairs run in parallel when there is enough work for it; one scratch slice per thread. */
 static bool attn_parallel(const attn_plan *p) {
     return p->B * p->H > 1 && p->B * p->H * p->T * p->S * (p->dk + p->dv) > GENC_PAR_MIN;
@@ -129,6 +141,7 @@ static void attention_backward(genc_ctx *ctx, genc_node *n) {
         attn_ptrs a = head_ptrs(p, &all, bh);
         attn_bwd_pair(p, &a, p->P + bh * p->T * p->S, scratch + omp_get_thread_num() * p->blk * p->S, bh / p->H);
     }
+    if (genc_profile_on(ctx)) genc_profile_flops(ctx, attn_flops(p, true));
 }
 
 /* Shapes agree and every key_start is in [0, S]; false with the error set. */
@@ -187,6 +200,7 @@ genc_tensor *genc_attention(genc_ctx *ctx, genc_tensor *q, genc_tensor *k, genc_
         genc_real *P = save ? p->P + bh * p->T * p->S : scratch + omp_get_thread_num() * p->T * p->S;
         attn_fwd_pair(p, &a, P, bh / p->H);
     }
+    if (genc_profile_on(ctx)) genc_profile_flops(ctx, attn_flops(p, false));
     genc_tensor *in[3] = {q, k, v};
     genc_node *n = genc_record(ctx, "attention", attention_backward, out, 3, in);
     if (n) n->saved = p;

@@ -1,10 +1,11 @@
 /* FP8 (E4M3, E5M2) and BF16 conversion for DeepSeek-V3's FP8 mixed precision (report section
  * 3.3.1-3.3.2: E4M3 on every GEMM input; section 3.3.3: E5M2 named as the alternative format).
- * Scalar: one formula for both FP8 formats (a value is a count r of quanta of its binade, the
- * code is (binade - emin) << mbits plus r). AVX2 (compile-time, as the build's -march=native
+ * Scalar: the codecs of src/io/dtype.c (genc_f8e4m3_from_f32, ...), genc's one implementation,
+ * shared with the safetensors reader and writer. AVX2 (compile-time, as the build's -march=native
  * decides): the same rounding from float bits, round to nearest even by the integer carry
  * trick for normal values and by an FP add of a magic constant for subnormal ones. */
 #include "genc/fp8.h"
+#include "genc/safetensors.h"
 
 #include <math.h>
 #include <string.h>
@@ -16,38 +17,18 @@ typedef struct {
     int mbits, emin;  /* mantissa bits; exponent of the smallest normal binade */
     float max;        /* largest finite value */
     uint8_t maxcode;  /* its code */
+    bool ieee;        /* E5M2's infinities and NaNs; E4M3 has one NaN per sign */
+    uint8_t (*encode)(float);  /* the scalar codec (src/io/dtype.c) */
+    float (*decode)(uint8_t);
 } fp8_format;
 
-static const fp8_format E4M3 = {3, -6, GENC_E4M3_MAX, 0x7E};
-static const fp8_format E5M2 = {2, -14, GENC_E5M2_MAX, 0x7B};
+static const fp8_format E4M3 = {3, -6, GENC_E4M3_MAX, 0x7E, false, genc_f8e4m3_from_f32, genc_f32_from_f8e4m3};
+static const fp8_format E5M2 = {2, -14, GENC_E5M2_MAX, 0x7B, true, genc_f8e5m2_from_f32, genc_f32_from_f8e5m2};
 
-static uint8_t encode(float x, const fp8_format *f) {
-    uint8_t sign = signbit(x) ? 0x80 : 0;
-    if (isnan(x)) return sign | 0x7F;
-    float a = fabsf(x);
-    if (a >= f->max) return sign | f->maxcode; /* saturate, infinities too */
-    if (a == 0) return sign;
-    int e;
-    frexpf(a, &e); /* a = m 2^e, m in [0.5, 1): the leading bit is 2^(e-1) */
-    int E = e - 1 < f->emin ? f->emin : e - 1;
-    float r = rintf(ldexpf(a, f->mbits - E)); /* quanta of 2^(E - mbits), nearest even; exact scaling */
-    return sign | (uint8_t)(((E - f->emin) << f->mbits) + (int)r); /* r = 2^(mbits+1) carries into E + 1 */
-}
-
-static float decode(uint8_t c, const fp8_format *f, bool ieee_specials) {
-    int v = c & 0x7F, ef = v >> f->mbits, m = v & ((1 << f->mbits) - 1);
-    float a;
-    if (!ieee_specials && v == 0x7F) a = NAN;
-    else if (ieee_specials && ef == (0x7F >> f->mbits)) a = m ? NAN : INFINITY;
-    else if (ef == 0) a = ldexpf((float)m, f->emin - f->mbits);
-    else a = ldexpf((float)((1 << f->mbits) + m), ef - 1 + f->emin - f->mbits);
-    return c & 0x80 ? -a : a;
-}
-
-uint8_t genc_e4m3_encode(float x) { return encode(x, &E4M3); }
-float genc_e4m3_decode(uint8_t code) { return decode(code, &E4M3, false); }
-uint8_t genc_e5m2_encode(float x) { return encode(x, &E5M2); }
-float genc_e5m2_decode(uint8_t code) { return decode(code, &E5M2, true); }
+uint8_t genc_e4m3_encode(float x) { return genc_f8e4m3_from_f32(x); }
+float genc_e4m3_decode(uint8_t code) { return genc_f32_from_f8e4m3(code); }
+uint8_t genc_e5m2_encode(float x) { return genc_f8e5m2_from_f32(x); }
+float genc_e5m2_decode(uint8_t code) { return genc_f32_from_f8e5m2(code); }
 
 static uint32_t bits_of(float x) {
     uint32_t u;
@@ -61,13 +42,8 @@ static float float_of(uint32_t u) {
     return x;
 }
 
-uint16_t genc_bf16_encode(float x) {
-    uint32_t u = bits_of(x);
-    if (isnan(x)) return (uint16_t)((u >> 16) | 0x40);
-    return (uint16_t)((u + 0x7FFF + ((u >> 16) & 1)) >> 16);
-}
-
-float genc_bf16_decode(uint16_t code) { return float_of((uint32_t)code << 16); }
+uint16_t genc_bf16_encode(float x) { return genc_bf16_from_f32(x); }
+float genc_bf16_decode(uint16_t code) { return genc_f32_from_bf16(code); }
 
 float genc_round_significand(float x, int bits) {
     int drop = 24 - bits;
@@ -84,11 +60,11 @@ float genc_chop_significand(float x, int bits) {
 }
 
 void genc_e4m3_encode_n_scalar(const float *x, float scale, uint8_t *out, int64_t n) {
-    for (int64_t i = 0; i < n; i++) out[i] = encode(x[i] / scale, &E4M3);
+    for (int64_t i = 0; i < n; i++) out[i] = genc_f8e4m3_from_f32(x[i] / scale);
 }
 
 void genc_e5m2_encode_n_scalar(const float *x, float scale, uint8_t *out, int64_t n) {
-    for (int64_t i = 0; i < n; i++) out[i] = encode(x[i] / scale, &E5M2);
+    for (int64_t i = 0; i < n; i++) out[i] = genc_f8e5m2_from_f32(x[i] / scale);
 }
 
 #ifdef __AVX2__
@@ -126,11 +102,11 @@ static void encode_n(const float *x, float scale, uint8_t *out, int64_t n, const
     __m256 s = _mm256_set1_ps(scale);
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) store8(encode8(_mm256_div_ps(_mm256_loadu_ps(x + i), s), f), out + i);
-    for (; i < n; i++) out[i] = encode(x[i] / scale, f);
+    for (; i < n; i++) out[i] = f->encode(x[i] / scale);
 }
 
 /* 8 codes -> 8 floats times scale. */
-static __m256 decode8(const uint8_t *code, float scale, const fp8_format *f, bool ieee_specials) {
+static __m256 decode8(const uint8_t *code, float scale, const fp8_format *f) {
     int64_t raw;
     memcpy(&raw, code, 8);
     __m256i c = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(raw));
@@ -141,7 +117,7 @@ static __m256 decode8(const uint8_t *code, float scale, const fp8_format *f, boo
     __m256 sub = _mm256_mul_ps(_mm256_cvtepi32_ps(v), _mm256_set1_ps(ldexpf(1.0f, f->emin - f->mbits)));
     __m256i is_sub = _mm256_cmpgt_epi32(_mm256_set1_epi32(1 << f->mbits), v);
     __m256 a = _mm256_blendv_ps(_mm256_castsi256_ps(normal), sub, _mm256_castsi256_ps(is_sub));
-    if (ieee_specials) {
+    if (f->ieee) {
         __m256i top = _mm256_cmpgt_epi32(v, _mm256_set1_epi32(0x7C));
         __m256i inf = _mm256_cmpeq_epi32(v, _mm256_set1_epi32(0x7C));
         a = _mm256_blendv_ps(a, _mm256_set1_ps(INFINITY), _mm256_castsi256_ps(inf));
@@ -153,18 +129,18 @@ static __m256 decode8(const uint8_t *code, float scale, const fp8_format *f, boo
     return _mm256_mul_ps(_mm256_or_ps(a, _mm256_castsi256_ps(sign)), _mm256_set1_ps(scale));
 }
 
-static void decode_n(const uint8_t *code, float scale, float *out, int64_t n, const fp8_format *f, bool ieee) {
+static void decode_n(const uint8_t *code, float scale, float *out, int64_t n, const fp8_format *f) {
     int64_t i = 0;
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, decode8(code + i, scale, f, ieee));
-    for (; i < n; i++) out[i] = decode(code[i], f, ieee) * scale;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, decode8(code + i, scale, f));
+    for (; i < n; i++) out[i] = f->decode(code[i]) * scale;
 }
 #else
 static void encode_n(const float *x, float scale, uint8_t *out, int64_t n, const fp8_format *f) {
-    for (int64_t i = 0; i < n; i++) out[i] = encode(x[i] / scale, f);
+    for (int64_t i = 0; i < n; i++) out[i] = f->encode(x[i] / scale);
 }
 
-static void decode_n(const uint8_t *code, float scale, float *out, int64_t n, const fp8_format *f, bool ieee) {
-    for (int64_t i = 0; i < n; i++) out[i] = decode(code[i], f, ieee) * scale;
+static void decode_n(const uint8_t *code, float scale, float *out, int64_t n, const fp8_format *f) {
+    for (int64_t i = 0; i < n; i++) out[i] = f->decode(code[i]) * scale;
 }
 #endif
 
@@ -172,9 +148,9 @@ void genc_e4m3_encode_n(const float *x, float scale, uint8_t *out, int64_t n) { 
 void genc_e5m2_encode_n(const float *x, float scale, uint8_t *out, int64_t n) { encode_n(x, scale, out, n, &E5M2); }
 
 void genc_e4m3_decode_n(const uint8_t *code, float scale, float *out, int64_t n) {
-    decode_n(code, scale, out, n, &E4M3, false);
+    decode_n(code, scale, out, n, &E4M3);
 }
 
 void genc_e5m2_decode_n(const uint8_t *code, float scale, float *out, int64_t n) {
-    decode_n(code, scale, out, n, &E5M2, true);
+    decode_n(code, scale, out, n, &E5M2);
 }

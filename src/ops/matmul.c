@@ -3,6 +3,7 @@
  *
  * matmul backward (per batch): dA += dC op(B)^T, dB += op(A)^T dC.
  * linear backward: dx += dy W, dW += dy^T x, db += sum_rows dy. */
+#include "genc/fp8.h"
 #include "genc/genc.h"
 
 #include <omp.h>
@@ -51,6 +52,7 @@ static void mm_backward(genc_ctx *ctx, genc_node *n) {
     genc_contig_strides4(ash, sa), genc_contig_strides4(bsh, sb);
     int64_t gastr[2] = {ash[0] > 1 ? sa[0] : 0, ash[1] > 1 ? sa[1] : 0};
     int64_t gbstr[2] = {bsh[0] > 1 ? sb[0] : 0, bsh[1] > 1 ? sb[1] : 0};
+    genc_profile_flops(ctx, 2.0 * (double)(nb * M) * (double)(N * K) * (a->requires_grad + b->requires_grad));
     if (a->requires_grad) {
         genc_real *da = genc_grad(ctx, a);
         if (!da) return;
@@ -107,6 +109,7 @@ genc_tensor *genc_matmul(genc_ctx *ctx, genc_tensor *a, genc_tensor *b) {
     for (int64_t i = 0; i < nb; i++)
         genc_gemm(p->la.trans, p->lb.trans, p->M, p->N, p->K, 1, a->data + batch_offset(p->astr, i, p->bshape),
                   p->la.ld, b->data + batch_offset(p->bstr, i, p->bshape), p->lb.ld, 0, out->data + i * MN, p->N);
+    genc_profile_flops(ctx, 2.0 * (double)(nb * MN) * (double)p->K);
     genc_tensor *in[2] = {a, b};
     genc_node *n = genc_record(ctx, "matmul", mm_backward, out, 2, in);
     if (n) n->saved = p;
@@ -119,15 +122,21 @@ bad_shape:
 
 static void linear_backward(genc_ctx *ctx, genc_node *n) {
     genc_tensor *x = n->in[0], *w = n->in[1], *bias = n->n_in > 2 ? n->in[2] : NULL;
+    if (w->w8) {
+        genc_error(ctx, GENC_EINVAL, "linear: weight \"%s\" is held in FP8 for inference: no gradients through it",
+                   w->name);
+        return;
+    }
     int64_t M = n->iarg[0], in = w->shape[1], out = w->shape[0];
     const genc_real *dy = n->out->grad;
+    double flops = 2.0 * (double)M * (double)in * (double)out;
     if (x->requires_grad) {
         genc_real *dx = genc_grad(ctx, x);
-        if (dx) genc_gemm(false, false, M, in, out, 1, dy, out, w->data, in, 1, dx, in);
+        if (dx) genc_gemm(false, false, M, in, out, 1, dy, out, w->data, in, 1, dx, in), genc_profile_flops(ctx, flops);
     }
     if (w->requires_grad) {
         genc_real *dw = genc_grad(ctx, w);
-        if (dw) genc_gemm(true, false, out, in, M, 1, dy, out, x->data, in, 1, dw, in);
+        if (dw) genc_gemm(true, false, out, in, M, 1, dy, out, x->data, in, 1, dw, in), genc_profile_flops(ctx, flops);
     }
     if (bias && bias->requires_grad) {
         genc_real *db = genc_grad(ctx, bias);
@@ -148,7 +157,7 @@ genc_tensor *genc_linear(genc_ctx *ctx, genc_tensor *x, genc_tensor *w, genc_ten
     }
     x = genc_contiguous(ctx, x);
     if (!x) return NULL;
-    GENC_ASSERT(genc_is_contiguous(w));
+    GENC_ASSERT(w->w8 || genc_is_contiguous(w));
     int64_t M = genc_numel(x) / in, out_dim = w->shape[0], oshape[4];
     for (int i = 0; i < x->ndim; i++) oshape[i] = x->shape[i];
     oshape[x->ndim - 1] = out_dim;
@@ -157,7 +166,10 @@ genc_tensor *genc_linear(genc_ctx *ctx, genc_tensor *x, genc_tensor *w, genc_ten
     if (bias)
         for (int64_t i = 0; i < M; i++)
             for (int64_t j = 0; j < out_dim; j++) y->data[i * out_dim + j] = bias->data[j];
-    genc_gemm(false, true, M, out_dim, in, 1, x->data, in, w->data, in, bias ? 1 : 0, y->data, out_dim);
+    if (!w->w8) genc_gemm(false, true, M, out_dim, in, 1, x->data, in, w->data, in, bias ? 1 : 0, y->data, out_dim);
+    else if (!genc_w8_matmul_nt(M, x->data, in, w->w8, bias ? 1 : 0, y->data, out_dim))
+        return genc_error(ctx, GENC_ENOMEM, "linear: out of memory decoding FP8 weight \"%s\"", w->name), NULL;
+    genc_profile_flops(ctx, 2.0 * (double)M * (double)out_dim * (double)in);
     genc_tensor *ins[3] = {x, w, bias};
     genc_node *n = genc_record(ctx, "linear", linear_backward, y, bias ? 3 : 2, ins);
     if (n) n->iarg[0] = M;

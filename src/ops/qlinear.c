@@ -62,7 +62,7 @@ static void qlinear_backward(genc_ctx *ctx, genc_node *n) {
 
 genc_tensor *genc_linear_q(genc_ctx *ctx, genc_tensor *x, genc_tensor *w, const genc_qmode *q) {
     if (!x || !w) return NULL;
-    if (!q || q->prec == GENC_PREC_FP32) return genc_linear(ctx, x, w, NULL);
+    if (!q || q->prec == GENC_PREC_FP32 || w->w8) return genc_linear(ctx, x, w, NULL); /* FP8-held: inference */
     char s1[64], s2[64];
     int64_t in = x->shape[x->ndim - 1];
     if (w->ndim != 2 || w->shape[1] != in) {

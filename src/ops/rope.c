@@ -2,7 +2,9 @@
  * interleaved pair (x[2i], x[2i+1]) of a head vector is rotated by an angle that grows
  * with the token's position, so q.k depends on the positions only through their
  * difference. The cos/sin table is computed once per call (in double) and saved for the
- * backward pass, which is the inverse rotation. */
+ * backward pass, which is the inverse rotation. genc_rope_freqs takes the frequencies and a
+ * magnitude instead of theta (YaRN's interpolated frequencies and its cos/sin scale, Peng et
+ * al. 2023, src/lm/yarn.c); the backward is then mag times the inverse rotation. */
 #include "genc/genc.h"
 
 #include <math.h>
@@ -12,17 +14,17 @@ typedef struct {
     int64_t T, half;
 } rope_table;
 
-/* angle(t, i) = pos[t] * theta^(-2i/d), for i < d/2. */
-static bool rope_make_table(genc_ctx *ctx, rope_table *tb, const int32_t *pos, int64_t T, int64_t d, double theta) {
+/* angle(t, i) = pos[t] * freq[i], for i < d/2; the table holds mag cos and mag sin. */
+static bool rope_make_table(genc_ctx *ctx, rope_table *tb, const int32_t *pos, int64_t T, int64_t d,
+                            const double *freq, double mag) {
     tb->T = T, tb->half = d / 2;
     tb->cs = genc_arena_alloc(ctx, (size_t)(T * d) * sizeof(genc_real));
     if (!tb->cs) return false;
     genc_real *c = tb->cs, *s = tb->cs + T * tb->half;
     for (int64_t i = 0; i < tb->half; i++) {
-        double freq = pow(theta, -(double)(2 * i) / (double)d);
         for (int64_t t = 0; t < T; t++) {
-            double a = (double)pos[t] * freq;
-            c[t * tb->half + i] = (genc_real)cos(a), s[t * tb->half + i] = (genc_real)sin(a);
+            double a = (double)pos[t] * freq[i];
+            c[t * tb->half + i] = (genc_real)(mag * cos(a)), s[t * tb->half + i] = (genc_real)(mag * sin(a));
         }
     }
     return true;
@@ -65,6 +67,26 @@ static void rope_backward(genc_ctx *ctx, genc_node *n) {
     if (gx) rope_apply(n->saved, n->out->grad, gx, x->shape[0], x->shape[2], -1, true);
 }
 
+genc_tensor *genc_rope_freqs(genc_ctx *ctx, genc_tensor *x, const int32_t *pos, const double *freq, double mag) {
+    if (!x) return NULL;
+    char b[64];
+    if (x->ndim != 4 || x->shape[3] % 2 != 0 || !pos || !freq || !isfinite(mag)) {
+        genc_error(ctx, GENC_EINVAL, "rope: expected x [B, T, H, d] with d even, positions, frequencies and a finite "
+                   "magnitude; found x %s, %s, %s, magnitude %g", genc_shape_str(x, b, 64),
+                   pos ? "positions" : "no positions", freq ? "frequencies" : "no frequencies", mag);
+        return NULL;
+    }
+    x = genc_contiguous(ctx, x);
+    rope_table *tb = x ? genc_arena_alloc(ctx, sizeof *tb) : NULL;
+    if (!tb || !rope_make_table(ctx, tb, pos, x->shape[1], x->shape[3], freq, mag)) return NULL;
+    genc_tensor *y = genc_tensor_empty(ctx, 4, x->shape);
+    if (!y) return NULL;
+    rope_apply(tb, x->data, y->data, x->shape[0], x->shape[2], 1, false);
+    genc_node *n = genc_record(ctx, "rope", rope_backward, y, 1, &x);
+    if (n) n->saved = tb;
+    return genc_ctx_status(ctx) ? NULL : y;
+}
+
 genc_tensor *genc_rope(genc_ctx *ctx, genc_tensor *x, const int32_t *pos, double theta) {
     if (!x) return NULL;
     char b[64];
@@ -73,13 +95,9 @@ genc_tensor *genc_rope(genc_ctx *ctx, genc_tensor *x, const int32_t *pos, double
                    "found x %s, %s, theta %g", genc_shape_str(x, b, 64), pos ? "positions" : "no positions", theta);
         return NULL;
     }
-    x = genc_contiguous(ctx, x);
-    rope_table *tb = x ? genc_arena_alloc(ctx, sizeof *tb) : NULL;
-    if (!tb || !rope_make_table(ctx, tb, pos, x->shape[1], x->shape[3], theta)) return NULL;
-    genc_tensor *y = genc_tensor_empty(ctx, 4, x->shape);
-    if (!y) return NULL;
-    rope_apply(tb, x->data, y->data, x->shape[0], x->shape[2], 1, false);
-    genc_node *n = genc_record(ctx, "rope", rope_backward, y, 1, &x);
-    if (n) n->saved = tb;
-    return genc_ctx_status(ctx) ? NULL : y;
+    int64_t d = x->shape[3];
+    double *freq = genc_arena_alloc(ctx, (size_t)(d / 2 + 1) * sizeof *freq);
+    if (!freq) return NULL;
+    for (int64_t i = 0; i < d / 2; i++) freq[i] = pow(theta, -(double)(2 * i) / (double)d);
+    return genc_rope_freqs(ctx, x, pos, freq, 1.0);
 }

@@ -3,6 +3,7 @@
 #include "genc/genc.h"
 #include "ops/fastexp.h"
 
+#include <string.h>
 #include <tgmath.h>
 
 static genc_real row_max(const genc_real *x, int64_t V) {
@@ -96,7 +97,9 @@ genc_tensor *genc_log_softmax(genc_ctx *ctx, genc_tensor *a) {
 /* ---- cross-entropy ----
  * Row r with target t_r counts unless t_r == ignore_index; with C counted rows,
  * L = (1/C) sum_r (logsumexp(x_r) - x_r[t_r]) (0 when C = 0), and
- * dx_r = (softmax(x_r) - onehot(t_r)) * dL / C for counted rows, 0 for the others. */
+ * dx_r = (softmax(x_r) - onehot(t_r)) * dL / C for counted rows, 0 for the others.
+ * When this is the logits' first gradient (genc_grad_fresh), the backward writes it in one
+ * pass instead of zero-filling a buffer and adding into it (same values, bit for bit). */
 
 typedef struct {
     int32_t *targets; /* copied into the arena: the caller's buffer may not outlive the step */
@@ -107,15 +110,29 @@ static void cross_entropy_backward(genc_ctx *ctx, genc_node *n) {
     const ce_saved *sv = n->saved;
     int64_t N = n->iarg[0], V = n->iarg[1], count = n->iarg[2];
     int32_t ignore = (int32_t)n->iarg[3];
-    genc_real *gx = genc_grad(ctx, n->in[0]);
-    if (!gx || count == 0) return;
+    bool fresh;
+    genc_real *gx = genc_grad_fresh(ctx, n->in[0], &fresh);
+    if (!gx) return;
+    if (count == 0) {
+        if (fresh) memset(gx, 0, (size_t)(N * V) * sizeof *gx);
+        return;
+    }
     const genc_real *x = n->in[0]->data, d = n->out->grad[0] / (genc_real)count;
 #pragma omp parallel for if (N * V > GENC_PAR_MIN) schedule(static)
     for (int64_t r = 0; r < N; r++) {
-        if (sv->targets[r] == ignore) continue;
         const genc_real *xr = x + r * V, lse = sv->lse[r];
         genc_real *dx = gx + r * V;
-        for (int64_t j = 0; j < V; j++) dx[j] += d * fastexp(xr[j] - lse);
+        if (sv->targets[r] == ignore) {
+            if (fresh) memset(dx, 0, (size_t)V * sizeof *dx);
+            continue;
+        }
+        if (fresh) {
+#pragma omp simd
+            for (int64_t j = 0; j < V; j++) dx[j] = d * fastexp(xr[j] - lse);
+        } else {
+#pragma omp simd
+            for (int64_t j = 0; j < V; j++) dx[j] += d * fastexp(xr[j] - lse);
+        }
         dx[sv->targets[r]] -= d;
     }
 }

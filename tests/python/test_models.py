@@ -204,3 +204,15 @@ def test_lm_precision_fp8_and_bf16(corpus):
         lm.set_precision("fp16")
     with pytest.raises(Exception, match="--fp8-promote"):
         lm.set_precision("fp8", "0")
+
+
+def test_tokenizer_gpt2_pretokenizer():
+    text = "In 2024 we counted 365 days; don't we? 1800 boats, 2024 fish. " * 40
+    v1 = genc.Tokenizer.train(text, 300)
+    g = genc.Tokenizer.train(text, 300, pretokenizer="gpt2")
+    assert v1.pretokenizer == "genc-v1" and g.pretokenizer == "gpt2"
+    ids = g.encode("2024 don't")
+    assert g.decode(ids) == "2024 don't"
+    assert len(ids) < len(v1.encode("2024 don't"))  # GPT-2's split lets digit runs merge
+    with pytest.raises(ValueError, match="pretokenizer"):
+        genc.Tokenizer.train(text, 300, pretokenizer="gpt-2")

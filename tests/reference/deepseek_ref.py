@@ -15,7 +15,9 @@ Conventions (every one of these is a choice genc must match; see also test_lm_re
   [q_nope ; q_pe]; [c_kv ; k_pe] = kv_a_proj_with_mqa x, c_kv = kv_a_layernorm(c_kv);
   kv_b_proj c_kv per head [k_nope ; v]; RoPE on q_pe and the single shared k_pe, interleaved
   pairs (x[2i], x[2i+1]) rotated by pos * theta^(-2i/d_rope), positions 0..T-1; scores
-  (q_nope.k_nope + q_pe.k_pe) * (qk_nope + qk_rope)^-0.5, causal; no YaRN / mscale, whatever
+  (q_nope.k_nope + q_pe.k_pe) * (qk_nope + qk_rope)^-0.5, causal; with rope_scaling YaRN
+  (rope_frequencies: the interpolated frequencies, the cos/sin magnitude and the softmax
+  scale's mscale^2, as DeepSeek-V3's config means them); no other scaling, whatever
   max_position_embeddings says.
 - FFN: dense SwiGLU down(silu(gate x) * up x) in layers with index < first_k_dense_replace
   and in every layer when n_routed_experts == 0; otherwise MoE (see gate()).
@@ -44,6 +46,7 @@ Conventions (every one of these is a choice genc must match; see also test_lm_re
 """
 import collections
 import json
+import math
 
 import torch
 import torch.nn.functional as F
@@ -95,6 +98,7 @@ class Config:
         self.rope = int(v["qk_rope_head_dim"])
         self.vdim = int(v["v_head_dim"])
         self.theta = float(v["rope_theta"])
+        self.rope_scaling = v.get("rope_scaling") or None
         self.eps = float(v["rms_norm_eps"])
         self.max_seq = int(v["max_position_embeddings"])
         self.mtp = int(v["num_nextn_predict_layers"] or 0)
@@ -202,15 +206,45 @@ def rms_norm(x, w, eps):
     return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * w
 
 
-def rope_interleaved(x, pos, theta):
+def rope_frequencies(c):
+    """(freq [d/2] float64, magnitude, softmax factor) of config c. Plain RoPE: theta^(-2i/d),
+    1, 1. YaRN (Peng et al. 2023, section 3.2 "NTK-by-parts" and the temperature of 3.4) as
+    DeepSeek-V3's rope_scaling holds it: a pair whose wavelength fits more than beta_fast turns
+    into the original context L keeps its frequency, one with fewer than beta_slow turns is
+    divided by the factor s, and in between the two mix along a linear ramp over the pair
+    index (the boundaries are the pair indices of beta_fast and beta_slow turns, floored and
+    ceiled); cos and sin are scaled by m(mscale) / m(mscale_all_dim) and the softmax scale by
+    m(mscale_all_dim)^2 (when non-zero), m(k) = 0.1 k ln s + 1."""
+    d = c.rope
+    i = torch.arange(0, d // 2, dtype=torch.float64)
+    freq = c.theta ** (-(2.0 * i) / d)
+    rs = c.rope_scaling
+    if not rs:
+        return freq, 1.0, 1.0
+    s, L = float(rs["factor"]), float(rs["original_max_position_embeddings"])
+    # pair index k of wavelength 2 pi theta^(2k/d) making `turns` rotations in L positions
+    at = lambda turns: d * math.log(L / (2 * math.pi * turns)) / (2 * math.log(c.theta))
+    lo = max(math.floor(at(float(rs.get("beta_fast", 32)))), 0)
+    hi = min(math.ceil(at(float(rs.get("beta_slow", 1)))), d - 1)
+    hi = hi + 0.001 if hi == lo else hi
+    interp = ((i - lo) / (hi - lo)).clamp(0.0, 1.0)                  # 0: keep, 1: divide by s
+    freq = torch.lerp(freq, freq / s, interp)
+    m = lambda k: 0.1 * k * math.log(s) + 1.0 if s > 1 else 1.0
+    mall = float(rs.get("mscale_all_dim", 0))
+    return freq, m(float(rs.get("mscale", 1))) / m(mall), (m(mall) ** 2 if mall else 1.0)
+
+
+def rope_interleaved(x, pos, theta, freq=None, mag=1.0):
     """x [B, T, H, d], pos [T]: rotate each interleaved pair (x[2i], x[2i+1]) by the angle
-    pos * theta^(-2i/d): (x0 cos - x1 sin, x0 sin + x1 cos). Angles in float64."""
+    pos * theta^(-2i/d) (or pos * freq[i]), scaled by mag: mag (x0 cos - x1 sin, x0 sin +
+    x1 cos). Angles in float64."""
     d = x.shape[-1]
     i = torch.arange(0, d // 2, dtype=torch.float64)
-    freq = theta ** (-(2.0 * i) / d)
+    if freq is None:
+        freq = theta ** (-(2.0 * i) / d)
     ang = pos.to(torch.float64)[:, None] * freq[None, :]            # [T, d/2]
-    cos = torch.cos(ang).to(x.dtype)[None, :, None, :]              # [1, T, 1, d/2]
-    sin = torch.sin(ang).to(x.dtype)[None, :, None, :]
+    cos = (mag * torch.cos(ang)).to(x.dtype)[None, :, None, :]      # [1, T, 1, d/2]
+    sin = (mag * torch.sin(ang)).to(x.dtype)[None, :, None, :]
     x0, x1 = x[..., 0::2], x[..., 1::2]
     y0 = x0 * cos - x1 * sin
     y1 = x0 * sin + x1 * cos
@@ -287,13 +321,14 @@ class Model:
         if per_head:
             kvb = torch.cat((prefix[layer][0].expand(B, Lp, H, c.nope + c.vdim), kvb), 1)
         k_nope, v = kvb[..., :c.nope], kvb[..., c.nope:]
-        q_pe = rope_interleaved(q_pe, pos, c.theta)
-        k_pe = rope_interleaved(k_pe.unsqueeze(2), pos, c.theta)             # [B, T, 1, rope]
+        freq, mag, soft = rope_frequencies(c)
+        q_pe = rope_interleaved(q_pe, pos, c.theta, freq, mag)
+        k_pe = rope_interleaved(k_pe.unsqueeze(2), pos, c.theta, freq, mag)  # [B, T, 1, rope]
         if Lp:
             k_pe = torch.cat((prefix[layer][1].view(1, Lp, 1, c.rope).expand(B, Lp, 1, c.rope), k_pe), 1)
         qf = torch.cat((q_nope, q_pe), -1)
         kf = torch.cat((k_nope, k_pe.expand(B, S, H, c.rope)), -1)
-        scores = torch.einsum("bthd,bshd->bhts", qf, kf) * (qk ** -0.5)
+        scores = torch.einsum("bthd,bshd->bhts", qf, kf) * (qk ** -0.5) * soft
         mask = torch.cat((torch.zeros(T, Lp, dtype=torch.bool), torch.ones(T, T, dtype=torch.bool).triu(1)), 1)
         scores = scores.masked_fill(mask, float("-inf"))
         prob = torch.softmax(scores, -1)
@@ -456,10 +491,11 @@ class Model:
                     else:
                         q = F.linear(a, self.P(p + "self_attn.q_proj.weight"))
                     q = q.view(1, 1, H, qk)
-                    q_nope, q_pe = q[..., :c.nope], rope_interleaved(q[..., c.nope:], pos, c.theta)
+                    freq, mag, soft = rope_frequencies(c)
+                    q_nope, q_pe = q[..., :c.nope], rope_interleaved(q[..., c.nope:], pos, c.theta, freq, mag)
                     kv = F.linear(a, self.P(p + "self_attn.kv_a_proj_with_mqa.weight"))
                     ckv = rms_norm(kv[..., :c.kv_lora], self.P(p + "self_attn.kv_a_layernorm.weight"), c.eps)
-                    kpe = rope_interleaved(kv[..., c.kv_lora:].unsqueeze(2), pos, c.theta)
+                    kpe = rope_interleaved(kv[..., c.kv_lora:].unsqueeze(2), pos, c.theta, freq, mag)
                     cache[L][0].append(ckv.view(-1))
                     cache[L][1].append(kpe.view(-1))
                     C = torch.stack(cache[L][0])                              # [t+1, r]
@@ -467,7 +503,7 @@ class Model:
                     wkvb = self.P(p + "self_attn.kv_b_proj.weight").view(H, c.nope + c.vdim, c.kv_lora)
                     wk, wv = wkvb[:, :c.nope], wkvb[:, c.nope:]
                     q_lat = torch.einsum("hn,hnr->hr", q_nope.view(H, c.nope), wk)
-                    sc = (q_lat @ C.T + q_pe.view(H, c.rope) @ Kp.T) * (qk ** -0.5)   # [H, t+1]
+                    sc = (q_lat @ C.T + q_pe.view(H, c.rope) @ Kp.T) * (qk ** -0.5) * soft   # [H, t+1]
                     pr = torch.softmax(sc, -1)
                     o_lat = pr @ C                                             # [H, r]
                     o = torch.einsum("hvr,hr->hv", wv, o_lat).reshape(1, 1, H * c.vdim)

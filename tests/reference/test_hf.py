@@ -15,8 +15,11 @@
    hand with json + struct, not genc's writer), in BF16 and in DeepSeek's FP8 release layout
    (F8_E4M3 weights with weight_scale_inv per 128x128 block, quantization_config fp8), with
    MTP copies and a byte-level tokenizer.json: genc's logits equal the float64 PyTorch
-   reference (tests/reference/deepseek_ref.py) on the dequantised weights.
-3. Malformed folders each fail with one line: unknown config key, YaRN rope_scaling,
+   reference (tests/reference/deepseek_ref.py) on the dequantised weights; the same in BF16
+   with DeepSeek-V3's YaRN rope_scaling (factor 40, original context 4096, mscale 1,
+   mscale_all_dim 0.7), which plain RoPE must not match, written back by the HF export and
+   refused by the GGUF export (llama.cpp cannot hold that mscale ratio).
+3. Malformed folders each fail with one line: unknown config key, a non-YaRN rope_scaling,
    norm_topk_prob false with sigmoid, a missing shard, a truncated file, a wrong shape, an
    FP8 scale of the wrong shape, an unsupported dtype, an MTP copy that differs.
 """
@@ -153,7 +156,7 @@ def numpy_folder(d, cd, params, fp8, mtp_copies=True):
     cfg = {k: v for k, v in cd.items() if not k.startswith("genc_") and k not in ("aux_loss_alpha", "seq_aux")}
     cfg.update({"architectures": ["DeepseekV3ForCausalLM"], "model_type": "deepseek_v3", "torch_dtype": "bfloat16",
                 "bos_token_id": 256, "eos_token_id": 257, "tie_word_embeddings": False, "hidden_act": "silu",
-                "rope_scaling": None, "topk_method": "noaux_tc", "attention_bias": False})
+                "rope_scaling": cd.get("rope_scaling"), "topk_method": "noaux_tc", "attention_bias": False})
     if fp8:
         cfg["quantization_config"] = {"activation_scheme": "dynamic", "fmt": "e4m3", "quant_method": "fp8",
                                       "weight_block_size": [128, 128]}
@@ -259,17 +262,35 @@ def part_numpy(genc, tmp, text):
               moe_intermediate_size=136)
     cfg = R.Config.from_dict(cd)
     params = FX.init_params(torch, cfg, R.param_shapes(cfg), seed=7)
-    for fp8 in (False, True):
-        tag = "fp8" if fp8 else "bf16"
+    # YaRN as DeepSeek-V3's config.json has it (factor 40, original context 4096), with mscale
+    # and mscale_all_dim apart so that both the rotary magnitude and the softmax scale move;
+    # positions 0..31 with qk_rope_head_dim 4 fall on both sides of the ramp.
+    yarn = {"type": "yarn", "factor": 40, "original_max_position_embeddings": 4096, "beta_fast": 32, "beta_slow": 1,
+            "mscale": 1.0, "mscale_all_dim": 0.7}
+    for fp8, rs in ((False, None), (True, None), (False, yarn)):
+        tag = ("fp8" if fp8 else "bf16") + ("_yarn" if rs else "")
         d = os.path.join(tmp, "np_" + tag)
-        held = numpy_folder(d, cd, params, fp8)
+        held = numpy_folder(d, dict(cd, rope_scaling=rs), params, fp8)
         toks, lg = genc_logits(genc, d, text, os.path.join(tmp, "np_%s.st" % tag))
-        model = R.Model(cfg, {k: torch.tensor(v) for k, v in held.items()}, requires_grad=False)
+        model = R.Model(R.Config.from_dict(dict(cd, rope_scaling=rs)), {k: torch.tensor(v) for k, v in held.items()},
+                        requires_grad=False)
         seq = torch.tensor(np.append(toks, 0)[None, :].astype(np.int64))
         with torch.no_grad():
             ref = model.forward(seq)["logits"][0].numpy()
         ok, err, ratio = FX.cmp_elementwise(lg, ref, 1e-4, 1e-5)
         check("numpy_folder.%s_logits_vs_pytorch" % tag, ok, "max abs err %.3g (%d tokens)" % (err, len(toks)))
+        if rs:  # the plain-RoPE reference must disagree, or the check could not see YaRN
+            plain = R.Model(cfg, {k: torch.tensor(v) for k, v in held.items()}, requires_grad=False)
+            with torch.no_grad():
+                off = float(np.abs(plain.forward(seq)["logits"][0].numpy() - lg).max())
+            check("numpy_folder.yarn_changes_logits", off > 1e-3, "plain RoPE differs by %.3g" % off)
+            hf = os.path.join(tmp, "np_yarn_out")
+            run([genc, "lm", "export", "--checkpoint", d, "--format", "hf", "--out", hf])
+            back = json.load(open(os.path.join(hf, "config.json")))["rope_scaling"]
+            check("numpy_folder.yarn_exported", back == yarn, str(back))
+            gg = os.path.join(tmp, "np_yarn.gguf")
+            out = run([genc, "lm", "export", "--checkpoint", d, "--format", "gguf", "--out", gg], expect_ok=False)
+            check("numpy_folder.yarn_gguf_refuses_mscale_ratio", out.returncode != 0 and "mscale" in out.stderr)
     return d, cd, params
 
 
@@ -295,7 +316,9 @@ def part_malformed(genc, tmp, text, hf, cd, params):
         return f
 
     variant("unknown_key", cfg_edit(sliding_window=4096))
-    variant("yarn", cfg_edit(rope_scaling={"type": "yarn", "factor": 40, "original_max_position_embeddings": 4096}))
+    variant("rope_linear", cfg_edit(rope_scaling={"type": "linear", "factor": 4}))
+    variant("yarn_unknown_key", cfg_edit(rope_scaling={"type": "yarn", "factor": 4, "original_max_position_embeddings": 16,
+                                                       "attn_factor": 2}))
     variant("sigmoid_no_norm", cfg_edit(norm_topk_prob=False))
     variant("truncated", lambda d: open(os.path.join(d, "model.safetensors"), "r+b").truncate(5000))
     variant("missing_tokenizer", lambda d: os.remove(os.path.join(d, "tokenizer.json")))

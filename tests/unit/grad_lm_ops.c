@@ -67,6 +67,40 @@ static void check_rope(genc_ctx *ctx) {
     genc_tensor_free(xv);
 }
 
+/* genc_rope_freqs: y = mag R(pos freq) x with arbitrary frequencies (YaRN's) and magnitude. */
+typedef struct {
+    const int32_t *pos;
+    const double *freq;
+    double mag;
+} rope_freq_arg;
+
+static genc_tensor *f_rope_freqs(genc_ctx *c, genc_tensor **in, void *u) {
+    rope_freq_arg *a = u;
+    return genc_rope_freqs(c, in[0], a->pos, a->freq, a->mag);
+}
+
+static void check_rope_freqs(genc_ctx *ctx) {
+    int32_t pos[4] = {0, 3, 17, 250};
+    double freq[3] = {1.0, 0.031, 2.5e-4};
+    rope_freq_arg a = {pos, freq, 1.37};
+    int64_t s[4] = {2, 4, 3, 6};
+    genc_tensor *x = gc_input(ctx, 4, s, 23);
+    genc_step_reset(ctx);
+    genc_tensor *y = genc_rope_freqs(ctx, x, pos, freq, a.mag);
+    double err = y ? 0 : 1;
+    for (int64_t b = 0; y && b < 2; b++)
+        for (int64_t t = 0; t < 4; t++)
+            for (int64_t h = 0; h < 3; h++)
+                for (int64_t i = 0; i < 3; i++) {
+                    double ang = pos[t] * freq[i], x0 = at4(x, b, t, h, 2 * i), x1 = at4(x, b, t, h, 2 * i + 1);
+                    err = fmax(err, fabs(at4(y, b, t, h, 2 * i) - a.mag * (x0 * cos(ang) - x1 * sin(ang))));
+                    err = fmax(err, fabs(at4(y, b, t, h, 2 * i + 1) - a.mag * (x0 * sin(ang) + x1 * cos(ang))));
+                }
+    CHECK_MSG(err < 1e-12, "rope_freqs vs the rotation written out: %g", err);
+    gradcheck(ctx, "rope with frequencies and magnitude", f_rope_freqs, &x, 1, &a, 1e-7, 1e-9);
+    genc_tensor_free(x);
+}
+
 /* ---- attention ---- */
 
 typedef struct {
@@ -142,6 +176,10 @@ static void check_attention(genc_ctx *ctx) {
 /* ---- swiglu, take_along, expand ---- */
 
 static genc_tensor *f_swiglu(genc_ctx *c, genc_tensor **in, void *u) { return genc_swiglu(c, in[0], in[1]); }
+/* the fused projection on a view of x (transposed), so its contiguous copy is in the graph */
+static genc_tensor *f_swiglu_linear(genc_ctx *c, genc_tensor **in, void *u) {
+    return genc_swiglu_linear(c, genc_transpose(c, in[0], 0, 1), in[1], in[2]);
+}
 
 typedef struct {
     const int32_t *idx;
@@ -175,6 +213,34 @@ static void check_swiglu(genc_ctx *ctx) {
     CHECK(y && err < 1e-14);
     gradcheck(ctx, "swiglu", f_swiglu, in, 2, NULL, 1e-6, 1e-8);
     genc_tensor_free(in[0]), genc_tensor_free(in[1]);
+}
+
+static void expect_error(genc_ctx *ctx, genc_tensor *r, const char *needle) {
+    CHECK_MSG(r == NULL && genc_ctx_status(ctx) == GENC_EINVAL && strstr(genc_last_error(ctx), needle),
+              "expected EINVAL mentioning \"%s\", found \"%s\"", needle, genc_last_error(ctx));
+    genc_clear_error(ctx);
+}
+
+/* swiglu_linear(x, Wg, Wu) against swiglu(linear(x, Wg), linear(x, Wu)), and its gradients
+ * against finite differences; x [D, M] is used transposed ([M, D] = [4, 5]), I = 3. */
+static void check_swiglu_linear(genc_ctx *ctx) {
+    int64_t sx[2] = {5, 4}, sw[2] = {3, 5};
+    genc_tensor *in[3] = {gc_input(ctx, 2, sx, 41), gc_input(ctx, 2, sw, 42), gc_input(ctx, 2, sw, 43)};
+    genc_step_reset(ctx);
+    genc_tensor *xt = genc_transpose(ctx, in[0], 0, 1);
+    genc_tensor *y = genc_swiglu_linear(ctx, xt, in[1], in[2]);
+    genc_tensor *ref = genc_swiglu(ctx, genc_linear(ctx, xt, in[1], NULL), genc_linear(ctx, xt, in[2], NULL));
+    double err = 0;
+    for (int64_t i = 0; y && ref && i < genc_numel(y); i++) err = fmax(err, fabs(y->data[i] - ref->data[i]));
+    CHECK(y && ref && y->shape[0] == 4 && y->shape[1] == 3 && err < 1e-14);
+    gradcheck(ctx, "swiglu_linear", f_swiglu_linear, in, 3, NULL, 1e-6, 1e-8);
+    in[1]->requires_grad = false; /* only some inputs need a gradient */
+    gradcheck(ctx, "swiglu_linear, no dWg", f_swiglu_linear, in, 3, NULL, 1e-6, 1e-8);
+    in[1]->requires_grad = true;
+    genc_step_reset(ctx);
+    expect_error(ctx, genc_swiglu_linear(ctx, in[0], in[1], in[0]), "swiglu_linear: input [5, 4]");
+    CHECK(!genc_swiglu_linear(ctx, NULL, in[1], in[2]) && genc_ctx_status(ctx) == GENC_OK);
+    for (int i = 0; i < 3; i++) genc_tensor_free(in[i]);
 }
 
 static void check_take_along(genc_ctx *ctx) {
@@ -215,12 +281,6 @@ static void check_expand(genc_ctx *ctx) {
 
 /* ---- error paths ---- */
 
-static void expect_error(genc_ctx *ctx, genc_tensor *r, const char *needle) {
-    CHECK_MSG(r == NULL && genc_ctx_status(ctx) == GENC_EINVAL && strstr(genc_last_error(ctx), needle),
-              "expected EINVAL mentioning \"%s\", found \"%s\"", needle, genc_last_error(ctx));
-    genc_clear_error(ctx);
-}
-
 static void check_errors(genc_ctx *ctx) {
     int64_t s5[4] = {1, 2, 2, 5}, s4[4] = {1, 2, 2, 4}, sk[4] = {1, 3, 2, 4}, sv[4] = {1, 3, 2, 3}, s2[2] = {2, 3};
     genc_tensor *odd = gc_input(ctx, 4, s5, 1), *q = gc_input(ctx, 4, s4, 2), *k = gc_input(ctx, 4, sk, 3);
@@ -252,8 +312,10 @@ static void check_errors(genc_ctx *ctx) {
 int main(void) {
     genc_ctx *ctx = genc_ctx_new();
     check_rope(ctx);
+    check_rope_freqs(ctx);
     check_attention(ctx);
     check_swiglu(ctx);
+    check_swiglu_linear(ctx);
     check_take_along(ctx);
     check_expand(ctx);
     check_errors(ctx);

@@ -50,6 +50,14 @@ static genc_tensor *f_ce(genc_ctx *c, genc_tensor **in, void *u) {
     genc_tensor *x = cc->transpose ? genc_transpose(c, in[0], 0, 1) : in[0];
     return genc_cross_entropy(c, x, cc->targets, cc->ignore);
 }
+/* Two losses on one op's output: the first backward takes its buffer over as the logits'
+ * gradient, the second adds into it. */
+static genc_tensor *f_ce_shared(genc_ctx *c, genc_tensor **in, void *u) {
+    const ce_case *cc = u;
+    genc_tensor *x = genc_scale(c, in[0], 1.5);
+    return genc_add(c, genc_cross_entropy(c, x, cc->targets, cc->ignore),
+                    genc_scale(c, genc_cross_entropy(c, x, cc->targets + 1, cc->ignore), 0.25));
+}
 
 static void test_reduce(genc_ctx *ctx) {
     int64_t s[3] = {3, 5, 7}, s13[1] = {13}, s2[2] = {5, 3};
@@ -149,6 +157,22 @@ static void test_cross_entropy(genc_ctx *ctx) {
     gradcheck(ctx, "cross_entropy [2,3,5]", f_ce, &b, 1, &cb, 1e-6, 1e-8);
     gradcheck(ctx, "cross_entropy transposed logits", f_ce, &t, 1, &ct, 1e-6, 1e-8);
     gradcheck(ctx, "cross_entropy all ignored", f_ce, &a, 1, &cn, 1e-6, 1e-8);
+    const int32_t tab[6] = {1, 0, 6, -100, 3, 6};
+    ce_case cs = {tab, -100, false};
+    gradcheck(ctx, "cross_entropy twice on one op output", f_ce_shared, &a, 1, &cs, 1e-6, 1e-8);
+    /* backward twice over one tape: as for any op, the second pass sees the loss's seed
+     * accumulated (2) and the logits' gradient kept from the first (dx), so the logits hold
+     * dx + 2 dx and a gets 1.5 (dx + 3 dx) = 4 x one pass (the second recomputes the rows) */
+    genc_step_reset(ctx);
+    memset(a->grad, 0, 35 * sizeof(genc_real));
+    genc_tensor *l2 = genc_cross_entropy(ctx, genc_scale(ctx, a, 1.5), ta, -100);
+    CHECK(l2 && genc_backward(ctx, l2) == GENC_OK);
+    genc_real once[35];
+    memcpy(once, a->grad, sizeof once);
+    CHECK(l2 && genc_backward(ctx, l2) == GENC_OK);
+    int off = 0;
+    for (int i = 0; i < 35; i++) off += fabs(a->grad[i] - 4 * once[i]) > 1e-12 * (1 + fabs(once[i]));
+    CHECK_MSG(off == 0 && once[0] != 0, "%d gradients differ from 4 x one backward's", off);
     genc_step_reset(ctx);
     genc_tensor *la = genc_cross_entropy(ctx, a, ta, -100), *lb = genc_cross_entropy(ctx, b, tb, -100);
     CHECK(la && lb);

@@ -26,6 +26,16 @@ static genc_lm_config dense_config(void) {
     return c;
 }
 
+/* YaRN rope_scaling with both scales away from 1 (cos/sin magnitude m(4, 1) / m(4, 0.8) and the
+ * softmax scale times (0.1 * 0.8 ln 4 + 1)^2), so the cache path must apply them as the
+ * full forward does. */
+static genc_lm_config yarn_config(void) {
+    genc_lm_config c = dense_config();
+    c.yarn_factor = 4, c.yarn_orig_max_pos = 16, c.yarn_beta_fast = 32, c.yarn_beta_slow = 1;
+    c.yarn_mscale = 1, c.yarn_mscale_all_dim = 0.8;
+    return c;
+}
+
 static void random_tokens(int32_t *t, int64_t n, int V, uint64_t seed) {
     for (int64_t i = 0; i < n; i++) t[i] = (int32_t)(genc_philox_u32(seed, (uint64_t)i) % (uint32_t)V);
 }
@@ -260,15 +270,17 @@ int main(void) {
     genc_ctx *ctx = genc_ctx_new();
     genc_set_threads(ctx, 2);
     genc_rng_seed(ctx, 1);
-    genc_lm moe, dense, moe2, moe3;
-    genc_lm_config cm = moe_config(), cd = dense_config(), c2 = moe_config(), c3 = moe_config();
+    genc_lm moe, dense, moe2, moe3, yarn;
+    genc_lm_config cm = moe_config(), cd = dense_config(), c2 = moe_config(), c3 = moe_config(), cy = yarn_config();
     c2.mtp_depth = 2, c3.mtp_depth = 3;
     CHECK(genc_lm_init(ctx, &moe, &cm, 0.15) == GENC_OK);
     CHECK(genc_lm_init(ctx, &dense, &cd, 0.15) == GENC_OK);
     CHECK(genc_lm_init(ctx, &moe2, &c2, 0.15) == GENC_OK);
     CHECK(genc_lm_init(ctx, &moe3, &c3, 0.15) == GENC_OK);
+    CHECK(genc_lm_init(ctx, &yarn, &cy, 0.15) == GENC_OK);
     check_cache_equals_full(ctx, &moe, "moe");
     check_cache_equals_full(ctx, &dense, "dense");
+    check_cache_equals_full(ctx, &yarn, "yarn");
     check_left_padding(ctx, &moe);
     check_left_padding(ctx, &dense);
     check_mtp_decode(ctx, &moe);
@@ -280,7 +292,7 @@ int main(void) {
     check_samplers(ctx);
     check_generate(ctx, &moe);
     check_memory(&moe);
-    genc_lm_free(&moe), genc_lm_free(&dense), genc_lm_free(&moe2), genc_lm_free(&moe3);
+    genc_lm_free(&moe), genc_lm_free(&dense), genc_lm_free(&moe2), genc_lm_free(&moe3), genc_lm_free(&yarn);
     genc_ctx_free(ctx);
     return test_report("test_lm_decode");
 }

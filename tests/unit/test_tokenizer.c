@@ -305,7 +305,7 @@ static void test_text_tags(genc_ctx *ctx) {
     close(fd);
     const char *files[1] = {path};
     genc_tokenizer *t = NULL, *u = NULL;
-    CHECK(genc_tokenizer_train_tags(ctx, files, 1, 300, GENC_TAGS_TEXT, &t) == GENC_OK);
+    CHECK(genc_tokenizer_train_with(ctx, files, 1, 300, GENC_PRETOK_GENC_V1, GENC_TAGS_TEXT, &t) == GENC_OK);
     CHECK(genc_tokenizer_tags(t) == GENC_TAGS_TEXT && genc_tokenizer_tags(NULL) == GENC_TAGS_SPECIAL);
     const char *qa = "<think>the sea</think><answer>calm</answer><|eos|>";
     int32_t *ids;
@@ -360,8 +360,8 @@ static void test_bad_files(genc_ctx *ctx) {
     write_file(ctx, path, META(265, 2, ""), GENC_DT_I32, 2, 2, twice), REJECT("repeats merge 0");
     write_file(ctx, path, META(270, 7, ""), GENC_DT_I32, 7, 2, chain), REJECT("128-byte token");
     write_file(ctx, path, "{\"version\":2}", GENC_DT_I32, 2, 2, ok2), REJECT("\"version\"");
-    write_file(ctx, path, "{\"version\":1,\"type\":\"byte_bpe\",\"pretokenizer\":\"gpt2\"}", GENC_DT_I32, 2, 2, ok2);
-    REJECT("\"pretokenizer\": \"genc-v1\", found \"gpt2\"");
+    write_file(ctx, path, "{\"version\":1,\"type\":\"byte_bpe\",\"pretokenizer\":\"gpt-9\"}", GENC_DT_I32, 2, 2, ok2);
+    REJECT("\"pretokenizer\": \"genc-v1\" or \"gpt2\", found \"gpt-9\"");
     write_file(ctx, path, "{\"version\":1,\"a_very_long_field_name_that_goes_on_and_on_well_past_the_message_limit\":0}",
                GENC_DT_I32, 2, 2, ok2);
     REJECT("unknown field \"a_very_long_field_name_that_goes_on");
