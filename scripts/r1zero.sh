@@ -8,11 +8,14 @@
 #
 # Usage: scripts/r1zero.sh [BUILD=build] [OUT=runs/r1zero]; environment (defaults give the
 # full run of docs/r1zero.md): SEED (1), THREADS (2), DOCS (20000), BASE_STEPS (2000),
-# GRPO_STEPS (120), EVAL_N (200 held-out problems), EVAL_K (4 samples each), TEMPLATE (short),
-# RULE: the reward GRPO trains on, "anywhere" (default: accuracy for a right answer block
-# anywhere in the reply, no format reward; the only rule under which reasoning has emerged
-# here) or "r1" (accuracy only in a well-formed reply + 0.1 format reward, genc's default).
-# Every evaluation scores both rules. Every step writes into OUT; summary.txt holds the table.
+# GRPO_STEPS (120), R1_STEPS (100), EVAL_N (200 held-out problems), EVAL_K (4 samples each),
+# TEMPLATE (short), CORPUS: "markup" (default: worked solutions in tags of made-up names,
+# tags read as text, lm corpus --style markup, lm train --tok-tags text) or "plain" (tags as
+# special tokens, session 8's corpus); RULE: the rewards GRPO trains on, "two-stage"
+# (default: GRPO_STEPS with the answer block counted anywhere and no format reward, then
+# R1_STEPS under the R1 rule with its 0.1 format reward), "anywhere" (the first stage only)
+# or "r1" (the R1 rule from the start). Every evaluation scores both rules. Every step
+# writes into OUT; summary.txt holds the table.
 set -euo pipefail
 build=${1:-build}
 out=${2:-runs/r1zero}
@@ -25,20 +28,26 @@ ood=(--task arith --ops + --a-digits 4 --b-digits 4)
 held=(--heldout "${EVAL_N:-200}" --heldout-seed 777)
 reply=(--template "${TEMPLATE:-short}" --max-new 160)
 eval_opts=(--k "${EVAL_K:-4}" --temperature 0.7 --seed 5 --threads "$threads" "${reply[@]}")
-case "${RULE:-anywhere}" in
-  anywhere) rule=(--acc-needs-format=false --w-fmt 0) ;;
+anywhere=(--acc-needs-format=false --w-fmt 0)
+case "${RULE:-two-stage}" in
+  anywhere|two-stage) rule=("${anywhere[@]}") ;;
   r1) rule=() ;;
-  *) echo "r1zero.sh: RULE: expected anywhere or r1, found \"$RULE\"" >&2; exit 2 ;;
+  *) echo "r1zero.sh: RULE: expected two-stage, anywhere or r1, found \"$RULE\"" >&2; exit 2 ;;
+esac
+case "${CORPUS:-markup}" in
+  markup) style=(--style markup) tags=(--tok-tags text) ;;
+  plain) style=() tags=() ;;
+  *) echo "r1zero.sh: CORPUS: expected markup or plain, found \"$CORPUS\"" >&2; exit 2 ;;
 esac
 note() { printf '\n== %s (%d s)\n' "$1" $(($(date +%s) - start)); }
 
 note "1. pre-training corpus: 3-digit sums (held-out problems excluded) and 4-digit sums (the OOD set excluded)"
-"$genc" lm corpus "${task[@]}" "${held[@]}" --docs "${DOCS:-20000}" --seed "$seed" --out "$out/corpus3.txt"
-"$genc" lm corpus "${ood[@]}" "${held[@]}" --docs $(( ${DOCS:-20000} / 4 )) --seed "$seed" --out "$out/corpus4.txt"
+"$genc" lm corpus "${task[@]}" "${held[@]}" "${style[@]}" --docs "${DOCS:-20000}" --seed "$seed" --out "$out/corpus3.txt"
+"$genc" lm corpus "${ood[@]}" "${held[@]}" "${style[@]}" --docs $(( ${DOCS:-20000} / 4 )) --seed "$seed" --out "$out/corpus4.txt"
 cat "$out/corpus3.txt" <(echo) "$out/corpus4.txt" > "$out/corpus.txt"
 
 note "2. base model: tiny preset (MLA, DeepSeekMoE, MTP), 512 positions"
-"$genc" lm train --data "$out/corpus.txt" --tok-vocab 400 --preset tiny --max-seq 512 --steps "${BASE_STEPS:-2000}" \
+"$genc" lm train --data "$out/corpus.txt" --tok-vocab 400 "${tags[@]}" --preset tiny --max-seq 512 --steps "${BASE_STEPS:-2000}" \
   --batch 8 --seq 512 --lr 3e-3 --eval-every 1000 --seed "$seed" --threads "$threads" --out "$out/base"
 
 evaluate() { # checkpoint label
@@ -53,20 +62,30 @@ evaluate() { # checkpoint label
 note "3. the base model, held-out, R1 rule (well-formed replies only)"
 evaluate "$out/base/checkpoint.safetensors" before
 
-note "4. GRPO: rule-based rewards only (RULE=${RULE:-anywhere})"
-"$genc" lm grpo --base "$out/base/checkpoint.safetensors" "${task[@]}" "${held[@]}" "${reply[@]}" "${rule[@]}" \
-  --steps "${GRPO_STEPS:-120}" --prompts 8 --group 8 --temperature 1.0 --lr 1e-4 \
-  --dynamic-sampling 4 --eval-every 40 --eval-problems 50 --eval-k 2 --seed "$seed" --threads "$threads" \
-  --out "$out/grpo"
+grpo() { # base out steps rule...
+  local base=$1 dir=$2 steps=$3; shift 3
+  "$genc" lm grpo --base "$base" "${task[@]}" "${held[@]}" "${reply[@]}" "$@" \
+    --steps "$steps" --prompts 8 --group 8 --temperature 1.0 --lr 1e-4 \
+    --dynamic-sampling 4 --eval-every 40 --eval-problems 50 --eval-k 2 --seed "$seed" --threads "$threads" \
+    --out "$dir"
+}
+note "4. GRPO: rule-based rewards only (RULE=${RULE:-two-stage})"
+grpo "$out/base/checkpoint.safetensors" "$out/grpo" "${GRPO_STEPS:-120}" "${rule[@]}"
+final="$out/grpo/checkpoint.safetensors"
+if [ "${RULE:-two-stage}" = two-stage ]; then
+  note "4b. GRPO stage 2: the R1 rule (accuracy only in a well-formed reply, 0.1 format reward)"
+  grpo "$final" "$out/grpo_r1" "${R1_STEPS:-100}"
+  final="$out/grpo_r1/checkpoint.safetensors"
+fi
 
 note "5. after GRPO: the same evaluations"
-evaluate "$out/grpo/checkpoint.safetensors" after
+evaluate "$final" after
 
 field() { sed -n "s/.*$2 \([0-9.]*\)%.*/\1/p" "$out/$1.txt"; }
 tokens() { sed -n 's/.*think tokens \([0-9.]*\),.*/\1/p' "$out/$1.txt"; }
 length() { sed -n 's/.*mean length \([0-9.]*\) tokens.*/\1/p' "$out/$1.txt"; }
 {
-  printf 'GRPO trained on RULE=%s\n' "${RULE:-anywhere}"
+  printf 'GRPO trained on RULE=%s, CORPUS=%s\n' "${RULE:-two-stage}" "${CORPUS:-markup}"
   printf '%-44s %10s %10s\n' "held-out, T 0.7" before after
   row() { printf '%-44s %9s%% %9s%%\n' "$1" "$(field "before$2" "$3")" "$(field "after$2" "$3")"; }
   row "pass@1, R1 rule (well-formed replies only)" "" pass@1

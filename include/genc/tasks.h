@@ -229,12 +229,22 @@ genc_status genc_task_set_load_jsonl(genc_ctx *ctx, const char *path, genc_task_
 /* Writes n_docs documents, separated by one blank line (documents contain none), built
  * from training problems of stream `seed` (held-out keys skipped): question/answer
  * lists, worked solutions in prose (column addition and subtraction, partial products,
- * countdown tries), and questions followed by "<answer>...</answer>".
- * Rule on think tags: every "<think>" is immediately followed by "</think>" and every
- * "</think>" immediately preceded by "<think>"; the corpus never holds reasoning inside
- * think tags. genc_corpus_think_rule_ok checks a text against it. */
+ * countdown tries), questions followed by "<answer>...</answer>", notes on reply markup,
+ * dialogues and stories whose characters' passing thoughts sit in think tags.
+ * Rule on think tags: every "<think>" is closed by the next "</think>" with only
+ * whitespace, a placeholder or everyday prose (no digit, operator or task word) between;
+ * the corpus never holds reasoning inside think tags and no assistant reply is tagged.
+ * genc_corpus_think_rule_ok checks a text against it. */
 genc_status genc_task_corpus_write(genc_ctx *ctx, FILE *f, const genc_task_cfg *cfg, const genc_task_set *heldout,
                                    uint64_t seed, int64_t n_docs);
+/* Corpus styles. PLAIN: the corpus above (genc_task_corpus_write). MARKUP: no markup
+ * notes; three in five worked solutions wrapped in a tag of a made-up name ("<kori> ...
+ * </kori> <answer>904</answer>"), a quarter of the stories' thoughts in such tags; meant
+ * for a tokenizer that reads tags as text (GENC_TAGS_TEXT), docs/r1zero.md. */
+typedef enum { GENC_CORPUS_PLAIN = 0, GENC_CORPUS_MARKUP = 1 } genc_corpus_style;
+genc_status genc_task_corpus_write_style(genc_ctx *ctx, FILE *f, const genc_task_cfg *cfg,
+                                         const genc_task_set *heldout, uint64_t seed, int64_t n_docs,
+                                         genc_corpus_style style);
 bool genc_corpus_think_rule_ok(const char *text, size_t len);
 
 #ifdef __cplusplus

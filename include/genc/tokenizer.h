@@ -57,6 +57,7 @@ extern "C" {
 
 #define GENC_TOK_N_BYTES 256
 #define GENC_TOK_N_SPECIAL 7
+#define GENC_TOK_N_CONTROL 3 /* <|bos|> <|eos|> <|pad|>: special whatever the tag mode */
 #define GENC_TOK_FIRST_MERGE (GENC_TOK_N_BYTES + GENC_TOK_N_SPECIAL) /* 263 */
 #define GENC_TOK_MAX_CHUNK 64       /* bytes per pre-tokenised chunk */
 #define GENC_TOK_MAX_VOCAB (1 << 24) /* the largest vocab_size training or loading accepts */
@@ -64,6 +65,16 @@ extern "C" {
 #define GENC_TOK_FORMAT_VERSION 1
 
 typedef struct genc_tokenizer genc_tokenizer;
+
+/* Tag modes. GENC_TAGS_SPECIAL (the default): encoding with allow_special matches the
+ * strings <think> </think> <answer> </answer> as the single tokens 259..262, as Hugging
+ * Face tokenizers match added tokens. GENC_TAGS_TEXT: only <|bos|> <|eos|> <|pad|> are
+ * matched; the four tags are ordinary text, cut into chunks and merged like any markup
+ * ("</", "think", ">"), so a model that has learned to close the tags it has seen can
+ * close one it has never seen (docs/r1zero.md). Ids 259..262 stay in the vocabulary and
+ * decode to their strings, but encoding never produces them. The mode is saved with the
+ * tokenizer ("tags": "text" in its metadata; absent means special). */
+typedef enum { GENC_TAGS_SPECIAL = 0, GENC_TAGS_TEXT = 1 } genc_tags;
 
 /* The pre-tokenisation modes, and their names in files and flags ("genc-v1", "gpt2"). */
 typedef enum { GENC_PRETOK_GENC_V1 = 0, GENC_PRETOK_GPT2 = 1 } genc_pretokenizer;
@@ -81,11 +92,13 @@ genc_status genc_tokenizer_train(genc_ctx *ctx, const char *const *files, int n_
 /* The same from one buffer. */
 genc_status genc_tokenizer_train_memory(genc_ctx *ctx, const uint8_t *text, size_t n, int vocab_size,
                                         genc_tokenizer **out);
-/* Both with a chosen pre-tokenisation (the two above use genc-v1). */
+/* Both with a chosen pre-tokenisation and tag mode (the two above use genc-v1 and special
+ * tags). Under GENC_TAGS_TEXT the tags are not chunk boundaries in training either, and
+ * the tokenizer comes out in that mode. */
 genc_status genc_tokenizer_train_with(genc_ctx *ctx, const char *const *files, int n_files, int vocab_size,
-                                      genc_pretokenizer pretok, genc_tokenizer **out);
+                                      genc_pretokenizer pretok, genc_tags tags, genc_tokenizer **out);
 genc_status genc_tokenizer_train_memory_with(genc_ctx *ctx, const uint8_t *text, size_t n, int vocab_size,
-                                             genc_pretokenizer pretok, genc_tokenizer **out);
+                                             genc_pretokenizer pretok, genc_tags tags, genc_tokenizer **out);
 /* A tokenizer from a merge list merges[2*i], merges[2*i+1], validated as the loader does;
  * `label` names the source in messages. */
 genc_status genc_tokenizer_from_merges(genc_ctx *ctx, const int64_t *merges, int n_merges, const char *label,
@@ -109,12 +122,16 @@ int genc_tokenizer_vocab_size(const genc_tokenizer *t);
 int genc_tokenizer_n_merges(const genc_tokenizer *t);
 /* The merge that made token id (>= 263) into a and b; false for other ids. */
 bool genc_tokenizer_merge(const genc_tokenizer *t, int32_t id, int32_t *a, int32_t *b);
+/* The tag mode (GENC_TAGS_SPECIAL for NULL); set_tags changes how later encodes match. */
+void genc_tokenizer_set_tags(genc_tokenizer *t, genc_tags tags);
+genc_tags genc_tokenizer_tags(const genc_tokenizer *t);
 /* The id of a special token by name ("<|eos|>", "<think>", ...); -1 if unknown. */
 int32_t genc_tokenizer_special(const genc_tokenizer *t, const char *name);
 
 /* Serialisation: tensor "tokenizer.merges" (I32, [n_merges, 2]) and metadata "tokenizer",
  * a JSON object {"version": 1, "type": "byte_bpe", "pretokenizer": "genc-v1" | "gpt2",
- * "vocab_size": V, "n_merges": M, "specials": [the 7 names in id order]}. The same two
+ * "vocab_size": V, "n_merges": M, "specials": [the 7 names in id order]}, plus "tags":
+ * "text" for a GENC_TAGS_TEXT tokenizer ("special" is accepted too). The same two
  * names carry the tokenizer inside a model checkpoint (add_to / from_st). Loading
  * validates everything: unknown or missing JSON fields, version, pretokenizer, specials,
  * vocab_size == 263 + n_merges, the tensor's dtype and shape, and every merge (ids in

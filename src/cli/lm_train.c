@@ -51,7 +51,7 @@ static genc_status apply_model_flags(genc_ctx *ctx, const model_flags *f, genc_l
 }
 
 typedef struct {
-    const char *data, *tokenizer, *out, *docs, *init, *precision, *fp8_promote, *optim_state, *tok_pretok;
+    const char *data, *tokenizer, *out, *docs, *init, *precision, *fp8_promote, *optim_state, *tok_pretok, *tok_tags;
     int64_t steps, batch, seq, warmup, eval_every, save_every, eval_tokens, seed, threads, stop_at, tok_vocab, zero, ep;
     double lr, min_lr, wd, beta2, clip, val_frac, init_std, dist_timeout;
     bool resume, model_flags_given;
@@ -68,10 +68,13 @@ static genc_status doc_separator(genc_ctx *ctx, const char *docs, const char **s
 
 static genc_status tokenizer_for(genc_ctx *ctx, const train_args *a, char **files, int n_files, genc_tokenizer **tok) {
     if (a->tokenizer) return genc_tokenizer_load(ctx, a->tokenizer, tok);
-    printf("training a %lld-token BPE tokenizer on the data\n", (long long)a->tok_vocab);
+    bool text = !strcmp(a->tok_tags, "text");
+    printf("training a %lld-token BPE tokenizer on the data%s\n", (long long)a->tok_vocab,
+           text ? " (tags as text)" : "");
     genc_pretokenizer p = GENC_PRETOK_GENC_V1;
     genc_pretokenizer_parse(a->tok_pretok, &p); /* the flag's choices are the names */
-    return genc_tokenizer_train_with(ctx, (const char *const *)files, n_files, (int)a->tok_vocab, p, tok);
+    return genc_tokenizer_train_with(ctx, (const char *const *)files, n_files, (int)a->tok_vocab, p,
+                                     text ? GENC_TAGS_TEXT : GENC_TAGS_SPECIAL, tok);
 }
 
 typedef struct {
@@ -249,7 +252,7 @@ int genc_cli_lm_train(int argc, char **argv) {
                     .eval_every = d.eval_every, .eval_tokens = d.eval_tokens, .seed = (int64_t)d.seed, .tok_vocab = 512,
                     .lr = d.lr, .min_lr = d.min_lr, .wd = d.weight_decay, .beta2 = d.beta2, .clip = d.clip,
                     .val_frac = 0.05, .docs = "file", .init_std = 0.02,
-                    .optim_state = "fp32", .tok_pretok = "genc-v1"};
+                    .optim_state = "fp32", .tok_pretok = "genc-v1", .tok_tags = "special"};
     model_flags mf = {.preset = "tiny", .vocab = -1, .dim = -1, .layers = -1, .heads = -1, .max_seq = -1, .q_lora = -1,
                       .kv_lora = -1, .nope = -1, .rope = -1, .v = -1, .dense_layers = -1, .dense_inter = -1,
                       .experts = -1, .shared = -1, .active = -1, .moe_inter = -1, .groups = -1, .topk_groups = -1,
@@ -258,6 +261,8 @@ int genc_cli_lm_train(int argc, char **argv) {
         {"data", FLAG_STRING, &a.data, "text files, comma-separated (-: standard input); required"},
         {"tokenizer", FLAG_STRING, &a.tokenizer, "tokenizer file", .unset = "train one on --data"},
         {"tok-vocab", FLAG_INT, &a.tok_vocab, "vocabulary of the tokenizer trained on --data", 263, 1 << 20},
+        {"tok-tags", FLAG_STRING, &a.tok_tags, "the trained tokenizer's <think> </think> <answer> </answer>: single "
+                                              "special tokens, or text like any markup", .choices = "special|text"},
         {"tok-pretok", FLAG_STRING, &a.tok_pretok, "pre-tokenisation of that tokenizer (gpt2: GPT-2's regex, as HF "
          "ByteLevel and llama.cpp split)", .choices = "genc-v1|gpt2"},
         {"preset", FLAG_STRING, &mf.preset, "model size; the flags below override it", .choices = "tiny|small|base|large"},
@@ -323,9 +328,9 @@ int genc_cli_lm_train(int argc, char **argv) {
     describe_preset(flags, n, mf.preset);
     int r = genc_flags_parse("lm train", "Train a DeepSeek-V3-architecture language model on text.", flags, n, argc, argv);
     if (!r && a.tokenizer) r = genc_flag_refuse("lm train", flags, n, "tok-vocab", "with --tokenizer (no tokenizer is trained)");
-    if (!r && a.tokenizer) r = genc_flag_refuse("lm train", flags, n, "tok-pretok", "with --tokenizer (no tokenizer is trained)");
+    if (!r && a.tokenizer) r = genc_flag_refuse("lm train", flags, n, "tok-pretok tok-tags", "with --tokenizer (no tokenizer is trained)");
     if (!r && a.init)
-        r = genc_flag_refuse("lm train", flags, n, "tok-vocab init-std", "with --init (its weights and tokenizer are used)");
+        r = genc_flag_refuse("lm train", flags, n, "tok-vocab tok-tags init-std", "with --init (its weights and tokenizer are used)");
     if (r) return r == 1 ? 0 : 2;
     a.model_flags_given = memcmp(&mf, &mf0, sizeof mf) != 0; /* pointers and numbers, no padding */
     if (!a.data) {

@@ -61,12 +61,13 @@ static genc_status measure(genc_ctx *ctx, genc_tokenizer *t, char **files, int n
     return GENC_OK;
 }
 
-static genc_status run_train(genc_ctx *ctx, char **files, int n_files, int vocab, const char *pretok, const char *out) {
+static genc_status run_train(genc_ctx *ctx, char **files, int n_files, int vocab, const char *pretok, genc_tags tags,
+                             const char *out) {
     double t0 = now_s();
     genc_tokenizer *t = NULL;
     genc_pretokenizer p = GENC_PRETOK_GENC_V1;
     genc_pretokenizer_parse(pretok, &p); /* the flag's choices are the names */
-    genc_status s = genc_tokenizer_train_with(ctx, (const char *const *)files, n_files, vocab, p, &t);
+    genc_status s = genc_tokenizer_train_with(ctx, (const char *const *)files, n_files, vocab, p, tags, &t);
     double t1 = now_s();
     size_t bytes = 0, tokens = 0;
     if (!s) s = measure(ctx, t, files, n_files, &bytes, &tokens);
@@ -87,7 +88,7 @@ static genc_status run_train(genc_ctx *ctx, char **files, int n_files, int vocab
 }
 
 int genc_cli_tokenizer_train(int argc, char **argv) {
-    const char *input = NULL, *out = "tokenizer.safetensors", *pretok = "genc-v1";
+    const char *input = NULL, *out = "tokenizer.safetensors", *pretok = "genc-v1", *tags = "special";
     int64_t vocab = 4096;
     genc_flag flags[] = {
         {"input", FLAG_STRING, &input, "training text files, comma-separated (a.txt,b.txt; -: standard input); required"},
@@ -95,6 +96,8 @@ int genc_cli_tokenizer_train(int argc, char **argv) {
          262144},
         {"pretok", FLAG_STRING, &pretok, "pre-tokenisation (gpt2: GPT-2's regex, as HF ByteLevel and llama.cpp split)",
          .choices = "genc-v1|gpt2"},
+        {"tags", FLAG_STRING, &tags, "<think> </think> <answer> </answer>: single special tokens, or text like any "
+                                     "markup", .choices = "special|text"},
         {"out", FLAG_STRING, &out, "the tokenizer file to write (safetensors)"},
     };
     const char *cmd = "tokenizer train";
@@ -114,7 +117,8 @@ int genc_cli_tokenizer_train(int argc, char **argv) {
     }
     genc_ctx *ctx = genc_ctx_new();
     int code = !ctx ? (fprintf(stderr, "genc: error: out of memory\n"), 1)
-                    : run_train(ctx, files, n_files, (int)vocab, pretok, out) ? genc_cli_fail(ctx) : 0;
+                    : run_train(ctx, files, n_files, (int)vocab, pretok, strcmp(tags, "text") ? GENC_TAGS_SPECIAL : GENC_TAGS_TEXT,
+                                out) ? genc_cli_fail(ctx) : 0;
     genc_ctx_free(ctx);
     free(files), free(list);
     return code;

@@ -178,10 +178,10 @@ static void apply_merge(trainer *tr, int32_t p, int m) {
 /* ---- chunks, words and the merge loop ---- */
 
 /* Count the chunks of s[0..n); special token strings are boundaries. False when out of memory. */
-static bool count_chunks(genc_tok_strmap *m, genc_pretokenizer p, const uint8_t *s, size_t n) {
+static bool count_chunks(genc_tok_strmap *m, genc_pretokenizer p, genc_tags tags, const uint8_t *s, size_t n) {
     for (size_t i = 0; i < n;) {
         int which = -1;
-        size_t end = i + genc_tok_next_special(s + i, n - i, &which);
+        size_t end = i + genc_tok_next_special(s + i, n - i, tags, &which);
         while (i < end) {
             size_t len = genc_tok_chunk(p, s + i, end - i);
             bool added;
@@ -255,18 +255,19 @@ static genc_status check_vocab(genc_ctx *ctx, int vocab_size) {
 
 genc_status genc_tokenizer_train_memory(genc_ctx *ctx, const uint8_t *text, size_t n, int vocab_size,
                                         genc_tokenizer **out) {
-    return genc_tokenizer_train_memory_with(ctx, text, n, vocab_size, GENC_PRETOK_GENC_V1, out);
+    return genc_tokenizer_train_memory_with(ctx, text, n, vocab_size, GENC_PRETOK_GENC_V1, GENC_TAGS_SPECIAL, out);
 }
 
 genc_status genc_tokenizer_train_memory_with(genc_ctx *ctx, const uint8_t *text, size_t n, int vocab_size,
-                                             genc_pretokenizer pretok, genc_tokenizer **out) {
+                                             genc_pretokenizer pretok, genc_tags tags, genc_tokenizer **out) {
     *out = NULL;
     genc_status s = check_vocab(ctx, vocab_size);
     if (s) return s;
     if (!text && n) return genc_error(ctx, GENC_EINVAL, "genc_tokenizer_train_memory: text is NULL");
     genc_tok_strmap m = {0};
-    if (!count_chunks(&m, pretok, text, n)) s = genc_error(ctx, GENC_ENOMEM, "tokenizer training: out of memory");
+    if (!count_chunks(&m, pretok, tags, text, n)) s = genc_error(ctx, GENC_ENOMEM, "tokenizer training: out of memory");
     if (!s) s = learn(ctx, &m, vocab_size, pretok, out);
+    if (!s) genc_tokenizer_set_tags(*out, tags);
     genc_tok_strmap_free(&m);
     return s;
 }
@@ -278,11 +279,11 @@ static genc_status read_all(genc_ctx *ctx, const char *path, uint8_t **buf, size
 
 genc_status genc_tokenizer_train(genc_ctx *ctx, const char *const *files, int n_files, int vocab_size,
                                  genc_tokenizer **out) {
-    return genc_tokenizer_train_with(ctx, files, n_files, vocab_size, GENC_PRETOK_GENC_V1, out);
+    return genc_tokenizer_train_with(ctx, files, n_files, vocab_size, GENC_PRETOK_GENC_V1, GENC_TAGS_SPECIAL, out);
 }
 
 genc_status genc_tokenizer_train_with(genc_ctx *ctx, const char *const *files, int n_files, int vocab_size,
-                                      genc_pretokenizer pretok, genc_tokenizer **out) {
+                                      genc_pretokenizer pretok, genc_tags tags, genc_tokenizer **out) {
     *out = NULL;
     genc_status s = check_vocab(ctx, vocab_size);
     if (s) return s;
@@ -292,10 +293,12 @@ genc_status genc_tokenizer_train_with(genc_ctx *ctx, const char *const *files, i
         uint8_t *buf;
         size_t n;
         s = read_all(ctx, files[i], &buf, &n);
-        if (!s && !count_chunks(&m, pretok, buf, n)) s = genc_error(ctx, GENC_ENOMEM, "%s: out of memory counting chunks", files[i]);
+        if (!s && !count_chunks(&m, pretok, tags, buf, n))
+            s = genc_error(ctx, GENC_ENOMEM, "%s: out of memory counting chunks", files[i]);
         free(buf);
     }
     if (!s) s = learn(ctx, &m, vocab_size, pretok, out);
+    if (!s) genc_tokenizer_set_tags(*out, tags);
     genc_tok_strmap_free(&m);
     return s;
 }

@@ -89,11 +89,16 @@ genc_status genc_export_vocab_build(genc_ctx *ctx, const genc_tokenizer *tok, in
     v->types = calloc((size_t)n_vocab, sizeof *v->types);
     v->merges = calloc((size_t)v->n_merges + 1, sizeof *v->merges);
     bool ok = v->tokens && v->types && v->merges;
+    /* With text tags the four tag ids are never produced: exported as unused names, so that
+     * neither llama.cpp nor a Hugging Face tokenizer matches "<think>" as one token. */
+    int first_unused_tag = genc_tokenizer_tags(tok) == GENC_TAGS_TEXT ? GENC_TOK_N_BYTES + GENC_TOK_N_CONTROL
+                                                                       : GENC_TOK_FIRST_MERGE;
     for (int id = 0; ok && id < n_vocab; id++) {
         char pad[48];
-        if (id >= nt) pad_name(id, pad, sizeof pad);
-        v->tokens[id] = id < nt ? token_text(tok, id) : strdup(pad);
-        v->types[id] = id >= nt ? GENC_TOKTYPE_UNUSED
+        bool unused = id >= nt || (id >= first_unused_tag && id < GENC_TOK_FIRST_MERGE);
+        if (unused) pad_name(id, pad, sizeof pad);
+        v->tokens[id] = unused ? strdup(pad) : token_text(tok, id);
+        v->types[id] = unused ? GENC_TOKTYPE_UNUSED
                      : id >= GENC_TOK_N_BYTES && id < GENC_TOK_FIRST_MERGE ? GENC_TOKTYPE_CONTROL : GENC_TOKTYPE_NORMAL;
         ok = v->tokens[id] != NULL;
     }

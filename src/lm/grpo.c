@@ -137,17 +137,25 @@ genc_status genc_grpo_build_rows(genc_ctx *ctx, genc_grpo_rollouts *o, const int
     return GENC_OK;
 }
 
-/* Tokens of response i before its first "</think>" (0 when there is none). */
-static int64_t think_tokens(const genc_gen_result *res, int64_t i, int32_t close_id) {
-    for (int64_t t = 0; t < res->len[i]; t++)
-        if (res->tokens[i * res->max_new + t] == close_id) return t;
-    return 0;
+/* Tokens of response i that end before its first "</think>" (0 when there is none): by
+ * the text, so "</think>" may be one special token or several text tokens. */
+static int64_t think_tokens(const genc_gen_result *res, int64_t i, const genc_tokenizer *tok) {
+    const char *text = (const char *)res->text[i], *close = strstr(text, "</think>");
+    if (!close) return 0;
+    size_t at = (size_t)(close - text), bytes = 0;
+    int64_t t = 0;
+    for (; t < res->len[i]; t++) {
+        size_t len = 0;
+        genc_tokenizer_token_bytes(tok, res->tokens[i * res->max_new + t], &len);
+        if ((bytes += len) > at) break;
+    }
+    return t;
 }
 
 /* Score every rollout as prefill + completion; the stop string "</answer>" ends generation
  * and is put back. */
 static genc_status score(genc_ctx *ctx, genc_grpo_rollouts *o, const genc_gen_result *res, const genc_task_problem *pr,
-                         const genc_grpo_config *cfg, int32_t close_id) {
+                         const genc_grpo_config *cfg, const genc_tokenizer *tok) {
     o->reward = calloc((size_t)o->n_all, sizeof *o->reward);
     o->think_tokens = calloc((size_t)o->n_all, sizeof *o->think_tokens);
     o->text = calloc((size_t)o->n_all, sizeof *o->text);
@@ -159,7 +167,7 @@ static genc_status score(genc_ctx *ctx, genc_grpo_rollouts *o, const genc_gen_re
         if (!(o->text[i] = malloc(n))) return genc_error(ctx, GENC_ENOMEM, "out of memory");
         snprintf(o->text[i], n, "%s%.*s%s", head, (int)res->text_len[i], (const char *)res->text[i], tail);
         genc_reward r = genc_task_reward(&pr[i / cfg->group], o->text[i], n - 1, &cfg->reward);
-        o->think_tokens[i] = r.think && !cfg->empty_think ? think_tokens(res, i, close_id) : 0;
+        o->think_tokens[i] = r.think && !cfg->empty_think ? think_tokens(res, i, tok) : 0;
         double w = 1.0 / (double)o->n_all;
         o->reward[i] = r.reward;
         o->mean_reward += r.reward * w, o->accuracy += r.accuracy * w, o->format_rate += r.format * w;
@@ -192,7 +200,7 @@ genc_status genc_grpo_rollout(genc_ctx *ctx, genc_lm *policy, genc_lm *ref, genc
                           .pad_id = pad, .tok = tok, .stops = stops, .n_stops = 1};
     out->n_all = n;
     if (!s) s = genc_lm_generate(ctx, policy, rows, rlen, n, &gc, &res);
-    if (!s) s = score(ctx, out, &res, problems, cfg, genc_tokenizer_special(tok, "</think>"));
+    if (!s) s = score(ctx, out, &res, problems, cfg, tok);
     if (!s) out->kept_groups = genc_grpo_advantages(out->reward, P, G, cfg, adv, keep);
     if (cfg->score_only) goto done;
     if (!s) s = genc_grpo_build_rows(ctx, out, (const int32_t *const *)pids, plen, &res, adv, keep, G, pad, cfg->overlong_filter);

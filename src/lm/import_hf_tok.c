@@ -55,17 +55,29 @@ static genc_status read_pretokenizer(const tokctx *t, json_t *root, genc_pretoke
                       "tokenizer's splits", t->path);
 }
 
-/* Bytes at ids 0..255 and specials at 256..262. */
-static genc_status check_fixed_ids(const tokctx *t) {
+/* Whether the vocabulary maps name to id. */
+static bool has_id(const tokctx *t, const char *name, int id) {
+    json_t *v = json_object_get(t->vocab, name);
+    return json_is_integer(v) && json_integer_value(v) == id;
+}
+
+/* Bytes at ids 0..255 and specials at 256..262; the four tag ids may instead all be
+ * "<|genc_unused_N|>", as genc exports a tokenizer whose tags are text (*tags). */
+static genc_status check_fixed_ids(const tokctx *t, genc_tags *tags) {
+    *tags = GENC_TAGS_TEXT;
+    for (int k = GENC_TOK_N_CONTROL; k < GENC_TOK_N_SPECIAL; k++) {
+        char unused[48];
+        snprintf(unused, sizeof unused, "<|genc_unused_%d|>", GENC_TOK_N_BYTES + k);
+        if (!has_id(t, unused, GENC_TOK_N_BYTES + k)) *tags = GENC_TAGS_SPECIAL;
+    }
     for (int b = 0; b < GENC_TOK_N_BYTES; b++) {
         uint8_t byte = (uint8_t)b;
         if (id_of_bytes(t, &byte, 1) != b)
             return genc_error(t->ctx, GENC_EFORMAT, "%s: byte 0x%02x is not token %d: not a genc-layout byte-level "
                               "vocabulary", t->path, b, b);
     }
-    for (int k = 0; k < GENC_TOK_N_SPECIAL; k++) {
-        json_t *v = json_object_get(t->vocab, genc_tokenizer_special_names[k]);
-        if (!json_is_integer(v) || json_integer_value(v) != GENC_TOK_N_BYTES + k)
+    for (int k = 0; k < (*tags == GENC_TAGS_TEXT ? GENC_TOK_N_CONTROL : GENC_TOK_N_SPECIAL); k++) {
+        if (!has_id(t, genc_tokenizer_special_names[k], GENC_TOK_N_BYTES + k))
             return genc_error(t->ctx, GENC_EFORMAT, "%s: special token %s is not id %d", t->path,
                               genc_tokenizer_special_names[k], GENC_TOK_N_BYTES + k);
     }
@@ -114,14 +126,15 @@ genc_status genc_tokenizer_from_hf_json(genc_ctx *ctx, const char *text, size_t 
     size_t nm = s ? 0 : json_array_size(merges);
     genc_pretokenizer p = GENC_PRETOK_GENC_V1;
     if (!s && nm > 0) s = read_pretokenizer(&t, root, &p); /* without merges every byte is its own token anyway */
-    if (!s) s = check_fixed_ids(&t);
+    genc_tags tags = GENC_TAGS_SPECIAL;
+    if (!s) s = check_fixed_ids(&t, &tags);
     if (!s && nm > (size_t)(GENC_TOK_MAX_VOCAB - GENC_TOK_FIRST_MERGE))
         s = genc_error(ctx, GENC_EFORMAT, "%s: %zu merges, more than genc's vocabulary allows", path, nm);
     int64_t *m = s ? NULL : malloc(2 * nm * sizeof *m + 1);
     if (!s && !m) s = genc_error(ctx, GENC_ENOMEM, "%s: out of memory", path);
     for (size_t i = 0; !s && i < nm; i++) s = read_merge(&t, json_array_get(merges, i), (int)i, m + 2 * i);
     if (!s) s = genc_tokenizer_from_merges(ctx, m, (int)nm, path, out);
-    if (!s) genc_tokenizer_set_pretokenizer(*out, p);
+    if (!s) genc_tokenizer_set_pretokenizer(*out, p), genc_tokenizer_set_tags(*out, tags);
     free(m);
     json_decref(root);
     return s;

@@ -1,10 +1,13 @@
 /* Pre-training corpus for the base model: documents that teach arithmetic and Countdown
- * as ordinary text (question/answer lists, worked solutions in prose, questions followed
- * by <answer> tags), built only from training problems. The corpus never puts reasoning
- * inside think tags: a think block holds nothing, a placeholder phrase, or a character's
- * passing thought from a small grammar of everyday sentences (no digit, no operator, no
- * word of the tasks), and no assistant reply is ever tagged; checked on each document
- * before writing (genc_corpus_think_rule_ok). */
+ * as ordinary text (question/answer lists, worked solutions in prose, most of them wrapped
+ * in markup tags of made-up names, questions followed by <answer> tags, stories whose
+ * characters' thoughts are marked up with think tags or the same made-up tags), built
+ * only from training problems. A think block holds only a passing thought from a small
+ * grammar of everyday sentences (no digit, no operator, no word of the tasks), and no
+ * assistant reply is ever tagged; checked on each document before writing
+ * (genc_corpus_think_rule_ok). The tags are meant to be read as text (lm train --tok-tags
+ * text): the base learns to close whatever tag it has open after any text, working
+ * included, and "think" is one of the names it closes. */
 #include "genc/tasks.h"
 
 #include <stdarg.h>
@@ -141,10 +144,6 @@ static void arith_steps(text *t, const genc_task_problem *p) {
     put(t, "So %s %c %s = %s.\n", a, p->op, b, p->answer);
 }
 
-static void arith_worked(text *t, const genc_task_problem *p) {
-    put(t, "Problem: %s\n", p->prompt);
-    arith_steps(t, p);
-}
 
 /* ---- countdown tries ---- */
 
@@ -173,10 +172,13 @@ static int64_t countdown_try(text *t, draws *d, const genc_task_problem *p) {
     return v[0];
 }
 
-static void countdown_worked(text *t, draws *d, const genc_task_problem *p) {
+static void countdown_header(text *t, const genc_task_problem *p) {
     put(t, "Countdown. Numbers:");
     for (int i = 0; i < p->n_numbers; i++) put(t, "%s %lld", i ? "," : "", (long long)p->numbers[i]);
     put(t, ". Target: %lld. Each number is used exactly once.\n", (long long)p->target);
+}
+
+static void countdown_worked(text *t, draws *d, const genc_task_problem *p) {
     for (int k = 0, n = 1 + (int)draw(d, 3); k < n; k++) {
         int64_t r = countdown_try(t, d, p);
         if (r == p->target) put(t, " That makes %lld, which works.\n", (long long)r);
@@ -202,19 +204,50 @@ static void tagged(text *t, draws *d, const genc_task_problem *p) {
     put(t, "%s%s\n<answer>%s</answer>\n", lead[draw(d, 3)], p->prompt, p->answer);
 }
 
-/* A worked solution in prose; half of them close with the answer in answer tags, as a
- * worked example on the web closes with a boxed result. (Closing two in three, a third
- * with the tags alone on the last line, was tried: GRPO then found no correct reply in
- * 100 steps, docs/r1zero.md.) */
-static void worked(text *t, draws *d, const genc_task_problem *p) {
-    if (p->kind == GENC_TASK_ARITH) arith_worked(t, p);
-    else countdown_worked(t, d, p);
-    if (draw(d, 2)) put(t, "The answer is <answer>%s</answer>.\n", p->answer);
+/* A made-up markup tag name of one to three syllables ("kori", "selvodra"): web pages wrap
+ * text in tags of every name, and so does the markup corpus, so that closing the
+ * innermost open tag would have to be learned as a rule, not a list of names. Never
+ * "think" or "answer". */
+static void tag_name(draws *d, char *buf, size_t cap) {
+    static const char *syl[] = {"ba", "ko", "ri", "tam", "sel", "vo", "nu", "pel", "dra", "mi", "gon", "fa", "lu",
+                                "zer", "chi", "wen", "so", "tor", "hal", "ip", "ex", "qua", "ryn", "mo", "ste",
+                                "ul", "ark", "deb", "fin", "jo"};
+    buf[0] = 0;
+    for (int k = 0, n = 1 + (int)draw(d, 3); k < n; k++)
+        strncat(buf, syl[draw(d, sizeof syl / sizeof *syl)], cap - strlen(buf) - 1);
 }
-/* A note on reply markup, as a style guide on the web would write it: the tags with
- * placeholder words between them (the RL prompt's own example reads "<think> reasoning
- * process here </think> <answer> answer here </answer>"). Placeholders never hold a
- * problem, a number or any working: no reasoning ever sits inside think tags. */
+
+/* A worked solution in prose. Plain corpus: half of them close with the answer in answer
+ * tags, as a worked example on the web closes with a boxed result. (Closing two in three,
+ * a third with the tags alone on the last line, was tried: GRPO then found no correct
+ * reply in 100 steps, docs/r1zero.md.) Markup corpus: three in five are wrapped in a tag
+ * of a made-up name ("<kori> Add 745 and 159 ... So 745 + 159 = 904. </kori>"), followed
+ * by the answer in answer tags (2 in 5), "The answer is <answer>904</answer>." (3 in 10)
+ * or nothing; a think tag never wraps working. */
+static void worked(text *t, draws *d, const genc_task_problem *p, bool markup) {
+    char name[16];
+    bool arith = p->kind == GENC_TASK_ARITH, wrap = markup && draw(d, 5) < 3;
+    if (arith) put(t, "Problem: %s\n", p->prompt);
+    else countdown_header(t, p);
+    if (wrap) tag_name(d, name, sizeof name), put(t, "<%s>%s", name, draw(d, 2) ? "\n" : " ");
+    if (arith) arith_steps(t, p);
+    else countdown_worked(t, d, p);
+    int end = markup ? (int)draw(d, 10) : 5 * (int)draw(d, 2);
+    if (wrap) {
+        put(t, "</%s>", name);
+        if (end < 4) put(t, "%s<answer>%s</answer>", draw(d, 2) ? " " : "\n", p->answer);
+        else if (end < 7) put(t, "\nThe answer is <answer>%s</answer>.", p->answer);
+        put(t, "\n");
+    } else if (markup ? end < 5 : end > 0) {
+        put(t, "The answer is <answer>%s</answer>.\n", p->answer);
+    }
+}
+
+/* ---- the corpus rule ---- */
+
+/* The placeholders a think or answer block may hold in text the rule accepts (the RL
+ * prompt's own example reads "<think> reasoning process here </think> <answer> answer here
+ * </answer>"); genc's corpus writes no think tag at all. */
 static const char *THINK_PH[] = {"reasoning process here", "the reasoning goes here", "your reasoning", "...",
                                  "thoughts", "notes and working", "the steps", "scratch work here"};
 static const char *ANSWER_PH[] = {"answer here", "the final answer", "the result", "...", "final answer goes here"};
@@ -345,19 +378,25 @@ static void thoughts(text *t, draws *d) {
     }
 }
 
-/* A short story in which a character's passing thoughts are marked with think tags, as
- * fiction and chat logs on the web mark inner monologue: the base sees a think block close
- * after text of any length, and none of that text is working. */
-static void story(text *t, draws *d) {
+/* A short story in which a character's passing thoughts are marked up, as fiction and chat
+ * logs on the web mark inner monologue: with think tags (in the markup corpus one in four
+ * with a tag of a made-up name instead). The base sees a block close after text of any
+ * length; no think block ever holds working. */
+static void story(text *t, draws *d, bool markup) {
+    char name[16] = "think";
     for (int k = 0, n = 1 + (int)draw(d, 2); k < n; k++) told(t, d), put(t, " ");
-    put(t, "%s<think> ", draw(d, 2) ? "\n" : "");
+    if (markup && !draw(d, 4)) tag_name(d, name, sizeof name);
+    put(t, "%s<%s> ", draw(d, 2) ? "\n" : "", name);
     thoughts(t, d);
-    put(t, "%s</think>", draw(d, 2) ? "\n" : " "); /* a line may end before the block closes */
+    put(t, "%s</%s>", draw(d, 2) ? "\n" : " ", name); /* a line may end before the block closes */
     put(t, "%s", draw(d, 2) ? "\n" : " ");
     told(t, d);
     put(t, "\n");
 }
 
+
+/* A note on reply markup (plain corpus only), as a style guide on the web would write it:
+ * the tags with a placeholder or a line of everyday prose between them. */
 static void markup_note(text *t, draws *d) {
     static const char *lead[] = {"Reply format: ", "Format of a reply:\n", "Use the tags like this: ",
                                  "Markup for answers: "};
@@ -374,6 +413,7 @@ typedef struct {
     const genc_task_cfg *cfg;
     const genc_task_set *heldout;
     uint64_t seed, index;
+    bool markup;
 } source;
 
 /* A chat between two people in plain prose, as forums and chat logs show them: the second
@@ -385,7 +425,7 @@ static void dialogue(text *t, draws *d, const genc_task_problem *p, bool work) {
     int k = (int)draw(d, 3);
     put(t, "%s: %s%s%s: ", who[k][0], p->prompt, k ? "\n" : " ", who[k][1]);
     if (work && p->kind == GENC_TASK_ARITH) arith_steps(t, p);
-    else if (work) countdown_worked(t, d, p);
+    else if (work) countdown_header(t, p), countdown_worked(t, d, p);
     else if (p->kind == GENC_TASK_ARITH) {
         char all[256];
         operands(p, all, sizeof all);
@@ -394,22 +434,26 @@ static void dialogue(text *t, draws *d, const genc_task_problem *p, bool work) {
     else put(t, "%s = %lld.\n", p->answer, (long long)p->target);
 }
 
-/* One document (out of 14 draws): 0-3 a worked solution in prose, 4 a Q/A list of bare
- * results (2-5 problems), 5-6 a question with its answer in answer tags, 7-8 a markup
- * note, 9-10 a dialogue where the answer is worked out, 11 one where it is given directly,
- * 12-13 a story with a character's thoughts in think tags.
+/* One document. Plain corpus (out of 14 draws): 0-3 a worked solution in prose, 4 a Q/A
+ * list of bare results (2-5 problems), 5-6 a question with its answer in answer tags, 7-8
+ * a markup note, 9-10 a dialogue where the answer is worked out, 11 one where it is given
+ * directly, 12-13 a story with a character's thoughts in think tags. Markup corpus (out of
+ * 13): the same without markup notes, three stories in 13, and worked solutions mostly
+ * wrapped in made-up tags (worked, story).
  * (Reply skeletons, "User: a question Assistant: <think> ... </think> ...", were tried and
  * dropped: the base then answered every RL prompt with the skeleton, docs/r1zero.md.)
  * No document is in the RL chat template, and no reasoning ever sits inside think tags. */
 static genc_status document(source *src, draws *d, text *t) {
     genc_task_problem p;
-    int style = (int)draw(d, 14), n = style == 4 ? 2 + (int)draw(d, 4) : style >= 7 && style <= 8 ? 0 : style >= 12 ? 0 : 1;
+    int style = (int)draw(d, src->markup ? 13 : 14);
+    if (src->markup && style >= 7) style += 2; /* no markup notes: 7..12 become 9..14, 12.. stories */
+    int n = style == 4 ? 2 + (int)draw(d, 4) : style == 7 || style == 8 || style >= 12 ? 0 : 1;
     if (style == 7 || style == 8) markup_note(t, d);
-    if (style >= 12) story(t, d);
+    if (style >= 12) story(t, d, src->markup);
     for (int k = 0; k < n; k++) {
         genc_status s = genc_task_next_train(src->ctx, src->cfg, src->heldout, src->seed, &src->index, &p);
         if (s) return s;
-        if (style < 4) worked(t, d, &p);
+        if (style < 4) worked(t, d, &p, src->markup);
         else if (style == 4) qa_line(t, &p);
         else if (style < 7) tagged(t, d, &p);
         else dialogue(t, d, &p, style < 11);
@@ -420,10 +464,16 @@ static genc_status document(source *src, draws *d, text *t) {
 
 genc_status genc_task_corpus_write(genc_ctx *ctx, FILE *f, const genc_task_cfg *cfg, const genc_task_set *heldout,
                                    uint64_t seed, int64_t n_docs) {
+    return genc_task_corpus_write_style(ctx, f, cfg, heldout, seed, n_docs, GENC_CORPUS_PLAIN);
+}
+
+genc_status genc_task_corpus_write_style(genc_ctx *ctx, FILE *f, const genc_task_cfg *cfg,
+                                         const genc_task_set *heldout, uint64_t seed, int64_t n_docs,
+                                         genc_corpus_style style) {
     genc_status s = genc_task_cfg_check(ctx, cfg);
     if (s) return s;
     if (n_docs < 0) return genc_error(ctx, GENC_EINVAL, "corpus: expected a document count >= 0, found %lld", (long long)n_docs);
-    source src = {ctx, cfg, heldout, seed, 0};
+    source src = {ctx, cfg, heldout, seed, 0, style == GENC_CORPUS_MARKUP};
     text t = {0};
     draws d = {genc_philox_u32(seed, 0x636F72707573ull) | (uint64_t)genc_philox_u32(seed, 0x636F72707574ull) << 32, 0};
     for (int64_t i = 0; !s && i < n_docs; i++) {

@@ -54,6 +54,7 @@ struct genc_tokenizer {
     genc_tok_strmap cache;   /* chunk -> (offset into cache_ids) << 8 | count */
     int32_t *cache_ids;
     size_t cache_n, cache_cap;
+    genc_tags tags;          /* which special strings encoding matches (tokenizer.h) */
 };
 
 /* Length of the pre-tokenised chunk that starts s[0..n), n >= 1 (see tokenizer.h): genc-v1's,
@@ -70,8 +71,9 @@ typedef struct {
 } genc_tok_cprange;
 extern const genc_tok_cprange genc_tok_letters[], genc_tok_numbers[], genc_tok_spaces[];
 extern const int genc_tok_letters_n, genc_tok_numbers_n, genc_tok_spaces_n;
-/* Position of the first special token string in s[0..n) (its index in *which), or n. */
-size_t genc_tok_next_special(const uint8_t *s, size_t n, int *which);
+/* Position of the first special token string in s[0..n) (its index in *which), or n;
+ * with GENC_TAGS_TEXT only <|bos|> <|eos|> <|pad|> count, the tags are text. */
+size_t genc_tok_next_special(const uint8_t *s, size_t n, genc_tags tags, int *which);
 /* Validate merges (2 * n ids) and build the tokenizer; messages start with label. */
 genc_status genc_tok_build(genc_ctx *ctx, const int32_t *merges, int n, const char *label, genc_tokenizer **out);
 

@@ -60,10 +60,11 @@ bool genc_pretokenizer_parse(const char *name, genc_pretokenizer *out) {
     return false;
 }
 
-size_t genc_tok_next_special(const uint8_t *s, size_t n, int *which) {
+size_t genc_tok_next_special(const uint8_t *s, size_t n, genc_tags tags, int *which) {
+    int n_special = tags == GENC_TAGS_TEXT ? GENC_TOK_N_CONTROL : GENC_TOK_N_SPECIAL;
     for (const uint8_t *p = s; (p = memchr(p, '<', n - (size_t)(p - s))) != NULL; p++) {
         size_t left = n - (size_t)(p - s);
-        for (int k = 0; k < GENC_TOK_N_SPECIAL; k++) {
+        for (int k = 0; k < n_special; k++) {
             size_t len = strlen(genc_tokenizer_special_names[k]);
             if (len <= left && !memcmp(p, genc_tokenizer_special_names[k], len)) {
                 *which = k;
@@ -278,7 +279,7 @@ genc_status genc_tokenizer_encode(genc_tokenizer *t, genc_ctx *ctx, const uint8_
     size_t k = 0;
     for (size_t i = 0; i < n;) {
         int which = -1;
-        size_t j = allow_special ? i + genc_tok_next_special(bytes + i, n - i, &which) : n;
+        size_t j = allow_special ? i + genc_tok_next_special(bytes + i, n - i, t->tags, &which) : n;
         k += encode_plain(t, bytes + i, j - i, out + k);
         i = j;
         if (which >= 0) {
@@ -344,6 +345,12 @@ bool genc_tokenizer_merge(const genc_tokenizer *t, int32_t id, int32_t *a, int32
     *a = t->merges[2 * (id - GENC_TOK_FIRST_MERGE)], *b = t->merges[2 * (id - GENC_TOK_FIRST_MERGE) + 1];
     return true;
 }
+
+void genc_tokenizer_set_tags(genc_tokenizer *t, genc_tags tags) {
+    if (t) t->tags = tags == GENC_TAGS_TEXT ? GENC_TAGS_TEXT : GENC_TAGS_SPECIAL;
+}
+
+genc_tags genc_tokenizer_tags(const genc_tokenizer *t) { return t ? t->tags : GENC_TAGS_SPECIAL; }
 
 int32_t genc_tokenizer_special(const genc_tokenizer *t, const char *name) {
     for (int k = 0; t && name && k < GENC_TOK_N_SPECIAL; k++)

@@ -18,6 +18,7 @@ static char *meta_json(const genc_tokenizer *t) {
     json_t *o = json_pack("{s:i, s:s, s:s, s:i, s:i, s:o}", "version", GENC_TOK_FORMAT_VERSION, "type", TYPE_NAME,
                           "pretokenizer", genc_pretokenizer_name(t->pretok), "vocab_size", t->vocab, "n_merges", t->n_merges,
                           "specials", specials);
+    if (o && t->tags == GENC_TAGS_TEXT) json_object_set_new(o, "tags", json_string("text"));
     char *s = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(o);
     return s;
@@ -109,6 +110,17 @@ static genc_status meta_specials(genc_ctx *ctx, const char *label, const json_t 
     return GENC_OK;
 }
 
+/* The optional tag mode: "special" (also when absent) or "text". */
+static genc_status meta_tags(genc_ctx *ctx, const char *label, const json_t *o, genc_tags *tags) {
+    const json_t *x = json_object_get(o, "tags");
+    char buf[64];
+    *tags = GENC_TAGS_SPECIAL;
+    if (!x || (json_is_string(x) && !strcmp(json_string_value(x), "special"))) return GENC_OK;
+    if (json_is_string(x) && !strcmp(json_string_value(x), "text")) return *tags = GENC_TAGS_TEXT, GENC_OK;
+    return genc_error(ctx, GENC_EFORMAT, "%s: tokenizer metadata: expected \"tags\": \"special\" or \"text\", found %s",
+                      label, describe(x, buf, sizeof buf));
+}
+
 static genc_status meta_pretok(genc_ctx *ctx, const char *label, const json_t *o, genc_pretokenizer *p) {
     const json_t *x = json_object_get(o, "pretokenizer");
     char buf[64];
@@ -118,9 +130,9 @@ static genc_status meta_pretok(genc_ctx *ctx, const char *label, const json_t *o
     return GENC_OK;
 }
 
-/* Parse and check the metadata JSON; *n_merges and *p from it. */
+/* Parse and check the metadata JSON; *n_merges, *p and *tags from it. */
 static genc_status check_meta(genc_ctx *ctx, const char *label, const char *text, json_int_t *n_merges,
-                              genc_pretokenizer *p) {
+                              genc_pretokenizer *p, genc_tags *tags) {
     if (!text) return genc_error(ctx, GENC_EFORMAT, "%s: no tokenizer: metadata \"%s\" is missing", label, META_KEY);
     json_error_t err;
     json_t *o = json_loads(text, JSON_REJECT_DUPLICATES, &err);
@@ -129,7 +141,7 @@ static genc_status check_meta(genc_ctx *ctx, const char *label, const char *text
         return genc_error(ctx, GENC_EFORMAT, "%s: tokenizer metadata: expected a JSON object, found %s", label,
                           o ? "another JSON value" : "invalid JSON");
     }
-    static const char *const known[] = {"version", "type", "pretokenizer", "vocab_size", "n_merges", "specials"};
+    static const char *const known[] = {"version", "type", "pretokenizer", "vocab_size", "n_merges", "specials", "tags"};
     const char *key;
     json_t *v;
     genc_status s = GENC_OK;
@@ -152,6 +164,7 @@ static genc_status check_meta(genc_ctx *ctx, const char *label, const char *text
         s = genc_error(ctx, GENC_EFORMAT, "%s: tokenizer metadata: vocab_size %lld should be 263 + n_merges = %lld",
                        label, (long long)vocab, (long long)(GENC_TOK_FIRST_MERGE + *n_merges));
     if (!s) s = meta_specials(ctx, label, o);
+    if (!s) s = meta_tags(ctx, label, o, tags);
     json_decref(o);
     return s;
 }
@@ -162,7 +175,8 @@ genc_status genc_tokenizer_from_st(genc_ctx *ctx, const genc_st *st, genc_tokeni
     const char *label = genc_st_label(st);
     json_int_t n;
     genc_pretokenizer p;
-    genc_status s = check_meta(ctx, label, genc_st_meta(st, META_KEY), &n, &p);
+    genc_tags tags;
+    genc_status s = check_meta(ctx, label, genc_st_meta(st, META_KEY), &n, &p, &tags);
     if (s) return s;
     const genc_st_entry *e = genc_st_find(st, MERGES_NAME);
     if (!e) return genc_error(ctx, GENC_EFORMAT, "%s: no tokenizer: tensor \"%s\" is missing", label, MERGES_NAME);
@@ -178,7 +192,7 @@ genc_status genc_tokenizer_from_st(genc_ctx *ctx, const genc_st *st, genc_tokeni
     char where[1100];
     snprintf(where, sizeof where, "%s: %s", label, MERGES_NAME);
     if (!s) s = genc_tokenizer_from_merges(ctx, m, (int)n, where, out);
-    if (!s) genc_tokenizer_set_pretokenizer(*out, p);
+    if (!s) genc_tokenizer_set_pretokenizer(*out, p), genc_tokenizer_set_tags(*out, tags);
     free(m);
     return s;
 }

@@ -80,22 +80,27 @@ static int tok_init(TokObject *t, PyObject *args, PyObject *kw) {
 }
 
 static PyObject *tok_train(PyObject *cls, PyObject *args, PyObject *kw) {
-    static char *kwlist[] = {"text", "vocab_size", "pretokenizer", NULL};
+    static char *kwlist[] = {"text", "vocab_size", "pretokenizer", "tags", NULL};
     Py_buffer text;
     int vocab = 512;
-    const char *pre = "genc-v1";
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "s*|is:train", kwlist, &text, &vocab, &pre)) return NULL;
+    const char *pre = "genc-v1", *tags_s = "special";
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "s*|iss:train", kwlist, &text, &vocab, &pre, &tags_s)) return NULL;
     genc_pretokenizer p;
     if (!genc_pretokenizer_parse(pre, &p)) {
         PyBuffer_Release(&text);
         return PyErr_Format(PyExc_ValueError, "pretokenizer: expected \"genc-v1\" or \"gpt2\", found \"%s\"", pre);
     }
+    if (strcmp(tags_s, "special") && strcmp(tags_s, "text")) {
+        PyBuffer_Release(&text);
+        return PyErr_Format(PyExc_ValueError, "Tokenizer.train: tags: expected 'special' or 'text', found '%s'", tags_s);
+    }
+    genc_tags tags = strcmp(tags_s, "text") ? GENC_TAGS_SPECIAL : GENC_TAGS_TEXT;
     genc_tokenizer *tk = NULL;
     genc_status s;
     char msg[600] = ""; /* G is only touched with the GIL held: the error comes back here */
     Py_BEGIN_ALLOW_THREADS
     genc_ctx *c = genc_ctx_new();
-    s = c ? genc_tokenizer_train_memory_with(c, text.buf, (size_t)text.len, vocab, p, &tk) : GENC_ENOMEM;
+    s = c ? genc_tokenizer_train_memory_with(c, text.buf, (size_t)text.len, vocab, p, tags, &tk) : GENC_ENOMEM;
     if (s && c) snprintf(msg, sizeof msg, "%s", genc_last_error(c));
     genc_ctx_free(c);
     Py_END_ALLOW_THREADS
@@ -168,8 +173,9 @@ static PyObject *tok_repr(TokObject *t) {
 
 static PyMethodDef tok_methods[] = {
     {"train", (PyCFunction)(void (*)(void))tok_train, METH_VARARGS | METH_KEYWORDS | METH_CLASS,
-     "Tokenizer.train(text, vocab_size=512, pretokenizer='genc-v1'): train byte-level BPE on a str or bytes "
-     "('gpt2': GPT-2's regex split, as HF ByteLevel and llama.cpp)"},
+     "Tokenizer.train(text, vocab_size=512, pretokenizer='genc-v1', tags='special'): train byte-level BPE on a str "
+     "or bytes ('gpt2': GPT-2's regex split, as HF ByteLevel and llama.cpp; tags='text' reads <think> </think> "
+     "<answer> </answer> as ordinary text)"},
     {"encode", (PyCFunction)(void (*)(void))tok_encode, METH_VARARGS | METH_KEYWORDS, "text -> list of ids"},
     {"decode", (PyCFunction)tok_decode, METH_O, "ids -> text (invalid UTF-8 replaced)"},
     {"save", (PyCFunction)tok_save, METH_VARARGS, "write a safetensors tokenizer file"},
@@ -181,9 +187,15 @@ static PyObject *tok_pretok(TokObject *t, void *c) {
     TOK_READY(t, NULL);
     return PyUnicode_FromString(genc_pretokenizer_name(genc_tokenizer_pretokenizer(t->tok)));
 }
+static PyObject *tok_tags(TokObject *t, void *c) {
+    (void)c;
+    TOK_READY(t, NULL);
+    return PyUnicode_FromString(genc_tokenizer_tags(t->tok) == GENC_TAGS_TEXT ? "text" : "special");
+}
 
 static PyGetSetDef tok_getset[] = {{"vocab_size", (getter)tok_vocab, NULL, "tokens", NULL},
                                    {"pretokenizer", (getter)tok_pretok, NULL, "'genc-v1' or 'gpt2'", NULL},
+                                   {"tags", (getter)tok_tags, NULL, "'special' or 'text': how the four tags encode", NULL},
                                    {NULL}};
 
 static PyTypeObject Tok_Type = {

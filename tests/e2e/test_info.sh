@@ -33,6 +33,17 @@ info_has gguf_q8 "$tmp/m.q8_0.gguf" "general.file_type = 7" "Q8_0 x[1-9]"
 "$genc" lm export --checkpoint "$ck" --format hf --out "$tmp/hf" >/dev/null && ok || bad "export hf"
 info_has hf "$tmp/hf" "kind: deepseek_v3 model" "tokenizer: BPE, 300 tokens, 37 merges" "dtypes: F32" "shards: 1"
 "$genc" lm export --checkpoint "$ck" --format hf --type bf16 --out "$tmp/hfb" >/dev/null && ok || bad "export hf bf16"
+# A model whose tokenizer reads the tags as text (lm train --tok-tags text): the export lists the four
+# tag ids as unused, not as added tokens, and the folder loads back with the same tag mode.
+"$genc" lm train --data "$tmp/a.txt" --preset tiny --tok-vocab 300 --tok-tags text --steps 2 --batch 2 --seq 32 \
+    --threads 1 --out "$tmp/runt" >/dev/null 2>&1 && ok || bad "lm train --tok-tags text failed"
+"$genc" lm export --checkpoint "$tmp/runt/checkpoint.safetensors" --format hf --out "$tmp/hft" >/dev/null && ok \
+    || bad "export hf (text tags)"
+grep -q '"<|genc_unused_259|>"' "$tmp/hft/tokenizer.json" && ! grep -q '"<think>"' "$tmp/hft/tokenizer.json" && ok \
+    || bad "text tags: tokenizer.json still lists <think>"
+info_has ckpt_text_tags "$tmp/runt/checkpoint.safetensors" '"tags":"text"'
+"$genc" lm export --checkpoint "$tmp/hft" --format hf --out "$tmp/hft2" >/dev/null && ok || bad "re-export of a text-tag folder"
+cmp -s "$tmp/hft/tokenizer.json" "$tmp/hft2/tokenizer.json" && ok || bad "text tags lost in the HF round trip"
 info_has hf_bf16 "$tmp/hfb" "BF16 x"
 
 expect_error missing "no such file" "$genc" info "$tmp/nope"

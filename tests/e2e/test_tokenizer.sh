@@ -36,6 +36,14 @@ plain=$("$genc" tokenizer encode --tokenizer "$tmp/tok.safetensors" --text '<|eo
     || bad "digits are not one token each"
 file_ids=$("$genc" tokenizer encode --tokenizer "$tmp/tok.safetensors" --file "$tmp/a.txt" | wc -w)
 [ "$file_ids" -gt 0 ] && [ "$((file_ids * 2))" -lt "$(wc -c <"$tmp/a.txt")" ] && ok || bad "encode --file gave $file_ids ids"
+# Tags as text (--tags text): <think> is several ordinary tokens, <|eos|> stays 257.
+"$genc" tokenizer train --vocab 300 --tags text --input "$tmp/a.txt,$tmp/b.txt" --out "$tmp/tokt.safetensors" >/dev/null 2>&1 \
+    && ok || bad "training with --tags text failed"
+tt=$("$genc" tokenizer encode --tokenizer "$tmp/tokt.safetensors" --special --text '<think>x</think><|eos|>')
+[ "$(echo "$tt" | wc -w)" -gt 3 ] && [[ " $tt " =~ " 257 " ]] && ! [[ " $tt " =~ " 259 " ]] && ok \
+    || bad "--tags text: <think>x</think><|eos|> gave \"$tt\""
+[ "$("$genc" tokenizer encode --tokenizer "$tmp/tok.safetensors" --special --text '<think>')" = "259" ] && ok \
+    || bad "<think> with --special is not 259 for a default tokenizer"
 printf '' >"$tmp/empty.txt"
 [ -z "$("$genc" tokenizer encode --tokenizer "$tmp/tok.safetensors" --file "$tmp/empty.txt")" ] && ok || bad "empty file"
 "$genc" tokenizer train --help | grep -q -- '--input' && ok || bad "train --help lists no --input"

@@ -526,9 +526,10 @@ static void test_jsonl(genc_ctx *ctx) {
 
 /* ---- corpus ---- */
 
-static char *corpus(genc_ctx *ctx, const genc_task_cfg *cfg, const genc_task_set *held, uint64_t seed, int n, size_t *len) {
+static char *corpus_style(genc_ctx *ctx, const genc_task_cfg *cfg, const genc_task_set *held, uint64_t seed, int n,
+                          size_t *len, genc_corpus_style style) {
     FILE *f = tmpfile();
-    CHECK(genc_task_corpus_write(ctx, f, cfg, held, seed, n) == GENC_OK);
+    CHECK(genc_task_corpus_write_style(ctx, f, cfg, held, seed, n, style) == GENC_OK);
     *len = (size_t)ftell(f);
     char *s = malloc(*len + 1);
     rewind(f);
@@ -536,6 +537,10 @@ static char *corpus(genc_ctx *ctx, const genc_task_cfg *cfg, const genc_task_set
     s[*len] = 0;
     fclose(f);
     return s;
+}
+
+static char *corpus(genc_ctx *ctx, const genc_task_cfg *cfg, const genc_task_set *held, uint64_t seed, int n, size_t *len) {
+    return corpus_style(ctx, cfg, held, seed, n, len, GENC_CORPUS_PLAIN);
 }
 
 /* Every training problem the corpus shows, parsed back from its text, is outside `held`. */
@@ -559,6 +564,33 @@ static int corpus_leaks(const char *s, const genc_task_set *held, int *seen) {
         leaks += genc_task_set_contains(held, genc_task_problem_key(&p));
     }
     return leaks;
+}
+
+/* Markup blocks in s whose made-up tag ("<kori>") is closed by the same name ("</kori>")
+ * later in its document; -1 when one is left open or closed without being opened. */
+static int markup_balanced(const char *s) {
+    int blocks = 0;
+    for (const char *o = strchr(s, '<'); o; o = strchr(o + 1, '<')) {
+        size_t n = strspn(o + 1, "abcdefghijklmnopqrstuvwxyz");
+        if (!n || o[1 + n] != '>' || (n == 6 && !memcmp(o + 1, "answer", 6))) continue;
+        char close[32];
+        snprintf(close, sizeof close, "</%.*s>", (int)n, o + 1);
+        const char *c = strstr(o, close), *end = strstr(o, "\n\n");
+        if (!c || (end && end < c)) return -1;
+        blocks++;
+    }
+    for (const char *c = strstr(s, "</"); c; c = strstr(c + 2, "</")) {
+        size_t n = strspn(c + 2, "abcdefghijklmnopqrstuvwxyz");
+        char open[32];
+        snprintf(open, sizeof open, "<%.*s>", (int)n, c + 2);
+        const char *start = c;
+        while (start > s && !(start[-1] == '\n' && start - 1 > s && start[-2] == '\n')) start--;
+        char *doc = strndup(start, (size_t)(c - start));
+        bool opened = doc && strstr(doc, open);
+        free(doc);
+        if (!opened) return -1;
+    }
+    return blocks;
 }
 
 static void test_corpus(genc_ctx *ctx) {
@@ -587,6 +619,12 @@ static void test_corpus(genc_ctx *ctx) {
         char *s = corpus(ctx, &cfgs[c], &held, 7, n, &len), *s2 = corpus(ctx, &cfgs[c], &held, 7, n, &len2);
         CHECK(len == len2 && !memcmp(s, s2, len)); /* deterministic */
         CHECK_MSG(genc_corpus_think_rule_ok(s, len) && strstr(s, "<think>") && strstr(s, "Assistant: "), "config %zu", c);
+        /* The markup style: the same rule, every made-up tag closed by its own name. */
+        char *m = corpus_style(ctx, &cfgs[c], &held, 7, n, &len2, GENC_CORPUS_MARKUP);
+        CHECK_MSG(genc_corpus_think_rule_ok(m, len2) && strstr(m, "</think>") && !strstr(m, "Reply format"), "config %zu", c);
+        CHECK_MSG(markup_balanced(m) > n / 5 && markup_balanced(s) >= 0, "config %zu: %d markup blocks", c,
+                  markup_balanced(m));
+        free(m);
         CHECK(strlen(s) == len && strstr(s, "<answer>") && strstr(s, "Q: ") && !strstr(s, "\n\n\n"));
         int docs = 1;
         for (const char *q = strstr(s, "\n\n"); q; q = strstr(q + 2, "\n\n")) docs++;

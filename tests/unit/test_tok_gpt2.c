@@ -72,7 +72,7 @@ static void test_invalid_utf8(void) {
 
 static genc_tokenizer *train(genc_ctx *ctx, genc_pretokenizer p) {
     genc_tokenizer *t = NULL;
-    CHECK_MSG(genc_tokenizer_train_memory_with(ctx, (const uint8_t *)TEXT, sizeof TEXT - 1, 400, p, &t) == GENC_OK,
+    CHECK_MSG(genc_tokenizer_train_memory_with(ctx, (const uint8_t *)TEXT, sizeof TEXT - 1, 400, p, GENC_TAGS_SPECIAL, &t) == GENC_OK,
               "%s", genc_last_error(ctx));
     return t;
 }

@@ -295,6 +295,43 @@ static void expect_reject(genc_ctx *ctx, const char *path, const char *want, int
 }
 #define REJECT(want) expect_reject(ctx, path, want, __LINE__)
 
+/* GENC_TAGS_TEXT: the four tags are text (never ids 259..262), <|eos|> stays special,
+ * training sees the tags as text, and the mode survives a save and a load. */
+static void test_text_tags(genc_ctx *ctx) {
+    char path[] = "/tmp/genc_tok_tags_XXXXXX";
+    int fd = mkstemp(path);
+    const char *text = "<kori> so the sea was calm </kori> <answer>4</answer> <think> a </think>\n";
+    for (int i = 0; i < 200; i++) CHECK(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+    close(fd);
+    const char *files[1] = {path};
+    genc_tokenizer *t = NULL, *u = NULL;
+    CHECK(genc_tokenizer_train_with(ctx, files, 1, 300, GENC_PRETOK_GENC_V1, GENC_TAGS_TEXT, &t) == GENC_OK);
+    CHECK(genc_tokenizer_tags(t) == GENC_TAGS_TEXT && genc_tokenizer_tags(NULL) == GENC_TAGS_SPECIAL);
+    const char *qa = "<think>the sea</think><answer>calm</answer><|eos|>";
+    int32_t *ids;
+    size_t n;
+    CHECK(genc_tokenizer_encode(t, ctx, (const uint8_t *)qa, strlen(qa), true, &ids, &n) == GENC_OK);
+    bool tag_id = false;
+    for (size_t i = 0; i < n; i++) tag_id = tag_id || (ids[i] >= 259 && ids[i] <= 262);
+    CHECK(!tag_id && n > 6 && ids[n - 1] == 257);
+    uint8_t *back;
+    size_t nb;
+    CHECK(genc_tokenizer_decode(t, ctx, ids, n, &back, &nb) == GENC_OK && nb == strlen(qa) && !memcmp(back, qa, nb));
+    free(back), free(ids);
+    /* Trained as text, "answer" is a merge: the tag is a few tokens, not its 10 bytes. */
+    const char *ans = "<answer>";
+    CHECK(genc_tokenizer_encode(t, ctx, (const uint8_t *)ans, strlen(ans), true, &ids, &n) == GENC_OK && n <= 3);
+    free(ids);
+    CHECK(genc_tokenizer_save(t, ctx, path) == GENC_OK && genc_tokenizer_load(ctx, path, &u) == GENC_OK);
+    CHECK(genc_tokenizer_tags(u) == GENC_TAGS_TEXT);
+    genc_tokenizer_set_tags(u, GENC_TAGS_SPECIAL);
+    CHECK(genc_tokenizer_encode(u, ctx, (const uint8_t *)qa, strlen(qa), true, &ids, &n) == GENC_OK && ids[0] == 259);
+    free(ids);
+    genc_tokenizer_free(u);
+    genc_tokenizer_free(t);
+    unlink(path);
+}
+
 static void test_bad_files(genc_ctx *ctx) {
     char path[] = "/tmp/genc_tok_bad_XXXXXX";
     close(mkstemp(path));
@@ -331,6 +368,11 @@ static void test_bad_files(genc_ctx *ctx) {
     write_file(ctx, path, "{\"version\":1,\"type\":\"byte_bpe\",\"pretokenizer\":\"genc-v1\",\"vocab_size\":265,"
                "\"n_merges\":2,\"specials\":[\"<|eos|>\"]}", GENC_DT_I32, 2, 2, ok2);
     REJECT("\"specials\"");
+    write_file(ctx, path, META(265, 2, ",\"tags\":\"html\""), GENC_DT_I32, 2, 2, ok2);
+    REJECT("expected \"tags\": \"special\" or \"text\", found \"html\"");
+    write_file(ctx, path, META(265, 2, ",\"tags\":\"special\""), GENC_DT_I32, 2, 2, ok2);
+    CHECK(genc_tokenizer_load(ctx, path, &u) == GENC_OK && genc_tokenizer_tags(u) == GENC_TAGS_SPECIAL);
+    genc_tokenizer_free(u);
     /* A truncated file is the container's error, naming the file. */
     write_file(ctx, path, META(265, 2, ""), GENC_DT_I32, 2, 2, ok2);
     CHECK(truncate(path, 40) == 0);
@@ -402,6 +444,7 @@ int main(void) {
         test_corpus_documents(ctx, t);
     }
     test_bad_files(ctx);
+    test_text_tags(ctx);
     genc_tokenizer_free(t);
     genc_ctx_free(ctx);
     return test_report("test_tokenizer");
