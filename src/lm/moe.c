@@ -12,6 +12,9 @@
 
 genc_tensor *genc_lm_swiglu_mlp(genc_ctx *ctx, const genc_qmode *q, genc_tensor *u, genc_tensor *gate, genc_tensor *up,
                                 genc_tensor *down) {
+    bool held = (gate && gate->w8) || (up && up->w8); /* weights held in FP8: genc_linear decodes them */
+    if ((!q || q->prec == GENC_PREC_FP32) && held)
+        return genc_linear(ctx, genc_swiglu(ctx, genc_linear(ctx, u, gate, NULL), genc_linear(ctx, u, up, NULL)), down, NULL);
     if (!q || q->prec == GENC_PREC_FP32) /* gate and up as one GEMM */
         return genc_linear(ctx, genc_swiglu_linear(ctx, u, gate, up), down, NULL);
     return genc_linear_q(ctx, genc_swiglu(ctx, genc_linear_q(ctx, u, gate, q), genc_linear_q(ctx, u, up, q)), down, q);

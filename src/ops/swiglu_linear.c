@@ -62,6 +62,9 @@ static bool sgl_check(genc_ctx *ctx, const genc_tensor *x, const genc_tensor *wg
 
 genc_tensor *genc_swiglu_linear(genc_ctx *ctx, genc_tensor *x, genc_tensor *wg, genc_tensor *wu) {
     if (!x || !wg || !wu || !sgl_check(ctx, x, wg, wu)) return NULL;
+    if (wg->w8 || wu->w8)
+        return genc_error(ctx, GENC_EINVAL, "swiglu_linear: weight \"%s\" is held in FP8; use genc_linear",
+                          wg->w8 ? wg->name : wu->name), NULL;
     x = genc_contiguous(ctx, x);
     sgl_saved *sv = x ? genc_arena_alloc(ctx, sizeof *sv) : NULL;
     if (!sv) return NULL;
