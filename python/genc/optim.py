@@ -17,6 +17,20 @@ def _number(group, key, what):
     return float(v)
 
 
+def _tensor_from(raw, like):
+    """A float32 Tensor of like's shape from a buffer's bytes."""
+    import numpy as np
+    return _genc.tensor(np.frombuffer(raw, dtype=np.float32).reshape(like.shape).copy())
+
+
+def _bytes_of(t, like, name):
+    if not isinstance(t, Tensor) or tuple(t.shape) != tuple(like.shape):
+        raise ValueError(f"load_state_dict: {name}: expected a Tensor of shape {tuple(like.shape)}, found "
+                         f"{getattr(t, 'shape', type(t).__name__)}")
+    import numpy as np
+    return np.ascontiguousarray(np.asarray(t), dtype=np.float32).tobytes()
+
+
 class _Optimizer:
     """The parameter-group bookkeeping shared by AdamW and SGD."""
 
@@ -128,9 +142,63 @@ class _Optimizer:
         self._ready()
         return tuple(p for g in self.param_groups for p in g["params"])
 
-    def __reduce_ex__(self, protocol):
-        raise TypeError(f"cannot pickle or copy a {self._name()}: its moments live in C memory; make a new "
-                        "optimiser over the (copied) model's parameters")
+    _buffers = ()  # the names state_dict gives a parameter's buffers: exp_avg, exp_avg_sq / momentum_buffer
+
+    def state_dict(self):
+        """As torch.optim: {'state': {index: {'step', buffer name: Tensor}}, 'param_groups': [the
+        settings with 'params' as indices]}; indices count the parameters group by group.
+        The buffers are copies."""
+        self._ready()
+        self._check_groups()
+        state, groups, k = {}, [], 0
+        for g, core in zip(self.param_groups, self._cores):
+            steps, m, v = core._state()
+            idx = list(range(k, k + len(g["params"])))
+            for i, p in enumerate(g["params"]):
+                bufs = {name: _tensor_from(b, p) for name, b in zip(self._buffers, (m[i], v[i])) if b is not None}
+                state[k + i] = {"step": steps, **bufs}
+            groups.append({**{key: val for key, val in g.items() if key != "params"}, "params": idx})
+            k += len(idx)
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict):
+        """Load what state_dict gave (of an optimiser with the same groups and sizes); the
+        settings of each group are replaced too. A mismatch raises ValueError before
+        anything changes."""
+        self._ready()
+        self._check_groups()
+        groups, state = state_dict["param_groups"], state_dict["state"]
+        if len(groups) != len(self.param_groups) or \
+                any(len(a["params"]) != len(b["params"]) for a, b in zip(groups, self.param_groups)):
+            raise ValueError(f"{self._name()}: load_state_dict: the groups or their sizes differ from this optimiser's")
+        loads = []
+        for g, saved, core in zip(self.param_groups, groups, self._cores):
+            steps, m, v = core._state()
+            new = [[None if b is None else _bytes_of(state[j][name], p, name)
+                    for j, p, b in zip(saved["params"], g["params"], bufs)]
+                   for name, bufs in zip(self._buffers, (m, v))]
+            while len(new) < 2:
+                new.append([None] * len(g["params"]))
+            step = max((state[j]["step"] for j in saved["params"] if j in state), default=steps)
+            loads.append((core, saved, int(step), tuple(new[0]), tuple(new[1])))
+        for core, saved, step, m, v in loads:
+            core._set_state(step, m, v)
+        for g, (_, saved, _, _, _) in zip(self.param_groups, loads):
+            g.update({key: val for key, val in saved.items() if key != "params"})
+
+    def __getstate__(self):  # pickle and copy.deepcopy: the groups (with their tensors) and the buffers
+        self._ready()
+        self._check_groups()
+        return {"defaults": self.defaults, "groups": [dict(g) for g in self.param_groups],
+                "state": [core._state() for core in self._cores]}
+
+    def __setstate__(self, st):
+        self.defaults = dict(st["defaults"])
+        self.param_groups, self._cores, self._groups = [], [], []
+        for g in st["groups"]:
+            self.add_param_group(g)
+        for core, (steps, m, v) in zip(self._cores, st["state"]):
+            core._set_state(steps, m, v)
 
     def __repr__(self):
         if self._groups is None:
@@ -148,6 +216,7 @@ class AdamW(_Optimizer):
     or parameter groups (dicts with 'params' and any of lr, betas, eps, weight_decay)."""
 
     _core = _genc.AdamW
+    _buffers = ("exp_avg", "exp_avg_sq")
 
     def __init__(self, params, lr=0.001, betas=(0.9, 0.999), eps=1e-08, weight_decay=0.01):
         self._init(params, {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay})
@@ -175,6 +244,7 @@ class SGD(_Optimizer):
     (dicts with 'params' and any of lr, momentum, weight_decay)."""
 
     _core = _genc.SGD
+    _buffers = ("momentum_buffer",)
 
     def __init__(self, params, lr=0.001, momentum=0.0, weight_decay=0.0):
         self._init(params, {"lr": lr, "momentum": momentum, "weight_decay": weight_decay})

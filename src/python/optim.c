@@ -223,7 +223,72 @@ static PyObject *opt_repr(OptimObject *o) {
                                 (long long)o->opt.step);
 }
 
+/* (steps, m, v): the update count and each parameter's buffers as bytes (float32, the
+ * parameter's element count; None where the optimiser keeps none: v for SGD). */
+static PyObject *opt_get_state(OptimObject *o, PyObject *unused) {
+    (void)unused;
+    if (pg_check_init((PyObject *)o, o->ready)) return NULL;
+    int n = o->set.n;
+    PyObject *m = PyTuple_New(n), *v = PyTuple_New(n);
+    for (int i = 0; m && v && i < n; i++) {
+        Py_ssize_t bytes = (Py_ssize_t)(genc_numel(o->set.t[i]) * (int64_t)sizeof(genc_real));
+        PyObject *a = o->opt.m[i] ? PyBytes_FromStringAndSize((const char *)o->opt.m[i], bytes) : Py_NewRef(Py_None);
+        PyObject *b = o->opt.v[i] ? PyBytes_FromStringAndSize((const char *)o->opt.v[i], bytes) : Py_NewRef(Py_None);
+        if (!a || !b) {
+            Py_XDECREF(a);
+            Py_XDECREF(b);
+            Py_CLEAR(m);
+            break;
+        }
+        PyTuple_SET_ITEM(m, i, a), PyTuple_SET_ITEM(v, i, b);
+    }
+    if (!m || !v) {
+        Py_XDECREF(m);
+        Py_XDECREF(v);
+        return NULL;
+    }
+    return Py_BuildValue("(LNN)", (long long)o->opt.step, m, v);
+}
+
+/* One buffer back: bytes of exactly the parameter's size, or None where the optimiser
+ * keeps none; anything else is refused before a byte is written. */
+static int check_buffer(PyObject *x, genc_real *dst, int64_t numel, int i, const char *what) {
+    if (x == Py_None && !dst) return 0;
+    if (!PyBytes_Check(x) || !dst || PyBytes_GET_SIZE(x) != (Py_ssize_t)(numel * (int64_t)sizeof(genc_real))) {
+        PyErr_Format(PyExc_ValueError, "optimiser state: %s[%d]: expected %s, found %.80R", what, i,
+                     dst ? "bytes of the parameter's float32 size" : "None", x);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *opt_set_state(OptimObject *o, PyObject *args) {
+    long long steps;
+    PyObject *m, *v;
+    if (pg_check_init((PyObject *)o, o->ready)) return NULL;
+    if (!PyArg_ParseTuple(args, "LO!O!:_set_state", &steps, &PyTuple_Type, &m, &PyTuple_Type, &v)) return NULL;
+    int n = o->set.n;
+    if (steps < 0 || PyTuple_GET_SIZE(m) != n || PyTuple_GET_SIZE(v) != n)
+        return PyErr_Format(PyExc_ValueError, "optimiser state: expected steps >= 0 and %d buffers of each kind, found "
+                            "steps %lld, %zd and %zd", n, steps, PyTuple_GET_SIZE(m), PyTuple_GET_SIZE(v));
+    for (int i = 0; i < n; i++) {
+        int64_t numel = genc_numel(o->set.t[i]);
+        if (check_buffer(PyTuple_GET_ITEM(m, i), o->opt.m[i], numel, i, "m") ||
+            check_buffer(PyTuple_GET_ITEM(v, i), o->opt.v[i], numel, i, "v"))
+            return NULL;
+    }
+    for (int i = 0; i < n; i++) {
+        size_t bytes = (size_t)genc_numel(o->set.t[i]) * sizeof(genc_real);
+        if (o->opt.m[i]) memcpy(o->opt.m[i], PyBytes_AS_STRING(PyTuple_GET_ITEM(m, i)), bytes);
+        if (o->opt.v[i]) memcpy(o->opt.v[i], PyBytes_AS_STRING(PyTuple_GET_ITEM(v, i)), bytes);
+    }
+    o->opt.step = steps;
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef opt_methods[] = {
+    {"_state", (PyCFunction)opt_get_state, METH_NOARGS, "(steps, m, v): the moments as bytes, for state_dict"},
+    {"_set_state", (PyCFunction)opt_set_state, METH_VARARGS, "_set_state(steps, m, v): the inverse of _state"},
     {"step", (PyCFunction)(void (*)(void))opt_step, METH_VARARGS | METH_KEYWORDS,
      "one update from the current gradients (lr overrides the configured one)"},
     {"zero_grad", (PyCFunction)opt_zero_grad, METH_NOARGS, "zero every parameter's gradient"},
