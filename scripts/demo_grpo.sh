@@ -12,6 +12,8 @@
 # R1 rule (RULE=two-stage, r1zero.sh); every evaluation is scored under both rules. Reasoning
 # emerges inside the think block and, in the second stage, the block is closed: the R1-rule
 # rows rise. It is over the issue's 10 CPU-minutes (docs/r1zero.md gives the time measured).
+# `make demo` runs it on one thread: at 2 threads the base differs and seed 1's first stage
+# found almost no correct reply (docs/r1zero.md).
 set -euo pipefail
 build=${1:-build}
 export THREADS=${2:-2}
