@@ -238,9 +238,10 @@ genc_status genc_task_set_load_jsonl(genc_ctx *ctx, const char *path, genc_task_
 genc_status genc_task_corpus_write(genc_ctx *ctx, FILE *f, const genc_task_cfg *cfg, const genc_task_set *heldout,
                                    uint64_t seed, int64_t n_docs);
 /* Corpus styles. PLAIN: the corpus above (genc_task_corpus_write). MARKUP: no markup
- * notes; three in five worked solutions wrapped in a tag of a made-up name ("<kori> ...
- * </kori> <answer>904</answer>"), a quarter of the stories' thoughts in such tags; meant
- * for a tokenizer that reads tags as text (GENC_TAGS_TEXT), docs/r1zero.md. */
+ * notes; three in five worked solutions (and Q/A dialogues that work a sum out) wrapped in
+ * a tag of a made-up name ("<kori> ... </kori> <answer>904</answer>"), half the stories'
+ * thoughts in such tags; meant for a tokenizer that reads tags as text (GENC_TAGS_TEXT),
+ * docs/r1zero.md. */
 typedef enum { GENC_CORPUS_PLAIN = 0, GENC_CORPUS_MARKUP = 1 } genc_corpus_style;
 genc_status genc_task_corpus_write_style(genc_ctx *ctx, FILE *f, const genc_task_cfg *cfg,
                                          const genc_task_set *heldout, uint64_t seed, int64_t n_docs,

@@ -224,23 +224,30 @@ static void tag_name(draws *d, char *buf, size_t cap) {
  * of a made-up name ("<kori> Add 745 and 159 ... So 745 + 159 = 904. </kori>"), followed
  * by the answer in answer tags (2 in 5), "The answer is <answer>904</answer>." (3 in 10)
  * or nothing; a think tag never wraps working. */
+/* Open a made-up tag around working; close it after, then the answer in answer tags
+ * (2 in 5), "The answer is ..." (3 in 10) or nothing. */
+static void wrap_open(text *t, draws *d, char *name, size_t cap) {
+    tag_name(d, name, cap);
+    put(t, "<%s>%s", name, draw(d, 2) ? "\n" : " ");
+}
+static void wrap_close(text *t, draws *d, const genc_task_problem *p, const char *name) {
+    int end = (int)draw(d, 10);
+    put(t, "</%s>", name);
+    if (end < 4) put(t, "%s<answer>%s</answer>", draw(d, 2) ? " " : "\n", p->answer);
+    else if (end < 7) put(t, "\nThe answer is <answer>%s</answer>.", p->answer);
+    put(t, "\n");
+}
+
 static void worked(text *t, draws *d, const genc_task_problem *p, bool markup) {
     char name[16];
     bool arith = p->kind == GENC_TASK_ARITH, wrap = markup && draw(d, 5) < 3;
     if (arith) put(t, "Problem: %s\n", p->prompt);
     else countdown_header(t, p);
-    if (wrap) tag_name(d, name, sizeof name), put(t, "<%s>%s", name, draw(d, 2) ? "\n" : " ");
+    if (wrap) wrap_open(t, d, name, sizeof name);
     if (arith) arith_steps(t, p);
     else countdown_worked(t, d, p);
-    int end = markup ? (int)draw(d, 10) : 5 * (int)draw(d, 2);
-    if (wrap) {
-        put(t, "</%s>", name);
-        if (end < 4) put(t, "%s<answer>%s</answer>", draw(d, 2) ? " " : "\n", p->answer);
-        else if (end < 7) put(t, "\nThe answer is <answer>%s</answer>.", p->answer);
-        put(t, "\n");
-    } else if (markup ? end < 5 : end > 0) {
-        put(t, "The answer is <answer>%s</answer>.\n", p->answer);
-    }
+    if (wrap) wrap_close(t, d, p, name);
+    else if (draw(d, 2)) put(t, "The answer is <answer>%s</answer>.\n", p->answer);
 }
 
 /* ---- the corpus rule ---- */
@@ -379,13 +386,13 @@ static void thoughts(text *t, draws *d) {
 }
 
 /* A short story in which a character's passing thoughts are marked up, as fiction and chat
- * logs on the web mark inner monologue: with think tags (in the markup corpus one in four
- * with a tag of a made-up name instead). The base sees a block close after text of any
+ * logs on the web mark inner monologue: with think tags (in the markup corpus half of
+ * them with a tag of a made-up name instead). The base sees a block close after text of any
  * length; no think block ever holds working. */
 static void story(text *t, draws *d, bool markup) {
     char name[16] = "think";
     for (int k = 0, n = 1 + (int)draw(d, 2); k < n; k++) told(t, d), put(t, " ");
-    if (markup && !draw(d, 4)) tag_name(d, name, sizeof name);
+    if (markup && draw(d, 2)) tag_name(d, name, sizeof name);
     put(t, "%s<%s> ", draw(d, 2) ? "\n" : "", name);
     thoughts(t, d);
     put(t, "%s</%s>", draw(d, 2) ? "\n" : " ", name); /* a line may end before the block closes */
@@ -420,9 +427,18 @@ typedef struct {
  * answers directly or works the problem out first. No tags and no system text: the RL
  * template's framing is its system text and the think/answer tags, neither of which a
  * dialogue has. */
-static void dialogue(text *t, draws *d, const genc_task_problem *p, bool work) {
+static void dialogue(text *t, draws *d, const genc_task_problem *p, bool work, bool markup) {
     static const char *who[][2] = {{"User", "Assistant"}, {"Student", "Tutor"}, {"Q", "A"}};
     int k = (int)draw(d, 3);
+    char name[16];
+    if (markup && work && k == 2 && p->kind == GENC_TASK_ARITH && draw(d, 5) < 3) {
+        put(t, "Q: %s\n", p->prompt); /* a Q/A page with the working marked up, as a markup worked solution */
+        wrap_open(t, d, name, sizeof name);
+        put(t, "A: ");
+        arith_steps(t, p);
+        wrap_close(t, d, p, name);
+        return;
+    }
     put(t, "%s: %s%s%s: ", who[k][0], p->prompt, k ? "\n" : " ", who[k][1]);
     if (work && p->kind == GENC_TASK_ARITH) arith_steps(t, p);
     else if (work) countdown_header(t, p), countdown_worked(t, d, p);
@@ -438,15 +454,15 @@ static void dialogue(text *t, draws *d, const genc_task_problem *p, bool work) {
  * list of bare results (2-5 problems), 5-6 a question with its answer in answer tags, 7-8
  * a markup note, 9-10 a dialogue where the answer is worked out, 11 one where it is given
  * directly, 12-13 a story with a character's thoughts in think tags. Markup corpus (out of
- * 13): the same without markup notes, three stories in 13, and worked solutions mostly
- * wrapped in made-up tags (worked, story).
+ * 12): the same without markup notes; worked solutions, and Q/A dialogues that work the
+ * sum out, three in five wrapped in made-up tags (worked, dialogue, story).
  * (Reply skeletons, "User: a question Assistant: <think> ... </think> ...", were tried and
  * dropped: the base then answered every RL prompt with the skeleton, docs/r1zero.md.)
  * No document is in the RL chat template, and no reasoning ever sits inside think tags. */
 static genc_status document(source *src, draws *d, text *t) {
     genc_task_problem p;
-    int style = (int)draw(d, src->markup ? 13 : 14);
-    if (src->markup && style >= 7) style += 2; /* no markup notes: 7..12 become 9..14, 12.. stories */
+    int style = (int)draw(d, src->markup ? 12 : 14);
+    if (src->markup && style >= 7) style += 2; /* no markup notes: 7..11 become 9..13 */
     int n = style == 4 ? 2 + (int)draw(d, 4) : style == 7 || style == 8 || style >= 12 ? 0 : 1;
     if (style == 7 || style == 8) markup_note(t, d);
     if (style >= 12) story(t, d, src->markup);
@@ -456,7 +472,7 @@ static genc_status document(source *src, draws *d, text *t) {
         if (style < 4) worked(t, d, &p, src->markup);
         else if (style == 4) qa_line(t, &p);
         else if (style < 7) tagged(t, d, &p);
-        else dialogue(t, d, &p, style < 11);
+        else dialogue(t, d, &p, style < 11, src->markup);
         genc_task_problem_free(&p);
     }
     return GENC_OK;
