@@ -1,5 +1,5 @@
-# Type stubs for genc._genc, the C extension (src/python/*.c). Parameter names, kinds and
-# defaults match the runtime signatures (tests/python/test_stubs.py checks every public
+# Type declarations for genc._genc, the C extension (src/python/*.c). Parameter names, kinds
+# and defaults match the runtime signatures (tests/python/test_pyi.py checks every public
 # name and signature against the built module).
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
