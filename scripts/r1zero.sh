@@ -14,7 +14,8 @@
 # special tokens, session 8's corpus); RULE: the rewards GRPO trains on, "two-stage"
 # (default: GRPO_STEPS with the answer block counted anywhere and no format reward, then
 # R1_STEPS under the R1 rule with its 0.1 format reward), "anywhere" (the first stage only)
-# or "r1" (the R1 rule from the start). Every evaluation scores both rules. Every step
+# or "r1" (the R1 rule from the start); STAGE1_FMT: the format reward of the answer-anywhere
+# stage (0); REUSE_BASE=1 keeps a base already in OUT/base. Every evaluation scores both rules. Every step
 # writes into OUT; summary.txt holds the table.
 set -euo pipefail
 build=${1:-build}
@@ -28,7 +29,7 @@ ood=(--task arith --ops + --a-digits 4 --b-digits 4)
 held=(--heldout "${EVAL_N:-200}" --heldout-seed 777)
 reply=(--template "${TEMPLATE:-short}" --max-new 160)
 eval_opts=(--k "${EVAL_K:-4}" --temperature 0.7 --seed 5 --threads "$threads" "${reply[@]}")
-anywhere=(--acc-needs-format=false --w-fmt 0)
+anywhere=(--acc-needs-format=false --w-fmt "${STAGE1_FMT:-0}")
 case "${RULE:-two-stage}" in
   anywhere|two-stage) rule=("${anywhere[@]}") ;;
   r1) rule=() ;;
@@ -41,14 +42,18 @@ case "${CORPUS:-markup}" in
 esac
 note() { printf '\n== %s (%d s)\n' "$1" $(($(date +%s) - start)); }
 
+make_base() {
 note "1. pre-training corpus: 3-digit sums (held-out problems excluded) and 4-digit sums (the OOD set excluded)"
 "$genc" lm corpus "${task[@]}" "${held[@]}" "${style[@]}" --docs "${DOCS:-20000}" --seed "$seed" --out "$out/corpus3.txt"
 "$genc" lm corpus "${ood[@]}" "${held[@]}" "${style[@]}" --docs $(( ${DOCS:-20000} / 4 )) --seed "$seed" --out "$out/corpus4.txt"
 cat "$out/corpus3.txt" <(echo) "$out/corpus4.txt" > "$out/corpus.txt"
 
 note "2. base model: tiny preset (MLA, DeepSeekMoE, MTP), 512 positions"
-"$genc" lm train --data "$out/corpus.txt" --tok-vocab 400 "${tags[@]}" --preset tiny --max-seq 512 --steps "${BASE_STEPS:-2000}" \
+"$genc" lm train --data "$out/corpus.txt" --tok-vocab 400 --tok-pretok genc-v1 "${tags[@]}" --preset tiny --max-seq 512 --steps "${BASE_STEPS:-2000}" \
   --batch 8 --seq 512 --lr 3e-3 --eval-every 1000 --seed "$seed" --threads "$threads" --out "$out/base"
+}
+if [ -n "${REUSE_BASE:-}" ] && [ -f "$out/base/checkpoint.safetensors" ]; then note "1-2. the base in $out/base (REUSE_BASE)"
+else make_base; fi
 
 evaluate() { # checkpoint label
   "$genc" lm eval --checkpoint "$1" "${task[@]}" "${held[@]}" "${eval_opts[@]}" | tee "$out/$2.txt"

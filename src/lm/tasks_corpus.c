@@ -423,20 +423,29 @@ typedef struct {
     bool markup;
 } source;
 
+/* A Q/A page with its reply marked up the way a markup worked solution is: "Q: What is 537 +
+ * 552?" then a made-up tag around "A: " and the working (or, answered directly, "537 + 552 =
+ * 1089."), then the answer as wrap_close writes it. */
+static void qa_wrapped(text *t, draws *d, const genc_task_problem *p, bool work) {
+    char name[16], all[256];
+    put(t, "Q: %s\n", p->prompt);
+    wrap_open(t, d, name, sizeof name);
+    put(t, "A: ");
+    if (work) arith_steps(t, p);
+    else operands(p, all, sizeof all), put(t, "%s = %s.%s", all, p->answer, draw(d, 2) ? "\n" : " ");
+    wrap_close(t, d, p, name);
+}
+
 /* A chat between two people in plain prose, as forums and chat logs show them: the second
  * answers directly or works the problem out first. No tags and no system text: the RL
  * template's framing is its system text and the think/answer tags, neither of which a
- * dialogue has. */
+ * dialogue has. In the markup corpus a sum's Q/A page (every direct one, a third of the
+ * worked ones) is wrapped three times in five (qa_wrapped). */
 static void dialogue(text *t, draws *d, const genc_task_problem *p, bool work, bool markup) {
     static const char *who[][2] = {{"User", "Assistant"}, {"Student", "Tutor"}, {"Q", "A"}};
     int k = (int)draw(d, 3);
-    char name[16];
-    if (markup && work && k == 2 && p->kind == GENC_TASK_ARITH && draw(d, 5) < 3) {
-        put(t, "Q: %s\n", p->prompt); /* a Q/A page with the working marked up, as a markup worked solution */
-        wrap_open(t, d, name, sizeof name);
-        put(t, "A: ");
-        arith_steps(t, p);
-        wrap_close(t, d, p, name);
+    if (p->kind == GENC_TASK_ARITH && markup && (!work || k == 2) && draw(d, 5) < 3) {
+        qa_wrapped(t, d, p, work);
         return;
     }
     put(t, "%s: %s%s%s: ", who[k][0], p->prompt, k ? "\n" : " ", who[k][1]);
@@ -450,29 +459,38 @@ static void dialogue(text *t, draws *d, const genc_task_problem *p, bool work, b
     else put(t, "%s = %lld.\n", p->answer, (long long)p->target);
 }
 
-/* One document. Plain corpus (out of 14 draws): 0-3 a worked solution in prose, 4 a Q/A
- * list of bare results (2-5 problems), 5-6 a question with its answer in answer tags, 7-8
- * a markup note, 9-10 a dialogue where the answer is worked out, 11 one where it is given
- * directly, 12-13 a story with a character's thoughts in think tags. Markup corpus (out of
- * 12): the same without markup notes; worked solutions, and Q/A dialogues that work the
- * sum out, three in five wrapped in made-up tags (worked, dialogue, story).
+/* Document kinds. */
+enum { WORKED, QA_LIST, QUIZ, NOTE, WORK_CHAT, DIRECT_CHAT, STORY };
+
+/* The kind of a document by its draw (0..13). Plain corpus: 4 worked solutions in prose, 1
+ * Q/A list of bare results (2-5 problems), 2 quiz keys (a question, its answer in answer
+ * tags), 2 markup notes, 2 dialogues that work the answer out, 1 that gives it directly, 2
+ * stories with a character's thoughts in think tags. Markup corpus: no markup notes, 3
+ * direct dialogues; worked solutions and Q/A dialogues, worked or direct, three in five
+ * wrapped in a tag of a made-up name. The direct ones make a short reply the base's most
+ * likely answer to the RL prompt, so that working things out is what RL has to find
+ * (docs/r1zero.md, "Replies that grow").
  * (Reply skeletons, "User: a question Assistant: <think> ... </think> ...", were tried and
  * dropped: the base then answered every RL prompt with the skeleton, docs/r1zero.md.)
  * No document is in the RL chat template, and no reasoning ever sits inside think tags. */
+static const char KIND[2][14] = {
+    {WORKED, WORKED, WORKED, WORKED, QA_LIST, QUIZ, QUIZ, NOTE, NOTE, WORK_CHAT, WORK_CHAT, DIRECT_CHAT, STORY, STORY},
+    {WORKED, WORKED, WORKED, WORKED, QA_LIST, QUIZ, QUIZ, WORK_CHAT, WORK_CHAT, DIRECT_CHAT, STORY, STORY,
+     DIRECT_CHAT, DIRECT_CHAT}};
+
 static genc_status document(source *src, draws *d, text *t) {
     genc_task_problem p;
-    int style = (int)draw(d, src->markup ? 12 : 14);
-    if (src->markup && style >= 7) style += 2; /* no markup notes: 7..11 become 9..13 */
-    int n = style == 4 ? 2 + (int)draw(d, 4) : style == 7 || style == 8 || style >= 12 ? 0 : 1;
-    if (style == 7 || style == 8) markup_note(t, d);
-    if (style >= 12) story(t, d, src->markup);
+    int kind = KIND[src->markup][draw(d, 14)];
+    int n = kind == QA_LIST ? 2 + (int)draw(d, 4) : kind == NOTE || kind == STORY ? 0 : 1;
+    if (kind == NOTE) markup_note(t, d);
+    if (kind == STORY) story(t, d, src->markup);
     for (int k = 0; k < n; k++) {
         genc_status s = genc_task_next_train(src->ctx, src->cfg, src->heldout, src->seed, &src->index, &p);
         if (s) return s;
-        if (style < 4) worked(t, d, &p, src->markup);
-        else if (style == 4) qa_line(t, &p);
-        else if (style < 7) tagged(t, d, &p);
-        else dialogue(t, d, &p, style < 11, src->markup);
+        if (kind == WORKED) worked(t, d, &p, src->markup);
+        else if (kind == QA_LIST) qa_line(t, &p);
+        else if (kind == QUIZ) tagged(t, d, &p);
+        else dialogue(t, d, &p, kind == WORK_CHAT, src->markup);
         genc_task_problem_free(&p);
     }
     return GENC_OK;

@@ -593,6 +593,17 @@ static int markup_balanced(const char *s) {
     return blocks;
 }
 
+/* Q/A pages whose reply sits in a made-up tag: answered directly ("<ko> A: 537 + 552 =
+ * 1089.") or worked ("<ko>\nA: Add 537 and 552 ...", "A: Multiply ..."). */
+static void qa_wrapped_count(const char *s, int *direct, int *worked) {
+    *direct = *worked = 0;
+    for (const char *a = strstr(s, "A: "); a; a = strstr(a + 3, "A: ")) {
+        if (a - s < 2 || a[-2] != '>' || (a[-1] != ' ' && a[-1] != '\n')) continue;
+        if (a[3] >= '0' && a[3] <= '9') (*direct)++;
+        else if (a[3] >= 'A' && a[3] <= 'Z') (*worked)++;
+    }
+}
+
 static void test_corpus(genc_ctx *ctx) {
     struct {
         const char *s;
@@ -624,6 +635,12 @@ static void test_corpus(genc_ctx *ctx) {
         CHECK_MSG(genc_corpus_think_rule_ok(m, len2) && strstr(m, "</think>") && !strstr(m, "Reply format"), "config %zu", c);
         CHECK_MSG(markup_balanced(m) > n / 5 && markup_balanced(s) >= 0, "config %zu: %d markup blocks", c,
                   markup_balanced(m));
+        if (c == 0) { /* a short direct reply is the base's likeliest: direct Q/A pages outnumber worked ones */
+            int direct, worked, pd, pw;
+            qa_wrapped_count(m, &direct, &worked), qa_wrapped_count(s, &pd, &pw);
+            CHECK_MSG(worked > 0 && direct > 2 * worked && pd + pw == 0, "wrapped Q/A: %d direct, %d worked (plain %d)",
+                      direct, worked, pd + pw);
+        }
         free(m);
         CHECK(strlen(s) == len && strstr(s, "<answer>") && strstr(s, "Q: ") && !strstr(s, "\n\n\n"));
         int docs = 1;
