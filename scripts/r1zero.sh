@@ -8,14 +8,15 @@
 #
 # Usage: scripts/r1zero.sh [BUILD=build] [OUT=runs/r1zero]; environment (defaults give the
 # full run of docs/r1zero.md): SEED (1), THREADS (2), DOCS (20000), BASE_STEPS (2000),
-# GRPO_STEPS (120), R1_STEPS (100), EVAL_N (200 held-out problems), EVAL_K (4 samples each),
+# GRPO_STEPS (120), R1_STEPS (200), EVAL_N (200 held-out problems), EVAL_K (4 samples each),
 # TEMPLATE (short), CORPUS: "markup" (default: worked solutions in tags of made-up names,
 # tags read as text, lm corpus --style markup, lm train --tok-tags text) or "plain" (tags as
 # special tokens, session 8's corpus); RULE: the rewards GRPO trains on, "two-stage"
 # (default: GRPO_STEPS with the answer block counted anywhere and no format reward, then
 # R1_STEPS under the R1 rule with its 0.1 format reward), "anywhere" (the first stage only)
 # or "r1" (the R1 rule from the start); STAGE1_FMT: the format reward of the answer-anywhere
-# stage (0); REUSE_BASE=1 keeps a base already in OUT/base. Every evaluation scores both rules. Every step
+# stage (0); STAGE2_OPTS: lm grpo flags of the R1-rule stage (--no-std); REUSE_BASE=1 keeps
+# a base already in OUT/base. Every evaluation scores both rules. Every step
 # writes into OUT; summary.txt holds the table.
 set -euo pipefail
 build=${1:-build}
@@ -35,6 +36,11 @@ case "${RULE:-two-stage}" in
   r1) rule=() ;;
   *) echo "r1zero.sh: RULE: expected two-stage, anywhere or r1, found \"$RULE\"" >&2; exit 2 ;;
 esac
+# Stage 2's advantages skip the division by the group's reward std (Dr. GRPO): with it, a
+# group where one reply collects the 0.1 format reward and none is correct gives that reply
+# the advantage a correct one would get, and the format wins over the working
+# (docs/r1zero.md, "Replies that grow").
+read -r -a stage2 <<< "${STAGE2_OPTS---no-std}"
 case "${CORPUS:-markup}" in
   markup) style=(--style markup) tags=(--tok-tags text) ;;
   plain) style=() tags=() ;;
@@ -78,8 +84,8 @@ note "4. GRPO: rule-based rewards only (RULE=${RULE:-two-stage})"
 grpo "$out/base/checkpoint.safetensors" "$out/grpo" "${GRPO_STEPS:-120}" "${rule[@]}"
 final="$out/grpo/checkpoint.safetensors"
 if [ "${RULE:-two-stage}" = two-stage ]; then
-  note "4b. GRPO stage 2: the R1 rule (accuracy only in a well-formed reply, 0.1 format reward)"
-  grpo "$final" "$out/grpo_r1" "${R1_STEPS:-100}"
+  note "4b. GRPO stage 2: the R1 rule (accuracy only in a well-formed reply, 0.1 format reward), ${stage2[*]}"
+  grpo "$final" "$out/grpo_r1" "${R1_STEPS:-200}" "${stage2[@]}"
   final="$out/grpo_r1/checkpoint.safetensors"
 fi
 
