@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # bench/mpi.sh: `genc lm train` tokens/s on the two cores of one machine, side by side: 1 process
 # x 2 threads, 2 MPI ranks x 1 thread (data parallel), 2 ranks x 1 thread with --zero 1, and 1
-# process x 1 thread for reference, and 2 ranks with --ep 2 (the routed experts spread over them);
-# plus the bytes each rank sends per step. The global batch (B x T tokens) is the
+# process x 1 thread for reference, 2 ranks with --ep 2 (the routed experts spread over them) and
+# 2 ranks with --overlap (the all-reduce started during the backward pass); plus the bytes each
+# rank sends per step. The global batch (B x T tokens) is the
 # same in all three, so the runs do the same arithmetic.
 #
 #   bench/mpi.sh [BUILD_DIR]
@@ -43,17 +44,18 @@ for r in $(seq "$ROUNDS"); do
   mpirun --oversubscribe -np 2 "$genc" "${train[@]}" --threads 1 --zero 1 --out "$logs/r$r-2x1z" >"$logs/r$r-2x1z.log" 2>&1
   OMP_NUM_THREADS=1 "$genc" "${train[@]}" --threads 1 --out "$logs/r$r-1x1" >"$logs/r$r-1x1.log" 2>&1
   mpirun --oversubscribe -np 2 "$genc" "${train[@]}" --threads 1 --ep 2 --out "$logs/r$r-2x1e" >"$logs/r$r-2x1e.log" 2>&1
+  mpirun --oversubscribe -np 2 "$genc" "${train[@]}" --threads 1 --overlap --out "$logs/r$r-2x1o" >"$logs/r$r-2x1o.log" 2>&1
 done
 med() { python3 -c "import statistics, sys; v=[float(x) for x in sys.argv[1:] if x != '-']; print('%.0f' % statistics.median(v) if v else '-')" "$@"; }
 params=$(sed -n 's/.*, \([0-9]*\) parameters .*/\1/p' "$logs/r1-1x2.log")
 echo "genc lm train, preset $PRESET ($params parameters), global batch $B x $T tokens, $STEPS steps, $ROUNDS rounds"
 printf '%-28s %14s %24s\n' "layout" "tokens/s" "bytes sent/step/rank"
-for k in 1x2 2x1 2x1z 1x1 2x1e; do
+for k in 1x2 2x1 2x1z 1x1 2x1e 2x1o; do
   rates=() ; for r in $(seq "$ROUNDS"); do rates+=("$(rate "$logs/r$r-$k")"); done
   case $k in
     1x2) name="1 rank x 2 threads" ;; 2x1) name="2 ranks x 1 thread" ;;
     2x1z) name="2 ranks x 1 thread, zero 1" ;; 1x1) name="1 rank x 1 thread" ;;
-    2x1e) name="2 ranks x 1 thread, ep 2" ;;
+    2x1e) name="2 ranks x 1 thread, ep 2" ;; 2x1o) name="2 ranks x 1 thread, overlap" ;;
   esac
   printf '%-28s %14s %24s\n' "$name" "$(med "${rates[@]}")" "$(bytes "$logs/r1-$k")"
 done

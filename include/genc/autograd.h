@@ -56,6 +56,13 @@ genc_real *genc_grad_fresh(genc_ctx *ctx, genc_tensor *t, bool *fresh);
  * tape then no longer reaches past the recycled tensors. Returns the previous setting. */
 bool genc_set_recycle_grads(genc_ctx *ctx, bool on);
 
+/* Called by the backward pass after each node it visits, in visiting order (latest recorded
+ * first), whether its backward ran or was skipped (no gradient reached it): work that waits for
+ * gradients to become final (data parallelism's all-reduce) can start during the pass. NULL
+ * (the default) turns it off. */
+typedef void (*genc_backward_hook)(void *user, const genc_node *node);
+void genc_set_backward_hook(genc_ctx *ctx, genc_backward_hook fn, void *user);
+
 /* Reverse pass from a scalar `loss` (1 element): gradients accumulate into every tensor
  * that requires one. */
 genc_status genc_backward(genc_ctx *ctx, genc_tensor *loss);

@@ -8,6 +8,7 @@
 #define GENC_DIFFUSION_MODEL_H
 
 #include "unet.h"
+#include "dist.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -83,6 +84,10 @@ typedef struct genc_diff_train_config {
     bool cond, distill, resume;
     const char *checkpoint, *best_checkpoint, *metrics; /* output files */
     volatile int *stop;      /* set non-zero to stop after a step (with a checkpoint) */
+    /* Data parallelism across MPI ranks (NULL: one process): rank r trains rows [r n/R, (r+1) n/R)
+     * of every batch with the noise, times and label drops one process would draw for them; the
+     * gradients are averaged, rank 0 writes (the caller opens the metrics there only). */
+    genc_dist *dist;
 } genc_diff_train_config;
 /* DDPM on Fashion-MNIST: 2,000 steps of 64, AdamW 2e-4 after 200 warm-up steps, EMA 0.999. */
 genc_diff_train_config genc_diff_train_defaults(void);
@@ -97,6 +102,7 @@ typedef void (*genc_diff_train_start_fn)(void *user, const genc_diff_train_info 
 
 typedef struct genc_diff_train_result {
     int64_t steps_done;   /* the optimiser steps the checkpoint holds at the end */
+    int64_t first_step;   /* the step the run started from (a resume's checkpoint step, else 0) */
     double best_val_loss; /* the best validation loss (best_checkpoint's), INFINITY: none ran */
 } genc_diff_train_result;
 /* Load the data (or the pairs), build or --init the model, the optimiser and the EMA, resume

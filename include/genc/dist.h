@@ -50,6 +50,16 @@ genc_status genc_dist_sum_f64(genc_ctx *ctx, genc_dist *d, double *buf, int n, c
 /* Sum n reals across ranks in place (MPI_Iallreduce in buckets of at most 4 MiB, all in flight
  * together, polled against the timeout). */
 genc_status genc_dist_sum_real(genc_ctx *ctx, genc_dist *d, genc_real *buf, int64_t n, const char *at);
+/* Overlapped sums: genc_dist_isum_real starts a sum of n reals in place across ranks
+ * (MPI_Iallreduce) and adds it to *pend (created on first use); genc_dist_progress lets MPI move
+ * the started sums on (Open MPI's progress only runs inside MPI calls); genc_dist_wait_sums
+ * polls them all to completion against the timeout, then frees *pend. Every rank must start the
+ * same sums in the same order. */
+typedef struct genc_dist_pending genc_dist_pending;
+genc_status genc_dist_isum_real(genc_ctx *ctx, genc_dist *d, genc_real *buf, int64_t n, genc_dist_pending **pend,
+                                const char *at);
+void genc_dist_progress(genc_dist_pending *pend);
+genc_status genc_dist_wait_sums(genc_ctx *ctx, genc_dist *d, genc_dist_pending **pend, const char *at);
 /* lo[0..R]: rank r's part of a flat vector is [lo[r], lo[r+1]). Gather: rank 0 receives every
  * rank's part of `all` (the others send theirs from `all` too). Allgather: every rank receives
  * every part (MPI_Iallgatherv). Both polled against the timeout. */
@@ -71,6 +81,13 @@ genc_status genc_dist_check_same(genc_ctx *ctx, genc_dist *d, const char *label,
  * for error messages. */
 genc_status genc_dist_average_grads(genc_ctx *ctx, genc_dist *d, const genc_params *p, int64_t step, double *loss,
                                     bool *stop, uint64_t *bytes);
+/* The same with the backward pass of `loss` run here and the all-reduce overlapped with it
+ * (dist_overlap.c): the gradients go in buckets of about 256 KiB, each started as soon as the
+ * backward has passed the last node that adds to it; the loss, stop flag and which gradients
+ * exist are exchanged after the pass. The result is that of backward + genc_dist_average_grads
+ * (with 2 ranks bit for bit: a sum of two is the same in any order). */
+genc_status genc_dist_backward_overlap(genc_ctx *ctx, genc_dist *d, const genc_params *p, genc_tensor *loss,
+                                       int64_t step, double *loss_value, bool *stop, uint64_t *bytes);
 
 #ifdef __cplusplus
 }

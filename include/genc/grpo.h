@@ -87,6 +87,18 @@ genc_status genc_grpo_build_rows(genc_ctx *ctx, genc_grpo_rollouts *o, const int
  * advantages and the old/reference log-probs. Uses (and resets) the step arena. */
 genc_status genc_grpo_rollout(genc_ctx *ctx, genc_lm *policy, genc_lm *ref, genc_tokenizer *tok,
                               const genc_task_problem *problems, const genc_grpo_config *cfg, genc_grpo_rollouts *out);
+/* The same batch split over the ranks of d (NULL or one rank: all of it here): rank r generates
+ * groups [r P / R, (r + 1) P / R) (P = cfg->prompts, a multiple of R), one group per generate
+ * call, rollout i of the batch drawing its k-th token from draw base + i max_new + k of the
+ * context's stream (base: a block every rank reserves alike), so its tokens do not depend on
+ * the rank count. Rewards and statistics are exchanged: n_all, reward, think_tokens, the means,
+ * kept_groups and the advantages are the whole batch's on every rank (text only for this rank's
+ * rollouts, NULL elsewhere); rows, tokens and the rest hold this rank's kept groups (rows may
+ * be 0), weighted for the whole batch and multiplied by R, since the ranks' gradients are
+ * averaged. Not bit-identical to genc_grpo_rollout: that one draws from one shared stream. */
+genc_status genc_grpo_rollout_split(genc_ctx *ctx, genc_lm *policy, genc_lm *ref, genc_tokenizer *tok,
+                                    const genc_task_problem *problems, const genc_grpo_config *cfg, genc_dist *d,
+                                    genc_grpo_rollouts *out);
 void genc_grpo_rollouts_free(genc_grpo_rollouts *r);
 /* The GRPO loss of the current policy on a rollout batch (records the graph). */
 genc_tensor *genc_grpo_policy_loss(genc_ctx *ctx, genc_lm *policy, const genc_grpo_rollouts *r,

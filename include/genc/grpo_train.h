@@ -25,6 +25,14 @@ typedef struct genc_grpo_train_config {
     const char *checkpoint, *metrics;
     const char *best_checkpoint;  /* the best held-out pass@1 so far, NULL: none */
     volatile int *stop;           /* set non-zero to stop after a step (with a checkpoint) */
+    /* Data parallelism across MPI ranks (NULL: one process): every rank rolls out its share of
+     * the groups (genc_grpo_rollout_split), the gradients are averaged and rank 0 writes. With
+     * several ranks row_streams must be true. */
+    genc_dist *dist;
+    /* Each rollout from its own random stream, one group per generate call: the same batch for
+     * any rank count (one process with it reproduces a several-rank run); false: one shared
+     * stream, as before. */
+    bool row_streams;
     /* Optional: right before the loop starts. */
     void (*on_start)(void *user, int64_t first_step);
     /* Optional: after each held-out evaluation. */

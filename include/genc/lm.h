@@ -203,6 +203,7 @@ typedef struct genc_lm_train_config {
                                     same config and data (checked at start) */
     int zero;                    /* 1: ZeRO-1, the AdamW moments sharded over the ranks */
     int ep;                      /* > 1: expert parallelism over that many ranks (all of them) */
+    bool overlap;                /* the gradient all-reduce overlapped with the backward pass */
     int64_t *optim_bytes;        /* optional out: this rank's optimiser-state bytes */
     /* Optional: called once set up, right before the loop (e.g. to print the opening line). */
     void (*on_start)(void *user, const genc_lm *m, int64_t first_step);

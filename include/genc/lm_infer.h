@@ -119,6 +119,13 @@ typedef struct genc_gen_config {
     genc_lm_stream_fn on_token;  /* may be NULL */
     void *user;
     bool speculative;            /* self-speculative decoding with the MTP modules (batch 1) */
+    /* Optional (plain decoding): row b's k-th sampled token takes draw stream_base + b max_new + k
+     * of the context's Philox stream, so a row's tokens do not depend on which rows share its
+     * batch (data-parallel GRPO splits a batch over ranks this way). The context's stream
+     * position is left wherever the last draw put it: the caller reserves the block and moves
+     * past it. false: one shared stream, drawn row after row. */
+    bool row_streams;
+    uint64_t stream_base;
 } genc_gen_config;
 
 typedef enum { GENC_GEN_LENGTH, GENC_GEN_EOS, GENC_GEN_STOP, GENC_GEN_ABORT } genc_gen_finish;

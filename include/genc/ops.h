@@ -145,6 +145,12 @@ genc_tensor *genc_grpo_loss(genc_ctx *ctx, genc_tensor *logits, const genc_grpo_
  * ("dapo"): 1 / (response tokens in the batch). */
 void genc_grpo_weights(genc_grpo_agg agg, const genc_real *mask, int64_t rows, int64_t T, int64_t max_len,
                        genc_real *weight);
+/* The same for a part of a batch split over ranks: rows_all and tokens_all count the whole
+ * batch's rows and response tokens, and every weight is multiplied by scale (the rank count,
+ * since the ranks' gradients are averaged). genc_grpo_weights is this with the part's own
+ * counts and scale 1. */
+void genc_grpo_weights_of(genc_grpo_agg agg, const genc_real *mask, int64_t rows, int64_t T, int64_t max_len,
+                          double rows_all, double tokens_all, double scale, genc_real *weight);
 genc_status genc_grpo_agg_parse(genc_ctx *ctx, const char *name, genc_grpo_agg *out);
 
 /* ---- U-Net ops (groupnorm.c, upsample.c) ---- NCHW layout */

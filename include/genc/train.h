@@ -195,6 +195,8 @@ typedef struct genc_train_config {
                                        step_loss is its equal shard of the global batch; gradients, the
                                        loss and the stop flag are averaged / OR-ed across ranks before the
                                        clip; only rank 0 writes checkpoints and draws progress */
+    bool overlap;                   /* with several ranks: the all-reduce overlapped with the backward
+                                       pass (genc_dist_backward_overlap) */
 } genc_train_config;
 
 /* Runs from st->step to cfg->steps: zero grads, step_loss, backward, clip, optimiser step,

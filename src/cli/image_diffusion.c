@@ -25,6 +25,7 @@ typedef struct {
     genc_diff_train_config c;
     const char *out;
     int64_t threads;
+    double dist_timeout;
 } train_args;
 
 static void on_start(void *user, const genc_diff_train_info *info) {
@@ -41,16 +42,22 @@ static void on_start(void *user, const genc_diff_train_info *info) {
 
 static void path_in(char *buf, size_t n, const char *dir, const char *name) { snprintf(buf, n, "%s/%s", dir, name); }
 
-static genc_status run_training(genc_ctx *ctx, void *args) {
+static genc_status train_rank(genc_ctx *ctx, void *args, genc_dist *dist) {
     train_args *ta = args;
     genc_diff_train_config *a = &ta->c;
+    a->dist = dist;
     char ckpt[1024], best[1024], mpath[1024], png[1024];
     path_in(ckpt, sizeof ckpt, ta->out, "checkpoint.safetensors"), path_in(best, sizeof best, ta->out, "best.safetensors");
     path_in(mpath, sizeof mpath, ta->out, "metrics.jsonl"), path_in(png, sizeof png, ta->out, "loss.png");
     a->checkpoint = ckpt, a->best_checkpoint = best, a->metrics = mpath, a->stop = &genc_cli_stop;
     genc_diff_train_result r;
-    genc_status s = genc_cli_out_dir(ctx, ta->out);
+    genc_status s = genc_dist_rank(dist) == 0 ? genc_cli_out_dir(ctx, ta->out) : GENC_OK; /* rank 0 writes */
     if (!s) s = genc_diff_train(ctx, a, on_start, a, &r);
+    if (!s && genc_dist_size(dist) > 1 && r.steps_done > r.first_step)
+        printf("dist: %d ranks x %lld images; %.0f bytes sent per step per rank (gradient all-reduce as ring volume, "
+               "plus exchanges)\n", genc_dist_size(dist), (long long)(a->batch / genc_dist_size(dist)),
+               (double)genc_dist_bytes_sent(dist) / (double)(r.steps_done - r.first_step));
+    if (genc_dist_rank(dist) != 0) return s; /* the plot is rank 0's */
     genc_cli_polling = 0;
     char what[64];
     snprintf(what, sizeof what, "validation loss %.5f", r.best_val_loss);
@@ -62,6 +69,10 @@ static genc_status run_training(genc_ctx *ctx, void *args) {
                                          (const char *[]){"loss", "val_loss"}, 2, true);
     if (!s) printf("wrote %s and %s; the checkpoints hold the EMA weights as extra.ema.*\n", mpath, png);
     return s;
+}
+
+static genc_status run_training(genc_ctx *ctx, void *args) {
+    return genc_cli_dist_run(ctx, ((train_args *)args)->dist_timeout, train_rank, args);
 }
 
 static int diffusion_train(int argc, char **argv) {
@@ -104,6 +115,7 @@ static int diffusion_train(int argc, char **argv) {
         GENC_CKPT_FLAG_ENTRIES(*c),
         {"out", FLAG_STRING, &ta.out, "output folder"},
         {"seed", FLAG_INT, &c->seed, "random seed (initialisation, split, data order, noise)", 0, 9.2e18},
+        GENC_DIST_FLAG_ENTRY(ta),
         GENC_THREADS_FLAG_ENTRY(ta),
     };
     int n = (int)(sizeof flags / sizeof *flags);

@@ -20,18 +20,28 @@ typedef struct {
     int64_t eval_k, eval_max_new;
 } grpo_job;
 
-static void on_start(void *user, int64_t first_step) { genc_cli_polling = 1; }
+/* The callbacks' user: this rank's job, and the step the run started from. */
+typedef struct {
+    genc_dist *dist;
+    int64_t first_step;
+} rank_info;
+
+static void on_start(void *user, int64_t first_step) {
+    ((rank_info *)user)->first_step = first_step;
+    genc_cli_polling = 1;
+}
 
 static void on_eval(void *user, int64_t step, const genc_task_eval *e) {
+    if (genc_dist_rank(((rank_info *)user)->dist) != 0) return; /* every rank evaluates alike; rank 0 reports */
     fprintf(stderr, "\nstep %lld: held-out pass@1 %.1f%%, cons@%lld %.1f%%, format %.1f%%, think %.1f%%, length %.1f\n",
             (long long)step, 100 * e->pass1, (long long)e->k, 100 * e->consk, 100 * e->format_rate,
             100 * e->think_rate, e->mean_len);
 }
 
 typedef struct {
-    const char *base, *out, *agg, *tmpl;
+    const char *base, *out, *agg, *tmpl, *streams;
     int64_t steps, seed, threads, eval_every, save_every, stop_at, eval_problems;
-    double lr, wd, clip, warmup_frac;
+    double lr, wd, clip, warmup_frac, dist_timeout;
     bool resume, no_std;
     genc_task_flags tf;
 } grpo_args;
@@ -41,7 +51,31 @@ typedef struct {
     grpo_job *j;
 } run_args;
 
-static genc_status run(genc_ctx *ctx, void *args) {
+/* Rank 0's closing lines: the bytes per step, and the plots of the metrics. */
+static genc_status report(genc_ctx *ctx, const char *out, const char *mpath, genc_dist *dist, int64_t groups,
+                          int64_t steps) {
+    if (genc_dist_rank(dist) != 0) return GENC_OK;
+    if (genc_dist_size(dist) > 1 && steps > 0)
+        printf("dist: %d ranks x %lld groups; %.0f bytes sent per step per rank (gradient all-reduce as ring volume, "
+               "plus exchanges)\n", genc_dist_size(dist), (long long)(groups / genc_dist_size(dist)),
+               (double)genc_dist_bytes_sent(dist) / (double)steps);
+    char png[1024];
+    snprintf(png, sizeof png, "%s/reward.png", out);
+    genc_status s = genc_plot_jsonl_labelled(ctx, mpath, png, "lm grpo: mean reward, accuracy and format rate of the "
+                                             "rollouts", "policy update (step)", "reward; fraction of rollouts", "step",
+                                             (const char *[]){"reward", "accuracy", "format"}, 3, false);
+    snprintf(png, sizeof png, "%s/length.png", out);
+    if (!s) s = genc_plot_jsonl_labelled(ctx, mpath, png, "lm grpo: response length and think-block length",
+                                         "policy update (step)", "tokens per rollout (mean)", "step",
+                                         (const char *[]){"length", "think_tokens"}, 2, false);
+    snprintf(png, sizeof png, "%s/think.png", out);
+    if (!s) s = genc_plot_jsonl_labelled(ctx, mpath, png, "lm grpo: rollouts with a non-blank think block, and accuracy",
+                                         "policy update (step)", "fraction of rollouts", "step",
+                                         (const char *[]){"think", "accuracy"}, 2, false);
+    return s;
+}
+
+static genc_status run_rank(genc_ctx *ctx, void *args, genc_dist *dist) {
     grpo_args *a = ((run_args *)args)->a;
     grpo_job *j = ((run_args *)args)->j;
     genc_lm policy = {0}, ref = {0};
@@ -51,14 +85,20 @@ static genc_status run(genc_ctx *ctx, void *args) {
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", a->out);
     snprintf(best, sizeof best, "%s/best.safetensors", a->out);
     snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", a->out);
+    rank_info info = {dist, 0};
     genc_grpo_train_config c = {.seed = j->seed, .steps = a->steps, .eval_every = a->eval_every,
                                 .save_every = a->save_every, .stop_at = a->stop_at, .eval_k = j->eval_k,
                                 .eval_max_new = j->eval_max_new, .lr = a->lr, .weight_decay = a->wd, .clip = a->clip,
                                 .warmup_frac = a->warmup_frac, .resume = a->resume, .checkpoint = ckpt,
                                 .best_checkpoint = best, .metrics = mpath, .stop = &genc_cli_stop, .on_start = on_start,
-                                .on_eval = on_eval};
+                                .on_eval = on_eval, .user = &info, .dist = dist,
+                                .row_streams = !strcmp(a->streams, "rollout") ||
+                                               (!strcmp(a->streams, "auto") && genc_dist_size(dist) > 1)};
     genc_train_state st = {0};
-    genc_status s = genc_cli_out_dir(ctx, a->out);
+    genc_status s = genc_dist_rank(dist) == 0 ? genc_cli_out_dir(ctx, a->out) : GENC_OK; /* rank 0 writes */
+    if (!s && c.row_streams == false && genc_dist_size(dist) > 1)
+        s = genc_error(ctx, GENC_EINVAL, "--rollout-streams shared: one stream cannot be split over %d ranks; use auto "
+                       "or rollout", genc_dist_size(dist));
     if (!s) s = genc_task_flags_apply(ctx, &a->tf, &c.task, &j->cfg.reward);
     if (!s) s = genc_grpo_agg_parse(ctx, a->agg, &j->cfg.agg);
     if (!s) s = genc_grpo_template_parse(ctx, a->tmpl, &j->cfg.template_kind);
@@ -87,27 +127,19 @@ static genc_status run(genc_ctx *ctx, void *args) {
             printf("stopped at step %lld of %lld; continue with --resume\n", (long long)st.step, (long long)a->steps);
         else if (!s) genc_cli_print_saved(a->out, st.step, isfinite(st.best_metric) ? what : NULL);
     }
-    char png[1024];
-    snprintf(png, sizeof png, "%s/reward.png", a->out);
-    if (!s) s = genc_plot_jsonl_labelled(ctx, mpath, png, "lm grpo: mean reward, accuracy and format rate of the rollouts",
-                                         "policy update (step)", "reward; fraction of rollouts", "step",
-                                         (const char *[]){"reward", "accuracy", "format"}, 3, false);
-    snprintf(png, sizeof png, "%s/length.png", a->out);
-    if (!s) s = genc_plot_jsonl_labelled(ctx, mpath, png, "lm grpo: response length and think-block length",
-                                         "policy update (step)", "tokens per rollout (mean)", "step",
-                                         (const char *[]){"length", "think_tokens"}, 2, false);
-    snprintf(png, sizeof png, "%s/think.png", a->out);
-    if (!s) s = genc_plot_jsonl_labelled(ctx, mpath, png, "lm grpo: rollouts with a non-blank think block, and accuracy",
-                                         "policy update (step)", "fraction of rollouts", "step",
-                                         (const char *[]){"think", "accuracy"}, 2, false);
+    if (!s) s = report(ctx, a->out, mpath, dist, j->cfg.prompts, st.step - info.first_step);
     genc_lm_free(&policy), genc_lm_free(&ref);
     genc_tokenizer_free(tok), genc_tokenizer_free(tok2);
     genc_task_set_free(&heldout), genc_task_set_free(&user_train);
     return s;
 }
 
+static genc_status run(genc_ctx *ctx, void *args) {
+    return genc_cli_dist_run(ctx, ((run_args *)args)->a->dist_timeout, run_rank, args);
+}
+
 int genc_cli_lm_grpo(int argc, char **argv) {
-    grpo_args a = {.base = "runs/lm/checkpoint.safetensors", /* lm train's default --out */ .out = "runs/grpo", .agg = "grpo", .tmpl = "r1", .steps = 100,
+    grpo_args a = {.base = "runs/lm/checkpoint.safetensors", /* lm train's default --out */ .out = "runs/grpo", .agg = "grpo", .tmpl = "r1", .streams = "auto", .steps = 100,
                    .seed = 1, .eval_every = 25, .eval_problems = 100, .lr = 1e-3, .wd = 0.0, .clip = 1.0,
                    .warmup_frac = 0.05, .tf = GENC_TASK_FLAGS_DEFAULT};
     grpo_job j = {.eval_k = 4, .eval_max_new = 48};
@@ -145,6 +177,10 @@ int genc_cli_lm_grpo(int argc, char **argv) {
         GENC_CKPT_FLAG_ENTRIES(a),
         {"out", FLAG_STRING, &a.out, "output folder"},
         {"seed", FLAG_INT, &a.seed, "random seed (training problems, rollouts)", 0, 9.2e18},
+        {"rollout-streams", FLAG_STRING, &a.streams, "rollout sampling: shared (one random stream, one process), rollout "
+         "(a stream per rollout, a generate call per group: the same batch for any rank count) or auto (shared in one "
+         "process, rollout under mpirun)", .choices = "auto|shared|rollout"},
+        GENC_DIST_FLAG_ENTRY(a),
         GENC_THREADS_FLAG_ENTRY(a),
     };
     int n_flags = (int)(sizeof flags / sizeof *flags);

@@ -54,7 +54,7 @@ typedef struct {
     const char *data, *tokenizer, *out, *docs, *init, *precision, *fp8_promote, *optim_state, *tok_pretok, *tok_tags;
     int64_t steps, batch, seq, warmup, eval_every, save_every, eval_tokens, seed, threads, stop_at, tok_vocab, zero, ep;
     double lr, min_lr, wd, beta2, clip, val_frac, init_std, dist_timeout;
-    bool resume, model_flags_given;
+    bool resume, model_flags_given, overlap;
 } train_args;
 
 /* --docs: what one document is; each is followed by <|eos|> in the token stream. */
@@ -181,7 +181,7 @@ static genc_status train(genc_ctx *ctx, train_args *a, model_flags *mf, genc_dis
     tc.best_checkpoint = best, tc.metrics = mpath, tc.stop = &genc_cli_stop, tc.on_start = on_start;
     tc.moments_bf16 = !strcmp(a->optim_state, "bf16"), tc.dist = dist;
     int64_t optim_bytes = 0;
-    tc.zero = (int)a->zero, tc.optim_bytes = &optim_bytes, tc.ep = (int)a->ep;
+    tc.zero = (int)a->zero, tc.optim_bytes = &optim_bytes, tc.ep = (int)a->ep, tc.overlap = a->overlap;
     start_info info = {.corpus = &corpus, .a = a, .preset = mf->preset};
     tc.user = &info;
     int64_t step0 = a->resume ? -1 : 0;
@@ -321,6 +321,8 @@ int genc_cli_lm_train(int argc, char **argv) {
         {"zero", FLAG_INT, &a.zero, "under mpirun/srun: 1 shards the AdamW moments over the ranks (ZeRO-1)", 0, 1},
         {"ep", FLAG_INT, &a.ep, "under mpirun/srun: spread the routed experts over this many ranks (all of them)",
          0, 4096, .unset = "off"},
+        {"overlap", FLAG_BOOL, &a.overlap, "under mpirun/srun: start the gradient all-reduce during the backward "
+         "pass, bucket by bucket"},
         GENC_DIST_FLAG_ENTRY(a),
     };
     const model_flags mf0 = mf;

@@ -38,6 +38,10 @@ genc_node *genc_record(genc_ctx *ctx, const char *op, genc_backward_fn backward,
     return n;
 }
 
+void genc_set_backward_hook(genc_ctx *ctx, genc_backward_hook fn, void *user) {
+    ctx->bw_hook = fn, ctx->bw_user = user;
+}
+
 /* A released gradient buffer, its header written over its first bytes. */
 typedef struct pooled {
     struct pooled *next;
@@ -106,11 +110,13 @@ genc_status genc_backward_with(genc_ctx *ctx, genc_tensor *out, const genc_real 
     /* Only nodes recorded up to `out` can contribute; start from out's node. */
     if (ctx->prof) genc_profile_backward_begin(ctx);
     for (genc_node *nd = out->node; nd; nd = nd->prev) {
-        if (!nd->out->grad) continue; /* nothing flowed into this node */
-        nd->backward(ctx, nd);
-        if (ctx->recycle_grads && nd->out != out && !nd->out->persistent) pool_put(ctx, nd->out);
-        if (ctx->prof) genc_profile_backward_op(ctx, nd->op);
-        if (genc_ctx_status(ctx)) return genc_ctx_status(ctx);
+        if (nd->out->grad) { /* else nothing flowed into this node */
+            nd->backward(ctx, nd);
+            if (ctx->recycle_grads && nd->out != out && !nd->out->persistent) pool_put(ctx, nd->out);
+            if (ctx->prof) genc_profile_backward_op(ctx, nd->op);
+            if (genc_ctx_status(ctx)) return genc_ctx_status(ctx);
+        }
+        if (ctx->bw_hook) ctx->bw_hook(ctx->bw_user, nd);
     }
     return GENC_OK;
 }

@@ -26,6 +26,8 @@ struct genc_ctx {
     struct genc_profile_state *prof; /* NULL unless profiling (src/core/profile.c) */
     bool recycle_grads;   /* genc_set_recycle_grads */
     void *grad_pool;      /* released gradient buffers (arena memory), reused by size */
+    genc_backward_hook bw_hook; /* genc_set_backward_hook */
+    void *bw_user;
 };
 
 /* Profile hooks (src/core/profile.c): the op `name` recorded (forward), and a backward

@@ -88,6 +88,7 @@ typedef struct {
     int32_t *labels;
     ema_state ema;
     bool distill;
+    genc_dist *dist;
 } train_job;
 
 static void examples_free(example_set *e) { free(e->x1), free(e->z), free(e->labels); }
@@ -130,13 +131,14 @@ static genc_status examples_from_pairs(genc_ctx *ctx, const char *path, int64_t 
     return s;
 }
 
-/* The loss of examples idx[0..n) with randomness from (seed, offset): DDPM
+/* The loss of examples idx[0..n), rows i0.. of a batch of n_all, with randomness from (seed, offset)
+ * drawn by the row's place in the whole batch (a rank's shard gets what one process draws): DDPM
  * ||target - net(x_t, t)||^2 (eps or v target, Ho et al. eq. 14), rectified flow
  * ||(x1 - z) - v(x_t, t)||^2 with x_t = t x1 + (1 - t) z (Liu et al. eq. 1); distillation fixes
  * t = 0, so the loss is ||x1 - (z + v(z, 0))||^2. Labels are dropped to the null class with
  * probability cond_drop. */
 static genc_tensor *example_loss(genc_ctx *ctx, train_job *j, const example_set *e, const int64_t *idx, int64_t n,
-                                 uint64_t seed, uint64_t off) {
+                                 uint64_t seed, uint64_t off, int64_t i0, int64_t n_all) {
     const genc_diff_config *c = &j->m->cfg;
     int64_t D = e->dim, shape[2] = {n, D};
     bool ddpm = !strcmp(c->model, "ddpm");
@@ -144,9 +146,9 @@ static genc_tensor *example_loss(genc_ctx *ctx, train_job *j, const example_set 
     for (int64_t i = 0; i < n; i++) {
         memcpy(j->x1 + i * D, e->x1 + idx[i] * D, (size_t)D * sizeof *j->x1);
         for (int64_t k = 0; k < D; k++)
-            j->z[i * D + k] = e->z ? e->z[idx[i] * D + k] : (float)genc_philox_normal(seed, off + (uint64_t)(i * D + k));
-        double u = genc_philox_uniform(seed, off + (uint64_t)(n * D + i));
-        double drop = genc_philox_uniform(seed, off + (uint64_t)(n * D + n + i));
+            j->z[i * D + k] = e->z ? e->z[idx[i] * D + k] : (float)genc_philox_normal(seed, off + (uint64_t)((i0 + i) * D + k));
+        double u = genc_philox_uniform(seed, off + (uint64_t)(n_all * D + i0 + i));
+        double drop = genc_philox_uniform(seed, off + (uint64_t)(n_all * D + n_all + i0 + i));
         if (ddpm) tint[i] = (int32_t)fmin(c->T - 1, floor(u * c->T)), j->t[i] = (float)tint[i];
         else j->t[i] = j->distill ? 0.0f : (float)(RF_T_MIN + (1 - RF_T_MIN) * u);
         if (j->labels) j->labels[i] = e->labels && drop >= c->cond_drop ? e->labels[idx[i]] : c->unet.classes;
@@ -164,13 +166,25 @@ static genc_tensor *example_loss(genc_ctx *ctx, train_job *j, const example_set 
     return genc_mean_all(ctx, genc_square(ctx, genc_sub(ctx, y, target)));
 }
 
+/* With R ranks, rank r takes rows [r n/R, (r+1) n/R) of the batch and scales its mean loss by
+ * n_r R / n, so the average over ranks is the batch's mean loss (a rank left without rows, n < R,
+ * runs row 0 with weight 0). U-Net dropout draws from the context's stream: there each rank
+ * draws from its own region (the step's position + r 2^40) and all move on to the same place, so
+ * with dropout the ranks are equivalent to one process in distribution, not in bits. */
 static genc_tensor *step_loss(genc_ctx *ctx, void *user, genc_train_state *st, double *items) {
     train_job *j = user;
-    int64_t n = genc_batcher_next(&j->batcher, j->idx);
+    int64_t n = genc_batcher_next(&j->batcher, j->idx), R = genc_dist_size(j->dist), r = genc_dist_rank(j->dist);
     st->epoch = j->batcher.epoch, st->pos = j->batcher.pos;
     *items = (double)n;
-    uint64_t off = genc_rng_take(ctx, (uint64_t)(n * j->train.dim + 2 * n));
-    return example_loss(ctx, j, &j->train, j->idx, n, genc_rng_get_seed(ctx), off);
+    uint64_t off = genc_rng_take(ctx, (uint64_t)(n * j->train.dim + 2 * n)), at = genc_rng_offset(ctx);
+    if (R == 1) return example_loss(ctx, j, &j->train, j->idx, n, genc_rng_get_seed(ctx), off, 0, n);
+    int64_t lo = r * n / R, hi = (r + 1) * n / R, first = hi > lo ? lo : 0;
+    bool drops = j->m->cfg.unet.dropout > 0;
+    if (drops) genc_rng_set_offset(ctx, at + ((uint64_t)r << 40));
+    genc_tensor *loss = example_loss(ctx, j, &j->train, j->idx + first, hi > lo ? hi - lo : 1, genc_rng_get_seed(ctx),
+                                     off, first, n);
+    if (drops) genc_rng_set_offset(ctx, at + ((uint64_t)R << 40));
+    return genc_scale(ctx, loss, (double)(hi - lo) * (double)R / (double)n);
 }
 
 static genc_status after_step(genc_ctx *ctx, void *user, genc_train_state *st) {
@@ -188,7 +202,7 @@ static genc_status evaluate(genc_ctx *ctx, void *user, const genc_train_state *s
     for (int64_t s = 0; s < total; s += B) {
         int64_t n = total - s < B ? total - s : B;
         for (int64_t k = 0; k < n; k++) idx[k] = s + k;
-        genc_tensor *l = example_loss(ctx, j, &j->val, idx, n, EVAL_SEED, (uint64_t)(s * (j->val.dim + 2)));
+        genc_tensor *l = example_loss(ctx, j, &j->val, idx, n, EVAL_SEED, (uint64_t)(s * (j->val.dim + 2)), 0, n);
         if (!l) return genc_ctx_status(ctx);
         sum += l->data[0] * (double)n;
         genc_step_reset(ctx);
@@ -283,11 +297,32 @@ static genc_status resume_ema(genc_ctx *ctx, const char *ckpt, train_job *j) {
 }
 
 
+/* Several ranks must have been started alike: version, model, flags and data (hashed and compared
+ * across ranks; the error names the first rank that differs). */
+static genc_status same_on_every_rank(genc_ctx *ctx, const genc_diff_train_config *a, const char *cfg_json,
+                                      int64_t n_train) {
+    if (genc_dist_size(a->dist) == 1) return GENC_OK;
+    size_t n = strlen(cfg_json) + 2048;
+    char *desc = malloc(n);
+    if (!desc) return genc_error(ctx, GENC_ENOMEM, "out of memory");
+    snprintf(desc, n, "genc %s %s data %s %s pairs %s init %s sched %s steps %lld stop %lld batch %lld val %lld limit "
+             "%lld seed %lld warmup %lld eval %lld save %lld lr %.17g %.17g wd %.17g clip %.17g ema %.17g distill %d "
+             "resume %d n %lld", GENC_VERSION, cfg_json, a->data, a->mnist_dir ? a->mnist_dir : "", a->pairs, a->init,
+             a->schedule, (long long)a->steps, (long long)a->stop_at, (long long)a->batch, (long long)a->val,
+             (long long)a->limit, (long long)a->seed, (long long)a->warmup, (long long)a->eval_every,
+             (long long)a->save_every, a->lr, a->min_lr, a->wd, a->clip, a->ema, a->distill, a->resume,
+             (long long)n_train);
+    genc_status s = genc_dist_check_same(ctx, a->dist, "configuration (flags, model, data)", desc, strlen(desc));
+    free(desc);
+    return s;
+}
+
 static genc_status train_run(genc_ctx *ctx, const genc_diff_train_config *a, train_job *j, genc_optim *o,
                              genc_metrics *log, genc_diff_train_start_fn on_start, void *user, genc_diff_train_result *r) {
     genc_train_state st = {.data_seed = (uint64_t)a->seed, .best_metric = INFINITY};
     char *cfg_json = genc_diff_config_json(&j->m->cfg);
     genc_status s = cfg_json ? GENC_OK : genc_error(ctx, GENC_ENOMEM, "out of memory");
+    if (!s) s = same_on_every_rank(ctx, a, cfg_json, j->train.n);
     if (!s && a->resume) s = genc_checkpoint_resume(ctx, a->checkpoint, cfg_json, &j->m->net.params, o, &st);
     if (!s && a->resume) s = resume_ema(ctx, a->checkpoint, j);
     if (!s) genc_rng_set_offset(ctx, st.rng_offset);
@@ -297,10 +332,12 @@ static genc_status train_run(genc_ctx *ctx, const genc_diff_train_config *a, tra
         genc_diff_train_info info = {.model = j->m, .n_train = j->train.n, .n_val = j->val.n,
                                      .n_params = genc_params_numel(&j->m->net.params), .first_step = st.step};
         if (on_start) on_start(user, &info);
+        r->first_step = st.step;
         genc_train_config tc = {.steps = a->steps, .eval_every = a->eval_every, .save_every = a->save_every,
                                 .clip = a->clip, .checkpoint = a->checkpoint, .best_checkpoint = a->best_checkpoint,
                                 .config_json = cfg_json, .label = j->m->cfg.model, .metrics = log, .stop = a->stop,
                                 .stop_at = a->stop_at, .ckpt_extra = ema_save, .ckpt_extra_user = &j->ema,
+                                .dist = a->dist,
                                 .schedule = {.min_lr = a->min_lr, .warmup = a->warmup, .total = a->steps}};
         s = genc_schedule_parse(ctx, a->schedule, &tc.schedule.kind);
         genc_train_hooks h = {.user = j, .step_loss = step_loss, .evaluate = evaluate, .after_step = after_step};
@@ -324,7 +361,7 @@ static genc_status build_model(genc_ctx *ctx, const genc_diff_train_config *a, i
 genc_status genc_diff_train(genc_ctx *ctx, const genc_diff_train_config *a, genc_diff_train_start_fn on_start,
                             void *user, genc_diff_train_result *r) {
     genc_diff_model m = {0};
-    train_job j = {.m = &m, .distill = a->distill};
+    train_job j = {.m = &m, .distill = a->distill, .dist = a->dist};
     genc_optim o = {0};
     genc_metrics *log = NULL;
     int rows = 28, cols = 28;
@@ -345,7 +382,8 @@ genc_status genc_diff_train(genc_ctx *ctx, const genc_diff_train_config *a, genc
     }
     if (!s) s = ema_init(ctx, &j.ema, &m.net.params, a->ema);
     if (!s) s = train_alloc(ctx, &j, a->batch, j.train.dim);
-    if (!s && !(log = genc_metrics_open(ctx, a->metrics, a->resume))) s = genc_ctx_status(ctx);
+    bool writer = genc_dist_rank(a->dist) == 0; /* rank 0 alone writes the metrics */
+    if (!s && writer && !(log = genc_metrics_open(ctx, a->metrics, a->resume))) s = genc_ctx_status(ctx);
     if (!s) s = train_run(ctx, a, &j, &o, log, on_start, user, r);
     genc_metrics_close(log);
     genc_batcher_free(&j.batcher);

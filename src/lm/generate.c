@@ -129,9 +129,10 @@ static genc_status gen_plain(genc_ctx *ctx, genc_lm *m, const genc_lm_prefix *co
     double t0 = genc_now();
     if (!s) s = genc_lm_decode(ctx, m, c, ids, P, logits, false, NULL);
     r->prefill_seconds = genc_now() - t0;
-    while (!s && !all_done(g)) {
+    for (int64_t k = 0; !s && !all_done(g); k++) {
         for (int64_t b = 0; !s && b < B; b++) {
             double lp = 0;
+            if (g->cfg->row_streams) genc_rng_set_offset(ctx, g->cfg->stream_base + (uint64_t)(b * r->max_new + k));
             int32_t id = g->done[b] ? g->cfg->pad_id : genc_sample(ctx, &g->cfg->sampler, logits + b * V, V, &lp);
             if (id < 0) s = genc_ctx_status(ctx);
             if (!s) s = take_token(ctx, g, b, id, lp);
@@ -182,6 +183,8 @@ static genc_status gen_check(genc_ctx *ctx, const genc_lm *m, const genc_lm_pref
         return genc_error(ctx, GENC_EINVAL, "speculative decoding needs one row, no prefix and a model with MTP modules "
                           "(found %lld rows, %s, %d modules)", (long long)batch, pre ? "prefixes" : "no prefix",
                           m->cfg.mtp_depth);
+    if (cf->speculative && cf->row_streams)
+        return genc_error(ctx, GENC_EINVAL, "generate: per-row random streams need plain decoding, not speculative");
     *P = 0;
     for (int64_t b = 0; b < batch; b++) {
         if (plen[b] < 1) return genc_error(ctx, GENC_EINVAL, "generate: prompt %lld is empty", (long long)b);

@@ -3,7 +3,7 @@
  * A_i = (r_i - mean) / (std + eps) (sample std, as TRL), right-padded training rows, and the
  * old-policy and reference log-probs from no-grad forwards. */
 #include "lm/lm_internal.h"
-#include "genc/grpo.h"
+#include "lm/grpo_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,8 +60,7 @@ genc_status genc_grpo_encode_prompt(genc_ctx *ctx, genc_tokenizer *tok, genc_tem
     return s;
 }
 
-/* The temperature the ratio and KL use: the sampling one (greedy sampling: 1). */
-static double grpo_temp(const genc_grpo_config *c) { return c->sampler.temperature > 0 ? c->sampler.temperature : 1.0; }
+double genc_grpo_temp(const genc_grpo_config *c) { return c->sampler.temperature > 0 ? c->sampler.temperature : 1.0; }
 
 int64_t genc_grpo_advantages(const double *r, int64_t P, int64_t G, const genc_grpo_config *c, double *adv, bool *keep) {
     int64_t kept = 0;
@@ -85,7 +84,7 @@ int64_t genc_grpo_advantages(const double *r, int64_t P, int64_t G, const genc_g
 
 /* out[t] = log softmax(logits_t / temp)[action_t] of model m at every masked position (no
  * grad): the log-probs of the distribution the rollouts were sampled from, as TRL takes them. */
-static genc_status logp_of(genc_ctx *ctx, genc_lm *m, const genc_grpo_rollouts *r, double temp, genc_real *out) {
+genc_status genc_grpo_logp_of(genc_ctx *ctx, genc_lm *m, const genc_grpo_rollouts *r, double temp, genc_real *out) {
     const int64_t chunk = 16, T = r->T, V = m->cfg.vocab_size;
     bool old = genc_set_grad_enabled(ctx, false);
     for (int64_t r0 = 0; r0 < r->rows && !genc_ctx_status(ctx); r0 += chunk) {
@@ -153,9 +152,10 @@ static int64_t think_tokens(const genc_gen_result *res, int64_t i, const genc_to
 }
 
 /* Score every rollout as prefill + completion; the stop string "</answer>" ends generation
- * and is put back. */
-static genc_status score(genc_ctx *ctx, genc_grpo_rollouts *o, const genc_gen_result *res, const genc_task_problem *pr,
-                         const genc_grpo_config *cfg, const genc_tokenizer *tok) {
+ * and is put back. per (NULL: none) gets each rollout's accuracy, format, think and length. */
+genc_status genc_grpo_score(genc_ctx *ctx, genc_grpo_rollouts *o, const genc_gen_result *res,
+                            const genc_task_problem *pr, const genc_grpo_config *cfg, const genc_tokenizer *tok,
+                            double *per) {
     o->reward = calloc((size_t)o->n_all, sizeof *o->reward);
     o->think_tokens = calloc((size_t)o->n_all, sizeof *o->think_tokens);
     o->text = calloc((size_t)o->n_all, sizeof *o->text);
@@ -173,6 +173,8 @@ static genc_status score(genc_ctx *ctx, genc_grpo_rollouts *o, const genc_gen_re
         o->mean_reward += r.reward * w, o->accuracy += r.accuracy * w, o->format_rate += r.format * w;
         o->think_rate += r.think * w, o->think_len += (double)o->think_tokens[i] * w;
         o->mean_len += (double)res->len[i] * w;
+        if (per)
+            per[4 * i] = r.accuracy, per[4 * i + 1] = r.format, per[4 * i + 2] = r.think, per[4 * i + 3] = (double)res->len[i];
     }
     return GENC_OK;
 }
@@ -200,15 +202,16 @@ genc_status genc_grpo_rollout(genc_ctx *ctx, genc_lm *policy, genc_lm *ref, genc
                           .pad_id = pad, .tok = tok, .stops = stops, .n_stops = 1};
     out->n_all = n;
     if (!s) s = genc_lm_generate(ctx, policy, rows, rlen, n, &gc, &res);
-    if (!s) s = score(ctx, out, &res, problems, cfg, tok);
+    if (!s) s = genc_grpo_score(ctx, out, &res, problems, cfg, tok, NULL);
     if (!s) out->kept_groups = genc_grpo_advantages(out->reward, P, G, cfg, adv, keep);
     if (cfg->score_only) goto done;
     if (!s) s = genc_grpo_build_rows(ctx, out, (const int32_t *const *)pids, plen, &res, adv, keep, G, pad, cfg->overlong_filter);
     if (!s) genc_grpo_weights(cfg->agg, out->mask, out->rows, out->T, cfg->max_new, out->weight);
-    if (!s) s = logp_of(ctx, policy, out, grpo_temp(cfg), out->old_logp);
+    if (!s) s = genc_grpo_logp_of(ctx, policy, out, genc_grpo_temp(cfg), out->old_logp);
     if (!s && cfg->beta > 0) {
         out->ref_logp = malloc((size_t)(out->rows * out->T) * sizeof(genc_real));
-        s = out->ref_logp ? logp_of(ctx, ref, out, grpo_temp(cfg), out->ref_logp) : genc_error(ctx, GENC_ENOMEM, "out of memory");
+        s = out->ref_logp ? genc_grpo_logp_of(ctx, ref, out, genc_grpo_temp(cfg), out->ref_logp)
+                          : genc_error(ctx, GENC_ENOMEM, "out of memory");
     }
 done:
     for (int64_t p = 0; pids && p < P; p++) free(pids[p]);
@@ -231,6 +234,6 @@ genc_tensor *genc_grpo_policy_loss(genc_ctx *ctx, genc_lm *policy, const genc_gr
     genc_tensor *logits = genc_lm_logits(ctx, policy, r->tokens, r->rows, r->T);
     genc_tensor *flat = genc_reshape(ctx, logits, 2, (int64_t[]){r->rows * r->T, policy->cfg.vocab_size});
     genc_grpo_batch b = {r->actions, r->old_logp, r->ref_logp, r->adv, r->weight, cfg->eps_low, cfg->eps_high, cfg->beta,
-                        grpo_temp(cfg)};
+                        genc_grpo_temp(cfg)};
     return genc_grpo_loss(ctx, flat, &b, stats);
 }

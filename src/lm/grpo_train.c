@@ -2,6 +2,7 @@
  * loop (problems, rollouts every mu updates, the policy loss, per-step metrics, held-out
  * pass@1) and its set-up (optimiser -> resume -> metrics -> loop). */
 #include "genc/grpo_train.h"
+#include "lm/grpo_internal.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -39,13 +40,23 @@ static genc_status draw_problems(genc_ctx *ctx, grpo_job *j, genc_train_state *s
 
 static genc_tensor *step_loss(genc_ctx *ctx, void *user, genc_train_state *st, double *items) {
     grpo_job *j = user;
-    if (st->step % j->c->grpo.mu == 0 || !j->roll.rows) {
+    const genc_grpo_train_config *c = j->c;
+    /* n_all, not rows: with several ranks a rank's part may have no rows, and every rank must
+     * roll out at the same steps (in one process n_all is 0 exactly when rows is). */
+    if (st->step % c->grpo.mu == 0 || !j->roll.n_all) {
         genc_grpo_rollouts_free(&j->roll);
-        if (draw_problems(ctx, j, st) || genc_grpo_rollout(ctx, j->policy, j->ref, j->tok, j->problems, &j->c->grpo, &j->roll))
-            return NULL;
+        if (draw_problems(ctx, j, st)) return NULL;
+        genc_status s = c->row_streams ? genc_grpo_rollout_split(ctx, j->policy, j->ref, j->tok, j->problems, &c->grpo,
+                                                                 c->dist, &j->roll)
+                                       : genc_grpo_rollout(ctx, j->policy, j->ref, j->tok, j->problems, &c->grpo, &j->roll);
+        if (s) return NULL;
     }
     *items = (double)j->roll.n_all;
-    return genc_grpo_policy_loss(ctx, j->policy, &j->roll, &j->c->grpo, &j->stats);
+    if (!j->roll.rows) { /* every group of this rank's part was dropped */
+        j->stats = (genc_grpo_stats){0};
+        return genc_grpo_empty_loss(ctx, &j->policy->params);
+    }
+    return genc_grpo_policy_loss(ctx, j->policy, &j->roll, &c->grpo, &j->stats);
 }
 
 static genc_status after_step(genc_ctx *ctx, void *user, genc_train_state *st) {
@@ -54,6 +65,8 @@ static genc_status after_step(genc_ctx *ctx, void *user, genc_train_state *st) {
     /* The balancing bias stays as pre-training left it: moving it would re-route the base
      * model's tokens under the policy (seen: accuracy 45% -> 0% in ten steps). */
     genc_metric_field rw = {"rewards", r->reward, r->n_all};
+    genc_status s = genc_grpo_dist_stats(ctx, j->c->dist, r, st->step, &j->stats);
+    if (s) return s;
     return genc_metrics_log_fields(j->log, &rw, 1, "{s:s, s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:I}",
                                    "event", "grpo", "step", (json_int_t)st->step, "reward", r->mean_reward, "accuracy",
                                    r->accuracy, "format", r->format_rate, "think", r->think_rate, "think_tokens",
@@ -88,7 +101,7 @@ static genc_status run(genc_ctx *ctx, grpo_job *j, genc_optim *o, const char *cf
     genc_train_config tc = {.steps = c->steps, .eval_every = c->eval_every, .save_every = c->save_every,
                             .clip = c->clip, .checkpoint = c->checkpoint,
                             .best_checkpoint = c->best_checkpoint, .config_json = cfg_json, .label = "grpo",
-                            .metrics = j->log, .stop = c->stop, .stop_at = c->stop_at,
+                            .metrics = j->log, .stop = c->stop, .stop_at = c->stop_at, .dist = c->dist,
                             .ckpt_extra = save_tokenizer, .ckpt_extra_user = j->tok,
                             .schedule = {.kind = GENC_LR_CONSTANT,
                                          .warmup = (int64_t)(c->warmup_frac * (double)c->steps)}};
@@ -109,9 +122,14 @@ genc_status genc_grpo_train(genc_ctx *ctx, genc_lm *policy, genc_lm *ref, genc_t
     if (!s && !cfg_json) s = genc_error(ctx, GENC_ENOMEM, "out of memory");
     if (!s && c->resume) s = genc_checkpoint_resume(ctx, c->checkpoint, cfg_json, &policy->params, &o, st);
     if (!s) genc_rng_set_offset(ctx, st->rng_offset);
+    if (!s && genc_dist_size(c->dist) > 1 && !c->row_streams)
+        s = genc_error(ctx, GENC_EINVAL, "grpo over %d ranks needs per-rollout random streams (row_streams)",
+                       genc_dist_size(c->dist));
+    if (!s) s = genc_grpo_dist_start(ctx, policy, c, cfg_json);
     j.problems = calloc((size_t)c->grpo.prompts, sizeof *j.problems);
     if (!s && !j.problems) s = genc_error(ctx, GENC_ENOMEM, "out of memory");
-    if (!s && c->metrics && !(j.log = genc_metrics_open(ctx, c->metrics, c->resume))) s = genc_ctx_status(ctx);
+    bool writer = genc_dist_rank(c->dist) == 0; /* rank 0 alone writes the metrics */
+    if (!s && writer && c->metrics && !(j.log = genc_metrics_open(ctx, c->metrics, c->resume))) s = genc_ctx_status(ctx);
     if (!s) s = run(ctx, &j, &o, cfg_json, st);
     for (int64_t p = 0; j.problems && p < c->grpo.prompts; p++) genc_task_problem_free(&j.problems[p]);
     free(j.problems), free(cfg_json);

@@ -113,7 +113,7 @@ static genc_status run(genc_ctx *ctx, lm_job *j, genc_optim *o, genc_zero *z, co
                             .best_checkpoint = c->validate ? c->best_checkpoint : NULL, .config_json = cfg_json, .label = "lm",
                             .metrics = j->log, .stop = c->stop, .stop_at = c->stop_at,
                             .ckpt_extra = j->tok ? save_tokenizer : NULL, .ckpt_extra_user = (void *)j->tok,
-                            .dist = c->dist, .zero = z,
+                            .dist = c->dist, .zero = z, .overlap = c->overlap,
                             .schedule = {.kind = GENC_LR_COSINE, .min_lr = c->min_lr,
                                          .warmup = c->warmup, .total = c->steps}};
     genc_train_hooks h = {.user = j, .step_loss = step_loss, .evaluate = c->validate ? evaluate : NULL,

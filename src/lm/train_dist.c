@@ -36,12 +36,12 @@ genc_status genc_lm_dist_start(genc_ctx *ctx, const genc_lm *m, const genc_lm_co
     if (!desc) return genc_error(ctx, GENC_ENOMEM, "out of memory");
     snprintf(desc, n, "genc %s\n%s\nsteps %lld batch %lld seq %lld lr %.17g %.17g warmup %lld wd %.17g beta2 %.17g "
              "bf16 %d clip %.17g validate %d eval %lld %lld %lld save %lld stop %lld seed %llu resume %d prec %d %d %d "
-             "tokens %lld %lld %016llx zero %d ep %d", GENC_VERSION, cfg_json, (long long)c->steps, (long long)c->batch,
+             "tokens %lld %lld %016llx zero %d ep %d overlap %d", GENC_VERSION, cfg_json, (long long)c->steps, (long long)c->batch,
              (long long)c->seq, c->lr, c->min_lr, (long long)c->warmup, c->weight_decay, c->beta2, c->moments_bf16,
              c->clip, c->validate, (long long)c->eval_every, (long long)c->eval_tokens, (long long)c->eval_batch,
              (long long)c->save_every, (long long)c->stop_at, (unsigned long long)c->seed, c->resume,
              (int)m->qmode.prec, m->qmode.promote, m->qmode.acc_bits, (long long)corpus->n, (long long)corpus->n_train,
-             (unsigned long long)hash_tokens(corpus->tokens, corpus->n), c->zero, c->ep);
+             (unsigned long long)hash_tokens(corpus->tokens, corpus->n), c->zero, c->ep, c->overlap);
     genc_status s = genc_dist_check_same(ctx, c->dist, "configuration (flags, model, data)", desc, strlen(desc));
     free(desc);
     return s;

@@ -96,12 +96,17 @@ void genc_grpo_weights(genc_grpo_agg agg, const genc_real *mask, int64_t rows, i
                        genc_real *weight) {
     double total = 0;
     for (int64_t i = 0; i < rows * T; i++) total += mask[i] != 0;
+    genc_grpo_weights_of(agg, mask, rows, T, max_len, (double)rows, total, 1.0, weight);
+}
+
+void genc_grpo_weights_of(genc_grpo_agg agg, const genc_real *mask, int64_t rows, int64_t T, int64_t max_len,
+                          double rows_all, double tokens_all, double scale, genc_real *weight) {
     for (int64_t r = 0; r < rows; r++) {
         double len = 0;
         for (int64_t t = 0; t < T; t++) len += mask[r * T + t] != 0;
-        double w = agg == GENC_GRPO_AGG_SEQ ? (len > 0 ? 1.0 / ((double)rows * len) : 0)
-                 : agg == GENC_GRPO_AGG_CONST ? 1.0 / ((double)rows * (double)max_len)
-                 : (total > 0 ? 1.0 / total : 0);
+        double w = agg == GENC_GRPO_AGG_SEQ ? (len > 0 ? scale / (rows_all * len) : 0)
+                 : agg == GENC_GRPO_AGG_CONST ? scale / (rows_all * (double)max_len)
+                 : (tokens_all > 0 ? scale / tokens_all : 0);
         for (int64_t t = 0; t < T; t++) weight[r * T + t] = mask[r * T + t] != 0 ? (genc_real)w : 0;
     }
 }

@@ -223,6 +223,56 @@ genc_status genc_dist_sum_real(genc_ctx *ctx, genc_dist *d, genc_real *buf, int6
     return GENC_OK;
 }
 
+struct genc_dist_pending {
+    MPI_Request *req;
+    int n, cap;
+};
+
+genc_status genc_dist_isum_real(genc_ctx *ctx, genc_dist *d, genc_real *buf, int64_t n, genc_dist_pending **pend,
+                                const char *at) {
+    if (!d || d->size == 1 || n == 0) return GENC_OK;
+    if (n > INT_MAX) return genc_error(ctx, GENC_EINVAL, "rank %d: a sum of %lld values is too large at %s", d->rank,
+                                       (long long)n, at);
+    genc_dist_pending *p = *pend ? *pend : calloc(1, sizeof *p);
+    if (!p) return genc_error(ctx, GENC_ENOMEM, "out of memory");
+    *pend = p;
+    if (p->n == p->cap) {
+        MPI_Request *r = realloc(p->req, (size_t)(p->cap ? 2 * p->cap : 16) * sizeof *r);
+        if (!r) return genc_error(ctx, GENC_ENOMEM, "out of memory");
+        p->req = r, p->cap = p->cap ? 2 * p->cap : 16;
+    }
+    MPI_Datatype type = sizeof(genc_real) == sizeof(double) ? MPI_DOUBLE : MPI_FLOAT;
+    p->req[p->n] = MPI_REQUEST_NULL;
+    if (MPI_Iallreduce(MPI_IN_PLACE, buf, (int)n, type, MPI_SUM, MPI_COMM_WORLD, &p->req[p->n]) != MPI_SUCCESS)
+        return genc_error(ctx, GENC_EIO, "rank %d: MPI_Iallreduce failed at %s", d->rank, at);
+    p->n++;
+    d->sent += (uint64_t)(2.0 * (d->size - 1) / d->size * (double)n * sizeof *buf);
+    return GENC_OK;
+}
+
+void genc_dist_progress(genc_dist_pending *p) {
+    for (int i = 0; p && i < p->n; i++) {
+        int done = 0;
+        if (p->req[i] != MPI_REQUEST_NULL) MPI_Test(&p->req[i], &done, MPI_STATUS_IGNORE);
+    }
+}
+
+genc_status genc_dist_wait_sums(genc_ctx *ctx, genc_dist *d, genc_dist_pending **pend, const char *at) {
+    genc_dist_pending *p = *pend;
+    if (!p) return GENC_OK;
+    int late, err, w = wait_all(d, p->req, p->n, &late, &err);
+    int missing = w == LATE ? roll_call(d) : -1; /* p stays on failure: MPI may still write */
+    if (missing >= 0)
+        return genc_error(ctx, GENC_EIO, "rank %d: rank %d did not answer within %g s at %s (it died or hangs; the "
+                          "timeout is --dist-timeout or GENC_DIST_TIMEOUT)", d->rank, missing, d->timeout, at);
+    if (w != DONE) return genc_error(ctx, GENC_EIO, "rank %d: the gradient all-reduce %s at %s (a rank died or hangs; "
+                                     "the timeout is --dist-timeout or GENC_DIST_TIMEOUT)", d->rank,
+                                     w == LATE ? "did not finish in time" : "failed", at);
+    free(p->req), free(p);
+    *pend = NULL;
+    return GENC_OK;
+}
+
 /* A rank's part as an MPI count (parts past INT_MAX values are refused). */
 static genc_status part_count(genc_ctx *ctx, const int64_t *lo, int r, int *count) {
     int64_t n = lo[r + 1] - lo[r];
@@ -354,6 +404,12 @@ genc_status genc_dist_open(genc_ctx *ctx, double timeout_s, genc_dist **out) {
 void genc_dist_close(genc_dist *d, bool failed) { free(d); }
 
 genc_status genc_dist_sum_f64(genc_ctx *ctx, genc_dist *d, double *buf, int n, const char *at) { return GENC_OK; }
+genc_status genc_dist_isum_real(genc_ctx *ctx, genc_dist *d, genc_real *buf, int64_t n, genc_dist_pending **pend,
+                                const char *at) {
+    return GENC_OK;
+}
+void genc_dist_progress(genc_dist_pending *pend) {}
+genc_status genc_dist_wait_sums(genc_ctx *ctx, genc_dist *d, genc_dist_pending **pend, const char *at) { return GENC_OK; }
 genc_status genc_dist_sum_real(genc_ctx *ctx, genc_dist *d, genc_real *buf, int64_t n, const char *at) {
     return GENC_OK;
 }

@@ -2,10 +2,8 @@
  * equal shard of the global batch, so the global batch's gradient is the mean of the ranks'
  * (each rank's loss is a mean over its own tokens). First a small exchange of the loss, the stop
  * flag and which gradients exist (the heartbeat that names a missing rank); then the gradients,
- * packed into one buffer and all-reduced in buckets. The exchange happens after the whole
- * backward pass: the autograd tape has no hook for "this parameter's gradient is final", and
- * Open MPI's non-blocking collectives only progress inside MPI calls, so overlapping them with
- * the backward would need MPI polled from inside every backward kernel. */
+ * packed into one buffer and all-reduced in buckets, after the whole backward pass
+ * (dist_overlap.c is the version that starts the buckets during the pass). */
 #include "genc/dist.h"
 #include "genc/genc.h"
 

@@ -60,6 +60,7 @@ static genc_status diverged(genc_ctx *ctx, const genc_train_config *cfg, const g
 static genc_status dist_backward(genc_ctx *ctx, const genc_train_config *cfg, const genc_params *p, genc_tensor *loss,
                                  genc_train_state *st, double *lv, bool *stop) {
     uint64_t bytes;
+    if (cfg->overlap) return genc_dist_backward_overlap(ctx, cfg->dist, p, loss, st->step, lv, stop, &bytes);
     genc_status s = genc_backward(ctx, loss);
     return s ? s : genc_dist_average_grads(ctx, cfg->dist, p, st->step, lv, stop, &bytes);
 }

@@ -2,7 +2,7 @@
 # Data parallelism over MPI (mpirun --oversubscribe -np 2, loopback): 2 ranks give the
 # parameters of 1 rank on the same global batch; a run resumes across rank counts (2 -> 1 and
 # 1 -> 2) to the parameters of the uninterrupted run; ZeRO-1 (moments sharded) and expert
-# parallelism (--ep 2) the same; ranks started with different flags are
+# parallelism (--ep 2) the same; --overlap gives the same bits; ranks started with different flags are
 # refused at start with one line naming the rank; a batch that does not split is refused.
 # Tolerance: the ranks' gradients are summed in another order than one process's, so the
 # parameters agree to float rounding, not bit for bit: at most 1e-5 apart after 12 AdamW steps
@@ -74,6 +74,22 @@ d=$(params_diff "$tmp/one/checkpoint.safetensors" "$tmp/ep4/checkpoint.safetenso
 echo "1 rank vs 4 EP + ZeRO-1 ranks: $d"
 within $tol "$d" && ok || bad "4 EP ranks differ from 1 rank by $d"
 expect_error "ep on one rank" "--ep 2: expected the number of ranks, 1" "$genc" lm train "${common[@]}" --ep 2 --out "$tmp/ep1"
+
+# 3c. --overlap: the all-reduce started bucket by bucket during the backward pass gives the same
+#     bits as after it (a sum of two is the same in any order; seen 0), also under --ep 2 --zero 1;
+#     ranks that differ in --overlap are refused (their collectives would not match).
+mpi -np 2 "$genc" lm train "${common[@]}" --overlap --out "$tmp/ov" >"$tmp/ov.log" 2>&1 || bad "overlap failed: $(cat "$tmp/ov.log")"
+d=$(params_diff "$tmp/two/checkpoint.safetensors" "$tmp/ov/checkpoint.safetensors")
+echo "2 ranks, overlap vs not: $d"
+[ "${d%% *}" = 0 ] && ok || bad "overlap changed the parameters by $d"
+mpi -np 2 "$genc" lm train "${common[@]}" --ep 2 --zero 1 --overlap --out "$tmp/ovez" >"$tmp/ovez.log" 2>&1 \
+  || bad "overlap with ep and zero failed: $(cat "$tmp/ovez.log")"
+d=$(params_diff "$tmp/one/checkpoint.safetensors" "$tmp/ovez/checkpoint.safetensors")
+echo "1 rank vs 2 ranks, ep 2, zero 1, overlap: $d"
+within $tol "$d" && ok || bad "overlap with ep and zero differs from 1 rank by $d"
+mpi -np 1 "$genc" lm train "${common[@]}" --out "$tmp/mo" : -np 1 "$genc" lm train "${common[@]}" --overlap \
+  --out "$tmp/mo" >"$tmp/mo.log" 2>&1 && bad "ranks differing in --overlap ran"
+grep -q '^genc: error: rank 1 was started with a different configuration' "$tmp/mo.log" && ok || bad "overlap mismatch: $(cat "$tmp/mo.log")"
 
 # 4. Ranks started with different flags are refused at start: one error line, naming rank 1.
 mpi -np 1 "$genc" lm train "${common[@]}" --out "$tmp/mm" : -np 1 "$genc" lm train "${common[@]}" --lr 1e-3 \
