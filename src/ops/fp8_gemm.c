@@ -94,8 +94,7 @@ void genc_fp8_dequantize(const uint8_t *codes, int64_t rows, int64_t cols, int64
 
 void genc_bf16_qdq(const float *x, int64_t rows, int64_t cols, int64_t ld, float *out, int64_t ldo) {
 #pragma omp parallel for if (rows * cols > 65536) schedule(static)
-    for (int64_t r = 0; r < rows; r++)
-        for (int64_t c = 0; c < cols; c++) out[r * ldo + c] = genc_bf16_decode(genc_bf16_encode(x[r * ld + c]));
+    for (int64_t r = 0; r < rows; r++) genc_bf16_round_n(x + r * ld, out + r * ldo, cols);
 }
 
 /* One output element with the scalar arithmetic of the vector path. */
