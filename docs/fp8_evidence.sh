@@ -5,8 +5,8 @@
 # loss errors against BF16; then the FP8 weights of the FP32 model (file size, perplexity).
 # Usage: docs/fp8_evidence.sh [BUILD_DIR=build] [PRESET=tiny] [STEPS=2000]
 # Environment: PRECISIONS="fp32 bf16 fp8 fp8none", BATCH=16 (sequences of 128 tokens per step),
-# NICE=10, OUT=runs/fp8. The runs go in parallel, one thread each; a run whose log already
-# reports its last step is not run again.
+# NICE=10, OUT=runs/fp8, RESUME=1 (go on from the checkpoints of interrupted runs). The runs go
+# in parallel, one thread each; a run whose log already reports its last step is not run again.
 set -euo pipefail
 build=${1:-build}
 preset=${2:-tiny}
@@ -28,8 +28,13 @@ for p in $precisions; do
   [ "$p" = fp8none ] && flags=(--precision fp8 --fp8-promote none)
   log="$out/${preset}_$p.log"
   grep -q "the last step, $steps)" "$log" 2>/dev/null && continue
+  if [ -n "${RESUME:-}" ] && [ -f "$out/${preset}_$p/checkpoint.safetensors" ]; then
+    flags+=(--resume)  # an interrupted run goes on from its checkpoint (bit-exact); metrics past it dropped
+    python3 -c "import json,sys; p=sys.argv[1]; k=int(sys.argv[2]); L=[l for l in open(p) if json.loads(l).get('step', 0) <= k]; open(p, 'w').writelines(L)" \
+      "$out/${preset}_$p/metrics.jsonl" "$(grep -a -o 'interrupted at step [0-9]*' "$log" | tail -1 | grep -o '[0-9]*$')"
+  fi
   nice -n "$nice" /usr/bin/time -f "cpu_s %U wall_s %e" "$genc" lm train "${common[@]}" "${flags[@]}" \
-    --out "$out/${preset}_$p" >"$log" 2>&1 &
+    --out "$out/${preset}_$p" >>"$log" 2>&1 &
 done
 wait
 series=()  # BF16 first: the reference of the relative errors
