@@ -37,9 +37,11 @@ for d in "${heldout[@]}"; do
     echo "eval $(basename "$d") --weights $1 $(basename "$2"): $(rss nice -n "$nice" "$genc" lm eval --checkpoint "$2" --weights "$1" --data "$d" --threads 1)"
   done
 done
-# Decode speed. The wall clock of a shared machine mostly measures the wait for a core, so each
-# round takes the CPU time (perf's task-clock) of a TOKENS-token greedy run minus a 1-token run
-# (loading and prefill cancel): CPU ms per decoded token; the sampler's own tokens/s is kept too.
+# Decode speed. The wall clock of a shared machine mostly measures the wait for a core, so the
+# measure is CPU time (perf's task-clock) of whole `lm sample` runs, greedy, in alternating
+# rounds: TOKENS tokens and 1 token per round and weights kind; CPU ms per decoded token =
+# (median of the TOKENS-token runs - median of the 1-token runs) / (TOKENS - 1), so loading and
+# prefill cancel and one slow load does not move the result. The sampler's tokens/s is kept.
 clock() {
   perf stat -x, -e task-clock -o "$out/perf.txt" nice -n "$nice" "$genc" lm sample --checkpoint "$2" --weights "$1" \
     --temperature 0 --max-new "$3" --prompt "The " --threads 1 >"$out/sample_$1.txt" 2>"$out/sample_$1.err"
@@ -48,14 +50,17 @@ clock() {
 for r in $(seq "$rounds"); do
   for run in "f32 $ck" "fp8 $w8"; do
     set -- $run
-    one=$(clock "$1" "$2" 1) all=$(clock "$1" "$2" "$tokens")
-    ms=$(awk -v a="$all" -v o="$one" -v n="$tokens" 'BEGIN {printf "%.4f", (a - o) / (n - 1)}')
-    echo "round $r --weights $1: $ms CPU ms/token; sampler: $(grep -o '[0-9.]* tokens/s' "$out/sample_$1.err")" |
-      tee -a "$out/decode_rounds.txt"
+    echo "round $r --weights $1: $(clock "$1" "$2" 1) ms for 1 token, $(clock "$1" "$2" "$tokens") ms for $tokens;" \
+      "sampler: $(grep -o '[0-9.]* tokens/s' "$out/sample_$1.err")" | tee -a "$out/decode_rounds.txt"
   done
 done
 median() { sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
-m32=$(grep -- '--weights f32:' "$out/decode_rounds.txt" | awk '{print $5}' | median)
-m8=$(grep -- '--weights fp8:' "$out/decode_rounds.txt" | awk '{print $5}' | median)
-awk -v a="$m32" -v b="$m8" 'BEGIN {printf "median CPU ms/token: f32 %s (%.0f tokens/s), fp8 %s (%.0f tokens/s); fp8 speed / f32 speed %.2fx\n", a, 1000 / a, b, 1000 / b, a / b}'
+per_token() {
+  local one all
+  one=$(grep -- "--weights $1:" "$out/decode_rounds.txt" | awk '{print $5}' | median)
+  all=$(grep -- "--weights $1:" "$out/decode_rounds.txt" | awk '{print $10}' | median)
+  awk -v a="$all" -v o="$one" -v n="$tokens" 'BEGIN {printf "%.4f", (a - o) / (n - 1)}'
+}
+m32=$(per_token f32) m8=$(per_token fp8)
+awk -v a="$m32" -v b="$m8" 'BEGIN {printf "CPU ms/token: f32 %s (%.0f tokens/s), fp8 %s (%.0f tokens/s); fp8 speed / f32 speed %.2fx\n", a, 1000 / a, b, 1000 / b, a / b}'
 cmp -s "$out/sample_f32.txt" "$out/sample_fp8.txt" && echo "greedy text: identical" || echo "greedy text: differs"
