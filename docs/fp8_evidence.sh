@@ -5,7 +5,7 @@
 # loss errors against BF16; then the FP8 weights of the FP32 model (file size, perplexity).
 # Usage: docs/fp8_evidence.sh [BUILD_DIR=build] [PRESET=tiny] [STEPS=2000]
 # Environment: PRECISIONS="fp32 bf16 fp8 fp8none", BATCH=16 (sequences of 128 tokens per step),
-# NICE=10, OUT=runs/fp8, RESUME=1 (go on from the checkpoints of interrupted runs). The runs go
+# SEED=1, NICE=10, OUT=runs/fp8, RESUME=1 (go on from the checkpoints of interrupted runs). The runs go
 # in parallel, one thread each; a run whose log already reports its last step is not run again.
 set -euo pipefail
 build=${1:-build}
@@ -22,7 +22,7 @@ out=${OUT:-runs/fp8}
 mkdir -p "$out"
 [ -f "$out/tok1024.safetensors" ] || "$genc" tokenizer train --input "$data" --vocab 1024 --out "$out/tok1024.safetensors" >/dev/null
 common=(--data "$data" --tokenizer "$out/tok1024.safetensors" --preset "$preset" --steps "$steps" --batch "$batch"
-        --eval-every $((steps / 4)) --save-every $((steps / 4)) --threads 1 --seed 1)
+        --eval-every $((steps / 4)) --save-every $((steps / 4)) --threads 1 --seed "${SEED:-1}")
 for p in $precisions; do
   flags=(--precision "$p")
   [ "$p" = fp8none ] && flags=(--precision fp8 --fp8-promote none)
