@@ -4,8 +4,9 @@
  * training main_loss (a moving average over `window` steps) on one PNG with genc's plot
  * writer, and the relative difference of each run's curve from the first run's on a second
  * (OUT.png with "-rel" before ".png"); prints per run, over the steps every run has done: the
- * mean main_loss over the last `window` of them, the last validation loss, and both as a
- * relative error against the first run named (the reference, BF16 in the paper's comparison).
+ * mean main_loss over the last `window` of them, the validation loss at the last step every
+ * run has evaluated, and both as a relative error against the first run named (the reference,
+ * BF16 in the paper's comparison). Runs may be unfinished: all are compared at the same step.
  *
  * usage: bench_fp8_curves OUT.png WINDOW NAME=metrics.jsonl [NAME=metrics.jsonl ...] */
 #include "genc/genc.h"
@@ -19,8 +20,8 @@
 
 typedef struct {
     const char *name;
-    double *step, *loss, *smooth, val;
-    int n;
+    double *step, *loss, *smooth, vstep[64], vloss[64];
+    int n, nv;
 } run;
 
 static int load(run *r, const char *path) {
@@ -28,11 +29,11 @@ static int load(run *r, const char *path) {
     if (!f) return fprintf(stderr, "bench_fp8_curves: cannot open %s\n", path), 1;
     char line[4096];
     int cap = 1024;
-    r->step = malloc(sizeof(double) * cap), r->loss = malloc(sizeof(double) * cap), r->val = NAN, r->n = 0;
+    r->step = malloc(sizeof(double) * cap), r->loss = malloc(sizeof(double) * cap), r->n = r->nv = 0;
     while (fgets(line, sizeof line, f)) {
         json_t *o = json_loads(line, 0, NULL);
         json_t *st = json_object_get(o, "step"), *ml = json_object_get(o, "main_loss"), *vl = json_object_get(o, "val_loss");
-        if (st && vl) r->val = json_number_value(vl);
+        if (st && vl && r->nv < 64) r->vstep[r->nv] = json_number_value(st), r->vloss[r->nv++] = json_number_value(vl);
         if (st && ml) {
             if (r->n == cap) cap *= 2, r->step = realloc(r->step, sizeof(double) * cap), r->loss = realloc(r->loss, sizeof(double) * cap);
             r->step[r->n] = json_number_value(st), r->loss[r->n++] = json_number_value(ml);
@@ -41,6 +42,23 @@ static int load(run *r, const char *path) {
     }
     fclose(f);
     return r->n == 0;
+}
+
+/* The validation loss of r at `step` (NAN if r has none there). */
+static double val_at(const run *r, double step) {
+    for (int i = r->nv - 1; i >= 0; i--)
+        if (r->vstep[i] == step) return r->vloss[i];
+    return NAN;
+}
+
+/* The last step at which every run has a validation loss (-1: none). */
+static double common_val_step(const run *runs, int n) {
+    for (int i = runs[0].nv - 1; i >= 0; i--) {
+        int all = 1;
+        for (int j = 1; j < n; j++) all &= !isnan(val_at(&runs[j], runs[0].vstep[i]));
+        if (all) return runs[0].vstep[i];
+    }
+    return -1;
 }
 
 /* smooth[i] = mean of loss over the window ending at i; returns the mean over the last window. */
@@ -75,10 +93,14 @@ int main(int argc, char **argv) {
     int common = runs[0].n;
     for (int i = 1; i < n; i++) common = runs[i].n < common ? runs[i].n : common;
     for (int i = 0; i < n; i++) tail[i] = runs[i].smooth[common - 1];
-    printf("%-12s %6s %14s %10s %10s %10s\n", "run", "steps", "main_loss(avg)", "rel.err", "val_loss", "rel.err");
-    for (int i = 0; i < n; i++)
+    double vs = common_val_step(runs, n), v0 = val_at(&runs[0], vs);
+    printf("%-12s %6s %14s %10s %10s %10s   (val_loss at step %.0f)\n", "run", "steps", "main_loss(avg)", "rel.err",
+           "val_loss", "rel.err", vs);
+    for (int i = 0; i < n; i++) {
+        double v = val_at(&runs[i], vs);
         printf("%-12s %6.0f %14.4f %+9.3f%% %10.4f %+9.3f%%\n", runs[i].name, runs[i].step[common - 1], tail[i],
-               100 * (tail[i] - tail[0]) / tail[0], runs[i].val, 100 * (runs[i].val - runs[0].val) / runs[0].val);
+               100 * (tail[i] - tail[0]) / tail[0], v, 100 * (v - v0) / v0);
+    }
     genc_ctx *ctx = genc_ctx_new();
     char ylabel[64];
     snprintf(ylabel, sizeof ylabel, "training loss (mean of %d steps)", window);

@@ -43,7 +43,10 @@ void genc_e4m3_encode_n(const float *x, float scale, uint8_t *out, int64_t n);
 void genc_e4m3_decode_n(const uint8_t *code, float scale, float *out, int64_t n);
 void genc_e5m2_encode_n(const float *x, float scale, uint8_t *out, int64_t n);
 void genc_e5m2_decode_n(const uint8_t *code, float scale, float *out, int64_t n);
+/* out[i] = x[i] through BF16 and back (nearest even, NaN quieted); out may equal x. */
+void genc_bf16_round_n(const float *x, float *out, int64_t n);
 /* The scalar loops behind the vector ones (for tests and benchmarks). */
+void genc_bf16_round_n_scalar(const float *x, float *out, int64_t n);
 void genc_e4m3_encode_n_scalar(const float *x, float scale, uint8_t *out, int64_t n);
 void genc_e5m2_encode_n_scalar(const float *x, float scale, uint8_t *out, int64_t n);
 

@@ -147,6 +147,33 @@ static void decode_n(const uint8_t *code, float scale, float *out, int64_t n, co
 void genc_e4m3_encode_n(const float *x, float scale, uint8_t *out, int64_t n) { encode_n(x, scale, out, n, &E4M3); }
 void genc_e5m2_encode_n(const float *x, float scale, uint8_t *out, int64_t n) { encode_n(x, scale, out, n, &E5M2); }
 
+/* BF16 round trip: keep the top 16 bits of a float, rounded to nearest even by the carry
+ * trick (u + 0x7FFF + lsb; a carry into the exponent is correct, infinities stay), NaN
+ * quieted as genc_bf16_from_f32 does. */
+void genc_bf16_round_n_scalar(const float *x, float *out, int64_t n) {
+    for (int64_t i = 0; i < n; i++) out[i] = genc_f32_from_bf16(genc_bf16_from_f32(x[i]));
+}
+
+#ifdef __AVX2__
+void genc_bf16_round_n(const float *x, float *out, int64_t n) {
+    const __m256i top = _mm256_set1_epi32((int)0xFFFF0000u), bias = _mm256_set1_epi32(0x7FFF);
+    const __m256i one = _mm256_set1_epi32(1), abs = _mm256_set1_epi32(0x7FFFFFFF);
+    const __m256i inf = _mm256_set1_epi32(0x7F800000), quiet = _mm256_set1_epi32(0x00400000);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256i u = _mm256_castps_si256(_mm256_loadu_ps(x + i));
+        __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), one);
+        __m256i r = _mm256_and_si256(_mm256_add_epi32(u, _mm256_add_epi32(bias, lsb)), top);
+        __m256i q = _mm256_or_si256(_mm256_and_si256(u, top), quiet);
+        __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(u, abs), inf);
+        _mm256_storeu_ps(out + i, _mm256_castsi256_ps(_mm256_blendv_epi8(r, q, nan)));
+    }
+    genc_bf16_round_n_scalar(x + i, out + i, n - i);
+}
+#else
+void genc_bf16_round_n(const float *x, float *out, int64_t n) { genc_bf16_round_n_scalar(x, out, n); }
+#endif
+
 void genc_e4m3_decode_n(const uint8_t *code, float scale, float *out, int64_t n) {
     decode_n(code, scale, out, n, &E4M3);
 }

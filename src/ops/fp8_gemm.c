@@ -33,11 +33,28 @@ const char *genc_precision_name(genc_precision p) {
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
+/* max(amax, |x[0..n)|), NaNs skipped as fmaxf skips them (max_ps returns its second operand
+ * when the first is NaN); an infinity wins. */
+static float row_amax(const float *x, int64_t n, float amax) {
+    int64_t i = 0;
+#ifdef __AVX2__
+    if (n >= 8) {
+        const __m256 abs = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+        __m256 m = _mm256_set1_ps(amax);
+        for (; i + 8 <= n; i += 8) m = _mm256_max_ps(_mm256_and_ps(_mm256_loadu_ps(x + i), abs), m);
+        float v[8];
+        _mm256_storeu_ps(v, m);
+        for (int k = 0; k < 8; k++) amax = v[k] > amax ? v[k] : amax;
+    }
+#endif
+    for (; i < n; i++) amax = fabsf(x[i]) > amax ? fabsf(x[i]) : amax;
+    return amax;
+}
+
 /* The max-abs scale of the group [r0, r0 + nr) x [c0, c0 + nc): amax / 448, 1 for zeros. */
 static float group_scale(const float *x, int64_t ld, int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
     float amax = 0;
-    for (int64_t r = r0; r < r0 + nr; r++)
-        for (int64_t c = c0; c < c0 + nc; c++) amax = fmaxf(amax, fabsf(x[r * ld + c]));
+    for (int64_t r = r0; r < r0 + nr; r++) amax = row_amax(x + r * ld + c0, nc, amax);
     return amax > 0 && isfinite(amax) ? amax / GENC_E4M3_MAX : 1.0f;
 }
 
@@ -94,8 +111,7 @@ void genc_fp8_dequantize(const uint8_t *codes, int64_t rows, int64_t cols, int64
 
 void genc_bf16_qdq(const float *x, int64_t rows, int64_t cols, int64_t ld, float *out, int64_t ldo) {
 #pragma omp parallel for if (rows * cols > 65536) schedule(static)
-    for (int64_t r = 0; r < rows; r++)
-        for (int64_t c = 0; c < cols; c++) out[r * ldo + c] = genc_bf16_decode(genc_bf16_encode(x[r * ld + c]));
+    for (int64_t r = 0; r < rows; r++) genc_bf16_round_n(x + r * ld, out + r * ldo, cols);
 }
 
 /* One output element with the scalar arithmetic of the vector path. */

@@ -59,18 +59,20 @@ static void test_vector_equals_scalar(void) {
     enum { N = 4096 };
     static float x[N], d1[N], d2[N];
     static uint8_t a[N], b[N], c[N], e[N];
-    int64_t bad = 0, bad_io = 0, bad5 = 0;
+    int64_t bad = 0, bad_io = 0, bad5 = 0, bad16 = 0;
     for (uint64_t base = 0; base < (1ull << 32); base += (uint64_t)N * 1021) {
         for (int i = 0; i < N; i++) x[i] = f_of((uint32_t)(base + (uint64_t)i * 1021));
         genc_e4m3_encode_n(x, 1.0f, a, N), genc_e4m3_encode_n_scalar(x, 1.0f, b, N);
         genc_e5m2_encode_n(x, 1.0f, c, N), genc_e5m2_encode_n_scalar(x, 1.0f, e, N);
+        genc_bf16_round_n(x, d1, N), genc_bf16_round_n_scalar(x, d2, N);
         for (int i = 0; i < N; i++) {
-            bad += a[i] != b[i], bad5 += c[i] != e[i];
+            bad += a[i] != b[i], bad5 += c[i] != e[i], bad16 += memcmp(d1 + i, d2 + i, 4) != 0;
             bad_io += !isnan(x[i]) && genc_f8e4m3_from_f32(x[i]) != b[i];
         }
     }
     CHECK_MSG(bad == 0 && bad5 == 0, "vector != scalar: %lld e4m3, %lld e5m2", (long long)bad, (long long)bad5);
     CHECK_MSG(bad_io == 0, "%lld differ from genc_f8e4m3_from_f32", (long long)bad_io);
+    CHECK_MSG(bad16 == 0, "bf16 round trip: vector != scalar at %lld bit patterns", (long long)bad16);
     uint8_t codes[259];
     for (int i = 0; i < 259; i++) codes[i] = (uint8_t)(i * 7 + 3);
     genc_e4m3_decode_n(codes, 0.5f, d1, 259), genc_e5m2_decode_n(codes, 0.5f, d2, 259);
