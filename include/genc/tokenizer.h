@@ -10,9 +10,9 @@
  *
  * Pre-tokenisation: before merging, text is cut into chunks and merges never cross a chunk
  * boundary. Three modes, chosen at training and stored with the tokenizer; new tokenizers
- * get GENC_PRETOK_DEFAULT, a tokenizer file keeps the mode its metadata names.
+ * get "qwen2" (GENC_PRETOK_DEFAULT), tokenizers saved before keep the mode their file names.
  *
- * "qwen2": the chunks of the regex of Qwen2's tokenizer.json
+ * "qwen2" (the default): the chunks of the regex of Qwen2's tokenizer.json
  *   (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
  * on Unicode code points (contractions case-insensitive in ASCII): a letter run led by at
  * most one other non-newline, non-digit character (" word", "(word", "\tword"); each digit
@@ -23,7 +23,8 @@
  * identically there (chunks of more than GENC_TOK_MAX_CHUNK bytes aside). Invalid UTF-8
  * bytes count as single code points of no class (llama.cpp reads each as U+FFFD, a symbol).
  *
- * "genc-v1" (genc's first mode, the default; no other tokenizer implements it). Byte classes: letters are A-Z, a-z and every byte >= 0x80 (so UTF-8 multibyte
+ * "genc-v1" (genc's first mode, the default before "qwen2"; no other tokenizer implements
+ * it). Byte classes: letters are A-Z, a-z and every byte >= 0x80 (so UTF-8 multibyte
  * characters, and invalid UTF-8, are letters); digits are 0-9; whitespace is space, \t,
  * \n, \v, \f, \r; everything else is punctuation. Chunks:
  *   - a run of letters, optionally preceded by one space (" hello");
@@ -76,7 +77,7 @@ extern "C" {
 #define GENC_TOK_FIRST_MERGE (GENC_TOK_N_BYTES + GENC_TOK_N_SPECIAL) /* 263 */
 #define GENC_TOK_MAX_CHUNK 64       /* bytes per pre-tokenised chunk */
 #define GENC_TOK_MAX_VOCAB (1 << 24) /* the largest vocab_size training or loading accepts */
-#define GENC_TOK_PRETOKENIZER "genc-v1" /* the name of genc's own mode */
+#define GENC_TOK_PRETOKENIZER "genc-v1" /* the name of genc's own mode (not the default) */
 #define GENC_TOK_FORMAT_VERSION 1
 
 typedef struct genc_tokenizer genc_tokenizer;
@@ -94,7 +95,7 @@ typedef enum { GENC_TAGS_SPECIAL = 0, GENC_TAGS_TEXT = 1 } genc_tags;
 /* The pre-tokenisation modes, and their names in files and flags ("genc-v1", "gpt2",
  * "qwen2"); GENC_PRETOK_DEFAULT is the one new tokenizers get. */
 typedef enum { GENC_PRETOK_GENC_V1 = 0, GENC_PRETOK_GPT2 = 1, GENC_PRETOK_QWEN2 = 2 } genc_pretokenizer;
-#define GENC_PRETOK_DEFAULT GENC_PRETOK_GENC_V1
+#define GENC_PRETOK_DEFAULT GENC_PRETOK_QWEN2
 const char *genc_pretokenizer_name(genc_pretokenizer p);
 bool genc_pretokenizer_parse(const char *name, genc_pretokenizer *out); /* false if unknown */
 

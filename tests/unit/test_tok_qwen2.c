@@ -2,8 +2,8 @@
  * Qwen2's regex (contractions in either case, a letter run led by one non-letter, single
  * digits, punctuation with its newlines, whitespace up to its last newline), Unicode classes
  * and invalid UTF-8 (the regex reference test covers valid text at scale), the 64-byte cap,
- * and training: qwen2 makes no merge across digits, the mode survives save and load, and a
- * genc-v1 tokenizer file still loads as genc-v1. */
+ * and the default: training without a mode gives qwen2 with no merge across digits, the
+ * mode survives save and load, and a genc-v1 tokenizer file still loads as genc-v1. */
 #include "genc/tokenizer.h"
 #include "lm/tok_internal.h"
 #include "test.h"
@@ -101,14 +101,13 @@ static genc_tokenizer *round_trip(genc_ctx *ctx, genc_tokenizer *t, const char *
     return u;
 }
 
-static void test_train(genc_ctx *ctx) {
+static void test_default(genc_ctx *ctx) {
     genc_tokenizer *q = NULL, *v = NULL;
-    CHECK(genc_tokenizer_train_memory_with(ctx, (const uint8_t *)TEXT, sizeof TEXT - 1, 400, GENC_PRETOK_QWEN2,
-                                           GENC_TAGS_SPECIAL, &q) == GENC_OK);
+    CHECK(genc_tokenizer_train_memory(ctx, (const uint8_t *)TEXT, sizeof TEXT - 1, 400, &q) == GENC_OK);
     CHECK(genc_tokenizer_train_memory_with(ctx, (const uint8_t *)TEXT, sizeof TEXT - 1, 400, GENC_PRETOK_GENC_V1,
                                            GENC_TAGS_SPECIAL, &v) == GENC_OK);
     if (!q || !v) return;
-    CHECK(genc_tokenizer_pretokenizer(q) == GENC_PRETOK_QWEN2);
+    CHECK(GENC_PRETOK_DEFAULT == GENC_PRETOK_QWEN2 && genc_tokenizer_pretokenizer(q) == GENC_PRETOK_QWEN2);
     CHECK(!has_digit_merge(q) && genc_tokenizer_n_merges(q) > 40);
     const char *s = "They'd count 2024 boats.\n\nIt's (12) fish!";
     genc_tokenizer *q2 = round_trip(ctx, q, s), *v2 = round_trip(ctx, v, s);
@@ -126,7 +125,7 @@ int main(void) {
     test_unicode();
     test_invalid_utf8();
     test_cap();
-    test_train(ctx);
+    test_default(ctx);
     genc_ctx_free(ctx);
     return test_report("test_tok_qwen2");
 }
