@@ -29,7 +29,7 @@ for t in f32 q8_0; do
     "$genc" lm export --checkpoint "$ck" --format gguf --type $t --out "$tmp/m.$t.gguf" >/dev/null && ok || bad "export $t"
 done
 info_has gguf_f32 "$tmp/m.f32.gguf" "kind: deepseek2 model for llama.cpp" "deepseek2.block_count = 2" \
-    "tokenizer: gpt2, 300 tokens, 37 merges" "step: none (weights only)" "F16 x0, Q8_0 x0"
+    "tokenizer: gpt2 (pre-tokenizer qwen2), 300 tokens, 37 merges" "step: none (weights only)" "F16 x0, Q8_0 x0"
 info_has gguf_q8 "$tmp/m.q8_0.gguf" "general.file_type = 7" "Q8_0 x[1-9]"
 "$genc" lm export --checkpoint "$ck" --format hf --out "$tmp/hf" >/dev/null && ok || bad "export hf"
 info_has hf "$tmp/hf" "kind: deepseek_v3 model" "tokenizer: BPE, 300 tokens, 37 merges" "dtypes: F32" "shards: 1"
