@@ -88,7 +88,8 @@ static genc_status run_train(genc_ctx *ctx, char **files, int n_files, int vocab
 }
 
 int genc_cli_tokenizer_train(int argc, char **argv) {
-    const char *input = NULL, *out = "tokenizer.safetensors", *pretok = genc_pretokenizer_name(GENC_PRETOK_DEFAULT), *tags = "special";
+    const char *input = NULL, *out = "tokenizer.safetensors", *tags = "special";
+    const char *pretok = genc_pretokenizer_name(GENC_PRETOK_DEFAULT);
     int64_t vocab = 4096;
     genc_flag flags[] = {
         {"input", FLAG_STRING, &input, "training text files, comma-separated (a.txt,b.txt; -: standard input); required"},

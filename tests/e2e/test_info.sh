@@ -20,8 +20,8 @@ info_has() {
 }
 
 info_has checkpoint "$ck" "kind: language model (DeepSeek-V3" "parameters: [0-9,]*" "step: 3 (training checkpoint" \
-    "optimiser: {\"kind\":\"adamw\"" "tokenizer: {\"version\":1" "optimiser moments" "config: {\"model_type\":\"deepseek_v3\"" \
-    '"pretokenizer":"qwen2"'
+    "optimiser: {\"kind\":\"adamw\"" "tokenizer: {\"version\":1" "optimiser moments" \
+    "config: {\"model_type\":\"deepseek_v3\"" '"pretokenizer":"qwen2"'
 info_has run_folder "$tmp/run" "kind: language model" "step: 3"
 "$genc" tokenizer train --vocab 300 --input "$tmp/a.txt" --out "$tmp/tok.safetensors" >/dev/null 2>&1
 info_has tokenizer "$tmp/tok.safetensors" "kind: tokenizer (byte-level BPE)" "parameters: 0"

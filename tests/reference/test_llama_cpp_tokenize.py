@@ -5,18 +5,18 @@
     /usr/bin/python3 tests/reference/test_llama_cpp_tokenize.py <genc binary> <build dir>
 
 For each mode genc trains a 1,024-token tokenizer with `lm train --tok-pretok MODE` (and a
-tiny model for two steps, so that there is a GGUF to load), exports it with `lm export
---format gguf` (tokenizer.ggml.model "gpt2", pre "qwen2" or "gpt-2", tokens, merges and token
-types), and llama.cpp tokenises a set of texts (contractions in both cases, digit runs, space
+tiny model for 20 steps, so that there is a GGUF to load and probabilities to compare),
+exports it with `lm export --format gguf` (tokenizer.ggml.model "gpt2", pre "qwen2" or
+"gpt-2", tokens, merges and token types), and llama.cpp tokenises a set of texts (contractions in both cases, digit runs, space
 runs, tabs, CR LF and newline runs after punctuation, accents, combining marks, CJK, emoji
 with ZWJ, Unicode punctuation and spaces, U+FFFD, which is what llama.cpp reads each invalid
 UTF-8 byte as) plus 300 random ones: every id list must equal genc's; for qwen2, llama.cpp's
 next-token probabilities on the f32 GGUF (F32 KV cache) at every position of the hand-picked
 texts must be within 1e-4 of genc's. The HF folder export of the same model must carry the
 mode's pre_tokenizer (qwen2: a Split with Qwen2's regex, then ByteLevel; gpt2: ByteLevel
-with use_regex) and load back into a tokenizer giving the same ids. A genc-v1 tokenizer trained the same way is run through the same texts as the control:
-it must disagree with llama.cpp on some of them (else the texts could not tell the modes
-apart). Exit 77 (skipped) when node or node-llama-cpp is missing, unless GENC_REQUIRE_DEPS=1.
+with use_regex) and load back into a tokenizer giving the same ids. A genc-v1 tokenizer
+trained the same way is run through the same texts as the control: it must disagree with
+llama.cpp on some of them (else the texts could not tell the modes apart). Exit 77 (skipped) when node or node-llama-cpp is missing, unless GENC_REQUIRE_DEPS=1.
 """
 import json
 import os
@@ -112,7 +112,8 @@ def hf_check(genc_bin, genc, ckpt, hf, pretok, texts, mine):
             seq[0].get("pattern") == {"Regex": QWEN2_RX} and seq[0].get("behavior") == "Isolated" and \
             seq[1].get("type") == "ByteLevel" and seq[1].get("use_regex") is False
     back = genc.LanguageModel.load(hf).tokenizer
-    ok = ok and back.pretokenizer == pretok and all(list(back.encode(t.encode(), allow_special=False)) == m for t, m in zip(texts, mine))
+    back_ids = [list(back.encode(t.encode(), allow_special=False)) for t in texts]
+    ok = ok and back.pretokenizer == pretok and back_ids == mine
     print("%s %-7s HF folder: %s, reloaded ids equal" % ("ok  " if ok else "FAIL", pretok, what))
     return ok
 

@@ -43,9 +43,9 @@ static void test_ascii(void) {
 }
 
 static void test_unicode(void) {
-    SPLITS("\xd9\xa1\xd9\xa2 \xc2\xb2", "\xd9\xa1|\xd9\xa2| |\xc2\xb2");               /* Arabic-Indic digits, superscript 2 */
+    SPLITS("\xd9\xa1\xd9\xa2 \xc2\xb2", "\xd9\xa1|\xd9\xa2| |\xc2\xb2"); /* Arabic-Indic digits, superscript 2 */
     SPLITS("\xe6\x9d\xb1\xe4\xba\xac \xf0\x9f\x8e\x89!", "\xe6\x9d\xb1\xe4\xba\xac| \xf0\x9f\x8e\x89!"); /* CJK, emoji */
-    SPLITS("e\xcc\x81t\xc3\xa9", "e|\xcc\x81t\xc3\xa9");        /* a combining mark is no letter: it leads the next run */
+    SPLITS("e\xcc\x81t\xc3\xa9", "e|\xcc\x81t\xc3\xa9"); /* a combining mark is no letter: it leads the next run */
     SPLITS("a\xc2\xa0" "b \xe3\x80\x80" "c", "a|\xc2\xa0" "b| |\xe3\x80\x80" "c"); /* NBSP, ideographic space */
 }
 
