@@ -15,7 +15,8 @@ extern "C" {
 /* The model and its tokenizer as one GGUF file in llama.cpp's deepseek2 layout: every
  * hyper-parameter key llama.cpp reads for it, tensors named and shaped as its loader wants
  * (experts stacked, kv_b split into attn_k_b / attn_v_b, the selection bias exp_probs_b),
- * and the tokenizer as a byte-level "gpt2" vocabulary with merges. The MTP modules are left
+ * and the tokenizer as a byte-level "gpt2" vocabulary with merges (tokenizer.ggml.pre
+ * "qwen2" for a qwen2 tokenizer, "gpt-2" for the others). The MTP modules are left
  * out (llama.cpp's converter drops them too). type: F32, F16 or Q8_0 for the matrices
  * (norms, the router and the bias stay F32; a Q8_0 matrix whose rows are not a multiple of
  * 32 is written F16). MoE layers without a shared expert get one of zero weights (llama.cpp
@@ -29,8 +30,8 @@ genc_status genc_lm_export_gguf(genc_ctx *ctx, const genc_lm *m, const genc_toke
  * F16, 1-D tensors F32; each MTP module also gets DeepSeek's copies embed_tokens,
  * shared_head.norm (genc's MTP head uses the final norm) and shared_head.head),
  * tokenizer.json (BPE, vocab and merges in byte-level spelling, specials as added tokens,
- * the tokenizer's pre-tokenisation: genc-v1 as a Split regex then ByteLevel, gpt2 as
- * ByteLevel with its GPT-2 regex), tokenizer_config.json and
+ * the tokenizer's pre-tokenisation: qwen2 and genc-v1 as a Split regex then ByteLevel, gpt2
+ * as ByteLevel with its GPT-2 regex), tokenizer_config.json and
  * generation_config.json. */
 genc_status genc_lm_export_hf(genc_ctx *ctx, const genc_lm *m, const genc_tokenizer *tok, genc_dtype dt,
                               const char *dir);

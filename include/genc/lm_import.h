@@ -22,7 +22,8 @@
  *
  * tokenizer.json must be a genc-layout byte-level BPE (as genc lm export --format hf
  * writes): the 256 bytes as ids 0..255, genc's 7 specials at 256..262, merge i making id
- * 263 + i, and genc-v1's pre-tokenizer (a Split with genc's regex, then ByteLevel) or
+ * 263 + i, and the pre-tokenizer of a genc mode: qwen2's or genc-v1's (a Split, behavior
+ * Isolated, with the regex genc writes for the mode, then ByteLevel without a regex) or
  * GPT-2's (ByteLevel with use_regex: the "gpt2" mode); any pre-tokenizer when there are no
  * merges (each byte is then its own token whatever the splits). Vocabularies at other ids
  * (a GPT-2, Llama-3 or DeepSeek-V3 tokenizer.json) are refused with one line. */

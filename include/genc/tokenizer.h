@@ -8,10 +8,25 @@
  *   263 ..        learned merges: merge i joins tokens (a, b) into token 263 + i; a and b
  *                 are bytes or earlier merges, never special tokens.
  *
- * Pre-tokenisation ("genc-v1"): before merging, text is cut into chunks and merges never
- * cross a chunk boundary. Byte classes: letters are A-Z, a-z and every byte >= 0x80 (so
- * UTF-8 multibyte characters, and invalid UTF-8, are letters); digits are 0-9; whitespace
- * is space, \t, \n, \v, \f, \r; everything else is punctuation. Chunks:
+ * Pre-tokenisation: before merging, text is cut into chunks and merges never cross a chunk
+ * boundary. Three modes, chosen at training and stored with the tokenizer; new tokenizers
+ * get "qwen2" (GENC_PRETOK_DEFAULT), tokenizers saved before keep the mode their file names.
+ *
+ * "qwen2" (the default): the chunks of the regex of Qwen2's tokenizer.json
+ *   (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+ * on Unicode code points (contractions case-insensitive in ASCII): a letter run led by at
+ * most one other non-newline, non-digit character (" word", "(word", "\tword"); each digit
+ * alone (as in genc-v1: "2024" is four chunks, numbers look the same wherever they appear);
+ * a punctuation run with an optional leading space and its trailing newlines; whitespace
+ * up to its last newline, else leaving its last space to what follows. It is llama.cpp's
+ * "qwen2" pre-type and the HF Split regex genc writes, so an exported tokenizer tokenises
+ * identically there (chunks of more than GENC_TOK_MAX_CHUNK bytes aside). Invalid UTF-8
+ * bytes count as single code points of no class (llama.cpp reads each as U+FFFD, a symbol).
+ *
+ * "genc-v1" (genc's first mode, the default before "qwen2"; no other tokenizer implements
+ * it). Byte classes: letters are A-Z, a-z and every byte >= 0x80 (so UTF-8 multibyte
+ * characters, and invalid UTF-8, are letters); digits are 0-9; whitespace is space, \t,
+ * \n, \v, \f, \r; everything else is punctuation. Chunks:
  *   - a run of letters, optionally preceded by one space (" hello");
  *   - each digit alone ("2024" is four chunks: digits stay single-byte tokens 48..57, so
  *     numbers look the same to a model wherever they appear — good for arithmetic);
@@ -22,11 +37,12 @@
  * A chunk longer than GENC_TOK_MAX_CHUNK bytes is cut into pieces of that size, so
  * encoding stays linear in the input whatever it holds.
  *
- * Pre-tokenisation "gpt2" (chosen at training, stored with the tokenizer): the chunks of
- * OpenAI's GPT-2 regex  's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
- * on Unicode code points, the split of the HF tokenizers ByteLevel pre-tokenizer and of
- * llama.cpp's "gpt-2" pre-type, so an exported tokenizer of this mode tokenises identically
- * there (chunks of more than GENC_TOK_MAX_CHUNK bytes aside: genc cuts them, they do not).
+ * "gpt2": the chunks of OpenAI's GPT-2 regex
+ *   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+ * on Unicode code points (digit runs are one chunk), the split of the HF tokenizers
+ * ByteLevel pre-tokenizer and of llama.cpp's "gpt-2" pre-type, so an exported tokenizer of
+ * this mode tokenises identically there (chunks of more than GENC_TOK_MAX_CHUNK bytes
+ * aside: genc cuts them, they do not).
  * Invalid UTF-8 bytes count as single code points of no class.
  *
  * Special tokens: genc_tokenizer_encode with allow_special matches their exact strings in
@@ -61,7 +77,7 @@ extern "C" {
 #define GENC_TOK_FIRST_MERGE (GENC_TOK_N_BYTES + GENC_TOK_N_SPECIAL) /* 263 */
 #define GENC_TOK_MAX_CHUNK 64       /* bytes per pre-tokenised chunk */
 #define GENC_TOK_MAX_VOCAB (1 << 24) /* the largest vocab_size training or loading accepts */
-#define GENC_TOK_PRETOKENIZER "genc-v1"
+#define GENC_TOK_PRETOKENIZER "genc-v1" /* the name of genc's own mode (not the default) */
 #define GENC_TOK_FORMAT_VERSION 1
 
 typedef struct genc_tokenizer genc_tokenizer;
@@ -76,8 +92,10 @@ typedef struct genc_tokenizer genc_tokenizer;
  * tokenizer ("tags": "text" in its metadata; absent means special). */
 typedef enum { GENC_TAGS_SPECIAL = 0, GENC_TAGS_TEXT = 1 } genc_tags;
 
-/* The pre-tokenisation modes, and their names in files and flags ("genc-v1", "gpt2"). */
-typedef enum { GENC_PRETOK_GENC_V1 = 0, GENC_PRETOK_GPT2 = 1 } genc_pretokenizer;
+/* The pre-tokenisation modes, and their names in files and flags ("genc-v1", "gpt2",
+ * "qwen2"); GENC_PRETOK_DEFAULT is the one new tokenizers get. */
+typedef enum { GENC_PRETOK_GENC_V1 = 0, GENC_PRETOK_GPT2 = 1, GENC_PRETOK_QWEN2 = 2 } genc_pretokenizer;
+#define GENC_PRETOK_DEFAULT GENC_PRETOK_QWEN2
 const char *genc_pretokenizer_name(genc_pretokenizer p);
 bool genc_pretokenizer_parse(const char *name, genc_pretokenizer *out); /* false if unknown */
 
@@ -92,8 +110,8 @@ genc_status genc_tokenizer_train(genc_ctx *ctx, const char *const *files, int n_
 /* The same from one buffer. */
 genc_status genc_tokenizer_train_memory(genc_ctx *ctx, const uint8_t *text, size_t n, int vocab_size,
                                         genc_tokenizer **out);
-/* Both with a chosen pre-tokenisation and tag mode (the two above use genc-v1 and special
- * tags). Under GENC_TAGS_TEXT the tags are not chunk boundaries in training either, and
+/* Both with a chosen pre-tokenisation and tag mode (the two above use GENC_PRETOK_DEFAULT
+ * and special tags). Under GENC_TAGS_TEXT the tags are not chunk boundaries in training either, and
  * the tokenizer comes out in that mode. */
 genc_status genc_tokenizer_train_with(genc_ctx *ctx, const char *const *files, int n_files, int vocab_size,
                                       genc_pretokenizer pretok, genc_tags tags, genc_tokenizer **out);
@@ -129,7 +147,7 @@ genc_tags genc_tokenizer_tags(const genc_tokenizer *t);
 int32_t genc_tokenizer_special(const genc_tokenizer *t, const char *name);
 
 /* Serialisation: tensor "tokenizer.merges" (I32, [n_merges, 2]) and metadata "tokenizer",
- * a JSON object {"version": 1, "type": "byte_bpe", "pretokenizer": "genc-v1" | "gpt2",
+ * a JSON object {"version": 1, "type": "byte_bpe", "pretokenizer": "genc-v1" | "gpt2" | "qwen2",
  * "vocab_size": V, "n_merges": M, "specials": [the 7 names in id order]}, plus "tags":
  * "text" for a GENC_TAGS_TEXT tokenizer ("special" is accepted too). The same two
  * names carry the tokenizer inside a model checkpoint (add_to / from_st). Loading

@@ -71,7 +71,7 @@ static genc_status tokenizer_for(genc_ctx *ctx, const train_args *a, char **file
     bool text = !strcmp(a->tok_tags, "text");
     printf("training a %lld-token BPE tokenizer on the data%s\n", (long long)a->tok_vocab,
            text ? " (tags as text)" : "");
-    genc_pretokenizer p = GENC_PRETOK_GENC_V1;
+    genc_pretokenizer p = GENC_PRETOK_DEFAULT;
     genc_pretokenizer_parse(a->tok_pretok, &p); /* the flag's choices are the names */
     return genc_tokenizer_train_with(ctx, (const char *const *)files, n_files, (int)a->tok_vocab, p,
                                      text ? GENC_TAGS_TEXT : GENC_TAGS_SPECIAL, tok);
@@ -252,7 +252,8 @@ int genc_cli_lm_train(int argc, char **argv) {
                     .eval_every = d.eval_every, .eval_tokens = d.eval_tokens, .seed = (int64_t)d.seed, .tok_vocab = 512,
                     .lr = d.lr, .min_lr = d.min_lr, .wd = d.weight_decay, .beta2 = d.beta2, .clip = d.clip,
                     .val_frac = 0.05, .docs = "file", .init_std = 0.02,
-                    .optim_state = "fp32", .tok_pretok = "genc-v1", .tok_tags = "special"};
+                    .optim_state = "fp32", .tok_tags = "special",
+                    .tok_pretok = genc_pretokenizer_name(GENC_PRETOK_DEFAULT)};
     model_flags mf = {.preset = "tiny", .vocab = -1, .dim = -1, .layers = -1, .heads = -1, .max_seq = -1, .q_lora = -1,
                       .kv_lora = -1, .nope = -1, .rope = -1, .v = -1, .dense_layers = -1, .dense_inter = -1,
                       .experts = -1, .shared = -1, .active = -1, .moe_inter = -1, .groups = -1, .topk_groups = -1,
@@ -263,8 +264,9 @@ int genc_cli_lm_train(int argc, char **argv) {
         {"tok-vocab", FLAG_INT, &a.tok_vocab, "vocabulary of the tokenizer trained on --data", 263, 1 << 20},
         {"tok-tags", FLAG_STRING, &a.tok_tags, "the trained tokenizer's <think> </think> <answer> </answer>: single "
                                               "special tokens, or text like any markup", .choices = "special|text"},
-        {"tok-pretok", FLAG_STRING, &a.tok_pretok, "pre-tokenisation of that tokenizer (gpt2: GPT-2's regex, as HF "
-         "ByteLevel and llama.cpp split)", .choices = "genc-v1|gpt2"},
+        {"tok-pretok", FLAG_STRING, &a.tok_pretok, "pre-tokenisation of that tokenizer (qwen2: Qwen2's regex, digits "
+         "single, as llama.cpp and HF split it; genc-v1: genc's first, digits single, genc only; gpt2: GPT-2's regex, "
+         "digit runs)", .choices = "qwen2|genc-v1|gpt2"},
         {"preset", FLAG_STRING, &mf.preset, "model size; the flags below override it", .choices = "tiny|small|base|large"},
         {"vocab", FLAG_INT, &mf.vocab, "vocab_size", 2, 1 << 24, .unset = "the tokenizer's"},
         {"dim", FLAG_INT, &mf.dim, "hidden_size", 2, 65536, .unset = PRESET_WORDS},

@@ -65,7 +65,7 @@ static genc_status run_train(genc_ctx *ctx, char **files, int n_files, int vocab
                              const char *out) {
     double t0 = now_s();
     genc_tokenizer *t = NULL;
-    genc_pretokenizer p = GENC_PRETOK_GENC_V1;
+    genc_pretokenizer p = GENC_PRETOK_DEFAULT;
     genc_pretokenizer_parse(pretok, &p); /* the flag's choices are the names */
     genc_status s = genc_tokenizer_train_with(ctx, (const char *const *)files, n_files, vocab, p, tags, &t);
     double t1 = now_s();
@@ -88,14 +88,16 @@ static genc_status run_train(genc_ctx *ctx, char **files, int n_files, int vocab
 }
 
 int genc_cli_tokenizer_train(int argc, char **argv) {
-    const char *input = NULL, *out = "tokenizer.safetensors", *pretok = "genc-v1", *tags = "special";
+    const char *input = NULL, *out = "tokenizer.safetensors", *tags = "special";
+    const char *pretok = genc_pretokenizer_name(GENC_PRETOK_DEFAULT);
     int64_t vocab = 4096;
     genc_flag flags[] = {
         {"input", FLAG_STRING, &input, "training text files, comma-separated (a.txt,b.txt; -: standard input); required"},
         {"vocab", FLAG_INT, &vocab, "vocabulary size: 256 bytes + 7 special tokens + merges", GENC_TOK_FIRST_MERGE,
          262144},
-        {"pretok", FLAG_STRING, &pretok, "pre-tokenisation (gpt2: GPT-2's regex, as HF ByteLevel and llama.cpp split)",
-         .choices = "genc-v1|gpt2"},
+        {"pretok", FLAG_STRING, &pretok, "pre-tokenisation (qwen2: Qwen2's regex, digits single, as llama.cpp and HF "
+         "split it; genc-v1: genc's first, digits single, genc only; gpt2: GPT-2's regex, digit runs)",
+         .choices = "qwen2|genc-v1|gpt2"},
         {"tags", FLAG_STRING, &tags, "<think> </think> <answer> </answer>: single special tokens, or text like any "
                                      "markup", .choices = "special|text"},
         {"out", FLAG_STRING, &out, "the tokenizer file to write (safetensors)"},

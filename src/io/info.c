@@ -160,9 +160,12 @@ static genc_status info_gguf(genc_ctx *ctx, const char *path, uint64_t size) {
     printf("step: none (weights only)\n");
     const genc_gguf_kv *toks = genc_gguf_find_kv(g, "tokenizer.ggml.tokens");
     const genc_gguf_kv *merges = genc_gguf_find_kv(g, "tokenizer.ggml.merges");
+    size_t pre_len = 0;
     const char *tm = genc_gguf_get_str(g, "tokenizer.ggml.model", &len);
-    if (tm) printf("tokenizer: %.*s, %llu tokens, %llu merges\n", (int)len, tm,
-                   (unsigned long long)(toks ? toks->n : 0), (unsigned long long)(merges ? merges->n : 0));
+    const char *pre = genc_gguf_get_str(g, "tokenizer.ggml.pre", &pre_len);
+    if (tm) printf("tokenizer: %.*s (pre-tokenizer %.*s), %llu tokens, %llu merges\n", (int)len, tm,
+                   pre ? (int)pre_len : 4, pre ? pre : "none", (unsigned long long)(toks ? toks->n : 0),
+                   (unsigned long long)(merges ? merges->n : 0));
     else printf("tokenizer: none\n");
     printf("size by part:\n");
     print_size("embedding and head", b_embd);

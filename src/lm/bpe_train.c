@@ -255,7 +255,7 @@ static genc_status check_vocab(genc_ctx *ctx, int vocab_size) {
 
 genc_status genc_tokenizer_train_memory(genc_ctx *ctx, const uint8_t *text, size_t n, int vocab_size,
                                         genc_tokenizer **out) {
-    return genc_tokenizer_train_memory_with(ctx, text, n, vocab_size, GENC_PRETOK_GENC_V1, GENC_TAGS_SPECIAL, out);
+    return genc_tokenizer_train_memory_with(ctx, text, n, vocab_size, GENC_PRETOK_DEFAULT, GENC_TAGS_SPECIAL, out);
 }
 
 genc_status genc_tokenizer_train_memory_with(genc_ctx *ctx, const uint8_t *text, size_t n, int vocab_size,
@@ -279,7 +279,7 @@ static genc_status read_all(genc_ctx *ctx, const char *path, uint8_t **buf, size
 
 genc_status genc_tokenizer_train(genc_ctx *ctx, const char *const *files, int n_files, int vocab_size,
                                  genc_tokenizer **out) {
-    return genc_tokenizer_train_with(ctx, files, n_files, vocab_size, GENC_PRETOK_GENC_V1, GENC_TAGS_SPECIAL, out);
+    return genc_tokenizer_train_with(ctx, files, n_files, vocab_size, GENC_PRETOK_DEFAULT, GENC_TAGS_SPECIAL, out);
 }
 
 genc_status genc_tokenizer_train_with(genc_ctx *ctx, const char *const *files, int n_files, int vocab_size,

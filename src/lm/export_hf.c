@@ -21,6 +21,12 @@ const char *const genc_hf_pretok_regex =
     " ?[A-Za-z\\x{80}-\\x{10FFFF}]+| ?[!-/:-@\\[-`{-~]+|[0-9]"
     "|[\\t-\\r ]+(?=[ ][A-Za-z!-/:-@\\[-`{-~\\x{80}-\\x{10FFFF}])|[\\t-\\r ]+";
 
+/* qwen2 pre-tokenisation: Qwen2's regex with its case-insensitive contractions spelt out in
+ * ASCII, as llama.cpp runs it (an engine folding Unicode case would also take "'\u017f"). */
+const char *const genc_hf_qwen2_regex =
+    "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}"
+    "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+
 static genc_status save_json(genc_ctx *ctx, json_t *j, const char *dir, const char *name) {
     char path[4200];
     snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -88,14 +94,15 @@ static json_t *added_token(int id, const char *text) {
                      "rstrip", 0, "normalized", 0, "special", 1);
 }
 
-/* The pre_tokenizer of each mode: genc-v1 as a Split regex then ByteLevel without its own
- * regex; gpt2 is ByteLevel with its built-in GPT-2 regex. */
+/* The pre_tokenizer of each mode: genc-v1 and qwen2 as a Split regex then ByteLevel without
+ * its own regex; gpt2 is ByteLevel with its built-in GPT-2 regex. */
 static json_t *pre_tokenizer(genc_pretokenizer p) {
     if (p == GENC_PRETOK_GPT2)
         return json_pack("{s:s, s:b, s:b, s:b}", "type", "ByteLevel", "add_prefix_space", 0, "trim_offsets", 1,
                          "use_regex", 1);
+    const char *rx = p == GENC_PRETOK_QWEN2 ? genc_hf_qwen2_regex : genc_hf_pretok_regex;
     return json_pack("{s:s, s:[{s:s, s:{s:s}, s:s, s:b}, {s:s, s:b, s:b, s:b}]}", "type", "Sequence", "pretokenizers",
-                     "type", "Split", "pattern", "Regex", genc_hf_pretok_regex, "behavior", "Isolated", "invert", 0,
+                     "type", "Split", "pattern", "Regex", rx, "behavior", "Isolated", "invert", 0,
                      "type", "ByteLevel", "add_prefix_space", 0, "trim_offsets", 1, "use_regex", 0);
 }
 

@@ -18,8 +18,10 @@ typedef struct {
 /* The tokenizer's vocabulary padded to n_vocab ids (the model's vocab_size). */
 genc_status genc_export_vocab_build(genc_ctx *ctx, const genc_tokenizer *tok, int n_vocab, genc_export_vocab *v);
 void genc_export_vocab_free(genc_export_vocab *v);
-/* The tokenizer.ggml.* keys of a byte-level "gpt2" vocabulary. */
+/* The tokenizer.ggml.* keys of a byte-level "gpt2" vocabulary (model "gpt2"). */
 genc_status genc_export_vocab_gguf(genc_ctx *ctx, const genc_tokenizer *tok, int n_vocab, genc_gguf_writer *w);
-/* genc-v1 pre-tokenisation as the regex of a HF tokenizers "Split" pre-tokenizer. */
-extern const char *const genc_hf_pretok_regex;
+/* genc-v1 and qwen2 pre-tokenisation as the regexes of HF tokenizers "Split" pre-tokenizers. */
+extern const char *const genc_hf_pretok_regex, *const genc_hf_qwen2_regex;
+/* llama.cpp's name of the pre-tokenizer of mode p (tokenizer.ggml.pre). */
+const char *genc_gguf_pretok_name(genc_pretokenizer p);
 #endif

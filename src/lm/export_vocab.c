@@ -116,12 +116,16 @@ genc_status genc_export_vocab_build(genc_ctx *ctx, const genc_tokenizer *tok, in
     return GENC_OK;
 }
 
+/* qwen2 is llama.cpp's "qwen2" pre-type; gpt2 its "gpt-2"; genc-v1, which llama.cpp does not
+ * know, also says "gpt-2", its nearest (the ids genc gives are the reference then). */
+const char *genc_gguf_pretok_name(genc_pretokenizer p) { return p == GENC_PRETOK_QWEN2 ? "qwen2" : "gpt-2"; }
+
 genc_status genc_export_vocab_gguf(genc_ctx *ctx, const genc_tokenizer *tok, int n_vocab, genc_gguf_writer *w) {
     genc_export_vocab v;
     genc_status s = genc_export_vocab_build(ctx, tok, n_vocab, &v);
     if (s) return s;
     s = genc_gguf_set_str(w, "tokenizer.ggml.model", "gpt2");
-    if (!s) s = genc_gguf_set_str(w, "tokenizer.ggml.pre", "gpt-2");
+    if (!s) s = genc_gguf_set_str(w, "tokenizer.ggml.pre", genc_gguf_pretok_name(genc_tokenizer_pretokenizer(tok)));
     if (!s) s = genc_gguf_set_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)v.tokens, NULL, (uint64_t)v.n);
     if (!s) s = genc_gguf_set_arr_i32(w, "tokenizer.ggml.token_type", v.types, (uint64_t)v.n);
     if (!s) s = genc_gguf_set_arr_str(w, "tokenizer.ggml.merges", (const char *const *)v.merges, NULL, (uint64_t)v.n_merges);

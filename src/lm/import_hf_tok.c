@@ -1,6 +1,6 @@
 /* tokenizer.json (the HF tokenizers schema) back into genc's tokenizer: only genc's own
  * layout is accepted (see lm_import.h): the model a byte-level BPE whose byte tokens,
- * specials and merges sit at genc's ids, and genc-v1's or GPT-2's pre-tokenizer; anything
+ * specials and merges sit at genc's ids, and qwen2's, genc-v1's or GPT-2's pre-tokenizer; anything
  * else is refused in one line rather than tokenised differently. */
 #include "genc/lm_import.h"
 #include "lm/export_internal.h"
@@ -35,24 +35,30 @@ static bool is_byte_level(json_t *o, bool use_regex) {
            !json_is_true(prefix);
 }
 
-/* genc-v1 (a Split with genc's regex, then ByteLevel without a regex) or gpt2 (ByteLevel with
- * its GPT-2 regex, alone or as a one-element Sequence, no prefix space). */
+/* A Split pre-tokenizer with the regex rx that keeps the matches as chunks. */
+static bool is_split(json_t *o, const char *rx) {
+    const char *type = json_string_value(json_object_get(o, "type"));
+    const char *pat = json_string_value(json_object_get(json_object_get(o, "pattern"), "Regex"));
+    const char *behavior = json_string_value(json_object_get(o, "behavior"));
+    return type && !strcmp(type, "Split") && pat && !strcmp(pat, rx) && behavior && !strcmp(behavior, "Isolated") &&
+           !json_is_true(json_object_get(o, "invert"));
+}
+
+/* qwen2 or genc-v1 (a Split with that mode's regex, then ByteLevel without a regex) or gpt2
+ * (ByteLevel with its GPT-2 regex, alone or as a one-element Sequence, no prefix space). */
 static genc_status read_pretokenizer(const tokctx *t, json_t *root, genc_pretokenizer *p) {
     json_t *pre = json_object_get(root, "pre_tokenizer");
     json_t *list = json_object_get(pre, "pretokenizers");
     json_t *split = json_array_get(list, 0), *bl = json_array_get(list, 1);
-    const char *rx = json_string_value(json_object_get(json_object_get(split, "pattern"), "Regex"));
-    if (is_byte_level(pre, true) || (json_array_size(list) == 1 && is_byte_level(split, true))) {
-        *p = GENC_PRETOK_GPT2;
-        return GENC_OK;
-    }
-    if (json_array_size(list) == 2 && rx && !strcmp(rx, genc_hf_pretok_regex) && is_byte_level(bl, false)) {
-        *p = GENC_PRETOK_GENC_V1;
-        return GENC_OK;
-    }
-    return genc_error(t->ctx, GENC_EFORMAT, "%s: pre_tokenizer is neither GPT-2's (ByteLevel with use_regex, no prefix "
-                      "space) nor genc-v1's (Split with genc's regex, then ByteLevel): genc cannot reproduce another "
-                      "tokenizer's splits", t->path);
+    bool two = json_array_size(list) == 2 && is_byte_level(bl, false);
+    if (is_byte_level(pre, true) || (json_array_size(list) == 1 && is_byte_level(split, true))) *p = GENC_PRETOK_GPT2;
+    else if (two && is_split(split, genc_hf_qwen2_regex)) *p = GENC_PRETOK_QWEN2;
+    else if (two && is_split(split, genc_hf_pretok_regex)) *p = GENC_PRETOK_GENC_V1;
+    else
+        return genc_error(t->ctx, GENC_EFORMAT, "%s: pre_tokenizer is none of qwen2's or genc-v1's (a Split with "
+                          "genc's regex of the mode, then ByteLevel) or GPT-2's (ByteLevel with use_regex, no prefix "
+                          "space): genc cannot reproduce another tokenizer's splits", t->path);
+    return GENC_OK;
 }
 
 /* Whether the vocabulary maps name to id. */

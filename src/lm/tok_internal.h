@@ -58,14 +58,22 @@ struct genc_tokenizer {
 };
 
 /* Length of the pre-tokenised chunk that starts s[0..n), n >= 1 (see tokenizer.h): genc-v1's,
- * GPT-2's (tok_gpt2.c), or the one of the mode given. */
+ * GPT-2's (tok_gpt2.c), Qwen2's (tok_qwen2.c), or the one of the mode given. */
 size_t genc_tok_chunk_len(const uint8_t *s, size_t n);
 size_t genc_tok_chunk_len_gpt2(const uint8_t *s, size_t n);
+size_t genc_tok_chunk_len_qwen2(const uint8_t *s, size_t n);
 size_t genc_tok_chunk(genc_pretokenizer p, const uint8_t *s, size_t n);
 
-/* Code point classes of the GPT-2 pattern: 0 \p{L}, 1 \p{N}, 2 \s, 3 anything else; the
- * sorted, disjoint ranges behind them (tok_unicode.c, generated). */
+/* Code point classes of the regex pre-tokenizers (tok_class.c): \p{L}, \p{N}, \s, anything
+ * else (invalid UTF-8 bytes included, one byte each). */
+enum { GENC_TOK_LETTER, GENC_TOK_NUMBER, GENC_TOK_SPACE, GENC_TOK_OTHER };
 int genc_tok_cp_class(uint32_t cp);
+/* The class of the code point at s[i] (i < n) and its byte length in *len. */
+int genc_tok_class_at(const uint8_t *s, size_t n, size_t i, int *len);
+/* The end of the run of class cls from i (bounded one code point past the chunk cap, which
+ * keeps pre-tokenising a long run linear). */
+size_t genc_tok_class_run(const uint8_t *s, size_t n, size_t i, int cls);
+/* The sorted, disjoint ranges behind the classes (tok_unicode.c, generated). */
 typedef struct {
     uint32_t lo, hi;
 } genc_tok_cprange;

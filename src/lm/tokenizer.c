@@ -46,13 +46,17 @@ size_t genc_tok_chunk_len(const uint8_t *s, size_t n) {
 }
 
 size_t genc_tok_chunk(genc_pretokenizer p, const uint8_t *s, size_t n) {
-    return p == GENC_PRETOK_GPT2 ? genc_tok_chunk_len_gpt2(s, n) : genc_tok_chunk_len(s, n);
+    return p == GENC_PRETOK_QWEN2 ? genc_tok_chunk_len_qwen2(s, n)
+         : p == GENC_PRETOK_GPT2  ? genc_tok_chunk_len_gpt2(s, n)
+                                  : genc_tok_chunk_len(s, n);
 }
 
-const char *genc_pretokenizer_name(genc_pretokenizer p) { return p == GENC_PRETOK_GPT2 ? "gpt2" : GENC_TOK_PRETOKENIZER; }
+const char *genc_pretokenizer_name(genc_pretokenizer p) {
+    return p == GENC_PRETOK_QWEN2 ? "qwen2" : p == GENC_PRETOK_GPT2 ? "gpt2" : GENC_TOK_PRETOKENIZER;
+}
 
 bool genc_pretokenizer_parse(const char *name, genc_pretokenizer *out) {
-    for (int p = GENC_PRETOK_GENC_V1; name && p <= GENC_PRETOK_GPT2; p++)
+    for (int p = GENC_PRETOK_GENC_V1; name && p <= GENC_PRETOK_QWEN2; p++)
         if (!strcmp(name, genc_pretokenizer_name((genc_pretokenizer)p))) {
             *out = (genc_pretokenizer)p;
             return true;

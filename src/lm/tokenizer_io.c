@@ -125,8 +125,8 @@ static genc_status meta_pretok(genc_ctx *ctx, const char *label, const json_t *o
     const json_t *x = json_object_get(o, "pretokenizer");
     char buf[64];
     if (!json_is_string(x) || !genc_pretokenizer_parse(json_string_value(x), p))
-        return genc_error(ctx, GENC_EFORMAT, "%s: tokenizer metadata: expected \"pretokenizer\": \"genc-v1\" or \"gpt2\", "
-                          "found %s", label, describe(x, buf, sizeof buf));
+        return genc_error(ctx, GENC_EFORMAT, "%s: tokenizer metadata: expected \"pretokenizer\": \"qwen2\", "
+                          "\"genc-v1\" or \"gpt2\", found %s", label, describe(x, buf, sizeof buf));
     return GENC_OK;
 }
 

@@ -83,12 +83,13 @@ static PyObject *tok_train(PyObject *cls, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"text", "vocab_size", "pretokenizer", "tags", NULL};
     Py_buffer text;
     int vocab = 512;
-    const char *pre = "genc-v1", *tags_s = "special";
+    const char *pre = genc_pretokenizer_name(GENC_PRETOK_DEFAULT), *tags_s = "special";
     if (!PyArg_ParseTupleAndKeywords(args, kw, "s*|iss:train", kwlist, &text, &vocab, &pre, &tags_s)) return NULL;
     genc_pretokenizer p;
     if (!genc_pretokenizer_parse(pre, &p)) {
         PyBuffer_Release(&text);
-        return PyErr_Format(PyExc_ValueError, "pretokenizer: expected \"genc-v1\" or \"gpt2\", found \"%s\"", pre);
+        return PyErr_Format(PyExc_ValueError, "pretokenizer: expected \"qwen2\", \"genc-v1\" or \"gpt2\", found \"%s\"",
+                            pre);
     }
     if (strcmp(tags_s, "special") && strcmp(tags_s, "text")) {
         PyBuffer_Release(&text);
@@ -173,9 +174,9 @@ static PyObject *tok_repr(TokObject *t) {
 
 static PyMethodDef tok_methods[] = {
     {"train", (PyCFunction)(void (*)(void))tok_train, METH_VARARGS | METH_KEYWORDS | METH_CLASS,
-     "Tokenizer.train(text, vocab_size=512, pretokenizer='genc-v1', tags='special'): train byte-level BPE on a str "
-     "or bytes ('gpt2': GPT-2's regex split, as HF ByteLevel and llama.cpp; tags='text' reads <think> </think> "
-     "<answer> </answer> as ordinary text)"},
+     "Tokenizer.train(text, vocab_size=512, pretokenizer='qwen2', tags='special'): train byte-level BPE on a str "
+     "or bytes ('qwen2': Qwen2's regex split, digits single, as llama.cpp and HF split it; 'genc-v1': genc's first "
+     "split; 'gpt2': GPT-2's regex split; tags='text' reads <think> </think> <answer> </answer> as ordinary text)"},
     {"encode", (PyCFunction)(void (*)(void))tok_encode, METH_VARARGS | METH_KEYWORDS, "text -> list of ids"},
     {"decode", (PyCFunction)tok_decode, METH_O, "ids -> text (invalid UTF-8 replaced)"},
     {"save", (PyCFunction)tok_save, METH_VARARGS, "write a safetensors tokenizer file"},
@@ -194,7 +195,7 @@ static PyObject *tok_tags(TokObject *t, void *c) {
 }
 
 static PyGetSetDef tok_getset[] = {{"vocab_size", (getter)tok_vocab, NULL, "tokens", NULL},
-                                   {"pretokenizer", (getter)tok_pretok, NULL, "'genc-v1' or 'gpt2'", NULL},
+                                   {"pretokenizer", (getter)tok_pretok, NULL, "'qwen2', 'genc-v1' or 'gpt2'", NULL},
                                    {"tags", (getter)tok_tags, NULL, "'special' or 'text': how the four tags encode", NULL},
                                    {NULL}};
 

@@ -75,7 +75,7 @@ static const struct {
 static const struct {
     const char *type, *name, *sig;
 } METHOD_SIGS[] = {
-    {"Tokenizer", "train", "($type, text, vocab_size=512, pretokenizer='genc-v1', tags='special')"},
+    {"Tokenizer", "train", "($type, text, vocab_size=512, pretokenizer='qwen2', tags='special')"},
     {"Tokenizer", "encode", "($self, text, allow_special=True)"},
     {"Tokenizer", "decode", "($self, ids, /)"},
     {"Tokenizer", "save", "($self, path, /)"},

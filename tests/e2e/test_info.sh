@@ -20,7 +20,8 @@ info_has() {
 }
 
 info_has checkpoint "$ck" "kind: language model (DeepSeek-V3" "parameters: [0-9,]*" "step: 3 (training checkpoint" \
-    "optimiser: {\"kind\":\"adamw\"" "tokenizer: {\"version\":1" "optimiser moments" "config: {\"model_type\":\"deepseek_v3\""
+    "optimiser: {\"kind\":\"adamw\"" "tokenizer: {\"version\":1" "optimiser moments" \
+    "config: {\"model_type\":\"deepseek_v3\"" '"pretokenizer":"qwen2"'
 info_has run_folder "$tmp/run" "kind: language model" "step: 3"
 "$genc" tokenizer train --vocab 300 --input "$tmp/a.txt" --out "$tmp/tok.safetensors" >/dev/null 2>&1
 info_has tokenizer "$tmp/tok.safetensors" "kind: tokenizer (byte-level BPE)" "parameters: 0"
@@ -28,7 +29,7 @@ for t in f32 q8_0; do
     "$genc" lm export --checkpoint "$ck" --format gguf --type $t --out "$tmp/m.$t.gguf" >/dev/null && ok || bad "export $t"
 done
 info_has gguf_f32 "$tmp/m.f32.gguf" "kind: deepseek2 model for llama.cpp" "deepseek2.block_count = 2" \
-    "tokenizer: gpt2, 300 tokens, 37 merges" "step: none (weights only)" "F16 x0, Q8_0 x0"
+    "tokenizer: gpt2 (pre-tokenizer qwen2), 300 tokens, 37 merges" "step: none (weights only)" "F16 x0, Q8_0 x0"
 info_has gguf_q8 "$tmp/m.q8_0.gguf" "general.file_type = 7" "Q8_0 x[1-9]"
 "$genc" lm export --checkpoint "$ck" --format hf --out "$tmp/hf" >/dev/null && ok || bad "export hf"
 info_has hf "$tmp/hf" "kind: deepseek_v3 model" "tokenizer: BPE, 300 tokens, 37 merges" "dtypes: F32" "shards: 1"

@@ -208,7 +208,7 @@ def test_lm_precision_fp8_and_bf16(corpus):
 
 def test_tokenizer_gpt2_pretokenizer():
     text = "In 2024 we counted 365 days; don't we? 1800 boats, 2024 fish. " * 40
-    v1 = genc.Tokenizer.train(text, 300)
+    v1 = genc.Tokenizer.train(text, 300, pretokenizer="genc-v1")
     g = genc.Tokenizer.train(text, 300, pretokenizer="gpt2")
     assert v1.pretokenizer == "genc-v1" and g.pretokenizer == "gpt2"
     ids = g.encode("2024 don't")
@@ -216,3 +216,11 @@ def test_tokenizer_gpt2_pretokenizer():
     assert len(ids) < len(v1.encode("2024 don't"))  # GPT-2's split lets digit runs merge
     with pytest.raises(ValueError, match="pretokenizer"):
         genc.Tokenizer.train(text, 300, pretokenizer="gpt-2")
+
+
+def test_tokenizer_default_pretokenizer_is_qwen2():
+    text = "In 2024 we counted 365 days; don't we? (1800) boats,\n2024 fish.\n\n" * 40
+    q = genc.Tokenizer.train(text, 300)
+    assert q.pretokenizer == "qwen2"
+    assert q.encode("2024") == [50, 48, 50, 52]  # every digit its own token, as genc-v1 keeps them
+    assert genc.Tokenizer.train(text, 300, pretokenizer="qwen2").encode(text) == q.encode(text)

@@ -322,6 +322,17 @@ def part_malformed(genc, tmp, text, hf, cd, params):
     variant("sigmoid_no_norm", cfg_edit(norm_topk_prob=False))
     variant("truncated", lambda d: open(os.path.join(d, "model.safetensors"), "r+b").truncate(5000))
     variant("missing_tokenizer", lambda d: os.remove(os.path.join(d, "tokenizer.json")))
+
+    def split_regex(rx):  # the qwen2 Split's regex replaced: genc cannot promise that split
+        def f(d):
+            p = os.path.join(d, "tokenizer.json")
+            t = json.load(open(p))
+            t["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"] = rx
+            json.dump(t, open(p, "w"))
+        return f
+    variant("split_regex_unicode_case", split_regex(r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}"
+                                                    r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"))
+    variant("split_regex_digit_runs", split_regex(r"\p{N}+|[^\p{N}]+"))
     variant("wrong_shape", cfg_edit(hidden_size=48))
     # the numpy FP8 folder: a missing shard, a scale of the wrong shape, an unknown dtype, a bad MTP copy
     fp = os.path.join(tmp, "np_fp8")

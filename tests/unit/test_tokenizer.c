@@ -361,7 +361,7 @@ static void test_bad_files(genc_ctx *ctx) {
     write_file(ctx, path, META(270, 7, ""), GENC_DT_I32, 7, 2, chain), REJECT("128-byte token");
     write_file(ctx, path, "{\"version\":2}", GENC_DT_I32, 2, 2, ok2), REJECT("\"version\"");
     write_file(ctx, path, "{\"version\":1,\"type\":\"byte_bpe\",\"pretokenizer\":\"gpt-9\"}", GENC_DT_I32, 2, 2, ok2);
-    REJECT("\"pretokenizer\": \"genc-v1\" or \"gpt2\", found \"gpt-9\"");
+    REJECT("\"pretokenizer\": \"qwen2\", \"genc-v1\" or \"gpt2\", found \"gpt-9\"");
     write_file(ctx, path, "{\"version\":1,\"a_very_long_field_name_that_goes_on_and_on_well_past_the_message_limit\":0}",
                GENC_DT_I32, 2, 2, ok2);
     REJECT("unknown field \"a_very_long_field_name_that_goes_on");
