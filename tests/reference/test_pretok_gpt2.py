@@ -9,12 +9,10 @@ NBSP and ideographic space, combining marks, other-script digits, emoji with ZWJ
 4,000 random texts drawn from a mix of those and of random code points: the chunk byte
 lengths must be equal. genc caps chunks at 64 bytes; texts whose regex chunks are longer are
 left out (and counted). Usage: test_pretok_gpt2.py <genc-binary> <build-dir>."""
-import os
 import random
-import struct
-import subprocess
 import sys
-import tempfile
+
+from pretok_check import compare, random_text
 
 try:
     import regex
@@ -35,40 +33,10 @@ POOL = (list("abcXYZ019 '\t\n.,!?-()\"") + ["'s", "'t", "'re", "'ve", "'ll", "'d
         "\u00ab", "\u2014", "\U0001d400", "\u0915\u093f", "\u05d0"])
 
 
-def random_text(rng):
-    out = []
-    for _ in range(rng.randint(0, 24)):
-        if rng.random() < 0.15:
-            c = rng.randint(0, 0x10FFFF)
-            out.append(chr(c) if not 0xD800 <= c <= 0xDFFF else "x")
-        else:
-            out.append(rng.choice(POOL))
-    return "".join(out)
-
-
 def main():
-    build = sys.argv[2]
-    tool = os.path.join(build, "pretok_tool")
     rng = random.Random(7)
-    texts = FIXED + [random_text(rng) for _ in range(4000)]
-    want = [[len(p.encode()) for p in PAT.findall(t)] for t in texts]
-    keep = [i for i, w in enumerate(want) if all(k <= 64 for k in w)]
-    with tempfile.NamedTemporaryFile(suffix=".bin", delete=False) as f:
-        for i in keep:
-            b = texts[i].encode()
-            f.write(struct.pack("<I", len(b)) + b)
-    out = subprocess.run([tool, f.name], capture_output=True, text=True)
-    os.unlink(f.name)
-    if out.returncode:
-        print("test_pretok_gpt2: FAIL: pretok_tool: %s" % out.stderr.strip())
-        return 1
-    got = [[int(x) for x in line.split()] for line in out.stdout.split("\n")[:len(keep)]]
-    bad = [(texts[i], want[i], g) for i, g in zip(keep, got) if g != want[i]]
-    for t, w, g in bad[:5]:
-        print("FAIL %r: regex %s, genc %s" % (t, w, g))
-    print("test_pretok_gpt2: %d of %d texts split as the GPT-2 regex does (%d left out: a chunk over 64 bytes)" % (
-        len(keep) - len(bad), len(keep), len(texts) - len(keep)))
-    return 1 if bad or len(keep) < 3000 else 0
+    texts = FIXED + [random_text(rng, POOL) for _ in range(4000)]
+    return compare("test_pretok_gpt2", sys.argv[2], PAT, texts, None, "the GPT-2 regex", 3000)
 
 
 if __name__ == "__main__":
