@@ -49,13 +49,16 @@ static genc_real *grad_ptr(TensorObject *t) {
     return t->bound ? t->bound->grad : ((TensorObject *)t->grad)->t.data;
 }
 
-/* Point the headers at the current memory and gradients. */
+/* Point the headers at the current memory and gradients, and carry requires_grad over:
+ * genc_optim_step leaves a frozen parameter (requires_grad False) untouched, weight decay
+ * included. */
 static int refresh(OptimObject *o) {
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(o->params); i++) {
         TensorObject *t = (TensorObject *)PyTuple_GET_ITEM(o->params, i);
         if (ensure_grad(t)) return -1;
         o->set.t[i]->data = t->t.data;
         o->set.t[i]->grad = grad_ptr(t);
+        o->set.t[i]->requires_grad = t->t.requires_grad;
     }
     return 0;
 }
@@ -134,31 +137,10 @@ static PyObject *opt_step(OptimObject *o, PyObject *args, PyObject *kw) {
     if (pg_check_init((PyObject *)o, o->ready)) return NULL;
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(o->params); i++) {
         TensorObject *t = (TensorObject *)PyTuple_GET_ITEM(o->params, i);
-        if (pg_check_writable(t, "optimiser step")) return NULL; /* frozen ones too: the step writes them */
+        if (t->t.requires_grad && pg_check_writable(t, "optimiser step")) return NULL;
     }
     if (refresh(o)) return NULL;
-    /* frozen parameters (requires_grad False) are skipped: a zero lr step would still decay them */
-    double use = lr >= 0 ? lr : o->opt.cfg.lr;
-    bool frozen = false;
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(o->params); i++)
-        frozen |= !((TensorObject *)PyTuple_GET_ITEM(o->params, i))->t.requires_grad;
-    genc_real **saved = NULL;
-    if (frozen) { /* keep frozen values exactly: copy them, step, restore */
-        saved = calloc((size_t)o->set.n, sizeof *saved);
-        for (int i = 0; saved && i < o->set.n; i++)
-            if (!((TensorObject *)PyTuple_GET_ITEM(o->params, i))->t.requires_grad) {
-                size_t b = (size_t)genc_numel(o->set.t[i]) * sizeof(genc_real);
-                saved[i] = malloc(b);
-                if (saved[i]) memcpy(saved[i], o->set.t[i]->data, b);
-            }
-    }
-    genc_optim_step(&o->opt, use);
-    for (int i = 0; saved && i < o->set.n; i++)
-        if (saved[i]) {
-            memcpy(o->set.t[i]->data, saved[i], (size_t)genc_numel(o->set.t[i]) * sizeof(genc_real));
-            free(saved[i]);
-        }
-    free(saved);
+    genc_optim_step(&o->opt, lr >= 0 ? lr : o->opt.cfg.lr);
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(o->params); i++) {
         TensorObject *t = (TensorObject *)PyTuple_GET_ITEM(o->params, i);
         if (t->t.requires_grad) pg_bump(t);
