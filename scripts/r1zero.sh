@@ -14,9 +14,8 @@
 # special tokens, session 8's corpus); RULE: the rewards GRPO trains on, "two-stage"
 # (default: GRPO_STEPS with the answer block counted anywhere and no format reward, then
 # R1_STEPS under the R1 rule with its 0.1 format reward), "anywhere" (the first stage only)
-# or "r1" (the R1 rule from the start); STAGE1_FMT: the format reward of the answer-anywhere
-# stage (0); STAGE2_OPTS: lm grpo flags of the R1-rule stage (--no-std); REUSE_BASE=1 keeps
-# a base already in OUT/base. Every evaluation scores both rules. Every step
+# or "r1" (the R1 rule from the start); STAGE2_OPTS: lm grpo flags of the R1-rule stage
+# (--no-std; empty for session 9's stage); REUSE_BASE=1 keeps a base already in OUT/base. Every evaluation scores both rules. Every step
 # writes into OUT; summary.txt holds the table.
 set -euo pipefail
 build=${1:-build}
@@ -30,7 +29,7 @@ ood=(--task arith --ops + --a-digits 4 --b-digits 4)
 held=(--heldout "${EVAL_N:-200}" --heldout-seed 777)
 reply=(--template "${TEMPLATE:-short}" --max-new 160)
 eval_opts=(--k "${EVAL_K:-4}" --temperature 0.7 --seed 5 --threads "$threads" "${reply[@]}")
-anywhere=(--acc-needs-format=false --w-fmt "${STAGE1_FMT:-0}")
+anywhere=(--acc-needs-format=false --w-fmt 0)
 case "${RULE:-two-stage}" in
   anywhere|two-stage) rule=("${anywhere[@]}") ;;
   r1) rule=() ;;
